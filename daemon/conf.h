@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* signetd configuration: a table of keys with type, range and default, read from INI. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config {
+	char *state_dir;     /* [daemon] state_dir */
+	char *socket_path;   /* [daemon] socket */
+	char *socket_group;  /* [daemon] socket_group: group that may connect (empty: the daemon's) */
+	long workers;        /* [daemon] workers */
+	long max_connections;/* [daemon] max_connections */
+	long max_inflight;   /* [daemon] max_inflight: queued requests per connection */
+	long idle_timeout;   /* [daemon] idle_timeout, seconds */
+	long shutdown_timeout; /* [daemon] shutdown_timeout, seconds */
+	long auth_fail_delay_ms; /* [daemon] auth_fail_delay_ms */
+	char *log_level;     /* [daemon] log_level */
+	char *module;        /* [token] module */
+	char *token_uri;     /* [token] uri */
+	char *pin_file;      /* [token] pin_file */
+	char *softhsm_conf;  /* [token] softhsm_conf: SOFTHSM2_CONF for the embedded token */
+	long map_size_mb;    /* [store] map_size_mb: initial LMDB map */
+	long max_key_import; /* not configurable: raw key file bound */
+};
+
+/* Fill defaults. */
+void config_init(struct config *c);
+void config_free(struct config *c);
+/*
+ * Read an INI file over the current values. Unknown sections or keys,
+ * values of the wrong type or out of range are errors: line and key are
+ * written to ERR. Returns 0 or SIGNET_EINVAL.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Parse from a string (for tests and --check-config of stdin). */
+int config_load_string(struct config *c, const char *text, char *err, size_t errlen);
+/*
+ * Derive what the state directory implies (socket, PIN file, embedded
+ * SoftHSM) for values left unset, and check the whole. 0 or SIGNET_EINVAL.
+ */
+int config_finish(struct config *c, char *err, size_t errlen);

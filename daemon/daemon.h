@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's shared state and the request that flows from the loop to a worker and back. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "daemon/conf.h"
+#include "lib/jargs.h"
+#include "lib/msg.h"
+#include "policy/acl.h"
+
+struct event_base;
+struct store;
+struct hsm;
+struct hsm_session;
+struct workers;
+struct server;
+struct conn;
+struct op_desc;
+
+struct daemon {
+	struct config *cfg;
+	struct event_base *base;
+	struct store *store;
+	struct hsm *hsm;
+	struct workers *workers;
+	struct server *server;
+	int64_t started;
+	uid_t self_uid;
+	atomic_long requests;   /* requests dispatched since start */
+	atomic_long connections;/* connections open now */
+};
+
+struct peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* One request: decoded on the loop, run on a worker, answered on the loop. */
+struct request {
+	struct daemon *d;
+	struct conn *conn;
+	const struct op_desc *op;
+	json_int_t id;
+	json_t *msg;        /* the whole request object (owns args and auth) */
+	struct jargs args;
+	const char *token;  /* borrowed from MSG */
+	const char *tenant_hint;
+	struct peer peer;
+	bool local;         /* peer is root or the daemon's own uid */
+	int fds[MSG_MAX_FDS];
+	int nfds;
+	/* Filled on the worker. */
+	struct hsm_session *hs;
+	struct policy_subject subject;
+	bool authenticated;
+	json_t *result;
+	int err;
+	char message[256];
+	int out_fds[MSG_MAX_FDS];
+	int out_nfds;
+	unsigned delay_ms;
+	struct request *next;
+};
+
+/* Record a failure with a message for the client (never a secret). Returns ERR. */
+int req_fail(struct request *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The const table of socket API ops and the checks every request passes before its handler. */
+#include "config.h"
+
+#include <string.h>
+
+#include "daemon/dispatch.h"
+#include "daemon/identity.h"
+#include "daemon/ops.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NOARGS    ((const char *const[]){NULL})
+
+/* Sorted by name: dispatch_find bisects. */
+static const struct op_desc op_table[] = {
+	{"backup", op_backup, OP_AUTH | OP_LOCAL, ACL_CREATE, ACL_RT_KEY, 1, NOARGS},
+	{"key.cert", op_key_cert, OP_AUTH | OP_TOKEN, ACL_UPDATE, ACL_RT_KEY, 1, ARGS("label")},
+	{"key.csr", op_key_csr, OP_AUTH | OP_TOKEN, ACL_UPDATE, ACL_RT_KEY, 0,
+	 ARGS("label", "subject")},
+	{"key.generate", op_key_generate, OP_AUTH | OP_LOCAL | OP_TOKEN, ACL_CREATE, ACL_RT_KEY, 0,
+	 ARGS("label", "alg", "description")},
+	{"key.import", op_key_import, OP_AUTH | OP_LOCAL | OP_TOKEN, ACL_CREATE, ACL_RT_KEY, 1,
+	 ARGS("label", "alg", "description")},
+	{"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, NOARGS},
+	{"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
+	{"status", op_status, 0, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
+	{"tenant.create", op_tenant_create, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0,
+	 ARGS("name", "admin")},
+	{"tenant.list", op_tenant_list, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
+	{"user.create", op_user_create, OP_AUTH, ACL_CREATE, ACL_RT_USER, 0,
+	 ARGS("name", "groups", "client")},
+	{"user.list", op_user_list, OP_AUTH, ACL_VIEW, ACL_RT_USER, 0, NOARGS},
+	{"user.revoke", op_user_revoke, OP_AUTH, ACL_UPDATE, ACL_RT_USER, 0, ARGS("name")},
+	{"user.show", op_user_show, OP_AUTH, ACL_VIEW, ACL_RT_USER, 0, ARGS("name")},
+	/* A user may renew their own token; the handler checks UPDATE on USER for anyone else. */
+	{"user.token", op_user_token, OP_AUTH, ACL_NONE, ACL_RT_USER, 0, ARGS("name")},
+	{"whoami", op_whoami, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
+};
+
+const struct op_desc *
+dispatch_find(const char *name)
+{
+	size_t lo = 0, hi = sizeof(op_table) / sizeof(op_table[0]);
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, op_table[mid].name);
+		if (c == 0) {
+			return &op_table[mid];
+		}
+		if (c < 0) {
+			hi = mid;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	return NULL;
+}
+
+const struct op_desc *
+dispatch_table(size_t *n)
+{
+	*n = sizeof(op_table) / sizeof(op_table[0]);
+	return op_table;
+}
+
+void
+dispatch_run(struct request *r)
+{
+	const struct op_desc *op = r->op;
+
+	if (op->flags & OP_AUTH) {
+		if (r->token == NULL) {
+			req_fail(r, SIGNET_EUNAUTH, "this operation needs an API token");
+			return;
+		}
+		if (ident_authenticate(r->d->store, r->token, r->tenant_hint, &r->subject) != 0) {
+			/* One answer for every failure, after a delay: no oracle, slow guessing. */
+			r->delay_ms = (unsigned)r->d->cfg->auth_fail_delay_ms;
+			log_notice("%s: authentication failed (pid %ld uid %u)", op->name,
+				   (long)r->peer.pid, (unsigned)r->peer.uid);
+			req_fail(r, SIGNET_EUNAUTH, "invalid or revoked API token");
+			return;
+		}
+		r->authenticated = true;
+		if (!policy_allows(&r->subject, op->action, op->rtype)) {
+			log_notice("%s: denied to USER:%s of tenant %s", op->name, r->subject.user,
+				   r->subject.tenant);
+			req_fail(r, SIGNET_EDENIED, "USER:%s may not %s RESOURCE_TYPE:%s",
+				 r->subject.user, acl_action_name(op->action),
+				 acl_resource_type_name(op->rtype));
+			return;
+		}
+	}
+	if (jargs_only(&r->args, op->args) != 0) {
+		req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+		return;
+	}
+	if ((op->flags & OP_TOKEN) && r->hs == NULL) {
+		req_fail(r, SIGNET_ETOKEN, "the token is not available");
+		return;
+	}
+	{
+		int rc = op->fn(r);
+		if (rc != 0 && r->err == 0) {
+			req_fail(r, rc, "%s", signet_strerror(rc));
+		}
+	}
+	if (r->err != 0) {
+		json_decref(r->result);
+		r->result = NULL;
+		msg_close_fds(r->out_fds, &r->out_nfds);
+		if (r->message[0] == '\0') {
+			req_fail(r, r->err, "%s", signet_strerror(r->err));
+		}
+	}
+}

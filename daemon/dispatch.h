@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The const table of socket API ops and the checks every request passes before its handler. */
+#pragma once
+
+#include "daemon/daemon.h"
+#include "policy/acl.h"
+
+enum op_flags {
+	OP_AUTH = 1 << 0,  /* needs a valid API token */
+	OP_LOCAL = 1 << 1, /* only for a local administrator peer (uid 0 or the daemon's) */
+	OP_TOKEN = 1 << 2, /* uses the token: needs the worker's PKCS#11 session */
+};
+
+struct op_desc {
+	const char *name;
+	int (*fn)(struct request *r);
+	unsigned flags;
+	enum acl_action action;
+	enum acl_resource_type rtype;
+	int max_fds;               /* descriptors the op accepts */
+	const char *const *args;   /* the argument names it accepts (NULL-terminated) */
+};
+
+const struct op_desc *dispatch_find(const char *name);
+/* Every op, for documentation checks: sets *N. */
+const struct op_desc *dispatch_table(size_t *n);
+/* On a worker: authenticate, authorise, check arguments, run the handler. */
+void dispatch_run(struct request *r);

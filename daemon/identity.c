@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tenants, users and API tokens in the store; tokens are kept only as hashes. */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "daemon/identity.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/util.h"
+
+int
+ident_token_new(char token[IDENT_TOKEN_LEN + 1], char hash[65])
+{
+	uint8_t raw[32];
+
+	if (random_bytes(raw, sizeof(raw)) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(token, IDENT_TOKEN_PREFIX, 4);
+	base64_encode(raw, sizeof(raw), token + 4, true);
+	secure_wipe(raw, sizeof(raw));
+	ident_token_hash(token, hash);
+	return 0;
+}
+
+void
+ident_token_hash(const char *token, char hash[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	/* Tokens carry 256 random bits: a plain SHA-256 cannot be searched backwards. */
+	SHA256((const uint8_t *)token, strlen(token), md);
+	hex_encode(md, sizeof(md), hash);
+}
+
+struct auth_ctx {
+	const char *hash;
+	const char *tenant_hint;
+	struct policy_subject *out;
+};
+
+static int
+auth_txn(struct store_txn *t, void *arg)
+{
+	struct auth_ctx *a = arg;
+	json_t *tok = NULL, *user = NULL;
+	const char *tenant, *name, *uhash;
+	char key[130];
+	size_t klen;
+	int r = SIGNET_EUNAUTH;
+
+	if (store_get_json(t, STORE_DB_TOKENS, a->hash, 64, &tok) != 0) {
+		goto out;
+	}
+	tenant = json_string_value(json_object_get(tok, "tenant"));
+	name = json_string_value(json_object_get(tok, "user"));
+	if (tenant == NULL || name == NULL) {
+		goto out;
+	}
+	if (a->tenant_hint != NULL && strcmp(a->tenant_hint, tenant) != 0) {
+		goto out;
+	}
+	klen = store_key2(key, sizeof(key), tenant, name);
+	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		goto out;
+	}
+	/* The user's record names its one live token: anything else was revoked. */
+	uhash = json_string_value(json_object_get(user, "tokenHash"));
+	if (uhash == NULL || strlen(uhash) != 64 || CRYPTO_memcmp(uhash, a->hash, 64) != 0) {
+		goto out;
+	}
+	memset(a->out, 0, sizeof(*a->out));
+	snprintf(a->out->tenant, sizeof(a->out->tenant), "%s", tenant);
+	snprintf(a->out->user, sizeof(a->out->user), "%s", name);
+	a->out->admin = json_is_true(json_object_get(user, "admin"));
+	a->out->client = json_is_true(json_object_get(user, "client"));
+	r = 0;
+out:
+	json_decref(tok);
+	json_decref(user);
+	return r;
+}
+
+int
+ident_authenticate(struct store *st, const char *token, const char *tenant_hint,
+		   struct policy_subject *out)
+{
+	char hash[65];
+	struct auth_ctx a = {hash, tenant_hint, out};
+	int r;
+
+	if (token == NULL || strlen(token) != IDENT_TOKEN_LEN ||
+	    strncmp(token, IDENT_TOKEN_PREFIX, 4) != 0) {
+		return SIGNET_EUNAUTH;
+	}
+	ident_token_hash(token, hash);
+	r = store_read(st, auth_txn, &a);
+	return r == 0 ? 0 : SIGNET_EUNAUTH;
+}
+
+void
+ident_user_revoke_token(struct store_txn *t, json_t *user)
+{
+	const char *old = json_string_value(json_object_get(user, "tokenHash"));
+
+	if (old != NULL && strlen(old) == 64) {
+		store_del(t, STORE_DB_TOKENS, old, 64);
+	}
+	json_object_set_new(user, "tokenHash", json_null());
+}
+
+int
+ident_user_set_token(struct store_txn *t, const char *tenant, json_t *user,
+		     char token[IDENT_TOKEN_LEN + 1])
+{
+	char hash[65];
+	json_t *rec;
+	const char *name = json_string_value(json_object_get(user, "name"));
+
+	if (name == NULL || ident_token_new(token, hash) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	ident_user_revoke_token(t, user);
+	rec = json_pack("{s:s, s:s, s:I}", "tenant", tenant, "user", name, "created",
+			(json_int_t)time_now());
+	if (rec == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	store_put_json(t, STORE_DB_TOKENS, hash, 64, rec, true);
+	json_decref(rec);
+	json_object_set_new(user, "tokenHash", json_string(hash));
+	json_object_set_new(user, "tokenCreated", json_integer(time_now()));
+	return t->err;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tenants, users and API tokens in the store; tokens are kept only as hashes. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "daemon/store.h"
+#include "policy/acl.h"
+
+#define IDENT_TOKEN_PREFIX "sgn_"
+#define IDENT_TOKEN_LEN    47 /* "sgn_" + 43 characters of base64url for 32 random bytes */
+
+/* A new random 256-bit API token (TOKEN, NUL-terminated) and the hex SHA-256 kept of it. */
+int ident_token_new(char token[IDENT_TOKEN_LEN + 1], char hash[65]);
+void ident_token_hash(const char *token, char hash[65]);
+
+/*
+ * Resolve TOKEN to its user. TENANT_HINT, when given, must name the
+ * token's tenant. Returns 0 or SIGNET_EUNAUTH (no reason given: the
+ * caller must not tell a wrong token from a wrong tenant).
+ */
+int ident_authenticate(struct store *st, const char *token, const char *tenant_hint,
+		       struct policy_subject *out);
+
+/* Inside a write transaction: give USER of TENANT a new token, revoking the old one. */
+int ident_user_set_token(struct store_txn *t, const char *tenant, json_t *user,
+			 char token[IDENT_TOKEN_LEN + 1]);
+/* Inside a write transaction: revoke USER's token. */
+void ident_user_revoke_token(struct store_txn *t, json_t *user);

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* signetd: options, process hygiene, start-up order and the event loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/crypto.h>
+
+#include "daemon/conf.h"
+#include "daemon/daemon.h"
+#include "daemon/init.h"
+#include "daemon/ops.h"
+#include "daemon/server.h"
+#include "daemon/store.h"
+#include "hsm/hsm.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define EXIT_RUNTIME 1 /* failed while running, or could not start */
+#define EXIT_USAGE   2 /* bad options or configuration */
+#define EXIT_TOKEN   3 /* the token is missing or refused the PIN */
+#define PIN_MAX      256
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: signetd --init --state-dir DIR\n"
+		   "       signetd [--state-dir DIR] [--config FILE] [--log-level LEVEL]\n"
+		   "       signetd --check-config [--state-dir DIR] [--config FILE]\n"
+		   "       signetd --version\n");
+}
+
+static void
+harden_process(void)
+{
+	struct rlimit rl = {0, 0};
+
+	/* Keys never leave the token, but the PIN and tokens pass through memory: no dumps. */
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	umask(0077);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_notice("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_shutdown(d->server);
+}
+
+static int
+read_pin(const struct config *cfg, struct secret *pin)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+	struct stat st;
+
+	/* systemd LoadCredential= wins over the configured file. */
+	if (creds != NULL && creds[0] == '/' &&
+	    str_printf(path, sizeof(path), "%s/token-pin", creds) && stat(path, &st) == 0) {
+		return secret_read_file(pin, path, PIN_MAX);
+	}
+	return secret_read_file(pin, cfg->pin_file, PIN_MAX);
+}
+
+static int
+load_config(struct config *cfg, const char *state_dir, const char *config_file)
+{
+	char err[256];
+
+	if (config_file != NULL && config_load(cfg, config_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "signetd: %s: %s\n", config_file, err);
+		return EXIT_USAGE;
+	}
+	if (state_dir != NULL) {
+		free(cfg->state_dir);
+		cfg->state_dir = strdup(state_dir);
+	}
+	if (config_finish(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "signetd: configuration: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_set_level(log_level_parse(cfg->log_level));
+	return 0;
+}
+
+static int
+run(struct config *cfg)
+{
+	struct daemon d = {0};
+	struct secret pin = {0};
+	struct hsm_config hc;
+	struct event *sigterm = NULL, *sigint = NULL;
+	char dbdir[PATH_MAX];
+	int r, code = EXIT_RUNTIME;
+
+	d.cfg = cfg;
+	d.self_uid = geteuid();
+	d.started = time_now();
+	if (cfg->softhsm_conf != NULL && setenv("SOFTHSM2_CONF", cfg->softhsm_conf, 1) != 0) {
+		return EXIT_RUNTIME;
+	}
+	if (read_pin(cfg, &pin) != 0) {
+		log_err("cannot read the token PIN");
+		return EXIT_TOKEN;
+	}
+	hc.module = cfg->module;
+	hc.token_uri = cfg->token_uri;
+	hc.pin = &pin;
+	r = hsm_open(&hc, &d.hsm);
+	if (r != 0) {
+		log_err("cannot use the token: %s", r == SIGNET_EUNAUTH ? "the token refused the PIN"
+						   : r == SIGNET_ENOTFOUND ? "no token matches the URI"
+									   : signet_strerror(r));
+		code = EXIT_TOKEN;
+		goto out;
+	}
+	if (!str_printf(dbdir, sizeof(dbdir), "%s/db", cfg->state_dir)) {
+		goto out;
+	}
+	if (store_open(dbdir, (size_t)cfg->map_size_mb << 20, &d.store) != 0) {
+		goto out;
+	}
+	if (keys_check_all(&d) != 0) {
+		log_err("cannot check the keys in the token");
+		goto out;
+	}
+	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	if (server_start(&d, &d.server) != 0) {
+		goto out;
+	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0) {
+		goto out;
+	}
+	log_notice("signetd %s ready (pid %ld, %ld workers)", PACKAGE_VERSION, (long)getpid(),
+		   cfg->workers);
+	if (event_base_dispatch(d.base) < 0) {
+		log_err("the event loop failed");
+		goto out;
+	}
+	code = 0;
+out:
+	/* Order: stop serving, let workers finish, then the store and the token. */
+	server_free(d.server);
+	d.server = NULL;
+	if (sigterm != NULL) {
+		event_free(sigterm);
+	}
+	if (sigint != NULL) {
+		event_free(sigint);
+	}
+	store_close(d.store);
+	hsm_close(d.hsm);
+	secret_free(&pin);
+	if (d.base != NULL) {
+		event_base_free(d.base);
+	}
+	log_notice("signetd stopped");
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"init", no_argument, NULL, 'i'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *state_dir = NULL, *config_file = NULL, *level = NULL;
+	bool do_init = false, check = false;
+	struct config cfg;
+	int c, code;
+
+	harden_process();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			do_init = true;
+			break;
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'V':
+			printf("signetd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (do_init && (check || config_file != NULL))) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (level != NULL && log_level_parse(level) < 0) {
+		fprintf(stderr, "signetd: unknown log level '%s'\n", level);
+		return EXIT_USAGE;
+	}
+	if (do_init) {
+		if (state_dir == NULL) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		code = init_state_dir(state_dir);
+		return code == 0 ? 0 : code == SIGNET_EINVAL || code == SIGNET_ECONFLICT ? EXIT_USAGE
+											   : EXIT_RUNTIME;
+	}
+	config_init(&cfg);
+	code = load_config(&cfg, state_dir, config_file);
+	if (code == 0 && level != NULL) {
+		log_set_level(log_level_parse(level));
+	}
+	if (code == 0 && check) {
+		struct stat st;
+		const char *creds = getenv("CREDENTIALS_DIRECTORY");
+		if (creds == NULL && stat(cfg.pin_file, &st) != 0) {
+			fprintf(stderr, "signetd: PIN file %s: %s\n", cfg.pin_file, strerror(errno));
+			code = EXIT_USAGE;
+		} else {
+			printf("configuration OK\nstate_dir = %s\nsocket = %s\nmodule = %s\nuri = %s\n",
+			       cfg.state_dir, cfg.socket_path, cfg.module, cfg.token_uri);
+		}
+	} else if (code == 0) {
+		code = run(&cfg);
+	}
+	config_free(&cfg);
+	OPENSSL_cleanup();
+	return code;
+}

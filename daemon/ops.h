@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Handlers of the socket API ops; each runs on a worker after dispatch's checks. */
+#pragma once
+
+#include "daemon/daemon.h"
+
+int op_status(struct request *r);
+int op_backup(struct request *r);
+
+int op_tenant_create(struct request *r);
+int op_tenant_list(struct request *r);
+int op_user_create(struct request *r);
+int op_user_list(struct request *r);
+int op_user_show(struct request *r);
+int op_user_token(struct request *r);
+int op_user_revoke(struct request *r);
+int op_whoami(struct request *r);
+
+int op_key_generate(struct request *r);
+int op_key_import(struct request *r);
+int op_key_list(struct request *r);
+int op_key_show(struct request *r);
+int op_key_csr(struct request *r);
+int op_key_cert(struct request *r);
+
+/* At start, before serving: check every known key's token attributes; mark unusable ones. */
+int keys_check_all(struct daemon *d);

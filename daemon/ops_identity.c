@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ops on tenants, users and API tokens. */
+#include "config.h"
+
+#include <string.h>
+
+#include "daemon/identity.h"
+#include "daemon/ops.h"
+#include "daemon/store.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define GROUPS_MAX 32
+
+struct tenant_create {
+	struct request *r;
+	const char *name, *admin;
+	char token[IDENT_TOKEN_LEN + 1];
+};
+
+static int
+tenant_create_txn(struct store_txn *t, void *arg)
+{
+	struct tenant_create *x = arg;
+	char key[130];
+	size_t klen = store_key2(key, sizeof(key), x->name, x->admin);
+	json_t *tenant, *user;
+	int r;
+
+	if (store_exists(t, STORE_DB_TENANTS, x->name, strlen(x->name))) {
+		return req_fail(x->r, SIGNET_ECONFLICT, "tenant '%s' exists", x->name);
+	}
+	tenant = json_pack("{s:s, s:s, s:I}", "name", x->name, "admin", x->admin, "created",
+			   (json_int_t)time_now());
+	user = json_pack("{s:s, s:s, s:[], s:b, s:b, s:I}", "name", x->admin, "tenant", x->name,
+			 "groups", "client", 0, "admin", 1, "created", (json_int_t)time_now());
+	if (tenant == NULL || user == NULL) {
+		json_decref(tenant);
+		json_decref(user);
+		return SIGNET_EINTERNAL;
+	}
+	store_put_json(t, STORE_DB_TENANTS, x->name, strlen(x->name), tenant, true);
+	r = ident_user_set_token(t, x->name, user, x->token);
+	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
+	json_decref(tenant);
+	json_decref(user);
+	return r != 0 ? r : t->err;
+}
+
+int
+op_tenant_create(struct request *r)
+{
+	struct tenant_create x = {.r = r};
+	int rc;
+
+	if (jargs_name(&r->args, "name", true, &x.name) != 0 ||
+	    jargs_name(&r->args, "admin", true, &x.admin) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	rc = store_write(r->d->store, tenant_create_txn, &x);
+	if (rc == 0) {
+		log_notice("tenant %s created by uid %u with initial admin %s", x.name,
+			   (unsigned)r->peer.uid, x.admin);
+		r->result = json_pack("{s:s, s:s, s:s}", "tenant", x.name, "admin", x.admin, "token",
+				      x.token);
+	}
+	secure_wipe(x.token, sizeof(x.token));
+	return rc;
+}
+
+static int
+tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	json_t *out = arg;
+	json_t *e = json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"), "admin",
+			      json_object_get(val, "admin"), "created", json_object_get(val, "created"));
+
+	return e != NULL && json_array_append_new(out, e) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+static int
+tenant_list_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach(t, STORE_DB_TENANTS, NULL, 0, tenant_list_cb, arg);
+}
+
+int
+op_tenant_list(struct request *r)
+{
+	json_t *list = json_array();
+	int rc = list != NULL ? store_read(r->d->store, tenant_list_txn, list) : SIGNET_EINTERNAL;
+
+	if (rc != 0) {
+		json_decref(list);
+		return rc;
+	}
+	r->result = json_pack("{s:o}", "tenants", list);
+	return 0;
+}
+
+/* The public view of a user record: no token hash. */
+static json_t *
+user_view(const json_t *u)
+{
+	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:b}", "name", json_object_get(u, "name"),
+			 "groups", json_object_get(u, "groups"), "client", json_object_get(u, "client"),
+			 "admin", json_object_get(u, "admin"), "created", json_object_get(u, "created"),
+			 "hasToken", json_is_string(json_object_get(u, "tokenHash")));
+}
+
+struct user_op {
+	struct request *r;
+	const char *name;
+	const json_t *groups;
+	bool client;
+	bool revoke;
+	char token[IDENT_TOKEN_LEN + 1];
+	json_t *view;
+};
+
+static int
+user_create_txn(struct store_txn *t, void *arg)
+{
+	struct user_op *x = arg;
+	const char *tenant = x->r->subject.tenant;
+	char key[130];
+	size_t klen = store_key2(key, sizeof(key), tenant, x->name);
+	json_t *user;
+	int r;
+
+	if (store_exists(t, STORE_DB_USERS, key, klen)) {
+		return req_fail(x->r, SIGNET_ECONFLICT, "user '%s' exists", x->name);
+	}
+	user = json_pack("{s:s, s:s, s:O, s:b, s:b, s:I}", "name", x->name, "tenant", tenant,
+			 "groups", x->groups, "client", x->client, "admin", 0, "created",
+			 (json_int_t)time_now());
+	if (user == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	r = ident_user_set_token(t, tenant, user, x->token);
+	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
+	x->view = user_view(user);
+	json_decref(user);
+	return r != 0 ? r : t->err;
+}
+
+int
+op_user_create(struct request *r)
+{
+	struct user_op x = {.r = r};
+	json_t *empty = json_array();
+	int rc;
+
+	x.groups = empty;
+	if (jargs_name(&r->args, "name", true, &x.name) != 0 ||
+	    jargs_name_array(&r->args, "groups", false, GROUPS_MAX, &x.groups) != 0 ||
+	    jargs_bool(&r->args, "client", false, &x.client) != 0) {
+		json_decref(empty);
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	rc = store_write(r->d->store, user_create_txn, &x);
+	json_decref(empty);
+	if (rc == 0) {
+		r->result = json_pack("{s:s, s:s, s:s, s:O}", "tenant", r->subject.tenant, "user",
+				      x.name, "token", x.token, "groups",
+				      json_object_get(x.view, "groups"));
+	}
+	json_decref(x.view);
+	secure_wipe(x.token, sizeof(x.token));
+	return rc;
+}
+
+static int
+user_list_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	json_t *v = user_view(val);
+
+	return v != NULL && json_array_append_new(arg, v) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+struct user_list {
+	const char *tenant;
+	json_t *out;
+};
+
+static int
+user_list_txn(struct store_txn *t, void *arg)
+{
+	struct user_list *x = arg;
+
+	/* The prefix includes the NUL: "ab" never lists the users of "abc". */
+	return store_foreach(t, STORE_DB_USERS, x->tenant, strlen(x->tenant) + 1, user_list_cb,
+			     x->out);
+}
+
+int
+op_user_list(struct request *r)
+{
+	struct user_list x = {r->subject.tenant, json_array()};
+	int rc = x.out != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
+
+	if (rc != 0) {
+		json_decref(x.out);
+		return rc;
+	}
+	r->result = json_pack("{s:o}", "users", x.out);
+	return 0;
+}
+
+static int
+user_show_txn(struct store_txn *t, void *arg)
+{
+	struct user_op *x = arg;
+	char key[130];
+	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
+	json_t *user;
+
+	if (store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	}
+	x->view = user_view(user);
+	json_decref(user);
+	return 0;
+}
+
+int
+op_user_show(struct request *r)
+{
+	struct user_op x = {.r = r};
+	int rc;
+
+	if (jargs_name(&r->args, "name", true, &x.name) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	rc = store_read(r->d->store, user_show_txn, &x);
+	if (rc == 0) {
+		r->result = x.view;
+	}
+	return rc;
+}
+
+static int
+user_token_txn(struct store_txn *t, void *arg)
+{
+	struct user_op *x = arg;
+	char key[130];
+	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
+	json_t *user;
+	int r = 0;
+
+	if (store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	}
+	if (x->revoke) {
+		if (json_is_true(json_object_get(user, "admin"))) {
+			json_decref(user);
+			return req_fail(x->r, SIGNET_ECONFLICT,
+					"the initial admin's token can be renewed, not revoked");
+		}
+		ident_user_revoke_token(t, user);
+	} else {
+		r = ident_user_set_token(t, x->r->subject.tenant, user, x->token);
+	}
+	store_put_json(t, STORE_DB_USERS, key, klen, user, false);
+	json_decref(user);
+	return r != 0 ? r : t->err;
+}
+
+static int
+user_token_common(struct request *r, bool revoke)
+{
+	struct user_op x = {.r = r, .revoke = revoke};
+	int rc;
+
+	if (jargs_name(&r->args, "name", true, &x.name) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	/* Renewing one's own token needs no right; touching anyone else's needs UPDATE on USER. */
+	if ((revoke || strcmp(x.name, r->subject.user) != 0) &&
+	    !policy_allows(&r->subject, ACL_UPDATE, ACL_RT_USER)) {
+		return req_fail(r, SIGNET_EDENIED, "USER:%s may not UPDATE RESOURCE_TYPE:USER",
+				r->subject.user);
+	}
+	rc = store_write(r->d->store, user_token_txn, &x);
+	if (rc == 0) {
+		log_notice("USER:%s of tenant %s %s the token of %s", r->subject.user,
+			   r->subject.tenant, revoke ? "revoked" : "renewed", x.name);
+		r->result = revoke ? json_pack("{s:s, s:b}", "user", x.name, "revoked", 1)
+				   : json_pack("{s:s, s:s}", "user", x.name, "token", x.token);
+	}
+	secure_wipe(x.token, sizeof(x.token));
+	return rc;
+}
+
+int
+op_user_token(struct request *r)
+{
+	return user_token_common(r, false);
+}
+
+int
+op_user_revoke(struct request *r)
+{
+	return user_token_common(r, true);
+}
+
+int
+op_whoami(struct request *r)
+{
+	r->result = json_pack("{s:s, s:s, s:b, s:b, s:b}", "tenant", r->subject.tenant, "user",
+			      r->subject.user, "admin", r->subject.admin, "client", r->subject.client,
+			      "local", r->local);
+	return 0;
+}

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The socket server on the event loop: accept, decode, queue to workers, answer. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/dispatch.h"
+#include "daemon/server.h"
+#include "daemon/workers.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define PACKETS_PER_WAKEUP 16  /* fairness between connections */
+#define OUTQ_MAX_PACKETS   64  /* a peer that does not read its replies is dropped */
+#define ID_MAX             9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
+
+struct outpkt {
+	char *data;
+	size_t len;
+	int fds[MSG_MAX_FDS];
+	int nfds;
+	struct outpkt *next;
+};
+
+struct conn {
+	struct server *srv;
+	int fd;
+	struct peer peer;
+	bool local;
+	struct event *rev, *wev;
+	struct outpkt *oq_head, *oq_tail;
+	int oq_len;
+	int inflight; /* requests of this connection not yet answered */
+	bool closed;  /* socket closed; freed when INFLIGHT drops to 0 */
+	struct conn *prev, *next;
+};
+
+struct server {
+	struct daemon *d;
+	int lfd;
+	struct event *lev;
+	struct event *drain_timer;
+	struct conn *conns;
+	long nconns;
+	long inflight;
+	bool draining;
+	uint8_t *rbuf; /* one receive buffer: the loop is single-threaded */
+};
+
+int
+req_fail(struct request *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->err = err;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static void conn_close(struct conn *c);
+
+static void
+conn_free_if_done(struct conn *c)
+{
+	if (!c->closed || c->inflight > 0) {
+		return;
+	}
+	free(c);
+}
+
+static void
+outpkt_free(struct outpkt *p)
+{
+	msg_close_fds(p->fds, &p->nfds);
+	if (p->data != NULL) {
+		/* Replies can carry a new API token: wipe before free. */
+		secure_wipe(p->data, p->len);
+		free(p->data);
+	}
+	free(p);
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	while (c->oq_head != NULL) {
+		struct outpkt *p = c->oq_head;
+		int r = msg_send(c->fd, p->data, p->len, p->fds, p->nfds);
+		if (r == -EAGAIN) {
+			event_add(c->wev, NULL);
+			return;
+		}
+		if (r != 0) {
+			log_info("connection from pid %ld: send failed: %s", (long)c->peer.pid,
+				 strerror(-r));
+			conn_close(c);
+			return;
+		}
+		c->oq_head = p->next;
+		if (c->oq_head == NULL) {
+			c->oq_tail = NULL;
+		}
+		c->oq_len--;
+		outpkt_free(p);
+	}
+	event_del(c->wev);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_flush(arg);
+}
+
+/* Queue one packet; takes FDS (closed on failure). */
+static void
+conn_send_json(struct conn *c, json_t *obj, int *fds, int nfds)
+{
+	struct outpkt *p;
+	size_t len;
+	char *data;
+
+	if (c->closed) {
+		msg_close_fds(fds, &nfds);
+		return;
+	}
+	data = msg_dump(obj, &len);
+	if (data == NULL) {
+		/* Too large for one packet: answer with an error of the same id instead. */
+		json_t *small = json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", json_object_get(obj, "id"),
+					  "ok", 0, "error", "code", "too_large", "message",
+					  "the reply exceeds the packet size; ask for less");
+		msg_close_fds(fds, &nfds);
+		data = small != NULL ? msg_dump(small, &len) : NULL;
+		json_decref(small);
+		if (data == NULL) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->oq_len >= OUTQ_MAX_PACKETS) {
+		log_warning("connection from pid %ld does not read its replies; closing",
+			    (long)c->peer.pid);
+		free(data);
+		msg_close_fds(fds, &nfds);
+		conn_close(c);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		free(data);
+		msg_close_fds(fds, &nfds);
+		conn_close(c);
+		return;
+	}
+	p->data = data;
+	p->len = len;
+	for (int i = 0; i < nfds; i++) {
+		p->fds[i] = fds[i];
+	}
+	p->nfds = nfds;
+	if (c->oq_tail != NULL) {
+		c->oq_tail->next = p;
+	} else {
+		c->oq_head = p;
+	}
+	c->oq_tail = p;
+	c->oq_len++;
+	conn_flush(c);
+}
+
+static json_t *
+reply_id(json_int_t id)
+{
+	return id >= 0 ? json_integer(id) : json_null();
+}
+
+static void
+conn_send_error(struct conn *c, json_int_t id, int err, const char *message)
+{
+	json_t *rep = json_pack("{s:o, s:b, s:{s:s, s:s}}", "id", reply_id(id), "ok", 0, "error",
+				"code", signet_err_code(err), "message",
+				message != NULL && message[0] != '\0' ? message : signet_strerror(err));
+	if (rep != NULL) {
+		conn_send_json(c, rep, NULL, 0);
+		json_decref(rep);
+	}
+}
+
+static void
+request_free(struct request *r)
+{
+	msg_close_fds(r->fds, &r->nfds);
+	msg_close_fds(r->out_fds, &r->out_nfds);
+	json_decref(r->result);
+	json_decref(r->msg);
+	free(r);
+}
+
+static void
+server_check_drained(struct server *s)
+{
+	if (s->draining && s->inflight == 0) {
+		event_base_loopexit(s->d->base, NULL);
+	}
+}
+
+static void
+request_answer(struct request *r)
+{
+	struct conn *c = r->conn;
+	struct server *s = c->srv;
+
+	if (!c->closed) {
+		if (r->err == 0) {
+			json_t *rep = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)r->id, "ok", 1,
+						"result", r->result != NULL ? r->result : json_object());
+			if (rep != NULL) {
+				conn_send_json(c, rep, r->out_fds, r->out_nfds);
+				r->out_nfds = 0;
+				json_decref(rep);
+			}
+		} else {
+			conn_send_error(c, r->id, r->err, r->message);
+		}
+	}
+	c->inflight--;
+	s->inflight--;
+	request_free(r);
+	conn_free_if_done(c);
+	server_check_drained(s);
+}
+
+static void
+request_delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	request_answer(arg);
+}
+
+/* On the loop: a worker finished R. */
+static void
+request_done(struct request *r, void *arg)
+{
+	if (r->delay_ms > 0 && !r->conn->closed && !r->conn->srv->draining) {
+		/* The delay after a failed authentication waits on a timer, not on a thread. */
+		struct timeval tv = {r->delay_ms / 1000, (r->delay_ms % 1000) * 1000};
+		if (event_base_once(r->d->base, -1, EV_TIMEOUT, request_delayed_cb, r, &tv) == 0) {
+			return;
+		}
+	}
+	request_answer(r);
+}
+
+static void
+process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfds, int flags)
+{
+	struct server *s = c->srv;
+	struct request *r = NULL;
+	json_t *msg = NULL, *v, *auth;
+	const char *why = NULL, *opname;
+	const struct op_desc *op;
+	json_int_t id = -1;
+
+	if (flags & MSG_F_OVERSIZED) {
+		msg_close_fds(fds, &nfds);
+		conn_send_error(c, -1, SIGNET_ETOO_LARGE, "packet larger than 65536 bytes");
+		return;
+	}
+	if (flags & MSG_F_CTRUNC) {
+		msg_close_fds(fds, &nfds);
+		conn_send_error(c, -1, SIGNET_EINVAL, "too many file descriptors attached");
+		return;
+	}
+	msg = msg_parse(buf, len, &why);
+	if (msg == NULL) {
+		msg_close_fds(fds, &nfds);
+		conn_send_error(c, -1, SIGNET_EINVAL, why);
+		return;
+	}
+	v = json_object_get(msg, "id");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > ID_MAX) {
+		why = "'id' must be an integer from 0 to 2^53-1";
+		goto invalid;
+	}
+	id = json_integer_value(v);
+	{
+		const char *k;
+		json_t *e;
+		json_object_foreach(msg, k, e) {
+			if (strcmp(k, "id") != 0 && strcmp(k, "op") != 0 && strcmp(k, "auth") != 0 &&
+			    strcmp(k, "args") != 0) {
+				why = "unknown member in request";
+				goto invalid;
+			}
+		}
+	}
+	v = json_object_get(msg, "op");
+	if (!json_is_string(v) || json_string_length(v) > 64) {
+		why = "'op' must be a string";
+		goto invalid;
+	}
+	opname = json_string_value(v);
+	op = dispatch_find(opname);
+	if (op == NULL) {
+		why = "unknown op";
+		goto invalid;
+	}
+	v = json_object_get(msg, "args");
+	if (v != NULL && !json_is_object(v)) {
+		why = "'args' must be an object";
+		goto invalid;
+	}
+	auth = json_object_get(msg, "auth");
+	if (auth != NULL) {
+		json_t *tok = json_object_get(auth, "token"), *ten = json_object_get(auth, "tenant");
+		if (!json_is_object(auth) || json_object_size(auth) > 2 ||
+		    (json_object_size(auth) != (size_t)(tok != NULL) + (ten != NULL)) ||
+		    (tok != NULL && (!json_is_string(tok) || json_string_length(tok) > 256)) ||
+		    (ten != NULL && (!json_is_string(ten) || json_string_length(ten) > 64))) {
+			why = "'auth' must be {\"token\": string, \"tenant\": string}";
+			goto invalid;
+		}
+	}
+	if (nfds > op->max_fds) {
+		why = "file descriptors attached where none are expected";
+		goto invalid;
+	}
+	if ((op->flags & OP_LOCAL) && !c->local) {
+		msg_close_fds(fds, &nfds);
+		json_decref(msg);
+		conn_send_error(c, id, SIGNET_EDENIED, "this operation is for local administrators only");
+		return;
+	}
+	if (s->draining) {
+		msg_close_fds(fds, &nfds);
+		json_decref(msg);
+		conn_send_error(c, id, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
+		return;
+	}
+	if (c->inflight >= s->d->cfg->max_inflight) {
+		msg_close_fds(fds, &nfds);
+		json_decref(msg);
+		conn_send_error(c, id, SIGNET_EUNAVAILABLE, "too many requests in flight on this connection");
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		msg_close_fds(fds, &nfds);
+		json_decref(msg);
+		conn_send_error(c, id, SIGNET_EUNAVAILABLE, "out of memory");
+		return;
+	}
+	r->d = s->d;
+	r->conn = c;
+	r->op = op;
+	r->id = id;
+	r->msg = msg;
+	jargs_init(&r->args, json_object_get(msg, "args"));
+	if (auth != NULL) {
+		json_t *tok = json_object_get(auth, "token"), *ten = json_object_get(auth, "tenant");
+		r->token = tok != NULL ? json_string_value(tok) : NULL;
+		r->tenant_hint = ten != NULL ? json_string_value(ten) : NULL;
+	}
+	r->peer = c->peer;
+	r->local = c->local;
+	for (int i = 0; i < nfds; i++) {
+		r->fds[i] = fds[i];
+	}
+	r->nfds = nfds;
+	c->inflight++;
+	s->inflight++;
+	atomic_fetch_add(&s->d->requests, 1);
+	workers_submit(s->d->workers, r);
+	return;
+invalid:
+	msg_close_fds(fds, &nfds);
+	json_decref(msg);
+	conn_send_error(c, id, SIGNET_EINVAL, why);
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		if (c->inflight == 0 && c->oq_head == NULL) {
+			log_debug("closing idle connection from pid %ld", (long)c->peer.pid);
+			conn_close(c);
+		}
+		return;
+	}
+	for (int i = 0; i < PACKETS_PER_WAKEUP && !c->closed; i++) {
+		int fds[MSG_MAX_FDS], nfds = 0, flags = 0;
+		long n = msg_recv(c->fd, c->srv->rbuf, MSG_MAX_SIZE, fds, &nfds, &flags);
+
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
+			return;
+		}
+		if (n == 0 || (n < 0 && n != -ENODATA)) {
+			msg_close_fds(fds, &nfds);
+			conn_close(c);
+			return;
+		}
+		process_packet(c, c->srv->rbuf, n < 0 ? 0 : (size_t)n, fds, nfds, flags);
+	}
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->closed) {
+		return;
+	}
+	c->closed = true;
+	event_free(c->rev);
+	event_free(c->wev);
+	close(c->fd);
+	c->fd = -1;
+	while (c->oq_head != NULL) {
+		struct outpkt *p = c->oq_head;
+		c->oq_head = p->next;
+		outpkt_free(p);
+	}
+	c->oq_tail = NULL;
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		s->conns = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	s->nconns--;
+	atomic_fetch_sub(&s->d->connections, 1);
+	conn_free_if_done(c);
+}
+
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct conn *c;
+	struct timeval idle;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			log_warning("accept: %s", strerror(errno));
+		}
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || clen != sizeof(cred)) {
+		log_warning("refusing a connection whose peer credentials cannot be read");
+		close(fd);
+		return;
+	}
+	if (s->nconns >= s->d->cfg->max_connections || s->draining) {
+		log_warning("refusing a connection from uid %u: %s", (unsigned)cred.uid,
+			    s->draining ? "shutting down" : "too many connections");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->peer.pid = cred.pid;
+	c->peer.uid = cred.uid;
+	c->peer.gid = cred.gid;
+	c->local = cred.uid == 0 || cred.uid == s->d->self_uid;
+	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(s->d->base, fd, EV_WRITE, conn_write_cb, c);
+	idle.tv_sec = s->d->cfg->idle_timeout;
+	idle.tv_usec = 0;
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, &idle) != 0) {
+		if (c->rev != NULL) {
+			event_free(c->rev);
+		}
+		if (c->wev != NULL) {
+			event_free(c->wev);
+		}
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns != NULL) {
+		s->conns->prev = c;
+	}
+	s->conns = c;
+	s->nconns++;
+	atomic_fetch_add(&s->d->connections, 1);
+	log_debug("connection from pid %ld uid %u%s", (long)cred.pid, (unsigned)cred.uid,
+		  c->local ? " (local admin)" : "");
+}
+
+/* Remove a stale socket file, but never one a live daemon answers on. */
+static int
+server_unlink_stale(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) != 0) {
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; refusing to replace it", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		log_err("another daemon is listening on %s", path);
+		return -1;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return unlink(path);
+}
+
+int
+server_start(struct daemon *d, struct server **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = d->cfg->socket_path;
+	struct server *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	s->d = d;
+	s->lfd = -1;
+	s->rbuf = malloc(MSG_MAX_SIZE);
+	if (s->rbuf == NULL || strlen(path) >= sizeof(sa.sun_path)) {
+		goto fail;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (server_unlink_stale(path) != 0) {
+		goto fail;
+	}
+	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0) {
+		goto fail;
+	}
+	{
+		/* Bind with a umask that yields 0660 at once: no window with looser modes. */
+		mode_t old = umask(0117);
+		int rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(old);
+		if (rc != 0) {
+			log_err("cannot bind %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	if (d->cfg->socket_group != NULL && d->cfg->socket_group[0] != '\0') {
+		struct group *g = getgrnam(d->cfg->socket_group);
+		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+			log_err("cannot give %s to group %s", path, d->cfg->socket_group);
+			goto fail;
+		}
+	}
+	if (chmod(path, 0660) != 0 || listen(s->lfd, 128) != 0) {
+		log_err("cannot listen on %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	s->lev = event_new(d->base, s->lfd, EV_READ | EV_PERSIST, server_accept_cb, s);
+	if (s->lev == NULL || event_add(s->lev, NULL) != 0) {
+		goto fail;
+	}
+	d->server = s;
+	if (workers_start(d, (int)d->cfg->workers, dispatch_run, request_done, s, &d->workers) != 0) {
+		goto fail;
+	}
+	log_info("listening on %s", path);
+	*out = s;
+	return 0;
+fail:
+	d->server = NULL;
+	server_free(s);
+	return SIGNET_EINTERNAL;
+}
+
+static void
+server_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	log_warning("shutdown: %ld requests still unanswered after the timeout", s->inflight);
+	event_base_loopexit(s->d->base, NULL);
+}
+
+void
+server_shutdown(struct server *s)
+{
+	struct timeval tv = {s->d->cfg->shutdown_timeout, 0};
+
+	if (s->draining) {
+		return;
+	}
+	s->draining = true;
+	if (s->lev != NULL) {
+		event_free(s->lev);
+		s->lev = NULL;
+	}
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		s->lfd = -1;
+		unlink(s->d->cfg->socket_path);
+	}
+	/* Read no more requests; queued and running ones are answered. */
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		event_del(c->rev);
+	}
+	s->drain_timer = evtimer_new(s->d->base, server_drain_timeout_cb, s);
+	if (s->drain_timer != NULL) {
+		evtimer_add(s->drain_timer, &tv);
+	}
+	log_info("shutting down: %ld requests in flight", s->inflight);
+	server_check_drained(s);
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	/* Workers finish what they hold; their answers go out or are dropped with the connection. */
+	workers_stop(s->d->workers);
+	s->d->workers = NULL;
+	while (s->conns != NULL) {
+		conn_flush(s->conns);
+		if (s->conns != NULL) {
+			conn_close(s->conns);
+		}
+	}
+	if (s->drain_timer != NULL) {
+		event_free(s->drain_timer);
+	}
+	if (s->lev != NULL) {
+		event_free(s->lev);
+	}
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		unlink(s->d->cfg->socket_path);
+	}
+	free(s->rbuf);
+	free(s);
+}
+
+long
+server_connections(const struct server *s)
+{
+	return s->nconns;
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The LMDB store: one environment, named databases, transactions with a sticky error. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/store.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_GROW_TRIES     4
+
+static const char *const db_names[STORE_DB_COUNT] = {
+	[STORE_DB_META] = "meta",       [STORE_DB_TENANTS] = "tenants",
+	[STORE_DB_USERS] = "users",     [STORE_DB_TOKENS] = "tokens",
+	[STORE_DB_KEYS] = "keys",
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_DB_COUNT];
+	size_t map_size;
+	/*
+	 * Growing the map needs no live transaction in this process: every
+	 * transaction holds this lock shared, a resize holds it exclusively.
+	 */
+	pthread_rwlock_t resize_lock;
+};
+
+/* Translate an LMDB error once, logging its detail. */
+static int
+store_err(int rc, const char *what)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return SIGNET_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return SIGNET_ECONFLICT;
+	case MDB_MAP_FULL:
+		return SIGNET_ETOO_LARGE;
+	default:
+		log_err("store: %s: %s", what, mdb_strerror(rc));
+		return SIGNET_EINTERNAL;
+	}
+}
+
+static void
+store_txn_fail(struct store_txn *t, int err)
+{
+	if (t->err == 0) {
+		t->err = err;
+	}
+}
+
+int
+store_open(const char *path, size_t map_size, struct store **out)
+{
+	struct store *st;
+	MDB_txn *txn = NULL;
+	int rc, r = SIGNET_EINTERNAL;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	pthread_rwlock_init(&st->resize_lock, NULL);
+	st->map_size = map_size;
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 126)) != 0) {
+		r = store_err(rc, "creating the environment");
+		goto out;
+	}
+	/* Default durability (synchronous commits); NOTLS because worker threads share readers. */
+	rc = mdb_env_open(st->env, path, MDB_NOTLS, 0600);
+	if (rc != 0) {
+		log_err("store: cannot open %s: %s", path, mdb_strerror(rc));
+		goto out;
+	}
+	store_reader_check(st);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+		r = store_err(rc, "opening databases");
+		goto out;
+	}
+	for (int i = 0; i < STORE_DB_COUNT; i++) {
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i])) != 0) {
+			r = store_err(rc, "opening a database");
+			goto out;
+		}
+	}
+	{
+		MDB_val k = {7, "version"}, v;
+		if ((rc = mdb_get(txn, st->dbi[STORE_DB_META], &k, &v)) == MDB_NOTFOUND) {
+			char buf[16];
+			int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
+			v.mv_data = buf;
+			v.mv_size = (size_t)n;
+			rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
+		} else if (rc == 0 &&
+			   (v.mv_size != 1 || ((char *)v.mv_data)[0] != '0' + STORE_SCHEMA_VERSION)) {
+			log_err("store: schema version is not %d; refusing to touch it",
+				STORE_SCHEMA_VERSION);
+			goto out;
+		}
+		if (rc != 0) {
+			r = store_err(rc, "checking the schema version");
+			goto out;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		r = store_err(rc, "committing the schema");
+		goto out;
+	}
+	{
+		MDB_envinfo info;
+		if (mdb_env_info(st->env, &info) == 0 && info.me_mapsize > st->map_size) {
+			st->map_size = info.me_mapsize;
+		}
+	}
+	*out = st;
+	return 0;
+out:
+	if (txn != NULL) {
+		mdb_txn_abort(txn);
+	}
+	store_close(st);
+	return r;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL) {
+		return;
+	}
+	if (st->env != NULL) {
+		mdb_env_close(st->env);
+	}
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+}
+
+int
+store_reader_check(struct store *st)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0) {
+		log_warning("store: cleared %d stale reader slots", dead);
+	}
+	return dead;
+}
+
+static int
+store_grow(struct store *st)
+{
+	size_t nsize = st->map_size * 2;
+	int rc;
+
+	pthread_rwlock_wrlock(&st->resize_lock);
+	rc = mdb_env_set_mapsize(st->env, nsize);
+	if (rc == 0) {
+		st->map_size = nsize;
+		log_notice("store: map grown to %zu MiB", nsize >> 20);
+	}
+	pthread_rwlock_unlock(&st->resize_lock);
+	return store_err(rc, "growing the map");
+}
+
+static int
+store_txn_begin(struct store *st, bool write, struct store_txn *t)
+{
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->st = st;
+	t->write = write;
+	pthread_rwlock_rdlock(&st->resize_lock);
+	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and try again. */
+		pthread_rwlock_unlock(&st->resize_lock);
+		pthread_rwlock_wrlock(&st->resize_lock);
+		mdb_env_set_mapsize(st->env, 0);
+		pthread_rwlock_unlock(&st->resize_lock);
+		pthread_rwlock_rdlock(&st->resize_lock);
+		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	}
+	if (rc != 0) {
+		pthread_rwlock_unlock(&st->resize_lock);
+		t->txn = NULL;
+		return store_err(rc, "beginning a transaction");
+	}
+	return 0;
+}
+
+static void
+store_txn_end(struct store_txn *t, bool commit, int *rcout)
+{
+	int rc = 0;
+
+	if (t->txn == NULL) {
+		return;
+	}
+	if (commit) {
+		rc = mdb_txn_commit(t->txn);
+	} else {
+		mdb_txn_abort(t->txn);
+	}
+	t->txn = NULL;
+	pthread_rwlock_unlock(&t->st->resize_lock);
+	if (rcout != NULL) {
+		*rcout = rc;
+	}
+}
+
+int
+store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	struct store_txn t;
+	int r, rc;
+
+	for (int attempt = 0; attempt < STORE_GROW_TRIES; attempt++) {
+		if ((r = store_txn_begin(st, true, &t)) != 0) {
+			return r;
+		}
+		r = fn(&t, arg);
+		if (r == 0) {
+			r = t.err;
+		}
+		if (r != 0) {
+			store_txn_end(&t, false, NULL);
+			if (r == SIGNET_ETOO_LARGE && t.err == SIGNET_ETOO_LARGE) {
+				goto grow;
+			}
+			return r;
+		}
+		store_txn_end(&t, true, &rc);
+		if (rc == 0) {
+			return 0;
+		}
+		if (rc != MDB_MAP_FULL) {
+			return store_err(rc, "committing");
+		}
+grow:
+		if ((r = store_grow(st)) != 0) {
+			return r;
+		}
+	}
+	log_err("store: the map stays full after growing it");
+	return SIGNET_EUNAVAILABLE;
+}
+
+int
+store_read(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	struct store_txn t;
+	int r;
+
+	if ((r = store_txn_begin(st, false, &t)) != 0) {
+		return r;
+	}
+	r = fn(&t, arg);
+	if (r == 0) {
+		r = t.err;
+	}
+	store_txn_end(&t, false, NULL);
+	return r;
+}
+
+static json_t *
+parse_record(const MDB_val *v)
+{
+	json_error_t jerr;
+
+	if (v->mv_size > STORE_VALUE_MAX) {
+		return NULL;
+	}
+	return json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, &jerr);
+}
+
+int
+store_get_json(struct store_txn *t, enum store_db db, const void *key, size_t klen, json_t **out)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	int rc;
+
+	*out = NULL;
+	if (t->err != 0) {
+		return t->err;
+	}
+	rc = mdb_get(t->txn, t->st->dbi[db], &k, &v);
+	if (rc != 0) {
+		return store_err(rc, "reading");
+	}
+	*out = parse_record(&v);
+	if (*out == NULL) {
+		log_err("store: a record in '%s' is corrupt", db_names[db]);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
+}
+
+bool
+store_exists(struct store_txn *t, enum store_db db, const void *key, size_t klen)
+{
+	MDB_val k = {klen, (void *)key}, v;
+
+	return t->err == 0 && mdb_get(t->txn, t->st->dbi[db], &k, &v) == 0;
+}
+
+void
+store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+	       const json_t *val, bool nooverwrite)
+{
+	char *s;
+	MDB_val k = {klen, (void *)key}, v;
+	int rc;
+
+	if (t->err != 0) {
+		return;
+	}
+	if (!t->write || klen == 0 || klen > 511) {
+		store_txn_fail(t, SIGNET_EINTERNAL);
+		return;
+	}
+	s = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+	if (s == NULL || strlen(s) > STORE_VALUE_MAX) {
+		free(s);
+		store_txn_fail(t, s == NULL ? SIGNET_EINTERNAL : SIGNET_EINVAL);
+		return;
+	}
+	v.mv_data = s;
+	v.mv_size = strlen(s);
+	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, nooverwrite ? MDB_NOOVERWRITE : 0);
+	free(s);
+	if (rc != 0) {
+		store_txn_fail(t, store_err(rc, "writing"));
+	}
+}
+
+void
+store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
+{
+	MDB_val k = {klen, (void *)key};
+	int rc;
+
+	if (t->err != 0) {
+		return;
+	}
+	rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		store_txn_fail(t, store_err(rc, "deleting"));
+	}
+}
+
+int
+store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+	      int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc, r = 0;
+
+	if (t->err != 0) {
+		return t->err;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		return store_err(rc, "opening a cursor");
+	}
+	rc = plen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		json_t *j;
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+			break;
+		}
+		j = parse_record(&v);
+		if (j == NULL) {
+			log_err("store: a record in '%s' is corrupt", db_names[db]);
+			r = SIGNET_EINTERNAL;
+			break;
+		}
+		r = fn(&k, j, arg);
+		json_decref(j);
+		if (r != 0) {
+			break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = store_err(rc, "iterating");
+	}
+	mdb_cursor_close(c);
+	return r > 0 ? 0 : r;
+}
+
+size_t
+store_count(struct store_txn *t, enum store_db db)
+{
+	MDB_stat s;
+
+	if (t->err != 0 || mdb_stat(t->txn, t->st->dbi[db], &s) != 0) {
+		return 0;
+	}
+	return s.ms_entries;
+}
+
+int
+store_backup_fd(struct store *st, int fd)
+{
+	int rc;
+
+	/* A compacting copy runs in a read transaction: writers go on meanwhile. */
+	pthread_rwlock_rdlock(&st->resize_lock);
+	rc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&st->resize_lock);
+	if (rc != 0) {
+		log_err("store: backup failed: %s", mdb_strerror(rc));
+		return rc == EBADF || rc == EINVAL || rc == ENOSPC ? SIGNET_EINVAL : SIGNET_EINTERNAL;
+	}
+	return 0;
+}
+
+size_t
+store_key2(char *out, size_t outlen, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + 1 + lb > outlen) {
+		return 0;
+	}
+	memcpy(out, a, la);
+	out[la] = '\0';
+	memcpy(out + la + 1, b, lb);
+	return la + 1 + lb;
+}

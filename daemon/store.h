@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The LMDB store: one environment, named databases, transactions with a sticky error. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+enum store_db {
+	STORE_DB_META,    /* schema version and appliance facts */
+	STORE_DB_TENANTS, /* tenant name -> tenant record */
+	STORE_DB_USERS,   /* tenant \0 user -> user record */
+	STORE_DB_TOKENS,  /* hex SHA-256 of an API token -> {tenant, user} */
+	STORE_DB_KEYS,    /* tenant \0 label -> key metadata */
+	STORE_DB_COUNT,
+};
+
+#define STORE_VALUE_MAX (1u << 20) /* largest record we write or accept on read */
+
+struct store;
+
+/*
+ * A transaction. Operations record the first failure in ERR and do nothing
+ * after it; commit returns it. A read transaction is never committed.
+ */
+struct store_txn {
+	struct store *st;
+	MDB_txn *txn;
+	int err;
+	bool write;
+};
+
+/* Open (creating) the environment in the folder PATH, with an initial map of MAP_SIZE bytes. */
+int store_open(const char *path, size_t map_size, struct store **out);
+void store_close(struct store *st);
+
+/*
+ * Run FN in a write transaction and commit it durably (LMDB's default
+ * synchronous commit). When the map is full, the transaction is aborted,
+ * the map grown and FN run again. FN returns 0 to commit, an error to abort.
+ */
+int store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
+/* Run FN in a read-only transaction. */
+int store_read(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
+
+/* Fetch a JSON record; SIGNET_ENOTFOUND when absent. Caller decrefs *OUT. */
+int store_get_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		   json_t **out);
+bool store_exists(struct store_txn *t, enum store_db db, const void *key, size_t klen);
+/* Store a JSON record (sticky error). NOOVERWRITE fails with SIGNET_ECONFLICT if present. */
+void store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		    const json_t *val, bool nooverwrite);
+void store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen);
+
+/* Call FN for each record whose key starts with PREFIX, in key order; FN returns non-zero to stop. */
+int store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		  int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg);
+/* Number of records in DB. */
+size_t store_count(struct store_txn *t, enum store_db db);
+
+/* Write a compacted copy of the environment to FD while the store stays online. */
+int store_backup_fd(struct store *st, int fd);
+/* Clear stale reader slots left by dead processes; returns how many. */
+int store_reader_check(struct store *st);
+
+/* Build the composite key "A\0B" into OUT (returns its length, 0 if it does not fit). */
+size_t store_key2(char *out, size_t outlen, const char *a, const char *b);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the files of hsm/ share among themselves and nobody else. */
+#pragma once
+
+#include <pthread.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "hsm/hsm.h"
+
+struct hsm {
+	CK_FUNCTION_LIST *f;
+	CK_SLOT_ID slot;
+	struct hsm_token_info info;
+	const struct secret *pin;
+	char *module;
+	pthread_mutex_t login_lock;  /* C_Login is per application: one thread at a time */
+	pthread_mutex_t create_lock; /* key generation and import are serialised */
+	CK_SESSION_HANDLE keep;      /* held open so the login outlives worker sessions */
+};
+
+struct hsm_session {
+	struct hsm *h;
+	CK_SESSION_HANDLE handle;
+	bool open;
+};
+
+/* Translate a CKR_ value once, logging the detail with WHAT. */
+int hsm_err(CK_RV rv, const char *what);
+
+/* Is RV one after which reopening the session and logging in again may help? */
+bool hsm_rv_recoverable(CK_RV rv);
+
+/* (Re)open the session and make sure it is logged in. */
+CK_RV hsm_session_reopen(struct hsm_session *s);
+
+/*
+ * Run FN on the session; on a recoverable error reopen, log in again and
+ * run it once more. FN must be safe to repeat after a failed attempt.
+ */
+CK_RV hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg);
+
+/* Find exactly one object of CLASS with CKA_ID ID. */
+CK_RV hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
+		   CK_OBJECT_HANDLE *out);
+
+/* Format the RFC 7512 URI of an object on our token. */
+void hsm_format_uri(struct hsm *h, const uint8_t *id, const char *label, CK_OBJECT_CLASS cls,
+		    char *out, size_t outlen);
