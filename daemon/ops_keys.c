@@ -297,6 +297,14 @@ op_key_csr(struct request *r)
 	if (jargs_str(&r->args, "subject", true, SUBJECT_MAX, &subject) != 0) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
+	{
+		X509_NAME *n = hsm_parse_subject(subject);
+		if (n == NULL) {
+			return req_fail(r, SIGNET_EINVAL, "subject must look like /CN=name/O=org with "
+							 "known attribute names");
+		}
+		X509_NAME_free(n);
+	}
 	if ((rc = key_load(r, &x)) != 0) {
 		return rc;
 	}

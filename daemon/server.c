@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,6 +393,15 @@ invalid:
 	conn_send_error(c, id, SIGNET_EINVAL, why);
 }
 
+/* After a zero-length read: did the peer hang up, or send an empty packet? */
+static bool
+conn_peer_gone(struct conn *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) != 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -410,6 +420,11 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK) {
 			return;
+		}
+		if (n == 0 && !conn_peer_gone(c)) {
+			/* A zero-length packet reads like end of stream; the peer is still there. */
+			conn_send_error(c, -1, SIGNET_EINVAL, "empty packet");
+			continue;
 		}
 		if (n == 0 || (n < 0 && n != -ENODATA)) {
 			msg_close_fds(fds, &nfds);

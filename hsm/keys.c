@@ -272,7 +272,7 @@ op_generate(struct hsm_session *s, void *arg)
 	CK_ULONG lbl_len = strlen(a->label);
 	CK_OBJECT_HANDLE hpub, hpriv, hsec;
 	CK_MECHANISM mech = {0, NULL, 0};
-	CK_ATTRIBUTE pub[8], priv[12], sec[14];
+	CK_ATTRIBUTE pub[12], priv[14], sec[16];
 	CK_ULONG np = 0, nv = 0, ns = 0;
 
 #define ADD(arr, n, t, v, l) (arr[n].type = (t), arr[n].pValue = (void *)(v), arr[n].ulValueLen = (l), n++)
@@ -288,6 +288,8 @@ op_generate(struct hsm_session *s, void *arg)
 		ADD(sec, ns, CKA_WRAP, &no, sizeof(no));
 		ADD(sec, ns, CKA_UNWRAP, &no, sizeof(no));
 		ADD(sec, ns, CKA_SIGN, &no, sizeof(no));
+		ADD(sec, ns, CKA_VERIFY, &no, sizeof(no));
+		ADD(sec, ns, CKA_DERIVE, &no, sizeof(no));
 		ADD(sec, ns, CKA_LABEL, a->label, lbl_len);
 		ADD(sec, ns, CKA_ID, a->id, HSM_ID_LEN);
 		if (a->value != NULL) {
@@ -302,6 +304,9 @@ op_generate(struct hsm_session *s, void *arg)
 	ADD(pub, np, CKA_TOKEN, &yes, sizeof(yes));
 	ADD(pub, np, CKA_PRIVATE, &no, sizeof(no));
 	ADD(pub, np, CKA_VERIFY, &yes, sizeof(yes));
+	ADD(pub, np, CKA_ENCRYPT, &no, sizeof(no));
+	ADD(pub, np, CKA_WRAP, &no, sizeof(no));
+	ADD(pub, np, CKA_DERIVE, &no, sizeof(no));
 	ADD(pub, np, CKA_LABEL, a->label, lbl_len);
 	ADD(pub, np, CKA_ID, a->id, HSM_ID_LEN);
 	ADD(priv, nv, CKA_CLASS, &priv_cls, sizeof(priv_cls));
@@ -310,17 +315,18 @@ op_generate(struct hsm_session *s, void *arg)
 	ADD(priv, nv, CKA_SENSITIVE, &yes, sizeof(yes));
 	ADD(priv, nv, CKA_EXTRACTABLE, &no, sizeof(no));
 	ADD(priv, nv, CKA_SIGN, &yes, sizeof(yes));
+	/* Signing keys sign, nothing else: no decryption, unwrapping or derivation. */
+	ADD(priv, nv, CKA_DECRYPT, &no, sizeof(no));
+	ADD(priv, nv, CKA_UNWRAP, &no, sizeof(no));
+	ADD(priv, nv, CKA_DERIVE, &no, sizeof(no));
 	ADD(priv, nv, CKA_LABEL, a->label, lbl_len);
 	ADD(priv, nv, CKA_ID, a->id, HSM_ID_LEN);
 	if (d->type == CKK_RSA) {
 		ADD(pub, np, CKA_MODULUS_BITS, &bits, sizeof(bits));
 		ADD(pub, np, CKA_PUBLIC_EXPONENT, exp, sizeof(exp));
-		ADD(priv, nv, CKA_DECRYPT, &no, sizeof(no));
-		ADD(priv, nv, CKA_UNWRAP, &no, sizeof(no));
 		mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 	} else {
 		ADD(pub, np, CKA_EC_PARAMS, d->ec_params, d->ec_params_len);
-		ADD(priv, nv, CKA_DERIVE, &no, sizeof(no));
 		mech.mechanism =
 			d->type == CKK_EC_EDWARDS ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
 	}
@@ -457,12 +463,18 @@ op_check(struct hsm_session *s, void *arg)
 		a->failed = "CKA_EXTRACTABLE is true";
 	} else if (!priv) {
 		a->failed = "CKA_PRIVATE is false";
+	} else if (a->imported) {
+		/*
+		 * An imported key existed outside the token once: the token rightly
+		 * reports it neither LOCAL, ALWAYS_SENSITIVE nor NEVER_EXTRACTABLE.
+		 * What must hold is that it is sensitive and unextractable now.
+		 */
+	} else if (!local) {
+		a->failed = "CKA_LOCAL is false for a key said to be generated in the token";
 	} else if (!nex) {
 		a->failed = "CKA_NEVER_EXTRACTABLE is false";
 	} else if (!asens) {
 		a->failed = "CKA_ALWAYS_SENSITIVE is false";
-	} else if (!local && !a->imported) {
-		a->failed = "CKA_LOCAL is false for a key said to be generated in the token";
 	}
 	return CKR_OK;
 }

@@ -119,8 +119,11 @@ wbuf_reserve(struct wbuf *w, size_t n)
 	if (w->failed) {
 		return false;
 	}
-	/* +1 keeps room for the terminating NUL that wbuf_steal adds. */
-	if (n > w->max || w->len > w->max - n) {
+	/*
+	 * +1 keeps room for the terminating NUL that wbuf_steal adds; bounding the
+	 * total to half the address space keeps that and the doubling below from wrapping.
+	 */
+	if (n > w->max || w->len > w->max - n || w->len + n > SIZE_MAX / 2) {
 		w->failed = true;
 		return false;
 	}

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers of the integration tests: a real signetd on a real SoftHSMv2 token in a temp dir.
+set -eu
+
+: "${SIGNETD:?SIGNETD must name the signetd binary}"
+: "${SIGNETCTL:?SIGNETCTL must name the signetctl binary}"
+VALGRIND=${VALGRIND:-}
+SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+
+TMP=$(mktemp -d /tmp/signet-test.XXXXXX)
+STATE=$TMP/state
+SOCK=$STATE/signetd.sock
+LOG=$TMP/signetd.log
+DPID=
+T_PASS=0
+T_FAIL=0
+
+say() { printf '%s\n' "$*"; }
+
+dump_log() {
+	if [ -f "$LOG" ]; then
+		say "---- signetd log (last 40 lines) ----"
+		tail -n 40 "$LOG" | sed 's/^/# /'
+	fi
+}
+
+cleanup() {
+	rc=$?
+	stop_daemon || true
+	if [ $rc -ne 0 ] || [ "$T_FAIL" -ne 0 ]; then
+		dump_log
+	fi
+	rm -rf "$TMP"
+	say "$T_PASS passed, $T_FAIL failed"
+	if [ "$T_FAIL" -ne 0 ] && [ $rc -eq 0 ]; then
+		rc=1
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); say "ok - $*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); say "not ok - $*"; }
+# check DESCRIPTION COMMAND...: the command must succeed (its output goes to check.out/err).
+check() {
+	d=$1; shift
+	if "$@" >"$TMP/check.out" 2>"$TMP/check.err"; then
+		ok "$d"
+	else
+		not_ok "$d (exit $?: $(head -c 300 "$TMP/check.err"))"
+	fi
+}
+# fatal DESCRIPTION: stop the test here.
+fatal() { not_ok "$*"; exit 1; }
+
+init_state() {
+	"$SIGNETD" --init --state-dir "$STATE" >"$TMP/init.out" 2>"$TMP/init.err" ||
+		fatal "signetd --init failed: $(cat "$TMP/init.err")"
+}
+
+# start_daemon [signetd options...]: start in the background and wait for the socket.
+start_daemon() {
+	# shellcheck disable=SC2086
+	$VALGRIND "$SIGNETD" --state-dir "$STATE" "$@" >>"$LOG" 2>&1 &
+	DPID=$!
+	i=0
+	while [ $i -lt 200 ]; do
+		if "$SIGNETCTL" --socket "${DSOCK:-$SOCK}" status >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$DPID" 2>/dev/null; then
+			wait "$DPID" || true
+			DPID=
+			fatal "signetd exited during start"
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	fatal "signetd did not answer within 10 s"
+}
+
+# stop_daemon: SIGTERM and wait; fails if the exit was not clean.
+stop_daemon() {
+	[ -n "$DPID" ] || return 0
+	kill -TERM "$DPID" 2>/dev/null || true
+	drc=0
+	wait "$DPID" || drc=$?
+	DPID=
+	return $drc
+}
+
+ctl() { "$SIGNETCTL" --socket "${DSOCK:-$SOCK}" "$@"; }
+
+# expect_refusal DESCRIPTION CODE COMMAND...: exit status 1 and "signetctl: CODE:" on stderr.
+expect_refusal() {
+	d=$1; code=$2; shift 2
+	erc=0
+	"$@" >"$TMP/out" 2>"$TMP/err" || erc=$?
+	if [ $erc -eq 1 ] && grep -q "^signetctl: $code: " "$TMP/err"; then
+		ok "$d"
+	else
+		not_ok "$d (exit $erc, stderr: $(head -c 300 "$TMP/err"))"
+	fi
+}
+
+# json FIELD: read a jq path from the last command's stdout.
+json() { jq -er "$1" "$TMP/out"; }
+
+p11() {
+	SOFTHSM2_CONF=$STATE/softhsm2.conf pkcs11-tool --module "$SOFTHSM_MODULE" \
+		--token-label signet --login --pin "$(cat "$STATE/token-pin")" "$@"
+}
