@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A fault-injecting PKCS#11 module: forwards to SoftHSMv2 and breaks sessions on demand. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+/*
+ * P11FAULT_MODULE names the real module; P11FAULT_DIR a folder where a test
+ * drops trigger files, consumed by the next C_FindObjectsInit calls (a file
+ * holding a number N fires N times, an empty one once):
+ *   close-sessions  the real module closes every session of the slot (the
+ *                   login goes with them), as after a token reset;
+ *   device-removed  the call fails once with CKR_DEVICE_REMOVED.
+ * Every handled fault is counted in the file "faults" in the same folder.
+ */
+static CK_FUNCTION_LIST real_copy, wrapped;
+static CK_FUNCTION_LIST *real;
+
+static int
+take_trigger(const char *name)
+{
+	const char *dir = getenv("P11FAULT_DIR");
+	char path[4096];
+
+	if (dir == NULL) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r+");
+	int left = 1;
+	if (f == NULL) {
+		return 0;
+	}
+	if (fscanf(f, "%d", &left) != 1 || left <= 1) {
+		fclose(f);
+		unlink(path);
+	} else {
+		rewind(f);
+		fprintf(f, "%d\n", left - 1);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/faults", dir);
+	f = fopen(path, "a");
+	if (f != NULL) {
+		fprintf(f, "%s\n", name);
+		fclose(f);
+	}
+	return 1;
+}
+
+static CK_RV
+fault_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	if (take_trigger("close-sessions")) {
+		CK_SESSION_INFO si;
+		if (real->C_GetSessionInfo(s, &si) == CKR_OK) {
+			real->C_CloseAllSessions(si.slotID);
+		}
+	}
+	if (take_trigger("device-removed")) {
+		return CKR_DEVICE_REMOVED;
+	}
+	return real->C_FindObjectsInit(s, t, n);
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
+{
+	const char *path = getenv("P11FAULT_MODULE");
+	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+	void *h;
+
+	if (real == NULL) {
+		if (path == NULL || (h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			return CKR_GENERAL_ERROR;
+		}
+		get = (CK_RV(*)(CK_FUNCTION_LIST_PTR_PTR))dlsym(h, "C_GetFunctionList");
+		if (get == NULL || get(&real) != CKR_OK) {
+			return CKR_GENERAL_ERROR;
+		}
+		real_copy = *real;
+		wrapped = real_copy;
+		wrapped.C_FindObjectsInit = fault_FindObjectsInit;
+	}
+	*out = &wrapped;
+	return CKR_OK;
+}
