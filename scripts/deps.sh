@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Install what signet needs to build, run and test on Debian 12 (run as root).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+PKGS="build-essential autoconf automake pkg-config \
+ libssl-dev libp11-dev libp11-kit-dev libevent-dev liblmdb-dev libjansson-dev \
+ libinih-dev libcmocka-dev softhsm2 \
+ openssl opensc lmdb-utils jq util-linux"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
