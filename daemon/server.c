@@ -44,7 +44,8 @@ struct conn {
 	struct outpkt *oq_head, *oq_tail;
 	int oq_len;
 	int inflight; /* requests of this connection not yet answered */
-	bool closed;  /* socket closed; freed when INFLIGHT drops to 0 */
+	int holds;    /* callbacks on the stack that still use the connection */
+	bool closed;  /* socket closed; freed when INFLIGHT and HOLDS drop to 0 */
 	struct conn *prev, *next;
 };
 
@@ -77,7 +78,7 @@ static void conn_close(struct conn *c);
 static void
 conn_free_if_done(struct conn *c)
 {
-	if (!c->closed || c->inflight > 0) {
+	if (!c->closed || c->inflight > 0 || c->holds > 0) {
 		return;
 	}
 	free(c);
@@ -414,12 +415,14 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
+	/* Answering a packet may close the connection: keep it allocated until we are done. */
+	c->holds++;
 	for (int i = 0; i < PACKETS_PER_WAKEUP && !c->closed; i++) {
 		int fds[MSG_MAX_FDS], nfds = 0, flags = 0;
 		long n = msg_recv(c->fd, c->srv->rbuf, MSG_MAX_SIZE, fds, &nfds, &flags);
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK) {
-			return;
+			break;
 		}
 		if (n == 0 && !conn_peer_gone(c)) {
 			/* A zero-length packet reads like end of stream; the peer is still there. */
@@ -429,10 +432,12 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == 0 || (n < 0 && n != -ENODATA)) {
 			msg_close_fds(fds, &nfds);
 			conn_close(c);
-			return;
+			break;
 		}
 		process_packet(c, c->srv->rbuf, n < 0 ? 0 : (size_t)n, fds, nfds, flags);
 	}
+	c->holds--;
+	conn_free_if_done(c);
 }
 
 static void
@@ -673,9 +678,10 @@ server_free(struct server *s)
 	workers_stop(s->d->workers);
 	s->d->workers = NULL;
 	while (s->conns != NULL) {
-		conn_flush(s->conns);
-		if (s->conns != NULL) {
-			conn_close(s->conns);
+		struct conn *c = s->conns;
+		conn_flush(c);
+		if (s->conns == c) {
+			conn_close(c);
 		}
 	}
 	if (s->drain_timer != NULL) {

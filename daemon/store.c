@@ -13,7 +13,7 @@
 #include "lib/log.h"
 
 #define STORE_SCHEMA_VERSION 1
-#define STORE_GROW_TRIES     4
+#define STORE_GROW_TRIES     8 /* doublings per transaction: 64 MiB grows to 16 GiB */
 
 static const char *const db_names[STORE_DB_COUNT] = {
 	[STORE_DB_META] = "meta",       [STORE_DB_TENANTS] = "tenants",
@@ -172,7 +172,7 @@ store_grow(struct store *st)
 	rc = mdb_env_set_mapsize(st->env, nsize);
 	if (rc == 0) {
 		st->map_size = nsize;
-		log_notice("store: map grown to %zu MiB", nsize >> 20);
+		log_notice("store: map grown to %zu KiB", nsize >> 10);
 	}
 	pthread_rwlock_unlock(&st->resize_lock);
 	return store_err(rc, "growing the map");
