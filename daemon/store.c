@@ -382,7 +382,7 @@ store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t 
 	rc = plen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		json_t *j;
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
 			break;
 		}
 		j = parse_record(&v);
