@@ -88,6 +88,12 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	struct load_ctx *x = user;
 	const struct cfg_key *k = NULL;
 
+	/* inih reads on after a refusal and reports the first bad line: keep the first message. */
+	if (x->failed) {
+		return 0;
+	}
+	x->failed = 1;
+
 	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
 		if (strcmp(cfg_keys[i].section, section) == 0 && strcmp(cfg_keys[i].name, name) == 0) {
 			k = &cfg_keys[i];
@@ -127,6 +133,7 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 			return 0;
 		}
 	}
+	x->failed = 0;
 	return 1;
 }
 

@@ -33,7 +33,7 @@ void config_free(struct config *c);
  * written to ERR. Returns 0 or SIGNET_EINVAL.
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
-/* Parse from a string (for tests and --check-config of stdin). */
+/* Parse from a string (for tests). */
 int config_load_string(struct config *c, const char *text, char *err, size_t errlen);
 /*
  * Derive what the state directory implies (socket, PIN file, embedded

@@ -64,19 +64,30 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	server_shutdown(d->server);
 }
 
+/* Where the PIN comes from: systemd's LoadCredential= wins over the configured file. */
+static bool
+pin_source(const struct config *cfg, char *path, size_t pathlen)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+
+	errno = 0;
+	if (creds != NULL && creds[0] == '/' && str_printf(path, pathlen, "%s/token-pin", creds) &&
+	    stat(path, &st) == 0) {
+		return true;
+	}
+	return str_printf(path, pathlen, "%s", cfg->pin_file);
+}
+
 static int
 read_pin(const struct config *cfg, struct secret *pin)
 {
-	const char *creds = getenv("CREDENTIALS_DIRECTORY");
 	char path[PATH_MAX];
-	struct stat st;
 
-	/* systemd LoadCredential= wins over the configured file. */
-	if (creds != NULL && creds[0] == '/' &&
-	    str_printf(path, sizeof(path), "%s/token-pin", creds) && stat(path, &st) == 0) {
-		return secret_read_file(pin, path, PIN_MAX);
+	if (!pin_source(cfg, path, sizeof(path))) {
+		return SIGNET_EINVAL;
 	}
-	return secret_read_file(pin, cfg->pin_file, PIN_MAX);
+	return secret_read_file(pin, path, PIN_MAX);
 }
 
 static int
@@ -252,9 +263,11 @@ main(int argc, char **argv)
 	}
 	if (code == 0 && check) {
 		struct stat st;
-		const char *creds = getenv("CREDENTIALS_DIRECTORY");
-		if (creds == NULL && stat(cfg.pin_file, &st) != 0) {
-			fprintf(stderr, "signetd: PIN file %s: %s\n", cfg.pin_file, strerror(errno));
+		char pin_path[PATH_MAX];
+		if (!pin_source(&cfg, pin_path, sizeof(pin_path)) || stat(pin_path, &st) != 0 ||
+		    !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "signetd: PIN file %s: %s\n", pin_path,
+				errno != 0 ? strerror(errno) : "not a regular file");
 			code = EXIT_USAGE;
 		} else {
 			printf("configuration OK\nstate_dir = %s\nsocket = %s\nmodule = %s\nuri = %s\n",

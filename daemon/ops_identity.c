@@ -129,6 +129,9 @@ user_create_txn(struct store_txn *t, void *arg)
 	json_t *user;
 	int r;
 
+	/* The store may run this again after growing its map: start clean. */
+	json_decref(x->view);
+	x->view = NULL;
 	if (store_exists(t, STORE_DB_USERS, key, klen)) {
 		return req_fail(x->r, SIGNET_ECONFLICT, "user '%s' exists", x->name);
 	}

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "daemon/ops.h"
 #include "daemon/store.h"
@@ -58,6 +59,8 @@ key_put_txn(struct store_txn *t, void *arg)
 	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->label);
 
 	hex_encode(x->key->id, HSM_ID_LEN, idhex);
+	/* The store may run this again after growing its map: start clean. */
+	json_decref(x->rec);
 	x->rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:I, s:s}", "label",
 			   x->label, "tenant", x->r->subject.tenant, "description",
 			   x->description != NULL ? x->description : "", "algorithm",
@@ -351,7 +354,7 @@ key_cert_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
-/* Read a PEM chain: the leaf first, at most CHAIN_MAX_CERTS, nothing else in the file. */
+/* Read a PEM chain: the leaf first, each certificate issued by the next, at most CHAIN_MAX_CERTS. */
 static int
 chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) **out)
 {
@@ -379,6 +382,17 @@ chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) *
 	if (sk_X509_num(chain) == 0) {
 		sk_X509_free(chain);
 		return req_fail(r, SIGNET_EINVAL, "no PEM certificate in the file");
+	}
+	/* Each certificate must be signed by the next: a chain, not a bag of certificates. */
+	for (int i = 0; i + 1 < sk_X509_num(chain); i++) {
+		X509 *sub = sk_X509_value(chain, i), *iss = sk_X509_value(chain, i + 1);
+		if (X509_check_issued(iss, sub) != X509_V_OK || X509_verify(sub, X509_get0_pubkey(iss)) != 1) {
+			ERR_clear_error();
+			sk_X509_pop_free(chain, X509_free);
+			return req_fail(r, SIGNET_EINVAL,
+					"certificate %d of the chain is not issued by certificate %d", i + 1,
+					i + 2);
+		}
 	}
 	*out = chain;
 	return 0;
@@ -410,7 +424,7 @@ op_key_cert(struct request *r)
 	}
 	rc = fd_read_all(r->fds[0], CHAIN_MAX_BYTES, &data, &len);
 	if (rc != 0) {
-		rc = req_fail(r, rc, "the chain must be a regular file of at most %d bytes",
+		rc = req_fail(r, SIGNET_EINVAL, "the chain must be a regular file of at most %d bytes",
 			      CHAIN_MAX_BYTES);
 		goto out;
 	}

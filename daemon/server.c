@@ -311,8 +311,12 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 		}
 	}
 	v = json_object_get(msg, "op");
-	if (!json_is_string(v) || json_string_length(v) > 64) {
+	if (!json_is_string(v)) {
 		why = "'op' must be a string";
+		goto invalid;
+	}
+	if (json_string_length(v) > 64) {
+		why = "unknown op";
 		goto invalid;
 	}
 	opname = json_string_value(v);
@@ -338,7 +342,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 		}
 	}
 	if (nfds > op->max_fds) {
-		why = "file descriptors attached where none are expected";
+		why = op->max_fds == 0 ? "file descriptors attached where none are expected"
+				       : "more file descriptors attached than the op takes";
 		goto invalid;
 	}
 	if ((op->flags & OP_LOCAL) && !c->local) {

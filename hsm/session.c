@@ -34,9 +34,10 @@ hsm_err(CK_RV rv, const char *what)
 	case CKR_PIN_LOCKED:
 	case CKR_PIN_LEN_RANGE:
 	case CKR_PIN_EXPIRED:
+		/* The daemon's PIN, not the client's credentials: a token error to any client. */
 		log_err("%s: token refused the PIN (%s)", what,
 			rv == CKR_PIN_LOCKED ? "PIN locked" : "PIN incorrect");
-		return SIGNET_EUNAUTH;
+		return SIGNET_ETOKEN;
 	case CKR_KEY_HANDLE_INVALID:
 	case CKR_OBJECT_HANDLE_INVALID:
 		log_err("%s: key not found in token (CKR 0x%lx)", what, (unsigned long)rv);
@@ -306,6 +307,10 @@ hsm_open(const struct hsm_config *cfg, struct hsm **out)
 	rv = hsm_login_locked(h, sess);
 	if (rv != CKR_OK) {
 		r = hsm_err(rv, "logging in to the token");
+		if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE ||
+		    rv == CKR_PIN_EXPIRED) {
+			r = SIGNET_EUNAUTH;
+		}
 		(void)h->f->C_CloseSession(sess);
 		goto out;
 	}

@@ -141,7 +141,12 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 			break;
 		}
 		rid = json_object_get(rep, "id");
-		if (json_is_integer(rid) && json_integer_value(rid) == id) {
+		/*
+		 * Ours, or a refusal of a packet whose id the daemon could not read:
+		 * with one request at a time, that packet was ours too.
+		 */
+		if ((json_is_integer(rid) && json_integer_value(rid) == id) ||
+		    (json_is_null(rid) && json_object_get(rep, "event") == NULL)) {
 			*reply = rep;
 			r = 0;
 			break;

@@ -46,7 +46,9 @@ struct cmd {
 	const char *usage;
 };
 
-static struct client cl;
+static struct client cl = {.fd = -1};
+static const char *sock_path;
+static int timeout_ms;
 
 static int
 usage_error(const char *what)
@@ -84,6 +86,15 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	if (rfds == NULL) {
 		rfds = tmpfds;
 		rnfds = &tmpn;
+	}
+	/* Connect on first use: usage errors are reported before the daemon is needed. */
+	if (cl.fd < 0 && (r = client_connect(&cl, sock_path, timeout_ms)) != 0) {
+		fprintf(stderr, "signetctl: unavailable: cannot connect to %s: %s\n", sock_path,
+			strerror(-r));
+		json_decref(auth);
+		json_decref(args);
+		*code = EXIT_REFUSED;
+		return NULL;
 	}
 	r = client_call(&cl, op, auth, args, fds, nfds, &reply, rfds, rnfds);
 	json_decref(auth);
@@ -482,7 +493,7 @@ static const struct cmd commands[] = {
 	{"user", "token", 1, c_user_token, "user token NAME"},
 	{"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
 	{"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
-	{"key", "import", 1, c_key_import, "key import LABEL --alg AES_256|AES_128 --file RAWKEY"},
+	{"key", "import", 1, c_key_import, "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
 	{"key", "list", 0, c_key_list, "key list"},
 	{"key", "show", 1, c_key_show, "key show LABEL"},
 	{"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
@@ -493,7 +504,8 @@ static const struct cmd commands[] = {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: signetctl [--socket PATH] [--token TOKEN] [--tenant NAME] [--json] COMMAND\n"
+	fprintf(f, "usage: signetctl [--socket PATH] [--token TOKEN] [--tenant NAME] [--json] "
+		   "[--timeout SEC] COMMAND\n"
 		   "commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		fprintf(f, "  %s\n", commands[i].usage);
@@ -588,12 +600,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "signetctl: usage: signetctl %s\n", cmd->usage);
 			return EXIT_USAGE;
 		}
-		r = client_connect(&cl, o.socket != NULL ? o.socket : DEFAULT_SOCKET, o.timeout * 1000);
-		if (r != 0) {
-			fprintf(stderr, "signetctl: unavailable: cannot connect to %s: %s\n",
-				o.socket != NULL ? o.socket : DEFAULT_SOCKET, strerror(-r));
-			return EXIT_REFUSED;
-		}
+		sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
+		timeout_ms = o.timeout * 1000;
 		r = cmd->fn(&o, pos + words);
 		client_close(&cl);
 		return r;

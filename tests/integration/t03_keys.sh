@@ -69,6 +69,10 @@ check "key show holds the chain" sh -c "jq -r .chainPem '$TMP/out' | grep -c 'BE
 p11 --list-objects --type cert >"$TMP/certs" 2>/dev/null
 check "the leaf certificate is in the token beside the key" grep -q "label: *acme/k-ECC_NIST_P256" "$TMP/certs"
 expect_refusal "a certificate for another key is refused" invalid ctl key cert k-ED25519 --file "$TMP/chain.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/other.key" \
+	-out "$TMP/other.crt" -subj "/CN=Other Root" -days 30 2>/dev/null
+cat "$TMP/leaf.crt" "$TMP/other.crt" >"$TMP/badchain.pem"
+expect_refusal "a chain whose links do not verify is refused" invalid ctl key cert k-ECC_NIST_P256 --file "$TMP/badchain.pem"
 printf 'not a certificate\n' >"$TMP/junk.pem"
 expect_refusal "a file without certificates is refused" invalid ctl key cert k-ECC_NIST_P256 --file "$TMP/junk.pem"
 
