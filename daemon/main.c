@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "daemon/conf.h"
@@ -211,6 +212,8 @@ main(int argc, char **argv)
 	int c, code;
 
 	harden_process();
+	/* Seed jansson's hash once, before any thread exists. */
+	json_object_seed(0);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
