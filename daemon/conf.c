@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +50,15 @@ static const struct cfg_key cfg_keys[] = {
 	{"store", "map_size_mb", CFG_LONG, OFF(map_size_mb), 1, 1048576, 64, NULL},
 };
 
+#define CONFIG_FILE_MAX (64 * 1024) /* bytes */
+#define CONFIG_LINE_MAX 198         /* characters: inih splits longer lines silently */
+
 struct load_ctx {
 	struct config *c;
 	char *err;
 	size_t errlen;
 	int failed;
+	uint64_t seen; /* keys already given in this file, by table index */
 };
 
 void
@@ -105,6 +111,17 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 			 section);
 		return 0;
 	}
+	/*
+	 * A key given twice is refused: inih folds an indented line into the
+	 * previous value, so a repeated or misindented key would otherwise
+	 * change a setting without a word.
+	 */
+	if (x->seen & (1ull << (k - cfg_keys))) {
+		snprintf(x->err, x->errlen, "%s.%s is given twice (or an indented line continues it)",
+			 section, name);
+		return 0;
+	}
+	x->seen |= 1ull << (k - cfg_keys);
 	if (k->type == CFG_LONG) {
 		char *end;
 		long v;
@@ -150,29 +167,51 @@ config_error_line(char *err, size_t errlen, int line)
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct load_ctx x = {c, err, errlen, 0};
-	int rc;
+	uint8_t *text = NULL;
+	size_t len;
+	int fd, rc;
 
 	err[0] = '\0';
-	rc = ini_parse(path, cfg_handler, &x);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot read %s", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return SIGNET_EINVAL;
 	}
-	if (rc > 0) {
-		config_error_line(err, errlen, rc);
+	rc = fd_read_all(fd, CONFIG_FILE_MAX, &text, &len);
+	close(fd);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s is not a regular file of at most %d bytes", path,
+			 CONFIG_FILE_MAX);
 		return SIGNET_EINVAL;
 	}
-	return 0;
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s holds a NUL byte", path);
+		free(text);
+		return SIGNET_EINVAL;
+	}
+	rc = config_load_string(c, (const char *)text, err, errlen);
+	free(text);
+	return rc;
 }
 
 int
 config_load_string(struct config *c, const char *text, char *err, size_t errlen)
 {
-	struct load_ctx x = {c, err, errlen, 0};
-	int rc;
+	struct load_ctx x = {c, err, errlen, 0, 0};
+	int rc, line = 1;
+	size_t col = 0;
 
 	err[0] = '\0';
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\n') {
+			line++;
+			col = 0;
+		} else if (++col > CONFIG_LINE_MAX) {
+			snprintf(err, errlen, "line %d: longer than %d characters", line,
+				 CONFIG_LINE_MAX);
+			return SIGNET_EINVAL;
+		}
+	}
 	rc = ini_parse_string(text, cfg_handler, &x);
 	if (rc != 0) {
 		config_error_line(err, errlen, rc);

@@ -24,6 +24,9 @@ bool
 policy_allows(const struct policy_subject *subject, enum acl_action action,
 	      enum acl_resource_type type)
 {
+	if ((unsigned)action > ACL_APPROVE || (unsigned)type > ACL_RT_USER) {
+		return false;
+	}
 	if (action == ACL_NONE) {
 		return true;
 	}

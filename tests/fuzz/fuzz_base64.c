@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target for the strict base64 and hex decoders: an accepted input is the one spelling. */
+/* libFuzzer target for the strict base64 and hex decoders: what they accept is the one spelling. */
 #include "config.h"
 
 #include <ctype.h>

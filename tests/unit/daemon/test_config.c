@@ -167,7 +167,7 @@ test_load_later_value_wins(void **state)
 {
 	struct fixture *f = *state;
 
-	load_ok(f, "[daemon]\nworkers = 2\nstate_dir = /a\n[daemon]\nworkers = 3\nstate_dir = /b\n");
+	load_ok(f, "[daemon]\nworkers = 3\nstate_dir = /b\n");
 	assert_int_equal(f->c.workers, 3);
 	assert_string_equal(f->c.state_dir, "/b");
 	/* A second load applies over the first; untouched keys keep their values. */
@@ -176,6 +176,25 @@ test_load_later_value_wins(void **state)
 	assert_int_equal(f->c.max_inflight, 7);
 	load_ok(f, "");
 	assert_int_equal(f->c.workers, 3);
+}
+
+static void
+test_duplicate_and_continued_refused(void **state)
+{
+	struct fixture *f = *state;
+	char text[512];
+
+	/* The same key twice in one file, even in a repeated section. */
+	expect_refused(f, "[daemon]\nworkers = 2\n[daemon]\nworkers = 3\n", "given twice",
+		       "line 4");
+	/* An indented line continues the previous value: refused, not silently merged. */
+	expect_refused(f, "[daemon]\nsocket_group = signet\n  workers = 8\n", "given twice",
+		       "line 3");
+	/* Lines inih would split are refused before parsing. */
+	memset(text, 0, sizeof(text));
+	memcpy(text, "[daemon]\nstate_dir = /", 22);
+	memset(text + 22, 'a', 300);
+	expect_refused(f, text, "longer than 198", "line 2");
 }
 
 static void
@@ -192,6 +211,11 @@ test_unknown_refused(void **state)
 	/* Names are case-sensitive. */
 	expect_refused(f, "[Daemon]\nworkers = 2\n", "Daemon", NULL);
 	expect_refused(f, "[daemon]\nWorkers = 2\n", "Workers", NULL);
+	/* With several bad lines, the first is reported, with its own message. */
+	expect_refused(f, "[daemon]\nbogus = 1\nworkers = 0\n", "bogus", "line 2");
+	assert_null(strstr(f->err, "workers"));
+	expect_refused(f, "[daemon]\nworkers = 0\nbogus = 1\n", "workers", "line 2");
+	assert_null(strstr(f->err, "bogus"));
 	/* max_key_import is not configurable. */
 	expect_refused(f, "[daemon]\nmax_key_import = 2\n", "max_key_import", NULL);
 	expect_refused(f, "[store]\nmax_key_import = 2\n", "max_key_import", NULL);
@@ -314,8 +338,8 @@ test_finish_derives_from_state_dir(void **state)
 	struct fixture *f = *state;
 	char text[256];
 
-	snprintf(text, sizeof(text), "[daemon]\nstate_dir = /var/lib/signet\n[token]\nmodule = %s\n",
-		 fake_module);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nstate_dir = /var/lib/signet\n[token]\nmodule = %s\n", fake_module);
 	load_ok(f, text);
 	assert_int_equal(config_finish(&f->c, f->err, sizeof(f->err)), 0);
 	assert_string_equal(f->c.socket_path, "/var/lib/signet/signetd.sock");
@@ -447,6 +471,7 @@ main(void)
 		T(test_defaults),
 		T(test_load_valid),
 		T(test_load_later_value_wins),
+		T(test_duplicate_and_continued_refused),
 		T(test_unknown_refused),
 		T(test_syntax_refused),
 		T(test_integers_out_of_range_refused),

@@ -88,7 +88,7 @@ test_rbuf_u64_partial(void **state)
 	static const uint8_t in[] = {1, 2, 3, 4, 5, 6, 7};
 	struct rbuf r;
 
-	/* Seven bytes: the low half reads, the high half fails; the whole value is then unusable. */
+	/* Seven bytes: the low half reads, the high half fails; the value is then unusable. */
 	rbuf_init(&r, in, sizeof(in));
 	(void)rbuf_get_u64le(&r);
 	assert_false(rbuf_ok(&r));
@@ -186,7 +186,8 @@ test_wbuf_writes_and_steals(void **state)
 	struct wbuf w;
 	uint8_t *d;
 	size_t len = 0;
-	static const uint8_t want[] = {'h', 'i', 0x7f, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 'e', 'n', 'd'};
+	static const uint8_t want[] = {'h',  'i',  0x7f, 0x34, 0x12, 0x78,
+				       0x56, 0x34, 0x12, 'e',  'n',  'd'};
 
 	wbuf_init(&w, 1024);
 	wbuf_put(&w, "hi", 2);

@@ -55,7 +55,7 @@ teardown_pair(void **state)
 	return 0;
 }
 
-/* Send LEN bytes of payload and NFDS descriptors with a raw sendmsg, bypassing msg_send's checks. */
+/* Send a payload and NFDS descriptors with a raw sendmsg, bypassing msg_send's checks. */
 static ssize_t
 raw_send(int sock, const void *data, size_t len, const int *fds, int nfds)
 {
@@ -339,7 +339,8 @@ static void
 test_parse_valid(void **state)
 {
 	const char *why = NULL;
-	static const char m[] = "{\"op\":\"sign\",\"args\":{\"key\":\"k1\",\"n\":[1,2,3],\"b\":true},"
+	static const char m[] = "{\"op\":\"sign\","
+				"\"args\":{\"key\":\"k1\",\"n\":[1,2,3],\"b\":true},"
 				"\"s\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"}";
 	json_t *j = msg_parse((const uint8_t *)m, strlen(m), &why);
 
@@ -636,7 +637,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_max_size, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_fd_passing, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_fd_passing_max, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_too_many_fds_flagged, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_too_many_fds_flagged, setup_pair,
+						teardown_pair),
 		cmocka_unit_test_setup_teardown(test_oversized_packet, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_small_buffer_oversized, setup_pair,
 						teardown_pair),
