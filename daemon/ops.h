@@ -23,5 +23,11 @@ int op_key_show(struct request *r);
 int op_key_csr(struct request *r);
 int op_key_cert(struct request *r);
 
+struct store_page;
+/* Read the optional "limit" and "cursor" arguments of a listing op. */
+int ops_page_args(struct request *r, struct store_page *pg);
+/* Add the "cursor" to resume from to RESULT when the page did not reach the end. */
+int ops_page_result(json_t *result, const struct store_page *pg);
+
 /* At start, before serving: check every known key's token attributes; mark unusable ones. */
 int keys_check_all(struct daemon *d);

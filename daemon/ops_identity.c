@@ -79,24 +79,37 @@ tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
 	return e != NULL && json_array_append_new(out, e) == 0 ? 0 : SIGNET_EINTERNAL;
 }
 
+struct list_ctx {
+	const char *tenant; /* NULL: every record of the database */
+	struct store_page pg;
+	json_t *out;
+};
+
 static int
 tenant_list_txn(struct store_txn *t, void *arg)
 {
-	return store_foreach(t, STORE_DB_TENANTS, NULL, 0, tenant_list_cb, arg);
+	struct list_ctx *x = arg;
+
+	return store_foreach_page(t, STORE_DB_TENANTS, NULL, 0, &x->pg, tenant_list_cb, x->out);
 }
 
 int
 op_tenant_list(struct request *r)
 {
-	json_t *list = json_array();
-	int rc = list != NULL ? store_read(r->d->store, tenant_list_txn, list) : SIGNET_EINTERNAL;
+	struct list_ctx x = {.out = json_array()};
+	int rc;
 
-	if (rc != 0) {
-		json_decref(list);
+	if ((rc = ops_page_args(r, &x.pg)) != 0) {
+		json_decref(x.out);
 		return rc;
 	}
-	r->result = json_pack("{s:o}", "tenants", list);
-	return 0;
+	rc = x.out != NULL ? store_read(r->d->store, tenant_list_txn, &x) : SIGNET_EINTERNAL;
+	if (rc != 0) {
+		json_decref(x.out);
+		return rc;
+	}
+	r->result = json_pack("{s:o}", "tenants", x.out);
+	return ops_page_result(r->result, &x.pg);
 }
 
 /* The public view of a user record: no token hash. */
@@ -182,33 +195,33 @@ user_list_cb(const MDB_val *key, json_t *val, void *arg)
 	return v != NULL && json_array_append_new(arg, v) == 0 ? 0 : SIGNET_EINTERNAL;
 }
 
-struct user_list {
-	const char *tenant;
-	json_t *out;
-};
-
 static int
 user_list_txn(struct store_txn *t, void *arg)
 {
-	struct user_list *x = arg;
+	struct list_ctx *x = arg;
 
 	/* The prefix includes the NUL: "ab" never lists the users of "abc". */
-	return store_foreach(t, STORE_DB_USERS, x->tenant, strlen(x->tenant) + 1, user_list_cb,
-			     x->out);
+	return store_foreach_page(t, STORE_DB_USERS, x->tenant, strlen(x->tenant) + 1, &x->pg,
+				  user_list_cb, x->out);
 }
 
 int
 op_user_list(struct request *r)
 {
-	struct user_list x = {r->subject.tenant, json_array()};
-	int rc = x.out != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
+	struct list_ctx x = {.tenant = r->subject.tenant, .out = json_array()};
+	int rc;
 
+	if ((rc = ops_page_args(r, &x.pg)) != 0) {
+		json_decref(x.out);
+		return rc;
+	}
+	rc = x.out != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
 	if (rc != 0) {
 		json_decref(x.out);
 		return rc;
 	}
 	r->result = json_pack("{s:o}", "users", x.out);
-	return 0;
+	return ops_page_result(r->result, &x.pg);
 }
 
 static int

@@ -194,6 +194,7 @@ key_list_cb(const MDB_val *key, json_t *val, void *arg)
 
 struct key_list {
 	const char *tenant;
+	struct store_page pg;
 	json_t *out;
 };
 
@@ -202,21 +203,27 @@ key_list_txn(struct store_txn *t, void *arg)
 {
 	struct key_list *x = arg;
 
-	return store_foreach(t, STORE_DB_KEYS, x->tenant, strlen(x->tenant) + 1, key_list_cb, x->out);
+	return store_foreach_page(t, STORE_DB_KEYS, x->tenant, strlen(x->tenant) + 1, &x->pg,
+				  key_list_cb, x->out);
 }
 
 int
 op_key_list(struct request *r)
 {
-	struct key_list x = {r->subject.tenant, json_array()};
-	int rc = x.out != NULL ? store_read(r->d->store, key_list_txn, &x) : SIGNET_EINTERNAL;
+	struct key_list x = {.tenant = r->subject.tenant, .out = json_array()};
+	int rc;
 
+	if ((rc = ops_page_args(r, &x.pg)) != 0) {
+		json_decref(x.out);
+		return rc;
+	}
+	rc = x.out != NULL ? store_read(r->d->store, key_list_txn, &x) : SIGNET_EINTERNAL;
 	if (rc != 0) {
 		json_decref(x.out);
 		return rc;
 	}
 	r->result = json_pack("{s:o}", "keys", x.out);
-	return 0;
+	return ops_page_result(r->result, &x.pg);
 }
 
 struct key_get {

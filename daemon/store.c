@@ -405,6 +405,80 @@ store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t 
 	return r > 0 ? 0 : r;
 }
 
+int
+store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		   struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
+		   void *arg)
+{
+	uint8_t start[512];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc, r = 0;
+
+	pg->more = false;
+	pg->next_len = 0;
+	if (t->err != 0) {
+		return t->err;
+	}
+	if (plen + pg->after_len > sizeof(start) || pg->after_len > STORE_CURSOR_MAX ||
+	    pg->limit == 0) {
+		return SIGNET_EINVAL;
+	}
+	if (plen > 0) {
+		memcpy(start, prefix, plen);
+	}
+	memcpy(start + plen, pg->after, pg->after_len);
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		return store_err(rc, "opening a cursor");
+	}
+	k.mv_data = start;
+	k.mv_size = plen + pg->after_len;
+	rc = k.mv_size > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
+			   : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	/* The cursor names the last record already returned: start after it. */
+	if (rc == 0 && pg->after_len > 0 && k.mv_size == plen + pg->after_len &&
+	    memcmp(k.mv_data, start, k.mv_size) == 0) {
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		json_t *j;
+		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
+			break;
+		}
+		if (n == pg->limit) {
+			pg->more = true;
+			break;
+		}
+		if (k.mv_size - plen > STORE_CURSOR_MAX) {
+			r = SIGNET_EINTERNAL;
+			break;
+		}
+		j = parse_record(&v);
+		if (j == NULL) {
+			log_err("store: a record in '%s' is corrupt", db_names[db]);
+			r = SIGNET_EINTERNAL;
+			break;
+		}
+		r = fn(&k, j, arg);
+		json_decref(j);
+		if (r != 0) {
+			break;
+		}
+		n++;
+		memcpy(pg->next, (const uint8_t *)k.mv_data + plen, k.mv_size - plen);
+		pg->next_len = k.mv_size - plen;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = store_err(rc, "iterating");
+	}
+	mdb_cursor_close(c);
+	if (!pg->more) {
+		pg->next_len = 0;
+	}
+	return r > 0 ? 0 : r;
+}
+
 size_t
 store_count(struct store_txn *t, enum store_db db)
 {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -57,6 +58,27 @@ void store_del(struct store_txn *t, enum store_db db, const void *key, size_t kl
 /* Call FN for each record whose key starts with PREFIX, in key order; FN returns non-zero to stop. */
 int store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		  int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg);
+#define STORE_PAGE_MAX    1000 /* most records one page may hold */
+#define STORE_CURSOR_MAX  256  /* bytes of a record key suffix a cursor may name */
+
+/*
+ * One page of a listing: records after AFTER (a key suffix past the
+ * prefix; AFTER_LEN 0 starts at the beginning), at most LIMIT of them.
+ * When more remain, MORE is set and NEXT holds the suffix to resume after.
+ */
+struct store_page {
+	uint8_t after[STORE_CURSOR_MAX];
+	size_t after_len;
+	size_t limit;
+	bool more;
+	uint8_t next[STORE_CURSOR_MAX];
+	size_t next_len;
+};
+
+int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		       struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
+		       void *arg);
+
 /* Number of records in DB. */
 size_t store_count(struct store_txn *t, enum store_db db);
 

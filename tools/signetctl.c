@@ -37,6 +37,8 @@ struct opts {
 	const char *groups[MAX_GROUPS];
 	int ngroups;
 	int timeout;
+	long limit;         /* listings: one page of at most this many (0: every page) */
+	const char *cursor; /* listings: resume here */
 };
 
 struct cmd {
@@ -160,6 +162,56 @@ simple(struct opts *o, const char *op, json_t *args, const int *fds, int nfds,
 	return 0;
 }
 
+/*
+ * A listing: with --limit, one page (its "cursor" says where the next
+ * starts); otherwise every page, merged into one array under FIELD.
+ */
+static int
+list(struct opts *o, const char *op, const char *field, void (*human)(const json_t *res))
+{
+	json_t *all = json_object(), *items = json_array();
+	char *cursor = o->cursor != NULL ? strdup(o->cursor) : NULL;
+	int code = 0;
+
+	json_object_set_new(all, field, items);
+	for (;;) {
+		json_t *args = json_object(), *res;
+		json_object_set_new(args, "limit", json_integer(o->limit > 0 ? o->limit : 500));
+		if (cursor != NULL) {
+			json_object_set_new(args, "cursor", json_string(cursor));
+		}
+		res = call(o, op, args, NULL, 0, &code, NULL, NULL);
+		if (res == NULL) {
+			break;
+		}
+		json_array_extend(items, json_object_get(res, field));
+		free(cursor);
+		cursor = json_string_value(json_object_get(res, "cursor")) != NULL
+				 ? strdup(json_string_value(json_object_get(res, "cursor")))
+				 : NULL;
+		json_decref(res);
+		if (cursor == NULL || o->limit > 0) {
+			break;
+		}
+	}
+	if (code == 0) {
+		if (cursor != NULL) {
+			json_object_set_new(all, "cursor", json_string(cursor));
+		}
+		if (o->json) {
+			print_json(all);
+		} else {
+			human(all);
+			if (cursor != NULL) {
+				printf("(more: --cursor %s)\n", cursor);
+			}
+		}
+	}
+	free(cursor);
+	json_decref(all);
+	return code;
+}
+
 static void
 h_status(const json_t *r)
 {
@@ -234,7 +286,7 @@ h_tenants(const json_t *r)
 static int
 c_tenant_list(struct opts *o, char **a)
 {
-	return simple(o, "tenant.list", NULL, NULL, 0, h_tenants);
+	return list(o, "tenant.list", "tenants", h_tenants);
 }
 
 static int
@@ -278,7 +330,7 @@ h_users(const json_t *r)
 static int
 c_user_list(struct opts *o, char **a)
 {
-	return simple(o, "user.list", NULL, NULL, 0, h_users);
+	return list(o, "user.list", "users", h_users);
 }
 
 static int
@@ -387,7 +439,7 @@ h_keys(const json_t *r)
 static int
 c_key_list(struct opts *o, char **a)
 {
-	return simple(o, "key.list", NULL, NULL, 0, h_keys);
+	return list(o, "key.list", "keys", h_keys);
 }
 
 static int
@@ -486,15 +538,15 @@ static const struct cmd commands[] = {
 	{"status", NULL, 0, c_status, "status"},
 	{"whoami", NULL, 0, c_whoami, "whoami"},
 	{"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER"},
-	{"tenant", "list", 0, c_tenant_list, "tenant list"},
+	{"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]"},
 	{"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]"},
-	{"user", "list", 0, c_user_list, "user list"},
+	{"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]"},
 	{"user", "show", 1, c_user_show, "user show NAME"},
 	{"user", "token", 1, c_user_token, "user token NAME"},
 	{"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
 	{"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
 	{"key", "import", 1, c_key_import, "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
-	{"key", "list", 0, c_key_list, "key list"},
+	{"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]"},
 	{"key", "show", 1, c_key_show, "key show LABEL"},
 	{"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
 	{"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
@@ -532,6 +584,8 @@ main(int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		{"client", no_argument, NULL, 'C'},
 		{"timeout", required_argument, NULL, 't'},
+		{"limit", required_argument, NULL, 'L'},
+		{"cursor", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -573,6 +627,16 @@ main(int argc, char **argv)
 			o.timeout = (int)v;
 			break;
 		}
+		case 'L': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 1 || v > 1000) {
+				return usage_error("--limit takes a number from 1 to 1000");
+			}
+			o.limit = v;
+			break;
+		}
+		case 'R': o.cursor = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signetctl %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;

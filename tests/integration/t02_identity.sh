@@ -67,6 +67,26 @@ ctl --json user token bob >"$TMP/out"
 check "the admin can give bob a new token" env SIGNET_TOKEN="$(json .token)" "$SIGNETCTL" --socket "$DSOCK" whoami
 expect_refusal "a missing token is unauthenticated" unauthenticated env -u SIGNET_TOKEN "$SIGNETCTL" --socket "$DSOCK" user list
 
+# Listings page: 120 more users, read in pages of 50 and all at once.
+i=0
+while [ $i -lt 120 ]; do
+	ctl user create "u$i" >/dev/null || not_ok "create u$i"
+	i=$((i + 1))
+done
+ctl --json --limit 50 user list >"$TMP/out"
+check "a page holds at most the limit" test "$(json '.users | length')" = 50
+c1=$(json .cursor)
+ctl --json --limit 50 --cursor "$c1" user list >"$TMP/out"
+check "the next page starts after the cursor" test "$(json '.users[0].name')" != "$(ctl --json --limit 50 user list | jq -r '.users[49].name')"
+check "the second page is full" test "$(json '.users | length')" = 50
+c2=$(json .cursor)
+ctl --json --limit 50 --cursor "$c2" user list >"$TMP/out"
+check "the last page holds the rest (123 users in all)" test "$(json '.users | length')" = 23
+check "the last page has no cursor" test "$(jq -r '.cursor // "none"' "$TMP/out")" = none
+ctl --json user list >"$TMP/out"
+check "signetctl pages through everything by itself" test "$(json '[.users[].name] | unique | length')" = 123
+expect_refusal "a forged cursor is refused" invalid ctl --limit 5 --cursor '!!!' user list
+
 # Local-only ops: a peer that is neither root nor the daemon's uid.
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	chmod 755 "$TMP"
@@ -85,5 +105,5 @@ check "stop" stop_daemon
 start_daemon --config "$TMP/signetd.conf"
 check "the admin token still works after a restart" ctl whoami
 ctl --json user list >"$TMP/out"
-check "users survive a restart" test "$(json '.users | length')" = 3
+check "users survive a restart" test "$(json '.users | length')" = 123
 check "stop after restart" stop_daemon

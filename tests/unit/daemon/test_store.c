@@ -213,6 +213,89 @@ test_tenant_prefix_isolation(void **state)
 	store_close(st);
 }
 
+struct page_ctx {
+	struct store_page pg;
+	int seen;
+	char last[16];
+};
+
+static int
+page_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct page_ctx *p = arg;
+	size_t n = key->mv_size - 3;
+
+	p->seen++;
+	memcpy(p->last, (const char *)key->mv_data + 3, n);
+	p->last[n] = '\0';
+	return 0;
+}
+
+static int
+page_txn(struct store_txn *t, void *arg)
+{
+	struct page_ctx *p = arg;
+
+	return store_foreach_page(t, STORE_DB_USERS, "ab", 3, &p->pg, page_cb, p);
+}
+
+static int
+many_users_txn(struct store_txn *t, void *arg)
+{
+	json_t *v = json_object();
+	char key[64], name[16];
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof(name), "u%02d", i);
+		size_t klen = store_key2(key, sizeof(key), "ab", name);
+		store_put_json(t, STORE_DB_USERS, key, klen, v, false);
+	}
+	/* Another tenant whose records sort right after: never part of the listing. */
+	size_t klen = store_key2(key, sizeof(key), "abc", "zz");
+	store_put_json(t, STORE_DB_USERS, key, klen, v, false);
+	json_decref(v);
+	return 0;
+}
+
+/* Pages of 10 over 25 records: 10, 10, 5, each resuming after the last, no cursor at the end. */
+static void
+test_paging(void **state)
+{
+	struct store *st;
+	struct page_ctx p;
+	int total = 0, pages = 0;
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_write(st, many_users_txn, NULL), 0);
+	memset(&p, 0, sizeof(p));
+	p.pg.limit = 10;
+	do {
+		p.seen = 0;
+		assert_int_equal(store_read(st, page_txn, &p), 0);
+		total += p.seen;
+		pages++;
+		if (p.pg.more) {
+			assert_int_equal(p.seen, 10);
+			assert_int_equal(p.pg.next_len, strlen(p.last));
+			assert_memory_equal(p.pg.next, p.last, p.pg.next_len);
+			memcpy(p.pg.after, p.pg.next, p.pg.next_len);
+			p.pg.after_len = p.pg.next_len;
+		}
+	} while (p.pg.more && pages < 10);
+	assert_int_equal(pages, 3);
+	assert_int_equal(total, 25);
+	assert_string_equal(p.last, "u24");
+	assert_int_equal(p.pg.next_len, 0);
+	/* A cursor past the end gives an empty last page. */
+	memcpy(p.pg.after, "zzz", 3);
+	p.pg.after_len = 3;
+	p.seen = 0;
+	assert_int_equal(store_read(st, page_txn, &p), 0);
+	assert_int_equal(p.seen, 0);
+	assert_false(p.pg.more);
+	store_close(st);
+}
+
 static void
 test_key2(void **state)
 {
@@ -232,6 +315,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_callback_error_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_prefix_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 		cmocka_unit_test(test_key2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What several op handlers share: paging arguments and results. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ops.h"
+#include "daemon/store.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+
+#define PAGE_DEFAULT 100
+
+int
+ops_page_args(struct request *r, struct store_page *pg)
+{
+	int64_t limit = PAGE_DEFAULT;
+	const char *cursor = NULL;
+	long n;
+
+	memset(pg, 0, sizeof(*pg));
+	if (jargs_int(&r->args, "limit", false, 1, STORE_PAGE_MAX, &limit) != 0 ||
+	    jargs_str(&r->args, "cursor", false, base64_encoded_len(STORE_CURSOR_MAX), &cursor) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	pg->limit = (size_t)limit;
+	if (cursor != NULL) {
+		/* Opaque to clients: base64url of the key suffix of the last record they saw. */
+		n = base64_decode(cursor, strlen(cursor), pg->after, sizeof(pg->after), true);
+		if (n <= 0) {
+			return req_fail(r, SIGNET_EINVAL, "'cursor' is not one this daemon gave out");
+		}
+		pg->after_len = (size_t)n;
+	}
+	return 0;
+}
+
+int
+ops_page_result(json_t *result, const struct store_page *pg)
+{
+	char *c;
+
+	if (!pg->more) {
+		return 0;
+	}
+	c = base64_encode_alloc(pg->next, pg->next_len, true);
+	if (c == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	json_object_set_new(result, "cursor", json_string(c));
+	free(c);
+	return 0;
+}
