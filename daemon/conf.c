@@ -38,7 +38,10 @@ static const struct cfg_key cfg_keys[] = {
 	{"daemon", "socket_group", CFG_STR, OFF(socket_group), 0, 64, 0, NULL},
 	{"daemon", "workers", CFG_LONG, OFF(workers), 1, 64, 4, NULL},
 	{"daemon", "max_connections", CFG_LONG, OFF(max_connections), 1, 10000, 256, NULL},
-	{"daemon", "max_inflight", CFG_LONG, OFF(max_inflight), 1, 1024, 32, NULL},
+	{"daemon", "max_inflight", CFG_LONG, OFF(max_inflight), 1, 1024, 16, NULL},
+	{"daemon", "max_requests", CFG_LONG, OFF(max_requests), 1, 100000, 128, NULL},
+	{"daemon", "max_connections_per_uid", CFG_LONG, OFF(max_connections_per_uid), 1, 10000, 32,
+	 NULL},
 	{"daemon", "idle_timeout", CFG_LONG, OFF(idle_timeout), 1, 86400, 600, NULL},
 	{"daemon", "shutdown_timeout", CFG_LONG, OFF(shutdown_timeout), 1, 3600, 30, NULL},
 	{"daemon", "auth_fail_delay_ms", CFG_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
@@ -172,7 +175,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	int fd, rc;
 
 	err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return SIGNET_EINVAL;

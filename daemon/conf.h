@@ -12,6 +12,8 @@ struct config {
 	long workers;        /* [daemon] workers */
 	long max_connections;/* [daemon] max_connections */
 	long max_inflight;   /* [daemon] max_inflight: queued requests per connection */
+	long max_requests;   /* [daemon] max_requests: requests in flight in the whole daemon */
+	long max_connections_per_uid; /* [daemon] max_connections_per_uid (local admins exempt) */
 	long idle_timeout;   /* [daemon] idle_timeout, seconds */
 	long shutdown_timeout; /* [daemon] shutdown_timeout, seconds */
 	long auth_fail_delay_ms; /* [daemon] auth_fail_delay_ms */

@@ -51,6 +51,11 @@ harden_process(void)
 
 	/* Keys never leave the token, but the PIN and tokens pass through memory: no dumps. */
 	(void)setrlimit(RLIMIT_CORE, &rl);
+	/* Descriptors ride along with requests: take all the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(0077);
 	signal(SIGPIPE, SIG_IGN);
@@ -212,7 +217,8 @@ main(int argc, char **argv)
 	int c, code;
 
 	harden_process();
-	/* Seed jansson's hash once, before any thread exists. */
+	/* Seed jansson's hash once, before any thread exists; wipe what it frees. */
+	json_use_wiping_allocator();
 	json_object_seed(0);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -267,7 +273,7 @@ main(int argc, char **argv)
 	if (code == 0 && check) {
 		struct stat st;
 		char pin_path[PATH_MAX];
-		if (!pin_source(&cfg, pin_path, sizeof(pin_path)) || stat(pin_path, &st) != 0 ||
+		if (!pin_source(&cfg, pin_path, sizeof(pin_path)) || lstat(pin_path, &st) != 0 ||
 		    !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "signetd: PIN file %s: %s\n", pin_path,
 				errno != 0 ? strerror(errno) : "not a regular file");

@@ -24,6 +24,18 @@ int op_key_csr(struct request *r);
 int op_key_cert(struct request *r);
 
 struct store_page;
+
+/* The items of one listing page and the bytes they will take in the reply. */
+struct ops_list {
+	json_t *items;
+	size_t bytes;
+};
+
+/*
+ * Add ITEM (taking it) to a page, or return STORE_PAGE_FULL when it would
+ * push the reply past what one packet holds.
+ */
+int ops_list_append(struct ops_list *l, json_t *item);
 /* Read the optional "limit" and "cursor" arguments of a listing op. */
 int ops_page_args(struct request *r, struct store_page *pg);
 /* Add the "cursor" to resume from to RESULT when the page did not reach the end. */

@@ -68,10 +68,11 @@ op_backup(struct request *r)
 		return req_fail(r, SIGNET_EINVAL, "backup needs the output file as a descriptor");
 	}
 	fl = fcntl(r->fds[0], F_GETFL);
-	if (fstat(r->fds[0], &st) != 0 || !S_ISREG(st.st_mode) || fl < 0 ||
+	if (fstat(r->fds[0], &st) != 0 || !fd_is_local_regular(r->fds[0]) || fl < 0 ||
 	    (fl & O_ACCMODE) == O_RDONLY || st.st_size != 0) {
 		return req_fail(r, SIGNET_EINVAL,
-				"the backup target must be a new, empty regular file open for writing");
+				"the backup target must be a new, empty regular file on a local "
+				"filesystem, open for writing");
 	}
 	rc = store_backup_fd(r->d->store, r->fds[0]);
 	if (rc != 0) {

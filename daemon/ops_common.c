@@ -11,6 +11,7 @@
 #include "lib/error.h"
 
 #define PAGE_DEFAULT 100
+#define PAGE_BYTES   (48 * 1024) /* items in one reply; the rest of the packet is envelope */
 
 int
 ops_page_args(struct request *r, struct store_page *pg)
@@ -51,4 +52,21 @@ ops_page_result(json_t *result, const struct store_page *pg)
 	json_object_set_new(result, "cursor", json_string(c));
 	free(c);
 	return 0;
+}
+
+int
+ops_list_append(struct ops_list *l, json_t *item)
+{
+	size_t n;
+
+	if (item == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	n = json_dumpb(item, NULL, 0, JSON_COMPACT) + 1;
+	if (l->bytes + n > PAGE_BYTES) {
+		json_decref(item);
+		return STORE_PAGE_FULL;
+	}
+	l->bytes += n;
+	return json_array_append_new(l->items, item) == 0 ? 0 : SIGNET_EINTERNAL;
 }

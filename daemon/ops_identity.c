@@ -72,17 +72,15 @@ op_tenant_create(struct request *r)
 static int
 tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	json_t *out = arg;
-	json_t *e = json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"), "admin",
-			      json_object_get(val, "admin"), "created", json_object_get(val, "created"));
-
-	return e != NULL && json_array_append_new(out, e) == 0 ? 0 : SIGNET_EINTERNAL;
+	return ops_list_append(arg, json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"),
+					      "admin", json_object_get(val, "admin"), "created",
+					      json_object_get(val, "created")));
 }
 
 struct list_ctx {
 	const char *tenant; /* NULL: every record of the database */
 	struct store_page pg;
-	json_t *out;
+	struct ops_list out;
 };
 
 static int
@@ -90,25 +88,25 @@ tenant_list_txn(struct store_txn *t, void *arg)
 {
 	struct list_ctx *x = arg;
 
-	return store_foreach_page(t, STORE_DB_TENANTS, NULL, 0, &x->pg, tenant_list_cb, x->out);
+	return store_foreach_page(t, STORE_DB_TENANTS, NULL, 0, &x->pg, tenant_list_cb, &x->out);
 }
 
 int
 op_tenant_list(struct request *r)
 {
-	struct list_ctx x = {.out = json_array()};
+	struct list_ctx x = {.out = {json_array(), 0}};
 	int rc;
 
 	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	rc = x.out != NULL ? store_read(r->d->store, tenant_list_txn, &x) : SIGNET_EINTERNAL;
+	rc = x.out.items != NULL ? store_read(r->d->store, tenant_list_txn, &x) : SIGNET_EINTERNAL;
 	if (rc != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	r->result = json_pack("{s:o}", "tenants", x.out);
+	r->result = json_pack("{s:o}", "tenants", x.out.items);
 	return ops_page_result(r->result, &x.pg);
 }
 
@@ -190,9 +188,7 @@ op_user_create(struct request *r)
 static int
 user_list_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	json_t *v = user_view(val);
-
-	return v != NULL && json_array_append_new(arg, v) == 0 ? 0 : SIGNET_EINTERNAL;
+	return ops_list_append(arg, user_view(val));
 }
 
 static int
@@ -202,25 +198,25 @@ user_list_txn(struct store_txn *t, void *arg)
 
 	/* The prefix includes the NUL: "ab" never lists the users of "abc". */
 	return store_foreach_page(t, STORE_DB_USERS, x->tenant, strlen(x->tenant) + 1, &x->pg,
-				  user_list_cb, x->out);
+				  user_list_cb, &x->out);
 }
 
 int
 op_user_list(struct request *r)
 {
-	struct list_ctx x = {.tenant = r->subject.tenant, .out = json_array()};
+	struct list_ctx x = {.tenant = r->subject.tenant, .out = {json_array(), 0}};
 	int rc;
 
 	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	rc = x.out != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
+	rc = x.out.items != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
 	if (rc != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	r->result = json_pack("{s:o}", "users", x.out);
+	r->result = json_pack("{s:o}", "users", x.out.items);
 	return ops_page_result(r->result, &x.pg);
 }
 

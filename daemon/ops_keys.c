@@ -187,15 +187,13 @@ op_key_import(struct request *r)
 static int
 key_list_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	json_t *v = key_view(val, false);
-
-	return v != NULL && json_array_append_new(arg, v) == 0 ? 0 : SIGNET_EINTERNAL;
+	return ops_list_append(arg, key_view(val, false));
 }
 
 struct key_list {
 	const char *tenant;
 	struct store_page pg;
-	json_t *out;
+	struct ops_list out;
 };
 
 static int
@@ -204,25 +202,25 @@ key_list_txn(struct store_txn *t, void *arg)
 	struct key_list *x = arg;
 
 	return store_foreach_page(t, STORE_DB_KEYS, x->tenant, strlen(x->tenant) + 1, &x->pg,
-				  key_list_cb, x->out);
+				  key_list_cb, &x->out);
 }
 
 int
 op_key_list(struct request *r)
 {
-	struct key_list x = {.tenant = r->subject.tenant, .out = json_array()};
+	struct key_list x = {.tenant = r->subject.tenant, .out = {json_array(), 0}};
 	int rc;
 
 	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	rc = x.out != NULL ? store_read(r->d->store, key_list_txn, &x) : SIGNET_EINTERNAL;
+	rc = x.out.items != NULL ? store_read(r->d->store, key_list_txn, &x) : SIGNET_EINTERNAL;
 	if (rc != 0) {
-		json_decref(x.out);
+		json_decref(x.out.items);
 		return rc;
 	}
-	r->result = json_pack("{s:o}", "keys", x.out);
+	r->result = json_pack("{s:o}", "keys", x.out.items);
 	return ops_page_result(r->result, &x.pg);
 }
 

@@ -45,6 +45,7 @@ struct conn {
 	int oq_len;
 	int inflight; /* requests of this connection not yet answered */
 	int holds;    /* callbacks on the stack that still use the connection */
+	bool reading; /* the read event is armed (off: backpressure or draining) */
 	bool closed;  /* socket closed; freed when INFLIGHT and HOLDS drop to 0 */
 	struct conn *prev, *next;
 };
@@ -58,6 +59,7 @@ struct server {
 	long nconns;
 	long inflight;
 	bool draining;
+	struct event *accept_pause; /* re-arms the listener after running out of descriptors */
 	uint8_t *rbuf; /* one receive buffer: the loop is single-threaded */
 };
 
@@ -157,6 +159,7 @@ conn_send_json(struct conn *c, json_t *obj, int *fds, int nfds)
 	if (c->oq_len >= OUTQ_MAX_PACKETS) {
 		log_warning("connection from pid %ld does not read its replies; closing",
 			    (long)c->peer.pid);
+		secure_wipe(data, len);
 		free(data);
 		msg_close_fds(fds, &nfds);
 		conn_close(c);
@@ -164,6 +167,7 @@ conn_send_json(struct conn *c, json_t *obj, int *fds, int nfds)
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
+		secure_wipe(data, len);
 		free(data);
 		msg_close_fds(fds, &nfds);
 		conn_close(c);
@@ -200,6 +204,39 @@ conn_send_error(struct conn *c, json_int_t id, int err, const char *message)
 	if (rep != NULL) {
 		conn_send_json(c, rep, NULL, 0);
 		json_decref(rep);
+	}
+}
+
+/* Arm or disarm reading: a connection that may not queue more is simply not read. */
+static void
+conn_reading(struct conn *c, bool on)
+{
+	struct timeval idle = {c->srv->d->cfg->idle_timeout, 0};
+
+	if (c->closed || c->reading == on) {
+		return;
+	}
+	if (on) {
+		event_add(c->rev, &idle);
+	} else {
+		event_del(c->rev);
+	}
+	c->reading = on;
+}
+
+/*
+ * Backpressure: a connection is read only while it and the daemon are under
+ * their in-flight limits, so memory held by parsed requests stays bounded by
+ * max_requests packets whatever the clients send.
+ */
+static void
+server_recheck_reading(struct server *s)
+{
+	const struct config *cfg = s->d->cfg;
+
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		conn_reading(c, !s->draining && c->inflight < cfg->max_inflight &&
+					s->inflight < cfg->max_requests);
 	}
 }
 
@@ -243,6 +280,9 @@ request_answer(struct request *r)
 	c->inflight--;
 	s->inflight--;
 	request_free(r);
+	if (!c->closed && (!c->reading || s->inflight + 1 == s->d->cfg->max_requests)) {
+		server_recheck_reading(s);
+	}
 	conn_free_if_done(c);
 	server_check_drained(s);
 }
@@ -257,6 +297,12 @@ request_delayed_cb(evutil_socket_t fd, short what, void *arg)
 static void
 request_done(struct request *r, void *arg)
 {
+	/* The request's text and descriptors are not needed for the answer: free them now. */
+	json_decref(r->msg);
+	r->msg = NULL;
+	r->token = r->tenant_hint = NULL;
+	jargs_init(&r->args, NULL);
+	msg_close_fds(r->fds, &r->nfds);
 	if (r->delay_ms > 0 && !r->conn->closed && !r->conn->srv->draining) {
 		/* The delay after a failed authentication waits on a timer, not on a thread. */
 		struct timeval tv = {r->delay_ms / 1000, (r->delay_ms % 1000) * 1000};
@@ -392,6 +438,12 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 	s->inflight++;
 	atomic_fetch_add(&s->d->requests, 1);
 	workers_submit(s->d->workers, r);
+	if (c->inflight >= s->d->cfg->max_inflight) {
+		conn_reading(c, false);
+	}
+	if (s->inflight >= s->d->cfg->max_requests) {
+		server_recheck_reading(s);
+	}
 	return;
 invalid:
 	msg_close_fds(fds, &nfds);
@@ -422,7 +474,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Answering a packet may close the connection: keep it allocated until we are done. */
 	c->holds++;
-	for (int i = 0; i < PACKETS_PER_WAKEUP && !c->closed; i++) {
+	for (int i = 0; i < PACKETS_PER_WAKEUP && !c->closed && c->reading; i++) {
 		int fds[MSG_MAX_FDS], nfds = 0, flags = 0;
 		long n = msg_recv(c->fd, c->srv->rbuf, MSG_MAX_SIZE, fds, &nfds, &flags);
 
@@ -477,6 +529,46 @@ conn_close(struct conn *c)
 	conn_free_if_done(c);
 }
 
+#define LOCAL_RESERVED_CONNS 8 /* slots only local administrators may take */
+
+/*
+ * One peer may not take every slot: each uid has its own cap, and the last
+ * few slots are kept for local administrators so that they can always
+ * connect to look and to stop what is going on.
+ */
+static bool
+server_may_connect(struct server *s, uid_t uid)
+{
+	const struct config *cfg = s->d->cfg;
+	bool local = uid == 0 || uid == s->d->self_uid;
+	long same = 0;
+
+	if (s->nconns >= cfg->max_connections + (local ? LOCAL_RESERVED_CONNS : 0)) {
+		return false;
+	}
+	if (local) {
+		return true;
+	}
+	if (s->nconns >= cfg->max_connections - LOCAL_RESERVED_CONNS &&
+	    cfg->max_connections > LOCAL_RESERVED_CONNS) {
+		return false;
+	}
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		same += c->peer.uid == uid;
+	}
+	return same < cfg->max_connections_per_uid;
+}
+
+static void
+server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (!s->draining && s->lev != NULL) {
+		event_add(s->lev, NULL);
+	}
+}
+
 static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -489,7 +581,13 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* The socket stays readable: pause the listener instead of spinning on it. */
+			struct timeval tv = {1, 0};
+			log_warning("accept: out of file descriptors; not accepting for 1 s");
+			event_del(s->lev);
+			evtimer_add(s->accept_pause, &tv);
+		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 			log_warning("accept: %s", strerror(errno));
 		}
 		return;
@@ -499,7 +597,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	if (s->nconns >= s->d->cfg->max_connections || s->draining) {
+	if (s->draining || !server_may_connect(s, cred.uid)) {
 		log_warning("refusing a connection from uid %u: %s", (unsigned)cred.uid,
 			    s->draining ? "shutting down" : "too many connections");
 		close(fd);
@@ -520,6 +618,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	c->wev = event_new(s->d->base, fd, EV_WRITE, conn_write_cb, c);
 	idle.tv_sec = s->d->cfg->idle_timeout;
 	idle.tv_usec = 0;
+	c->reading = true;
 	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, &idle) != 0) {
 		if (c->rev != NULL) {
 			event_free(c->rev);
@@ -618,7 +717,8 @@ server_start(struct daemon *d, struct server **out)
 		goto fail;
 	}
 	s->lev = event_new(d->base, s->lfd, EV_READ | EV_PERSIST, server_accept_cb, s);
-	if (s->lev == NULL || event_add(s->lev, NULL) != 0) {
+	s->accept_pause = evtimer_new(d->base, server_accept_resume_cb, s);
+	if (s->lev == NULL || s->accept_pause == NULL || event_add(s->lev, NULL) != 0) {
 		goto fail;
 	}
 	d->server = s;
@@ -663,7 +763,7 @@ server_shutdown(struct server *s)
 	}
 	/* Read no more requests; queued and running ones are answered. */
 	for (struct conn *c = s->conns; c != NULL; c = c->next) {
-		event_del(c->rev);
+		conn_reading(c, false);
 	}
 	s->drain_timer = evtimer_new(s->d->base, server_drain_timeout_cb, s);
 	if (s->drain_timer != NULL) {
@@ -691,6 +791,9 @@ server_free(struct server *s)
 	}
 	if (s->drain_timer != NULL) {
 		event_free(s->drain_timer);
+	}
+	if (s->accept_pause != NULL) {
+		event_free(s->accept_pause);
 	}
 	if (s->lev != NULL) {
 		event_free(s->lev);

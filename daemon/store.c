@@ -71,7 +71,14 @@ store_open(const char *path, size_t map_size, struct store **out)
 	if (st == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	pthread_rwlock_init(&st->resize_lock, NULL);
+	{
+		/* Writers first: a resize must not starve behind a stream of readers. */
+		pthread_rwlockattr_t attr;
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&st->resize_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	st->map_size = map_size;
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
@@ -165,10 +172,16 @@ store_reader_check(struct store *st)
 static int
 store_grow(struct store *st)
 {
-	size_t nsize = st->map_size * 2;
+	MDB_envinfo info;
+	size_t nsize;
 	int rc;
 
 	pthread_rwlock_wrlock(&st->resize_lock);
+	/* From the size in force now: another thread or process may have grown it already. */
+	if (mdb_env_info(st->env, &info) == 0 && info.me_mapsize > st->map_size) {
+		st->map_size = info.me_mapsize;
+	}
+	nsize = st->map_size * 2;
 	rc = mdb_env_set_mapsize(st->env, nsize);
 	if (rc == 0) {
 		st->map_size = nsize;
@@ -462,6 +475,12 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 		}
 		r = fn(&k, j, arg);
 		json_decref(j);
+		if (r == STORE_PAGE_FULL) {
+			/* Not taken: the page ends before it, and the cursor still names the last one. */
+			pg->more = n > 0;
+			r = n > 0 ? 0 : SIGNET_ETOO_LARGE;
+			break;
+		}
 		if (r != 0) {
 			break;
 		}

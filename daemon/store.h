@@ -75,6 +75,9 @@ struct store_page {
 	size_t next_len;
 };
 
+/* A page callback returns this to end the page before its record (the reply is full). */
+#define STORE_PAGE_FULL 1
+
 int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		       struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
 		       void *arg);

@@ -4,12 +4,14 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "daemon/workers.h"
 #include "hsm/hsm.h"
+#include "lib/error.h"
 #include "lib/log.h"
 
 struct worker {
@@ -67,7 +69,13 @@ worker_main(void *arg)
 		}
 		r->hs = wk->hs;
 		r->next = NULL;
-		w->run(r);
+		if (w->stopping) {
+			/* The loop has ended (drain timeout): do not start what nobody will hear of. */
+			r->err = SIGNET_EUNAVAILABLE;
+			snprintf(r->message, sizeof(r->message), "the daemon is shutting down");
+		} else {
+			w->run(r);
+		}
 		r->hs = NULL;
 
 		pthread_mutex_lock(&w->lock);

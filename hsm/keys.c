@@ -250,6 +250,58 @@ hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_
 	return 0;
 }
 
+/* Remove every object with CKA_ID ID, of any class (a retried create may have left two). */
+static CK_RV
+destroy_by_id(struct hsm_session *s, const uint8_t *id)
+{
+	CK_FUNCTION_LIST *f = s->h->f;
+	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN}};
+	CK_OBJECT_HANDLE objs[16];
+	CK_ULONG n = 0;
+	CK_RV rv, rv2;
+
+	do {
+		rv = f->C_FindObjectsInit(s->handle, tmpl, 1);
+		if (rv != CKR_OK) {
+			return rv;
+		}
+		rv = f->C_FindObjects(s->handle, objs, ARRAY_SIZE(objs), &n);
+		rv2 = f->C_FindObjectsFinal(s->handle);
+		if (rv == CKR_OK) {
+			rv = rv2;
+		}
+		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+			rv = f->C_DestroyObject(s->handle, objs[i]);
+		}
+	} while (rv == CKR_OK && n == ARRAY_SIZE(objs));
+	return rv;
+}
+
+struct destroy_arg {
+	const uint8_t *id;
+};
+
+static CK_RV
+op_destroy(struct hsm_session *s, void *arg)
+{
+	struct destroy_arg *a = arg;
+
+	return destroy_by_id(s, a->id);
+}
+
+int
+hsm_key_destroy(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN])
+{
+	struct destroy_arg a = {id};
+	CK_RV rv;
+
+	(void)alg;
+	pthread_mutex_lock(&s->h->create_lock);
+	rv = hsm_run(s, op_destroy, &a);
+	pthread_mutex_unlock(&s->h->create_lock);
+	return hsm_err(rv, "removing a key");
+}
+
 struct gen_arg {
 	enum hsm_alg alg;
 	const char *label;
@@ -274,7 +326,15 @@ op_generate(struct hsm_session *s, void *arg)
 	CK_MECHANISM mech = {0, NULL, 0};
 	CK_ATTRIBUTE pub[12], priv[14], sec[16];
 	CK_ULONG np = 0, nv = 0, ns = 0;
+	CK_RV rv;
 
+	/*
+	 * The id is fresh from the RNG: anything under it was left by an
+	 * attempt that failed half-way (this runs again after a lost session).
+	 */
+	if ((rv = destroy_by_id(s, a->id)) != CKR_OK) {
+		return rv;
+	}
 #define ADD(arr, n, t, v, l) (arr[n].type = (t), arr[n].pValue = (void *)(v), arr[n].ulValueLen = (l), n++)
 	if (hsm_alg_is_secret(a->alg)) {
 		ADD(sec, ns, CKA_CLASS, &sec_cls, sizeof(sec_cls));
@@ -361,13 +421,15 @@ key_create(struct hsm_session *s, enum hsm_alg alg, const char *label, const uin
 		       out->uri, sizeof(out->uri));
 	if (!hsm_alg_is_secret(alg)) {
 		EVP_PKEY *pk;
-		if ((r = hsm_key_public(s, alg, out->id, &pk)) != 0) {
-			return r;
+		if ((r = hsm_key_public(s, alg, out->id, &pk)) == 0) {
+			out->public_pem = pkey_to_pem(pk);
+			EVP_PKEY_free(pk);
+			r = out->public_pem != NULL ? 0 : SIGNET_EINTERNAL;
 		}
-		out->public_pem = pkey_to_pem(pk);
-		EVP_PKEY_free(pk);
-		if (out->public_pem == NULL) {
-			return SIGNET_EINTERNAL;
+		if (r != 0) {
+			/* Leave no key behind that the caller will not record. */
+			(void)hsm_key_destroy(s, alg, out->id);
+			return r;
 		}
 	}
 	return 0;
@@ -387,44 +449,6 @@ hsm_key_import_aes(struct hsm_session *s, enum hsm_alg alg, const char *label,
 		return SIGNET_EINVAL;
 	}
 	return key_create(s, alg, label, key, keylen, out);
-}
-
-struct destroy_arg {
-	const uint8_t *id;
-};
-
-static CK_RV
-op_destroy(struct hsm_session *s, void *arg)
-{
-	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY,
-						  CKO_CERTIFICATE};
-	struct destroy_arg *a = arg;
-	CK_OBJECT_HANDLE obj;
-	CK_RV rv;
-
-	for (size_t i = 0; i < ARRAY_SIZE(classes); i++) {
-		rv = hsm_find_one(s, classes[i], a->id, HSM_ID_LEN, &obj);
-		if (rv == CKR_OBJECT_HANDLE_INVALID) {
-			continue;
-		}
-		if (rv != CKR_OK || (rv = s->h->f->C_DestroyObject(s->handle, obj)) != CKR_OK) {
-			return rv;
-		}
-	}
-	return CKR_OK;
-}
-
-int
-hsm_key_destroy(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN])
-{
-	struct destroy_arg a = {id};
-	CK_RV rv;
-
-	(void)alg;
-	pthread_mutex_lock(&s->h->create_lock);
-	rv = hsm_run(s, op_destroy, &a);
-	pthread_mutex_unlock(&s->h->create_lock);
-	return hsm_err(rv, "removing a key");
 }
 
 struct check_arg {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/client.h"
+#include "lib/util.h"
 
 int
 client_connect(struct client *c, const char *path, int timeout_ms)
@@ -99,7 +100,7 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 		}
 	}
 	/* The request may hold a token: wipe the serialised copy. */
-	memset(data, 0, len);
+	secure_wipe(data, len);
 	free(data);
 	if (r != 0) {
 		return r;
@@ -122,6 +123,7 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 			continue;
 		}
 		if (n < 0) {
+			msg_close_fds(rfds, rnfds);
 			r = (int)n;
 			break;
 		}

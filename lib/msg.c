@@ -148,7 +148,7 @@ msg_parse(const uint8_t *data, size_t len, const char **why)
 {
 	json_error_t jerr;
 	json_t *root;
-	int nest = 0, maxnest = 0;
+	int nest = 0, maxnest = 0, containers = 0, items = 0;
 	bool in_str = false, esc = false;
 
 	if (len == 0) {
@@ -173,7 +173,16 @@ msg_parse(const uint8_t *data, size_t len, const char **why)
 		}
 		if (c == '"') {
 			in_str = true;
+		} else if (c == ',') {
+			if (++items > MSG_MAX_ITEMS) {
+				*why = "too many JSON values in one packet";
+				return NULL;
+			}
 		} else if (c == '{' || c == '[') {
+			if (++containers > MSG_MAX_CONTAINERS) {
+				*why = "too many JSON objects and arrays in one packet";
+				return NULL;
+			}
 			if (++nest > maxnest) {
 				maxnest = nest;
 			}

@@ -11,6 +11,8 @@
 #define MSG_MAX_SIZE  65536 /* largest packet, bytes */
 #define MSG_MAX_FDS   8     /* most descriptors attached to one packet */
 #define MSG_MAX_DEPTH 32    /* deepest JSON nesting accepted */
+#define MSG_MAX_CONTAINERS 256 /* objects and arrays in one packet */
+#define MSG_MAX_ITEMS 4096  /* members and elements in one packet */
 
 /* What msg_recv saw besides the payload. */
 enum {
@@ -34,8 +36,11 @@ void msg_close_fds(int *fds, int *nfds);
 
 /*
  * Parse a packet into a JSON object: valid UTF-8, no duplicate keys, no
- * NUL in strings, nesting at most MSG_MAX_DEPTH, an object at the top,
- * nothing after it. Returns NULL with a reason in WHY.
+ * NUL in strings, nesting at most MSG_MAX_DEPTH, at most MSG_MAX_CONTAINERS
+ * objects and arrays and MSG_MAX_ITEMS values, an object at the top,
+ * nothing after it. The bounds are checked before jansson builds anything,
+ * so a packet costs at most a few hundred KiB once parsed. Returns NULL
+ * with a reason in WHY.
  */
 json_t *msg_parse(const uint8_t *data, size_t len, const char **why);
 

@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <malloc.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <jansson.h>
 
 #include "lib/error.h"
 #include "lib/log.h"
@@ -197,7 +200,7 @@ fd_read_all(int fd, size_t max, uint8_t **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !fd_is_local_regular(fd)) {
 		return SIGNET_EINVAL;
 	}
 	if ((uint64_t)st.st_size > max) {
@@ -231,6 +234,49 @@ fd_read_all(int fd, size_t max, uint8_t **out, size_t *outlen)
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+static void
+wiping_free(void *p)
+{
+	if (p != NULL) {
+		secure_wipe(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+void
+json_use_wiping_allocator(void)
+{
+	json_set_alloc_funcs(malloc, wiping_free);
+}
+
+bool
+fd_is_local_regular(int fd)
+{
+	static const unsigned long remote[] = {
+		0x65735546, /* FUSE */
+		0x6969,     /* NFS */
+		0xff534d42, /* CIFS */
+		0xfe534d42, /* SMB2 */
+		0x517b,     /* SMB */
+		0x01021997, /* 9P */
+		0x564c,     /* NCP */
+		0x6b414653, /* AFS */
+		0x00c36400, /* CEPH */
+	};
+	struct statfs sf;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sf) != 0) {
+		return false;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(remote); i++) {
+		if ((unsigned long)sf.f_type == remote[i]) {
+			return false;
+		}
+	}
+	return true;
 }
 
 int

@@ -54,5 +54,18 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* Write all of LEN bytes to FD, retrying on EINTR and short writes. 0 or -errno. */
 int write_all(int fd, const void *data, size_t len);
 
+/*
+ * Make jansson wipe every block it frees: requests and replies carry API
+ * tokens, and their parsed and serialised copies pass through its heap.
+ * Call once, before any JSON value exists.
+ */
+void json_use_wiping_allocator(void);
+
+/*
+ * Is FD a regular file on a local filesystem? Descriptors from clients on
+ * FUSE or network filesystems could block a worker forever: refused.
+ */
+bool fd_is_local_regular(int fd);
+
 /* snprintf that reports truncation as failure (false). */
 bool str_printf(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -595,6 +595,7 @@ main(int argc, char **argv)
 	char **pos;
 	int npos;
 
+	json_use_wiping_allocator();
 	o.socket = getenv("SIGNET_SOCKET");
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");

@@ -227,6 +227,23 @@ main(int argc, char **argv)
 	snprintf(buf, sizeof(buf), "{\"id\":1,\"op\":\"status\",\"args\":%s}",
 		 "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}");
 	run_packet(&fd, "nesting 34 objects deep", buf, strlen(buf), 0, "invalid");
+	{
+		/* Cheap to send, costly to parse: refused before jansson builds anything. */
+		char *many = malloc(65000);
+		size_t n = (size_t)snprintf(many, 65000, "{\"id\":1,\"op\":\"status\",\"args\":{\"a\":[");
+		for (int i = 0; i < 300; i++) {
+			n += (size_t)snprintf(many + n, 65000 - n, "%s{}", i ? "," : "");
+		}
+		n += (size_t)snprintf(many + n, 65000 - n, "]}}");
+		run_packet(&fd, "300 empty objects in one packet", many, n, 0, "invalid");
+		n = (size_t)snprintf(many, 65000, "{\"id\":1,\"op\":\"status\",\"args\":{\"a\":[0");
+		for (int i = 0; i < 5000; i++) {
+			n += (size_t)snprintf(many + n, 65000 - n, ",1");
+		}
+		n += (size_t)snprintf(many + n, 65000 - n, "]}}");
+		run_packet(&fd, "5001 numbers in one packet", many, n, 0, "invalid");
+		free(many);
+	}
 
 	/* With a valid token: bad arguments are refused before anything happens. */
 #define AUTHED(name, op, args, expect)                                                            \
@@ -253,6 +270,40 @@ main(int argc, char **argv)
 	AUTHED("import without descriptor", "key.import", "{\"label\":\"x\",\"alg\":\"AES_256\"}",
 	       "invalid");
 	AUTHED("key.show of an unknown key", "key.show", "{\"label\":\"no-such-key\"}", "not_found");
+
+	/*
+	 * Backpressure: 300 requests pipelined without reading a reply. The
+	 * daemon stops reading this connection at its in-flight limit instead
+	 * of refusing or buffering without bound; every request is answered.
+	 */
+	{
+		int answered = 0, pfd = connect_sock(), in_order = 1;
+		char code[64];
+		json_int_t rid;
+		for (int i = 0; i < 300; i++) {
+			struct pollfd p = {.fd = pfd, .events = POLLOUT};
+			snprintf(buf, sizeof(buf), "{\"id\":%d,\"op\":\"status\"}", 1000 + i);
+			/* Sends block once the socket buffer is full: read replies then. */
+			while (poll(&p, 1, 0) == 0) {
+				recv_code(pfd, code, sizeof(code), &rid);
+				answered += strcmp(code, "ok") == 0;
+				in_order &= rid == 1000 + answered - 1;
+			}
+			if (send_raw(pfd, buf, strlen(buf), 0) != 0) {
+				break;
+			}
+		}
+		while (answered < 300) {
+			recv_code(pfd, code, sizeof(code), &rid);
+			if (strcmp(code, "ok") != 0) {
+				break;
+			}
+			answered++;
+		}
+		snprintf(code, sizeof(code), "%d", answered);
+		check("300 pipelined requests all answered", code, "300");
+		close(pfd);
+	}
 
 	/* After all that the daemon still serves, on this connection and a new one. */
 	run_packet(&fd, "status after the abuse", "{\"id\":1,\"op\":\"status\"}", 22, 0, "ok");

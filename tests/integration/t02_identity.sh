@@ -87,6 +87,25 @@ ctl --json user list >"$TMP/out"
 check "signetctl pages through everything by itself" test "$(json '[.users[].name] | unique | length')" = 123
 expect_refusal "a forged cursor is refused" invalid ctl --limit 5 --cursor '!!!' user list
 
+# Pages also end before they outgrow a packet: 30 users with 32 long group names each.
+groups=
+g=0
+while [ $g -lt 32 ]; do
+	groups="$groups --group group-with-a-rather-long-name-for-paging-tests-number-$g"
+	g=$((g + 1))
+done
+i=0
+while [ $i -lt 30 ]; do
+	# shellcheck disable=SC2086
+	ctl user create "big$i" $groups >/dev/null || not_ok "create big$i"
+	i=$((i + 1))
+done
+ctl --json --limit 1000 user list >"$TMP/out"
+check "a page stops before the reply outgrows one packet" test "$(json '.users | length')" -lt 153
+check "a page cut short by size still hands out a cursor" test -n "$(json .cursor)"
+ctl --json user list >"$TMP/out"
+check "all 153 users are listed across pages" test "$(json '[.users[].name] | unique | length')" = 153
+
 # Local-only ops: a peer that is neither root nor the daemon's uid.
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	chmod 755 "$TMP"
@@ -105,5 +124,5 @@ check "stop" stop_daemon
 start_daemon --config "$TMP/signetd.conf"
 check "the admin token still works after a restart" ctl whoami
 ctl --json user list >"$TMP/out"
-check "users survive a restart" test "$(json '.users | length')" = 123
+check "users survive a restart" test "$(json '.users | length')" = 153
 check "stop after restart" stop_daemon

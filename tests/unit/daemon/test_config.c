@@ -108,7 +108,9 @@ test_defaults(void **state)
 	assert_null(c->softhsm_conf);
 	assert_int_equal(c->workers, 4);
 	assert_int_equal(c->max_connections, 256);
-	assert_int_equal(c->max_inflight, 32);
+	assert_int_equal(c->max_inflight, 16);
+	assert_int_equal(c->max_requests, 128);
+	assert_int_equal(c->max_connections_per_uid, 32);
 	assert_int_equal(c->idle_timeout, 600);
 	assert_int_equal(c->shutdown_timeout, 30);
 	assert_int_equal(c->auth_fail_delay_ms, 250);
