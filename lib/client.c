@@ -136,7 +136,7 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 			r = -EPROTO;
 			break;
 		}
-		rep = msg_parse(buf, (size_t)n, &why);
+		rep = msg_parse_reply(buf, (size_t)n, &why);
 		if (rep == NULL) {
 			msg_close_fds(rfds, rnfds);
 			r = -EPROTO;

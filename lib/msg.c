@@ -143,8 +143,9 @@ json_depth(const json_t *v)
 	return 1;
 }
 
-json_t *
-msg_parse(const uint8_t *data, size_t len, const char **why)
+static json_t *
+msg_parse_bounded(const uint8_t *data, size_t len, const char **why, int max_containers,
+		  int max_items)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -174,12 +175,12 @@ msg_parse(const uint8_t *data, size_t len, const char **why)
 		if (c == '"') {
 			in_str = true;
 		} else if (c == ',') {
-			if (++items > MSG_MAX_ITEMS) {
+			if (++items > max_items) {
 				*why = "too many JSON values in one packet";
 				return NULL;
 			}
 		} else if (c == '{' || c == '[') {
-			if (++containers > MSG_MAX_CONTAINERS) {
+			if (++containers > max_containers) {
 				*why = "too many JSON objects and arrays in one packet";
 				return NULL;
 			}
@@ -210,6 +211,19 @@ msg_parse(const uint8_t *data, size_t len, const char **why)
 		return NULL;
 	}
 	return root;
+}
+
+json_t *
+msg_parse(const uint8_t *data, size_t len, const char **why)
+{
+	return msg_parse_bounded(data, len, why, MSG_MAX_CONTAINERS, MSG_MAX_ITEMS);
+}
+
+json_t *
+msg_parse_reply(const uint8_t *data, size_t len, const char **why)
+{
+	/* 64 KiB hold at most 32768 values: no bound beyond the packet size. */
+	return msg_parse_bounded(data, len, why, MSG_MAX_SIZE, MSG_MAX_SIZE);
 }
 
 char *

@@ -44,6 +44,12 @@ void msg_close_fds(int *fds, int *nfds);
  */
 json_t *msg_parse(const uint8_t *data, size_t len, const char **why);
 
+/*
+ * The same for a reply from signetd: a page of a listing may hold more
+ * values than a request may, so only the nesting bound applies.
+ */
+json_t *msg_parse_reply(const uint8_t *data, size_t len, const char **why);
+
 /* Serialise compactly; NULL when it would exceed MSG_MAX_SIZE. */
 char *msg_dump(const json_t *obj, size_t *len);
 

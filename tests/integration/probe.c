@@ -89,7 +89,7 @@ recv_code(int fd, char *code, size_t codelen, json_int_t *id)
 		snprintf(code, codelen, "closed");
 		return;
 	}
-	rep = msg_parse(buf, (size_t)n, &why);
+	rep = msg_parse_reply(buf, (size_t)n, &why);
 	if (rep == NULL) {
 		snprintf(code, codelen, "garbage");
 		return;
