@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon/daemon.h"
+#include "daemon/store.h"
 
 int op_status(struct request *r);
 int op_backup(struct request *r);
@@ -36,6 +37,14 @@ struct ops_list {
  * push the reply past what one packet holds.
  */
 int ops_list_append(struct ops_list *l, json_t *item);
+/*
+ * A listing op: one page of DB's records (those of TENANT, or all when
+ * NULL), each turned into an item by ITEM (which calls ops_list_append on
+ * its struct ops_list argument), answered as {FIELD: [...], "cursor"?}.
+ */
+int ops_list(struct request *r, enum store_db db, const char *tenant,
+	     int (*item)(const MDB_val *key, json_t *val, void *arg), const char *field);
+
 /* Read the optional "limit" and "cursor" arguments of a listing op. */
 int ops_page_args(struct request *r, struct store_page *pg);
 /* Add the "cursor" to resume from to RESULT when the page did not reach the end. */

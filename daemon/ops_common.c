@@ -70,3 +70,42 @@ ops_list_append(struct ops_list *l, json_t *item)
 	l->bytes += n;
 	return json_array_append_new(l->items, item) == 0 ? 0 : SIGNET_EINTERNAL;
 }
+
+struct list_run {
+	enum store_db db;
+	const char *tenant;
+	int (*item)(const MDB_val *key, json_t *val, void *arg);
+	struct store_page pg;
+	struct ops_list out;
+};
+
+static int
+list_txn(struct store_txn *t, void *arg)
+{
+	struct list_run *x = arg;
+
+	/* The prefix includes the NUL: tenant "ab" never lists the records of "abc". */
+	return store_foreach_page(t, x->db, x->tenant, x->tenant != NULL ? strlen(x->tenant) + 1 : 0,
+				  &x->pg, x->item, &x->out);
+}
+
+int
+ops_list(struct request *r, enum store_db db, const char *tenant,
+	 int (*item)(const MDB_val *key, json_t *val, void *arg), const char *field)
+{
+	struct list_run x = {.db = db, .tenant = tenant, .item = item};
+	int rc;
+
+	if ((rc = ops_page_args(r, &x.pg)) != 0) {
+		return rc;
+	}
+	if ((x.out.items = json_array()) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	if ((rc = store_read(r->d->store, list_txn, &x)) != 0) {
+		json_decref(x.out.items);
+		return rc;
+	}
+	r->result = json_pack("{s:o}", field, x.out.items);
+	return r->result != NULL ? ops_page_result(r->result, &x.pg) : SIGNET_EINTERNAL;
+}

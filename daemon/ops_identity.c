@@ -77,37 +77,10 @@ tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
 					      json_object_get(val, "created")));
 }
 
-struct list_ctx {
-	const char *tenant; /* NULL: every record of the database */
-	struct store_page pg;
-	struct ops_list out;
-};
-
-static int
-tenant_list_txn(struct store_txn *t, void *arg)
-{
-	struct list_ctx *x = arg;
-
-	return store_foreach_page(t, STORE_DB_TENANTS, NULL, 0, &x->pg, tenant_list_cb, &x->out);
-}
-
 int
 op_tenant_list(struct request *r)
 {
-	struct list_ctx x = {.out = {json_array(), 0}};
-	int rc;
-
-	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	rc = x.out.items != NULL ? store_read(r->d->store, tenant_list_txn, &x) : SIGNET_EINTERNAL;
-	if (rc != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	r->result = json_pack("{s:o}", "tenants", x.out.items);
-	return ops_page_result(r->result, &x.pg);
+	return ops_list(r, STORE_DB_TENANTS, NULL, tenant_list_cb, "tenants");
 }
 
 /* The public view of a user record: no token hash. */
@@ -191,33 +164,10 @@ user_list_cb(const MDB_val *key, json_t *val, void *arg)
 	return ops_list_append(arg, user_view(val));
 }
 
-static int
-user_list_txn(struct store_txn *t, void *arg)
-{
-	struct list_ctx *x = arg;
-
-	/* The prefix includes the NUL: "ab" never lists the users of "abc". */
-	return store_foreach_page(t, STORE_DB_USERS, x->tenant, strlen(x->tenant) + 1, &x->pg,
-				  user_list_cb, &x->out);
-}
-
 int
 op_user_list(struct request *r)
 {
-	struct list_ctx x = {.tenant = r->subject.tenant, .out = {json_array(), 0}};
-	int rc;
-
-	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	rc = x.out.items != NULL ? store_read(r->d->store, user_list_txn, &x) : SIGNET_EINTERNAL;
-	if (rc != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	r->result = json_pack("{s:o}", "users", x.out.items);
-	return ops_page_result(r->result, &x.pg);
+	return ops_list(r, STORE_DB_USERS, r->subject.tenant, user_list_cb, "users");
 }
 
 static int

@@ -190,38 +190,10 @@ key_list_cb(const MDB_val *key, json_t *val, void *arg)
 	return ops_list_append(arg, key_view(val, false));
 }
 
-struct key_list {
-	const char *tenant;
-	struct store_page pg;
-	struct ops_list out;
-};
-
-static int
-key_list_txn(struct store_txn *t, void *arg)
-{
-	struct key_list *x = arg;
-
-	return store_foreach_page(t, STORE_DB_KEYS, x->tenant, strlen(x->tenant) + 1, &x->pg,
-				  key_list_cb, &x->out);
-}
-
 int
 op_key_list(struct request *r)
 {
-	struct key_list x = {.tenant = r->subject.tenant, .out = {json_array(), 0}};
-	int rc;
-
-	if ((rc = ops_page_args(r, &x.pg)) != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	rc = x.out.items != NULL ? store_read(r->d->store, key_list_txn, &x) : SIGNET_EINTERNAL;
-	if (rc != 0) {
-		json_decref(x.out.items);
-		return rc;
-	}
-	r->result = json_pack("{s:o}", "keys", x.out.items);
-	return ops_page_result(r->result, &x.pg);
+	return ops_list(r, STORE_DB_KEYS, r->subject.tenant, key_list_cb, "keys");
 }
 
 struct key_get {

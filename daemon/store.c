@@ -379,46 +379,6 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 }
 
 int
-store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-	      int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg)
-{
-	MDB_cursor *c;
-	MDB_val k = {plen, (void *)prefix}, v;
-	int rc, r = 0;
-
-	if (t->err != 0) {
-		return t->err;
-	}
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
-		return store_err(rc, "opening a cursor");
-	}
-	rc = plen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		json_t *j;
-		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
-			break;
-		}
-		j = parse_record(&v);
-		if (j == NULL) {
-			log_err("store: a record in '%s' is corrupt", db_names[db]);
-			r = SIGNET_EINTERNAL;
-			break;
-		}
-		r = fn(&k, j, arg);
-		json_decref(j);
-		if (r != 0) {
-			break;
-		}
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		r = store_err(rc, "iterating");
-	}
-	mdb_cursor_close(c);
-	return r > 0 ? 0 : r;
-}
-
-int
 store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		   struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
 		   void *arg)
@@ -496,6 +456,15 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 		pg->next_len = 0;
 	}
 	return r > 0 ? 0 : r;
+}
+
+int
+store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+	      int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg)
+{
+	struct store_page pg = {.limit = SIZE_MAX};
+
+	return store_foreach_page(t, db, prefix, plen, &pg, fn, arg);
 }
 
 size_t
