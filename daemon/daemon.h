@@ -66,6 +66,7 @@ struct request {
 	int out_fds[MSG_MAX_FDS];
 	int out_nfds;
 	unsigned delay_ms;
+	struct event *delay_ev; /* the failed-authentication delay, while it runs */
 	struct request *next;
 };
 

@@ -273,7 +273,9 @@ main(int argc, char **argv)
 	if (code == 0 && check) {
 		struct stat st;
 		char pin_path[PATH_MAX];
-		if (!pin_source(&cfg, pin_path, sizeof(pin_path)) || lstat(pin_path, &st) != 0 ||
+		bool have = pin_source(&cfg, pin_path, sizeof(pin_path));
+		errno = 0;
+		if (!have || lstat(pin_path, &st) != 0 ||
 		    !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "signetd: PIN file %s: %s\n", pin_path,
 				errno != 0 ? strerror(errno) : "not a regular file");

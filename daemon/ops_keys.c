@@ -136,7 +136,8 @@ key_create_common(struct request *r, bool import)
 		rc = fd_read_all(r->fds[0], (size_t)r->d->cfg->max_key_import, &raw, &rawlen);
 		if (rc != 0) {
 			return req_fail(r, rc == SIGNET_ETOO_LARGE ? SIGNET_EINVAL : rc,
-					"the key file must be a regular file holding the raw key bytes");
+					"the key file must be a regular file on a local filesystem holding the raw "
+					"key bytes");
 		}
 		rc = hsm_key_import_aes(r->hs, alg, lbl, raw, rawlen, &k);
 		secure_wipe(raw, rawlen);
@@ -401,7 +402,8 @@ op_key_cert(struct request *r)
 	}
 	rc = fd_read_all(r->fds[0], CHAIN_MAX_BYTES, &data, &len);
 	if (rc != 0) {
-		rc = req_fail(r, SIGNET_EINVAL, "the chain must be a regular file of at most %d bytes",
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "the chain must be a regular file on a local filesystem of at most %d bytes",
 			      CHAIN_MAX_BYTES);
 		goto out;
 	}

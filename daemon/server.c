@@ -60,6 +60,7 @@ struct server {
 	long inflight;
 	bool draining;
 	struct event *accept_pause; /* re-arms the listener after running out of descriptors */
+	struct request *delayed;    /* answers waiting out the failed-authentication delay */
 	uint8_t *rbuf; /* one receive buffer: the loop is single-threaded */
 };
 
@@ -279,18 +280,53 @@ request_answer(struct request *r)
 	}
 	c->inflight--;
 	s->inflight--;
+	if (r->delay_ev != NULL) {
+		event_free(r->delay_ev);
+		r->delay_ev = NULL;
+	}
 	request_free(r);
-	if (!c->closed && (!c->reading || s->inflight + 1 == s->d->cfg->max_requests)) {
+	/* Under the limits again: read what was paused (whether or not C is still open). */
+	if (s->inflight + 1 == s->d->cfg->max_requests) {
 		server_recheck_reading(s);
+	} else if (!c->closed && !c->reading) {
+		conn_reading(c, !s->draining && c->inflight < s->d->cfg->max_inflight &&
+					s->inflight < s->d->cfg->max_requests);
 	}
 	conn_free_if_done(c);
 	server_check_drained(s);
 }
 
 static void
+delayed_unlink(struct server *s, struct request *r)
+{
+	for (struct request **p = &s->delayed; *p != NULL; p = &(*p)->next) {
+		if (*p == r) {
+			*p = r->next;
+			r->next = NULL;
+			return;
+		}
+	}
+}
+
+static void
 request_delayed_cb(evutil_socket_t fd, short what, void *arg)
 {
-	request_answer(arg);
+	struct request *r = arg;
+
+	delayed_unlink(r->conn->srv, r);
+	request_answer(r);
+}
+
+/* At shutdown: answer everything still waiting out its delay now. */
+static void
+server_answer_delayed(struct server *s)
+{
+	while (s->delayed != NULL) {
+		struct request *r = s->delayed;
+		s->delayed = r->next;
+		r->next = NULL;
+		request_answer(r);
+	}
 }
 
 /* On the loop: a worker finished R. */
@@ -306,7 +342,11 @@ request_done(struct request *r, void *arg)
 	if (r->delay_ms > 0 && !r->conn->closed && !r->conn->srv->draining) {
 		/* The delay after a failed authentication waits on a timer, not on a thread. */
 		struct timeval tv = {r->delay_ms / 1000, (r->delay_ms % 1000) * 1000};
-		if (event_base_once(r->d->base, -1, EV_TIMEOUT, request_delayed_cb, r, &tv) == 0) {
+		struct server *s = r->conn->srv;
+		r->delay_ev = evtimer_new(r->d->base, request_delayed_cb, r);
+		if (r->delay_ev != NULL && evtimer_add(r->delay_ev, &tv) == 0) {
+			r->next = s->delayed;
+			s->delayed = r;
 			return;
 		}
 	}
@@ -492,6 +532,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		process_packet(c, c->srv->rbuf, n < 0 ? 0 : (size_t)n, fds, nfds, flags);
+		/* The packet may have carried an API token. */
+		secure_wipe(c->srv->rbuf, n < 0 ? 0 : (size_t)(n < MSG_MAX_SIZE ? n : MSG_MAX_SIZE));
 	}
 	c->holds--;
 	conn_free_if_done(c);
@@ -629,6 +671,10 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		free(c);
 		return;
+	}
+	if (s->inflight >= s->d->cfg->max_requests) {
+		/* The daemon is at its limit: this connection waits like the others. */
+		conn_reading(c, false);
 	}
 	c->next = s->conns;
 	if (s->conns != NULL) {
@@ -769,6 +815,7 @@ server_shutdown(struct server *s)
 	if (s->drain_timer != NULL) {
 		evtimer_add(s->drain_timer, &tv);
 	}
+	server_answer_delayed(s);
 	log_info("shutting down: %ld requests in flight", s->inflight);
 	server_check_drained(s);
 }
@@ -782,6 +829,7 @@ server_free(struct server *s)
 	/* Workers finish what they hold; their answers go out or are dropped with the connection. */
 	workers_stop(s->d->workers);
 	s->d->workers = NULL;
+	server_answer_delayed(s);
 	while (s->conns != NULL) {
 		struct conn *c = s->conns;
 		conn_flush(c);

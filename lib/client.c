@@ -157,6 +157,7 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 		json_decref(rep);
 		msg_close_fds(rfds, rnfds);
 	}
+	secure_wipe(buf, MSG_MAX_SIZE);
 	free(buf);
 	return r;
 }

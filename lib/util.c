@@ -79,7 +79,7 @@ secret_read_file(struct secret *s, const char *path, size_t max)
 	if (secret_alloc(s, max + 1) != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		log_err("cannot open PIN file %s: %s", path, strerror(errno));
 		goto out;
