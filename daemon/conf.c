@@ -25,32 +25,32 @@ struct cfg_key {
 	const char *name;
 	enum cfg_type type;
 	size_t offset;
-	long min, max;   /* CFG_LONG range; CFG_STR/PATH max length */
-	long def;        /* CFG_LONG default */
-	const char *sdef;/* string default (NULL: unset) */
+	long min, max;    /* CFG_LONG range; CFG_STR/PATH max length */
+	long def;         /* CFG_LONG default */
+	const char *sdef; /* string default (NULL: unset) */
 };
 
 #define OFF(f) offsetof(struct config, f)
 
 static const struct cfg_key cfg_keys[] = {
-	{"daemon", "state_dir", CFG_PATH, OFF(state_dir), 0, 4000, 0, NULL},
-	{"daemon", "socket", CFG_PATH, OFF(socket_path), 0, 107, 0, NULL},
-	{"daemon", "socket_group", CFG_STR, OFF(socket_group), 0, 64, 0, NULL},
-	{"daemon", "workers", CFG_LONG, OFF(workers), 1, 64, 4, NULL},
-	{"daemon", "max_connections", CFG_LONG, OFF(max_connections), 1, 10000, 256, NULL},
-	{"daemon", "max_inflight", CFG_LONG, OFF(max_inflight), 1, 1024, 16, NULL},
-	{"daemon", "max_requests", CFG_LONG, OFF(max_requests), 1, 100000, 128, NULL},
-	{"daemon", "max_connections_per_uid", CFG_LONG, OFF(max_connections_per_uid), 1, 10000, 32,
-	 NULL},
-	{"daemon", "idle_timeout", CFG_LONG, OFF(idle_timeout), 1, 86400, 600, NULL},
-	{"daemon", "shutdown_timeout", CFG_LONG, OFF(shutdown_timeout), 1, 3600, 30, NULL},
-	{"daemon", "auth_fail_delay_ms", CFG_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
-	{"daemon", "log_level", CFG_STR, OFF(log_level), 0, 16, 0, "info"},
-	{"token", "module", CFG_PATH, OFF(module), 0, 4000, 0, NULL},
-	{"token", "uri", CFG_STR, OFF(token_uri), 0, 1024, 0, NULL},
-	{"token", "pin_file", CFG_PATH, OFF(pin_file), 0, 4000, 0, NULL},
-	{"token", "softhsm_conf", CFG_PATH, OFF(softhsm_conf), 0, 4000, 0, NULL},
-	{"store", "map_size_mb", CFG_LONG, OFF(map_size_mb), 1, 1048576, 64, NULL},
+    {"daemon", "state_dir", CFG_PATH, OFF(state_dir), 0, 4000, 0, NULL},
+    {"daemon", "socket", CFG_PATH, OFF(socket_path), 0, 107, 0, NULL},
+    {"daemon", "socket_group", CFG_STR, OFF(socket_group), 0, 64, 0, NULL},
+    {"daemon", "workers", CFG_LONG, OFF(workers), 1, 64, 4, NULL},
+    {"daemon", "max_connections", CFG_LONG, OFF(max_connections), 1, 10000, 256, NULL},
+    {"daemon", "max_inflight", CFG_LONG, OFF(max_inflight), 1, 1024, 16, NULL},
+    {"daemon", "max_requests", CFG_LONG, OFF(max_requests), 1, 100000, 128, NULL},
+    {"daemon", "max_connections_per_uid", CFG_LONG, OFF(max_connections_per_uid), 1, 10000, 32,
+     NULL},
+    {"daemon", "idle_timeout", CFG_LONG, OFF(idle_timeout), 1, 86400, 600, NULL},
+    {"daemon", "shutdown_timeout", CFG_LONG, OFF(shutdown_timeout), 1, 3600, 30, NULL},
+    {"daemon", "auth_fail_delay_ms", CFG_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
+    {"daemon", "log_level", CFG_STR, OFF(log_level), 0, 16, 0, "info"},
+    {"token", "module", CFG_PATH, OFF(module), 0, 4000, 0, NULL},
+    {"token", "uri", CFG_STR, OFF(token_uri), 0, 1024, 0, NULL},
+    {"token", "pin_file", CFG_PATH, OFF(pin_file), 0, 4000, 0, NULL},
+    {"token", "softhsm_conf", CFG_PATH, OFF(softhsm_conf), 0, 4000, 0, NULL},
+    {"store", "map_size_mb", CFG_LONG, OFF(map_size_mb), 1, 1048576, 64, NULL},
 };
 
 #define CONFIG_FILE_MAX (64 * 1024) /* bytes */
@@ -104,7 +104,8 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	x->failed = 1;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
-		if (strcmp(cfg_keys[i].section, section) == 0 && strcmp(cfg_keys[i].name, name) == 0) {
+		if (strcmp(cfg_keys[i].section, section) == 0 &&
+		    strcmp(cfg_keys[i].name, name) == 0) {
 			k = &cfg_keys[i];
 			break;
 		}
@@ -120,8 +121,8 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	 * change a setting without a word.
 	 */
 	if (x->seen & (1ull << (k - cfg_keys))) {
-		snprintf(x->err, x->errlen, "%s.%s is given twice (or an indented line continues it)",
-			 section, name);
+		snprintf(x->err, x->errlen,
+			 "%s.%s is given twice (or an indented line continues it)", section, name);
 		return 0;
 	}
 	x->seen |= 1ull << (k - cfg_keys);
@@ -131,14 +132,16 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max) {
-			snprintf(x->err, x->errlen, "%s.%s must be an integer from %ld to %ld", section, name, k->min, k->max);
+			snprintf(x->err, x->errlen, "%s.%s must be an integer from %ld to %ld",
+				 section, name, k->min, k->max);
 			return 0;
 		}
 		*(long *)((char *)x->c + k->offset) = v;
 	} else {
 		char **p = (char **)((char *)x->c + k->offset);
 		if (strlen(value) > (size_t)k->max) {
-			snprintf(x->err, x->errlen, "%s.%s is longer than %ld characters", section, name, k->max);
+			snprintf(x->err, x->errlen, "%s.%s is longer than %ld characters", section,
+				 name, k->max);
 			return 0;
 		}
 		if (k->type == CFG_PATH && value[0] != '/') {

@@ -6,21 +6,22 @@
 #include <stddef.h>
 
 struct config {
-	char *state_dir;     /* [daemon] state_dir */
-	char *socket_path;   /* [daemon] socket */
-	char *socket_group;  /* [daemon] socket_group: group that may connect (empty: the daemon's) */
-	long workers;        /* [daemon] workers */
-	long max_connections;/* [daemon] max_connections */
-	long max_inflight;   /* [daemon] max_inflight: queued requests per connection */
-	long max_requests;   /* [daemon] max_requests: requests in flight in the whole daemon */
+	char *state_dir;   /* [daemon] state_dir */
+	char *socket_path; /* [daemon] socket */
+	char
+	    *socket_group; /* [daemon] socket_group: group that may connect (empty: the daemon's) */
+	long workers;      /* [daemon] workers */
+	long max_connections; /* [daemon] max_connections */
+	long max_inflight;    /* [daemon] max_inflight: queued requests per connection */
+	long max_requests;    /* [daemon] max_requests: requests in flight in the whole daemon */
 	long max_connections_per_uid; /* [daemon] max_connections_per_uid (local admins exempt) */
-	long idle_timeout;   /* [daemon] idle_timeout, seconds */
-	long shutdown_timeout; /* [daemon] shutdown_timeout, seconds */
-	long auth_fail_delay_ms; /* [daemon] auth_fail_delay_ms */
-	char *log_level;     /* [daemon] log_level */
-	char *module;        /* [token] module */
-	char *token_uri;     /* [token] uri */
-	char *pin_file;      /* [token] pin_file */
+	long idle_timeout;            /* [daemon] idle_timeout, seconds */
+	long shutdown_timeout;        /* [daemon] shutdown_timeout, seconds */
+	long auth_fail_delay_ms;      /* [daemon] auth_fail_delay_ms */
+	char *log_level;              /* [daemon] log_level */
+	char *module;                 /* [token] module */
+	char *token_uri;              /* [token] uri */
+	char *pin_file;               /* [token] pin_file */
 	char *softhsm_conf;  /* [token] softhsm_conf: SOFTHSM2_CONF for the embedded token */
 	long map_size_mb;    /* [store] map_size_mb: initial LMDB map */
 	long max_key_import; /* not configurable: raw key file bound */

@@ -32,8 +32,8 @@ struct daemon {
 	struct server *server;
 	int64_t started;
 	uid_t self_uid;
-	atomic_long requests;   /* requests dispatched since start */
-	atomic_long connections;/* connections open now */
+	atomic_long requests;    /* requests dispatched since start */
+	atomic_long connections; /* connections open now */
 };
 
 struct peer {
@@ -48,12 +48,12 @@ struct request {
 	struct conn *conn;
 	const struct op_desc *op;
 	json_int_t id;
-	json_t *msg;        /* the whole request object (owns args and auth) */
+	json_t *msg; /* the whole request object (owns args and auth) */
 	struct jargs args;
-	const char *token;  /* borrowed from MSG */
+	const char *token; /* borrowed from MSG */
 	const char *tenant_hint;
 	struct peer peer;
-	bool local;         /* peer is root or the daemon's own uid */
+	bool local; /* peer is root or the daemon's own uid */
 	int fds[MSG_MAX_FDS];
 	int nfds;
 	/* Filled on the worker. */
@@ -71,4 +71,5 @@ struct request {
 };
 
 /* Record a failure with a message for the client (never a secret). Returns ERR. */
-int req_fail(struct request *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int req_fail(struct request *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -17,8 +17,8 @@ struct op_desc {
 	unsigned flags;
 	enum acl_action action;
 	enum acl_resource_type rtype;
-	int max_fds;               /* descriptors the op accepts */
-	const char *const *args;   /* the argument names it accepts (NULL-terminated) */
+	int max_fds;             /* descriptors the op accepts */
+	const char *const *args; /* the argument names it accepts (NULL-terminated) */
 };
 
 const struct op_desc *dispatch_find(const char *name);

@@ -72,7 +72,8 @@ init_state_dir(const char *dir)
 	}
 	if (stat(dir, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode) || dir_is_empty(dir) != 1) {
-			log_err("%s exists and is not an empty directory; refusing to overwrite it", dir);
+			log_err("%s exists and is not an empty directory; refusing to overwrite it",
+				dir);
 			return SIGNET_ECONFLICT;
 		}
 	} else if (errno != ENOENT || mkdir(dir, 0700) != 0) {
@@ -91,13 +92,14 @@ init_state_dir(const char *dir)
 		log_err("cannot create the state directory's folders: %s", strerror(errno));
 		return SIGNET_EINTERNAL;
 	}
-	n = snprintf(text, sizeof(text),
-		     "# SoftHSMv2 configuration of the signet embedded token (made by signetd --init)\n"
-		     "directories.tokendir = %s\n"
-		     "objectstore.backend = file\n"
-		     "log.level = ERROR\n"
-		     "slots.removable = false\n",
-		     tokens);
+	n = snprintf(
+	    text, sizeof(text),
+	    "# SoftHSMv2 configuration of the signet embedded token (made by signetd --init)\n"
+	    "directories.tokendir = %s\n"
+	    "objectstore.backend = file\n"
+	    "log.level = ERROR\n"
+	    "slots.removable = false\n",
+	    tokens);
 	if (n < 0 || (size_t)n >= sizeof(text) ||
 	    file_write_atomic(conf, text, (size_t)n, 0600) != 0) {
 		return SIGNET_EINTERNAL;

@@ -142,9 +142,10 @@ run(struct config *cfg)
 	hc.pin = &pin;
 	r = hsm_open(&hc, &d.hsm);
 	if (r != 0) {
-		log_err("cannot use the token: %s", r == SIGNET_EUNAUTH ? "the token refused the PIN"
-						   : r == SIGNET_ENOTFOUND ? "no token matches the URI"
-									   : signet_strerror(r));
+		log_err("cannot use the token: %s",
+			r == SIGNET_EUNAUTH     ? "the token refused the PIN"
+			: r == SIGNET_ENOTFOUND ? "no token matches the URI"
+						: signet_strerror(r));
 		code = EXIT_TOKEN;
 		goto out;
 	}
@@ -202,14 +203,14 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"init", no_argument, NULL, 'i'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'k'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"init", no_argument, NULL, 'i'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *state_dir = NULL, *config_file = NULL, *level = NULL;
 	bool do_init = false, check = false;
@@ -262,8 +263,9 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		code = init_state_dir(state_dir);
-		return code == 0 ? 0 : code == SIGNET_EINVAL || code == SIGNET_ECONFLICT ? EXIT_USAGE
-											   : EXIT_RUNTIME;
+		return code == 0                                           ? 0
+		       : code == SIGNET_EINVAL || code == SIGNET_ECONFLICT ? EXIT_USAGE
+									   : EXIT_RUNTIME;
 	}
 	config_init(&cfg);
 	code = load_config(&cfg, state_dir, config_file);
@@ -275,13 +277,13 @@ main(int argc, char **argv)
 		char pin_path[PATH_MAX];
 		bool have = pin_source(&cfg, pin_path, sizeof(pin_path));
 		errno = 0;
-		if (!have || lstat(pin_path, &st) != 0 ||
-		    !S_ISREG(st.st_mode)) {
+		if (!have || lstat(pin_path, &st) != 0 || !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "signetd: PIN file %s: %s\n", pin_path,
 				errno != 0 ? strerror(errno) : "not a regular file");
 			code = EXIT_USAGE;
 		} else {
-			printf("configuration OK\nstate_dir = %s\nsocket = %s\nmodule = %s\nuri = %s\n",
+			printf("configuration OK\nstate_dir = %s\nsocket = %s\nmodule = %s\nuri = "
+			       "%s\n",
 			       cfg.state_dir, cfg.socket_path, cfg.module, cfg.token_uri);
 		}
 	} else if (code == 0) {

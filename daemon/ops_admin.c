@@ -41,19 +41,18 @@ op_status(struct request *r)
 	if (r->d->hsm != NULL) {
 		hsm_get_token_info(r->d->hsm, &ti);
 		token = json_pack("{s:s, s:s, s:s, s:s, s:b}", "label", ti.label, "manufacturer",
-				  ti.manufacturer, "model", ti.model, "serial", ti.serial, "available",
-				  r->hs != NULL);
+				  ti.manufacturer, "model", ti.model, "serial", ti.serial,
+				  "available", r->hs != NULL);
 	} else {
 		token = json_pack("{s:b}", "available", 0);
 	}
-	r->result = json_pack("{s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:I}", "version",
-			      PACKAGE_VERSION, "started", started, "uptime",
-			      (json_int_t)(time_now() - r->d->started), "token", token, "counts",
-			      "tenants", (json_int_t)c.tenants, "users", (json_int_t)c.users, "keys",
-			      (json_int_t)c.keys, "connections",
-			      (json_int_t)atomic_load(&r->d->connections), "workers",
-			      (json_int_t)r->d->cfg->workers, "requests",
-			      (json_int_t)atomic_load(&r->d->requests));
+	r->result = json_pack(
+	    "{s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:I}", "version", PACKAGE_VERSION,
+	    "started", started, "uptime", (json_int_t)(time_now() - r->d->started), "token", token,
+	    "counts", "tenants", (json_int_t)c.tenants, "users", (json_int_t)c.users, "keys",
+	    (json_int_t)c.keys, "connections", (json_int_t)atomic_load(&r->d->connections),
+	    "workers", (json_int_t)r->d->cfg->workers, "requests",
+	    (json_int_t)atomic_load(&r->d->requests));
 	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }
 
@@ -82,7 +81,8 @@ op_backup(struct request *r)
 		return req_fail(r, SIGNET_EINTERNAL, "the backup could not be synced");
 	}
 	log_notice("backup of the store (%lld bytes) taken by USER:%s of tenant %s, uid %u",
-		   (long long)st.st_size, r->subject.user, r->subject.tenant, (unsigned)r->peer.uid);
+		   (long long)st.st_size, r->subject.user, r->subject.tenant,
+		   (unsigned)r->peer.uid);
 	r->result = json_pack("{s:I}", "bytes", (json_int_t)st.st_size);
 	return 0;
 }

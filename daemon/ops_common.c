@@ -22,7 +22,8 @@ ops_page_args(struct request *r, struct store_page *pg)
 
 	memset(pg, 0, sizeof(*pg));
 	if (jargs_int(&r->args, "limit", false, 1, STORE_PAGE_MAX, &limit) != 0 ||
-	    jargs_str(&r->args, "cursor", false, base64_encoded_len(STORE_CURSOR_MAX), &cursor) != 0) {
+	    jargs_str(&r->args, "cursor", false, base64_encoded_len(STORE_CURSOR_MAX), &cursor) !=
+		0) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
 	pg->limit = (size_t)limit;
@@ -30,7 +31,8 @@ ops_page_args(struct request *r, struct store_page *pg)
 		/* Opaque to clients: base64url of the key suffix of the last record they saw. */
 		n = base64_decode(cursor, strlen(cursor), pg->after, sizeof(pg->after), true);
 		if (n <= 0) {
-			return req_fail(r, SIGNET_EINVAL, "'cursor' is not one this daemon gave out");
+			return req_fail(r, SIGNET_EINVAL,
+					"'cursor' is not one this daemon gave out");
 		}
 		pg->after_len = (size_t)n;
 	}
@@ -85,8 +87,9 @@ list_txn(struct store_txn *t, void *arg)
 	struct list_run *x = arg;
 
 	/* The prefix includes the NUL: tenant "ab" never lists the records of "abc". */
-	return store_foreach_page(t, x->db, x->tenant, x->tenant != NULL ? strlen(x->tenant) + 1 : 0,
-				  &x->pg, x->item, &x->out);
+	return store_foreach_page(t, x->db, x->tenant,
+				  x->tenant != NULL ? strlen(x->tenant) + 1 : 0, &x->pg, x->item,
+				  &x->out);
 }
 
 int

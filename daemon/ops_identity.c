@@ -62,8 +62,8 @@ op_tenant_create(struct request *r)
 	if (rc == 0) {
 		log_notice("tenant %s created by uid %u with initial admin %s", x.name,
 			   (unsigned)r->peer.uid, x.admin);
-		r->result = json_pack("{s:s, s:s, s:s}", "tenant", x.name, "admin", x.admin, "token",
-				      x.token);
+		r->result = json_pack("{s:s, s:s, s:s}", "tenant", x.name, "admin", x.admin,
+				      "token", x.token);
 	}
 	secure_wipe(x.token, sizeof(x.token));
 	return rc;
@@ -72,9 +72,10 @@ op_tenant_create(struct request *r)
 static int
 tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	return ops_list_append(arg, json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"),
-					      "admin", json_object_get(val, "admin"), "created",
-					      json_object_get(val, "created")));
+	return ops_list_append(arg,
+			       json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"),
+					 "admin", json_object_get(val, "admin"), "created",
+					 json_object_get(val, "created")));
 }
 
 int
@@ -88,9 +89,10 @@ static json_t *
 user_view(const json_t *u)
 {
 	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:b}", "name", json_object_get(u, "name"),
-			 "groups", json_object_get(u, "groups"), "client", json_object_get(u, "client"),
-			 "admin", json_object_get(u, "admin"), "created", json_object_get(u, "created"),
-			 "hasToken", json_is_string(json_object_get(u, "tokenHash")));
+			 "groups", json_object_get(u, "groups"), "client",
+			 json_object_get(u, "client"), "admin", json_object_get(u, "admin"),
+			 "created", json_object_get(u, "created"), "hasToken",
+			 json_is_string(json_object_get(u, "tokenHash")));
 }
 
 struct user_op {
@@ -149,9 +151,9 @@ op_user_create(struct request *r)
 	rc = store_write(r->d->store, user_create_txn, &x);
 	json_decref(empty);
 	if (rc == 0) {
-		r->result = json_pack("{s:s, s:s, s:s, s:O}", "tenant", r->subject.tenant, "user",
-				      x.name, "token", x.token, "groups",
-				      json_object_get(x.view, "groups"));
+		r->result =
+		    json_pack("{s:s, s:s, s:s, s:O}", "tenant", r->subject.tenant, "user", x.name,
+			      "token", x.token, "groups", json_object_get(x.view, "groups"));
 	}
 	json_decref(x.view);
 	secure_wipe(x.token, sizeof(x.token));
@@ -271,7 +273,7 @@ int
 op_whoami(struct request *r)
 {
 	r->result = json_pack("{s:s, s:s, s:b, s:b, s:b}", "tenant", r->subject.tenant, "user",
-			      r->subject.user, "admin", r->subject.admin, "client", r->subject.client,
-			      "local", r->local);
+			      r->subject.user, "admin", r->subject.admin, "client",
+			      r->subject.client, "local", r->local);
 	return 0;
 }

@@ -61,13 +61,12 @@ key_put_txn(struct store_txn *t, void *arg)
 	hex_encode(x->key->id, HSM_ID_LEN, idhex);
 	/* The store may run this again after growing its map: start clean. */
 	json_decref(x->rec);
-	x->rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:I, s:s}", "label",
-			   x->label, "tenant", x->r->subject.tenant, "description",
-			   x->description != NULL ? x->description : "", "algorithm",
-			   hsm_alg_name(x->key->alg), "id", idhex, "uri", x->key->uri, "publicKeyPem",
-			   x->key->public_pem, "origin", x->imported ? "imported" : "generated",
-			   "usable", 1, "created", (json_int_t)time_now(), "createdBy",
-			   x->r->subject.user);
+	x->rec = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:I, s:s}", "label", x->label, "tenant",
+	    x->r->subject.tenant, "description", x->description != NULL ? x->description : "",
+	    "algorithm", hsm_alg_name(x->key->alg), "id", idhex, "uri", x->key->uri, "publicKeyPem",
+	    x->key->public_pem, "origin", x->imported ? "imported" : "generated", "usable", 1,
+	    "created", (json_int_t)time_now(), "createdBy", x->r->subject.user);
 	if (x->rec == NULL) {
 		return SIGNET_EINTERNAL;
 	}
@@ -79,14 +78,14 @@ key_put_txn(struct store_txn *t, void *arg)
 static json_t *
 key_view(const json_t *k, bool full)
 {
-	json_t *v = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "label",
-			      json_object_get(k, "label"), "algorithm", json_object_get(k, "algorithm"),
-			      "description", json_object_get(k, "description"), "uri",
-			      json_object_get(k, "uri"), "origin", json_object_get(k, "origin"),
-			      "usable", json_object_get(k, "usable"), "created",
-			      json_object_get(k, "created"));
+	json_t *v =
+	    json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "label", json_object_get(k, "label"),
+		      "algorithm", json_object_get(k, "algorithm"), "description",
+		      json_object_get(k, "description"), "uri", json_object_get(k, "uri"), "origin",
+		      json_object_get(k, "origin"), "usable", json_object_get(k, "usable"),
+		      "created", json_object_get(k, "created"));
 	static const char *const extra[] = {"publicKeyPem", "chainPem", "certSubject",
-					    "certNotAfter", "problem", "createdBy"};
+					    "certNotAfter", "problem",  "createdBy"};
 
 	if (v == NULL) {
 		return NULL;
@@ -118,14 +117,16 @@ key_create_common(struct request *r, bool import)
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
 	if (hsm_alg_parse(alg_name, &alg) != 0) {
-		return req_fail(r, SIGNET_EINVAL, "unknown algorithm; use one of ECC_NIST_P256, "
-					      "ECC_NIST_P384, RSA_3072, RSA_4096, ED25519, AES_256, AES_128");
+		return req_fail(r, SIGNET_EINVAL,
+				"unknown algorithm; use one of ECC_NIST_P256, "
+				"ECC_NIST_P384, RSA_3072, RSA_4096, ED25519, AES_256, AES_128");
 	}
 	if (import && !hsm_alg_is_secret(alg)) {
 		return req_fail(r, SIGNET_EINVAL, "only AES_256 and AES_128 keys can be imported");
 	}
 	if (import && r->nfds != 1) {
-		return req_fail(r, SIGNET_EINVAL, "key.import needs the raw key file as a descriptor");
+		return req_fail(r, SIGNET_EINVAL,
+				"key.import needs the raw key file as a descriptor");
 	}
 	rc = store_read(r->d->store, key_exists_txn, &x);
 	if (rc != 0) {
@@ -136,7 +137,8 @@ key_create_common(struct request *r, bool import)
 		rc = fd_read_all(r->fds[0], (size_t)r->d->cfg->max_key_import, &raw, &rawlen);
 		if (rc != 0) {
 			return req_fail(r, rc == SIGNET_ETOO_LARGE ? SIGNET_EINVAL : rc,
-					"the key file must be a regular file on a local filesystem holding the raw "
+					"the key file must be a regular file on a local filesystem "
+					"holding the raw "
 					"key bytes");
 		}
 		rc = hsm_key_import_aes(r->hs, alg, lbl, raw, rawlen, &k);
@@ -151,15 +153,17 @@ key_create_common(struct request *r, bool import)
 	}
 	if (rc != 0) {
 		hsm_key_clear(&k);
-		return req_fail(r, rc, "the token could not %s the key", import ? "import" : "generate");
+		return req_fail(r, rc, "the token could not %s the key",
+				import ? "import" : "generate");
 	}
 	x.key = &k;
 	rc = store_write(r->d->store, key_put_txn, &x);
 	if (rc != 0) {
 		/* Leave nothing behind that the store does not know of. */
 		if (hsm_key_destroy(r->hs, alg, k.id) != 0) {
-			log_err("key %s: could not remove the token objects after a failed store write",
-				lbl);
+			log_err(
+			    "key %s: could not remove the token objects after a failed store write",
+			    lbl);
 		}
 		hsm_key_clear(&k);
 		json_decref(x.rec);
@@ -255,8 +259,8 @@ key_usable_pair(struct request *r, const json_t *rec, enum hsm_alg *alg, uint8_t
 	if (!json_is_true(json_object_get(rec, "usable"))) {
 		return req_fail(r, SIGNET_EDENIED, "key refused at start: %s",
 				json_string_value(json_object_get(rec, "problem")) != NULL
-					? json_string_value(json_object_get(rec, "problem"))
-					: "failed its attribute check");
+				    ? json_string_value(json_object_get(rec, "problem"))
+				    : "failed its attribute check");
 	}
 	if (hsm_alg_is_secret(*alg)) {
 		return req_fail(r, SIGNET_EINVAL, "%s is a secret key, not a key pair",
@@ -281,8 +285,9 @@ op_key_csr(struct request *r)
 	{
 		X509_NAME *n = hsm_parse_subject(subject);
 		if (n == NULL) {
-			return req_fail(r, SIGNET_EINVAL, "subject must look like /CN=name/O=org with "
-							 "known attribute names");
+			return req_fail(r, SIGNET_EINVAL,
+					"subject must look like /CN=name/O=org with "
+					"known attribute names");
 		}
 		X509_NAME_free(n);
 	}
@@ -293,7 +298,9 @@ op_key_csr(struct request *r)
 	if (rc == 0) {
 		rc = hsm_key_csr(r->hs, alg, id, subject, &pem);
 		if (rc == SIGNET_EINVAL) {
-			req_fail(r, rc, "subject must look like /CN=name/O=org with known attribute names");
+			req_fail(
+			    r, rc,
+			    "subject must look like /CN=name/O=org with known attribute names");
 		}
 	}
 	if (rc == 0) {
@@ -332,9 +339,10 @@ key_cert_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
-/* Read a PEM chain: the leaf first, each certificate issued by the next, at most CHAIN_MAX_CERTS. */
+/* Read a PEM chain: the leaf first, each certificate issued by the next, at most CHAIN_MAX_CERTS.
+ */
 static int
-chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) **out)
+chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) * *out)
 {
 	BIO *b = BIO_new_mem_buf(data, (int)len);
 	STACK_OF(X509) *chain = sk_X509_new_null();
@@ -364,12 +372,14 @@ chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) *
 	/* Each certificate must be signed by the next: a chain, not a bag of certificates. */
 	for (int i = 0; i + 1 < sk_X509_num(chain); i++) {
 		X509 *sub = sk_X509_value(chain, i), *iss = sk_X509_value(chain, i + 1);
-		if (X509_check_issued(iss, sub) != X509_V_OK || X509_verify(sub, X509_get0_pubkey(iss)) != 1) {
+		if (X509_check_issued(iss, sub) != X509_V_OK ||
+		    X509_verify(sub, X509_get0_pubkey(iss)) != 1) {
 			ERR_clear_error();
 			sk_X509_pop_free(chain, X509_free);
-			return req_fail(r, SIGNET_EINVAL,
-					"certificate %d of the chain is not issued by certificate %d", i + 1,
-					i + 2);
+			return req_fail(
+			    r, SIGNET_EINVAL,
+			    "certificate %d of the chain is not issued by certificate %d", i + 1,
+			    i + 2);
 		}
 	}
 	*out = chain;
@@ -391,7 +401,8 @@ op_key_cert(struct request *r)
 	int rc;
 
 	if (r->nfds != 1) {
-		return req_fail(r, SIGNET_EINVAL, "key.cert needs the PEM chain file as a descriptor");
+		return req_fail(r, SIGNET_EINVAL,
+				"key.cert needs the PEM chain file as a descriptor");
 	}
 	if ((rc = key_load(r, &g)) != 0) {
 		return rc;
@@ -402,9 +413,10 @@ op_key_cert(struct request *r)
 	}
 	rc = fd_read_all(r->fds[0], CHAIN_MAX_BYTES, &data, &len);
 	if (rc != 0) {
-		rc = req_fail(r, SIGNET_EINVAL,
-			      "the chain must be a regular file on a local filesystem of at most %d bytes",
-			      CHAIN_MAX_BYTES);
+		rc = req_fail(
+		    r, SIGNET_EINVAL,
+		    "the chain must be a regular file on a local filesystem of at most %d bytes",
+		    CHAIN_MAX_BYTES);
 		goto out;
 	}
 	if ((rc = chain_parse(r, data, len, &chain)) != 0) {
@@ -523,9 +535,9 @@ check_write_txn(struct store_txn *t, void *arg)
 
 	json_array_foreach(x->updates, i, rec) {
 		char key[130];
-		size_t klen = store_key2(key, sizeof(key),
-					 json_string_value(json_object_get(rec, "tenant")),
-					 json_string_value(json_object_get(rec, "label")));
+		size_t klen =
+		    store_key2(key, sizeof(key), json_string_value(json_object_get(rec, "tenant")),
+			       json_string_value(json_object_get(rec, "label")));
 		store_put_json(t, STORE_DB_KEYS, key, klen, rec, false);
 	}
 	return t->err;

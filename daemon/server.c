@@ -23,8 +23,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define PACKETS_PER_WAKEUP 16  /* fairness between connections */
-#define OUTQ_MAX_PACKETS   64  /* a peer that does not read its replies is dropped */
+#define PACKETS_PER_WAKEUP 16                 /* fairness between connections */
+#define OUTQ_MAX_PACKETS   64                 /* a peer that does not read its replies is dropped */
 #define ID_MAX             9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 
 struct outpkt {
@@ -61,7 +61,7 @@ struct server {
 	bool draining;
 	struct event *accept_pause; /* re-arms the listener after running out of descriptors */
 	struct request *delayed;    /* answers waiting out the failed-authentication delay */
-	uint8_t *rbuf; /* one receive buffer: the loop is single-threaded */
+	uint8_t *rbuf;              /* one receive buffer: the loop is single-threaded */
 };
 
 int
@@ -146,9 +146,10 @@ conn_send_json(struct conn *c, json_t *obj, int *fds, int nfds)
 	data = msg_dump(obj, &len);
 	if (data == NULL) {
 		/* Too large for one packet: answer with an error of the same id instead. */
-		json_t *small = json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", json_object_get(obj, "id"),
-					  "ok", 0, "error", "code", "too_large", "message",
-					  "the reply exceeds the packet size; ask for less");
+		json_t *small =
+		    json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", json_object_get(obj, "id"), "ok", 0,
+			      "error", "code", "too_large", "message",
+			      "the reply exceeds the packet size; ask for less");
 		msg_close_fds(fds, &nfds);
 		data = small != NULL ? msg_dump(small, &len) : NULL;
 		json_decref(small);
@@ -199,9 +200,10 @@ reply_id(json_int_t id)
 static void
 conn_send_error(struct conn *c, json_int_t id, int err, const char *message)
 {
-	json_t *rep = json_pack("{s:o, s:b, s:{s:s, s:s}}", "id", reply_id(id), "ok", 0, "error",
-				"code", signet_err_code(err), "message",
-				message != NULL && message[0] != '\0' ? message : signet_strerror(err));
+	json_t *rep =
+	    json_pack("{s:o, s:b, s:{s:s, s:s}}", "id", reply_id(id), "ok", 0, "error", "code",
+		      signet_err_code(err), "message",
+		      message != NULL && message[0] != '\0' ? message : signet_strerror(err));
 	if (rep != NULL) {
 		conn_send_json(c, rep, NULL, 0);
 		json_decref(rep);
@@ -237,7 +239,7 @@ server_recheck_reading(struct server *s)
 
 	for (struct conn *c = s->conns; c != NULL; c = c->next) {
 		conn_reading(c, !s->draining && c->inflight < cfg->max_inflight &&
-					s->inflight < cfg->max_requests);
+				    s->inflight < cfg->max_requests);
 	}
 }
 
@@ -267,8 +269,9 @@ request_answer(struct request *r)
 
 	if (!c->closed) {
 		if (r->err == 0) {
-			json_t *rep = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)r->id, "ok", 1,
-						"result", r->result != NULL ? r->result : json_object());
+			json_t *rep =
+			    json_pack("{s:I, s:b, s:O}", "id", (json_int_t)r->id, "ok", 1, "result",
+				      r->result != NULL ? r->result : json_object());
 			if (rep != NULL) {
 				conn_send_json(c, rep, r->out_fds, r->out_nfds);
 				r->out_nfds = 0;
@@ -290,7 +293,7 @@ request_answer(struct request *r)
 		server_recheck_reading(s);
 	} else if (!c->closed && !c->reading) {
 		conn_reading(c, !s->draining && c->inflight < s->d->cfg->max_inflight &&
-					s->inflight < s->d->cfg->max_requests);
+				    s->inflight < s->d->cfg->max_requests);
 	}
 	conn_free_if_done(c);
 	server_check_drained(s);
@@ -389,8 +392,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 		const char *k;
 		json_t *e;
 		json_object_foreach(msg, k, e) {
-			if (strcmp(k, "id") != 0 && strcmp(k, "op") != 0 && strcmp(k, "auth") != 0 &&
-			    strcmp(k, "args") != 0) {
+			if (strcmp(k, "id") != 0 && strcmp(k, "op") != 0 &&
+			    strcmp(k, "auth") != 0 && strcmp(k, "args") != 0) {
 				why = "unknown member in request";
 				goto invalid;
 			}
@@ -418,7 +421,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 	}
 	auth = json_object_get(msg, "auth");
 	if (auth != NULL) {
-		json_t *tok = json_object_get(auth, "token"), *ten = json_object_get(auth, "tenant");
+		json_t *tok = json_object_get(auth, "token"),
+		       *ten = json_object_get(auth, "tenant");
 		if (!json_is_object(auth) || json_object_size(auth) > 2 ||
 		    (json_object_size(auth) != (size_t)(tok != NULL) + (ten != NULL)) ||
 		    (tok != NULL && (!json_is_string(tok) || json_string_length(tok) > 256)) ||
@@ -435,7 +439,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 	if ((op->flags & OP_LOCAL) && !c->local) {
 		msg_close_fds(fds, &nfds);
 		json_decref(msg);
-		conn_send_error(c, id, SIGNET_EDENIED, "this operation is for local administrators only");
+		conn_send_error(c, id, SIGNET_EDENIED,
+				"this operation is for local administrators only");
 		return;
 	}
 	if (s->draining) {
@@ -447,7 +452,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 	if (c->inflight >= s->d->cfg->max_inflight) {
 		msg_close_fds(fds, &nfds);
 		json_decref(msg);
-		conn_send_error(c, id, SIGNET_EUNAVAILABLE, "too many requests in flight on this connection");
+		conn_send_error(c, id, SIGNET_EUNAVAILABLE,
+				"too many requests in flight on this connection");
 		return;
 	}
 	r = calloc(1, sizeof(*r));
@@ -464,7 +470,8 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 	r->msg = msg;
 	jargs_init(&r->args, json_object_get(msg, "args"));
 	if (auth != NULL) {
-		json_t *tok = json_object_get(auth, "token"), *ten = json_object_get(auth, "tenant");
+		json_t *tok = json_object_get(auth, "token"),
+		       *ten = json_object_get(auth, "tenant");
 		r->token = tok != NULL ? json_string_value(tok) : NULL;
 		r->tenant_hint = ten != NULL ? json_string_value(ten) : NULL;
 	}
@@ -522,7 +529,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		if (n == 0 && !conn_peer_gone(c)) {
-			/* A zero-length packet reads like end of stream; the peer is still there. */
+			/* A zero-length packet reads like end of stream; the peer is still there.
+			 */
 			conn_send_error(c, -1, SIGNET_EINVAL, "empty packet");
 			continue;
 		}
@@ -533,7 +541,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		process_packet(c, c->srv->rbuf, n < 0 ? 0 : (size_t)n, fds, nfds, flags);
 		/* The packet may have carried an API token. */
-		secure_wipe(c->srv->rbuf, n < 0 ? 0 : (size_t)(n < MSG_MAX_SIZE ? n : MSG_MAX_SIZE));
+		secure_wipe(c->srv->rbuf,
+			    n < 0 ? 0 : (size_t)(n < MSG_MAX_SIZE ? n : MSG_MAX_SIZE));
 	}
 	c->holds--;
 	conn_free_if_done(c);
@@ -624,7 +633,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
-			/* The socket stays readable: pause the listener instead of spinning on it. */
+			/* The socket stays readable: pause the listener instead of spinning on it.
+			 */
 			struct timeval tv = {1, 0};
 			log_warning("accept: out of file descriptors; not accepting for 1 s");
 			event_del(s->lev);
@@ -768,7 +778,8 @@ server_start(struct daemon *d, struct server **out)
 		goto fail;
 	}
 	d->server = s;
-	if (workers_start(d, (int)d->cfg->workers, dispatch_run, request_done, s, &d->workers) != 0) {
+	if (workers_start(d, (int)d->cfg->workers, dispatch_run, request_done, s, &d->workers) !=
+	    0) {
 		goto fail;
 	}
 	log_info("listening on %s", path);
@@ -826,7 +837,8 @@ server_free(struct server *s)
 	if (s == NULL) {
 		return;
 	}
-	/* Workers finish what they hold; their answers go out or are dropped with the connection. */
+	/* Workers finish what they hold; their answers go out or are dropped with the connection.
+	 */
 	workers_stop(s->d->workers);
 	s->d->workers = NULL;
 	server_answer_delayed(s);

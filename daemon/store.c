@@ -16,9 +16,8 @@
 #define STORE_GROW_TRIES     8 /* doublings per transaction: 64 MiB grows to 16 GiB */
 
 static const char *const db_names[STORE_DB_COUNT] = {
-	[STORE_DB_META] = "meta",       [STORE_DB_TENANTS] = "tenants",
-	[STORE_DB_USERS] = "users",     [STORE_DB_TOKENS] = "tokens",
-	[STORE_DB_KEYS] = "keys",
+    [STORE_DB_META] = "meta",     [STORE_DB_TENANTS] = "tenants", [STORE_DB_USERS] = "users",
+    [STORE_DB_TOKENS] = "tokens", [STORE_DB_KEYS] = "keys",
 };
 
 struct store {
@@ -80,8 +79,7 @@ store_open(const char *path, size_t map_size, struct store **out)
 		pthread_rwlockattr_destroy(&attr);
 	}
 	st->map_size = map_size;
-	if ((rc = mdb_env_create(&st->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
+	if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, 126)) != 0) {
 		r = store_err(rc, "creating the environment");
@@ -112,8 +110,8 @@ store_open(const char *path, size_t map_size, struct store **out)
 			v.mv_data = buf;
 			v.mv_size = (size_t)n;
 			rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
-		} else if (rc == 0 &&
-			   (v.mv_size != 1 || ((char *)v.mv_data)[0] != '0' + STORE_SCHEMA_VERSION)) {
+		} else if (rc == 0 && (v.mv_size != 1 ||
+				       ((char *)v.mv_data)[0] != '0' + STORE_SCHEMA_VERSION)) {
 			log_err("store: schema version is not %d; refusing to touch it",
 				STORE_SCHEMA_VERSION);
 			goto out;
@@ -266,7 +264,7 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 		if (rc != MDB_MAP_FULL) {
 			return store_err(rc, "committing");
 		}
-grow:
+	grow:
 		if ((r = store_grow(st)) != 0) {
 			return r;
 		}
@@ -436,7 +434,8 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 		r = fn(&k, j, arg);
 		json_decref(j);
 		if (r == STORE_PAGE_FULL) {
-			/* Not taken: the page ends before it, and the cursor still names the last one. */
+			/* Not taken: the page ends before it, and the cursor still names the last
+			 * one. */
 			pg->more = n > 0;
 			r = n > 0 ? 0 : SIGNET_ETOO_LARGE;
 			break;
@@ -489,7 +488,8 @@ store_backup_fd(struct store *st, int fd)
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc != 0) {
 		log_err("store: backup failed: %s", mdb_strerror(rc));
-		return rc == EBADF || rc == EINVAL || rc == ENOSPC ? SIGNET_EINVAL : SIGNET_EINTERNAL;
+		return rc == EBADF || rc == EINVAL || rc == ENOSPC ? SIGNET_EINVAL
+								   : SIGNET_EINTERNAL;
 	}
 	return 0;
 }

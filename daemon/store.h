@@ -55,11 +55,12 @@ void store_put_json(struct store_txn *t, enum store_db db, const void *key, size
 		    const json_t *val, bool nooverwrite);
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen);
 
-/* Call FN for each record whose key starts with PREFIX, in key order; FN returns 0, or an error to stop. */
+/* Call FN for each record whose key starts with PREFIX, in key order; FN returns 0, or an error to
+ * stop. */
 int store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		  int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg);
-#define STORE_PAGE_MAX    1000 /* most records one page may hold */
-#define STORE_CURSOR_MAX  256  /* bytes of a record key suffix a cursor may name */
+#define STORE_PAGE_MAX   1000 /* most records one page may hold */
+#define STORE_CURSOR_MAX 256  /* bytes of a record key suffix a cursor may name */
 
 /*
  * One page of a listing: records after AFTER (a key suffix past the

@@ -70,7 +70,8 @@ worker_main(void *arg)
 		r->hs = wk->hs;
 		r->next = NULL;
 		if (w->stopping) {
-			/* The loop has ended (drain timeout): do not start what nobody will hear of. */
+			/* The loop has ended (drain timeout): do not start what nobody will hear
+			 * of. */
 			r->err = SIGNET_EUNAVAILABLE;
 			snprintf(r->message, sizeof(r->message), "the daemon is shutting down");
 		} else {
@@ -86,7 +87,8 @@ worker_main(void *arg)
 		}
 		w->done_tail = r;
 		pthread_mutex_unlock(&w->lock);
-		/* Thread-safe with evthread_use_pthreads(): wakes the loop, touches none of its state. */
+		/* Thread-safe with evthread_use_pthreads(): wakes the loop, touches none of its
+		 * state. */
 		event_active(w->done_ev, EV_READ, 0);
 	}
 	hsm_session_close(wk->hs);

@@ -83,8 +83,8 @@ int hsm_key_destroy(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HS
  * Check that the token still holds the key and that its private or secret
  * object is private, sensitive and not extractable; a generated key must
  * also be LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE (an IMPORTED one
- * cannot be, having existed outside the token). Returns 0, SIGNET_ENOTFOUND, or SIGNET_EDENIED with the
- * failed property in WHY.
+ * cannot be, having existed outside the token). Returns 0, SIGNET_ENOTFOUND, or SIGNET_EDENIED with
+ * the failed property in WHY.
  */
 int hsm_key_check(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
 		  bool imported, char *why, size_t whylen);

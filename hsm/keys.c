@@ -32,15 +32,15 @@ struct alg_desc {
 };
 
 static const struct alg_desc alg_table[HSM_ALG_COUNT] = {
-	[HSM_ALG_ECC_NIST_P256] = {"ECC_NIST_P256", CKK_EC, oid_p256, sizeof(oid_p256), 256,
-				   "prime256v1"},
-	[HSM_ALG_ECC_NIST_P384] = {"ECC_NIST_P384", CKK_EC, oid_p384, sizeof(oid_p384), 384,
-				   "secp384r1"},
-	[HSM_ALG_RSA_3072] = {"RSA_3072", CKK_RSA, NULL, 0, 3072, NULL},
-	[HSM_ALG_RSA_4096] = {"RSA_4096", CKK_RSA, NULL, 0, 4096, NULL},
-	[HSM_ALG_ED25519] = {"ED25519", CKK_EC_EDWARDS, oid_ed25519, sizeof(oid_ed25519), 255, NULL},
-	[HSM_ALG_AES_256] = {"AES_256", CKK_AES, NULL, 0, 32, NULL},
-	[HSM_ALG_AES_128] = {"AES_128", CKK_AES, NULL, 0, 16, NULL},
+    [HSM_ALG_ECC_NIST_P256] = {"ECC_NIST_P256", CKK_EC, oid_p256, sizeof(oid_p256), 256,
+			       "prime256v1"},
+    [HSM_ALG_ECC_NIST_P384] = {"ECC_NIST_P384", CKK_EC, oid_p384, sizeof(oid_p384), 384,
+			       "secp384r1"},
+    [HSM_ALG_RSA_3072] = {"RSA_3072", CKK_RSA, NULL, 0, 3072, NULL},
+    [HSM_ALG_RSA_4096] = {"RSA_4096", CKK_RSA, NULL, 0, 4096, NULL},
+    [HSM_ALG_ED25519] = {"ED25519", CKK_EC_EDWARDS, oid_ed25519, sizeof(oid_ed25519), 255, NULL},
+    [HSM_ALG_AES_256] = {"AES_256", CKK_AES, NULL, 0, 32, NULL},
+    [HSM_ALG_AES_128] = {"AES_128", CKK_AES, NULL, 0, 16, NULL},
 };
 
 const char *
@@ -197,7 +197,8 @@ op_public(struct hsm_session *s, void *arg)
 	if (d->type == CKK_RSA) {
 		n = BN_bin2bn(v1, (int)l1, NULL);
 		e = BN_bin2bn(v2, (int)l2, NULL);
-		if (n == NULL || e == NULL || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		if (n == NULL || e == NULL ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
 			goto out;
 		}
@@ -206,7 +207,8 @@ op_public(struct hsm_session *s, void *arg)
 		const uint8_t *pt;
 		size_t ptlen;
 		if (!ec_point_unwrap(v1, l1, &pt, &ptlen) ||
-		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, d->group, 0) ||
+		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, d->group,
+						     0) ||
 		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, ptlen)) {
 			goto out;
 		}
@@ -317,7 +319,8 @@ op_generate(struct hsm_session *s, void *arg)
 	const struct alg_desc *d = &alg_table[a->alg];
 	CK_FUNCTION_LIST *f = s->h->f;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY, sec_cls = CKO_SECRET_KEY;
+	CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY,
+			sec_cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = d->type;
 	CK_ULONG bits = d->bits, vlen = d->bits;
 	CK_BYTE exp[] = {0x01, 0x00, 0x01};
@@ -335,7 +338,8 @@ op_generate(struct hsm_session *s, void *arg)
 	if ((rv = destroy_by_id(s, a->id)) != CKR_OK) {
 		return rv;
 	}
-#define ADD(arr, n, t, v, l) (arr[n].type = (t), arr[n].pValue = (void *)(v), arr[n].ulValueLen = (l), n++)
+#define ADD(arr, n, t, v, l)                                                                       \
+	(arr[n].type = (t), arr[n].pValue = (void *)(v), arr[n].ulValueLen = (l), n++)
 	if (hsm_alg_is_secret(a->alg)) {
 		ADD(sec, ns, CKA_CLASS, &sec_cls, sizeof(sec_cls));
 		ADD(sec, ns, CKA_KEY_TYPE, &kt, sizeof(kt));
@@ -388,7 +392,7 @@ op_generate(struct hsm_session *s, void *arg)
 	} else {
 		ADD(pub, np, CKA_EC_PARAMS, d->ec_params, d->ec_params_len);
 		mech.mechanism =
-			d->type == CKK_EC_EDWARDS ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
+		    d->type == CKK_EC_EDWARDS ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
 	}
 #undef ADD
 	return f->C_GenerateKeyPair(s->handle, &mech, pub, np, priv, nv, &hpub, &hpriv);
@@ -417,8 +421,9 @@ key_create(struct hsm_session *s, enum hsm_alg alg, const char *label, const uin
 	if (rv != CKR_OK) {
 		return hsm_err(rv, value != NULL ? "importing a key" : "generating a key");
 	}
-	hsm_format_uri(s->h, out->id, label, hsm_alg_is_secret(alg) ? CKO_SECRET_KEY : CKO_PRIVATE_KEY,
-		       out->uri, sizeof(out->uri));
+	hsm_format_uri(s->h, out->id, label,
+		       hsm_alg_is_secret(alg) ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, out->uri,
+		       sizeof(out->uri));
 	if (!hsm_alg_is_secret(alg)) {
 		EVP_PKEY *pk;
 		if ((r = hsm_key_public(s, alg, out->id, &pk)) == 0) {
@@ -442,8 +447,8 @@ hsm_key_generate(struct hsm_session *s, enum hsm_alg alg, const char *label, str
 }
 
 int
-hsm_key_import_aes(struct hsm_session *s, enum hsm_alg alg, const char *label,
-		   const uint8_t *key, size_t keylen, struct hsm_key *out)
+hsm_key_import_aes(struct hsm_session *s, enum hsm_alg alg, const char *label, const uint8_t *key,
+		   size_t keylen, struct hsm_key *out)
 {
 	if (!hsm_alg_is_secret(alg) || keylen != alg_table[alg].bits) {
 		return SIGNET_EINVAL;
@@ -465,9 +470,12 @@ op_check(struct hsm_session *s, void *arg)
 	CK_OBJECT_HANDLE obj;
 	CK_BBOOL sens = 0, ext = 1, asens = 0, nex = 0, local = 0, priv = 0;
 	CK_ATTRIBUTE t[] = {
-		{CKA_SENSITIVE, &sens, sizeof(sens)},      {CKA_EXTRACTABLE, &ext, sizeof(ext)},
-		{CKA_ALWAYS_SENSITIVE, &asens, sizeof(asens)}, {CKA_NEVER_EXTRACTABLE, &nex, sizeof(nex)},
-		{CKA_LOCAL, &local, sizeof(local)},        {CKA_PRIVATE, &priv, sizeof(priv)},
+	    {CKA_SENSITIVE, &sens, sizeof(sens)},
+	    {CKA_EXTRACTABLE, &ext, sizeof(ext)},
+	    {CKA_ALWAYS_SENSITIVE, &asens, sizeof(asens)},
+	    {CKA_NEVER_EXTRACTABLE, &nex, sizeof(nex)},
+	    {CKA_LOCAL, &local, sizeof(local)},
+	    {CKA_PRIVATE, &priv, sizeof(priv)},
 	};
 	CK_RV rv;
 
@@ -581,8 +589,8 @@ out:
 }
 
 int
-hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
-	 const uint8_t *data, size_t len, uint8_t *sig, size_t *siglen)
+hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN], const uint8_t *data,
+	 size_t len, uint8_t *sig, size_t *siglen)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
 	struct sign_arg a = {id, {0, NULL, 0}, data, len, sig, *siglen};
@@ -678,8 +686,8 @@ hsm_parse_subject(const char *subject)
 			goto fail;
 		}
 		*eq = '\0';
-		if (!X509_NAME_add_entry_by_txt(name, tok, MBSTRING_UTF8, (unsigned char *)eq + 1, -1,
-						-1, 0)) {
+		if (!X509_NAME_add_entry_by_txt(name, tok, MBSTRING_UTF8, (unsigned char *)eq + 1,
+						-1, -1, 0)) {
 			goto fail;
 		}
 	}
@@ -741,7 +749,8 @@ hsm_key_csr(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN
 		break;
 	}
 	if (!X509_ALGOR_set0(algor, OBJ_nid2obj(nid),
-			     nid == NID_sha256WithRSAEncryption ? V_ASN1_NULL : V_ASN1_UNDEF, NULL) ||
+			     nid == NID_sha256WithRSAEncryption ? V_ASN1_NULL : V_ASN1_UNDEF,
+			     NULL) ||
 	    !X509_REQ_set1_signature_algo(req, algor)) {
 		goto out;
 	}
@@ -810,14 +819,14 @@ op_store_cert(struct hsm_session *s, void *arg)
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_HANDLE old, obj;
 	CK_ATTRIBUTE t[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &no, sizeof(no)},
-		{CKA_LABEL, (void *)a->label, strlen(a->label)},
-		{CKA_ID, (void *)a->id, HSM_ID_LEN},
-		{CKA_SUBJECT, (void *)a->subj, a->subjlen},
-		{CKA_VALUE, (void *)a->der, a->derlen},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &no, sizeof(no)},
+	    {CKA_LABEL, (void *)a->label, strlen(a->label)},
+	    {CKA_ID, (void *)a->id, HSM_ID_LEN},
+	    {CKA_SUBJECT, (void *)a->subj, a->subjlen},
+	    {CKA_VALUE, (void *)a->der, a->derlen},
 	};
 	CK_RV rv;
 

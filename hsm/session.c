@@ -68,7 +68,8 @@ hsm_login_locked(struct hsm *h, CK_SESSION_HANDLE sess)
 	CK_RV rv;
 
 	rv = h->f->C_GetSessionInfo(sess, &si);
-	if (rv == CKR_OK && (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS)) {
+	if (rv == CKR_OK &&
+	    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS)) {
 		return CKR_OK;
 	}
 	rv = h->f->C_Login(sess, CKU_USER, h->pin->data, h->pin->len);
@@ -130,8 +131,8 @@ hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size
 {
 	CK_FUNCTION_LIST *f = s->h->f;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_ID, (void *)id, idlen},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_ID, (void *)id, idlen},
 	};
 	CK_OBJECT_HANDLE objs[2];
 	CK_ULONG n = 0;
@@ -158,8 +159,8 @@ hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size
 }
 
 void
-hsm_format_uri(struct hsm *h, const uint8_t *id, const char *label, CK_OBJECT_CLASS cls,
-	       char *out, size_t outlen)
+hsm_format_uri(struct hsm *h, const uint8_t *id, const char *label, CK_OBJECT_CLASS cls, char *out,
+	       size_t outlen)
 {
 	P11KitUri *uri = p11_kit_uri_new();
 	CK_TOKEN_INFO *ti;
@@ -275,15 +276,18 @@ hsm_open(const struct hsm_config *cfg, struct hsm **out)
 		if (h->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK) {
 			continue;
 		}
-		if (!(ti.flags & CKF_TOKEN_INITIALIZED) || !p11_kit_uri_match_token_info(uri, &ti)) {
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED) ||
+		    !p11_kit_uri_match_token_info(uri, &ti)) {
 			continue;
 		}
 		if (matches++ == 0) {
 			h->slot = slots[i];
-			copy_padded(h->info.label, sizeof(h->info.label), ti.label, sizeof(ti.label));
+			copy_padded(h->info.label, sizeof(h->info.label), ti.label,
+				    sizeof(ti.label));
 			copy_padded(h->info.manufacturer, sizeof(h->info.manufacturer),
 				    ti.manufacturerID, sizeof(ti.manufacturerID));
-			copy_padded(h->info.model, sizeof(h->info.model), ti.model, sizeof(ti.model));
+			copy_padded(h->info.model, sizeof(h->info.model), ti.model,
+				    sizeof(ti.model));
 			copy_padded(h->info.serial, sizeof(h->info.serial), ti.serialNumber,
 				    sizeof(ti.serialNumber));
 		}
@@ -432,7 +436,8 @@ hsm_init_token(const char *module, const char *label, const struct secret *so_pi
 	}
 	for (CK_ULONG i = 0; i < nslots && !found; i++) {
 		CK_TOKEN_INFO ti;
-		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && !(ti.flags & CKF_TOKEN_INITIALIZED)) {
+		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    !(ti.flags & CKF_TOKEN_INITIALIZED)) {
 			slot = slots[i];
 			found = true;
 		}
@@ -454,8 +459,8 @@ hsm_init_token(const char *module, const char *label, const struct secret *so_pi
 	rv = f->C_GetSlotList(CK_TRUE, slots, &nslots);
 	for (CK_ULONG i = 0; rv == CKR_OK && i < nslots && !found; i++) {
 		CK_TOKEN_INFO ti;
-		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED) &&
-		    memcmp(ti.label, lbl, sizeof(lbl)) == 0) {
+		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    (ti.flags & CKF_TOKEN_INITIALIZED) && memcmp(ti.label, lbl, sizeof(lbl)) == 0) {
 			slot = slots[i];
 			found = true;
 		}

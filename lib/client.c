@@ -63,8 +63,8 @@ client_wait(struct client *c, short events)
 }
 
 int
-client_call(struct client *c, const char *op, json_t *auth, json_t *args, const int *fds,
-	    int nfds, json_t **reply, int *rfds, int *rnfds)
+client_call(struct client *c, const char *op, json_t *auth, json_t *args, const int *fds, int nfds,
+	    json_t **reply, int *rfds, int *rnfds)
 {
 	json_t *req;
 	char *data = NULL;

@@ -13,21 +13,21 @@ struct err_desc {
 };
 
 static const struct err_desc err_table[] = {
-	{SIGNET_OK, "ok", "success"},
-	{SIGNET_EINVAL, "invalid", "invalid request"},
-	{SIGNET_EUNAUTH, "unauthenticated", "authentication required or failed"},
-	{SIGNET_EDENIED, "denied", "permission denied"},
-	{SIGNET_ENOTFOUND, "not_found", "no such object"},
-	{SIGNET_ECONFLICT, "conflict", "conflicts with the current state"},
-	{SIGNET_EOTP_INVALID, "otp_invalid", "one-time code is not valid"},
-	{SIGNET_EOTP_REPLAYED, "otp_replayed", "one-time code was already used"},
-	{SIGNET_ELOCKED_OUT, "locked_out", "too many failures; temporarily locked"},
-	{SIGNET_ESELF_APPROVAL, "self_approval", "a requester cannot approve their own task"},
-	{SIGNET_EEXPIRED, "expired", "no longer available"},
-	{SIGNET_ETOO_LARGE, "too_large", "request exceeds a size limit"},
-	{SIGNET_ETOKEN, "token_error", "the token refused or failed the operation"},
-	{SIGNET_EUNAVAILABLE, "unavailable", "service temporarily unavailable"},
-	{SIGNET_EINTERNAL, "internal", "internal error"},
+    {SIGNET_OK, "ok", "success"},
+    {SIGNET_EINVAL, "invalid", "invalid request"},
+    {SIGNET_EUNAUTH, "unauthenticated", "authentication required or failed"},
+    {SIGNET_EDENIED, "denied", "permission denied"},
+    {SIGNET_ENOTFOUND, "not_found", "no such object"},
+    {SIGNET_ECONFLICT, "conflict", "conflicts with the current state"},
+    {SIGNET_EOTP_INVALID, "otp_invalid", "one-time code is not valid"},
+    {SIGNET_EOTP_REPLAYED, "otp_replayed", "one-time code was already used"},
+    {SIGNET_ELOCKED_OUT, "locked_out", "too many failures; temporarily locked"},
+    {SIGNET_ESELF_APPROVAL, "self_approval", "a requester cannot approve their own task"},
+    {SIGNET_EEXPIRED, "expired", "no longer available"},
+    {SIGNET_ETOO_LARGE, "too_large", "request exceeds a size limit"},
+    {SIGNET_ETOKEN, "token_error", "the token refused or failed the operation"},
+    {SIGNET_EUNAVAILABLE, "unavailable", "service temporarily unavailable"},
+    {SIGNET_EINTERNAL, "internal", "internal error"},
 };
 
 static const struct err_desc *

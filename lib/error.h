@@ -4,20 +4,20 @@
 
 enum signet_err {
 	SIGNET_OK = 0,
-	SIGNET_EINVAL = -1,        /* "invalid" */
-	SIGNET_EUNAUTH = -2,       /* "unauthenticated" */
-	SIGNET_EDENIED = -3,       /* "denied" */
-	SIGNET_ENOTFOUND = -4,     /* "not_found" */
-	SIGNET_ECONFLICT = -5,     /* "conflict" */
-	SIGNET_EOTP_INVALID = -6,  /* "otp_invalid" */
-	SIGNET_EOTP_REPLAYED = -7, /* "otp_replayed" */
-	SIGNET_ELOCKED_OUT = -8,   /* "locked_out" */
+	SIGNET_EINVAL = -1,         /* "invalid" */
+	SIGNET_EUNAUTH = -2,        /* "unauthenticated" */
+	SIGNET_EDENIED = -3,        /* "denied" */
+	SIGNET_ENOTFOUND = -4,      /* "not_found" */
+	SIGNET_ECONFLICT = -5,      /* "conflict" */
+	SIGNET_EOTP_INVALID = -6,   /* "otp_invalid" */
+	SIGNET_EOTP_REPLAYED = -7,  /* "otp_replayed" */
+	SIGNET_ELOCKED_OUT = -8,    /* "locked_out" */
 	SIGNET_ESELF_APPROVAL = -9, /* "self_approval" */
-	SIGNET_EEXPIRED = -10,     /* "expired" */
-	SIGNET_ETOO_LARGE = -11,   /* "too_large" */
-	SIGNET_ETOKEN = -12,       /* "token_error" */
-	SIGNET_EUNAVAILABLE = -13, /* "unavailable" */
-	SIGNET_EINTERNAL = -14,    /* "internal" */
+	SIGNET_EEXPIRED = -10,      /* "expired" */
+	SIGNET_ETOO_LARGE = -11,    /* "too_large" */
+	SIGNET_ETOKEN = -12,        /* "token_error" */
+	SIGNET_EUNAVAILABLE = -13,  /* "unavailable" */
+	SIGNET_EINTERNAL = -14,     /* "internal" */
 	SIGNET_ERR_MIN = -14,
 };
 

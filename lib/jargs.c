@@ -90,8 +90,9 @@ jargs_name(struct jargs *a, const char *key, bool required, const char **out)
 		return r;
 	}
 	if (!name_is_valid(s)) {
-		return jargs_fail(a, key,
-				  "must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with . or -");
+		return jargs_fail(
+		    a, key,
+		    "must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with . or -");
 	}
 	*out = s;
 	return 0;

@@ -30,8 +30,8 @@ log_level_parse(const char *name)
 		const char *name;
 		int level;
 	} names[] = {
-		{"err", LOG_LEVEL_ERR},       {"error", LOG_LEVEL_ERR}, {"warning", LOG_LEVEL_WARNING},
-		{"notice", LOG_LEVEL_NOTICE}, {"info", LOG_LEVEL_INFO}, {"debug", LOG_LEVEL_DEBUG},
+	    {"err", LOG_LEVEL_ERR},       {"error", LOG_LEVEL_ERR}, {"warning", LOG_LEVEL_WARNING},
+	    {"notice", LOG_LEVEL_NOTICE}, {"info", LOG_LEVEL_INFO}, {"debug", LOG_LEVEL_DEBUG},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(names[i].name, name) == 0) {

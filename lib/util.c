@@ -255,15 +255,15 @@ bool
 fd_is_local_regular(int fd)
 {
 	static const unsigned long remote[] = {
-		0x65735546, /* FUSE */
-		0x6969,     /* NFS */
-		0xff534d42, /* CIFS */
-		0xfe534d42, /* SMB2 */
-		0x517b,     /* SMB */
-		0x01021997, /* 9P */
-		0x564c,     /* NCP */
-		0x6b414653, /* AFS */
-		0x00c36400, /* CEPH */
+	    0x65735546, /* FUSE */
+	    0x6969,     /* NFS */
+	    0xff534d42, /* CIFS */
+	    0xfe534d42, /* SMB2 */
+	    0x517b,     /* SMB */
+	    0x01021997, /* 9P */
+	    0x564c,     /* NCP */
+	    0x6b414653, /* AFS */
+	    0x00c36400, /* CEPH */
 	};
 	struct statfs sf;
 	struct stat st;

@@ -68,4 +68,5 @@ void json_use_wiping_allocator(void);
 bool fd_is_local_regular(int fd);
 
 /* snprintf that reports truncation as failure (false). */
-bool str_printf(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool str_printf(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -7,16 +7,16 @@
 const char *
 acl_action_name(enum acl_action a)
 {
-	static const char *const names[] = {"NONE", "VIEW", "CREATE", "UPDATE",
-					    "DELETE", "USE", "APPROVE"};
+	static const char *const names[] = {"NONE",   "VIEW", "CREATE", "UPDATE",
+					    "DELETE", "USE",  "APPROVE"};
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "NONE";
 }
 
 const char *
 acl_resource_type_name(enum acl_resource_type t)
 {
-	static const char *const names[] = {"NONE", "ACL", "AUDIT_LOG", "DEVICE_CONFIG", "KEY",
-					    "USER"};
+	static const char *const names[] = {"NONE",          "ACL", "AUDIT_LOG",
+					    "DEVICE_CONFIG", "KEY", "USER"};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "NONE";
 }
 

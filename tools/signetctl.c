@@ -17,10 +17,10 @@
 #include "lib/error.h"
 #include "lib/util.h"
 
-#define EXIT_REFUSED 1
-#define EXIT_USAGE   2
+#define EXIT_REFUSED   1
+#define EXIT_USAGE     2
 #define DEFAULT_SOCKET "/run/signet/signetd.sock"
-#define MAX_GROUPS   32
+#define MAX_GROUPS     32
 
 struct opts {
 	const char *socket;
@@ -78,8 +78,8 @@ make_auth(const struct opts *o)
  * error and return NULL with *CODE set.
  */
 static json_t *
-call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int *code,
-     int *rfds, int *rnfds)
+call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int *code, int *rfds,
+     int *rnfds)
 {
 	json_t *auth = make_auth(o), *reply = NULL, *res;
 	int tmpfds[MSG_MAX_FDS], tmpn = 0;
@@ -113,8 +113,12 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
 		fprintf(stderr, "signetctl: %s: %s\n",
-			json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e, "code")) : "internal",
-			json_string_value(json_object_get(e, "message")) ? json_string_value(json_object_get(e, "message")) : "");
+			json_string_value(json_object_get(e, "code"))
+			    ? json_string_value(json_object_get(e, "code"))
+			    : "internal",
+			json_string_value(json_object_get(e, "message"))
+			    ? json_string_value(json_object_get(e, "message"))
+			    : "");
 		json_decref(reply);
 		*code = EXIT_REFUSED;
 		return NULL;
@@ -187,8 +191,8 @@ list(struct opts *o, const char *op, const char *field, void (*human)(const json
 		json_array_extend(items, json_object_get(res, field));
 		free(cursor);
 		cursor = json_string_value(json_object_get(res, "cursor")) != NULL
-				 ? strdup(json_string_value(json_object_get(res, "cursor")))
-				 : NULL;
+			     ? strdup(json_string_value(json_object_get(res, "cursor")))
+			     : NULL;
 		json_decref(res);
 		if (cursor == NULL || o->limit > 0) {
 			break;
@@ -257,7 +261,8 @@ h_token(const json_t *r)
 	if (json_object_get(r, "tenant") != NULL) {
 		printf("tenant: %s\n", sval(r, "tenant"));
 	}
-	printf("user: %s\n", json_object_get(r, "admin") != NULL ? sval(r, "admin") : sval(r, "user"));
+	printf("user: %s\n",
+	       json_object_get(r, "admin") != NULL ? sval(r, "admin") : sval(r, "user"));
 	printf("token: %s\n", sval(r, "token"));
 	printf("(the token is shown once; signetd keeps only its hash)\n");
 }
@@ -297,9 +302,10 @@ c_user_create(struct opts *o, char **a)
 	for (int i = 0; i < o->ngroups; i++) {
 		json_array_append_new(groups, json_string(o->groups[i]));
 	}
-	return simple(o, "user.create",
-		      json_pack("{s:s, s:o, s:b}", "name", a[0], "groups", groups, "client", o->client),
-		      NULL, 0, h_token);
+	return simple(
+	    o, "user.create",
+	    json_pack("{s:s, s:o, s:b}", "name", a[0], "groups", groups, "client", o->client), NULL,
+	    0, h_token);
 }
 
 static void
@@ -308,7 +314,8 @@ h_user(const json_t *u)
 	size_t i;
 	json_t *g;
 
-	printf("%s%s%s", sval(u, "name"), json_is_true(json_object_get(u, "admin")) ? " [admin]" : "",
+	printf("%s%s%s", sval(u, "name"),
+	       json_is_true(json_object_get(u, "admin")) ? " [admin]" : "",
 	       json_is_true(json_object_get(u, "client")) ? " [client]" : "");
 	json_array_foreach(json_object_get(u, "groups"), i, g) {
 		printf("%s%s", i == 0 ? "\tgroups " : ",", json_string_value(g));
@@ -370,7 +377,8 @@ h_key(const json_t *k)
 		printf("problem: %s\n", sval(k, "problem"));
 	}
 	if (sval(k, "certSubject")[0] != '\0') {
-		printf("certificate: %s (until %s)\n", sval(k, "certSubject"), sval(k, "certNotAfter"));
+		printf("certificate: %s (until %s)\n", sval(k, "certSubject"),
+		       sval(k, "certNotAfter"));
 	}
 	if (sval(k, "publicKeyPem")[0] != '\0') {
 		fputs(sval(k, "publicKeyPem"), stdout);
@@ -471,8 +479,8 @@ c_key_csr(struct opts *o, char **a)
 	if (o->subject == NULL) {
 		return usage_error("key csr needs --subject /CN=...");
 	}
-	res = call(o, "key.csr", json_pack("{s:s, s:s}", "label", a[0], "subject", o->subject), NULL,
-		   0, &code, NULL, NULL);
+	res = call(o, "key.csr", json_pack("{s:s, s:s}", "label", a[0], "subject", o->subject),
+		   NULL, 0, &code, NULL, NULL);
 	if (res == NULL) {
 		return code;
 	}
@@ -512,7 +520,8 @@ c_key_cert(struct opts *o, char **a)
 static void
 h_backup(const json_t *r)
 {
-	printf("backup written: %lld bytes\n", (long long)json_integer_value(json_object_get(r, "bytes")));
+	printf("backup written: %lld bytes\n",
+	       (long long)json_integer_value(json_object_get(r, "bytes")));
 }
 
 static int
@@ -535,22 +544,23 @@ c_backup(struct opts *o, char **a)
 }
 
 static const struct cmd commands[] = {
-	{"status", NULL, 0, c_status, "status"},
-	{"whoami", NULL, 0, c_whoami, "whoami"},
-	{"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER"},
-	{"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]"},
-	{"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]"},
-	{"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]"},
-	{"user", "show", 1, c_user_show, "user show NAME"},
-	{"user", "token", 1, c_user_token, "user token NAME"},
-	{"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
-	{"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
-	{"key", "import", 1, c_key_import, "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
-	{"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]"},
-	{"key", "show", 1, c_key_show, "key show LABEL"},
-	{"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
-	{"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
-	{"backup", NULL, 1, c_backup, "backup FILE"},
+    {"status", NULL, 0, c_status, "status"},
+    {"whoami", NULL, 0, c_whoami, "whoami"},
+    {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER"},
+    {"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]"},
+    {"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]"},
+    {"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]"},
+    {"user", "show", 1, c_user_show, "user show NAME"},
+    {"user", "token", 1, c_user_token, "user token NAME"},
+    {"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
+    {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
+    {"key", "import", 1, c_key_import,
+     "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
+    {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]"},
+    {"key", "show", 1, c_key_show, "key show LABEL"},
+    {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
+    {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
+    {"backup", NULL, 1, c_backup, "backup FILE"},
 };
 
 static void
@@ -571,24 +581,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{"token", required_argument, NULL, 'T'},
-		{"tenant", required_argument, NULL, 'N'},
-		{"json", no_argument, NULL, 'j'},
-		{"admin", required_argument, NULL, 'a'},
-		{"alg", required_argument, NULL, 'A'},
-		{"description", required_argument, NULL, 'd'},
-		{"file", required_argument, NULL, 'f'},
-		{"subject", required_argument, NULL, 's'},
-		{"output", required_argument, NULL, 'o'},
-		{"group", required_argument, NULL, 'g'},
-		{"client", no_argument, NULL, 'C'},
-		{"timeout", required_argument, NULL, 't'},
-		{"limit", required_argument, NULL, 'L'},
-		{"cursor", required_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 'S'},      {"token", required_argument, NULL, 'T'},
+	    {"tenant", required_argument, NULL, 'N'},      {"json", no_argument, NULL, 'j'},
+	    {"admin", required_argument, NULL, 'a'},       {"alg", required_argument, NULL, 'A'},
+	    {"description", required_argument, NULL, 'd'}, {"file", required_argument, NULL, 'f'},
+	    {"subject", required_argument, NULL, 's'},     {"output", required_argument, NULL, 'o'},
+	    {"group", required_argument, NULL, 'g'},       {"client", no_argument, NULL, 'C'},
+	    {"timeout", required_argument, NULL, 't'},     {"limit", required_argument, NULL, 'L'},
+	    {"cursor", required_argument, NULL, 'R'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c, r;
@@ -602,17 +603,39 @@ main(int argc, char **argv)
 	o.timeout = 120;
 	while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'S': o.socket = optarg; break;
-		case 'T': o.token = optarg; break;
-		case 'N': o.tenant = optarg; break;
-		case 'j': o.json = true; break;
-		case 'a': o.admin = optarg; break;
-		case 'A': o.alg = optarg; break;
-		case 'd': o.description = optarg; break;
-		case 'f': o.file = optarg; break;
-		case 's': o.subject = optarg; break;
-		case 'o': o.output = optarg; break;
-		case 'C': o.client = true; break;
+		case 'S':
+			o.socket = optarg;
+			break;
+		case 'T':
+			o.token = optarg;
+			break;
+		case 'N':
+			o.tenant = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'a':
+			o.admin = optarg;
+			break;
+		case 'A':
+			o.alg = optarg;
+			break;
+		case 'd':
+			o.description = optarg;
+			break;
+		case 'f':
+			o.file = optarg;
+			break;
+		case 's':
+			o.subject = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case 'C':
+			o.client = true;
+			break;
 		case 'g':
 			if (o.ngroups >= MAX_GROUPS) {
 				return usage_error("at most 32 groups");
@@ -637,10 +660,18 @@ main(int argc, char **argv)
 			o.limit = v;
 			break;
 		}
-		case 'R': o.cursor = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("signetctl %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'R':
+			o.cursor = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("signetctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	pos = argv + optind;
@@ -658,7 +689,8 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct cmd *cmd = &commands[i];
 		int words = cmd->w2 != NULL ? 2 : 1;
-		if (strcmp(pos[0], cmd->w1) != 0 || (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
+		if (strcmp(pos[0], cmd->w1) != 0 ||
+		    (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
 			continue;
 		}
 		if (npos - words != cmd->nargs) {

@@ -90,7 +90,8 @@ worker(void *arg)
 			}
 			json_decref(rep);
 		} else if (b->mode == 1) {
-			r = hsm_sign(hs, HSM_ALG_ECC_NIST_P256, b->id, md, sizeof(md), sig, &siglen);
+			r = hsm_sign(hs, HSM_ALG_ECC_NIST_P256, b->id, md, sizeof(md), sig,
+				     &siglen);
 		} else {
 			r = EVP_PKEY_sign(pctx, sig, &siglen, md, sizeof(md)) == 1 ? 0 : -1;
 		}
@@ -143,7 +144,8 @@ run(struct bench *b, int threads, const char *name)
 	       (double)b->ops / b->seconds, b->ops, b->errors, threads);
 	if (b->nlat > 0) {
 		qsort(b->lat, (size_t)b->nlat, sizeof(double), cmp_double);
-		printf("  p50 %.3f ms  p99 %.3f ms", b->lat[b->nlat / 2], b->lat[b->nlat * 99 / 100]);
+		printf("  p50 %.3f ms  p99 %.3f ms", b->lat[b->nlat / 2],
+		       b->lat[b->nlat * 99 / 100]);
 	}
 	printf("\n");
 }

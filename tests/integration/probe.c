@@ -94,12 +94,14 @@ recv_code(int fd, char *code, size_t codelen, json_int_t *id)
 		snprintf(code, codelen, "garbage");
 		return;
 	}
-	*id = json_is_integer(json_object_get(rep, "id")) ? json_integer_value(json_object_get(rep, "id"))
-							  : -1;
+	*id = json_is_integer(json_object_get(rep, "id"))
+		  ? json_integer_value(json_object_get(rep, "id"))
+		  : -1;
 	if (json_is_true(json_object_get(rep, "ok"))) {
 		snprintf(code, codelen, "ok");
 	} else {
-		const char *c = json_string_value(json_object_get(json_object_get(rep, "error"), "code"));
+		const char *c =
+		    json_string_value(json_object_get(json_object_get(rep, "error"), "code"));
 		snprintf(code, codelen, "%s", c != NULL ? c : "noerrorcode");
 	}
 	json_decref(rep);
@@ -168,43 +170,44 @@ main(int argc, char **argv)
 	fd = connect_sock();
 
 	static const struct probe_case cases[] = {
-		{"not JSON", "hello", 0, "invalid"},
-		{"JSON array at top", "[1,2,3]", 0, "invalid"},
-		{"JSON string at top", "\"status\"", 0, "invalid"},
-		{"empty object", "{}", 0, "invalid"},
-		{"id is a string", "{\"id\":\"1\",\"op\":\"status\"}", 0, "invalid"},
-		{"negative id", "{\"id\":-5,\"op\":\"status\"}", 0, "invalid"},
-		{"id beyond 2^53", "{\"id\":18014398509481984,\"op\":\"status\"}", 0, "invalid"},
-		{"id is a float", "{\"id\":1.5,\"op\":\"status\"}", 0, "invalid"},
-		{"missing op", "{\"id\":1}", 0, "invalid"},
-		{"op is a number", "{\"id\":1,\"op\":7}", 0, "invalid"},
-		{"unknown op", "{\"id\":1,\"op\":\"key.steal\"}", 0, "invalid"},
-		{"args is an array", "{\"id\":1,\"op\":\"status\",\"args\":[]}", 0, "invalid"},
-		{"unknown member", "{\"id\":1,\"op\":\"status\",\"evil\":true}", 0, "invalid"},
-		{"duplicate keys", "{\"id\":1,\"op\":\"status\",\"op\":\"tenant.list\"}", 0, "invalid"},
-		{"truncated JSON", "{\"id\":1,\"op\":\"sta", 0, "invalid"},
-		{"trailing garbage", "{\"id\":1,\"op\":\"status\"} {}", 0, "invalid"},
-		{"NUL escape in string", "{\"id\":1,\"op\":\"status\\u0000x\"}", 0, "invalid"},
-		{"auth is a string", "{\"id\":1,\"op\":\"key.list\",\"auth\":\"sgn_x\"}", 0, "invalid"},
-		{"auth with extra member",
-		 "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":\"x\",\"role\":\"admin\"}}", 0,
-		 "invalid"},
-		{"token of wrong type", "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":42}}", 0,
-		 "invalid"},
-		{"no token where one is needed", "{\"id\":1,\"op\":\"key.list\"}", 0, "unauthenticated"},
-		{"bogus token",
-		 "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":"
-		 "\"sgn_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}",
-		 0, "unauthenticated"},
-		{"short bogus token", "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":\"admin\"}}", 0,
-		 "unauthenticated"},
-		{"descriptor attached to status", "{\"id\":1,\"op\":\"status\"}", 1, "invalid"},
-		{"nine descriptors attached", "{\"id\":1,\"op\":\"key.import\"}", 9, "invalid"},
-		{"two descriptors to key.import", "{\"id\":1,\"op\":\"key.import\"}", 2, "invalid"},
+	    {"not JSON", "hello", 0, "invalid"},
+	    {"JSON array at top", "[1,2,3]", 0, "invalid"},
+	    {"JSON string at top", "\"status\"", 0, "invalid"},
+	    {"empty object", "{}", 0, "invalid"},
+	    {"id is a string", "{\"id\":\"1\",\"op\":\"status\"}", 0, "invalid"},
+	    {"negative id", "{\"id\":-5,\"op\":\"status\"}", 0, "invalid"},
+	    {"id beyond 2^53", "{\"id\":18014398509481984,\"op\":\"status\"}", 0, "invalid"},
+	    {"id is a float", "{\"id\":1.5,\"op\":\"status\"}", 0, "invalid"},
+	    {"missing op", "{\"id\":1}", 0, "invalid"},
+	    {"op is a number", "{\"id\":1,\"op\":7}", 0, "invalid"},
+	    {"unknown op", "{\"id\":1,\"op\":\"key.steal\"}", 0, "invalid"},
+	    {"args is an array", "{\"id\":1,\"op\":\"status\",\"args\":[]}", 0, "invalid"},
+	    {"unknown member", "{\"id\":1,\"op\":\"status\",\"evil\":true}", 0, "invalid"},
+	    {"duplicate keys", "{\"id\":1,\"op\":\"status\",\"op\":\"tenant.list\"}", 0, "invalid"},
+	    {"truncated JSON", "{\"id\":1,\"op\":\"sta", 0, "invalid"},
+	    {"trailing garbage", "{\"id\":1,\"op\":\"status\"} {}", 0, "invalid"},
+	    {"NUL escape in string", "{\"id\":1,\"op\":\"status\\u0000x\"}", 0, "invalid"},
+	    {"auth is a string", "{\"id\":1,\"op\":\"key.list\",\"auth\":\"sgn_x\"}", 0, "invalid"},
+	    {"auth with extra member",
+	     "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":\"x\",\"role\":\"admin\"}}", 0,
+	     "invalid"},
+	    {"token of wrong type", "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":42}}", 0,
+	     "invalid"},
+	    {"no token where one is needed", "{\"id\":1,\"op\":\"key.list\"}", 0,
+	     "unauthenticated"},
+	    {"bogus token",
+	     "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":"
+	     "\"sgn_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}",
+	     0, "unauthenticated"},
+	    {"short bogus token", "{\"id\":1,\"op\":\"key.list\",\"auth\":{\"token\":\"admin\"}}",
+	     0, "unauthenticated"},
+	    {"descriptor attached to status", "{\"id\":1,\"op\":\"status\"}", 1, "invalid"},
+	    {"nine descriptors attached", "{\"id\":1,\"op\":\"key.import\"}", 9, "invalid"},
+	    {"two descriptors to key.import", "{\"id\":1,\"op\":\"key.import\"}", 2, "invalid"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		run_packet(&fd, cases[i].name, cases[i].packet, strlen(cases[i].packet), cases[i].nfds,
-			   cases[i].expect);
+		run_packet(&fd, cases[i].name, cases[i].packet, strlen(cases[i].packet),
+			   cases[i].nfds, cases[i].expect);
 	}
 	/* An empty SOCK_SEQPACKET message reads like end of stream: it must still be answered. */
 	run_packet(&fd, "empty packet", "", 0, 0, "invalid");
@@ -225,12 +228,16 @@ main(int argc, char **argv)
 	run_packet(&fd, "deep nesting (10000 arrays)", deep, 20000, 0, "invalid");
 	free(deep);
 	snprintf(buf, sizeof(buf), "{\"id\":1,\"op\":\"status\",\"args\":%s}",
-		 "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}");
+		 "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{"
+		 "\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{"
+		 "\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}"
+		 "}}}}}}}}}}}}}}}}}}}}}}}}}}}}}");
 	run_packet(&fd, "nesting 34 objects deep", buf, strlen(buf), 0, "invalid");
 	{
 		/* Cheap to send, costly to parse: refused before jansson builds anything. */
 		char *many = malloc(65000);
-		size_t n = (size_t)snprintf(many, 65000, "{\"id\":1,\"op\":\"status\",\"args\":{\"a\":[");
+		size_t n =
+		    (size_t)snprintf(many, 65000, "{\"id\":1,\"op\":\"status\",\"args\":{\"a\":[");
 		for (int i = 0; i < 300; i++) {
 			n += (size_t)snprintf(many + n, 65000 - n, "%s{}", i ? "," : "");
 		}
@@ -246,10 +253,11 @@ main(int argc, char **argv)
 	}
 
 	/* With a valid token: bad arguments are refused before anything happens. */
-#define AUTHED(name, op, args, expect)                                                            \
+#define AUTHED(name, op, args, expect)                                                             \
 	do {                                                                                       \
-		snprintf(buf, sizeof(buf), "{\"id\":9,\"op\":\"%s\",\"auth\":{\"token\":\"%s\"},\"args\":%s}", \
-			 op, token, args);                                                          \
+		snprintf(buf, sizeof(buf),                                                         \
+			 "{\"id\":9,\"op\":\"%s\",\"auth\":{\"token\":\"%s\"},\"args\":%s}", op,   \
+			 token, args);                                                             \
 		run_packet(&fd, name, buf, strlen(buf), 0, expect);                                \
 	} while (0)
 	AUTHED("path-like key label", "key.show", "{\"label\":\"../../etc/passwd\"}", "invalid");
@@ -269,7 +277,8 @@ main(int argc, char **argv)
 	       "invalid");
 	AUTHED("import without descriptor", "key.import", "{\"label\":\"x\",\"alg\":\"AES_256\"}",
 	       "invalid");
-	AUTHED("key.show of an unknown key", "key.show", "{\"label\":\"no-such-key\"}", "not_found");
+	AUTHED("key.show of an unknown key", "key.show", "{\"label\":\"no-such-key\"}",
+	       "not_found");
 
 	/*
 	 * Backpressure: 300 requests pipelined without reading a reply. The

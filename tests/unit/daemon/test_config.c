@@ -238,26 +238,26 @@ static void
 test_integers_out_of_range_refused(void **state)
 {
 	static const char *const bad[] = {
-		"[daemon]\nworkers = 0\n",
-		"[daemon]\nworkers = 65\n",
-		"[daemon]\nworkers = -1\n",
-		"[daemon]\nworkers =\n",
-		"[daemon]\nworkers = four\n",
-		"[daemon]\nworkers = 4x\n",
-		"[daemon]\nworkers = 0x4\n",
-		"[daemon]\nworkers = 4.0\n",
-		"[daemon]\nworkers = 4 5\n",
-		"[daemon]\nworkers = 99999999999999999999999999\n",
-		"[daemon]\nworkers = -99999999999999999999999999\n",
-		"[daemon]\nmax_connections = 10001\n",
-		"[daemon]\nmax_inflight = 1025\n",
-		"[daemon]\nidle_timeout = 0\n",
-		"[daemon]\nidle_timeout = 86401\n",
-		"[daemon]\nshutdown_timeout = 3601\n",
-		"[daemon]\nauth_fail_delay_ms = -1\n",
-		"[daemon]\nauth_fail_delay_ms = 5001\n",
-		"[store]\nmap_size_mb = 0\n",
-		"[store]\nmap_size_mb = 1048577\n",
+	    "[daemon]\nworkers = 0\n",
+	    "[daemon]\nworkers = 65\n",
+	    "[daemon]\nworkers = -1\n",
+	    "[daemon]\nworkers =\n",
+	    "[daemon]\nworkers = four\n",
+	    "[daemon]\nworkers = 4x\n",
+	    "[daemon]\nworkers = 0x4\n",
+	    "[daemon]\nworkers = 4.0\n",
+	    "[daemon]\nworkers = 4 5\n",
+	    "[daemon]\nworkers = 99999999999999999999999999\n",
+	    "[daemon]\nworkers = -99999999999999999999999999\n",
+	    "[daemon]\nmax_connections = 10001\n",
+	    "[daemon]\nmax_inflight = 1025\n",
+	    "[daemon]\nidle_timeout = 0\n",
+	    "[daemon]\nidle_timeout = 86401\n",
+	    "[daemon]\nshutdown_timeout = 3601\n",
+	    "[daemon]\nauth_fail_delay_ms = -1\n",
+	    "[daemon]\nauth_fail_delay_ms = 5001\n",
+	    "[store]\nmap_size_mb = 0\n",
+	    "[store]\nmap_size_mb = 1048577\n",
 	};
 	struct fixture *f = *state;
 
@@ -283,15 +283,15 @@ static void
 test_relative_paths_refused(void **state)
 {
 	static const char *const bad[] = {
-		"[daemon]\nstate_dir = var/lib/signet\n",
-		"[daemon]\nstate_dir = ./state\n",
-		"[daemon]\nstate_dir = ../state\n",
-		"[daemon]\nstate_dir = ~/state\n",
-		"[daemon]\nstate_dir =\n",
-		"[daemon]\nsocket = signetd.sock\n",
-		"[token]\nmodule = libsofthsm2.so\n",
-		"[token]\npin_file = pin\n",
-		"[token]\nsofthsm_conf = softhsm2.conf\n",
+	    "[daemon]\nstate_dir = var/lib/signet\n",
+	    "[daemon]\nstate_dir = ./state\n",
+	    "[daemon]\nstate_dir = ../state\n",
+	    "[daemon]\nstate_dir = ~/state\n",
+	    "[daemon]\nstate_dir =\n",
+	    "[daemon]\nsocket = signetd.sock\n",
+	    "[token]\nmodule = libsofthsm2.so\n",
+	    "[token]\npin_file = pin\n",
+	    "[token]\nsofthsm_conf = softhsm2.conf\n",
 	};
 	struct fixture *f = *state;
 
@@ -470,20 +470,20 @@ main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_config, teardown_config)
 	const struct CMUnitTest tests[] = {
-		T(test_defaults),
-		T(test_load_valid),
-		T(test_load_later_value_wins),
-		T(test_duplicate_and_continued_refused),
-		T(test_unknown_refused),
-		T(test_syntax_refused),
-		T(test_integers_out_of_range_refused),
-		T(test_relative_paths_refused),
-		T(test_long_values_refused),
-		T(test_finish_derives_from_state_dir),
-		T(test_finish_embedded_softhsm),
-		T(test_finish_keeps_explicit_values),
-		T(test_finish_needs_state_dir),
-		T(test_finish_refuses_bad_values),
+	    T(test_defaults),
+	    T(test_load_valid),
+	    T(test_load_later_value_wins),
+	    T(test_duplicate_and_continued_refused),
+	    T(test_unknown_refused),
+	    T(test_syntax_refused),
+	    T(test_integers_out_of_range_refused),
+	    T(test_relative_paths_refused),
+	    T(test_long_values_refused),
+	    T(test_finish_derives_from_state_dir),
+	    T(test_finish_embedded_softhsm),
+	    T(test_finish_keeps_explicit_values),
+	    T(test_finish_needs_state_dir),
+	    T(test_finish_refuses_bad_values),
 	};
 #undef T
 

@@ -310,13 +310,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sticky_error_aborts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callback_error_aborts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tenant_prefix_isolation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
-		cmocka_unit_test(test_key2),
+	    cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sticky_error_aborts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callback_error_aborts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tenant_prefix_isolation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+	    cmocka_unit_test(test_key2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,13 +23,13 @@ struct vector {
 
 /* RFC 4648 section 10, with the URL alphabet's unpadded spelling alongside. */
 static const struct vector rfc4648[] = {
-	{"", "", "", ""},
-	{"f", "Zg==", "Zg", "66"},
-	{"fo", "Zm8=", "Zm8", "666f"},
-	{"foo", "Zm9v", "Zm9v", "666f6f"},
-	{"foob", "Zm9vYg==", "Zm9vYg", "666f6f62"},
-	{"fooba", "Zm9vYmE=", "Zm9vYmE", "666f6f6261"},
-	{"foobar", "Zm9vYmFy", "Zm9vYmFy", "666f6f626172"},
+    {"", "", "", ""},
+    {"f", "Zg==", "Zg", "66"},
+    {"fo", "Zm8=", "Zm8", "666f"},
+    {"foo", "Zm9v", "Zm9v", "666f6f"},
+    {"foob", "Zm9vYg==", "Zm9vYg", "666f6f62"},
+    {"fooba", "Zm9vYmE=", "Zm9vYmE", "666f6f6261"},
+    {"foobar", "Zm9vYmFy", "Zm9vYmFy", "666f6f626172"},
 };
 
 /* Decode a NUL-terminated string with a generous output buffer. */
@@ -110,8 +110,8 @@ static void
 test_base64_rejects_whitespace(void **state)
 {
 	static const char *const bad[] = {
-		"Zm9v\n", "Zm9v\r\n", " Zm9v", "Zm9v ", "Zm 9v", "Zm9\tv", "Zm9vYmFy\n",
-		"Zm9v YmFy", "Zg==\n", "Zg== ",
+	    "Zm9v\n", "Zm9v\r\n",   " Zm9v",     "Zm9v ",  "Zm 9v",
+	    "Zm9\tv", "Zm9vYmFy\n", "Zm9v YmFy", "Zg==\n", "Zg== ",
 	};
 	uint8_t out[64];
 
@@ -125,16 +125,16 @@ static void
 test_base64_rejects_bad_padding(void **state)
 {
 	static const char *const bad_std[] = {
-		"Zg",     /* padding missing */
-		"Zg=",    /* padding short */
-		"Zm8",    /* padding missing */
-		"Zg===",  /* padding long */
-		"Zm9v=",  /* padding after a full group */
-		"Zm9v====", "====", "Z===", "=Zg=", "Zg=a", "Z=g=", "Zg==Zg==", /* padding inside */
-		"Zm8=Zm8=", "A",
+	    "Zg",    /* padding missing */
+	    "Zg=",   /* padding short */
+	    "Zm8",   /* padding missing */
+	    "Zg===", /* padding long */
+	    "Zm9v=", /* padding after a full group */
+	    "Zm9v====", "====", "Z===", "=Zg=", "Zg=a", "Z=g=", "Zg==Zg==", /* padding inside */
+	    "Zm8=Zm8=", "A",
 	};
 	static const char *const bad_url[] = {
-		"Zg==", "Zm8=", "Zg=", "Zm9v=", "A", "Zm9vY", "=", "Zm9vYmFy=",
+	    "Zg==", "Zm8=", "Zg=", "Zm9v=", "A", "Zm9vY", "=", "Zm9vYmFy=",
 	};
 	uint8_t out[64];
 
@@ -300,18 +300,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64_encode_vectors),
-		cmocka_unit_test(test_base64_decode_vectors),
-		cmocka_unit_test(test_base64_alphabets),
-		cmocka_unit_test(test_base64_rejects_whitespace),
-		cmocka_unit_test(test_base64_rejects_bad_padding),
-		cmocka_unit_test(test_base64_rejects_trailing_bits),
-		cmocka_unit_test(test_base64_rejects_foreign_bytes),
-		cmocka_unit_test(test_base64_output_bound),
-		cmocka_unit_test(test_base64_round_trip),
-		cmocka_unit_test(test_hex_vectors),
-		cmocka_unit_test(test_hex_case_and_range),
-		cmocka_unit_test(test_hex_rejects),
+	    cmocka_unit_test(test_base64_encode_vectors),
+	    cmocka_unit_test(test_base64_decode_vectors),
+	    cmocka_unit_test(test_base64_alphabets),
+	    cmocka_unit_test(test_base64_rejects_whitespace),
+	    cmocka_unit_test(test_base64_rejects_bad_padding),
+	    cmocka_unit_test(test_base64_rejects_trailing_bits),
+	    cmocka_unit_test(test_base64_rejects_foreign_bytes),
+	    cmocka_unit_test(test_base64_output_bound),
+	    cmocka_unit_test(test_base64_round_trip),
+	    cmocka_unit_test(test_hex_vectors),
+	    cmocka_unit_test(test_hex_case_and_range),
+	    cmocka_unit_test(test_hex_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,20 +18,20 @@ static const struct {
 	int err;
 	const char *code;
 } wire[] = {
-	{SIGNET_EINVAL, "invalid"},
-	{SIGNET_EUNAUTH, "unauthenticated"},
-	{SIGNET_EDENIED, "denied"},
-	{SIGNET_ENOTFOUND, "not_found"},
-	{SIGNET_ECONFLICT, "conflict"},
-	{SIGNET_EOTP_INVALID, "otp_invalid"},
-	{SIGNET_EOTP_REPLAYED, "otp_replayed"},
-	{SIGNET_ELOCKED_OUT, "locked_out"},
-	{SIGNET_ESELF_APPROVAL, "self_approval"},
-	{SIGNET_EEXPIRED, "expired"},
-	{SIGNET_ETOO_LARGE, "too_large"},
-	{SIGNET_ETOKEN, "token_error"},
-	{SIGNET_EUNAVAILABLE, "unavailable"},
-	{SIGNET_EINTERNAL, "internal"},
+    {SIGNET_EINVAL, "invalid"},
+    {SIGNET_EUNAUTH, "unauthenticated"},
+    {SIGNET_EDENIED, "denied"},
+    {SIGNET_ENOTFOUND, "not_found"},
+    {SIGNET_ECONFLICT, "conflict"},
+    {SIGNET_EOTP_INVALID, "otp_invalid"},
+    {SIGNET_EOTP_REPLAYED, "otp_replayed"},
+    {SIGNET_ELOCKED_OUT, "locked_out"},
+    {SIGNET_ESELF_APPROVAL, "self_approval"},
+    {SIGNET_EEXPIRED, "expired"},
+    {SIGNET_ETOO_LARGE, "too_large"},
+    {SIGNET_ETOKEN, "token_error"},
+    {SIGNET_EUNAVAILABLE, "unavailable"},
+    {SIGNET_EINTERNAL, "internal"},
 };
 
 #define NWIRE (sizeof(wire) / sizeof(wire[0]))
@@ -89,8 +89,8 @@ static void
 test_unknown_codes_are_internal(void **state)
 {
 	static const char *const unknown[] = {
-		"", "Invalid", "INVALID", "invalid ", " invalid", "inval", "invalidx", "error",
-		"not-found", "token", "ok",
+	    "",         "Invalid", "INVALID",   "invalid ", " invalid", "inval",
+	    "invalidx", "error",   "not-found", "token",    "ok",
 	};
 
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -123,12 +123,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire_codes_exact),
-		cmocka_unit_test(test_every_error_round_trips),
-		cmocka_unit_test(test_codes_are_wire_safe),
-		cmocka_unit_test(test_unknown_values_are_internal),
-		cmocka_unit_test(test_unknown_codes_are_internal),
-		cmocka_unit_test(test_ok_and_messages),
+	    cmocka_unit_test(test_wire_codes_exact),
+	    cmocka_unit_test(test_every_error_round_trips),
+	    cmocka_unit_test(test_codes_are_wire_safe),
+	    cmocka_unit_test(test_unknown_values_are_internal),
+	    cmocka_unit_test(test_unknown_codes_are_internal),
+	    cmocka_unit_test(test_ok_and_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,13 +40,36 @@ static void
 test_name_is_valid(void **state)
 {
 	static const char *const good[] = {
-		"a", "A", "0", "_", "alice", "key-1", "k.e.y", "a..b", "x-", "x.", "_hidden",
-		"0123456789012345678901234567890123456789012345678901234567890123", /* 64 */
+	    "a",       "A",
+	    "0",       "_",
+	    "alice",   "key-1",
+	    "k.e.y",   "a..b",
+	    "x-",      "x.",
+	    "_hidden", "0123456789012345678901234567890123456789012345678901234567890123", /* 64 */
 	};
 	static const char *const bad[] = {
-		"", ".", "..", "../x", "./x", "a/b", "/a", "a\\b", ".hidden", "-rf", "a b",
-		" a", "a\n", "a\t", "caf\xc3\xa9", "a:b", "a@b", "a*", "a%2f", "a;b", "a$b",
-		"01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
+	    "",
+	    ".",
+	    "..",
+	    "../x",
+	    "./x",
+	    "a/b",
+	    "/a",
+	    "a\\b",
+	    ".hidden",
+	    "-rf",
+	    "a b",
+	    " a",
+	    "a\n",
+	    "a\t",
+	    "caf\xc3\xa9",
+	    "a:b",
+	    "a@b",
+	    "a*",
+	    "a%2f",
+	    "a;b",
+	    "a$b",
+	    "01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -299,15 +322,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_is_valid),
-		cmocka_unit_test_teardown(test_only, teardown_json),
-		cmocka_unit_test_teardown(test_str, teardown_json),
-		cmocka_unit_test_teardown(test_str_length_is_bytes, teardown_json),
-		cmocka_unit_test_teardown(test_name, teardown_json),
-		cmocka_unit_test_teardown(test_int, teardown_json),
-		cmocka_unit_test_teardown(test_bool, teardown_json),
-		cmocka_unit_test_teardown(test_name_array, teardown_json),
-		cmocka_unit_test_teardown(test_why_bounded, teardown_json),
+	    cmocka_unit_test(test_name_is_valid),
+	    cmocka_unit_test_teardown(test_only, teardown_json),
+	    cmocka_unit_test_teardown(test_str, teardown_json),
+	    cmocka_unit_test_teardown(test_str_length_is_bytes, teardown_json),
+	    cmocka_unit_test_teardown(test_name, teardown_json),
+	    cmocka_unit_test_teardown(test_int, teardown_json),
+	    cmocka_unit_test_teardown(test_bool, teardown_json),
+	    cmocka_unit_test_teardown(test_name_array, teardown_json),
+	    cmocka_unit_test_teardown(test_why_bounded, teardown_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

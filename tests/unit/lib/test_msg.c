@@ -372,8 +372,8 @@ static void
 test_parse_refuses_non_object(void **state)
 {
 	static const char *const bad[] = {
-		"[]", "[{}]", "1", "-1.5", "\"str\"", "true", "false", "null", "{", "}", "{a:1}",
-		"{'a':1}", "{\"a\":1,}", "{\"a\"}", "{\"a\":01}", "{\"a\":NaN}",
+	    "[]", "[{}]", "1",     "-1.5",    "\"str\"",    "true",    "false",      "null",
+	    "{",  "}",    "{a:1}", "{'a':1}", "{\"a\":1,}", "{\"a\"}", "{\"a\":01}", "{\"a\":NaN}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -387,15 +387,15 @@ static void
 test_parse_refuses_invalid_utf8(void **state)
 {
 	static const char *const bad[] = {
-		"{\"a\":\"\xff\"}",                 /* never valid */
-		"{\"a\":\"\xc3\"}",                 /* truncated sequence */
-		"{\"a\":\"\xc0\xaf\"}",             /* overlong '/' */
-		"{\"a\":\"\xe0\x80\xaf\"}",         /* overlong, three bytes */
-		"{\"a\":\"\xed\xa0\x80\"}",         /* UTF-16 surrogate as UTF-8 */
-		"{\"a\":\"\xf4\x90\x80\x80\"}",     /* above U+10FFFF */
-		"{\"\xfe\":1}",                     /* in a key */
-		"{\"a\":\"\x80\"}",                 /* lone continuation byte */
-		"{\"a\":\"\\ud800\"}",              /* lone surrogate escape */
+	    "{\"a\":\"\xff\"}",             /* never valid */
+	    "{\"a\":\"\xc3\"}",             /* truncated sequence */
+	    "{\"a\":\"\xc0\xaf\"}",         /* overlong '/' */
+	    "{\"a\":\"\xe0\x80\xaf\"}",     /* overlong, three bytes */
+	    "{\"a\":\"\xed\xa0\x80\"}",     /* UTF-16 surrogate as UTF-8 */
+	    "{\"a\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+	    "{\"\xfe\":1}",                 /* in a key */
+	    "{\"a\":\"\x80\"}",             /* lone continuation byte */
+	    "{\"a\":\"\\ud800\"}",          /* lone surrogate escape */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -633,32 +633,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_send_recv_payload, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_send_max_size, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_fd_passing, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_fd_passing_max, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_too_many_fds_flagged, setup_pair,
-						teardown_pair),
-		cmocka_unit_test_setup_teardown(test_oversized_packet, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_small_buffer_oversized, setup_pair,
-						teardown_pair),
-		cmocka_unit_test_setup_teardown(test_empty_packet_with_fd_is_not_eof, setup_pair,
-						teardown_pair),
-		cmocka_unit_test_setup_teardown(test_eof, setup_pair, teardown_pair),
-		cmocka_unit_test(test_recv_bad_socket),
-		cmocka_unit_test(test_parse_valid),
-		cmocka_unit_test(test_parse_refuses_empty),
-		cmocka_unit_test(test_parse_refuses_non_object),
-		cmocka_unit_test(test_parse_refuses_invalid_utf8),
-		cmocka_unit_test(test_parse_refuses_duplicates),
-		cmocka_unit_test(test_parse_refuses_trailing_garbage),
-		cmocka_unit_test(test_parse_refuses_nul_in_strings),
-		cmocka_unit_test(test_parse_depth_limit),
-		cmocka_unit_test(test_parse_depth_arrays_and_huge),
-		cmocka_unit_test(test_parse_brackets_in_strings),
-		cmocka_unit_test(test_json_depth),
-		cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_dump_size_cap),
+	    cmocka_unit_test_setup_teardown(test_send_recv_payload, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_send_max_size, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_fd_passing, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_fd_passing_max, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_too_many_fds_flagged, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_oversized_packet, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_small_buffer_oversized, setup_pair, teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_empty_packet_with_fd_is_not_eof, setup_pair,
+					    teardown_pair),
+	    cmocka_unit_test_setup_teardown(test_eof, setup_pair, teardown_pair),
+	    cmocka_unit_test(test_recv_bad_socket),
+	    cmocka_unit_test(test_parse_valid),
+	    cmocka_unit_test(test_parse_refuses_empty),
+	    cmocka_unit_test(test_parse_refuses_non_object),
+	    cmocka_unit_test(test_parse_refuses_invalid_utf8),
+	    cmocka_unit_test(test_parse_refuses_duplicates),
+	    cmocka_unit_test(test_parse_refuses_trailing_garbage),
+	    cmocka_unit_test(test_parse_refuses_nul_in_strings),
+	    cmocka_unit_test(test_parse_depth_limit),
+	    cmocka_unit_test(test_parse_depth_arrays_and_huge),
+	    cmocka_unit_test(test_parse_brackets_in_strings),
+	    cmocka_unit_test(test_json_depth),
+	    cmocka_unit_test(test_dump),
+	    cmocka_unit_test(test_dump_size_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,11 +14,11 @@
 #include "policy/acl.h"
 
 static const enum acl_action actions[] = {
-	ACL_VIEW, ACL_CREATE, ACL_UPDATE, ACL_DELETE, ACL_USE, ACL_APPROVE,
+    ACL_VIEW, ACL_CREATE, ACL_UPDATE, ACL_DELETE, ACL_USE, ACL_APPROVE,
 };
 
 static const enum acl_resource_type types[] = {
-	ACL_RT_ACL, ACL_RT_AUDIT_LOG, ACL_RT_DEVICE_CONFIG, ACL_RT_KEY, ACL_RT_USER,
+    ACL_RT_ACL, ACL_RT_AUDIT_LOG, ACL_RT_DEVICE_CONFIG, ACL_RT_KEY, ACL_RT_USER,
 };
 
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -124,7 +124,7 @@ test_names(void **state)
 	assert_string_equal(acl_action_name(ACL_USE), "USE");
 	assert_string_equal(acl_action_name(ACL_APPROVE), "APPROVE");
 	assert_string_equal(acl_action_name((enum acl_action)99), "NONE");
-	assert_string_equal(acl_action_name((enum acl_action)-1), "NONE");
+	assert_string_equal(acl_action_name((enum acl_action) - 1), "NONE");
 	assert_string_equal(acl_resource_type_name(ACL_RT_NONE), "NONE");
 	assert_string_equal(acl_resource_type_name(ACL_RT_ACL), "ACL");
 	assert_string_equal(acl_resource_type_name(ACL_RT_AUDIT_LOG), "AUDIT_LOG");
@@ -138,12 +138,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_admin_allowed_every_type),
-		cmocka_unit_test(test_admin_denied_type_none),
-		cmocka_unit_test(test_action_none_always_allowed),
-		cmocka_unit_test(test_non_admin_denied),
-		cmocka_unit_test(test_incomplete_subject_denied),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_admin_allowed_every_type),
+	    cmocka_unit_test(test_admin_denied_type_none),
+	    cmocka_unit_test(test_action_none_always_allowed),
+	    cmocka_unit_test(test_non_admin_denied),
+	    cmocka_unit_test(test_incomplete_subject_denied),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
