@@ -19,10 +19,25 @@ struct hsm {
 	CK_SESSION_HANDLE keep;      /* held open so the login outlives worker sessions */
 };
 
+#define HSM_HANDLE_CACHE 16 /* object handles remembered per session */
+
 struct hsm_session {
 	struct hsm *h;
 	CK_SESSION_HANDLE handle;
 	bool open;
+	/*
+	 * Handles found before, by class and CKA_ID. A cached handle is checked
+	 * against its class and id before every use (one C_GetAttributeValue
+	 * instead of a search), so a handle a token reuses for another object
+	 * is never taken for the old one.
+	 */
+	struct {
+		CK_OBJECT_CLASS cls;
+		uint8_t id[HSM_ID_LEN];
+		CK_OBJECT_HANDLE obj;
+		bool used;
+	} cache[HSM_HANDLE_CACHE];
+	unsigned cache_next;
 };
 
 /* Translate a CKR_ value once, logging the detail with WHAT. */

@@ -89,6 +89,7 @@ hsm_session_reopen(struct hsm_session *s)
 		(void)h->f->C_CloseSession(s->handle);
 		s->open = false;
 	}
+	memset(s->cache, 0, sizeof(s->cache));
 	rv = h->f->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
 				 &s->handle);
 	if (rv != CKR_OK) {
@@ -125,6 +126,54 @@ hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *
 	return fn(s, arg);
 }
 
+/* Is the cached handle of slot I still the object of class CLS and id ID? */
+static CK_RV
+cache_check(struct hsm_session *s, unsigned i, CK_OBJECT_CLASS cls, const uint8_t *id)
+{
+	CK_OBJECT_CLASS got_cls = (CK_OBJECT_CLASS)-1;
+	uint8_t got_id[HSM_ID_LEN + 1];
+	CK_ATTRIBUTE a[] = {
+	    {CKA_CLASS, &got_cls, sizeof(got_cls)},
+	    {CKA_ID, got_id, sizeof(got_id)},
+	};
+	CK_RV rv = s->h->f->C_GetAttributeValue(s->handle, s->cache[i].obj, a, 2);
+
+	if (rv == CKR_OK && got_cls == cls && a[1].ulValueLen == HSM_ID_LEN &&
+	    memcmp(got_id, id, HSM_ID_LEN) == 0) {
+		return CKR_OK;
+	}
+	s->cache[i].used = false;
+	/* Session trouble goes up to hsm_run; anything else means "search again". */
+	return hsm_rv_recoverable(rv) ? rv : CKR_OBJECT_HANDLE_INVALID;
+}
+
+static CK_RV
+find_cached(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, CK_OBJECT_HANDLE *out)
+{
+	for (unsigned i = 0; i < HSM_HANDLE_CACHE; i++) {
+		if (s->cache[i].used && s->cache[i].cls == cls &&
+		    memcmp(s->cache[i].id, id, HSM_ID_LEN) == 0) {
+			CK_RV rv = cache_check(s, i, cls, id);
+			if (rv == CKR_OK) {
+				*out = s->cache[i].obj;
+			}
+			return rv;
+		}
+	}
+	return CKR_OBJECT_HANDLE_INVALID;
+}
+
+static void
+cache_put(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, CK_OBJECT_HANDLE obj)
+{
+	unsigned i = s->cache_next++ % HSM_HANDLE_CACHE;
+
+	s->cache[i].cls = cls;
+	memcpy(s->cache[i].id, id, HSM_ID_LEN);
+	s->cache[i].obj = obj;
+	s->cache[i].used = true;
+}
+
 CK_RV
 hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
 	     CK_OBJECT_HANDLE *out)
@@ -138,6 +187,12 @@ hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size
 	CK_ULONG n = 0;
 	CK_RV rv, rv2;
 
+	if (idlen == HSM_ID_LEN) {
+		rv = find_cached(s, cls, id, out);
+		if (rv != CKR_OBJECT_HANDLE_INVALID) {
+			return rv;
+		}
+	}
 	rv = f->C_FindObjectsInit(s->handle, tmpl, 2);
 	if (rv != CKR_OK) {
 		return rv;
@@ -155,6 +210,9 @@ hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size
 		return CKR_OBJECT_HANDLE_INVALID;
 	}
 	*out = objs[0];
+	if (idlen == HSM_ID_LEN) {
+		cache_put(s, cls, id, objs[0]);
+	}
 	return CKR_OK;
 }
 

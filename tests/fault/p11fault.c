@@ -12,7 +12,8 @@
 
 /*
  * P11FAULT_MODULE names the real module; P11FAULT_DIR a folder where a test
- * drops trigger files, consumed by the next C_FindObjectsInit calls (a file
+ * drops trigger files, consumed by the next C_FindObjectsInit or
+ * C_GetAttributeValue calls (a file
  * holding a number N fires N times, an empty one once):
  *   close-sessions  the real module closes every session of the slot (the
  *                   login goes with them), as after a token reset;
@@ -54,8 +55,9 @@ take_trigger(const char *name)
 	return 1;
 }
 
+/* A fault fires on the first object look-up of an operation: a search or a cached handle's check. */
 static CK_RV
-fault_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+fault_inject(CK_SESSION_HANDLE s)
 {
 	if (take_trigger("close-sessions")) {
 		CK_SESSION_INFO si;
@@ -66,7 +68,23 @@ fault_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 	if (take_trigger("device-removed")) {
 		return CKR_DEVICE_REMOVED;
 	}
-	return real->C_FindObjectsInit(s, t, n);
+	return CKR_OK;
+}
+
+static CK_RV
+fault_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	CK_RV rv = fault_inject(s);
+
+	return rv != CKR_OK ? rv : real->C_FindObjectsInit(s, t, n);
+}
+
+static CK_RV
+fault_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	CK_RV rv = fault_inject(s);
+
+	return rv != CKR_OK ? rv : real->C_GetAttributeValue(s, o, t, n);
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
@@ -89,6 +107,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		real_copy = *real;
 		wrapped = real_copy;
 		wrapped.C_FindObjectsInit = fault_FindObjectsInit;
+		wrapped.C_GetAttributeValue = fault_GetAttributeValue;
 	}
 	*out = &wrapped;
 	return CKR_OK;

@@ -90,6 +90,17 @@ expect_refusal "another tenant cannot use acme's key" not_found env SIGNET_TOKEN
 SIGNET_TOKEN=$GLOBEX ctl --json key generate k-ED25519 --alg ED25519 >"$TMP/out"
 check "another tenant may use the same label" test "$(json .label)" = k-ED25519
 
+# A key removed from the token while signetd runs: the handle signetd remembers is checked
+# before use, so the next operation fails instead of signing with whatever holds it now.
+ctl key generate doomed --alg ECC_NIST_P256 >/dev/null
+check "a CSR before the removal works (and the handles are cached)" ctl key csr doomed --subject /CN=d -o "$TMP/d1.csr"
+doomed_id=$(p11 --list-objects --type privkey 2>/dev/null | awk '/label: *acme\/doomed/ {f=1} f && /ID:/ {print $2; exit}')
+p11 --delete-object --type privkey --id "$doomed_id" >/dev/null 2>&1
+ctl key generate successor --alg ECC_NIST_P256 >/dev/null
+erc=0; ctl key csr doomed --subject /CN=d -o "$TMP/d2.csr" 2>"$TMP/err" || erc=$?
+check "a CSR with the removed key fails" test $erc -eq 1
+check "no request was signed with another key" test ! -s "$TMP/d2.csr"
+
 # Start-time check: a key whose private object vanished from the token is refused.
 check "stop" stop_daemon
 ctl_id=$(p11 --list-objects --type privkey 2>/dev/null | awk '/label: *acme\/k-ECC_NIST_P384/ {f=1} f && /ID:/ {print $2; exit}')
