@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "lib/msg.h"
+#include "tests/common/rawsock.h"
 
 static const char *sock_path;
 static const char *token;
@@ -37,30 +38,13 @@ connect_sock(void)
 static int
 send_raw(int fd, const void *data, size_t len, int nfds)
 {
-	int fds[16];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} cbuf;
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int fds[RAW_SEND_MAX_FDS];
 	ssize_t n;
 
 	for (int i = 0; i < nfds; i++) {
 		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	if (nfds > 0) {
-		struct cmsghdr *c;
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	n = raw_send(fd, data, len, fds, nfds);
 	for (int i = 0; i < nfds; i++) {
 		close(fds[i]);
 	}

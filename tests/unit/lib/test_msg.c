@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "lib/msg.h"
+#include "tests/common/rawsock.h"
 
 struct pair {
 	int a;
@@ -53,34 +54,6 @@ teardown_pair(void **state)
 	}
 	free(p);
 	return 0;
-}
-
-/* Send a payload and NFDS descriptors with a raw sendmsg, bypassing msg_send's checks. */
-static ssize_t
-raw_send(int sock, const void *data, size_t len, const int *fds, int nfds)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} cbuf;
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	struct msghdr mh = {0};
-
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf.buf, 0, sizeof(cbuf.buf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL);
 }
 
 static bool
