@@ -22,9 +22,15 @@ struct config {
 	char *module;                 /* [token] module */
 	char *token_uri;              /* [token] uri */
 	char *pin_file;               /* [token] pin_file */
-	char *softhsm_conf;  /* [token] softhsm_conf: SOFTHSM2_CONF for the embedded token */
-	long map_size_mb;    /* [store] map_size_mb: initial LMDB map */
-	long max_key_import; /* not configurable: raw key file bound */
+	char *softhsm_conf;    /* [token] softhsm_conf: SOFTHSM2_CONF for the embedded token */
+	long map_size_mb;      /* [store] map_size_mb: initial LMDB map */
+	long task_workers;     /* [tasks] workers: threads that run tasks */
+	long result_ttl;       /* [tasks] result_ttl, seconds a result file stays downloadable */
+	long capability_grace; /* [tasks] capability_grace, seconds a task's capability outlives it
+				*/
+	long approval_ttl;     /* [tasks] approval_ttl, seconds a task may wait for approval */
+	long max_input_mb;     /* [tasks] max_input_mb: largest input file, MiB */
+	long max_key_import;   /* not configurable: raw key file bound */
 };
 
 /* Fill defaults. */

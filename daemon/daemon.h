@@ -22,6 +22,7 @@ struct workers;
 struct server;
 struct conn;
 struct op_desc;
+struct engine;
 
 struct daemon {
 	struct config *cfg;
@@ -30,6 +31,7 @@ struct daemon {
 	struct hsm *hsm;
 	struct workers *workers;
 	struct server *server;
+	struct engine *engine; /* the threads that run tasks */
 	int64_t started;
 	uid_t self_uid;
 	atomic_long requests;    /* requests dispatched since start */
@@ -68,6 +70,25 @@ struct request {
 	unsigned delay_ms;
 	struct event *delay_ev; /* the failed-authentication delay, while it runs */
 	struct request *next;
+	/*
+	 * Answering later. A task.wait handler sets REQ_WAIT when the task is
+	 * not final yet; an events.watch handler sets REQ_WATCH and hands a
+	 * batch of events. The loop parks the request until the task ends, new
+	 * events arrive or the deadline passes, then runs the handler again
+	 * (RESUMED: authenticated and checked already).
+	 */
+	enum { REQ_ONCE, REQ_WAIT, REQ_WATCH } mode;
+	bool resumed;
+	bool replied; /* events.watch: its first answer went out */
+	bool more;    /* events.watch: more events are ready than one batch held */
+	bool blocked; /* events.watch: parked until the client reads what it was sent */
+	bool parked;
+	char wait_task[40];    /* task.wait: the task id */
+	uint64_t deadline_ms;  /* task.wait: monotonic time to answer by */
+	uint64_t watch_next;   /* events.watch: the next sequence to fetch */
+	json_t *events;        /* events.watch: a batch to send after the answer */
+	struct event *park_ev; /* task.wait: the deadline */
+	struct request *pprev, *pnext;
 };
 
 /* Record a failure with a message for the client (never a secret). Returns ERR. */

@@ -14,8 +14,31 @@
 #define NOARGS    ((const char *const[]){NULL})
 
 /* Sorted by name: dispatch_find bisects. */
+#define DEVCONF_ARGS                                                                               \
+	"name", "description", "signKeys", "encryptKeys", "encryptCert", "cipher", "packaging",    \
+	    "fourEyes", "quorum", "secondFactor", "users", "approvers"
+#define PER_DC (OP_AUTH | OP_PER_RESOURCE)
 static const struct op_desc op_table[] = {
+    {"acl.add", op_acl_add, OP_AUTH, ACL_CREATE, ACL_RT_ACL, 0,
+     ARGS("subject", "resource", "action")},
+    {"acl.list", op_acl_list, OP_AUTH, ACL_VIEW, ACL_RT_ACL, 0, ARGS("limit", "cursor")},
+    {"acl.remove", op_acl_remove, OP_AUTH, ACL_DELETE, ACL_RT_ACL, 0,
+     ARGS("subject", "resource", "action")},
     {"backup", op_backup, OP_AUTH | OP_LOCAL, ACL_CREATE, ACL_RT_KEY, 1, NOARGS},
+    /* Reading is open to the tenant's users; setting is the initial admin's (checked inside). */
+    {"config.get", op_config_get, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, ARGS("key")},
+    {"config.set", op_config_set, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, ARGS("key", "value")},
+    {"devconf.create", op_devconf_create, OP_AUTH, ACL_CREATE, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS(DEVCONF_ARGS)},
+    {"devconf.disable", op_devconf_disable, PER_DC, ACL_UPDATE, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("id")},
+    {"devconf.list", op_devconf_list, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("limit", "cursor")},
+    {"devconf.show", op_devconf_show, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
+    {"devconf.update", op_devconf_update, PER_DC, ACL_UPDATE, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("id", "enabled", DEVCONF_ARGS)},
+    /* Each event is shown only to who may see its task. */
+    {"events.watch", op_events_watch, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("since")},
     {"key.cert", op_key_cert, OP_AUTH | OP_TOKEN, ACL_UPDATE, ACL_RT_KEY, 1, ARGS("label")},
     {"key.csr", op_key_csr, OP_AUTH | OP_TOKEN, ACL_UPDATE, ACL_RT_KEY, 0,
      ARGS("label", "subject")},
@@ -26,6 +49,17 @@ static const struct op_desc op_table[] = {
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
     {"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
     {"status", op_status, 0, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
+    /* Tasks: the requester, or VIEW on the task's device configuration; cancel: the requester. */
+    {"task.cancel", op_task_cancel, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
+    {"task.download", op_task_download, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
+    {"task.encrypt", op_task_encrypt, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
+     ARGS("devconf", "name", "sha256")},
+    {"task.list", op_task_list, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("status", "type", "limit", "cursor")},
+    {"task.show", op_task_show, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
+    {"task.sign", op_task_sign, PER_DC | OP_TOKEN, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
+     ARGS("devconf", "name", "inputBase64", "prehashed")},
+    {"task.wait", op_task_wait, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id", "timeout")},
     {"tenant.create", op_tenant_create, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0, ARGS("name", "admin")},
     {"tenant.list", op_tenant_list, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0, ARGS("limit", "cursor")},
     {"user.create", op_user_create, OP_AUTH, ACL_CREATE, ACL_RT_USER, 0,
@@ -70,6 +104,9 @@ dispatch_run(struct request *r)
 {
 	const struct op_desc *op = r->op;
 
+	if (r->resumed) {
+		goto run; /* a parked task.wait or events.watch: checked on its first run */
+	}
 	if (op->flags & OP_AUTH) {
 		if (r->token == NULL) {
 			req_fail(r, SIGNET_EUNAUTH, "this operation needs an API token");
@@ -84,7 +121,8 @@ dispatch_run(struct request *r)
 			return;
 		}
 		r->authenticated = true;
-		if (!policy_allows(&r->subject, op->action, op->rtype)) {
+		if (!(op->flags & OP_PER_RESOURCE) &&
+		    !policy_allows(&r->subject, op->action, op->rtype)) {
 			log_notice("%s: denied to USER:%s of tenant %s", op->name, r->subject.user,
 				   r->subject.tenant);
 			req_fail(r, SIGNET_EDENIED, "USER:%s may not %s RESOURCE_TYPE:%s",
@@ -101,12 +139,12 @@ dispatch_run(struct request *r)
 		req_fail(r, SIGNET_ETOKEN, "the token is not available");
 		return;
 	}
-	{
-		int rc = op->fn(r);
-		if (rc != 0 && r->err == 0) {
-			req_fail(r, rc, "%s", signet_strerror(rc));
-		}
+run : {
+	int rc = op->fn(r);
+	if (rc != 0 && r->err == 0) {
+		req_fail(r, rc, "%s", signet_strerror(rc));
 	}
+}
 	if (r->err != 0) {
 		json_decref(r->result);
 		r->result = NULL;

@@ -9,6 +9,13 @@ enum op_flags {
 	OP_AUTH = 1 << 0,  /* needs a valid API token */
 	OP_LOCAL = 1 << 1, /* only for a local administrator peer (uid 0 or the daemon's) */
 	OP_TOKEN = 1 << 2, /* uses the token: needs the worker's PKCS#11 session */
+	/*
+	 * The action applies to one resource the request names (a device
+	 * configuration, or the one a task belongs to): the handler checks it
+	 * with policy_allows_on() (a right on the whole type also grants it),
+	 * and listings show only what it grants.
+	 */
+	OP_PER_RESOURCE = 1 << 3,
 };
 
 struct op_desc {

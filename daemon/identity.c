@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "daemon/identity.h"
+#include "daemon/rules.h"
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
@@ -78,7 +79,8 @@ auth_txn(struct store_txn *t, void *arg)
 	snprintf(a->out->user, sizeof(a->out->user), "%s", name);
 	a->out->admin = json_is_true(json_object_get(user, "admin"));
 	a->out->client = json_is_true(json_object_get(user, "client"));
-	r = 0;
+	/* The rights of the user and its groups, read in the same snapshot as the token. */
+	r = rules_load_subject(t, a->out, user) == 0 ? 0 : SIGNET_EUNAUTH;
 out:
 	json_decref(tok);
 	json_decref(user);

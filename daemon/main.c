@@ -25,6 +25,7 @@
 #include "daemon/ops.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
+#include "daemon/tasks.h"
 #include "hsm/hsm.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -68,6 +69,13 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	log_notice("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_shutdown(d->server);
+}
+
+/* Once a second: due timers (result expiry, capability removal) are looked at off the loop. */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	tasks_tick(arg);
 }
 
 /* Where the PIN comes from: systemd's LoadCredential= wins over the configured file. */
@@ -123,7 +131,8 @@ run(struct config *cfg)
 	struct daemon d = {0};
 	struct secret pin = {0};
 	struct hsm_config hc;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
+	const struct timeval one_second = {1, 0};
 	char dbdir[PATH_MAX];
 	int r, code = EXIT_RUNTIME;
 
@@ -166,6 +175,15 @@ run(struct config *cfg)
 	if (server_start(&d, &d.server) != 0) {
 		goto out;
 	}
+	/* Tasks after the server exists (they publish events to it), before the loop runs. */
+	if (tasks_start(&d) != 0 || tasks_recover(&d) != 0) {
+		log_err("cannot start the task engine");
+		goto out;
+	}
+	tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
+	if (tick == NULL || event_add(tick, &one_second) != 0) {
+		goto out;
+	}
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
@@ -182,7 +200,11 @@ run(struct config *cfg)
 out:
 	/* Order: stop serving, let workers finish, then the store and the token. */
 	server_free(d.server);
+	tasks_stop(&d);
 	d.server = NULL;
+	if (tick != NULL) {
+		event_free(tick);
+	}
 	if (sigterm != NULL) {
 		event_free(sigterm);
 	}

@@ -24,6 +24,34 @@ int op_key_show(struct request *r);
 int op_key_csr(struct request *r);
 int op_key_cert(struct request *r);
 
+int op_acl_add(struct request *r);
+int op_acl_remove(struct request *r);
+int op_acl_list(struct request *r);
+int op_config_get(struct request *r);
+int op_config_set(struct request *r);
+
+int op_devconf_create(struct request *r);
+int op_devconf_update(struct request *r);
+int op_devconf_disable(struct request *r);
+int op_devconf_show(struct request *r);
+int op_devconf_list(struct request *r);
+
+int op_task_sign(struct request *r);
+int op_task_encrypt(struct request *r);
+int op_task_show(struct request *r);
+int op_task_list(struct request *r);
+int op_task_wait(struct request *r);
+int op_task_cancel(struct request *r);
+int op_task_download(struct request *r);
+int op_events_watch(struct request *r);
+
+/* Inside a transaction: does SUBJECT name an existing user or client, or a group? Fails R. */
+int ops_check_subject(struct request *r, struct store_txn *t, const char *subject);
+/* Load device configuration ID of the caller's tenant; fails R with not_found. */
+int devconf_load(struct request *r, struct store_txn *t, const char *id, json_t **out);
+/* A tenant configuration value (its default when unset); NULL for an unknown key. */
+json_t *tenant_config_get(struct store_txn *t, const char *tenant, const char *name);
+
 struct store_page;
 
 /* The items of one listing page and the bytes they will take in the reply. */

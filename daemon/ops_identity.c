@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "daemon/identity.h"
+#include "daemon/rules.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "lib/error.h"
@@ -43,6 +44,9 @@ tenant_create_txn(struct store_txn *t, void *arg)
 	store_put_json(t, STORE_DB_TENANTS, x->name, strlen(x->name), tenant, true);
 	r = ident_user_set_token(t, x->name, user, x->token);
 	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
+	if (r == 0) {
+		r = rules_put_admin(t, x->name, x->admin);
+	}
 	json_decref(tenant);
 	json_decref(user);
 	return r != 0 ? r : t->err;

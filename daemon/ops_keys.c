@@ -342,7 +342,7 @@ key_cert_txn(struct store_txn *t, void *arg)
 /* Read a PEM chain: the leaf first, each certificate issued by the next, at most CHAIN_MAX_CERTS.
  */
 static int
-chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) * *out)
+chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) **out)
 {
 	BIO *b = BIO_new_mem_buf(data, (int)len);
 	STACK_OF(X509) *chain = sk_X509_new_null();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@
 #include <event2/event.h>
 
 #include "daemon/dispatch.h"
+#include "daemon/rules.h"
 #include "daemon/server.h"
+#include "daemon/tasks.h"
 #include "daemon/workers.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -37,6 +40,7 @@ struct outpkt {
 
 struct conn {
 	struct server *srv;
+	struct request *watch; /* this connection's events.watch, if any */
 	int fd;
 	struct peer peer;
 	bool local;
@@ -61,7 +65,14 @@ struct server {
 	bool draining;
 	struct event *accept_pause; /* re-arms the listener after running out of descriptors */
 	struct request *delayed;    /* answers waiting out the failed-authentication delay */
-	uint8_t *rbuf;              /* one receive buffer: the loop is single-threaded */
+	struct request *parked;     /* task.wait and events.watch between their runs */
+	uint64_t events_last;       /* the last event sequence heard of */
+	/* Filled by any thread after a commit (server_notify), read by the loop. */
+	pthread_mutex_t nlock;
+	struct event *nev;
+	struct evnote pending;
+	bool nev_ok;
+	uint8_t *rbuf; /* one receive buffer: the loop is single-threaded */
 };
 
 int
@@ -77,6 +88,7 @@ req_fail(struct request *r, int err, const char *fmt, ...)
 }
 
 static void conn_close(struct conn *c);
+static void request_resume(struct request *r);
 
 static void
 conn_free_if_done(struct conn *c)
@@ -123,6 +135,9 @@ conn_flush(struct conn *c)
 		outpkt_free(p);
 	}
 	event_del(c->wev);
+	if (c->watch != NULL && c->watch->blocked) {
+		request_resume(c->watch);
+	}
 }
 
 static void
@@ -250,6 +265,11 @@ request_free(struct request *r)
 	msg_close_fds(r->out_fds, &r->out_nfds);
 	json_decref(r->result);
 	json_decref(r->msg);
+	json_decref(r->events);
+	if (r->park_ev != NULL) {
+		event_free(r->park_ev);
+	}
+	rules_free_subject(&r->subject);
 	free(r);
 }
 
@@ -332,10 +352,173 @@ server_answer_delayed(struct server *s)
 	}
 }
 
+static void
+park_unlink(struct server *s, struct request *r)
+{
+	if (!r->parked) {
+		return;
+	}
+	if (r->pprev != NULL) {
+		r->pprev->pnext = r->pnext;
+	} else {
+		s->parked = r->pnext;
+	}
+	if (r->pnext != NULL) {
+		r->pnext->pprev = r->pprev;
+	}
+	r->pprev = r->pnext = NULL;
+	r->parked = false;
+	if (r->park_ev != NULL) {
+		event_del(r->park_ev);
+	}
+}
+
+/* Between runs a parked request holds its connection's slot, not the daemon's. */
+static void
+park(struct server *s, struct request *r)
+{
+	r->parked = true;
+	r->pprev = NULL;
+	r->pnext = s->parked;
+	if (s->parked != NULL) {
+		s->parked->pprev = r;
+	}
+	s->parked = r;
+	s->inflight--;
+	server_check_drained(s);
+}
+
+static void park_drop(struct server *s, struct request *r, bool answer);
+
+/* Run a parked request's handler again. */
+static void
+request_resume(struct request *r)
+{
+	struct server *s = r->conn->srv;
+
+	if (s->draining || s->d->workers == NULL) {
+		park_drop(s, r, true);
+		return;
+	}
+	park_unlink(s, r);
+	r->blocked = false;
+	r->resumed = true;
+	r->err = 0;
+	r->message[0] = '\0';
+	json_decref(r->result);
+	r->result = NULL;
+	s->inflight++;
+	workers_submit(s->d->workers, r);
+}
+
+static void
+park_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	request_resume(arg);
+}
+
+/* Answer a parked request now and let it go (shutdown, or its connection closed). */
+static void
+park_drop(struct server *s, struct request *r, bool answer)
+{
+	struct conn *c = r->conn;
+
+	park_unlink(s, r);
+	if (c->watch == r) {
+		c->watch = NULL;
+	}
+	if (answer && !c->closed) {
+		conn_send_error(c, r->id, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
+	}
+	c->inflight--;
+	request_free(r);
+	conn_free_if_done(c);
+}
+
+/* A waiting or watching request came back from a worker: send what it has, park it again. */
+static bool
+request_continue(struct request *r)
+{
+	struct conn *c = r->conn;
+	struct server *s = c->srv;
+
+	if (r->mode == REQ_WATCH && !r->replied && c->watch != NULL && c->watch != r) {
+		req_fail(r, SIGNET_ECONFLICT, "this connection is already watching events");
+		return false;
+	}
+	if (r->mode == REQ_WAIT) {
+		uint64_t now = time_mono_ms();
+		uint64_t left = r->deadline_ms > now ? r->deadline_ms - now : 0;
+		struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
+		if (r->park_ev == NULL) {
+			r->park_ev = evtimer_new(s->d->base, park_deadline_cb, r);
+		}
+		if (r->park_ev == NULL || evtimer_add(r->park_ev, &tv) != 0) {
+			req_fail(r, SIGNET_EUNAVAILABLE, "cannot wait now");
+			return false;
+		}
+		park(s, r);
+		return true;
+	}
+	/* REQ_WATCH */
+	if (!r->replied) {
+		json_t *rep = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)r->id, "ok", 1,
+					"result", r->result != NULL ? r->result : json_object());
+		if (rep != NULL) {
+			conn_send_json(c, rep, NULL, 0);
+			json_decref(rep);
+		}
+		r->replied = true;
+		c->watch = r;
+	}
+	{
+		size_t i;
+		json_t *ev;
+		json_array_foreach(r->events, i, ev) {
+			json_t *pkt = json_pack("{s:O}", "event", ev);
+			if (pkt != NULL && !c->closed) {
+				conn_send_json(c, pkt, NULL, 0);
+			}
+			json_decref(pkt);
+		}
+		json_decref(r->events);
+		r->events = NULL;
+	}
+	if (c->closed) {
+		return false;
+	}
+	park(s, r);
+	if (c->oq_len > OUTQ_MAX_PACKETS / 4) {
+		r->blocked = true; /* conn_flush resumes it once the client has read */
+	} else if (r->more || s->events_last >= r->watch_next) {
+		request_resume(r);
+	}
+	return true;
+}
+
 /* On the loop: a worker finished R. */
 static void
 request_done(struct request *r, void *arg)
 {
+	if (r->mode != REQ_ONCE && r->err == 0) {
+		struct server *s = r->conn->srv;
+		if (r->conn->closed) {
+			/* Nobody to answer. */
+		} else if (s->draining) {
+			req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
+		} else {
+			/* The token is not needed again: a parked request keeps no secret. */
+			json_object_del(r->msg, "auth");
+			r->token = r->tenant_hint = NULL;
+			msg_close_fds(r->fds, &r->nfds);
+			if (request_continue(r)) {
+				return;
+			}
+		}
+		if (r->conn->watch == r) {
+			r->conn->watch = NULL;
+		}
+	}
 	/* The request's text and descriptors are not needed for the answer: free them now. */
 	json_decref(r->msg);
 	r->msg = NULL;
@@ -577,6 +760,15 @@ conn_close(struct conn *c)
 	}
 	s->nconns--;
 	atomic_fetch_sub(&s->d->connections, 1);
+	c->holds++;
+	for (struct request *r = s->parked, *next; r != NULL; r = next) {
+		next = r->pnext;
+		if (r->conn == c) {
+			park_drop(s, r, false);
+		}
+	}
+	c->watch = NULL;
+	c->holds--;
 	conn_free_if_done(c);
 }
 
@@ -725,6 +917,81 @@ server_unlink_stale(const char *path)
 	return unlink(path);
 }
 
+void
+server_notify(struct server *s, const struct evnote *n)
+{
+	if (s == NULL || !s->nev_ok || n->last == 0) {
+		return;
+	}
+	pthread_mutex_lock(&s->nlock);
+	if (n->last > s->pending.last) {
+		s->pending.last = n->last;
+	}
+	for (size_t i = 0; i < n->nfinal; i++) {
+		if (s->pending.nfinal < sizeof(s->pending.final) / sizeof(s->pending.final[0])) {
+			memcpy(s->pending.final[s->pending.nfinal++], n->final[i],
+			       sizeof(n->final[i]));
+		} else {
+			s->pending.overflow = true;
+		}
+	}
+	s->pending.overflow = s->pending.overflow || n->overflow;
+	pthread_mutex_unlock(&s->nlock);
+	/* Thread-safe with evthread_use_pthreads(). */
+	event_active(s->nev, EV_READ, 0);
+}
+
+uint64_t
+server_events_last(const struct server *s)
+{
+	return s->events_last;
+}
+
+static bool
+note_has(const struct evnote *n, const char *id)
+{
+	if (n->overflow) {
+		return true;
+	}
+	for (size_t i = 0; i < n->nfinal; i++) {
+		if (strcmp(n->final[i], id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* On the loop: new events were committed; wake the watchers and waiters they concern. */
+static void
+server_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct evnote n;
+
+	pthread_mutex_lock(&s->nlock);
+	n = s->pending;
+	memset(&s->pending, 0, sizeof(s->pending));
+	pthread_mutex_unlock(&s->nlock);
+	if (n.last > s->events_last) {
+		s->events_last = n.last;
+	}
+	for (struct request *r = s->parked, *next; r != NULL; r = next) {
+		next = r->pnext;
+		if (r->mode == REQ_WATCH && !r->blocked && r->watch_next <= s->events_last) {
+			request_resume(r);
+		} else if (r->mode == REQ_WAIT && note_has(&n, r->wait_task)) {
+			request_resume(r);
+		}
+	}
+}
+
+static int
+events_last_txn(struct store_txn *t, void *arg)
+{
+	*(uint64_t *)arg = events_last_seq(t);
+	return 0;
+}
+
 int
 server_start(struct daemon *d, struct server **out)
 {
@@ -739,6 +1006,12 @@ server_start(struct daemon *d, struct server **out)
 	}
 	s->d = d;
 	s->lfd = -1;
+	pthread_mutex_init(&s->nlock, NULL);
+	s->nev = event_new(d->base, -1, EV_PERSIST, server_notify_cb, s);
+	s->nev_ok = s->nev != NULL;
+	if (store_read(d->store, events_last_txn, &s->events_last) != 0) {
+		goto fail;
+	}
 	s->rbuf = malloc(MSG_MAX_SIZE);
 	if (s->rbuf == NULL || strlen(path) >= sizeof(sa.sun_path)) {
 		goto fail;
@@ -827,6 +1100,9 @@ server_shutdown(struct server *s)
 		evtimer_add(s->drain_timer, &tv);
 	}
 	server_answer_delayed(s);
+	while (s->parked != NULL) {
+		park_drop(s, s->parked, true);
+	}
 	log_info("shutting down: %ld requests in flight", s->inflight);
 	server_check_drained(s);
 }
@@ -863,6 +1139,10 @@ server_free(struct server *s)
 		unlink(s->d->cfg->socket_path);
 	}
 	free(s->rbuf);
+	if (s->nev != NULL) {
+		event_free(s->nev);
+	}
+	pthread_mutex_destroy(&s->nlock);
 	free(s);
 }
 

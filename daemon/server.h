@@ -12,3 +12,9 @@ void server_shutdown(struct server *s);
 void server_free(struct server *s);
 /* Connections open now. */
 long server_connections(const struct server *s);
+
+struct evnote;
+/* From any thread, after a commit: events up to N->last exist; N->final tasks ended. */
+void server_notify(struct server *s, const struct evnote *n);
+/* On the loop: the last event sequence the server has heard of. */
+uint64_t server_events_last(const struct server *s);

@@ -16,8 +16,19 @@
 #define STORE_GROW_TRIES     8 /* doublings per transaction: 64 MiB grows to 16 GiB */
 
 static const char *const db_names[STORE_DB_COUNT] = {
-    [STORE_DB_META] = "meta",     [STORE_DB_TENANTS] = "tenants", [STORE_DB_USERS] = "users",
-    [STORE_DB_TOKENS] = "tokens", [STORE_DB_KEYS] = "keys",
+    [STORE_DB_META] = "meta",
+    [STORE_DB_TENANTS] = "tenants",
+    [STORE_DB_USERS] = "users",
+    [STORE_DB_TOKENS] = "tokens",
+    [STORE_DB_KEYS] = "keys",
+    [STORE_DB_ACL] = "acl",
+    [STORE_DB_DEVCONFS] = "devconfs",
+    [STORE_DB_TASKS] = "tasks",
+    [STORE_DB_TASK_INDEX] = "task_index",
+    [STORE_DB_TASK_REFS] = "task_refs",
+    [STORE_DB_EVENTS] = "events",
+    [STORE_DB_TIMERS] = "timers",
+    [STORE_DB_CONFIG] = "config",
 };
 
 struct store {
@@ -466,6 +477,70 @@ store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t 
 	return store_foreach_page(t, db, prefix, plen, &pg, fn, arg);
 }
 
+int
+store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *klen)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (t->err != 0) {
+		return t->err;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		return store_err(rc, "opening a cursor");
+	}
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		return SIGNET_ENOTFOUND;
+	}
+	if (rc != 0) {
+		return store_err(rc, "reading the last key");
+	}
+	if (k.mv_size > *klen) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(key, k.mv_data, k.mv_size);
+	*klen = k.mv_size;
+	return 0;
+}
+
+int
+store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t klen, void *out_key,
+		 size_t *out_klen, json_t **out)
+{
+	MDB_cursor *c;
+	MDB_val k = {klen, (void *)key}, v;
+	int rc, r = 0;
+
+	*out = NULL;
+	if (t->err != 0) {
+		return t->err;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		return store_err(rc, "opening a cursor");
+	}
+	rc = klen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
+		      : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == MDB_NOTFOUND) {
+		r = SIGNET_ENOTFOUND;
+	} else if (rc != 0) {
+		r = store_err(rc, "seeking");
+	} else if (k.mv_size > *out_klen) {
+		r = SIGNET_EINTERNAL;
+	} else {
+		memcpy(out_key, k.mv_data, k.mv_size);
+		*out_klen = k.mv_size;
+		if ((*out = parse_record(&v)) == NULL) {
+			log_err("store: a record in '%s' is corrupt", db_names[db]);
+			r = SIGNET_EINTERNAL;
+		}
+	}
+	mdb_cursor_close(c);
+	return r;
+}
+
 size_t
 store_count(struct store_txn *t, enum store_db db)
 {
@@ -506,4 +581,23 @@ store_key2(char *out, size_t outlen, const char *a, const char *b)
 	out[la] = '\0';
 	memcpy(out + la + 1, b, lb);
 	return la + 1 + lb;
+}
+
+size_t
+store_keyv(char *out, size_t outlen, const char *const *parts, size_t n)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(parts[i]);
+		if (len + l + (i + 1 < n ? 1 : 0) > outlen) {
+			return 0;
+		}
+		memcpy(out + len, parts[i], l);
+		len += l;
+		if (i + 1 < n) {
+			out[len++] = '\0';
+		}
+	}
+	return len;
 }

@@ -10,11 +10,20 @@
 #include <lmdb.h>
 
 enum store_db {
-	STORE_DB_META,    /* schema version and appliance facts */
-	STORE_DB_TENANTS, /* tenant name -> tenant record */
-	STORE_DB_USERS,   /* tenant \0 user -> user record */
-	STORE_DB_TOKENS,  /* hex SHA-256 of an API token -> {tenant, user} */
-	STORE_DB_KEYS,    /* tenant \0 label -> key metadata */
+	STORE_DB_META,     /* schema version and appliance facts */
+	STORE_DB_TENANTS,  /* tenant name -> tenant record */
+	STORE_DB_USERS,    /* tenant \0 user -> user record */
+	STORE_DB_TOKENS,   /* hex SHA-256 of an API token -> {tenant, user} */
+	STORE_DB_KEYS,     /* tenant \0 label -> key metadata */
+	STORE_DB_ACL,      /* tenant \0 subject \0 resource \0 action -> rule; tenant \0 ~TASK:id ->
+			      capability */
+	STORE_DB_DEVCONFS, /* tenant \0 id -> device configuration */
+	STORE_DB_TASKS,    /* tenant \0 id -> task */
+	STORE_DB_TASK_INDEX, /* tenant \0 status \0 id -> {} */
+	STORE_DB_TASK_REFS,  /* id -> {tenant}: tasks by id alone (recovery, spool, events) */
+	STORE_DB_EVENTS,     /* big-endian u64 sequence -> event */
+	STORE_DB_TIMERS,     /* big-endian u64 due time \0 kind \0 id -> {tenant} */
+	STORE_DB_CONFIG,     /* tenant \0 key -> {"value": ...} */
 	STORE_DB_COUNT,
 };
 
@@ -83,6 +92,13 @@ int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix
 		       struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
 		       void *arg);
 
+/* The last key of DB (at most *KLEN bytes): 0, or SIGNET_ENOTFOUND when DB is empty. */
+int store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *klen);
+/* The first record at or after KEY; its key (at most *KLEN bytes) and value. SIGNET_ENOTFOUND past
+ * the end. */
+int store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		     void *out_key, size_t *out_klen, json_t **out);
+
 /* Number of records in DB. */
 size_t store_count(struct store_txn *t, enum store_db db);
 
@@ -93,3 +109,5 @@ int store_reader_check(struct store *st);
 
 /* Build the composite key "A\0B" into OUT (returns its length, 0 if it does not fit). */
 size_t store_key2(char *out, size_t outlen, const char *a, const char *b);
+/* Build "P0\0P1\0...\0Pn-1" into OUT (returns its length, 0 if it does not fit). */
+size_t store_keyv(char *out, size_t outlen, const char *const *parts, size_t n);

@@ -161,3 +161,47 @@ client_call(struct client *c, const char *op, json_t *auth, json_t *args, const 
 	free(buf);
 	return r;
 }
+
+int
+client_recv(struct client *c, json_t **pkt, int timeout_ms)
+{
+	uint8_t *buf = malloc(MSG_MAX_SIZE);
+	int saved = c->timeout_ms, r;
+
+	*pkt = NULL;
+	if (buf == NULL) {
+		return -ENOMEM;
+	}
+	c->timeout_ms = timeout_ms;
+	for (;;) {
+		int fds[MSG_MAX_FDS], nfds = 0, flags = 0;
+		long n;
+		const char *why;
+
+		if ((r = client_wait(c, POLLIN)) != 0) {
+			break;
+		}
+		n = msg_recv(c->fd, buf, MSG_MAX_SIZE, fds, &nfds, &flags);
+		msg_close_fds(fds, &nfds);
+		if (n == -EAGAIN) {
+			continue;
+		}
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if (n == 0) {
+			r = -ECONNRESET;
+			break;
+		}
+		if (flags != 0 || (*pkt = msg_parse_reply(buf, (size_t)n, &why)) == NULL) {
+			r = -EPROTO;
+			break;
+		}
+		r = 0;
+		break;
+	}
+	c->timeout_ms = saved;
+	free(buf);
+	return r;
+}

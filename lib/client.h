@@ -24,3 +24,10 @@ void client_close(struct client *c);
  */
 int client_call(struct client *c, const char *op, json_t *auth, json_t *args, const int *fds,
 		int nfds, json_t **reply, int *rfds, int *rnfds);
+
+/*
+ * Receive the next packet (an event after events.watch, or a late reply),
+ * waiting at most TIMEOUT_MS (-1: forever). 0 and *PKT (caller decrefs),
+ * -ETIMEDOUT, or -errno.
+ */
+int client_recv(struct client *c, json_t **pkt, int timeout_ms);

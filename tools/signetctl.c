@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #define EXIT_USAGE     2
 #define DEFAULT_SOCKET "/run/signet/signetd.sock"
 #define MAX_GROUPS     32
+#define MAX_LIST       64
 
 struct opts {
 	const char *socket;
@@ -39,6 +41,30 @@ struct opts {
 	int timeout;
 	long limit;         /* listings: one page of at most this many (0: every page) */
 	const char *cursor; /* listings: resume here */
+	/* device configurations and tasks */
+	const char *devconf;
+	const char *input_b64;
+	bool prehashed;
+	const char *name;
+	const char *sign_keys[MAX_LIST];
+	int nsign_keys;
+	const char *enc_keys[MAX_LIST];
+	int nenc_keys;
+	const char *enc_cert;
+	const char *cipher;
+	const char *four_eyes;
+	long quorum;
+	const char *second_factor;
+	const char *users[MAX_LIST];
+	int nusers;
+	const char *approvers[MAX_LIST];
+	int napprovers;
+	const char *status;
+	const char *type;
+	long long since; /* -1: from now */
+	long count;      /* events: stop after this many (0: never) */
+	const char *sha256;
+	bool timeout_set;
 };
 
 struct cmd {
@@ -171,7 +197,8 @@ simple(struct opts *o, const char *op, json_t *args, const int *fds, int nfds,
  * starts); otherwise every page, merged into one array under FIELD.
  */
 static int
-list(struct opts *o, const char *op, const char *field, void (*human)(const json_t *res))
+list_with(struct opts *o, const char *op, json_t *base, const char *field,
+	  void (*human)(const json_t *res))
 {
 	json_t *all = json_object(), *items = json_array();
 	char *cursor = o->cursor != NULL ? strdup(o->cursor) : NULL;
@@ -179,7 +206,7 @@ list(struct opts *o, const char *op, const char *field, void (*human)(const json
 
 	json_object_set_new(all, field, items);
 	for (;;) {
-		json_t *args = json_object(), *res;
+		json_t *args = base != NULL ? json_deep_copy(base) : json_object(), *res;
 		json_object_set_new(args, "limit", json_integer(o->limit > 0 ? o->limit : 500));
 		if (cursor != NULL) {
 			json_object_set_new(args, "cursor", json_string(cursor));
@@ -213,7 +240,14 @@ list(struct opts *o, const char *op, const char *field, void (*human)(const json
 	}
 	free(cursor);
 	json_decref(all);
+	json_decref(base);
 	return code;
+}
+
+static int
+list(struct opts *o, const char *op, const char *field, void (*human)(const json_t *res))
+{
+	return list_with(o, op, NULL, field, human);
 }
 
 static void
@@ -543,6 +577,554 @@ c_backup(struct opts *o, char **a)
 	return r;
 }
 
+/* ACL */
+
+static json_t *
+rule_args(char **a)
+{
+	return json_pack("{s:s, s:s, s:s}", "subject", a[0], "resource", a[1], "action", a[2]);
+}
+
+static void
+h_rule(const json_t *r)
+{
+	printf("%s\t%s\t%s\n", sval(r, "subject"), sval(r, "resource"), sval(r, "action"));
+}
+
+static int
+c_acl_add(struct opts *o, char **a)
+{
+	return simple(o, "acl.add", rule_args(a), NULL, 0, h_rule);
+}
+
+static int
+c_acl_remove(struct opts *o, char **a)
+{
+	return simple(o, "acl.remove", rule_args(a), NULL, 0, h_rule);
+}
+
+static void
+h_rules(const json_t *r)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(r, "rules"), i, e) {
+		printf("%s\t%s\t%s", sval(e, "subject"), sval(e, "resource"), sval(e, "action"));
+		if (json_is_true(json_object_get(e, "fixed"))) {
+			printf("\t(initial admin, fixed)");
+		}
+		if (json_object_get(e, "task") != NULL) {
+			printf("\t(task %s: %s with key %s)", sval(e, "task"), sval(e, "operation"),
+			       sval(e, "key"));
+		} else if (json_object_get(e, "deviceConfig") != NULL) {
+			printf("\t(from the device configuration)");
+		}
+		printf("\n");
+	}
+}
+
+static int
+c_acl_list(struct opts *o, char **a)
+{
+	return list(o, "acl.list", "rules", h_rules);
+}
+
+/* Tenant configuration */
+
+static void
+h_config(const json_t *r)
+{
+	char *v = json_dumps(json_object_get(r, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+
+	printf("%s = %s\n", sval(r, "key"), v != NULL ? v : "?");
+	free(v);
+}
+
+static int
+c_config_get(struct opts *o, char **a)
+{
+	return simple(o, "config.get", json_pack("{s:s}", "key", a[0]), NULL, 0, h_config);
+}
+
+static int
+c_config_set(struct opts *o, char **a)
+{
+	json_error_t err;
+	json_t *v = json_loads(a[1], JSON_DECODE_ANY, &err);
+
+	if (v == NULL) {
+		return usage_error(
+		    "config set takes KEY and a JSON value (true, 12, \"text\", [...])");
+	}
+	return simple(o, "config.set", json_pack("{s:s, s:o}", "key", a[0], "value", v), NULL, 0,
+		      h_config);
+}
+
+/* Device configurations */
+
+static json_t *
+str_array(const char *const *v, int n)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < n; i++) {
+		json_array_append_new(a, json_string(v[i]));
+	}
+	return a;
+}
+
+/* The device configuration fields given on the command line; NULL after a usage error. */
+static json_t *
+devconf_args(struct opts *o)
+{
+	json_t *args = json_object();
+
+	if (o->name != NULL) {
+		json_object_set_new(args, "name", json_string(o->name));
+	}
+	if (o->description != NULL) {
+		json_object_set_new(args, "description", json_string(o->description));
+	}
+	if (o->nsign_keys > 0) {
+		json_object_set_new(args, "signKeys", str_array(o->sign_keys, o->nsign_keys));
+	}
+	if (o->nenc_keys > 0) {
+		json_object_set_new(args, "encryptKeys", str_array(o->enc_keys, o->nenc_keys));
+	}
+	if (o->enc_cert != NULL) {
+		uint8_t *pem = NULL;
+		size_t len = 0;
+		int fd;
+		if (open_input(o->enc_cert, &fd) != 0) {
+			json_decref(args);
+			return NULL;
+		}
+		if (fd_read_all(fd, 16 * 1024, &pem, &len) != 0) {
+			fprintf(stderr, "signetctl: %s: not a readable file of at most 16 KiB\n",
+				o->enc_cert);
+			close(fd);
+			json_decref(args);
+			return NULL;
+		}
+		close(fd);
+		json_object_set_new(args, "encryptCert", json_stringn((const char *)pem, len));
+		free(pem);
+	}
+	if (o->cipher != NULL) {
+		json_object_set_new(args, "cipher", json_string(o->cipher));
+	}
+	if (o->four_eyes != NULL) {
+		if (strcmp(o->four_eyes, "on") != 0 && strcmp(o->four_eyes, "off") != 0) {
+			json_decref(args);
+			usage_error("--four-eyes takes on or off");
+			return NULL;
+		}
+		json_object_set_new(args, "fourEyes",
+				    json_boolean(strcmp(o->four_eyes, "on") == 0));
+	}
+	if (o->quorum > 0) {
+		json_object_set_new(args, "quorum", json_integer(o->quorum));
+	}
+	if (o->second_factor != NULL) {
+		json_object_set_new(args, "secondFactor", json_string(o->second_factor));
+	}
+	if (o->nusers > 0) {
+		json_object_set_new(args, "users", str_array(o->users, o->nusers));
+	}
+	if (o->napprovers > 0) {
+		json_object_set_new(args, "approvers", str_array(o->approvers, o->napprovers));
+	}
+	return args;
+}
+
+static void
+h_devconf(const json_t *r)
+{
+	const json_t *ap = json_object_get(r, "approval");
+	json_t *fe = json_object_get(ap, "fourEyes");
+	size_t i;
+	json_t *e;
+
+	printf("id: %s\nname: %s%s\n", sval(r, "id"), sval(r, "name"),
+	       json_is_true(json_object_get(r, "enabled")) ? "" : " (DISABLED)");
+	if (sval(r, "description")[0] != '\0') {
+		printf("description: %s\n", sval(r, "description"));
+	}
+	json_array_foreach(json_object_get(r, "signingKeys"), i, e) {
+		printf("signing key: %s\n", json_string_value(e));
+	}
+	json_array_foreach(json_object_get(r, "encryptionKeys"), i, e) {
+		if (strcmp(sval(e, "type"), "CERTIFICATE") == 0) {
+			printf("encryption certificate: %s (sha256 %s)\n", sval(e, "subject"),
+			       sval(e, "sha256"));
+		} else {
+			printf("encryption key: %s (%s)\n", sval(e, "label"), sval(e, "algorithm"));
+		}
+	}
+	printf("cipher: %s\npackaging: %s\n", sval(r, "cipher"), sval(r, "packaging"));
+	printf("four eyes: %s, quorum %lld, second factor %s\n",
+	       json_is_boolean(fe) ? (json_is_true(fe) ? "on" : "off") : "default",
+	       (long long)json_integer_value(json_object_get(ap, "quorum")),
+	       sval(ap, "secondFactor"));
+	json_array_foreach(json_object_get(json_object_get(r, "subjects"), "USE"), i, e) {
+		printf("user: %s\n", json_string_value(e));
+	}
+	json_array_foreach(json_object_get(json_object_get(r, "subjects"), "APPROVE"), i, e) {
+		printf("approver: %s\n", json_string_value(e));
+	}
+}
+
+static int
+c_devconf_create(struct opts *o, char **a)
+{
+	json_t *args;
+
+	if (o->nsign_keys == 0 && o->nenc_keys == 0 && o->enc_cert == NULL) {
+		return usage_error("devconf create needs --sign-key LABEL, --encrypt-key LABEL or "
+				   "--encrypt-cert FILE");
+	}
+	o->name = a[0];
+	if ((args = devconf_args(o)) == NULL) {
+		return EXIT_USAGE;
+	}
+	return simple(o, "devconf.create", args, NULL, 0, h_devconf);
+}
+
+static int
+c_devconf_update(struct opts *o, char **a)
+{
+	json_t *args = devconf_args(o);
+
+	if (args == NULL) {
+		return EXIT_USAGE;
+	}
+	json_object_set_new(args, "id", json_string(a[0]));
+	return simple(o, "devconf.update", args, NULL, 0, h_devconf);
+}
+
+static int
+c_devconf_enable(struct opts *o, char **a)
+{
+	return simple(o, "devconf.update", json_pack("{s:s, s:b}", "id", a[0], "enabled", 1), NULL,
+		      0, h_devconf);
+}
+
+static int
+c_devconf_disable(struct opts *o, char **a)
+{
+	return simple(o, "devconf.disable", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+}
+
+static int
+c_devconf_show(struct opts *o, char **a)
+{
+	return simple(o, "devconf.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+}
+
+static void
+h_devconfs(const json_t *r)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(r, "deviceConfigs"), i, e) {
+		printf("%s\t%s%s\n", sval(e, "id"), sval(e, "name"),
+		       json_is_true(json_object_get(e, "enabled")) ? "" : "\t(disabled)");
+	}
+}
+
+static int
+c_devconf_list(struct opts *o, char **a)
+{
+	return list(o, "devconf.list", "deviceConfigs", h_devconfs);
+}
+
+/* Tasks */
+
+static void
+h_task(const json_t *t)
+{
+	const json_t *res = json_object_get(t, "result");
+	size_t i;
+	json_t *e;
+
+	printf("id: %s\ntype: %s\nstatus: %s\n", sval(t, "id"), sval(t, "type"), sval(t, "status"));
+	if (json_object_get(t, "name") != NULL) {
+		printf("name: %s\nrequester: %s\ndevice configuration: %s (%s)\n", sval(t, "name"),
+		       sval(t, "requester"), sval(t, "deviceConfigId"),
+		       sval(t, "deviceConfigName"));
+	}
+	json_array_foreach(json_object_get(t, "inputs"), i, e) {
+		printf("input: %s, %lld bytes, sha256 %s\n", sval(e, "name"),
+		       (long long)json_integer_value(json_object_get(e, "size")),
+		       sval(e, "sha256"));
+	}
+	if (json_is_string(json_object_get(t, "reason"))) {
+		printf("reason: %s\n", sval(t, "reason"));
+	}
+	if (json_is_object(res)) {
+		if (json_object_get(res, "signature") != NULL) {
+			printf("signature: %s\n", sval(res, "signature"));
+		}
+		if (json_object_get(res, "cms") != NULL) {
+			printf("cms: %s\n", sval(res, "cms"));
+		}
+		if (json_object_get(res, "sha256") != NULL) {
+			printf("result: %lld bytes, sha256 %s, %s until %lld\n",
+			       (long long)json_integer_value(json_object_get(res, "size")),
+			       sval(res, "sha256"),
+			       json_is_true(json_object_get(res, "available")) ? "available"
+									       : "expired",
+			       (long long)json_integer_value(json_object_get(res, "expiresAt")));
+		}
+	}
+}
+
+static int
+c_task_sign(struct opts *o, char **a)
+{
+	json_t *args;
+	int fd = -1, r;
+
+	if (o->devconf == NULL || (o->file == NULL) == (o->input_b64 == NULL)) {
+		return usage_error(
+		    "task sign needs --devconf ID and --file F or --input-base64 B64");
+	}
+	args = json_pack("{s:s}", "devconf", o->devconf);
+	if (o->name != NULL) {
+		json_object_set_new(args, "name", json_string(o->name));
+	}
+	if (o->input_b64 != NULL) {
+		json_object_set_new(args, "inputBase64", json_string(o->input_b64));
+	}
+	if (o->prehashed) {
+		json_object_set_new(args, "prehashed", json_true());
+	}
+	if (o->file != NULL && (r = open_input(o->file, &fd)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	r = simple(o, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, h_task);
+	if (fd >= 0) {
+		close(fd);
+	}
+	return r;
+}
+
+static int
+c_task_encrypt(struct opts *o, char **a)
+{
+	json_t *args;
+	int fd, r;
+
+	if (o->devconf == NULL || o->file == NULL) {
+		return usage_error("task encrypt needs --devconf ID and --file F");
+	}
+	args = json_pack("{s:s}", "devconf", o->devconf);
+	if (o->name != NULL) {
+		json_object_set_new(args, "name", json_string(o->name));
+	}
+	if (o->sha256 != NULL) {
+		json_object_set_new(args, "sha256", json_string(o->sha256));
+	}
+	if ((r = open_input(o->file, &fd)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	r = simple(o, "task.encrypt", args, &fd, 1, h_task);
+	close(fd);
+	return r;
+}
+
+static int
+c_task_show(struct opts *o, char **a)
+{
+	return simple(o, "task.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_task);
+}
+
+static void
+h_tasks(const json_t *r)
+{
+	size_t i;
+	json_t *t;
+
+	json_array_foreach(json_object_get(r, "tasks"), i, t) {
+		const json_t *in = json_array_get(json_object_get(t, "inputs"), 0);
+		printf("%s\t%s\t%s\t%s\t%lld bytes\tsha256 %s\t%s\t%s\n", sval(t, "id"),
+		       sval(t, "type"), sval(t, "status"), sval(t, "name"),
+		       (long long)json_integer_value(json_object_get(in, "size")),
+		       sval(in, "sha256"), sval(t, "deviceConfigId"), sval(t, "requester"));
+	}
+}
+
+static int
+c_task_list(struct opts *o, char **a)
+{
+	json_t *base = json_object();
+
+	if (o->status != NULL) {
+		json_object_set_new(base, "status", json_string(o->status));
+	}
+	if (o->type != NULL) {
+		json_object_set_new(base, "type", json_string(o->type));
+	}
+	return list_with(o, "task.list", base, "tasks", h_tasks);
+}
+
+static int
+c_task_wait(struct opts *o, char **a)
+{
+	int code = 0, wait = o->timeout_set ? o->timeout : 60;
+	json_t *res;
+	const char *st;
+
+	/* The socket may stay quiet for the whole wait. */
+	timeout_ms = (wait + 30) * 1000;
+	res = call(o, "task.wait", json_pack("{s:s, s:i}", "id", a[0], "timeout", wait), NULL, 0,
+		   &code, NULL, NULL);
+	if (res == NULL) {
+		return code;
+	}
+	if (o->json) {
+		print_json(res);
+	} else {
+		h_task(res);
+	}
+	st = sval(res, "status");
+	if (!json_is_true(json_object_get(res, "final"))) {
+		fprintf(stderr, "signetctl: unavailable: task %s is still %s after %d s\n", a[0],
+			st, wait);
+		code = EXIT_REFUSED;
+	} else if (strcmp(st, "DONE") != 0) {
+		fprintf(stderr, "signetctl: task %s ended %s%s%s\n", a[0], st,
+			json_is_string(json_object_get(res, "reason")) ? ": " : "",
+			sval(res, "reason"));
+		code = EXIT_REFUSED;
+	}
+	json_decref(res);
+	return code;
+}
+
+static int
+c_task_cancel(struct opts *o, char **a)
+{
+	return simple(o, "task.cancel", json_pack("{s:s}", "id", a[0]), NULL, 0, h_task);
+}
+
+static int
+c_task_download(struct opts *o, char **a)
+{
+	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0, out;
+	char tmp[PATH_MAX];
+	json_t *res;
+	off_t off = 0;
+	uint64_t size;
+
+	if (o->output == NULL) {
+		return usage_error("task download needs -o FILE");
+	}
+	res =
+	    call(o, "task.download", json_pack("{s:s}", "id", a[0]), NULL, 0, &code, rfds, &rnfds);
+	if (res == NULL) {
+		return code;
+	}
+	if (rnfds != 1) {
+		fprintf(stderr, "signetctl: internal: no file came with the answer\n");
+		msg_close_fds(rfds, &rnfds);
+		json_decref(res);
+		return EXIT_REFUSED;
+	}
+	size = (uint64_t)json_integer_value(json_object_get(res, "size"));
+	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", o->output) ||
+	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
+		msg_close_fds(rfds, &rnfds);
+		json_decref(res);
+		return EXIT_USAGE;
+	}
+	while ((uint64_t)off < size) {
+		ssize_t n = copy_file_range(rfds[0], &off, out, NULL, size - (uint64_t)off, 0);
+		if (n <= 0) {
+			/* Across file systems older kernels refuse: copy by hand. */
+			char buf[1 << 16];
+			ssize_t m = pread(rfds[0], buf, sizeof(buf), off);
+			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
+				break;
+			}
+			off += m;
+		}
+	}
+	if ((uint64_t)off != size || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
+	    rename(tmp, o->output) != 0) {
+		fprintf(stderr, "signetctl: cannot write %s\n", o->output);
+		unlink(tmp);
+		code = EXIT_REFUSED;
+	}
+	close(out);
+	msg_close_fds(rfds, &rnfds);
+	if (code == 0) {
+		if (o->json) {
+			print_json(res);
+		} else {
+			printf("%s: %llu bytes, sha256 %s\n", o->output, (unsigned long long)size,
+			       sval(res, "sha256"));
+		}
+	}
+	json_decref(res);
+	return code;
+}
+
+/* Events */
+
+static int
+c_events_watch(struct opts *o, char **a)
+{
+	int code = 0;
+	long seen = 0;
+	json_t *args = json_object(), *res;
+
+	if (o->since >= 0) {
+		json_object_set_new(args, "since", json_integer(o->since));
+	}
+	res = call(o, "events.watch", args, NULL, 0, &code, NULL, NULL);
+	if (res == NULL) {
+		return code;
+	}
+	json_decref(res);
+	/* One JSON object per line, until --count events or the daemon ends the stream. */
+	while (o->count == 0 || seen < o->count) {
+		json_t *pkt = NULL, *ev;
+		int r = client_recv(&cl, &pkt, o->timeout_set ? o->timeout * 1000 : -1);
+		if (r == -ETIMEDOUT) {
+			break;
+		}
+		if (r != 0) {
+			fprintf(stderr, "signetctl: unavailable: the event stream ended: %s\n",
+				strerror(-r));
+			return EXIT_REFUSED;
+		}
+		ev = json_object_get(pkt, "event");
+		if (ev == NULL) {
+			json_t *e = json_object_get(pkt, "error");
+			fprintf(stderr, "signetctl: %s: %s\n", sval(e, "code"), sval(e, "message"));
+			json_decref(pkt);
+			return EXIT_REFUSED;
+		}
+		{
+			char *line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+			if (line != NULL) {
+				puts(line);
+				fflush(stdout);
+				free(line);
+			}
+		}
+		json_decref(pkt);
+		seen++;
+	}
+	return 0;
+}
+
 static const struct cmd commands[] = {
     {"status", NULL, 0, c_status, "status"},
     {"whoami", NULL, 0, c_whoami, "whoami"},
@@ -560,6 +1142,30 @@ static const struct cmd commands[] = {
     {"key", "show", 1, c_key_show, "key show LABEL"},
     {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
     {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
+    {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION"},
+    {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION"},
+    {"acl", "list", 0, c_acl_list, "acl list [--limit N [--cursor C]]"},
+    {"config", "get", 1, c_config_get, "config get KEY"},
+    {"config", "set", 2, c_config_set, "config set KEY JSON"},
+    {"devconf", "create", 1, c_devconf_create,
+     "devconf create NAME --sign-key LABEL [--encrypt-key LABEL | --encrypt-cert FILE] "
+     "[--cipher C] [--four-eyes on|off] [--quorum N] [--second-factor TOTP|NONE] "
+     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]"},
+    {"devconf", "update", 1, c_devconf_update, "devconf update ID [the options of create]"},
+    {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID"},
+    {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID"},
+    {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]"},
+    {"devconf", "show", 1, c_devconf_show, "devconf show ID"},
+    {"task", "sign", 0, c_task_sign,
+     "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]"},
+    {"task", "encrypt", 0, c_task_encrypt,
+     "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]"},
+    {"task", "show", 1, c_task_show, "task show ID"},
+    {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
+    {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
+    {"task", "cancel", 1, c_task_cancel, "task cancel ID"},
+    {"task", "download", 1, c_task_download, "task download ID -o FILE"},
+    {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]"},
     {"backup", NULL, 1, c_backup, "backup FILE"},
 };
 
@@ -581,15 +1187,42 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"socket", required_argument, NULL, 'S'},      {"token", required_argument, NULL, 'T'},
-	    {"tenant", required_argument, NULL, 'N'},      {"json", no_argument, NULL, 'j'},
-	    {"admin", required_argument, NULL, 'a'},       {"alg", required_argument, NULL, 'A'},
-	    {"description", required_argument, NULL, 'd'}, {"file", required_argument, NULL, 'f'},
-	    {"subject", required_argument, NULL, 's'},     {"output", required_argument, NULL, 'o'},
-	    {"group", required_argument, NULL, 'g'},       {"client", no_argument, NULL, 'C'},
-	    {"timeout", required_argument, NULL, 't'},     {"limit", required_argument, NULL, 'L'},
-	    {"cursor", required_argument, NULL, 'R'},      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"token", required_argument, NULL, 'T'},
+	    {"tenant", required_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"alg", required_argument, NULL, 'A'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"subject", required_argument, NULL, 's'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"client", no_argument, NULL, 'C'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"limit", required_argument, NULL, 'L'},
+	    {"cursor", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"devconf", required_argument, NULL, 1001},
+	    {"input-base64", required_argument, NULL, 1002},
+	    {"prehashed", no_argument, NULL, 1003},
+	    {"name", required_argument, NULL, 1004},
+	    {"sign-key", required_argument, NULL, 1005},
+	    {"encrypt-key", required_argument, NULL, 1006},
+	    {"encrypt-cert", required_argument, NULL, 1007},
+	    {"cipher", required_argument, NULL, 1008},
+	    {"four-eyes", required_argument, NULL, 1009},
+	    {"quorum", required_argument, NULL, 1010},
+	    {"second-factor", required_argument, NULL, 1011},
+	    {"user", required_argument, NULL, 1012},
+	    {"approver", required_argument, NULL, 1013},
+	    {"status", required_argument, NULL, 1014},
+	    {"type", required_argument, NULL, 1015},
+	    {"since", required_argument, NULL, 1016},
+	    {"count", required_argument, NULL, 1017},
+	    {"sha256", required_argument, NULL, 1018},
+	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	int c, r;
@@ -601,6 +1234,7 @@ main(int argc, char **argv)
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");
 	o.timeout = 120;
+	o.since = -1;
 	while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
@@ -649,6 +1283,7 @@ main(int argc, char **argv)
 				return usage_error("--timeout takes seconds from 1 to 86400");
 			}
 			o.timeout = (int)v;
+			o.timeout_set = true;
 			break;
 		}
 		case 'L': {
@@ -662,6 +1297,75 @@ main(int argc, char **argv)
 		}
 		case 'R':
 			o.cursor = optarg;
+			break;
+		case 1001:
+			o.devconf = optarg;
+			break;
+		case 1002:
+			o.input_b64 = optarg;
+			break;
+		case 1003:
+			o.prehashed = true;
+			break;
+		case 1004:
+			o.name = optarg;
+			break;
+		case 1005:
+		case 1006:
+		case 1012:
+		case 1013: {
+			const char **v = c == 1005   ? o.sign_keys
+					 : c == 1006 ? o.enc_keys
+					 : c == 1012 ? o.users
+						     : o.approvers;
+			int *n = c == 1005   ? &o.nsign_keys
+				 : c == 1006 ? &o.nenc_keys
+				 : c == 1012 ? &o.nusers
+					     : &o.napprovers;
+			if (*n >= MAX_LIST) {
+				return usage_error("too many values for one option");
+			}
+			v[(*n)++] = optarg;
+			break;
+		}
+		case 1007:
+			o.enc_cert = optarg;
+			break;
+		case 1008:
+			o.cipher = optarg;
+			break;
+		case 1009:
+			o.four_eyes = optarg;
+			break;
+		case 1010:
+		case 1016:
+		case 1017: {
+			char *end;
+			long long v = strtoll(optarg, &end, 10);
+			if (*end != '\0' || v < (c == 1016 ? 0 : 1) || (c == 1010 && v > 16)) {
+				return usage_error(
+				    "--quorum takes 1..16, --since 0.., --count 1..");
+			}
+			if (c == 1010) {
+				o.quorum = (long)v;
+			} else if (c == 1016) {
+				o.since = v;
+			} else {
+				o.count = (long)v;
+			}
+			break;
+		}
+		case 1011:
+			o.second_factor = optarg;
+			break;
+		case 1014:
+			o.status = optarg;
+			break;
+		case 1015:
+			o.type = optarg;
+			break;
+		case 1018:
+			o.sha256 = optarg;
 			break;
 		case 'h':
 			usage(stdout);

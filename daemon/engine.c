@@ -1,0 +1,1074 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Running tasks: the engine's threads, execution in the token, expiry, recovery after a crash. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "daemon/engine.h"
+#include "daemon/rules.h"
+#include "daemon/tasks.h"
+#include "hsm/crypt.h"
+#include "lib/codec.h"
+#include "lib/envelope.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+enum job_kind {
+	JOB_RUN,
+	JOB_SWEEP,
+};
+
+struct job {
+	enum job_kind kind;
+	char tenant[ACL_NAME_MAX + 1];
+	char id[TASK_ID_LEN + 1];
+	struct job *next;
+};
+
+struct engine {
+	struct daemon *d;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, *tail;
+	bool sweep_queued;
+	bool stopping;
+	int n;
+	pthread_t *threads;
+};
+
+/* Keys */
+
+void
+keyref_clear(struct keyref *k)
+{
+	X509_free(k->cert);
+	sk_X509_pop_free(k->chain, X509_free);
+	memset(k, 0, sizeof(*k));
+}
+
+int
+keyref_load(struct store_txn *t, const char *tenant, const char *label, struct keyref *k, char *why,
+	    size_t whylen)
+{
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), tenant, label);
+	json_t *rec = NULL;
+	const char *idhex, *chain;
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	if (klen == 0 || store_get_json(t, STORE_DB_KEYS, key, klen, &rec) != 0) {
+		snprintf(why, whylen, "no key '%s' in this tenant", label);
+		return SIGNET_ENOTFOUND;
+	}
+	snprintf(k->label, sizeof(k->label), "%s", label);
+	idhex = json_string_value(json_object_get(rec, "id"));
+	if (hsm_alg_parse(json_string_value(json_object_get(rec, "algorithm")), &k->alg) != 0 ||
+	    idhex == NULL || strlen(idhex) != 2 * HSM_ID_LEN ||
+	    !hex_decode(idhex, k->id, HSM_ID_LEN)) {
+		snprintf(why, whylen, "the record of key '%s' is damaged", label);
+		r = SIGNET_EINTERNAL;
+		goto out;
+	}
+	if (!json_is_true(json_object_get(rec, "usable"))) {
+		snprintf(why, whylen, "key '%s' is not usable: %s", label,
+			 json_string_value(json_object_get(rec, "problem")) != NULL
+			     ? json_string_value(json_object_get(rec, "problem"))
+			     : "see key show");
+		r = SIGNET_EDENIED;
+		goto out;
+	}
+	chain = json_string_value(json_object_get(rec, "chainPem"));
+	if (chain != NULL) {
+		BIO *b = BIO_new_mem_buf(chain, -1);
+		X509 *x;
+		k->chain = sk_X509_new_null();
+		while (b != NULL && k->chain != NULL &&
+		       (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+			if (k->cert == NULL) {
+				k->cert = x;
+			} else if (!sk_X509_push(k->chain, x)) {
+				X509_free(x);
+			}
+		}
+		BIO_free(b);
+	}
+	r = 0;
+out:
+	json_decref(rec);
+	return r;
+}
+
+/* Authorisation at execution */
+
+/*
+ * The requester must still hold USE on the device configuration, and the
+ * task's capability must still exist.
+ */
+static int
+exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen)
+{
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+	const char *req = json_string_value(json_object_get(task, "requester"));
+	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
+	const char *id = json_string_value(json_object_get(task, "id"));
+	struct policy_subject s;
+	enum acl_subject_kind kind;
+	const char *name;
+	char key[160];
+	size_t klen;
+	json_t *user = NULL;
+	int r = SIGNET_EDENIED;
+
+	memset(&s, 0, sizeof(s));
+	if (tenant == NULL || dc == NULL || acl_subject_parse(req, &kind, &name) != 0 ||
+	    kind == ACL_SUBJ_GROUP) {
+		snprintf(why, whylen, "the task record is damaged");
+		return SIGNET_EINTERNAL;
+	}
+	klen = store_key2(key, sizeof(key), tenant, name);
+	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		snprintf(why, whylen, "the requester %s no longer exists", req);
+		return SIGNET_EDENIED;
+	}
+	snprintf(s.tenant, sizeof(s.tenant), "%s", tenant);
+	snprintf(s.user, sizeof(s.user), "%s", name);
+	s.admin = json_is_true(json_object_get(user, "admin"));
+	s.client = json_is_true(json_object_get(user, "client"));
+	if (rules_load_subject(t, &s, user) != 0) {
+		snprintf(why, whylen, "the requester's rights cannot be read");
+		r = SIGNET_EINTERNAL;
+	} else if (!policy_allows_on(&s, ACL_USE, ACL_RT_DEVICE_CONFIG, dc)) {
+		snprintf(why, whylen, "the requester no longer holds USE on DEVICE_CONFIG:%s", dc);
+	} else if (!rules_has_capability(t, tenant, id, req, dc)) {
+		snprintf(why, whylen, "the task's capability is gone");
+	} else {
+		r = 0;
+	}
+	rules_free_subject(&s);
+	json_decref(user);
+	return r;
+}
+
+/* Execution */
+
+static json_t *
+b64_string(const uint8_t *p, size_t n)
+{
+	char *s = base64_encode_alloc(p, n, false);
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	free(s);
+	return j;
+}
+
+int
+exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, const uint8_t *msg,
+	  size_t msglen, json_t **result, char *why, size_t whylen)
+{
+	const json_t *sg = json_object_get(task, "signing");
+	const char *dhex = json_string_value(json_object_get(sg, "digest"));
+	const char *chex = json_string_value(json_object_get(sg, "cmsDigest"));
+	uint8_t digest[64], cmsd[64], sig[1024];
+	size_t dlen = 0, clen = 0, siglen = sizeof(sig);
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	int r;
+
+	*result = NULL;
+	if (k->alg == HSM_ALG_ED25519) {
+		if (msg == NULL) {
+			snprintf(why, whylen, "the input to sign is missing");
+			return SIGNET_EINTERNAL;
+		}
+		r = hsm_sign(hs, k->alg, k->id, msg, msglen, sig, &siglen);
+	} else {
+		dlen = dhex != NULL ? strlen(dhex) / 2 : 0;
+		if (dlen == 0 || dlen > sizeof(digest) || !hex_decode(dhex, digest, dlen)) {
+			snprintf(why, whylen, "the task's digest is damaged");
+			return SIGNET_EINTERNAL;
+		}
+		r = hsm_sign(hs, k->alg, k->id, digest, dlen, sig, &siglen);
+	}
+	if (r != 0) {
+		snprintf(why, whylen, "the token refused to sign (%s)", signet_strerror(r));
+		return r;
+	}
+	*result =
+	    json_pack("{s:o, s:s}", "signature", b64_string(sig, siglen), "keyLabel", k->label);
+	if (*result == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	if (k->cert != NULL) {
+		if (k->alg == HSM_ALG_ED25519) {
+			clen = chex != NULL ? strlen(chex) / 2 : 0;
+			if (clen != 64 || !hex_decode(chex, cmsd, clen)) {
+				clen = 0;
+			}
+		} else {
+			memcpy(cmsd, digest, dlen);
+			clen = dlen;
+		}
+		if (clen == 0) {
+			snprintf(why, whylen, "no digest for the CMS signature");
+			json_decref(*result);
+			*result = NULL;
+			return SIGNET_EINTERNAL;
+		}
+		r = hsm_cms_sign_detached(hs, k->alg, k->id, k->cert, k->chain, cmsd, clen, &der,
+					  &derlen);
+		if (r != 0) {
+			snprintf(why, whylen, "the CMS signature failed (%s)", signet_strerror(r));
+			json_decref(*result);
+			*result = NULL;
+			return r;
+		}
+		json_object_set_new(*result, "cms", b64_string(der, derlen));
+		OPENSSL_free(der);
+	}
+	return 0;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		return -1;
+	}
+	*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		return -1;
+	}
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int
+exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
+	     char *why, size_t whylen)
+{
+	const char *id = json_string_value(json_object_get(task, "id"));
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+	const json_t *enc = json_object_get(task, "encryption");
+	const json_t *in0 = json_array_get(json_object_get(task, "inputs"), 0);
+	const char *in_sha = json_string_value(json_object_get(in0, "sha256"));
+	const char *label = json_string_value(json_object_get(enc, "key"));
+	const char *cert_pem = json_string_value(json_object_get(enc, "certificatePem"));
+	char inpath[PATH_MAX], tmppath[PATH_MAX], outpath[PATH_MAX], name[64], hex[65];
+	uint8_t in_sha256[32], out_sha256[32];
+	uint64_t out_size = 0;
+	int in_fd = -1, out_fd = -1, r;
+
+	*result = NULL;
+	snprintf(name, sizeof(name), "%s.0", id);
+	if (spool_path(d, "in", name, inpath, sizeof(inpath)) != 0 ||
+	    spool_path(d, "tmp", id, tmppath, sizeof(tmppath)) != 0 ||
+	    spool_path(d, "out", id, outpath, sizeof(outpath)) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	in_fd = open(inpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in_fd < 0) {
+		snprintf(why, whylen, "interrupted: the input is gone");
+		return SIGNET_EUNAVAILABLE;
+	}
+	out_fd = open(tmppath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (out_fd < 0) {
+		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(errno));
+		close(in_fd);
+		return SIGNET_EINTERNAL;
+	}
+	if (label != NULL) {
+		struct keyref k;
+		struct hsm_crypt_result cr;
+		enum hsm_cipher c;
+		struct store_txn *unused = NULL;
+		(void)unused;
+		r = engine_read_key(d, tenant, label, &k, why, whylen);
+		if (r == 0 &&
+		    hsm_cipher_parse(json_string_value(json_object_get(enc, "cipher")), &c) != 0) {
+			snprintf(why, whylen, "unknown cipher");
+			r = SIGNET_EINVAL;
+		}
+		if (r == 0) {
+			r = hsm_encrypt_fd(hs, c, k.id, in_fd, out_fd, &cr);
+			if (r != 0) {
+				snprintf(why, whylen, "the token could not encrypt (%s)",
+					 signet_strerror(r));
+			}
+			memcpy(in_sha256, cr.in_sha256, 32);
+			memcpy(out_sha256, cr.out_sha256, 32);
+			out_size = cr.out_size;
+		}
+		keyref_clear(&k);
+	} else if (cert_pem != NULL) {
+		BIO *b = BIO_new_mem_buf(cert_pem, -1);
+		X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		struct envelope_result er;
+		BIO_free(b);
+		r = x != NULL ? envelope_encrypt_fd(x, in_fd, out_fd, &er) : SIGNET_EINVAL;
+		X509_free(x);
+		if (r != 0) {
+			snprintf(why, whylen, "the CMS envelope failed (%s)", signet_strerror(r));
+		} else {
+			memcpy(in_sha256, er.in_sha256, 32);
+			memcpy(out_sha256, er.out_sha256, 32);
+			out_size = er.out_size;
+		}
+	} else {
+		snprintf(why, whylen, "the task names no encryption key");
+		r = SIGNET_EINTERNAL;
+	}
+	close(in_fd);
+	if (r == 0) {
+		hex_encode(in_sha256, 32, hex);
+		if (in_sha == NULL || strcmp(hex, in_sha) != 0) {
+			snprintf(why, whylen,
+				 "interrupted: the spooled input does not match its hash");
+			r = SIGNET_EUNAVAILABLE;
+		}
+	}
+	if (r == 0 && fsync(out_fd) != 0) {
+		log_err("task %s: fsync: %s", id, strerror(errno));
+		r = SIGNET_EINTERNAL;
+	}
+	close(out_fd);
+	if (r == 0 && (rename(tmppath, outpath) != 0 || fsync_dir_of(outpath) != 0)) {
+		log_err("task %s: cannot move the result in place: %s", id, strerror(errno));
+		r = SIGNET_EINTERNAL;
+	}
+	if (r != 0) {
+		unlink(tmppath);
+		return r;
+	}
+	hex_encode(out_sha256, 32, hex);
+	*result =
+	    json_pack("{s:s, s:I, s:I, s:b}", "sha256", hex, "size", (json_int_t)out_size,
+		      "expiresAt", (json_int_t)(time_now() + d->cfg->result_ttl), "available", 1);
+	return *result != NULL ? 0 : SIGNET_EINTERNAL;
+}
+
+/* Reading a key outside a caller's transaction. */
+struct key_read {
+	const char *tenant, *label;
+	struct keyref *k;
+	char *why;
+	size_t whylen;
+};
+
+static int
+key_read_txn(struct store_txn *t, void *arg)
+{
+	struct key_read *x = arg;
+
+	return keyref_load(t, x->tenant, x->label, x->k, x->why, x->whylen);
+}
+
+int
+engine_read_key(struct daemon *d, const char *tenant, const char *label, struct keyref *k,
+		char *why, size_t whylen)
+{
+	struct key_read x = {tenant, label, k, why, whylen};
+	int r = store_read(d->store, key_read_txn, &x);
+
+	if (r != 0) {
+		keyref_clear(k);
+	}
+	return r;
+}
+
+/* Input files of a task in the spool. */
+static void
+spool_remove_inputs(struct daemon *d, const char *id, size_t n)
+{
+	char name[64], path[PATH_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s.%zu", id, i);
+		if (spool_path(d, "in", name, path, sizeof(path)) == 0) {
+			unlink(path);
+		}
+	}
+}
+
+/* The task's status changes, each in its own transaction. */
+struct transition {
+	struct daemon *d;
+	const char *tenant, *id;
+	enum task_status from[4];
+	size_t nfrom;
+	enum task_status to;
+	const char *reason;
+	json_t *result;
+	json_t *task; /* out: the record as written */
+	struct evnote note;
+	bool skipped;
+};
+
+static int
+transition_txn(struct store_txn *t, void *arg)
+{
+	struct transition *x = arg;
+	enum task_status cur;
+	bool ok = false;
+	int r;
+
+	memset(&x->note, 0, sizeof(x->note));
+	x->skipped = false;
+	json_decref(x->task);
+	x->task = NULL;
+	if ((r = task_get(t, x->tenant, x->id, &x->task)) != 0) {
+		return r;
+	}
+	cur = task_status_of(x->task);
+	for (size_t i = 0; i < x->nfrom; i++) {
+		ok = ok || cur == x->from[i];
+	}
+	if (!ok) {
+		x->skipped = true;
+		return 0;
+	}
+	if (x->result != NULL) {
+		json_object_set(x->task, "result", x->result);
+	}
+	if ((r = task_set_status(t, &x->note, x->task, x->to, x->reason)) != 0) {
+		return r;
+	}
+	if (task_status_final(x->to)) {
+		int64_t now = time_now();
+		const json_t *res = json_object_get(x->task, "result");
+		if (json_is_integer(json_object_get(res, "expiresAt"))) {
+			timer_put(t, json_integer_value(json_object_get(res, "expiresAt")),
+				  "result", x->tenant, x->id);
+		}
+		timer_put(t, now + x->d->cfg->capability_grace, "cap", x->tenant, x->id);
+	}
+	return t->err;
+}
+
+static int
+transition(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
+	   size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t **task)
+{
+	struct transition x = {.d = d,
+			       .tenant = tenant,
+			       .id = id,
+			       .nfrom = nfrom,
+			       .to = to,
+			       .reason = reason,
+			       .result = result};
+	int r;
+
+	memcpy(x.from, from, nfrom * sizeof(*from));
+	r = store_write(d->store, transition_txn, &x);
+	if (r == 0 && !x.skipped) {
+		events_publish(d, &x.note);
+	}
+	if (r == 0 && x.skipped) {
+		r = SIGNET_ECONFLICT;
+	}
+	if (task != NULL && r == 0) {
+		*task = x.task;
+	} else {
+		json_decref(x.task);
+	}
+	return r;
+}
+
+struct auth_read {
+	const json_t *task;
+	char *why;
+	size_t whylen;
+};
+
+static int
+auth_read_txn(struct store_txn *t, void *arg)
+{
+	struct auth_read *x = arg;
+
+	return exec_authorize(t, x->task, x->why, x->whylen);
+}
+
+/* Run one queued task from its current status to DONE or FAILED. */
+static void
+run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const char *id)
+{
+	static const enum task_status runnable[] = {TS_CREATED, TS_APPROVED, TS_IN_PROGRESS};
+	struct daemon *d = e->d;
+	json_t *task = NULL, *result = NULL;
+	char why[256] = "";
+	const char *type;
+	int r;
+
+	if (transition(d, tenant, id, runnable, 3, TS_IN_PROGRESS, NULL, NULL, &task) != 0) {
+		return; /* canceled, or already run */
+	}
+	type = json_string_value(json_object_get(task, "type"));
+	{
+		struct auth_read a = {task, why, sizeof(why)};
+		r = store_read(d->store, auth_read_txn, &a);
+	}
+	if (r == 0 && hs == NULL) {
+		snprintf(why, sizeof(why), "the token is not available");
+		r = SIGNET_ETOKEN;
+	}
+	if (r == 0 && type != NULL && strcmp(type, "ENCRYPTION") == 0) {
+		r = exec_encrypt(d, hs, task, &result, why, sizeof(why));
+	} else if (r == 0 && type != NULL && strcmp(type, "SIGNING") == 0) {
+		const char *label =
+		    json_string_value(json_object_get(json_object_get(task, "signing"), "key"));
+		struct keyref k;
+		uint8_t *msg = NULL;
+		size_t msglen = 0;
+		r = engine_read_key(d, tenant, label != NULL ? label : "", &k, why, sizeof(why));
+		if (r == 0 && k.alg == HSM_ALG_ED25519) {
+			char name[64], path[PATH_MAX];
+			int fd;
+			snprintf(name, sizeof(name), "%s.0", id);
+			spool_path(d, "in", name, path, sizeof(path));
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0 || fd_read_all(fd, TASK_ED25519_MAX, &msg, &msglen) != 0) {
+				snprintf(why, sizeof(why), "interrupted: the input is gone");
+				r = SIGNET_EUNAVAILABLE;
+			}
+			if (fd >= 0) {
+				close(fd);
+			}
+		}
+		if (r == 0) {
+			r = exec_sign(hs, task, &k, msg, msglen, &result, why, sizeof(why));
+		}
+		free(msg);
+		keyref_clear(&k);
+	} else if (r == 0) {
+		snprintf(why, sizeof(why), "unknown task type");
+		r = SIGNET_EINTERNAL;
+	}
+	{
+		static const enum task_status inprog[] = {TS_IN_PROGRESS};
+		if (r == 0) {
+			r = transition(d, tenant, id, inprog, 1, TS_DONE, NULL, result, NULL);
+			if (r != 0) {
+				log_err("task %s: cannot record its result: %s", id,
+					signet_strerror(r));
+			}
+		} else {
+			log_notice("task %s of tenant %s failed: %s", id, tenant, why);
+			transition(d, tenant, id, inprog, 1, TS_FAILED,
+				   why[0] ? why : signet_strerror(r), NULL, NULL);
+			char tmp[PATH_MAX];
+			if (spool_path(d, "tmp", id, tmp, sizeof(tmp)) == 0) {
+				unlink(tmp);
+			}
+		}
+	}
+	spool_remove_inputs(d, id, json_array_size(json_object_get(task, "inputs")));
+	json_decref(result);
+	json_decref(task);
+}
+
+/* Expiry and capability removal */
+
+struct due {
+	uint8_t key[128];
+	size_t klen;
+	char kind[16], tenant[ACL_NAME_MAX + 1], id[TASK_ID_LEN + 1];
+};
+
+struct sweep_one {
+	struct daemon *d;
+	struct due *due;
+	struct evnote note;
+	bool unlink_result;
+};
+
+static int
+sweep_one_txn(struct store_txn *t, void *arg)
+{
+	struct sweep_one *x = arg;
+	struct due *u = x->due;
+	json_t *task = NULL;
+
+	memset(&x->note, 0, sizeof(x->note));
+	x->unlink_result = false;
+	store_del(t, STORE_DB_TIMERS, u->key, u->klen);
+	if (strcmp(u->kind, "cap") == 0) {
+		rules_del_capability(t, u->tenant, u->id);
+	} else if (strcmp(u->kind, "result") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
+		json_t *res = json_object_get(task, "result");
+		if (json_is_true(json_object_get(res, "available"))) {
+			json_t *ev;
+			json_object_set_new(res, "available", json_false());
+			json_object_set_new(res, "expiredAt", json_integer(time_now()));
+			task_put(t, &x->note, task, task_status_of(task));
+			ev = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O, s:O}", "type",
+				       "task.expired", "tenant", u->tenant, "task", u->id,
+				       "taskType", json_object_get(task, "type"), "status",
+				       json_object_get(task, "status"), "requester",
+				       json_object_get(task, "requester"), "deviceConfigId",
+				       json_object_get(task, "deviceConfigId"));
+			events_append(t, &x->note, ev);
+			x->unlink_result = true;
+		}
+		json_decref(task);
+	}
+	return t->err;
+}
+
+struct sweep_scan {
+	int64_t now;
+	struct due due[64];
+	size_t n;
+};
+
+static int
+sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct sweep_scan *x = arg;
+	struct due *u;
+	const char *kind = json_string_value(json_object_get(val, "kind"));
+	const char *tenant = json_string_value(json_object_get(val, "tenant"));
+	const char *id = json_string_value(json_object_get(val, "id"));
+	json_int_t due = json_integer_value(json_object_get(val, "due"));
+
+	if (due > x->now || x->n == sizeof(x->due) / sizeof(x->due[0])) {
+		return STORE_PAGE_FULL; /* in time order: nothing later is due */
+	}
+	if (kind == NULL || tenant == NULL || id == NULL || key->mv_size > sizeof(x->due[0].key) ||
+	    strlen(kind) >= sizeof(x->due[0].kind) || strlen(tenant) > ACL_NAME_MAX ||
+	    strlen(id) > TASK_ID_LEN) {
+		log_err("a timer record is damaged; dropping it");
+		kind = "bad";
+		tenant = id = "";
+	}
+	u = &x->due[x->n++];
+	memcpy(u->key, key->mv_data, key->mv_size);
+	u->klen = key->mv_size;
+	snprintf(u->kind, sizeof(u->kind), "%s", kind);
+	snprintf(u->tenant, sizeof(u->tenant), "%s", tenant);
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	return 0;
+}
+
+static int
+sweep_scan_txn(struct store_txn *t, void *arg)
+{
+	struct sweep_scan *x = arg;
+	struct store_page pg = {.limit = sizeof(x->due) / sizeof(x->due[0]) + 1};
+	int r = store_foreach_page(t, STORE_DB_TIMERS, NULL, 0, &pg, sweep_scan_cb, x);
+
+	return r == SIGNET_ETOO_LARGE ? 0 : r;
+}
+
+static void
+sweep(struct engine *e)
+{
+	struct daemon *d = e->d;
+	struct sweep_scan *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		return;
+	}
+	do {
+		x->n = 0;
+		x->now = time_now();
+		if (store_read(d->store, sweep_scan_txn, x) != 0) {
+			break;
+		}
+		for (size_t i = 0; i < x->n; i++) {
+			struct sweep_one o = {.d = d, .due = &x->due[i]};
+			if (store_write(d->store, sweep_one_txn, &o) != 0) {
+				x->n = 0;
+				break;
+			}
+			events_publish(d, &o.note);
+			if (o.unlink_result) {
+				char path[PATH_MAX];
+				if (spool_path(d, "out", x->due[i].id, path, sizeof(path)) == 0) {
+					unlink(path);
+				}
+				log_info("task %s: result expired and removed", x->due[i].id);
+			}
+		}
+	} while (x->n == sizeof(x->due) / sizeof(x->due[0]) && !e->stopping);
+	free(x);
+}
+
+/* Threads */
+
+static void *
+engine_main(void *arg)
+{
+	struct engine *e = arg;
+	struct hsm_session *hs = NULL;
+
+	for (;;) {
+		struct job *j;
+		pthread_mutex_lock(&e->lock);
+		while (e->head == NULL && !e->stopping) {
+			pthread_cond_wait(&e->cond, &e->lock);
+		}
+		if (e->stopping) {
+			pthread_mutex_unlock(&e->lock);
+			break;
+		}
+		j = e->head;
+		e->head = j->next;
+		if (e->head == NULL) {
+			e->tail = NULL;
+		}
+		if (j->kind == JOB_SWEEP) {
+			e->sweep_queued = false;
+		}
+		pthread_mutex_unlock(&e->lock);
+		if (hs == NULL && e->d->hsm != NULL && hsm_session_open(e->d->hsm, &hs) != 0) {
+			hs = NULL;
+		}
+		if (j->kind == JOB_RUN) {
+			run_task(e, hs, j->tenant, j->id);
+		} else {
+			sweep(e);
+		}
+		free(j);
+	}
+	hsm_session_close(hs);
+	return NULL;
+}
+
+static void
+engine_push(struct engine *e, struct job *j)
+{
+	pthread_mutex_lock(&e->lock);
+	if (e->stopping || (j->kind == JOB_SWEEP && e->sweep_queued)) {
+		pthread_mutex_unlock(&e->lock);
+		free(j);
+		return;
+	}
+	if (j->kind == JOB_SWEEP) {
+		e->sweep_queued = true;
+	}
+	if (e->tail != NULL) {
+		e->tail->next = j;
+	} else {
+		e->head = j;
+	}
+	e->tail = j;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void
+tasks_enqueue(struct daemon *d, const char *tenant, const char *id)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || d->engine == NULL) {
+		/* Still CREATED in the store: the next start runs it. */
+		log_err("task %s: cannot queue it now; it runs after a restart", id);
+		free(j);
+		return;
+	}
+	j->kind = JOB_RUN;
+	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	engine_push(d->engine, j);
+}
+
+void
+tasks_tick(struct daemon *d)
+{
+	struct job *j;
+
+	if (d->engine == NULL || (j = calloc(1, sizeof(*j))) == NULL) {
+		return;
+	}
+	j->kind = JOB_SWEEP;
+	engine_push(d->engine, j);
+}
+
+int
+tasks_start(struct daemon *d)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	e->d = d;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	e->threads = calloc((size_t)d->cfg->task_workers, sizeof(*e->threads));
+	if (e->threads == NULL) {
+		free(e);
+		return SIGNET_EINTERNAL;
+	}
+	d->engine = e;
+	for (long i = 0; i < d->cfg->task_workers; i++) {
+		if (pthread_create(&e->threads[i], NULL, engine_main, e) != 0) {
+			log_err("cannot start task thread %ld", i);
+			tasks_stop(d);
+			return SIGNET_EINTERNAL;
+		}
+		e->n++;
+	}
+	return 0;
+}
+
+void
+tasks_stop(struct daemon *d)
+{
+	struct engine *e = d->engine;
+
+	if (e == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&e->lock);
+	e->stopping = true;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < e->n; i++) {
+		pthread_join(e->threads[i], NULL);
+	}
+	/* What was queued stays CREATED or APPROVED in the store: the next start runs it. */
+	while (e->head != NULL) {
+		struct job *j = e->head;
+		e->head = j->next;
+		free(j);
+	}
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e->threads);
+	free(e);
+	d->engine = NULL;
+}
+
+/* Recovery */
+
+struct pending {
+	char tenant[ACL_NAME_MAX + 1];
+	char id[TASK_ID_LEN + 1];
+	enum task_status st;
+};
+
+struct recover_scan {
+	struct pending *p;
+	size_t n, cap;
+	int err;
+};
+
+static int
+recover_scan_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct recover_scan *x = arg;
+	const char *k = key->mv_data;
+	size_t tl = strnlen(k, key->mv_size), sl;
+	char status[32];
+	enum task_status st;
+
+	if (tl >= key->mv_size || tl > ACL_NAME_MAX) {
+		return 0;
+	}
+	sl = strnlen(k + tl + 1, key->mv_size - tl - 1);
+	if (sl >= sizeof(status) || tl + 1 + sl + 1 + TASK_ID_LEN != key->mv_size) {
+		return 0;
+	}
+	memcpy(status, k + tl + 1, sl);
+	status[sl] = '\0';
+	if (task_status_parse(status, &st) != 0 ||
+	    (st != TS_CREATED && st != TS_APPROVED && st != TS_IN_PROGRESS)) {
+		return 0;
+	}
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? x->cap * 2 : 64;
+		struct pending *np = realloc(x->p, ncap * sizeof(*np));
+		if (np == NULL) {
+			x->err = SIGNET_EINTERNAL;
+			return SIGNET_EINTERNAL;
+		}
+		x->p = np;
+		x->cap = ncap;
+	}
+	memcpy(x->p[x->n].tenant, k, tl);
+	x->p[x->n].tenant[tl] = '\0';
+	memcpy(x->p[x->n].id, k + tl + 1 + sl + 1, TASK_ID_LEN);
+	x->p[x->n].id[TASK_ID_LEN] = '\0';
+	x->p[x->n].st = st;
+	x->n++;
+	return 0;
+}
+
+static int
+recover_scan_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach(t, STORE_DB_TASK_INDEX, NULL, 0, recover_scan_cb, arg);
+}
+
+/* Are the inputs of an interrupted task still there to run it again? */
+static bool
+inputs_intact(struct daemon *d, const json_t *task)
+{
+	const char *id = json_string_value(json_object_get(task, "id"));
+	const json_t *inputs = json_object_get(task, "inputs");
+	const json_t *spool = json_object_get(task, "spool");
+	size_t i;
+	json_t *in;
+
+	if (!json_is_true(spool)) {
+		return true; /* the digest in the record is the input */
+	}
+	json_array_foreach(inputs, i, in) {
+		char name[64], path[PATH_MAX];
+		struct stat st;
+		snprintf(name, sizeof(name), "%s.%zu", id, i);
+		if (spool_path(d, "in", name, path, sizeof(path)) != 0 || stat(path, &st) != 0 ||
+		    (json_int_t)st.st_size != json_integer_value(json_object_get(in, "size"))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+struct task_read {
+	const char *tenant, *id;
+	json_t *task;
+};
+
+static int
+task_read_txn(struct store_txn *t, void *arg)
+{
+	struct task_read *x = arg;
+
+	return task_get(t, x->tenant, x->id, &x->task);
+}
+
+/* Is a spool file name one of a live task? KIND 'i' input, 'o' output. */
+struct spool_check {
+	char id[TASK_ID_LEN + 1];
+	char kind;
+	bool keep;
+};
+
+static int
+spool_check_txn(struct store_txn *t, void *arg)
+{
+	struct spool_check *x = arg;
+	char tenant[ACL_NAME_MAX + 1];
+	json_t *task = NULL;
+	enum task_status st;
+
+	x->keep = false;
+	if (task_tenant(t, x->id, tenant, sizeof(tenant)) != 0 ||
+	    task_get(t, tenant, x->id, &task) != 0) {
+		return 0;
+	}
+	st = task_status_of(task);
+	if (x->kind == 'i') {
+		x->keep = !task_status_final(st);
+	} else {
+		x->keep =
+		    st == TS_DONE &&
+		    json_is_true(json_object_get(json_object_get(task, "result"), "available"));
+	}
+	json_decref(task);
+	return 0;
+}
+
+static void
+spool_clean(struct daemon *d, const char *sub, char kind)
+{
+	char dir[PATH_MAX];
+	DIR *dp;
+	struct dirent *de;
+	int dfd;
+
+	if (spool_path(d, sub, "", dir, sizeof(dir)) != 0 || (dp = opendir(dir)) == NULL) {
+		return;
+	}
+	dfd = dirfd(dp);
+	while ((de = readdir(dp)) != NULL) {
+		struct spool_check x = {.kind = kind};
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		if (kind != 't' && strlen(de->d_name) >= TASK_ID_LEN) {
+			memcpy(x.id, de->d_name, TASK_ID_LEN);
+			x.id[TASK_ID_LEN] = '\0';
+			if (store_read(d->store, spool_check_txn, &x) != 0) {
+				continue; /* when in doubt, keep */
+			}
+		}
+		if (!x.keep) {
+			log_info("spool: removing %s/%s (no task needs it)", sub, de->d_name);
+			unlinkat(dfd, de->d_name, 0);
+		}
+	}
+	closedir(dp);
+}
+
+int
+tasks_recover(struct daemon *d)
+{
+	static const char *const subs[] = {"in", "out", "tmp"};
+	struct recover_scan x = {0};
+	size_t requeued = 0, failed = 0;
+	int r;
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char path[PATH_MAX];
+		if (spool_path(d, subs[i], "", path, sizeof(path)) != 0 ||
+		    (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+			log_err("spool: cannot create %s: %s", path, strerror(errno));
+			return SIGNET_EINTERNAL;
+		}
+	}
+	/* Partial outputs of interrupted tasks. */
+	spool_clean(d, "tmp", 't');
+	if ((r = store_read(d->store, recover_scan_txn, &x)) != 0 || x.err != 0) {
+		free(x.p);
+		return r != 0 ? r : x.err;
+	}
+	/* Before anything runs: a task running now could be mid-way between rename and commit. */
+	spool_clean(d, "in", 'i');
+	spool_clean(d, "out", 'o');
+	for (size_t i = 0; i < x.n; i++) {
+		struct task_read tr = {x.p[i].tenant, x.p[i].id, NULL};
+		bool ok = true;
+		if (x.p[i].st == TS_IN_PROGRESS && store_read(d->store, task_read_txn, &tr) == 0) {
+			ok = inputs_intact(d, tr.task);
+		}
+		json_decref(tr.task);
+		if (ok) {
+			tasks_enqueue(d, x.p[i].tenant, x.p[i].id);
+			requeued++;
+		} else {
+			static const enum task_status inprog[] = {TS_IN_PROGRESS};
+			transition(d, x.p[i].tenant, x.p[i].id, inprog, 1, TS_FAILED, "interrupted",
+				   NULL, NULL);
+			spool_remove_inputs(d, x.p[i].id, 255);
+			failed++;
+		}
+	}
+	free(x.p);
+	if (requeued + failed > 0) {
+		log_notice("recovery: %zu task(s) queued again, %zu failed as interrupted",
+			   requeued, failed);
+	}
+	return 0;
+}

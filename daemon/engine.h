@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the engine shares with the op handlers: keys as a task uses them, signing. */
+#pragma once
+
+#include <openssl/x509.h>
+
+#include "daemon/daemon.h"
+#include "daemon/store.h"
+#include "hsm/hsm.h"
+
+#define TASK_ED25519_MAX (16u << 20) /* Ed25519 signs the whole message in one C_Sign */
+
+/* A usable key of a tenant, with its certificate and chain when it has them. */
+struct keyref {
+	char label[ACL_NAME_MAX + 1];
+	enum hsm_alg alg;
+	uint8_t id[HSM_ID_LEN];
+	X509 *cert;
+	STACK_OF(X509) *chain;
+};
+
+/* Load key LABEL of TENANT; SIGNET_ENOTFOUND or SIGNET_EDENIED (not usable) with WHY. */
+int keyref_load(struct store_txn *t, const char *tenant, const char *label, struct keyref *k,
+		char *why, size_t whylen);
+int engine_read_key(struct daemon *d, const char *tenant, const char *label, struct keyref *k,
+		    char *why, size_t whylen);
+void keyref_clear(struct keyref *k);
+
+/*
+ * Sign for a SIGNING task: the digest recorded in the task (RSA, ECDSA) or
+ * MSG (Ed25519); adds a detached CMS signature when the key has a
+ * certificate. *RESULT is {"signature", "keyLabel", "cms"?}.
+ */
+int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k,
+	      const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen);

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The task record, its status model and index, events, timers and the spool. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "daemon/server.h"
+#include "daemon/tasks.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+static const char *const status_names[TS_COUNT] = {
+    [TS_CREATED] = "CREATED",         [TS_WAITING] = "WAITING", [TS_APPROVED] = "APPROVED",
+    [TS_IN_PROGRESS] = "IN_PROGRESS", [TS_DONE] = "DONE",       [TS_FAILED] = "FAILED",
+    [TS_REJECTED] = "REJECTED",       [TS_EXPIRED] = "EXPIRED", [TS_CANCELED] = "CANCELED",
+};
+
+const char *
+task_status_name(enum task_status s)
+{
+	return (unsigned)s < TS_COUNT ? status_names[s] : "UNKNOWN";
+}
+
+int
+task_status_parse(const char *name, enum task_status *out)
+{
+	for (int i = 0; i < TS_COUNT; i++) {
+		if (name != NULL && strcmp(name, status_names[i]) == 0) {
+			*out = (enum task_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+task_status_final(enum task_status s)
+{
+	return s == TS_DONE || s == TS_FAILED || s == TS_REJECTED || s == TS_EXPIRED ||
+	       s == TS_CANCELED;
+}
+
+enum task_status
+task_status_of(const json_t *task)
+{
+	enum task_status s;
+
+	if (task_status_parse(json_string_value(json_object_get(task, "status")), &s) != 0) {
+		return TS_COUNT;
+	}
+	return s;
+}
+
+void
+task_new_id(char out[TASK_ID_LEN + 1])
+{
+	uint8_t b[16];
+	uint64_t ms = (uint64_t)time_now() * 1000;
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	}
+	if (random_bytes(b, sizeof(b)) != 0) {
+		abort(); /* no randomness: nothing safe to do */
+	}
+	/* RFC 9562 version 7: 48 bits of Unix milliseconds, then randomness. */
+	for (int i = 0; i < 6; i++) {
+		b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	}
+	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
+	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+	snprintf(out, TASK_ID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+bool
+task_id_valid(const char *id)
+{
+	if (id == NULL || strlen(id) != TASK_ID_LEN) {
+		return false;
+	}
+	for (int i = 0; i < TASK_ID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		char c = id[i];
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Events */
+
+static void
+be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+	}
+}
+
+static uint64_t
+get_be64(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | in[i];
+	}
+	return v;
+}
+
+uint64_t
+events_last_seq(struct store_txn *t)
+{
+	uint8_t k[8];
+	size_t klen = sizeof(k);
+
+	if (store_last_key(t, STORE_DB_EVENTS, k, &klen) != 0 || klen != 8) {
+		return 0;
+	}
+	return get_be64(k);
+}
+
+int
+events_append(struct store_txn *t, struct evnote *n, json_t *ev)
+{
+	uint8_t k[8];
+	uint64_t seq;
+
+	if (ev == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	seq = (n->last != 0 ? n->last : events_last_seq(t)) + 1;
+	json_object_set_new(ev, "seq", json_integer((json_int_t)seq));
+	json_object_set_new(ev, "time", json_integer(time_now()));
+	be64(k, seq);
+	store_put_json(t, STORE_DB_EVENTS, k, sizeof(k), ev, true);
+	json_decref(ev);
+	if (t->err == 0) {
+		n->last = seq;
+	}
+	return t->err;
+}
+
+void
+events_publish(struct daemon *d, const struct evnote *n)
+{
+	if (n->last != 0 && d->server != NULL) {
+		server_notify(d->server, n);
+	}
+}
+
+static void
+note_final(struct evnote *n, const char *id)
+{
+	if (n->nfinal < sizeof(n->final) / sizeof(n->final[0])) {
+		snprintf(n->final[n->nfinal++], TASK_ID_LEN + 1, "%s", id);
+	} else {
+		n->overflow = true;
+	}
+}
+
+/* Task records */
+
+static size_t
+index_key(char *out, size_t len, const char *tenant, enum task_status s, const char *id)
+{
+	const char *parts[] = {tenant, task_status_name(s), id};
+
+	return store_keyv(out, len, parts, 3);
+}
+
+int
+task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old)
+{
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+	const char *id = json_string_value(json_object_get(task, "id"));
+	enum task_status st = task_status_of(task);
+	char key[256];
+	size_t klen;
+	json_t *empty;
+
+	if (tenant == NULL || !task_id_valid(id) || st == TS_COUNT) {
+		return SIGNET_EINTERNAL;
+	}
+	json_object_set_new(task, "updatedAt", json_integer(time_now()));
+	klen = store_key2(key, sizeof(key), tenant, id);
+	store_put_json(t, STORE_DB_TASKS, key, klen, task, false);
+	if (old != st) {
+		if (old != TS_COUNT) {
+			klen = index_key(key, sizeof(key), tenant, old, id);
+			store_del(t, STORE_DB_TASK_INDEX, key, klen);
+		}
+		empty = json_object();
+		klen = index_key(key, sizeof(key), tenant, st, id);
+		store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
+		json_decref(empty);
+	}
+	if (old == TS_COUNT) {
+		json_t *ref = json_pack("{s:s}", "tenant", tenant);
+		store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
+		json_decref(ref);
+	}
+	if (t->err != 0) {
+		return t->err;
+	}
+	if (old != st) {
+		json_t *ev = json_pack(
+		    "{s:s, s:s, s:s, s:O, s:s, s:O, s:O}", "type", "task.status", "tenant", tenant,
+		    "task", id, "taskType", json_object_get(task, "type"), "status",
+		    task_status_name(st), "requester", json_object_get(task, "requester"),
+		    "deviceConfigId", json_object_get(task, "deviceConfigId"));
+		if (task_status_final(st)) {
+			note_final(n, id);
+		}
+		return events_append(t, n, ev);
+	}
+	return 0;
+}
+
+int
+task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+		const char *reason)
+{
+	enum task_status old = task_status_of(task);
+	int64_t now = time_now();
+
+	json_object_set_new(task, "status", json_string(task_status_name(st)));
+	if (reason != NULL) {
+		json_object_set_new(task, "reason", json_string(reason));
+	}
+	if (st == TS_IN_PROGRESS) {
+		json_object_set_new(task, "startedAt", json_integer(now));
+	}
+	if (task_status_final(st)) {
+		json_object_set_new(task, "finishedAt", json_integer(now));
+	}
+	return task_put(t, n, task, old);
+}
+
+int
+task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out)
+{
+	char key[256];
+	size_t klen;
+
+	*out = NULL;
+	if (!task_id_valid(id)) {
+		return SIGNET_ENOTFOUND;
+	}
+	klen = store_key2(key, sizeof(key), tenant, id);
+	return klen == 0 ? SIGNET_ENOTFOUND : store_get_json(t, STORE_DB_TASKS, key, klen, out);
+}
+
+int
+task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len)
+{
+	json_t *ref = NULL;
+	const char *ten;
+	int r;
+
+	if (!task_id_valid(id)) {
+		return SIGNET_ENOTFOUND;
+	}
+	if ((r = store_get_json(t, STORE_DB_TASK_REFS, id, strlen(id), &ref)) != 0) {
+		return r;
+	}
+	ten = json_string_value(json_object_get(ref, "tenant"));
+	r = ten != NULL && strlen(ten) < len ? 0 : SIGNET_EINTERNAL;
+	if (r == 0) {
+		snprintf(tenant, len, "%s", ten);
+	}
+	json_decref(ref);
+	return r;
+}
+
+bool
+task_visible(const struct policy_subject *s, const json_t *task)
+{
+	char me[ACL_SUBJECT_MAX];
+	const char *req = json_string_value(json_object_get(task, "requester"));
+	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+
+	if (tenant == NULL || strcmp(tenant, s->tenant) != 0) {
+		return false;
+	}
+	policy_subject_name(s, me, sizeof(me));
+	if (req != NULL && strcmp(req, me) == 0) {
+		return true;
+	}
+	return policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, dc);
+}
+
+json_t *
+task_view(const json_t *task)
+{
+	json_t *v = json_deep_copy(task);
+
+	if (v != NULL) {
+		/* Where the daemon keeps things is its own business. */
+		json_object_del(v, "spool");
+	}
+	return v;
+}
+
+/* Timers */
+
+static size_t
+timer_key(uint8_t *out, size_t len, int64_t due, const char *kind, const char *id)
+{
+	size_t kl = strlen(kind), il = strlen(id);
+
+	if (8 + kl + 1 + il > len) {
+		return 0;
+	}
+	be64(out, (uint64_t)due);
+	memcpy(out + 8, kind, kl);
+	out[8 + kl] = '\0';
+	memcpy(out + 9 + kl, id, il);
+	return 9 + kl + il;
+}
+
+int
+timer_put(struct store_txn *t, int64_t due, const char *kind, const char *tenant, const char *id)
+{
+	uint8_t key[128];
+	size_t klen = timer_key(key, sizeof(key), due, kind, id);
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "tenant", tenant, "id", id,
+				"due", (json_int_t)due);
+
+	if (klen == 0 || rec == NULL) {
+		json_decref(rec);
+		return SIGNET_EINTERNAL;
+	}
+	store_put_json(t, STORE_DB_TIMERS, key, klen, rec, false);
+	json_decref(rec);
+	return t->err;
+}
+
+void
+timer_del(struct store_txn *t, int64_t due, const char *kind, const char *id)
+{
+	uint8_t key[128];
+	size_t klen = timer_key(key, sizeof(key), due, kind, id);
+
+	if (klen > 0 && store_exists(t, STORE_DB_TIMERS, key, klen)) {
+		store_del(t, STORE_DB_TIMERS, key, klen);
+	}
+}
+
+/* Spool */
+
+int
+spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len)
+{
+	return str_printf(out, len, "%s/spool/%s/%s", d->cfg->state_dir, dir, name) ? 0
+										    : SIGNET_EINVAL;
+}
+
+#define INGEST_CHUNK (1u << 20)
+
+int
+spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
+	     struct digests *out, char *why, size_t whylen)
+{
+	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c384 = NULL, *c512 = NULL;
+	uint8_t *buf = malloc(INGEST_CHUNK);
+	int out_fd = -1, r = SIGNET_EINTERNAL;
+	uint64_t off = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (c256 == NULL || buf == NULL || EVP_DigestInit_ex(c256, EVP_sha256(), NULL) != 1) {
+		goto done;
+	}
+	if (want384 && ((c384 = EVP_MD_CTX_new()) == NULL ||
+			EVP_DigestInit_ex(c384, EVP_sha384(), NULL) != 1)) {
+		goto done;
+	}
+	if (want512 && ((c512 = EVP_MD_CTX_new()) == NULL ||
+			EVP_DigestInit_ex(c512, EVP_sha512(), NULL) != 1)) {
+		goto done;
+	}
+	if (path != NULL) {
+		out_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (out_fd < 0) {
+			log_err("spool: cannot create %s: %s", path, strerror(errno));
+			goto done;
+		}
+	}
+	for (;;) {
+		ssize_t n = pread(in_fd, buf, INGEST_CHUNK, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			snprintf(why, whylen, "the input file cannot be read: %s", strerror(errno));
+			r = SIGNET_EINVAL;
+			goto done;
+		}
+		if (n == 0) {
+			break;
+		}
+		if (off + (uint64_t)n > max) {
+			snprintf(why, whylen, "the input is larger than %llu bytes",
+				 (unsigned long long)max);
+			r = SIGNET_ETOO_LARGE;
+			goto done;
+		}
+		EVP_DigestUpdate(c256, buf, (size_t)n);
+		if (c384 != NULL) {
+			EVP_DigestUpdate(c384, buf, (size_t)n);
+		}
+		if (c512 != NULL) {
+			EVP_DigestUpdate(c512, buf, (size_t)n);
+		}
+		if (out_fd >= 0 && write_all(out_fd, buf, (size_t)n) != 0) {
+			log_err("spool: writing %s: %s", path, strerror(errno));
+			goto done;
+		}
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(c256, out->sha256, NULL);
+	if (c384 != NULL) {
+		EVP_DigestFinal_ex(c384, out->sha384, NULL);
+	}
+	if (c512 != NULL) {
+		EVP_DigestFinal_ex(c512, out->sha512, NULL);
+	}
+	out->size = off;
+	r = 0;
+done:
+	if (out_fd >= 0) {
+		close(out_fd);
+		if (r != 0) {
+			unlink(path);
+		}
+	}
+	free(buf);
+	EVP_MD_CTX_free(c256);
+	EVP_MD_CTX_free(c384);
+	EVP_MD_CTX_free(c512);
+	return r;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tasks: the record and its status model, events, the spool, the threads that run tasks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "daemon/daemon.h"
+#include "daemon/store.h"
+
+#define TASK_ID_LEN 36 /* a UUID (version 7: time-ordered) */
+
+enum task_status {
+	TS_CREATED,
+	TS_WAITING,
+	TS_APPROVED,
+	TS_IN_PROGRESS,
+	TS_DONE,
+	TS_FAILED,
+	TS_REJECTED,
+	TS_EXPIRED,
+	TS_CANCELED,
+	TS_COUNT,
+};
+
+const char *task_status_name(enum task_status s);
+int task_status_parse(const char *name, enum task_status *out);
+bool task_status_final(enum task_status s);
+/* The status of a task record (TS_COUNT when the record is broken). */
+enum task_status task_status_of(const json_t *task);
+
+/* A new random time-ordered UUID. */
+void task_new_id(char out[TASK_ID_LEN + 1]);
+bool task_id_valid(const char *id);
+
+/*
+ * What a write transaction published: the last event sequence it appended
+ * and the tasks it moved to a final status, for the loop to wake watchers
+ * and waiters once the transaction is durable.
+ */
+struct evnote {
+	uint64_t last;
+	size_t nfinal;
+	char final[16][TASK_ID_LEN + 1];
+	bool overflow;
+};
+
+/* Append an event (taking EV) to the global sequence; records it in N. */
+int events_append(struct store_txn *t, struct evnote *n, json_t *ev);
+/* After a commit: tell the loop (any thread; no-op before the server runs). */
+void events_publish(struct daemon *d, const struct evnote *n);
+/* The last sequence number in the store (0 when none). */
+uint64_t events_last_seq(struct store_txn *t);
+
+/*
+ * In a write transaction: store a task record (new or changed) and its
+ * index entry, moving it from OLD (TS_COUNT for a new task) to its current
+ * status, and append a task.status event when the status changed.
+ */
+int task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old);
+/* Change a task's status (and reason) in a write transaction. */
+int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+		    const char *reason);
+/* Fetch a task by tenant and id. */
+int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
+/* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
+int task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len);
+
+/* Timers: work due at a time (result expiry, capability removal, approval expiry). */
+int timer_put(struct store_txn *t, int64_t due, const char *kind, const char *tenant,
+	      const char *id);
+void timer_del(struct store_txn *t, int64_t due, const char *kind, const char *id);
+
+/* Spool paths: in/<id>.<n> inputs, out/<id> results, tmp/ partial files. */
+int spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len);
+
+/*
+ * Copy IN_FD (a local regular file, from offset 0) into a new spool input
+ * file PATH while hashing it; at most MAX bytes. Fills SHA256 and SIZE; when
+ * SHA384 / SHA512 are not NULL those digests too. PATH NULL: hash only.
+ */
+struct digests {
+	uint8_t sha256[32], sha384[48], sha512[64];
+	uint64_t size;
+};
+int spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
+		 struct digests *out, char *why, size_t whylen);
+
+/* The task engine. */
+int tasks_start(struct daemon *d);
+void tasks_stop(struct daemon *d);
+/* Before serving: re-queue or fail what a crash left behind; remove orphan spool files. */
+int tasks_recover(struct daemon *d);
+/* Queue a task for a worker of the engine. */
+void tasks_enqueue(struct daemon *d, const char *tenant, const char *id);
+/* From the loop's timer: let the engine look at due timers. */
+void tasks_tick(struct daemon *d);
+
+/* Can SUBJECT see TASK (requester, VIEW on its device configuration, admin)? */
+bool task_visible(const struct policy_subject *s, const json_t *task);
+/* The client view of a task record. */
+json_t *task_view(const json_t *task);
