@@ -67,6 +67,13 @@ struct request {
 	char message[256];
 	int out_fds[MSG_MAX_FDS];
 	int out_nfds;
+	/*
+	 * The handler queued its durable write (store_write_async) and returned:
+	 * the answer goes out when the commit completes (dispatch_complete), and
+	 * the worker meanwhile takes the next request.
+	 */
+	bool deferred;
+	bool commit_done, worker_released; /* under the workers' lock: whoever is last answers */
 	unsigned delay_ms;
 	struct event *delay_ev; /* the failed-authentication delay, while it runs */
 	struct request *next;

@@ -141,10 +141,18 @@ dispatch_run(struct request *r)
 	}
 run : {
 	int rc = op->fn(r);
+	if (!r->deferred) {
+		dispatch_complete(r, rc);
+	}
+}
+}
+
+void
+dispatch_complete(struct request *r, int rc)
+{
 	if (rc != 0 && r->err == 0) {
 		req_fail(r, rc, "%s", signet_strerror(rc));
 	}
-}
 	if (r->err != 0) {
 		json_decref(r->result);
 		r->result = NULL;

@@ -33,3 +33,6 @@ const struct op_desc *dispatch_find(const char *name);
 const struct op_desc *dispatch_table(size_t *n);
 /* On a worker: authenticate, authorise, check arguments, run the handler. */
 void dispatch_run(struct request *r);
+/* After the handler (or its deferred commit): turn RC into the answer's error, drop partial
+ * results. */
+void dispatch_complete(struct request *r, int rc);

@@ -87,12 +87,11 @@ acl_op_txn(struct store_txn *t, void *arg)
 		    "resource must be RESOURCE_TYPE:{ACL,AUDIT_LOG,DEVICE_CONFIG,KEY,USER} "
 		    "or DEVICE_CONFIG:<id>");
 	}
-	if ((x->action == ACL_USE || x->action == ACL_APPROVE) && type != ACL_RT_DEVICE_CONFIG) {
-		return req_fail(r, SIGNET_EINVAL, "%s applies to device configurations only",
-				acl_action_name(x->action));
-	}
-	if (type == ACL_RT_AUDIT_LOG && x->action != ACL_VIEW) {
-		return req_fail(r, SIGNET_EINVAL, "the audit log can only be viewed");
+	if (!rules_meaningful(type, x->action)) {
+		return req_fail(r, SIGNET_EINVAL,
+				"%s means nothing on %s (USE and APPROVE are for device "
+				"configurations; the audit log is only viewed)",
+				acl_action_name(x->action), acl_resource_type_name(type));
 	}
 	if (id != NULL) {
 		char key[160];

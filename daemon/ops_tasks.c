@@ -17,6 +17,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/workers.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -240,6 +241,61 @@ task_created_view(const json_t *task)
 			 json_object_get(task, "status"), "type", json_object_get(task, "type"));
 }
 
+struct deferred_write {
+	struct task_write w;
+	char reason[256];
+};
+
+static void
+task_write_committed(void *arg, int rc)
+{
+	struct deferred_write *x = arg;
+	struct request *r = x->w.r;
+
+	if (rc == 0) {
+		events_publish(r->d, &x->w.note);
+		r->result = task_created_view(x->w.task);
+		json_object_set(r->result, "result", json_object_get(x->w.task, "result"));
+		json_object_set(r->result, "reason", json_object_get(x->w.task, "reason"));
+	}
+	json_decref(x->w.task);
+	json_decref(x->w.result);
+	free(x);
+	dispatch_complete(r, rc);
+	workers_finish(r->d->workers, r);
+}
+
+/*
+ * Queue the durable write of a task that ran already (taking TASK and
+ * RESULT) and defer the answer to its commit. 0, or an error with nothing
+ * taken.
+ */
+static int
+task_write_deferred(struct request *r, json_t *task, enum task_status final, const char *reason,
+		    json_t *result)
+{
+	struct deferred_write *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	x->w.r = r;
+	x->w.task = task;
+	x->w.final = final;
+	x->w.result = result;
+	if (reason != NULL) {
+		snprintf(x->reason, sizeof(x->reason), "%s", reason);
+		x->w.reason = x->reason;
+	}
+	r->deferred = true;
+	if (store_write_async(r->d->store, task_write_txn, &x->w, task_write_committed) != 0) {
+		r->deferred = false;
+		free(x);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
+}
+
 /* The input descriptor: exactly one, a readable regular file on a local file system. */
 static int
 input_fd(struct request *r, int *fd)
@@ -423,15 +479,22 @@ op_task_sign(struct request *r)
 			rc = req_fail(r, SIGNET_ETOKEN, "the token is not available");
 			goto out;
 		}
-		/* No approval: sign now and record the whole run in one durable transaction. */
+		/*
+		 * No approval: sign now and record the whole run in one durable
+		 * transaction. The commit is queued: this worker signs the next
+		 * request while the store syncs this one with others.
+		 */
 		rc = exec_sign(r->hs, task, &x.key, msg, msglen, &result, why, sizeof(why));
 		if (rc != 0) {
 			log_notice("task %s failed: %s",
 				   json_string_value(json_object_get(task, "id")), why);
-			rc = task_write(r, task, TS_FAILED, why[0] ? why : signet_strerror(rc),
-					NULL);
-		} else {
-			rc = task_write(r, task, TS_DONE, NULL, result);
+		}
+		rc = task_write_deferred(r, task, rc == 0 ? TS_DONE : TS_FAILED,
+					 rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
+					 result);
+		if (rc == 0) {
+			task = result = NULL; /* the commit owns them now */
+			goto out;
 		}
 	}
 	if (rc == 0) {

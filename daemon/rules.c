@@ -73,6 +73,27 @@ rules_del(struct store_txn *t, const char *tenant, const char *subject, const ch
 	return t->err;
 }
 
+/* The rights that mean something on each resource type. */
+static bool
+meaningful(enum acl_resource_type ty, enum acl_action a)
+{
+	switch (ty) {
+	case ACL_RT_DEVICE_CONFIG:
+		return true;
+	case ACL_RT_AUDIT_LOG:
+		return a == ACL_VIEW;
+	default:
+		return a != ACL_USE && a != ACL_APPROVE;
+	}
+}
+
+bool
+rules_meaningful(enum acl_resource_type ty, enum acl_action a)
+{
+	return ty > ACL_RT_NONE && ty < ACL_RT_COUNT && a > ACL_NONE && a < ACL_ACTION_COUNT &&
+	       meaningful(ty, a);
+}
+
 int
 rules_put_admin(struct store_txn *t, const char *tenant, const char *admin)
 {
@@ -88,7 +109,10 @@ rules_put_admin(struct store_txn *t, const char *tenant, const char *admin)
 		snprintf(resource, sizeof(resource), "RESOURCE_TYPE:%s",
 			 acl_resource_type_name((enum acl_resource_type)ty));
 		for (int a = ACL_NONE + 1; a < ACL_ACTION_COUNT && r == 0; a++) {
-			r = rules_put(t, tenant, subject, resource, (enum acl_action)a, extra);
+			if (meaningful((enum acl_resource_type)ty, (enum acl_action)a)) {
+				r = rules_put(t, tenant, subject, resource, (enum acl_action)a,
+					      extra);
+			}
 		}
 	}
 	json_decref(extra);
@@ -152,16 +176,39 @@ struct load {
 	int err;
 };
 
+/* A rule's key is "tenant \0 subject \0 resource \0 action": the grant is read from it alone. */
 static int
-load_cb(const MDB_val *key, json_t *val, void *arg)
+load_cb(const MDB_val *key, void *arg)
 {
 	struct load *x = arg;
 	struct policy_subject *s = x->s;
-	const char *res = json_string_value(json_object_get(val, "resource"));
+	const char *k = key->mv_data, *res, *act;
+	size_t n = key->mv_size, off = 0, rl, al;
+	char action[16];
 	enum acl_action a;
 
-	if (res == NULL || strlen(res) >= ACL_RESOURCE_MAX ||
-	    acl_action_parse(json_string_value(json_object_get(val, "action")), &a) != 0) {
+	/* Skip tenant and subject (the prefix), then split resource and action. */
+	for (int part = 0; part < 2; part++) {
+		const char *z = memchr(k + off, '\0', n - off);
+		if (z == NULL) {
+			return 0;
+		}
+		off = (size_t)(z - k) + 1;
+	}
+	res = k + off;
+	act = memchr(res, '\0', n - off);
+	if (act == NULL) {
+		return 0;
+	}
+	rl = (size_t)(act - res);
+	act++;
+	al = n - off - rl - 1;
+	if (rl == 0 || rl >= ACL_RESOURCE_MAX || al == 0 || al >= sizeof(action)) {
+		return 0;
+	}
+	memcpy(action, act, al);
+	action[al] = '\0';
+	if (acl_action_parse(action, &a) != 0) {
 		return 0;
 	}
 	if (s->ngrants == x->cap) {
@@ -182,7 +229,8 @@ load_cb(const MDB_val *key, json_t *val, void *arg)
 		s->grants = g;
 		x->cap = ncap;
 	}
-	snprintf(s->grants[s->ngrants].resource, ACL_RESOURCE_MAX, "%s", res);
+	memcpy(s->grants[s->ngrants].resource, res, rl);
+	s->grants[s->ngrants].resource[rl] = '\0';
 	s->grants[s->ngrants].action = a;
 	s->ngrants++;
 	return 0;
@@ -199,7 +247,7 @@ load_prefix(struct store_txn *t, struct load *x, const char *subject)
 	if (plen == 0) {
 		return SIGNET_EINVAL;
 	}
-	r = store_foreach(t, STORE_DB_ACL, prefix, plen, load_cb, x);
+	r = store_foreach_key(t, STORE_DB_ACL, prefix, plen, load_cb, x);
 	return x->err != 0 ? x->err : (r > 0 ? 0 : r);
 }
 
@@ -222,6 +270,9 @@ rules_load_subject(struct store_txn *t, struct policy_subject *s, const json_t *
 			snprintf(s->groups[s->ngroups++], ACL_NAME_MAX + 1, "%s",
 				 json_string_value(g));
 		}
+	}
+	if (s->admin) {
+		return 0; /* the initial admin's fixed rules grant everything: nothing to look up */
 	}
 	policy_subject_name(s, subject, sizeof(subject));
 	if ((r = load_prefix(t, &x, subject)) != 0) {

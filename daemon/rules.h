@@ -19,6 +19,8 @@ int rules_put(struct store_txn *t, const char *tenant, const char *subject, cons
 /* Remove a rule: SIGNET_ENOTFOUND when absent, SIGNET_EDENIED for a fixed one. */
 int rules_del(struct store_txn *t, const char *tenant, const char *subject, const char *resource,
 	      enum acl_action action, bool force);
+/* Does ACTION mean something on resources of type TY (USE and APPROVE: device configurations)? */
+bool rules_meaningful(enum acl_resource_type ty, enum acl_action a);
 /* The initial admin's rules: every action on every resource type, fixed. */
 int rules_put_admin(struct store_txn *t, const char *tenant, const char *admin);
 /* Drop every rule made from device configuration ID (before writing its new subjects). */

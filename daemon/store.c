@@ -40,7 +40,31 @@ struct store {
 	 * transaction holds this lock shared, a resize holds it exclusively.
 	 */
 	pthread_rwlock_t resize_lock;
+	/*
+	 * Group commit: every write runs on one committer thread, which takes
+	 * what is queued, runs each in a nested transaction of one parent and
+	 * commits the parent once: one disk sync for the whole batch.
+	 */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond; /* work queued, or stop */
+	pthread_cond_t dcond; /* a synchronous write finished */
+	struct store_op *qhead, *qtail;
+	bool qstop;
+	bool committer_running;
+	pthread_t committer;
+	unsigned long batches, writes; /* for the log at close */
 };
+
+struct store_op {
+	int (*fn)(struct store_txn *, void *);
+	void *arg;
+	void (*done)(void *arg, int rc); /* asynchronous: called on the committer thread */
+	int rc;
+	bool finished;
+	struct store_op *next;
+};
+
+#define STORE_BATCH_MAX 256
 
 /* Translate an LMDB error once, logging its detail. */
 static int
@@ -69,6 +93,8 @@ store_txn_fail(struct store_txn *t, int err)
 	}
 }
 
+static void *store_committer(void *arg);
+
 int
 store_open(const char *path, size_t map_size, struct store **out)
 {
@@ -90,6 +116,9 @@ store_open(const char *path, size_t map_size, struct store **out)
 		pthread_rwlockattr_destroy(&attr);
 	}
 	st->map_size = map_size;
+	pthread_mutex_init(&st->qlock, NULL);
+	pthread_cond_init(&st->qcond, NULL);
+	pthread_cond_init(&st->dcond, NULL);
 	if ((rc = mdb_env_create(&st->env)) != 0 || (rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, 126)) != 0) {
@@ -144,6 +173,11 @@ store_open(const char *path, size_t map_size, struct store **out)
 			st->map_size = info.me_mapsize;
 		}
 	}
+	if (pthread_create(&st->committer, NULL, store_committer, st) != 0) {
+		log_err("store: cannot start the committer thread");
+		goto out;
+	}
+	st->committer_running = true;
 	*out = st;
 	return 0;
 out:
@@ -160,6 +194,18 @@ store_close(struct store *st)
 	if (st == NULL) {
 		return;
 	}
+	if (st->committer_running) {
+		pthread_mutex_lock(&st->qlock);
+		st->qstop = true;
+		pthread_cond_broadcast(&st->qcond);
+		pthread_mutex_unlock(&st->qlock);
+		pthread_join(st->committer, NULL);
+		st->committer_running = false;
+		log_info("store: %lu writes in %lu commits", st->writes, st->batches);
+	}
+	pthread_mutex_destroy(&st->qlock);
+	pthread_cond_destroy(&st->qcond);
+	pthread_cond_destroy(&st->dcond);
 	if (st->env != NULL) {
 		mdb_env_close(st->env);
 	}
@@ -247,41 +293,176 @@ store_txn_end(struct store_txn *t, bool commit, int *rcout)
 	}
 }
 
-int
-store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+static void
+store_op_finish(struct store *st, struct store_op *op)
 {
-	struct store_txn t;
-	int r, rc;
+	if (op->done != NULL) {
+		op->done(op->arg, op->rc);
+		free(op);
+		return;
+	}
+	pthread_mutex_lock(&st->qlock);
+	op->finished = true;
+	pthread_cond_broadcast(&st->dcond);
+	pthread_mutex_unlock(&st->qlock);
+}
 
+/* Run a batch in one parent transaction; each op in its own child, so one failure aborts only it.
+ */
+static void
+store_run_batch(struct store *st, struct store_op **ops, size_t n)
+{
 	for (int attempt = 0; attempt < STORE_GROW_TRIES; attempt++) {
-		if ((r = store_txn_begin(st, true, &t)) != 0) {
-			return r;
-		}
-		r = fn(&t, arg);
-		if (r == 0) {
-			r = t.err;
-		}
-		if (r != 0) {
-			store_txn_end(&t, false, NULL);
-			if (r == SIGNET_ETOO_LARGE && t.err == SIGNET_ETOO_LARGE) {
-				goto grow;
+		struct store_txn parent;
+		bool grow = false;
+		int r, rc = 0;
+
+		if ((r = store_txn_begin(st, true, &parent)) != 0) {
+			for (size_t i = 0; i < n; i++) {
+				ops[i]->rc = r;
 			}
-			return r;
+			return;
 		}
-		store_txn_end(&t, true, &rc);
-		if (rc == 0) {
-			return 0;
+		for (size_t i = 0; i < n && !grow; i++) {
+			struct store_txn t = {.st = st, .write = true};
+			rc = mdb_txn_begin(st->env, parent.txn, 0, &t.txn);
+			if (rc != 0) {
+				ops[i]->rc = store_err(rc, "beginning a nested transaction");
+				grow = rc == MDB_MAP_FULL;
+				continue;
+			}
+			r = ops[i]->fn(&t, ops[i]->arg);
+			if (r == 0) {
+				r = t.err;
+			}
+			if (r == 0) {
+				rc = mdb_txn_commit(t.txn);
+				r = rc == 0 ? 0 : store_err(rc, "committing a nested transaction");
+				grow = rc == MDB_MAP_FULL;
+			} else {
+				mdb_txn_abort(t.txn);
+				grow = r == SIGNET_ETOO_LARGE && t.err == SIGNET_ETOO_LARGE;
+			}
+			ops[i]->rc = r;
 		}
-		if (rc != MDB_MAP_FULL) {
-			return store_err(rc, "committing");
+		if (!grow) {
+			store_txn_end(&parent, true, &rc);
+			if (rc == 0) {
+				st->batches++;
+				st->writes += n;
+				return;
+			}
+			if (rc != MDB_MAP_FULL) {
+				r = store_err(rc, "committing");
+				for (size_t i = 0; i < n; i++) {
+					if (ops[i]->rc == 0) {
+						ops[i]->rc = r;
+					}
+				}
+				return;
+			}
+		} else {
+			store_txn_end(&parent, false, NULL);
 		}
-	grow:
+		/* The map is full: grow it and run the whole batch again (ops are repeatable). */
 		if ((r = store_grow(st)) != 0) {
-			return r;
+			for (size_t i = 0; i < n; i++) {
+				ops[i]->rc = r;
+			}
+			return;
 		}
 	}
 	log_err("store: the map stays full after growing it");
-	return SIGNET_EUNAVAILABLE;
+	for (size_t i = 0; i < n; i++) {
+		ops[i]->rc = SIGNET_EUNAVAILABLE;
+	}
+}
+
+static void *
+store_committer(void *arg)
+{
+	struct store *st = arg;
+	struct store_op *batch[STORE_BATCH_MAX];
+
+	for (;;) {
+		size_t n = 0;
+
+		pthread_mutex_lock(&st->qlock);
+		while (st->qhead == NULL && !st->qstop) {
+			pthread_cond_wait(&st->qcond, &st->qlock);
+		}
+		if (st->qhead == NULL) {
+			pthread_mutex_unlock(&st->qlock);
+			break;
+		}
+		while (st->qhead != NULL && n < STORE_BATCH_MAX) {
+			batch[n++] = st->qhead;
+			st->qhead = st->qhead->next;
+		}
+		if (st->qhead == NULL) {
+			st->qtail = NULL;
+		}
+		pthread_mutex_unlock(&st->qlock);
+		store_run_batch(st, batch, n);
+		for (size_t i = 0; i < n; i++) {
+			store_op_finish(st, batch[i]);
+		}
+	}
+	return NULL;
+}
+
+static void
+store_enqueue(struct store *st, struct store_op *op)
+{
+	pthread_mutex_lock(&st->qlock);
+	op->next = NULL;
+	if (st->qtail != NULL) {
+		st->qtail->next = op;
+	} else {
+		st->qhead = op;
+	}
+	st->qtail = op;
+	pthread_cond_signal(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+int
+store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	struct store_op op = {.fn = fn, .arg = arg};
+
+	if (!st->committer_running) {
+		/* Before the committer runs (or after it stopped): in the caller's thread. */
+		struct store_op *one = &op;
+		store_run_batch(st, &one, 1);
+		return op.rc;
+	}
+	store_enqueue(st, &op);
+	pthread_mutex_lock(&st->qlock);
+	while (!op.finished) {
+		pthread_cond_wait(&st->dcond, &st->qlock);
+	}
+	pthread_mutex_unlock(&st->qlock);
+	return op.rc;
+}
+
+int
+store_write_async(struct store *st, int (*fn)(struct store_txn *, void *), void *arg,
+		  void (*done)(void *arg, int rc))
+{
+	struct store_op *op;
+
+	if (!st->committer_running) {
+		return SIGNET_EUNAVAILABLE;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	op->fn = fn;
+	op->arg = arg;
+	op->done = done;
+	store_enqueue(st, op);
+	return 0;
 }
 
 int
@@ -475,6 +656,37 @@ store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t 
 	struct store_page pg = {.limit = SIZE_MAX};
 
 	return store_foreach_page(t, db, prefix, plen, &pg, fn, arg);
+}
+
+int
+store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		  int (*fn)(const MDB_val *key, void *arg), void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc, r = 0;
+
+	if (t->err != 0) {
+		return t->err;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		return store_err(rc, "opening a cursor");
+	}
+	rc = plen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
+		      : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
+			break;
+		}
+		if ((r = fn(&k, arg)) != 0) {
+			break;
+		}
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = store_err(rc, "iterating");
+	}
+	mdb_cursor_close(c);
+	return r > 0 ? 0 : r;
 }
 
 int

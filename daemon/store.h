@@ -48,10 +48,23 @@ void store_close(struct store *st);
 
 /*
  * Run FN in a write transaction and commit it durably (LMDB's default
- * synchronous commit). When the map is full, the transaction is aborted,
- * the map grown and FN run again. FN returns 0 to commit, an error to abort.
+ * synchronous commit) before returning. Writes are group-committed: FN runs
+ * on the store's committer thread in a nested transaction, with whatever
+ * other writes are queued, under one commit. When the map is full, the
+ * batch is aborted, the map grown and FN run again. FN returns 0 to
+ * commit, an error to abort (its own changes only). FN must not call
+ * store_write.
  */
 int store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
+/*
+ * The same without waiting: FN runs on the store's committer thread (in a
+ * batch with other writes, each in a nested transaction of one durable
+ * commit), then DONE(ARG, rc) is called on that thread once the commit is
+ * on disk. DONE must not call store_write. Returns 0, or an error when
+ * nothing was queued (DONE is not called then).
+ */
+int store_write_async(struct store *st, int (*fn)(struct store_txn *, void *), void *arg,
+		      void (*done)(void *arg, int rc));
 /* Run FN in a read-only transaction. */
 int store_read(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
 
@@ -92,6 +105,10 @@ int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix
 		       struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
 		       void *arg);
 
+/* Keys only (no record parsed): FN for each key starting with PREFIX; FN returns 0, > 0 to stop, <
+ * 0 error. */
+int store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		      int (*fn)(const MDB_val *key, void *arg), void *arg);
 /* The last key of DB (at most *KLEN bytes): 0, or SIGNET_ENOTFOUND when DB is empty. */
 int store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *klen);
 /* The first record at or after KEY; its key (at most *KLEN bytes) and value. SIGNET_ENOTFOUND past

@@ -32,6 +32,8 @@ struct workers {
 	struct request *done_head, *done_tail;
 	long pending;
 	bool stopping;
+	long deferred; /* requests waiting for their commit */
+	pthread_cond_t deferred_cond;
 	struct event *done_ev;
 	int n;
 	struct worker *threads;
@@ -78,8 +80,14 @@ worker_main(void *arg)
 			w->run(r);
 		}
 		r->hs = NULL;
-
 		pthread_mutex_lock(&w->lock);
+		if (r->deferred && !r->commit_done) {
+			/* Answered by workers_finish once its commit is on disk. */
+			r->worker_released = true;
+			w->deferred++;
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
 		if (w->done_tail != NULL) {
 			w->done_tail->next = r;
 		} else {
@@ -132,6 +140,7 @@ workers_start(struct daemon *d, int n, worker_run_fn run, worker_done_fn done, v
 	w->arg = arg;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
+	pthread_cond_init(&w->deferred_cond, NULL);
 	w->done_ev = event_new(d->base, -1, EV_PERSIST, workers_done_cb, w);
 	w->threads = calloc((size_t)n, sizeof(*w->threads));
 	if (w->done_ev == NULL || w->threads == NULL) {
@@ -157,6 +166,29 @@ fail:
 	free(w->threads);
 	free(w);
 	return -1;
+}
+
+void
+workers_finish(struct workers *w, struct request *r)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!r->worker_released) {
+		/* Its worker has not let go of it yet: the worker answers it. */
+		r->commit_done = true;
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	r->next = NULL;
+	if (w->done_tail != NULL) {
+		w->done_tail->next = r;
+	} else {
+		w->done_head = r;
+	}
+	w->done_tail = r;
+	w->deferred--;
+	pthread_cond_broadcast(&w->deferred_cond);
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->done_ev, EV_READ, 0);
 }
 
 void
@@ -199,11 +231,18 @@ workers_stop(struct workers *w)
 	for (int i = 0; i < w->n; i++) {
 		pthread_join(w->threads[i].thread, NULL);
 	}
+	/* Writes still being committed answer through us: wait for them. */
+	pthread_mutex_lock(&w->lock);
+	while (w->deferred > 0) {
+		pthread_cond_wait(&w->deferred_cond, &w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
 	/* Answer whatever finished after the loop stopped listening. */
 	workers_done_cb(-1, 0, w);
 	event_free(w->done_ev);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->deferred_cond);
 	free(w->threads);
 	free(w);
 }

@@ -127,6 +127,13 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	r = client_call(&cl, op, auth, args, fds, nfds, &reply, rfds, rnfds);
 	json_decref(auth);
 	json_decref(args);
+	if (r == -EMSGSIZE) {
+		fprintf(stderr,
+			"signetctl: too_large: the request does not fit in one 64 KiB packet; "
+			"pass big inputs as a file (--file)\n");
+		*code = EXIT_USAGE;
+		return NULL;
+	}
 	if (r != 0) {
 		fprintf(stderr, "signetctl: unavailable: talking to signetd failed: %s\n",
 			strerror(-r));
