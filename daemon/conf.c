@@ -56,6 +56,7 @@ static const struct cfg_key cfg_keys[] = {
     {"tasks", "capability_grace", CFG_LONG, OFF(capability_grace), 0, 86400, 60, NULL},
     {"tasks", "approval_ttl", CFG_LONG, OFF(approval_ttl), 60, 31536000, 259200, NULL},
     {"tasks", "max_input_mb", CFG_LONG, OFF(max_input_mb), 1, 4095, 4095, NULL},
+    {"tasks", "copy_inputs", CFG_LONG, OFF(copy_inputs), 0, 1, 0, NULL},
 };
 
 #define CONFIG_FILE_MAX (64 * 1024) /* bytes */

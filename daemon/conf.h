@@ -30,6 +30,7 @@ struct config {
 				*/
 	long approval_ttl;     /* [tasks] approval_ttl, seconds a task may wait for approval */
 	long max_input_mb;     /* [tasks] max_input_mb: largest input file, MiB */
+	long copy_inputs;      /* [tasks] copy_inputs: spool every input, even without approval */
 	long max_key_import;   /* not configurable: raw key file bound */
 };
 

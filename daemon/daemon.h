@@ -24,6 +24,8 @@ struct conn;
 struct op_desc;
 struct engine;
 
+#define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
+
 struct daemon {
 	struct config *cfg;
 	struct event_base *base;

@@ -49,8 +49,11 @@ static const struct op_desc op_table[] = {
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
     {"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
     {"status", op_status, 0, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
-    /* Tasks: the requester, or VIEW on the task's device configuration; cancel: the requester. */
-    {"task.cancel", op_task_cancel, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
+    /*
+     * Tasks are seen by their requester or by who holds VIEW on their device
+     * configuration. Only the requester cancels, whatever rights others hold.
+     */
+    {"task.cancel", op_task_cancel, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, ARGS("id")},
     {"task.download", op_task_download, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
     {"task.encrypt", op_task_encrypt, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
      ARGS("devconf", "name", "sha256")},

@@ -34,6 +34,7 @@ struct job {
 	enum job_kind kind;
 	char tenant[ACL_NAME_MAX + 1];
 	char id[TASK_ID_LEN + 1];
+	int fd; /* the client's input, read in place (a task without a spooled copy); else -1 */
 	struct job *next;
 };
 
@@ -44,6 +45,7 @@ struct engine {
 	struct job *head, *tail;
 	bool sweep_queued;
 	bool stopping;
+	int direct; /* queued jobs holding a client's descriptor */
 	int n;
 	pthread_t *threads;
 };
@@ -262,8 +264,8 @@ fsync_dir_of(const char *path)
 }
 
 static int
-exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
-	     char *why, size_t whylen)
+exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int direct_fd,
+	     json_t **result, json_t **input, char *why, size_t whylen)
 {
 	const char *id = json_string_value(json_object_get(task, "id"));
 	const char *tenant = json_string_value(json_object_get(task, "tenant"));
@@ -274,7 +276,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	const char *cert_pem = json_string_value(json_object_get(enc, "certificatePem"));
 	char inpath[PATH_MAX], tmppath[PATH_MAX], outpath[PATH_MAX], name[64], hex[65];
 	uint8_t in_sha256[32], out_sha256[32];
-	uint64_t out_size = 0;
+	uint64_t out_size = 0, in_size = 0, t0, t1;
 	int in_fd = -1, out_fd = -1, r;
 
 	*result = NULL;
@@ -284,7 +286,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	    spool_path(d, "out", id, outpath, sizeof(outpath)) != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	in_fd = open(inpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	in_fd = direct_fd >= 0 ? dup(direct_fd) : open(inpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in_fd < 0) {
 		snprintf(why, whylen, "interrupted: the input is gone");
 		return SIGNET_EUNAVAILABLE;
@@ -295,6 +297,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 		close(in_fd);
 		return SIGNET_EINTERNAL;
 	}
+	t0 = time_mono_ms();
 	if (label != NULL) {
 		struct keyref k;
 		struct hsm_crypt_result cr;
@@ -316,6 +319,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 			memcpy(in_sha256, cr.in_sha256, 32);
 			memcpy(out_sha256, cr.out_sha256, 32);
 			out_size = cr.out_size;
+			in_size = cr.in_size;
 		}
 		keyref_clear(&k);
 	} else if (cert_pem != NULL) {
@@ -331,6 +335,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 			memcpy(in_sha256, er.in_sha256, 32);
 			memcpy(out_sha256, er.out_sha256, 32);
 			out_size = er.out_size;
+			in_size = er.in_size;
 		}
 	} else {
 		snprintf(why, whylen, "the task names no encryption key");
@@ -338,13 +343,22 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	}
 	close(in_fd);
 	if (r == 0) {
+		const char *want = json_string_value(json_object_get(task, "expectedSha256"));
 		hex_encode(in_sha256, 32, hex);
-		if (in_sha == NULL || strcmp(hex, in_sha) != 0) {
+		if (direct_fd >= 0) {
+			/* Read in place: what was read is what was encrypted; record it. */
+			if (want != NULL && strcasecmp(want, hex) != 0) {
+				snprintf(why, whylen,
+					 "the input's SHA-256 does not match the sha256 given");
+				r = SIGNET_EINVAL;
+			}
+		} else if (in_sha == NULL || strcmp(hex, in_sha) != 0) {
 			snprintf(why, whylen,
 				 "interrupted: the spooled input does not match its hash");
 			r = SIGNET_EUNAVAILABLE;
 		}
 	}
+	t1 = time_mono_ms();
 	if (r == 0 && fsync(out_fd) != 0) {
 		log_err("task %s: fsync: %s", id, strerror(errno));
 		r = SIGNET_EINTERNAL;
@@ -357,6 +371,14 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	if (r != 0) {
 		unlink(tmppath);
 		return r;
+	}
+	log_info("task %s: encrypted %llu bytes in %llu ms, synced in %llu ms", id,
+		 (unsigned long long)out_size, (unsigned long long)(t1 - t0),
+		 (unsigned long long)(time_mono_ms() - t1));
+	if (direct_fd >= 0) {
+		char ihex[65];
+		hex_encode(in_sha256, 32, ihex);
+		*input = json_pack("{s:s, s:I}", "sha256", ihex, "size", (json_int_t)in_size);
 	}
 	hex_encode(out_sha256, 32, hex);
 	*result =
@@ -417,7 +439,8 @@ struct transition {
 	enum task_status to;
 	const char *reason;
 	json_t *result;
-	json_t *task; /* out: the record as written */
+	json_t *input; /* the first input's sha256 and size, learned while running */
+	json_t *task;  /* out: the record as written */
 	struct evnote note;
 	bool skipped;
 };
@@ -448,6 +471,9 @@ transition_txn(struct store_txn *t, void *arg)
 	if (x->result != NULL) {
 		json_object_set(x->task, "result", x->result);
 	}
+	if (x->input != NULL) {
+		json_object_update(json_array_get(json_object_get(x->task, "inputs"), 0), x->input);
+	}
 	if ((r = task_set_status(t, &x->note, x->task, x->to, x->reason)) != 0) {
 		return r;
 	}
@@ -464,10 +490,12 @@ transition_txn(struct store_txn *t, void *arg)
 }
 
 static int
-transition(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
-	   size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t **task)
+transition_in(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
+	      size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t *input,
+	      json_t **task)
 {
-	struct transition x = {.d = d,
+	struct transition x = {.input = input,
+			       .d = d,
 			       .tenant = tenant,
 			       .id = id,
 			       .nfrom = nfrom,
@@ -492,6 +520,13 @@ transition(struct daemon *d, const char *tenant, const char *id, const enum task
 	return r;
 }
 
+static int
+transition(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
+	   size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t **task)
+{
+	return transition_in(d, tenant, id, from, nfrom, to, reason, result, NULL, task);
+}
+
 struct auth_read {
 	const json_t *task;
 	char *why;
@@ -508,11 +543,12 @@ auth_read_txn(struct store_txn *t, void *arg)
 
 /* Run one queued task from its current status to DONE or FAILED. */
 static void
-run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const char *id)
+run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const char *id,
+	 int direct_fd)
 {
 	static const enum task_status runnable[] = {TS_CREATED, TS_APPROVED, TS_IN_PROGRESS};
 	struct daemon *d = e->d;
-	json_t *task = NULL, *result = NULL;
+	json_t *task = NULL, *result = NULL, *input = NULL;
 	char why[256] = "";
 	const char *type;
 	int r;
@@ -530,7 +566,7 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		r = SIGNET_ETOKEN;
 	}
 	if (r == 0 && type != NULL && strcmp(type, "ENCRYPTION") == 0) {
-		r = exec_encrypt(d, hs, task, &result, why, sizeof(why));
+		r = exec_encrypt(d, hs, task, direct_fd, &result, &input, why, sizeof(why));
 	} else if (r == 0 && type != NULL && strcmp(type, "SIGNING") == 0) {
 		const char *label =
 		    json_string_value(json_object_get(json_object_get(task, "signing"), "key"));
@@ -564,10 +600,16 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	{
 		static const enum task_status inprog[] = {TS_IN_PROGRESS};
 		if (r == 0) {
-			r = transition(d, tenant, id, inprog, 1, TS_DONE, NULL, result, NULL);
+			r = transition_in(d, tenant, id, inprog, 1, TS_DONE, NULL, result, input,
+					  NULL);
 			if (r != 0) {
+				/* Canceled meanwhile, or the store failed: the file is nobody's. */
+				char out[PATH_MAX];
 				log_err("task %s: cannot record its result: %s", id,
 					signet_strerror(r));
+				if (spool_path(d, "out", id, out, sizeof(out)) == 0) {
+					unlink(out);
+				}
 			}
 		} else {
 			log_notice("task %s of tenant %s failed: %s", id, tenant, why);
@@ -581,6 +623,7 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	}
 	spool_remove_inputs(d, id, json_array_size(json_object_get(task, "inputs")));
 	json_decref(result);
+	json_decref(input);
 	json_decref(task);
 }
 
@@ -742,9 +785,15 @@ engine_main(void *arg)
 			hs = NULL;
 		}
 		if (j->kind == JOB_RUN) {
-			run_task(e, hs, j->tenant, j->id);
+			run_task(e, hs, j->tenant, j->id, j->fd);
 		} else {
 			sweep(e);
+		}
+		if (j->fd >= 0) {
+			close(j->fd);
+			pthread_mutex_lock(&e->lock);
+			e->direct--;
+			pthread_mutex_unlock(&e->lock);
 		}
 		free(j);
 	}
@@ -758,8 +807,14 @@ engine_push(struct engine *e, struct job *j)
 	pthread_mutex_lock(&e->lock);
 	if (e->stopping || (j->kind == JOB_SWEEP && e->sweep_queued)) {
 		pthread_mutex_unlock(&e->lock);
+		if (j->fd >= 0) {
+			close(j->fd);
+		}
 		free(j);
 		return;
+	}
+	if (j->fd >= 0) {
+		e->direct++;
 	}
 	if (j->kind == JOB_SWEEP) {
 		e->sweep_queued = true;
@@ -774,17 +829,42 @@ engine_push(struct engine *e, struct job *j)
 	pthread_mutex_unlock(&e->lock);
 }
 
+bool
+tasks_direct_ok(struct daemon *d)
+{
+	struct engine *e = d->engine;
+	bool ok;
+
+	if (e == NULL) {
+		return false;
+	}
+	pthread_mutex_lock(&e->lock);
+	ok = !e->stopping && e->direct < TASKS_DIRECT_MAX;
+	pthread_mutex_unlock(&e->lock);
+	return ok;
+}
+
 void
 tasks_enqueue(struct daemon *d, const char *tenant, const char *id)
+{
+	tasks_enqueue_fd(d, tenant, id, -1);
+}
+
+void
+tasks_enqueue_fd(struct daemon *d, const char *tenant, const char *id, int fd)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL || d->engine == NULL) {
-		/* Still CREATED in the store: the next start runs it. */
-		log_err("task %s: cannot queue it now; it runs after a restart", id);
+		/* Still CREATED in the store: the next start runs it (or fails it, if direct). */
+		log_err("task %s: cannot queue it now; it is taken up after a restart", id);
+		if (fd >= 0) {
+			close(fd);
+		}
 		free(j);
 		return;
 	}
+	j->fd = fd;
 	j->kind = JOB_RUN;
 	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
 	snprintf(j->id, sizeof(j->id), "%s", id);
@@ -799,6 +879,7 @@ tasks_tick(struct daemon *d)
 	if (d->engine == NULL || (j = calloc(1, sizeof(*j))) == NULL) {
 		return;
 	}
+	j->fd = -1;
 	j->kind = JOB_SWEEP;
 	engine_push(d->engine, j);
 }
@@ -850,6 +931,10 @@ tasks_stop(struct daemon *d)
 	while (e->head != NULL) {
 		struct job *j = e->head;
 		e->head = j->next;
+		if (j->fd >= 0) {
+			/* Read in place: without the client's file it cannot run later. */
+			close(j->fd);
+		}
 		free(j);
 	}
 	pthread_mutex_destroy(&e->lock);
@@ -930,6 +1015,9 @@ inputs_intact(struct daemon *d, const json_t *task)
 	size_t i;
 	json_t *in;
 
+	if (json_is_true(json_object_get(task, "direct"))) {
+		return false; /* read in place from a client's file, which is gone now */
+	}
 	if (!json_is_true(spool)) {
 		return true; /* the digest in the record is the input */
 	}
@@ -1050,7 +1138,9 @@ tasks_recover(struct daemon *d)
 	for (size_t i = 0; i < x.n; i++) {
 		struct task_read tr = {x.p[i].tenant, x.p[i].id, NULL};
 		bool ok = true;
-		if (x.p[i].st == TS_IN_PROGRESS && store_read(d->store, task_read_txn, &tr) == 0) {
+		if (store_read(d->store, task_read_txn, &tr) == 0 &&
+		    (x.p[i].st == TS_IN_PROGRESS ||
+		     json_is_true(json_object_get(tr.task, "direct")))) {
 			ok = inputs_intact(d, tr.task);
 		}
 		json_decref(tr.task);
@@ -1058,8 +1148,9 @@ tasks_recover(struct daemon *d)
 			tasks_enqueue(d, x.p[i].tenant, x.p[i].id);
 			requeued++;
 		} else {
-			static const enum task_status inprog[] = {TS_IN_PROGRESS};
-			transition(d, x.p[i].tenant, x.p[i].id, inprog, 1, TS_FAILED, "interrupted",
+			static const enum task_status live[] = {TS_CREATED, TS_APPROVED,
+								TS_IN_PROGRESS};
+			transition(d, x.p[i].tenant, x.p[i].id, live, 3, TS_FAILED, "interrupted",
 				   NULL, NULL);
 			spool_remove_inputs(d, x.p[i].id, 255);
 			failed++;

@@ -26,6 +26,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/workers.h"
 #include "hsm/hsm.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -199,8 +200,15 @@ run(struct config *cfg)
 	code = 0;
 out:
 	/* Order: stop serving, let workers finish, then the store and the token. */
-	server_free(d.server);
+	/*
+	 * Order: request workers first (they queue tasks), then the task engine
+	 * (it publishes events to the server), then the server, the store and
+	 * the token.
+	 */
+	workers_stop(d.workers);
+	d.workers = NULL;
 	tasks_stop(&d);
+	server_free(d.server);
 	d.server = NULL;
 	if (tick != NULL) {
 		event_free(tick);

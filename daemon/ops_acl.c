@@ -183,6 +183,12 @@ struct config_key {
 };
 
 static const struct config_key config_keys[] = {
+    {"approval.fourEyes.encryption", JSON_TRUE, "false",
+     "encryption tasks wait for approval unless their device configuration says otherwise"},
+    {"approval.fourEyes.packaging", JSON_TRUE, "true",
+     "packaging tasks wait for approval unless their device configuration says otherwise"},
+    {"approval.fourEyes.signing", JSON_TRUE, "true",
+     "signing tasks wait for approval unless their device configuration says otherwise"},
     {"encryption.legacyCiphers.allowed", JSON_TRUE, "false",
      "allow the ECB ciphers (AES256_ECB_ZERO_BYTE_PAD, AES128_ECB_ZERO_BYTE_PAD)"},
 };

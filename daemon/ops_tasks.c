@@ -28,7 +28,6 @@
 #define INLINE_INPUT_MAX (1u << 20) /* inputBase64, decoded */
 #define WAIT_DEFAULT_S   60
 #define WAIT_MAX_S       3600
-#define WATCH_BATCH      64
 
 /* What creating a task needs from the store, read in one snapshot. */
 struct task_ctx {
@@ -39,6 +38,7 @@ struct task_ctx {
 	bool have_key;
 	json_t *enc_ref; /* encryption: the first encryption key reference */
 	bool legacy_ok;
+	bool four_eyes; /* the tenant's default for this type of task */
 	char why[256];
 };
 
@@ -62,6 +62,14 @@ task_ctx_txn(struct store_txn *t, void *arg)
 	if (!json_is_true(json_object_get(x->devconf, "enabled"))) {
 		return req_fail(r, SIGNET_ECONFLICT, "device configuration %s is disabled",
 				x->devconf_id);
+	}
+	{
+		bool sign = strcmp(r->op->name, "task.sign") == 0;
+		json_t *v = tenant_config_get(t, r->subject.tenant,
+					      sign ? "approval.fourEyes.signing"
+						   : "approval.fourEyes.encryption");
+		x->four_eyes = json_is_true(v);
+		json_decref(v);
 	}
 	if (strcmp(r->op->name, "task.sign") == 0) {
 		label = json_string_value(
@@ -165,7 +173,8 @@ hexj(const uint8_t *p, size_t n)
 struct task_write {
 	struct request *r;
 	json_t *task;
-	enum task_status final; /* TS_COUNT: store as created; else run through to it */
+	enum task_status initial; /* CREATED or WAITING */
+	enum task_status final;   /* TS_COUNT: store as created; else run through to it */
 	const char *reason;
 	json_t *result;
 	struct evnote note;
@@ -181,13 +190,26 @@ task_write_txn(struct store_txn *t, void *arg)
 	const json_t *sg = json_object_get(x->task, "signing");
 	const char *key = json_string_value(json_object_get(sg, "key"));
 	const char *type = json_string_value(json_object_get(x->task, "type"));
-	enum task_status initial = task_status_of(x->task);
+	enum task_status path[3] = {TS_CREATED};
+	size_t npath = 1;
 	int rc;
 
+	/* CREATED, then WAITING for approval, or IN_PROGRESS and the end for a task run at once. */
+	if (x->initial == TS_WAITING) {
+		path[npath++] = TS_WAITING;
+	} else if (x->final != TS_COUNT) {
+		path[npath++] = TS_IN_PROGRESS;
+		path[npath++] = x->final;
+	}
+
+	/* Repeatable: the store may run this again after growing its map. */
 	memset(&x->note, 0, sizeof(x->note));
-	/* The store may run this again after growing its map: start from the created state. */
-	json_object_set_new(x->task, "status", json_string(task_status_name(initial)));
-	if ((rc = task_put(t, &x->note, x->task, TS_COUNT)) != 0) {
+	if (x->final != TS_COUNT) {
+		json_object_set(x->task, "result", x->result != NULL ? x->result : json_null());
+		json_object_set_new(x->task, "reason",
+				    x->reason != NULL ? json_string(x->reason) : json_null());
+	}
+	if ((rc = task_put_new(t, &x->note, x->task, path, npath)) != 0) {
 		return rc;
 	}
 	if ((rc = rules_put_capability(
@@ -199,24 +221,12 @@ task_write_txn(struct store_txn *t, void *arg)
 		 strcmp(type, "SIGNING") == 0 ? "SIGN" : "ENCRYPT")) != 0) {
 		return rc;
 	}
-	if (initial == TS_WAITING) {
+	if (x->initial == TS_WAITING) {
 		timer_put(t, time_now() + r->d->cfg->approval_ttl, "approval", tenant, id);
 	}
 	if (x->final != TS_COUNT) {
-		if ((rc = task_set_status(t, &x->note, x->task, TS_IN_PROGRESS, NULL)) != 0) {
-			return rc;
-		}
-		if (x->result != NULL) {
-			json_object_set(x->task, "result", x->result);
-		}
-		if ((rc = task_set_status(t, &x->note, x->task, x->final, x->reason)) != 0) {
-			return rc;
-		}
 		timer_put(t, time_now() + r->d->cfg->capability_grace, "cap", tenant, id);
 	}
-	json_object_set_new(
-	    x->task, "status",
-	    json_string(task_status_name(x->final != TS_COUNT ? x->final : initial)));
 	return t->err;
 }
 
@@ -224,8 +234,12 @@ static int
 task_write(struct request *r, json_t *task, enum task_status final, const char *reason,
 	   json_t *result)
 {
-	struct task_write x = {
-	    .r = r, .task = task, .final = final, .reason = reason, .result = result};
+	struct task_write x = {.r = r,
+			       .task = task,
+			       .initial = task_status_of(task),
+			       .final = final,
+			       .reason = reason,
+			       .result = result};
 	int rc = store_write(r->d->store, task_write_txn, &x);
 
 	if (rc == 0) {
@@ -281,6 +295,7 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 	}
 	x->w.r = r;
 	x->w.task = task;
+	x->w.initial = task_status_of(task);
 	x->w.final = final;
 	x->w.result = result;
 	if (reason != NULL) {
@@ -456,7 +471,7 @@ op_task_sign(struct request *r)
 		json_object_set_new(sg, "digest", hexj(dg.sha256, 32));
 	}
 	json_object_set_new(task, "signing", sg);
-	wait = needs_approval(x.devconf, true);
+	wait = needs_approval(x.devconf, x.four_eyes);
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -524,7 +539,8 @@ op_task_encrypt(struct request *r)
 	struct digests dg;
 	json_t *task = NULL, *enc;
 	bool wait, spooled = false;
-	int rc, fd = -1;
+	uint64_t t0;
+	int rc, fd = -1, direct_fd = -1;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
 	    jargs_str(&r->args, "sha256", false, 64, &want) != 0 ||
@@ -584,7 +600,45 @@ op_task_encrypt(struct request *r)
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
+	wait = needs_approval(x.devconf, x.four_eyes);
+	if (want != NULL && (strlen(want) != 64 || !hex_valid(want))) {
+		rc = req_fail(r, SIGNET_EINVAL, "sha256 must be 64 hex digits");
+		goto out;
+	}
+	if (!wait && r->d->cfg->copy_inputs == 0 && tasks_direct_ok(r->d)) {
+		/*
+		 * Nobody approves this input: read it in place when the task runs,
+		 * hashing it in the same pass, instead of copying it first. Such a
+		 * task does not survive a restart (it fails as interrupted).
+		 */
+		struct stat st;
+		if (fstat(fd, &st) != 0 ||
+		    (uint64_t)st.st_size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "the input is larger than %ld MiB",
+				      r->d->cfg->max_input_mb);
+			goto out;
+		}
+		if ((direct_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			rc = req_fail(r, SIGNET_EUNAVAILABLE, "out of descriptors");
+			goto out;
+		}
+		json_array_append_new(json_object_get(task, "inputs"),
+				      json_pack("{s:s, s:I, s:n}", "name", name, "size",
+						(json_int_t)st.st_size, "sha256"));
+		json_object_set_new(task, "direct", json_true());
+		if (want != NULL) {
+			json_object_set_new(task, "expectedSha256", json_string(want));
+		}
+		if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
+			goto out;
+		}
+		tasks_enqueue_fd(r->d, r->subject.tenant, id, direct_fd);
+		direct_fd = -1;
+		r->result = task_created_view(task);
+		goto out;
+	}
 	/* The daemon's own copy: what is approved and encrypted cannot change under it. */
+	t0 = time_mono_ms();
 	rc = spool_ingest(fd, path, (uint64_t)r->d->cfg->max_input_mb << 20, false, false, &dg,
 			  x.why, sizeof(x.why));
 	if (rc != 0) {
@@ -592,6 +646,8 @@ op_task_encrypt(struct request *r)
 		goto out;
 	}
 	spooled = true;
+	log_info("task %s: input of %llu bytes spooled in %llu ms", id, (unsigned long long)dg.size,
+		 (unsigned long long)(time_mono_ms() - t0));
 	if (dg.size == 0) {
 		rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
 		goto out;
@@ -599,7 +655,7 @@ op_task_encrypt(struct request *r)
 	if (want != NULL) {
 		char hex[65];
 		hex_encode(dg.sha256, 32, hex);
-		if (strlen(want) != 64 || strcasecmp(want, hex) != 0) {
+		if (strcasecmp(want, hex) != 0) {
 			rc = req_fail(r, SIGNET_EINVAL,
 				      "the input's SHA-256 does not match the sha256 given");
 			goto out;
@@ -609,7 +665,6 @@ op_task_encrypt(struct request *r)
 			      json_pack("{s:s, s:I, s:o}", "name", name, "size",
 					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
 	json_object_set_new(task, "spool", json_true());
-	wait = needs_approval(x.devconf, false);
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -625,6 +680,9 @@ op_task_encrypt(struct request *r)
 out:
 	if (spooled) {
 		unlink(path);
+	}
+	if (direct_fd >= 0) {
+		close(direct_fd);
 	}
 	json_decref(task);
 	task_ctx_free(&x);
@@ -905,6 +963,14 @@ op_task_cancel(struct request *r)
 		log_notice("USER:%s of tenant %s canceled task %s", r->subject.user,
 			   r->subject.tenant, x.id);
 		r->result = task_created_view(x.task);
+		/* Its spooled inputs are nobody's now (a running task keeps its open file). */
+		for (size_t i = 0; i < json_array_size(json_object_get(x.task, "inputs")); i++) {
+			char name[64], path[PATH_MAX];
+			snprintf(name, sizeof(name), "%s.%zu", x.id, i);
+			if (spool_path(r->d, "in", name, path, sizeof(path)) == 0) {
+				unlink(path);
+			}
+		}
 	}
 	json_decref(x.task);
 	return rc;

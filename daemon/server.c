@@ -488,7 +488,8 @@ request_continue(struct request *r)
 		return false;
 	}
 	park(s, r);
-	if (c->oq_len > OUTQ_MAX_PACKETS / 4) {
+	/* Resume only when a whole batch (and the reply) still fits in the output queue. */
+	if (c->oq_len > OUTQ_MAX_PACKETS - WATCH_BATCH - 2) {
 		r->blocked = true; /* conn_flush resumes it once the client has read */
 	} else if (r->more || s->events_last >= r->watch_next) {
 		request_resume(r);

@@ -232,6 +232,66 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 	return 0;
 }
 
+static int
+status_event(struct store_txn *t, struct evnote *n, const json_t *task, enum task_status st)
+{
+	json_t *ev =
+	    json_pack("{s:s, s:O, s:O, s:O, s:s, s:O, s:O}", "type", "task.status", "tenant",
+		      json_object_get(task, "tenant"), "task", json_object_get(task, "id"),
+		      "taskType", json_object_get(task, "type"), "status", task_status_name(st),
+		      "requester", json_object_get(task, "requester"), "deviceConfigId",
+		      json_object_get(task, "deviceConfigId"));
+
+	if (task_status_final(st)) {
+		note_final(n, json_string_value(json_object_get(task, "id")));
+	}
+	return events_append(t, n, ev);
+}
+
+int
+task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum task_status *path,
+	     size_t npath)
+{
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+	const char *id = json_string_value(json_object_get(task, "id"));
+	enum task_status last = path[npath - 1];
+	int64_t now = time_now();
+	char key[256];
+	size_t klen;
+	json_t *empty, *ref;
+	int r;
+
+	if (tenant == NULL || !task_id_valid(id) || npath == 0) {
+		return SIGNET_EINTERNAL;
+	}
+	json_object_set_new(task, "status", json_string(task_status_name(last)));
+	json_object_set_new(task, "updatedAt", json_integer(now));
+	for (size_t i = 0; i < npath; i++) {
+		if (path[i] == TS_IN_PROGRESS) {
+			json_object_set_new(task, "startedAt", json_integer(now));
+		}
+	}
+	if (task_status_final(last)) {
+		json_object_set_new(task, "finishedAt", json_integer(now));
+	}
+	/* One record, one index entry, one event per status passed through. */
+	klen = store_key2(key, sizeof(key), tenant, id);
+	store_put_json(t, STORE_DB_TASKS, key, klen, task, true);
+	empty = json_object();
+	klen = index_key(key, sizeof(key), tenant, last, id);
+	store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
+	json_decref(empty);
+	ref = json_pack("{s:s}", "tenant", tenant);
+	store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
+	json_decref(ref);
+	for (size_t i = 0; i < npath && t->err == 0; i++) {
+		if ((r = status_event(t, n, task, path[i])) != 0) {
+			return r;
+		}
+	}
+	return t->err;
+}
+
 int
 task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 		const char *reason)

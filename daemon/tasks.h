@@ -60,6 +60,13 @@ uint64_t events_last_seq(struct store_txn *t);
  * status, and append a task.status event when the status changed.
  */
 int task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old);
+/*
+ * Store a new task that went through the statuses PATH (CREATED, or
+ * CREATED, IN_PROGRESS, DONE for a task run at once): the record and its
+ * index once, in its last status, and an event for each status.
+ */
+int task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum task_status *path,
+		 size_t npath);
 /* Change a task's status (and reason) in a write transaction. */
 int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 		    const char *reason);
@@ -95,6 +102,14 @@ void tasks_stop(struct daemon *d);
 int tasks_recover(struct daemon *d);
 /* Queue a task for a worker of the engine. */
 void tasks_enqueue(struct daemon *d, const char *tenant, const char *id);
+/*
+ * Queue a task that reads its input in place from FD (taken): an
+ * encryption without approval, so the input is not copied to the spool
+ * first. Such a task cannot survive a restart: it fails as interrupted.
+ */
+void tasks_enqueue_fd(struct daemon *d, const char *tenant, const char *id, int fd);
+#define TASKS_DIRECT_MAX 64 /* queued tasks holding a client's descriptor; more are spooled */
+bool tasks_direct_ok(struct daemon *d);
 /* From the loop's timer: let the engine look at due timers. */
 void tasks_tick(struct daemon *d);
 

@@ -189,3 +189,15 @@ hex_decode(const char *in, uint8_t *out, size_t outlen)
 	}
 	return true;
 }
+
+bool
+hex_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		      (*s >= 'A' && *s <= 'F'))) {
+			return false;
+		}
+	}
+	return true;
+}

@@ -25,3 +25,5 @@ size_t base64_decoded_max(size_t inlen);
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly OUTLEN bytes from 2*OUTLEN hex digits (any case); false when malformed. */
 bool hex_decode(const char *in, uint8_t *out, size_t outlen);
+/* Is S made of hex digits only (either case)? */
+bool hex_valid(const char *s);

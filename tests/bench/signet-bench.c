@@ -124,14 +124,18 @@ start_signetd(int workers)
 
 	snprintf(conf, sizeof(conf), "%s/bench.conf", dir);
 	snprintf(body, sizeof(body),
-		 "[daemon]\nworkers = %d\nmax_inflight = 64\nlog_level = warning\n", workers);
+		 "[daemon]\nworkers = %d\nmax_inflight = 64\nlog_level = info\n", workers);
 	if (file_write_atomic(conf, body, strlen(body), 0600) != 0) {
 		die("cannot write the config");
 	}
 	dpid = fork();
 	if (dpid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
+		char log[512];
+		int fd;
+		snprintf(log, sizeof(log), "%s/signetd.log", dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 1);
+		dup2(fd, 2);
 		execl(signetd_path, signetd_path, "--state-dir", dir, "--config", conf,
 		      (char *)NULL);
 		_exit(127);
@@ -436,27 +440,13 @@ main(int argc, char **argv)
 		}
 	}
 	close(fd);
+	/* Best of three each, interleaved, so that neither pays for the other's write-back. */
 	start_signetd(2);
-	if (client_connect(&c, sock, 600000) != 0 || (fd = open(file, O_RDONLY)) < 0) {
+	if (client_connect(&c, sock, 600000) != 0) {
 		die("cannot connect");
 	}
-	{
-		double t0 = now();
-		const char *id;
-		res = call(&c, "task.encrypt", json_pack("{s:s}", "devconf", dc_enc), &fd, 1,
-			   b.token);
-		id = json_string_value(json_object_get(res, "id"));
-		json_decref(call(&c, "task.wait", json_pack("{s:s, s:i}", "id", id, "timeout", 600),
-				 NULL, 0, b.token));
-		t_task = now() - t0;
-		json_decref(res);
-	}
-	close(fd);
-	client_close(&c);
-	rss3 = stop_signetd();
-	printf("%-44s %9.2f s  (%.0f MB/s, upload to durable result)\n", "signetd encryption task",
-	       t_task, (double)mib * 1.048576 / t_task);
-	{
+	t_task = t_ssl = 1e9;
+	for (int round = 0; round < 3; round++) {
 		char khex[65], out[512];
 		char *enc[] = {"openssl",
 			       "enc",
@@ -470,17 +460,58 @@ main(int argc, char **argv)
 			       "-out",
 			       out,
 			       NULL};
+		const char *id;
 		double t0;
+
 		hex_encode(aes, sizeof(aes), khex);
 		snprintf(out, sizeof(out), "%s/openssl.enc", dir);
 		t0 = now();
 		if (run_cmd(enc, NULL) != 0) {
 			die("openssl enc failed");
 		}
-		t_ssl = now() - t0;
+		if (now() - t0 < t_ssl) {
+			t_ssl = now() - t0;
+		}
 		unlink(out);
+		sync();
+		if ((fd = open(file, O_RDONLY)) < 0) {
+			die("cannot open the input");
+		}
+		t0 = now();
+		res = call(&c, "task.encrypt", json_pack("{s:s}", "devconf", dc_enc), &fd, 1,
+			   b.token);
+		id = json_string_value(json_object_get(res, "id"));
+		json_decref(call(&c, "task.wait", json_pack("{s:s, s:i}", "id", id, "timeout", 600),
+				 NULL, 0, b.token));
+		if (now() - t0 < t_task) {
+			t_task = now() - t0;
+		}
+		json_decref(res);
+		close(fd);
+		sync();
 	}
-	printf("%-44s %9.2f s  (%.0f MB/s)\n", "openssl enc -aes-256-cbc", t_ssl,
+	client_close(&c);
+	rss3 = stop_signetd();
+	printf("%-44s %9.2f s  (%.0f MB/s, upload to durable result, best of 3)\n",
+	       "signetd encryption task", t_task, (double)mib * 1.048576 / t_task);
+	{
+		/* Where the time went, as signetd logs it. */
+		char log[512], line[512];
+		FILE *f;
+		snprintf(log, sizeof(log), "%s/signetd.log", dir);
+		if ((f = fopen(log, "r")) != NULL) {
+			while (fgets(line, sizeof(line), f) != NULL) {
+				if (strstr(line, "spooled in") != NULL ||
+				    strstr(line, "encrypted ") != NULL) {
+					printf("    signetd: %s", strchr(line, ':') != NULL
+								      ? strchr(line, ':') + 2
+								      : line);
+				}
+			}
+			fclose(f);
+		}
+	}
+	printf("%-44s %9.2f s  (%.0f MB/s, best of 3)\n", "openssl enc -aes-256-cbc", t_ssl,
 	       (double)mib * 1.048576 / t_ssl);
 
 	printf("\nratios:\n");

@@ -49,7 +49,9 @@ mkuser() {
 B_TOKEN=$(mkuser bob --group dev)
 C_TOKEN=$(mkuser carol --group product)
 D_TOKEN=$(mkuser dave --group release)
-[ -n "$B_TOKEN" ] && [ -n "$C_TOKEN" ] && [ -n "$D_TOKEN" ] || fatal "user tokens missing"
+if [ -z "$B_TOKEN" ] || [ -z "$C_TOKEN" ] || [ -z "$D_TOKEN" ]; then
+	fatal "user tokens missing"
+fi
 ctl key generate sk --alg ECC_NIST_P256 >/dev/null || fatal "key generate sk"
 ctl key generate ek --alg AES_256 >/dev/null || fatal "key generate ek"
 MSG=$(printf 'firmware image 1.0' | base64)
@@ -310,77 +312,134 @@ check "the download and the expiry are events" \
 	test "$(jq -s "[.[] | select(.task == \"$TE\" and (.type == \"task.download\" or .type == \"task.expired\")) | .type] | join(\",\")" "$TMP/wx")" = '"task.download,task.expired"'
 
 # --- 6. A crash with work queued and in flight -----------------------------------------------
+# Two rounds. By default an encryption that needs no approval reads its input in place from
+# the client's file (no spooled copy): after a crash it cannot run again and must end FAILED
+# as interrupted. With copy_inputs = 1 every input is spooled first, so every task that was
+# queued or running must be taken up again and end DONE.
 
 check "stop before the crash test" stop_daemon
-start_daemon --config "$TMP/long.conf"
+printf '[tasks]\nresult_ttl = 600\ncapability_grace = 1\nworkers = 2\ncopy_inputs = 1\n' >"$TMP/copy.conf"
 head -c $((64 << 20)) /dev/urandom >"$TMP/big.bin"
 BIGSHA=$(sha256sum <"$TMP/big.bin" | cut -d' ' -f1)
-: >"$TMP/acked"
-i=0
-while [ $i -lt 8 ]; do
-	if ctl --json task encrypt --devconf "$DC3" --file "$TMP/big.bin" --name "big$i" >"$TMP/out" 2>/dev/null; then
-		json .id >>"$TMP/acked"
-	fi
-	i=$((i + 1))
-done
-ctl --json task list --type ENCRYPTION >"$TMP/before" 2>/dev/null || true
-kill -9 "$DPID"
-wait "$DPID" 2>/dev/null || true
-DPID=
-NACK=$(lines "$TMP/acked")
-check "8 big encryption tasks were acknowledged" test "$NACK" = 8
-UNFIN=$(jq '[.tasks[] | select(.type == "ENCRYPTION" and (.status | IN("DONE","FAILED","CANCELED") | not))] | length' "$TMP/before")
-check "some were still queued or running at the kill ($UNFIN)" test "${UNFIN:-0}" -gt 0
-say "# at the kill: $(jq -r '[.tasks[] | select(.name | startswith("big")) | .status] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$TMP/before")"
 
-start_daemon --config "$TMP/long.conf"
-check "the restart logged the recovery" grep -q "recovery: .* queued again" "$LOG"
-ndone=0
-nbad=0
-for id in $(cat "$TMP/acked"); do
-	ctl --json task wait "$id" --timeout 60 >"$TMP/out" 2>/dev/null || true
-	st=$(jq -r .status "$TMP/out" 2>/dev/null || echo missing)
-	case $st in
-	DONE)
-		if [ "$(json .result.available)" = true ] &&
-			[ "$(json '.inputs[0].sha256')" = "$BIGSHA" ] &&
-			[ -f "$STATE/spool/out/$id" ] &&
-			[ "$(sha256sum <"$STATE/spool/out/$id" | cut -d' ' -f1)" = "$(json .result.sha256)" ] &&
-			[ "$(stat -c %s "$STATE/spool/out/$id")" = "$(json .result.size)" ]; then
-			ndone=$((ndone + 1))
-		else
-			nbad=$((nbad + 1))
-			say "# task $id is DONE but its result does not match its record"
+# crash_round CONF ROUND ALL_DONE
+crash_round() {
+	conf=$1
+	round=$2
+	all_done=$3
+	start_daemon --config "$conf"
+	rm -f "$TMP"/sub*.rc "$TMP"/sub*.out "$TMP"/sub*.err
+	# Eight submissions at once; the kill comes once five are acknowledged, so that some are
+	# queued, some running and some perhaps still being received.
+	i=0
+	while [ $i -lt 8 ]; do
+		(
+			src=0
+			ctl --json task encrypt --devconf "$DC3" --file "$TMP/big.bin" --name "big$round.$i" \
+				>"$TMP/sub$i.out" 2>"$TMP/sub$i.err" || src=$?
+			echo $src >"$TMP/sub$i.rc"
+		) &
+		i=$((i + 1))
+	done
+	n=0
+	while [ "$(cat "$TMP"/sub*.rc 2>/dev/null | grep -c '^0$')" -lt 5 ] && [ $n -lt 600 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -9 "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	DPID=
+	wait
+	: >"$TMP/acked"
+	i=0
+	while [ $i -lt 8 ]; do
+		if [ "$(cat "$TMP/sub$i.rc")" = 0 ]; then
+			jq -r .id "$TMP/sub$i.out" >>"$TMP/acked"
 		fi
-		;;
-	FAILED)
-		if json .reason | grep -q interrupted; then
-			say "# task $id failed: $(json .reason)"
-		else
+		i=$((i + 1))
+	done
+	NACK=$(lines "$TMP/acked")
+	check "round $round: at least 5 of the 8 big encryption tasks were acknowledged before the kill ($NACK)" \
+		test "$NACK" -ge 5
+	check "round $round: every acknowledgement named a task id" test "$(grep -cE '^[0-9a-f-]{36}$' "$TMP/acked")" = "$NACK"
+
+	start_daemon --config "$conf"
+	REC=$(sed -n 's/.*recovery: \([0-9]*\) task(s) queued again, \([0-9]*\) failed.*/\1+\2/p' "$LOG" | tail -n 1)
+	say "# recovery after the kill: ${REC:-nothing} (queued again + failed)"
+	check "round $round: the restart recovered tasks that were queued or running at the kill" \
+		test "$((${REC:-0}))" -gt 0
+	ndone=0
+	nbad=0
+	while read -r id; do
+		ctl --json task wait "$id" --timeout 60 >"$TMP/out" 2>/dev/null || true
+		st=$(jq -r .status "$TMP/out" 2>/dev/null || echo missing)
+		case $st in
+		DONE)
+			if [ "$(json .result.available)" = true ] &&
+				[ "$(json '.inputs[0].sha256')" = "$BIGSHA" ] &&
+				[ -f "$STATE/spool/out/$id" ] &&
+				[ "$(sha256sum <"$STATE/spool/out/$id" | cut -d' ' -f1)" = "$(json .result.sha256)" ] &&
+				[ "$(stat -c %s "$STATE/spool/out/$id")" = "$(json .result.size)" ]; then
+				ndone=$((ndone + 1))
+			else
+				nbad=$((nbad + 1))
+				say "# task $id is DONE but its result does not match its record"
+			fi
+			;;
+		FAILED)
+			if [ "$all_done" = 0 ] && json .reason | grep -q interrupted; then
+				say "# task $id failed: $(json .reason)"
+			else
+				nbad=$((nbad + 1))
+				say "# task $id failed without being interrupted: $(json .reason)"
+			fi
+			;;
+		*)
 			nbad=$((nbad + 1))
-			say "# task $id failed without being interrupted: $(json .reason)"
+			say "# task $id: $st ($(head -c 200 "$TMP/out"))"
+			;;
+		esac
+	done <"$TMP/acked"
+	# A submission cut off by the kill may still have been stored: let every task end.
+	ctl --json task list --type ENCRYPTION >"$TMP/all" || not_ok "task list"
+	for id in $(jq -r '.tasks[] | select(.status | IN("DONE", "FAILED", "CANCELED") | not) | .id' "$TMP/all"); do
+		ctl task wait "$id" --timeout 60 >/dev/null 2>&1 || true
+	done
+	ctl --json task list --type ENCRYPTION >"$TMP/all" || not_ok "task list"
+	NDONE_ALL=$(jq '[.tasks[] | select(.status == "DONE" and .result.available)] | length' "$TMP/all")
+	check "round $round: every encryption task is final" \
+		test "$(jq '[.tasks[] | select(.status | IN("DONE", "FAILED", "CANCELED", "EXPIRED") | not)] | length' "$TMP/all")" = 0
+	check "round $round: every acknowledged task ended DONE with its whole result, or FAILED as interrupted ($ndone DONE)" \
+		test "$nbad" = 0
+	check "round $round: no temporary file is left in the spool" test -z "$(find "$STATE/spool/tmp" -mindepth 1)"
+	check "round $round: no input is left in the spool once all tasks are final" \
+		test -z "$(find "$STATE/spool/in" -mindepth 1)"
+	stray=0
+	for p in "$STATE"/spool/out/* "$STATE"/spool/out/.[!.]*; do
+		[ -e "$p" ] || continue
+		f=${p##*/}
+		ctl --json task show "$f" >"$TMP/out" 2>/dev/null || true
+		if [ "$(jq -r '.status + "/" + (.result.available | tostring)' "$TMP/out" 2>/dev/null)" != DONE/true ]; then
+			stray=$((stray + 1))
+			say "# spool/out/$f belongs to no DONE task"
 		fi
-		;;
-	*)
-		nbad=$((nbad + 1))
-		say "# task $id: $st ($(head -c 200 "$TMP/out"))"
-		;;
-	esac
-done
-check "every acknowledged task ended DONE with its whole result, or FAILED as interrupted ($ndone DONE)" \
-	test "$nbad" = 0
-check "no temporary file is left in the spool" test -z "$(ls -A "$STATE/spool/tmp")"
-check "no input is left in the spool once all tasks are final" test -z "$(ls -A "$STATE/spool/in")"
-stray=0
-for f in $(ls -A "$STATE/spool/out"); do
-	ctl --json task show "$f" >"$TMP/out" 2>/dev/null || true
-	if [ "$(jq -r '.status + "/" + (.result.available | tostring)' "$TMP/out" 2>/dev/null)" != DONE/true ]; then
-		stray=$((stray + 1))
-		say "# spool/out/$f belongs to no DONE task"
+	done
+	check "round $round: every file in spool/out is the result of a DONE task" test "$stray" = 0
+	check "round $round: spool/out holds one result per DONE task with an available result" \
+		test "$(find "$STATE/spool/out" -mindepth 1 | wc -l)" = "$NDONE_ALL"
+	first_done=$(jq -r '[.tasks[] | select(.status == "DONE" and .result.available)][0].id // empty' "$TMP/all")
+	if [ -n "$first_done" ]; then
+		check "round $round: a result made around the crash downloads" ctl task download "$first_done" -o "$TMP/big.enc"
 	fi
-done
-check "every file in spool/out is the result of a DONE task" test "$stray" = 0
-check "spool/out holds one result per DONE task" test "$(ls -A "$STATE/spool/out" | wc -l)" = "$ndone"
-check "a recovered result downloads" ctl task download "$(head -n 1 "$TMP/acked")" -o "$TMP/big.enc"
+	if [ "$all_done" = 1 ]; then
+		check "round $round: with copy_inputs every acknowledged task was taken up again and ended DONE" \
+			test "$ndone" = "$NACK"
+	fi
+	check "round $round: stop" stop_daemon
+}
+crash_round "$TMP/long.conf" 1 0
+crash_round "$TMP/copy.conf" 2 1
+start_daemon --config "$TMP/long.conf"
+
 check "stop at the end" stop_daemon
 say "# t07 ran $(since "$T_START") s"
