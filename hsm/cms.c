@@ -161,7 +161,7 @@ signed_attrs_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t *id,
 
 /* Add the chain, skipping the signer and repeats: OpenSSL 3.0 fails on a duplicate. */
 static bool
-chain_add(CMS_ContentInfo *cms, X509 *signer, STACK_OF(X509) * chain)
+chain_add(CMS_ContentInfo *cms, X509 *signer, STACK_OF(X509) *chain)
 {
 	for (int i = 0; i < sk_X509_num(chain); i++) {
 		X509 *c = sk_X509_value(chain, i);
@@ -218,7 +218,7 @@ signature_verifies(const unsigned char *der, size_t derlen, X509 *signer,
 {
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
-	STACK_OF(CMS_SignerInfo) * sis;
+	STACK_OF(CMS_SignerInfo) *sis;
 	CMS_SignerInfo *si;
 	bool ok = false;
 
@@ -243,8 +243,8 @@ out:
 
 int
 hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
-		      X509 *signer, STACK_OF(X509) * chain, const uint8_t *digest,
-		      size_t digest_len, uint8_t **der, size_t *der_len)
+		      X509 *signer, STACK_OF(X509) *chain, const uint8_t *digest, size_t digest_len,
+		      uint8_t **der, size_t *der_len)
 {
 	const struct cms_scheme *sc;
 	CMS_ContentInfo *cms = NULL;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,100 @@ static const struct cipher_desc cipher_table[HSM_CIPHER_COUNT] = {
 				      CRYPT_BLOCK, false},
 };
 
+/*
+ * The two SHA-256 digests (input and output) run on a thread of their own
+ * while the token encrypts the next chunk: jobs are taken in order, and a
+ * buffer is reused only once the jobs that read it are done.
+ */
+#define HASH_QUEUE 8
+
+struct hasher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct {
+		EVP_MD_CTX *md;
+		const uint8_t *buf;
+		size_t len;
+	} q[HASH_QUEUE];
+	unsigned long submitted, done;
+	bool stop, failed, running;
+};
+
+static void *
+hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->done == h->submitted && !h->stop) {
+			pthread_cond_wait(&h->cond, &h->lock);
+		}
+		if (h->done == h->submitted) {
+			break;
+		}
+		{
+			unsigned i = (unsigned)(h->done % HASH_QUEUE);
+			EVP_MD_CTX *md = h->q[i].md;
+			const uint8_t *buf = h->q[i].buf;
+			size_t len = h->q[i].len;
+			int ok;
+			pthread_mutex_unlock(&h->lock);
+			ok = EVP_DigestUpdate(md, buf, len) == 1;
+			pthread_mutex_lock(&h->lock);
+			h->failed = h->failed || !ok;
+			h->done++;
+			pthread_cond_broadcast(&h->cond);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Wait until at most LEFT jobs are pending. */
+static void
+hasher_wait(struct hasher *h, unsigned long left)
+{
+	pthread_mutex_lock(&h->lock);
+	while (h->submitted - h->done > left) {
+		pthread_cond_wait(&h->cond, &h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void
+hasher_submit(struct hasher *h, EVP_MD_CTX *md, const uint8_t *buf, size_t len)
+{
+	if (!h->running) {
+		if (EVP_DigestUpdate(md, buf, len) != 1) {
+			h->failed = true;
+		}
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (h->submitted - h->done >= HASH_QUEUE) {
+		pthread_cond_wait(&h->cond, &h->lock);
+	}
+	h->q[h->submitted % HASH_QUEUE].md = md;
+	h->q[h->submitted % HASH_QUEUE].buf = buf;
+	h->q[h->submitted % HASH_QUEUE].len = len;
+	h->submitted++;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* One hsm_encrypt_fd call; everything an attempt resets lives here too. */
 struct encrypt_arg {
 	const struct cipher_desc *d;
 	const uint8_t *id;
 	int in_fd;
 	int out_fd;
-	uint8_t *in;  /* CRYPT_CHUNK bytes */
-	uint8_t *out; /* CRYPT_CHUNK + CRYPT_BLOCK bytes */
+	uint8_t *inbuf[2];  /* CRYPT_CHUNK bytes each, used in turn */
+	uint8_t *outbuf[2]; /* CRYPT_CHUNK + CRYPT_BLOCK bytes each */
+	uint8_t *in;        /* the current pair */
+	uint8_t *out;
+	struct hasher hash;
 	EVP_MD_CTX *in_md;
 	EVP_MD_CTX *out_md;
 	uint64_t in_size;
@@ -110,10 +197,7 @@ emit(struct encrypt_arg *a, const uint8_t *buf, size_t len)
 		log_err("encrypting: cannot write the output: %s", strerror(errno));
 		return SIGNET_EINTERNAL;
 	}
-	if (EVP_DigestUpdate(a->out_md, buf, len) != 1) {
-		log_openssl(LOG_LEVEL_ERR, "encrypting: hashing the output");
-		return SIGNET_EINTERNAL;
-	}
+	hasher_submit(&a->hash, a->out_md, buf, len);
 	/*
 	 * Start writing back what is done while the token works on the rest,
 	 * so that the caller's final fsync has little left to wait for. A
@@ -191,6 +275,8 @@ op_encrypt(struct hsm_session *s, void *arg)
 	a->err = 0;
 	a->in_size = 0;
 	a->out_size = 0;
+	hasher_wait(&a->hash, 0); /* a retry: nothing of the last attempt may still be hashed */
+	a->hash.failed = false;
 	if (EVP_DigestInit_ex(a->in_md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestInit_ex(a->out_md, EVP_sha256(), NULL) != 1) {
 		log_openssl(LOG_LEVEL_ERR, "encrypting: starting the digests");
@@ -222,9 +308,17 @@ op_encrypt(struct hsm_session *s, void *arg)
 		return rv;
 	}
 	active = true;
-	while (!eof) {
-		ssize_t n = read_chunk(a->in_fd, a->in, CRYPT_CHUNK, a->in_size);
+	for (unsigned long chunk = 0; !eof; chunk++) {
+		ssize_t n;
 		size_t len;
+
+		/* This pair of buffers was last used two chunks ago: its two jobs must be done. */
+		a->in = a->inbuf[chunk % 2];
+		a->out = a->outbuf[chunk % 2];
+		if (chunk >= 2) {
+			hasher_wait(&a->hash, 2);
+		}
+		n = read_chunk(a->in_fd, a->in, CRYPT_CHUNK, a->in_size);
 
 		if (n < 0) {
 			log_err("encrypting: cannot read the input: %s", strerror(errno));
@@ -233,10 +327,8 @@ op_encrypt(struct hsm_session *s, void *arg)
 		}
 		eof = (size_t)n < CRYPT_CHUNK;
 		len = (size_t)n;
-		if (len > 0 && EVP_DigestUpdate(a->in_md, a->in, len) != 1) {
-			log_openssl(LOG_LEVEL_ERR, "encrypting: hashing the input");
-			a->err = SIGNET_EINTERNAL;
-			goto fail;
+		if (len > 0) {
+			hasher_submit(&a->hash, a->in_md, a->in, len);
 		}
 		a->in_size += len;
 		/* Only the last chunk can be partial: CRYPT_CHUNK is a whole number of blocks. */
@@ -259,6 +351,9 @@ op_encrypt(struct hsm_session *s, void *arg)
 			goto fail;
 		}
 	}
+	/* The last chunk's buffers may still be read by the hasher: finish into a buffer of its
+	 * own. */
+	hasher_wait(&a->hash, 0);
 	outlen = CRYPT_CHUNK + CRYPT_BLOCK;
 	rv = f->C_EncryptFinal(s->handle, a->out, &outlen);
 	if (rv != CKR_OK) {
@@ -269,8 +364,16 @@ op_encrypt(struct hsm_session *s, void *arg)
 	if ((a->err = emit(a, a->out, outlen)) != 0 || (a->err = emit(a, iv, a->d->iv_len)) != 0) {
 		goto fail;
 	}
+	/* IV is on our stack: the hasher must be done with it before we return. */
+	hasher_wait(&a->hash, 0);
+	if (a->hash.failed) {
+		log_openssl(LOG_LEVEL_ERR, "encrypting: hashing");
+		a->err = SIGNET_EINTERNAL;
+		return CKR_FUNCTION_FAILED;
+	}
 	return CKR_OK;
 fail:
+	hasher_wait(&a->hash, 0);
 	if (active) {
 		encrypt_abandon(s);
 	}
@@ -332,14 +435,21 @@ hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID
 		return SIGNET_EINVAL;
 	}
 	a.d = &cipher_table[c];
-	a.in = malloc(CRYPT_CHUNK);
-	a.out = malloc(CRYPT_CHUNK + CRYPT_BLOCK);
+	pthread_mutex_init(&a.hash.lock, NULL);
+	pthread_cond_init(&a.hash.cond, NULL);
+	for (int i = 0; i < 2; i++) {
+		a.inbuf[i] = malloc(CRYPT_CHUNK);
+		a.outbuf[i] = malloc(CRYPT_CHUNK + CRYPT_BLOCK);
+	}
 	a.in_md = EVP_MD_CTX_new();
 	a.out_md = EVP_MD_CTX_new();
-	if (a.in == NULL || a.out == NULL || a.in_md == NULL || a.out_md == NULL) {
+	if (a.inbuf[0] == NULL || a.inbuf[1] == NULL || a.outbuf[0] == NULL ||
+	    a.outbuf[1] == NULL || a.in_md == NULL || a.out_md == NULL) {
 		log_err("encrypting: out of memory");
 		goto out;
 	}
+	/* Without a second thread the digests are simply computed inline. */
+	a.hash.running = pthread_create(&a.hash.thread, NULL, hasher_main, &a.hash) == 0;
 	rv = hsm_run(s, op_encrypt, &a);
 	if (a.err != 0) {
 		r = a.err;
@@ -371,12 +481,23 @@ out:
 	if (r != 0) {
 		memset(res, 0, sizeof(*res));
 	}
-	if (a.in != NULL) {
-		/* The plaintext is the client's secret. */
-		secure_wipe(a.in, CRYPT_CHUNK);
+	if (a.hash.running) {
+		pthread_mutex_lock(&a.hash.lock);
+		a.hash.stop = true;
+		pthread_cond_broadcast(&a.hash.cond);
+		pthread_mutex_unlock(&a.hash.lock);
+		pthread_join(a.hash.thread, NULL);
 	}
-	free(a.in);
-	free(a.out);
+	pthread_mutex_destroy(&a.hash.lock);
+	pthread_cond_destroy(&a.hash.cond);
+	for (int i = 0; i < 2; i++) {
+		if (a.inbuf[i] != NULL) {
+			/* The plaintext is the client's secret. */
+			secure_wipe(a.inbuf[i], CRYPT_CHUNK);
+		}
+		free(a.inbuf[i]);
+		free(a.outbuf[i]);
+	}
 	EVP_MD_CTX_free(a.in_md);
 	EVP_MD_CTX_free(a.out_md);
 	return r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -17,6 +18,7 @@ struct hsm {
 	pthread_mutex_t login_lock;  /* C_Login is per application: one thread at a time */
 	pthread_mutex_t create_lock; /* key generation and import are serialised */
 	CK_SESSION_HANDLE keep;      /* held open so the login outlives worker sessions */
+	atomic_uint objects_gen;     /* bumped whenever we create or destroy token objects */
 };
 
 #define HSM_HANDLE_CACHE 16 /* object handles remembered per session */
@@ -36,6 +38,8 @@ struct hsm_session {
 		uint8_t id[HSM_ID_LEN];
 		CK_OBJECT_HANDLE obj;
 		bool used;
+		unsigned gen;        /* objects_gen when last checked */
+		uint64_t checked_ms; /* when last checked */
 	} cache[HSM_HANDLE_CACHE];
 	unsigned cache_next;
 };
@@ -54,6 +58,11 @@ CK_RV hsm_session_reopen(struct hsm_session *s);
  * run it once more. FN must be safe to repeat after a failed attempt.
  */
 CK_RV hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg);
+
+#define HSM_HANDLE_RECHECK_MS 1000 /* a cached handle is trusted this long between checks */
+
+/* We created or destroyed token objects: every session checks its cached handles again. */
+void hsm_objects_changed(struct hsm *h);
 
 /* Find exactly one object of CLASS with CKA_ID ID. */
 CK_RV hsm_find_one(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,

@@ -274,6 +274,7 @@ destroy_by_id(struct hsm_session *s, const uint8_t *id)
 		}
 		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
 			rv = f->C_DestroyObject(s->handle, objs[i]);
+			hsm_objects_changed(s->h);
 		}
 	} while (rv == CKR_OK && n == ARRAY_SIZE(objs));
 	return rv;
@@ -358,10 +359,12 @@ op_generate(struct hsm_session *s, void *arg)
 		ADD(sec, ns, CKA_ID, a->id, HSM_ID_LEN);
 		if (a->value != NULL) {
 			ADD(sec, ns, CKA_VALUE, a->value, a->value_len);
+			hsm_objects_changed(s->h);
 			return f->C_CreateObject(s->handle, sec, ns, &hsec);
 		}
 		ADD(sec, ns, CKA_VALUE_LEN, &vlen, sizeof(vlen));
 		mech.mechanism = CKM_AES_KEY_GEN;
+		hsm_objects_changed(s->h);
 		return f->C_GenerateKey(s->handle, &mech, sec, ns, &hsec);
 	}
 	ADD(pub, np, CKA_CLASS, &pub_cls, sizeof(pub_cls));
@@ -395,6 +398,7 @@ op_generate(struct hsm_session *s, void *arg)
 		    d->type == CKK_EC_EDWARDS ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
 	}
 #undef ADD
+	hsm_objects_changed(s->h);
 	return f->C_GenerateKeyPair(s->handle, &mech, pub, np, priv, nv, &hpub, &hpriv);
 }
 
@@ -833,10 +837,12 @@ op_store_cert(struct hsm_session *s, void *arg)
 	/* Replace a previous certificate of the same key. */
 	if (hsm_find_one(s, CKO_CERTIFICATE, a->id, HSM_ID_LEN, &old) == CKR_OK) {
 		rv = s->h->f->C_DestroyObject(s->handle, old);
+		hsm_objects_changed(s->h);
 		if (rv != CKR_OK) {
 			return rv;
 		}
 	}
+	hsm_objects_changed(s->h);
 	return s->h->f->C_CreateObject(s->handle, t, ARRAY_SIZE(t), &obj);
 }
 

@@ -9,6 +9,7 @@
 #include <p11-kit/uri.h>
 
 #include "hsm/internal.h"
+#include "lib/util.h"
 #include "lib/error.h"
 #include "lib/log.h"
 
@@ -153,7 +154,23 @@ find_cached(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, CK_OB
 	for (unsigned i = 0; i < HSM_HANDLE_CACHE; i++) {
 		if (s->cache[i].used && s->cache[i].cls == cls &&
 		    memcmp(s->cache[i].id, id, HSM_ID_LEN) == 0) {
-			CK_RV rv = cache_check(s, i, cls, id);
+			unsigned gen = atomic_load(&s->h->objects_gen);
+			uint64_t now = time_mono_ms();
+			CK_RV rv = CKR_OK;
+			/*
+			 * Checking costs a C_GetAttributeValue per use (on SoftHSM a
+			 * third of a signature): trust a handle checked recently when
+			 * we created or destroyed nothing since. Objects that others
+			 * change in the token are noticed within the recheck period.
+			 */
+			if (s->cache[i].gen != gen ||
+			    now - s->cache[i].checked_ms >= HSM_HANDLE_RECHECK_MS) {
+				rv = cache_check(s, i, cls, id);
+				if (rv == CKR_OK) {
+					s->cache[i].gen = gen;
+					s->cache[i].checked_ms = now;
+				}
+			}
 			if (rv == CKR_OK) {
 				*out = s->cache[i].obj;
 			}
@@ -172,6 +189,14 @@ cache_put(struct hsm_session *s, CK_OBJECT_CLASS cls, const uint8_t *id, CK_OBJE
 	memcpy(s->cache[i].id, id, HSM_ID_LEN);
 	s->cache[i].obj = obj;
 	s->cache[i].used = true;
+	s->cache[i].gen = atomic_load(&s->h->objects_gen);
+	s->cache[i].checked_ms = time_mono_ms();
+}
+
+void
+hsm_objects_changed(struct hsm *h)
+{
+	atomic_fetch_add(&h->objects_gen, 1);
 }
 
 CK_RV
