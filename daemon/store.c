@@ -538,7 +538,7 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 		store_txn_fail(t, SIGNET_EINTERNAL);
 		return;
 	}
-	s = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+	s = json_dumps(val, JSON_COMPACT);
 	if (s == NULL || strlen(s) > STORE_VALUE_MAX) {
 		free(s);
 		store_txn_fail(t, s == NULL ? SIGNET_EINTERNAL : SIGNET_EINVAL);
