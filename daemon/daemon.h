@@ -92,9 +92,11 @@ struct request {
 	bool more;    /* events.watch: more events are ready than one batch held */
 	bool blocked; /* events.watch: parked until the client reads what it was sent */
 	bool parked;
-	char wait_task[40];    /* task.wait: the task id */
-	uint64_t deadline_ms;  /* task.wait: monotonic time to answer by */
-	uint64_t watch_next;   /* events.watch: the next sequence to fetch */
+	char wait_task[40];   /* task.wait: the task id */
+	uint64_t deadline_ms; /* task.wait: monotonic time to answer by */
+	uint64_t
+	    watch_next; /* events.watch: the next sequence to fetch; task.wait: the last seen */
+	char token_hash[65];   /* the API token's hash, to authenticate again when resumed */
 	json_t *events;        /* events.watch: a batch to send after the answer */
 	struct event *park_ev; /* task.wait: the deadline */
 	struct request *pprev, *pnext;

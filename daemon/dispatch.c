@@ -6,6 +6,7 @@
 
 #include "daemon/dispatch.h"
 #include "daemon/identity.h"
+#include "daemon/rules.h"
 #include "daemon/ops.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -108,7 +109,17 @@ dispatch_run(struct request *r)
 	const struct op_desc *op = r->op;
 
 	if (r->resumed) {
-		goto run; /* a parked task.wait or events.watch: checked on its first run */
+		/*
+		 * A parked task.wait or events.watch, checked on its first run: its
+		 * token may have been revoked and its rights changed since.
+		 */
+		rules_free_subject(&r->subject);
+		if (ident_authenticate_hash(r->d->store, r->token_hash, NULL, &r->subject) != 0) {
+			r->mode = REQ_ONCE;
+			req_fail(r, SIGNET_EUNAUTH, "the API token was revoked");
+			return;
+		}
+		goto run;
 	}
 	if (op->flags & OP_AUTH) {
 		if (r->token == NULL) {
@@ -124,6 +135,7 @@ dispatch_run(struct request *r)
 			return;
 		}
 		r->authenticated = true;
+		ident_token_hash(r->token, r->token_hash);
 		if (!(op->flags & OP_PER_RESOURCE) &&
 		    !policy_allows(&r->subject, op->action, op->rtype)) {
 			log_notice("%s: denied to USER:%s of tenant %s", op->name, r->subject.user,

@@ -277,6 +277,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 	char inpath[PATH_MAX], tmppath[PATH_MAX], outpath[PATH_MAX], name[64], hex[65];
 	uint8_t in_sha256[32], out_sha256[32];
 	uint64_t out_size = 0, in_size = 0, t0, t1;
+	uint64_t want_size = (uint64_t)json_integer_value(json_object_get(in0, "size"));
 	int in_fd = -1, out_fd = -1, r;
 
 	*result = NULL;
@@ -311,7 +312,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 			r = SIGNET_EINVAL;
 		}
 		if (r == 0) {
-			r = hsm_encrypt_fd(hs, c, k.id, in_fd, out_fd, &cr);
+			r = hsm_encrypt_fd(hs, c, k.id, in_fd, want_size, out_fd, &cr);
 			if (r != 0) {
 				snprintf(why, whylen, "the token could not encrypt (%s)",
 					 signet_strerror(r));
@@ -327,7 +328,8 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 		X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 		struct envelope_result er;
 		BIO_free(b);
-		r = x != NULL ? envelope_encrypt_fd(x, in_fd, out_fd, &er) : SIGNET_EINVAL;
+		r = x != NULL ? envelope_encrypt_fd(x, in_fd, want_size, out_fd, &er)
+			      : SIGNET_EINVAL;
 		X509_free(x);
 		if (r != 0) {
 			snprintf(why, whylen, "the CMS envelope failed (%s)", signet_strerror(r));
@@ -342,6 +344,12 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 		r = SIGNET_EINTERNAL;
 	}
 	close(in_fd);
+	if (r == 0 && in_size != want_size) {
+		/* Exactly the size recorded when the task was made, no more (a growing file). */
+		snprintf(why, whylen, "%sthe input changed size while it was read",
+			 direct_fd >= 0 ? "" : "interrupted: ");
+		r = direct_fd >= 0 ? SIGNET_EINVAL : SIGNET_EUNAVAILABLE;
+	}
 	if (r == 0) {
 		const char *want = json_string_value(json_object_get(task, "expectedSha256"));
 		hex_encode(in_sha256, 32, hex);

@@ -88,20 +88,29 @@ out:
 }
 
 int
+ident_authenticate_hash(struct store *st, const char *hash, const char *tenant_hint,
+			struct policy_subject *out)
+{
+	struct auth_ctx a = {(char *)hash, tenant_hint, out};
+
+	if (hash == NULL || strlen(hash) != 64) {
+		return SIGNET_EUNAUTH;
+	}
+	return store_read(st, auth_txn, &a) == 0 ? 0 : SIGNET_EUNAUTH;
+}
+
+int
 ident_authenticate(struct store *st, const char *token, const char *tenant_hint,
 		   struct policy_subject *out)
 {
 	char hash[65];
-	struct auth_ctx a = {hash, tenant_hint, out};
-	int r;
 
 	if (token == NULL || strlen(token) != IDENT_TOKEN_LEN ||
 	    strncmp(token, IDENT_TOKEN_PREFIX, 4) != 0) {
 		return SIGNET_EUNAUTH;
 	}
 	ident_token_hash(token, hash);
-	r = store_read(st, auth_txn, &a);
-	return r == 0 ? 0 : SIGNET_EUNAUTH;
+	return ident_authenticate_hash(st, hash, tenant_hint, out);
 }
 
 void

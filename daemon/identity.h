@@ -24,6 +24,10 @@ void ident_token_hash(const char *token, char hash[65]);
 int ident_authenticate(struct store *st, const char *token, const char *tenant_hint,
 		       struct policy_subject *out);
 
+/* The same from the token's hash (a parked request authenticates again when it resumes). */
+int ident_authenticate_hash(struct store *st, const char *hash, const char *tenant_hint,
+			    struct policy_subject *out);
+
 /* Inside a write transaction: give USER of TENANT a new token, revoking the old one. */
 int ident_user_set_token(struct store_txn *t, const char *tenant, json_t *user,
 			 char token[IDENT_TOKEN_LEN + 1]);

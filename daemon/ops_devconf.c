@@ -41,6 +41,48 @@ args_has(struct request *r, const char *k)
 	return json_object_get(r->args.obj, k) != NULL;
 }
 
+/*
+ * Who may change what. Binding keys to a configuration decides which keys
+ * its users reach: UPDATE on RESOURCE_TYPE:KEY. Subjects become ACL rules:
+ * CREATE (and, when changing them, DELETE) on RESOURCE_TYPE:ACL. Keys and
+ * the policy (cipher, packaging, approval) of an existing configuration
+ * change only with UPDATE on the whole type; UPDATE on the one
+ * configuration covers its name, description and enabled state.
+ */
+static int
+devconf_rights(struct request *r, bool create)
+{
+	static const char *const keys[] = {"signKeys", "encryptKeys", "encryptCert"};
+	static const char *const policy[] = {"cipher", "packaging", "fourEyes", "quorum",
+					     "secondFactor"};
+	bool k = false, p = false, subj = args_has(r, "users") || args_has(r, "approvers");
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		k = k || args_has(r, keys[i]);
+	}
+	for (size_t i = 0; i < sizeof(policy) / sizeof(policy[0]); i++) {
+		p = p || args_has(r, policy[i]);
+	}
+	if (k && !policy_allows(&r->subject, ACL_UPDATE, ACL_RT_KEY)) {
+		return req_fail(r, SIGNET_EDENIED,
+				"binding keys to a device configuration needs UPDATE on "
+				"RESOURCE_TYPE:KEY");
+	}
+	if (!create && (k || p) && !policy_allows(&r->subject, ACL_UPDATE, ACL_RT_DEVICE_CONFIG)) {
+		return req_fail(r, SIGNET_EDENIED,
+				"changing the keys or the policy of a device configuration needs "
+				"UPDATE on RESOURCE_TYPE:DEVICE_CONFIG");
+	}
+	if (subj && (!policy_allows(&r->subject, ACL_CREATE, ACL_RT_ACL) ||
+		     (!create && !policy_allows(&r->subject, ACL_DELETE, ACL_RT_ACL)))) {
+		return req_fail(r, SIGNET_EDENIED,
+				"setting the users and approvers of a device configuration needs "
+				"CREATE%s on RESOURCE_TYPE:ACL",
+				create ? "" : " and DELETE");
+	}
+	return 0;
+}
+
 /* Validate and apply the arguments that were given to REC (which has the current values). */
 static int
 devconf_apply(struct devconf_op *x, struct store_txn *t)
@@ -329,6 +371,9 @@ op_devconf_create(struct request *r)
 	if (!args_has(r, "name")) {
 		return req_fail(r, SIGNET_EINVAL, "'name' is required");
 	}
+	if ((rc = devconf_rights(r, true)) != 0) {
+		return rc;
+	}
 	rc = store_write(r->d->store, devconf_create_txn, &x);
 	if (rc == 0) {
 		log_notice("USER:%s of tenant %s created device configuration %s (%s)",
@@ -373,6 +418,9 @@ devconf_update_txn(struct store_txn *t, void *arg)
 	if (!policy_allows_on(&r->subject, ACL_UPDATE, ACL_RT_DEVICE_CONFIG, x->id)) {
 		return req_fail(r, SIGNET_EDENIED, "%s may not UPDATE DEVICE_CONFIG:%s",
 				r->subject.user, x->id);
+	}
+	if (!x->disable && (rc = devconf_rights(r, false)) != 0) {
+		return rc;
 	}
 	if (x->disable) {
 		json_object_set_new(x->rec, "enabled", json_false());

@@ -152,6 +152,12 @@ op_user_create(struct request *r)
 		json_decref(empty);
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
+	/* Group membership hands over the group's rules: only who may grant rules may do it. */
+	if (json_array_size(x.groups) > 0 && !policy_allows(&r->subject, ACL_CREATE, ACL_RT_ACL)) {
+		json_decref(empty);
+		return req_fail(r, SIGNET_EDENIED,
+				"putting a user in groups needs CREATE on RESOURCE_TYPE:ACL");
+	}
 	rc = store_write(r->d->store, user_create_txn, &x);
 	json_decref(empty);
 	if (rc == 0) {
@@ -219,6 +225,12 @@ user_token_txn(struct store_txn *t, void *arg)
 
 	if (store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
 		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	}
+	if (json_is_true(json_object_get(user, "admin")) && !x->r->subject.admin) {
+		/* Whoever holds the admin's token holds every right: only the admin renews it. */
+		json_decref(user);
+		return req_fail(x->r, SIGNET_EDENIED,
+				"only the initial admin may renew the initial admin's token");
 	}
 	if (x->revoke) {
 		if (json_is_true(json_object_get(user, "admin"))) {

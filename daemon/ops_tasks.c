@@ -735,6 +735,17 @@ op_task_show(struct request *r)
 	return rc;
 }
 
+/* task.wait reads the task and the event sequence in one snapshot (see request_continue). */
+static int
+task_wait_txn(struct store_txn *t, void *arg)
+{
+	struct task_one *x = arg;
+	int rc = task_one_txn(t, x);
+
+	x->r->watch_next = events_last_seq(t);
+	return rc;
+}
+
 int
 op_task_wait(struct request *r)
 {
@@ -751,7 +762,7 @@ op_task_wait(struct request *r)
 	if (!r->resumed) {
 		r->deadline_ms = time_mono_ms() + (uint64_t)timeout * 1000;
 	}
-	if ((rc = store_read(r->d->store, task_one_txn, &x)) != 0) {
+	if ((rc = store_read(r->d->store, task_wait_txn, &x)) != 0) {
 		r->mode = REQ_ONCE;
 		return rc;
 	}

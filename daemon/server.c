@@ -287,6 +287,11 @@ request_answer(struct request *r)
 	struct conn *c = r->conn;
 	struct server *s = c->srv;
 
+	/* A watch that ends here (error, shutdown) is not the connection's any more. */
+	if (c->watch == r) {
+		c->watch = NULL;
+	}
+
 	if (!c->closed) {
 		if (r->err == 0) {
 			json_t *rep =
@@ -458,6 +463,13 @@ request_continue(struct request *r)
 			return false;
 		}
 		park(s, r);
+		/*
+		 * The task may have ended between the handler's read (at event
+		 * WATCH_NEXT) and now, its notice already gone by: look again.
+		 */
+		if (s->events_last > r->watch_next) {
+			request_resume(r);
+		}
 		return true;
 	}
 	/* REQ_WATCH */

@@ -133,6 +133,7 @@ struct encrypt_arg {
 	const struct cipher_desc *d;
 	const uint8_t *id;
 	int in_fd;
+	uint64_t in_len; /* read no further */
 	int out_fd;
 	uint8_t *inbuf[2];  /* CRYPT_CHUNK bytes each, used in turn */
 	uint8_t *outbuf[2]; /* CRYPT_CHUNK + CRYPT_BLOCK bytes each */
@@ -318,14 +319,21 @@ op_encrypt(struct hsm_session *s, void *arg)
 		if (chunk >= 2) {
 			hasher_wait(&a->hash, 2);
 		}
-		n = read_chunk(a->in_fd, a->in, CRYPT_CHUNK, a->in_size);
+		{
+			size_t want = CRYPT_CHUNK;
+			if (a->in_len - a->in_size < want) {
+				want = (size_t)(a->in_len - a->in_size);
+			}
+			n = want > 0 ? read_chunk(a->in_fd, a->in, want, a->in_size) : 0;
+			/* End of file, or of what we were asked to read. */
+			eof = n >= 0 && ((size_t)n < want || a->in_size + (size_t)n >= a->in_len);
+		}
 
 		if (n < 0) {
 			log_err("encrypting: cannot read the input: %s", strerror(errno));
 			a->err = SIGNET_EINTERNAL;
 			goto fail;
 		}
-		eof = (size_t)n < CRYPT_CHUNK;
 		len = (size_t)n;
 		if (len > 0) {
 			hasher_submit(&a->hash, a->in_md, a->in, len);
@@ -423,9 +431,9 @@ hsm_cipher_iv_len(enum hsm_cipher c)
 
 int
 hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN], int in_fd,
-	       int out_fd, struct hsm_crypt_result *res)
+	       uint64_t in_len, int out_fd, struct hsm_crypt_result *res)
 {
-	struct encrypt_arg a = {.id = id, .in_fd = in_fd, .out_fd = out_fd};
+	struct encrypt_arg a = {.id = id, .in_fd = in_fd, .in_len = in_len, .out_fd = out_fd};
 	unsigned int mdlen;
 	CK_RV rv;
 	int r = SIGNET_EINTERNAL;

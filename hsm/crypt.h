@@ -39,17 +39,17 @@ struct hsm_crypt_result {
 };
 
 /*
- * Encrypt the whole of IN_FD (a regular file, read with pread from offset
- * 0 to its end) with the token's AES key ID, writing ciphertext and then
- * the IV (random from the token) to OUT_FD (a regular file, written with
- * pwrite from offset 0 and truncated to the output length). Streams in
- * large chunks through C_EncryptInit/Update/Final; never holds the whole
- * input. Retries once from the start after a recoverable token error.
- * Does not fsync. Errors: SIGNET_EINVAL (wrong key type for the cipher),
+ * Encrypt IN_FD (a regular file, read with pread from offset 0 to its end
+ * or to IN_LEN bytes, whichever comes first: a file that grows meanwhile
+ * is not read further; the caller compares in_size with what it expects) with the token's AES key
+ * ID, writing ciphertext and then the IV (random from the token) to OUT_FD (a regular file, written
+ * with pwrite from offset 0 and truncated to the output length). Streams in large chunks through
+ * C_EncryptInit/Update/Final; never holds the whole input. Retries once from the start after a
+ * recoverable token error. Does not fsync. Errors: SIGNET_EINVAL (wrong key type for the cipher),
  * SIGNET_ENOTFOUND (no such key), SIGNET_EINTERNAL (file I/O, logged), SIGNET_ETOKEN.
  */
 int hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN],
-		   int in_fd, int out_fd, struct hsm_crypt_result *res);
+		   int in_fd, uint64_t in_len, int out_fd, struct hsm_crypt_result *res);
 
 /*
  * A detached CMS SignedData (DER) over content whose digest the caller

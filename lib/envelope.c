@@ -30,6 +30,7 @@
 struct fd_stream {
 	int fd;
 	uint64_t off;
+	uint64_t limit; /* source: read no further than this */
 	EVP_MD_CTX *md;
 	int err;
 	uint8_t *buf;
@@ -53,10 +54,17 @@ source_read(BIO *b, char *out, int outl)
 		return 0;
 	}
 	if (st->pos == st->len) {
+		size_t want = ENVELOPE_IO_CHUNK;
 		ssize_t r;
 
+		if (st->off >= st->limit) {
+			return 0;
+		}
+		if (st->limit - st->off < want) {
+			want = (size_t)(st->limit - st->off);
+		}
 		do {
-			r = pread(st->fd, st->buf, ENVELOPE_IO_CHUNK, (off_t)st->off);
+			r = pread(st->fd, st->buf, want, (off_t)st->off);
 		} while (r < 0 && errno == EINTR);
 		if (r < 0) {
 			st->err = errno;
@@ -235,7 +243,8 @@ recipient_check(X509 *cert)
 }
 
 int
-envelope_encrypt_fd(X509 *recipient, int in_fd, int out_fd, struct envelope_result *res)
+envelope_encrypt_fd(X509 *recipient, int in_fd, uint64_t in_len, int out_fd,
+		    struct envelope_result *res)
 {
 	const unsigned flags = CMS_BINARY | CMS_STREAM;
 	struct fd_stream src = {0}, dst = {0};
@@ -253,6 +262,7 @@ envelope_encrypt_fd(X509 *recipient, int in_fd, int out_fd, struct envelope_resu
 		log_openssl(LOG_LEVEL_ERR, "envelope: setting up the stream methods");
 		goto out;
 	}
+	src.limit = in_len;
 	in = stream_bio(source_meth, &src, in_fd);
 	out = stream_bio(sink_meth, &dst, out_fd);
 	certs = sk_X509_new_null();

@@ -14,7 +14,8 @@ struct envelope_result {
 };
 
 /*
- * Encrypt the whole of IN_FD (read from offset 0) to RECIPIENT as CMS
+ * Encrypt IN_FD (read from offset 0, at most IN_LEN bytes: UINT64_MAX for
+ * all of it; the caller compares in_size) to RECIPIENT as CMS
  * EnvelopedData (BER with indefinite lengths, as streaming writes it;
  * `-inform DER` reads it), AES-256-CBC content encryption, streamed to
  * OUT_FD (written from offset 0, truncated to the output length); RSA
@@ -23,4 +24,5 @@ struct envelope_result {
  * Does not fsync. Errors: SIGNET_EINVAL (unusable certificate),
  * SIGNET_EINTERNAL (I/O or OpenSSL failure, logged).
  */
-int envelope_encrypt_fd(X509 *recipient, int in_fd, int out_fd, struct envelope_result *res);
+int envelope_encrypt_fd(X509 *recipient, int in_fd, uint64_t in_len, int out_fd,
+			struct envelope_result *res);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of daemon/store.c: the LMDB wrapper, its sticky errors and map growth. */
+/* Unit tests of daemon/store.c: the LMDB wrapper, its sticky errors, map growth, group commit. */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -306,6 +310,899 @@ test_key2(void **state)
 	assert_int_equal(store_key2(out, sizeof(out), "abcd", "efgh"), 0);
 }
 
+/* ---- group commit ---- */
+
+/* Waits below give up after this long instead of hanging the suite. */
+#define WAIT_SECONDS 60
+
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wcond = PTHREAD_COND_INITIALIZER;
+
+/* Wait (under WLOCK) until *COUNTER reaches N; false on timeout. */
+static bool
+wait_count(const int *counter, int n)
+{
+	struct timespec deadline;
+	bool ok = true;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WAIT_SECONDS;
+	pthread_mutex_lock(&wlock);
+	while (*counter < n && ok) {
+		ok = pthread_cond_timedwait(&wcond, &wlock, &deadline) != ETIMEDOUT;
+	}
+	ok = *counter >= n;
+	pthread_mutex_unlock(&wlock);
+	return ok;
+}
+
+static void
+bump(int *counter)
+{
+	pthread_mutex_lock(&wlock);
+	(*counter)++;
+	pthread_cond_broadcast(&wcond);
+	pthread_mutex_unlock(&wlock);
+}
+
+#define NTHREADS       8
+#define WRITES_PER_THR 200
+
+struct writer {
+	struct store *st;
+	int id;
+	int i;
+	int failures;
+	int first_err;
+};
+
+static int
+writer_put_txn(struct store_txn *t, void *arg)
+{
+	struct writer *w = arg;
+	char key[32];
+	json_t *v = json_pack("{s:i, s:i}", "t", w->id, "i", w->i);
+
+	snprintf(key, sizeof(key), "w%d-%04d", w->id, w->i);
+	store_put_json(t, STORE_DB_KEYS, key, strlen(key), v, true);
+	json_decref(v);
+	return 0;
+}
+
+static void *
+writer_thread(void *arg)
+{
+	struct writer *w = arg;
+
+	for (w->i = 0; w->i < WRITES_PER_THR; w->i++) {
+		int rc = store_write(w->st, writer_put_txn, w);
+		if (rc != 0 && w->failures++ == 0) {
+			w->first_err = rc;
+		}
+	}
+	return NULL;
+}
+
+struct verify_ctx {
+	size_t count;
+	int bad;
+};
+
+static int
+verify_writers_txn(struct store_txn *t, void *arg)
+{
+	struct verify_ctx *c = arg;
+	char key[32];
+
+	c->count = store_count(t, STORE_DB_KEYS);
+	for (int id = 0; id < NTHREADS; id++) {
+		for (int i = 0; i < WRITES_PER_THR; i++) {
+			json_t *v = NULL;
+			snprintf(key, sizeof(key), "w%d-%04d", id, i);
+			if (store_get_json(t, STORE_DB_KEYS, key, strlen(key), &v) != 0 ||
+			    json_integer_value(json_object_get(v, "t")) != id ||
+			    json_integer_value(json_object_get(v, "i")) != i) {
+				c->bad++;
+			}
+			json_decref(v);
+		}
+	}
+	return 0;
+}
+
+/* Many threads writing at once: every write is acknowledged and every record lands, durably. */
+static void
+test_concurrent_writes(void **state)
+{
+	struct store *st;
+	struct writer w[NTHREADS];
+	pthread_t th[NTHREADS];
+	struct verify_ctx c = {0, 0};
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct writer){.st = st, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &w[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		if (w[i].failures != 0) {
+			fail_msg("writer %d: %d failures, first %d", i, w[i].failures,
+				 w[i].first_err);
+		}
+	}
+	assert_int_equal(store_read(st, verify_writers_txn, &c), 0);
+	assert_int_equal(c.count, NTHREADS * WRITES_PER_THR);
+	assert_int_equal(c.bad, 0);
+	store_close(st);
+	/* Acknowledged means on disk: a fresh open sees them all. */
+	c = (struct verify_ctx){0, 0};
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_read(st, verify_writers_txn, &c), 0);
+	assert_int_equal(c.count, NTHREADS * WRITES_PER_THR);
+	assert_int_equal(c.bad, 0);
+	store_close(st);
+}
+
+/*
+ * Holding the committer: an asynchronous write whose FN blocks until released, so that
+ * whatever is queued meanwhile runs as the next batch, together.
+ */
+struct gate {
+	int entered;
+	int released;
+	int done;
+};
+
+static int
+gate_txn(struct store_txn *t, void *arg)
+{
+	struct gate *g = arg;
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WAIT_SECONDS;
+	pthread_mutex_lock(&wlock);
+	g->entered++;
+	pthread_cond_broadcast(&wcond);
+	while (!g->released && pthread_cond_timedwait(&wcond, &wlock, &deadline) != ETIMEDOUT) {
+	}
+	pthread_mutex_unlock(&wlock);
+	return 0;
+}
+
+static void
+gate_done(void *arg, int rc)
+{
+	bump(&((struct gate *)arg)->done);
+}
+
+static void
+gate_close(struct store *st, struct gate *g)
+{
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(store_write_async(st, gate_txn, g, gate_done), 0);
+	assert_true(wait_count(&g->entered, 1));
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&wlock);
+	g->released = 1;
+	pthread_cond_broadcast(&wcond);
+	pthread_mutex_unlock(&wlock);
+}
+
+/* The order of FN runs and DONE calls, across one test. */
+static char events[64];
+static size_t nevents;
+
+static void
+record_event(char c)
+{
+	pthread_mutex_lock(&wlock);
+	if (nevents < sizeof(events) - 1) {
+		events[nevents++] = c;
+		events[nevents] = '\0';
+	}
+	pthread_mutex_unlock(&wlock);
+}
+
+enum op_kind {
+	OP_PUT,      /* put KEY */
+	OP_REFUSE,   /* put KEY, then return SIGNET_EDENIED */
+	OP_CONFLICT, /* put KEY, then put an existing key with NOOVERWRITE (sticky error) */
+	OP_BIG,      /* put NBIG records of BIGSIZE bytes under KEY-nnn */
+};
+
+struct op {
+	enum op_kind kind;
+	char name; /* for the event log: fn runs as lower case, done calls upper case */
+	const char *key;
+	int nbig;
+	size_t bigsize;
+	int runs; /* FN runs (on the committer thread) */
+	/* What FN saw of its batch neighbours, in its own nested transaction (last run). */
+	bool saw[4];
+	const char *look[4];
+	int done_calls;
+	int rc;
+};
+
+static int
+op_txn(struct store_txn *t, void *arg)
+{
+	struct op *o = arg;
+	json_t *v = json_pack("{s:s}", "k", o->key);
+
+	o->runs++;
+	record_event(o->name);
+	for (size_t i = 0; i < 4 && o->look[i] != NULL; i++) {
+		o->saw[i] = store_exists(t, STORE_DB_META, o->look[i], strlen(o->look[i]));
+	}
+	switch (o->kind) {
+	case OP_PUT:
+	case OP_REFUSE:
+	case OP_CONFLICT:
+		store_put_json(t, STORE_DB_META, o->key, strlen(o->key), v, false);
+		break;
+	case OP_BIG: {
+		char *blob = malloc(o->bigsize + 1);
+		char key[64];
+		memset(blob, 'b', o->bigsize);
+		blob[o->bigsize] = '\0';
+		for (int i = 0; i < o->nbig; i++) {
+			json_t *b = json_pack("{s:i, s:s}", "i", i, "blob", blob);
+			snprintf(key, sizeof(key), "%s-%03d", o->key, i);
+			store_put_json(t, STORE_DB_META, key, strlen(key), b, false);
+			json_decref(b);
+		}
+		free(blob);
+		break;
+	}
+	}
+	json_decref(v);
+	if (o->kind == OP_REFUSE) {
+		return SIGNET_EDENIED;
+	}
+	if (o->kind == OP_CONFLICT) {
+		v = json_object();
+		store_put_json(t, STORE_DB_META, "version", 7, v, true);
+		json_decref(v);
+	}
+	return 0;
+}
+
+static int ops_done;
+
+static void
+op_done(void *arg, int rc)
+{
+	struct op *o = arg;
+
+	o->rc = rc;
+	record_event((char)(o->name - 'a' + 'A'));
+	pthread_mutex_lock(&wlock);
+	o->done_calls++;
+	ops_done++;
+	pthread_cond_broadcast(&wcond);
+	pthread_mutex_unlock(&wlock);
+}
+
+struct presence {
+	const char *keys[8];
+	bool present[8];
+};
+
+static int
+presence_txn(struct store_txn *t, void *arg)
+{
+	struct presence *p = arg;
+
+	for (size_t i = 0; i < 8 && p->keys[i] != NULL; i++) {
+		p->present[i] = store_exists(t, STORE_DB_META, p->keys[i], strlen(p->keys[i]));
+	}
+	return 0;
+}
+
+/*
+ * One batch of four writes, two failing in the middle (one returning an error, one with a
+ * sticky error): the failures leave no trace, even to their neighbours in the batch, and
+ * their neighbours land.
+ */
+static void
+test_batch_failure_isolated(void **state)
+{
+	struct store *st;
+	struct gate g;
+	struct op ops[] = {
+	    {.kind = OP_PUT, .name = 'a', .key = "op-a"},
+	    {.kind = OP_REFUSE, .name = 'b', .key = "op-b", .look = {"op-a"}},
+	    {.kind = OP_CONFLICT, .name = 'c', .key = "op-c", .look = {"op-a", "op-b"}},
+	    {.kind = OP_PUT, .name = 'd', .key = "op-d", .look = {"op-a", "op-b", "op-c"}},
+	};
+	const size_t nops = sizeof(ops) / sizeof(ops[0]);
+	struct presence p = {.keys = {"op-a", "op-b", "op-c", "op-d"}};
+
+	nevents = 0;
+	events[0] = '\0';
+	ops_done = 0;
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	gate_close(st, &g);
+	for (size_t i = 0; i < nops; i++) {
+		ops[i].rc = 1;
+		assert_int_equal(store_write_async(st, op_txn, &ops[i], op_done), 0);
+	}
+	gate_open(&g);
+	assert_true(wait_count(&ops_done, (int)nops));
+	assert_true(wait_count(&g.done, 1));
+	store_close(st); /* joins the committer: no callback is still running */
+
+	/* All four ran before any was done: one batch, one commit. */
+	assert_string_equal(events, "abcdABCD");
+	for (size_t i = 0; i < nops; i++) {
+		assert_int_equal(ops[i].runs, 1);
+		assert_int_equal(ops[i].done_calls, 1);
+	}
+	assert_int_equal(ops[0].rc, 0);
+	assert_int_equal(ops[1].rc, SIGNET_EDENIED);
+	assert_int_equal(ops[2].rc, SIGNET_ECONFLICT);
+	assert_int_equal(ops[3].rc, 0);
+	/* Later writes of the batch see the earlier ones that succeeded, and only those. */
+	assert_true(ops[1].saw[0]);
+	assert_true(ops[2].saw[0]);
+	assert_false(ops[2].saw[1]);
+	assert_true(ops[3].saw[0]);
+	assert_false(ops[3].saw[1]);
+	assert_false(ops[3].saw[2]);
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_read(st, presence_txn, &p), 0);
+	assert_true(p.present[0]);
+	assert_false(p.present[1]);
+	assert_false(p.present[2]);
+	assert_true(p.present[3]);
+	store_close(st);
+}
+
+#define NASYNC 500
+
+struct async_rec {
+	int i;
+	int runs;
+	int done_calls;
+	int rc;
+	pthread_t done_thread;
+};
+
+static int async_done_total;
+
+static int
+async_put_txn(struct store_txn *t, void *arg)
+{
+	struct async_rec *r = arg;
+	char key[32];
+	json_t *v = json_pack("{s:i}", "i", r->i);
+
+	r->runs++;
+	snprintf(key, sizeof(key), "async-%04d", r->i);
+	store_put_json(t, STORE_DB_TASKS, key, strlen(key), v, true);
+	json_decref(v);
+	return 0;
+}
+
+static void
+async_done(void *arg, int rc)
+{
+	struct async_rec *r = arg;
+
+	r->rc = rc;
+	r->done_thread = pthread_self();
+	pthread_mutex_lock(&wlock);
+	r->done_calls++;
+	async_done_total++;
+	pthread_cond_broadcast(&wcond);
+	pthread_mutex_unlock(&wlock);
+}
+
+static int
+count_tasks_txn(struct store_txn *t, void *arg)
+{
+	*(size_t *)arg = store_count(t, STORE_DB_TASKS);
+	return 0;
+}
+
+/* Every asynchronous write calls its DONE exactly once, with 0, off the caller's thread. */
+static void
+test_async_done_once(void **state)
+{
+	struct store *st;
+	struct async_rec *r = calloc(NASYNC, sizeof(*r));
+	size_t n = 0;
+
+	assert_non_null(r);
+	async_done_total = 0;
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	for (int i = 0; i < NASYNC; i++) {
+		r[i].i = i;
+		r[i].rc = 1;
+		assert_int_equal(store_write_async(st, async_put_txn, &r[i], async_done), 0);
+	}
+	assert_true(wait_count(&async_done_total, NASYNC));
+	/* Done means committed: a read now sees every record. */
+	assert_int_equal(store_read(st, count_tasks_txn, &n), 0);
+	assert_int_equal(n, NASYNC);
+	store_close(st); /* joins the committer: any extra callback would have happened */
+	assert_int_equal(async_done_total, NASYNC);
+	for (int i = 0; i < NASYNC; i++) {
+		if (r[i].done_calls != 1 || r[i].rc != 0 || r[i].runs != 1) {
+			fail_msg("write %d: %d done calls, rc %d, %d runs", i, r[i].done_calls,
+				 r[i].rc, r[i].runs);
+		}
+		assert_false(pthread_equal(r[i].done_thread, pthread_self()));
+	}
+	free(r);
+}
+
+static int
+small_records_txn(struct store_txn *t, void *arg)
+{
+	char key[32];
+
+	for (int i = 0; i < 50; i++) {
+		json_t *v = json_pack("{s:i}", "early", i);
+		snprintf(key, sizeof(key), "early-%02d", i);
+		store_put_json(t, STORE_DB_META, key, strlen(key), v, true);
+		json_decref(v);
+	}
+	return 0;
+}
+
+struct growth_check {
+	int early_ok;
+	int big_ok;
+	size_t big_size;
+};
+
+static int
+growth_check_txn(struct store_txn *t, void *arg)
+{
+	struct growth_check *c = arg;
+	char key[32];
+
+	for (int i = 0; i < 50; i++) {
+		json_t *v = NULL;
+		snprintf(key, sizeof(key), "early-%02d", i);
+		if (store_get_json(t, STORE_DB_META, key, strlen(key), &v) == 0 &&
+		    json_integer_value(json_object_get(v, "early")) == i) {
+			c->early_ok++;
+		}
+		json_decref(v);
+	}
+	for (int i = 0; i < 200; i++) {
+		json_t *v = NULL;
+		snprintf(key, sizeof(key), "big-%03d", i);
+		if (store_get_json(t, STORE_DB_META, key, strlen(key), &v) == 0 &&
+		    json_integer_value(json_object_get(v, "i")) == i &&
+		    strlen(json_string_value(json_object_get(v, "blob"))) == c->big_size) {
+			c->big_ok++;
+		}
+		json_decref(v);
+	}
+	return 0;
+}
+
+static int
+map_size_txn(struct store_txn *t, void *arg)
+{
+	MDB_envinfo info;
+
+	assert_int_equal(mdb_env_info(mdb_txn_env(t->txn), &info), 0);
+	*(size_t *)arg = info.me_mapsize;
+	return 0;
+}
+
+/*
+ * A 1 MiB map, records already committed, then a write of about 4 MiB queued between two
+ * small ones in one batch: the map grows, the batch runs again, every write lands once, and
+ * the earlier records survive.
+ */
+static void
+test_growth_in_batch(void **state)
+{
+	struct store *st;
+	struct gate g;
+	struct op ops[] = {
+	    {.kind = OP_PUT, .name = 'a', .key = "grow-a"},
+	    {.kind = OP_BIG, .name = 'b', .key = "big", .nbig = 200, .bigsize = 20000},
+	    {.kind = OP_PUT, .name = 'c', .key = "grow-c", .look = {"grow-a", "big-199"}},
+	};
+	const size_t nops = sizeof(ops) / sizeof(ops[0]);
+	struct growth_check c = {.big_size = 20000};
+	struct presence p = {.keys = {"grow-a", "grow-c"}};
+	size_t map = 0;
+
+	nevents = 0;
+	events[0] = '\0';
+	ops_done = 0;
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_read(st, map_size_txn, &map), 0);
+	assert_int_equal(map, 1 << 20);
+	assert_int_equal(store_write(st, small_records_txn, NULL), 0);
+	gate_close(st, &g);
+	for (size_t i = 0; i < nops; i++) {
+		ops[i].rc = 1;
+		assert_int_equal(store_write_async(st, op_txn, &ops[i], op_done), 0);
+	}
+	gate_open(&g);
+	assert_true(wait_count(&ops_done, (int)nops));
+	assert_true(wait_count(&g.done, 1));
+	assert_int_equal(store_read(st, map_size_txn, &map), 0);
+	store_close(st);
+
+	assert_true(map >= 4u << 20);
+	for (size_t i = 0; i < nops; i++) {
+		assert_int_equal(ops[i].rc, 0);
+		assert_int_equal(ops[i].done_calls, 1);
+	}
+	/* The batch was cut short by the full map and run again: A twice, C once, then done. */
+	assert_true(ops[0].runs >= 2);
+	assert_int_equal(ops[0].runs, ops[1].runs);
+	assert_int_equal(ops[2].runs, 1);
+	assert_true(ops[2].saw[0]);
+	assert_true(ops[2].saw[1]);
+	assert_int_equal(strcmp(events + nevents - 3, "ABC"), 0);
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_read(st, growth_check_txn, &c), 0);
+	assert_int_equal(c.early_ok, 50);
+	assert_int_equal(c.big_ok, 200);
+	assert_int_equal(store_read(st, presence_txn, &p), 0);
+	assert_true(p.present[0]);
+	assert_true(p.present[1]);
+	/* A later synchronous write that needs more room grows again and keeps everything. */
+	struct fill f = {300, 20000};
+	assert_int_equal(store_write(st, fill_txn, &f), 0);
+	c = (struct growth_check){.big_size = 20000};
+	assert_int_equal(store_read(st, growth_check_txn, &c), 0);
+	assert_int_equal(c.early_ok, 50);
+	assert_int_equal(c.big_ok, 200);
+	store_close(st);
+}
+
+/* ---- keys, cursors ---- */
+
+static int
+keyed_users_txn(struct store_txn *t, void *arg)
+{
+	const char *names[][2] = {{"ab", "u2"}, {"abc", "u3"}, {"ab", "u1"},
+				  {"a", "u4"},  {"b", "u5"},   {"ab", "u0"}};
+	json_t *v = json_object();
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char key[64];
+		size_t klen = store_key2(key, sizeof(key), names[i][0], names[i][1]);
+		store_put_json(t, STORE_DB_USERS, key, klen, v, false);
+	}
+	json_decref(v);
+	return 0;
+}
+
+struct keys_ctx {
+	const char *prefix;
+	size_t plen;
+	int stop_after; /* return 1 after this many keys (0: never) */
+	int fail_after; /* return SIGNET_EDENIED after this many keys (0: never) */
+	int n;
+	char seen[8][16];
+	size_t seen_len[8];
+	int rc;
+};
+
+static int
+key_cb(const MDB_val *key, void *arg)
+{
+	struct keys_ctx *c = arg;
+
+	if (c->n < 8 && key->mv_size <= sizeof(c->seen[0])) {
+		memcpy(c->seen[c->n], key->mv_data, key->mv_size);
+		c->seen_len[c->n] = key->mv_size;
+	}
+	c->n++;
+	if (c->stop_after > 0 && c->n >= c->stop_after) {
+		return 1;
+	}
+	if (c->fail_after > 0 && c->n >= c->fail_after) {
+		return SIGNET_EDENIED;
+	}
+	return 0;
+}
+
+static int
+keys_txn(struct store_txn *t, void *arg)
+{
+	struct keys_ctx *c = arg;
+
+	c->rc = store_foreach_key(t, STORE_DB_USERS, c->prefix, c->plen, key_cb, c);
+	return 0;
+}
+
+static void
+assert_key(const struct keys_ctx *c, int i, const char *a, const char *b)
+{
+	char want[32];
+	size_t n = store_key2(want, sizeof(want), a, b);
+
+	assert_int_equal(c->seen_len[i], n);
+	assert_memory_equal(c->seen[i], want, n);
+}
+
+static void
+test_foreach_key(void **state)
+{
+	struct store *st;
+	struct keys_ctx c;
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_write(st, keyed_users_txn, NULL), 0);
+
+	/* Exactly the keys of the prefix, in key order; "ab\0" does not take "abc\0". */
+	c = (struct keys_ctx){.prefix = "ab", .plen = 3};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.n, 3);
+	assert_key(&c, 0, "ab", "u0");
+	assert_key(&c, 1, "ab", "u1");
+	assert_key(&c, 2, "ab", "u2");
+
+	c = (struct keys_ctx){.prefix = "a", .plen = 2};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_key(&c, 0, "a", "u4");
+
+	/* A bare prefix without the separator takes every tenant that starts with it. */
+	c = (struct keys_ctx){.prefix = "a", .plen = 1};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.n, 5);
+
+	/* No prefix: every key. */
+	c = (struct keys_ctx){.prefix = NULL, .plen = 0};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.n, 6);
+	assert_key(&c, 0, "a", "u4");
+	assert_key(&c, 5, "b", "u5");
+
+	/* A prefix past every key, or between keys: nothing. */
+	c = (struct keys_ctx){.prefix = "zz", .plen = 2};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.n, 0);
+	c = (struct keys_ctx){.prefix = "aa", .plen = 3};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.n, 0);
+
+	/* FN > 0 stops the walk, which still succeeds. */
+	c = (struct keys_ctx){.prefix = "ab", .plen = 3, .stop_after = 1};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.n, 1);
+	assert_key(&c, 0, "ab", "u0");
+	c = (struct keys_ctx){.prefix = NULL, .plen = 0, .stop_after = 2};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.n, 2);
+
+	/* FN < 0 stops it and is returned. */
+	c = (struct keys_ctx){.prefix = "ab", .plen = 3, .fail_after = 2};
+	assert_int_equal(store_read(st, keys_txn, &c), 0);
+	assert_int_equal(c.rc, SIGNET_EDENIED);
+	assert_int_equal(c.n, 2);
+	store_close(st);
+}
+
+static size_t
+be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+	return 8;
+}
+
+static int
+events_txn(struct store_txn *t, void *arg)
+{
+	/* Written out of order; the keys sort by value. */
+	const uint64_t seqs[] = {20, 300, 10, 256};
+
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		uint8_t key[8];
+		json_t *v = json_pack("{s:I}", "seq", (json_int_t)seqs[i]);
+		store_put_json(t, STORE_DB_EVENTS, key, be64(key, seqs[i]), v, true);
+		json_decref(v);
+	}
+	return 0;
+}
+
+struct last_ctx {
+	uint8_t key[16];
+	size_t klen;
+	int rc;
+};
+
+static int
+last_txn(struct store_txn *t, void *arg)
+{
+	struct last_ctx *c = arg;
+
+	c->rc = store_last_key(t, STORE_DB_EVENTS, c->key, &c->klen);
+	return 0;
+}
+
+static void
+test_last_key(void **state)
+{
+	struct store *st;
+	struct last_ctx c = {.klen = sizeof(c.key)};
+	uint8_t want[8];
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_read(st, last_txn, &c), 0);
+	assert_int_equal(c.rc, SIGNET_ENOTFOUND);
+
+	assert_int_equal(store_write(st, events_txn, NULL), 0);
+	c = (struct last_ctx){.klen = sizeof(c.key)};
+	assert_int_equal(store_read(st, last_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.klen, 8);
+	assert_memory_equal(c.key, want, be64(want, 300));
+
+	/* Exactly room for the key; one byte short is refused. */
+	c = (struct last_ctx){.klen = 8};
+	assert_int_equal(store_read(st, last_txn, &c), 0);
+	assert_int_equal(c.rc, 0);
+	assert_memory_equal(c.key, want, 8);
+	c = (struct last_ctx){.klen = 7};
+	assert_int_equal(store_read(st, last_txn, &c), 0);
+	assert_int_not_equal(c.rc, 0);
+	store_close(st);
+}
+
+struct from_ctx {
+	uint8_t from[8];
+	size_t from_len;
+	uint8_t key[16];
+	size_t klen;
+	json_int_t seq;
+	bool got_value;
+	int rc;
+};
+
+static int
+from_txn(struct store_txn *t, void *arg)
+{
+	struct from_ctx *c = arg;
+	json_t *v = (json_t *)&c; /* must be reset by the call */
+
+	c->rc = store_first_from(t, STORE_DB_EVENTS, c->from, c->from_len, c->key, &c->klen, &v);
+	c->got_value = v != NULL;
+	c->seq = json_integer_value(json_object_get(v, "seq"));
+	json_decref(v);
+	return 0;
+}
+
+static void
+first_from(struct store *st, struct from_ctx *c, uint64_t from, size_t from_len, size_t klen)
+{
+	memset(c, 0, sizeof(*c));
+	be64(c->from, from);
+	c->from_len = from_len;
+	c->klen = klen;
+	assert_int_equal(store_read(st, from_txn, c), 0);
+}
+
+static void
+test_first_from(void **state)
+{
+	struct store *st;
+	struct from_ctx c;
+	uint8_t want[8];
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	/* Empty database. */
+	first_from(st, &c, 0, 8, 16);
+	assert_int_equal(c.rc, SIGNET_ENOTFOUND);
+	assert_false(c.got_value);
+	assert_int_equal(store_write(st, events_txn, NULL), 0);
+
+	/* Between keys: the next one. */
+	first_from(st, &c, 15, 8, 16);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.klen, 8);
+	assert_memory_equal(c.key, want, be64(want, 20));
+	assert_int_equal(c.seq, 20);
+	/* At a key: that one. */
+	first_from(st, &c, 256, 8, 16);
+	assert_int_equal(c.rc, 0);
+	assert_memory_equal(c.key, want, be64(want, 256));
+	assert_int_equal(c.seq, 256);
+	/* Before every key, and with no key at all: the first. */
+	first_from(st, &c, 0, 8, 16);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.seq, 10);
+	first_from(st, &c, 0, 0, 16);
+	assert_int_equal(c.rc, 0);
+	assert_memory_equal(c.key, want, be64(want, 10));
+	assert_int_equal(c.seq, 10);
+	/* Past the end. */
+	first_from(st, &c, 301, 8, 16);
+	assert_int_equal(c.rc, SIGNET_ENOTFOUND);
+	assert_false(c.got_value);
+	/* Exactly room for the key; too little is refused, with no value. */
+	first_from(st, &c, 11, 8, 8);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.seq, 20);
+	first_from(st, &c, 11, 8, 7);
+	assert_int_not_equal(c.rc, 0);
+	assert_false(c.got_value);
+	store_close(st);
+}
+
+static void
+test_keyv(void **state)
+{
+	char out[32];
+	const char *const three[] = {"acme", "USER:bob", "KEY"};
+	const char *const one[] = {"abc"};
+	const char *const empties[] = {"a", "", "b"};
+	const size_t want = 4 + 1 + 8 + 1 + 3;
+
+	/* Fits. */
+	memset(out, '#', sizeof(out));
+	assert_int_equal(store_keyv(out, sizeof(out), three, 3), want);
+	assert_memory_equal(out, "acme\0USER:bob\0KEY", want);
+	assert_int_equal(out[want], '#'); /* no terminator added */
+
+	/* Exactly fits. */
+	memset(out, '#', sizeof(out));
+	assert_int_equal(store_keyv(out, want, three, 3), want);
+	assert_memory_equal(out, "acme\0USER:bob\0KEY", want);
+	assert_int_equal(out[want], '#');
+
+	/* One byte short, or far too short: 0, and nothing written past OUTLEN. */
+	memset(out, '#', sizeof(out));
+	assert_int_equal(store_keyv(out, want - 1, three, 3), 0);
+	for (size_t i = want - 1; i < sizeof(out); i++) {
+		assert_int_equal(out[i], '#');
+	}
+	memset(out, '#', sizeof(out));
+	assert_int_equal(store_keyv(out, 6, three, 3), 0);
+	for (size_t i = 6; i < sizeof(out); i++) {
+		assert_int_equal(out[i], '#');
+	}
+	assert_int_equal(store_keyv(out, 0, three, 3), 0);
+
+	/* One part: no separator. */
+	assert_int_equal(store_keyv(out, 3, one, 1), 3);
+	assert_memory_equal(out, "abc", 3);
+	assert_int_equal(store_keyv(out, 2, one, 1), 0);
+
+	/* Empty parts keep their separators. */
+	assert_int_equal(store_keyv(out, sizeof(out), empties, 3), 4);
+	assert_memory_equal(out, "a\0\0b", 4);
+
+	/* Agrees with store_key2. */
+	char k2[32];
+	assert_int_equal(store_keyv(out, sizeof(out), three, 2),
+			 store_key2(k2, sizeof(k2), "acme", "USER:bob"));
+	assert_memory_equal(out, k2, 13);
+}
+
 int
 main(void)
 {
@@ -317,6 +1214,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_tenant_prefix_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 	    cmocka_unit_test(test_key2),
+	    cmocka_unit_test_setup_teardown(test_concurrent_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_failure_isolated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_async_done_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_growth_in_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreach_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_from, setup, teardown),
+	    cmocka_unit_test(test_keyv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
