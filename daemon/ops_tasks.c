@@ -407,9 +407,15 @@ op_task_sign(struct request *r)
 			goto out;
 		}
 		if (!prehashed) {
+			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
+			 */
 			EVP_Digest(msg, msglen, dg.sha256, NULL, EVP_sha256(), NULL);
-			EVP_Digest(msg, msglen, dg.sha384, NULL, EVP_sha384(), NULL);
-			EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
+			if (alg == HSM_ALG_ECC_NIST_P384) {
+				EVP_Digest(msg, msglen, dg.sha384, NULL, EVP_sha384(), NULL);
+			}
+			if (alg == HSM_ALG_ED25519) {
+				EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
+			}
 		}
 		dg.size = msglen;
 	} else {
