@@ -711,6 +711,9 @@ task_one_txn(struct store_txn *t, void *arg)
 	x->task = NULL;
 	if (task_get(t, x->r->subject.tenant, x->id, &x->task) != 0 ||
 	    !task_visible(&x->r->subject, x->task)) {
+		/* Not found and not visible read the same; nothing is kept on failure. */
+		json_decref(x->task);
+		x->task = NULL;
 		return req_fail(x->r, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	return 0;
