@@ -54,12 +54,17 @@ static const struct op_desc op_table[] = {
      * Tasks are seen by their requester or by who holds VIEW on their device
      * configuration. Only the requester cancels, whatever rights others hold.
      */
+    /* Approvers: APPROVE on the task's device configuration, never the requester. */
+    {"task.approve", op_task_approve, PER_DC | OP_TOKEN, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("id", "otp", "reason")},
     {"task.cancel", op_task_cancel, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, ARGS("id")},
     {"task.download", op_task_download, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
     {"task.encrypt", op_task_encrypt, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
      ARGS("devconf", "name", "sha256")},
     {"task.list", op_task_list, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0,
      ARGS("status", "type", "limit", "cursor")},
+    {"task.reject", op_task_reject, PER_DC, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, 0,
+     ARGS("id", "reason")},
     {"task.show", op_task_show, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
     {"task.sign", op_task_sign, PER_DC | OP_TOKEN, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
      ARGS("devconf", "name", "inputBase64", "prehashed")},
@@ -69,6 +74,11 @@ static const struct op_desc op_table[] = {
     {"user.create", op_user_create, OP_AUTH, ACL_CREATE, ACL_RT_USER, 0,
      ARGS("name", "groups", "client")},
     {"user.list", op_user_list, OP_AUTH, ACL_VIEW, ACL_RT_USER, 0, ARGS("limit", "cursor")},
+    /* Users enroll themselves (the initial admin anyone); replacing and removing: the admin. */
+    {"user.otp-enroll", op_user_otp_enroll, OP_AUTH | OP_TOKEN, ACL_NONE, ACL_RT_NONE, 0,
+     ARGS("name", "force")},
+    {"user.otp-reset", op_user_otp_reset, OP_AUTH | OP_TOKEN, ACL_NONE, ACL_RT_NONE, 0,
+     ARGS("name")},
     {"user.revoke", op_user_revoke, OP_AUTH, ACL_UPDATE, ACL_RT_USER, 0, ARGS("name")},
     {"user.show", op_user_show, OP_AUTH, ACL_VIEW, ACL_RT_USER, 0, ARGS("name")},
     /* A user may renew their own token; the handler checks UPDATE on USER for anyone else. */

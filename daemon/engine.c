@@ -549,6 +549,56 @@ auth_read_txn(struct store_txn *t, void *arg)
 	return exec_authorize(t, x->task, x->why, x->whylen);
 }
 
+/*
+ * A task that needed approval runs only on what was approved: every
+ * approval names the input digests it was given, and they must be the
+ * task's; a signing digest of SHA-256 must be the approved input's.
+ */
+static bool
+approvals_bound(const json_t *task, char *why, size_t whylen)
+{
+	const json_t *inputs = json_object_get(task, "inputs");
+	const json_t *sg = json_object_get(task, "signing");
+	const char *alg = json_string_value(json_object_get(sg, "algorithm"));
+	const char *digest = json_string_value(json_object_get(sg, "digest"));
+	size_t i, j, napproved = 0;
+	json_t *a, *in;
+
+	if (!json_is_true(json_object_get(json_object_get(task, "approval"), "required"))) {
+		return true;
+	}
+	json_array_foreach(json_object_get(task, "approvals"), i, a) {
+		const json_t *d = json_object_get(a, "inputs");
+		if (strcmp(json_string_value(json_object_get(a, "decision")) ?: "", "APPROVED") !=
+		    0) {
+			continue;
+		}
+		napproved++;
+		if (json_array_size(d) != json_array_size(inputs)) {
+			snprintf(why, whylen, "the approved inputs differ from the task's");
+			return false;
+		}
+		json_array_foreach(inputs, j, in) {
+			if (!json_equal(json_array_get(d, j), json_object_get(in, "sha256"))) {
+				snprintf(why, whylen, "the approved inputs differ from the task's");
+				return false;
+			}
+		}
+	}
+	if (napproved == 0) {
+		snprintf(why, whylen, "the task has no approval");
+		return false;
+	}
+	if (digest != NULL && alg != NULL && strcmp(alg, "ECC_NIST_P384") != 0 &&
+	    !json_is_true(json_object_get(sg, "prehashed")) &&
+	    !json_equal(json_object_get(json_array_get(inputs, 0), "sha256"),
+			json_object_get(sg, "digest"))) {
+		snprintf(why, whylen, "the digest to sign is not the approved input's");
+		return false;
+	}
+	return true;
+}
+
 /* Run one queued task from its current status to DONE or FAILED. */
 static void
 run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const char *id,
@@ -568,6 +618,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	{
 		struct auth_read a = {task, why, sizeof(why)};
 		r = store_read(d->store, auth_read_txn, &a);
+	}
+	if (r == 0 && !approvals_bound(task, why, sizeof(why))) {
+		r = SIGNET_EDENIED;
 	}
 	if (r == 0 && hs == NULL) {
 		snprintf(why, sizeof(why), "the token is not available");
@@ -594,6 +647,24 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 			}
 			if (fd >= 0) {
 				close(fd);
+			}
+			if (r == 0) {
+				/* The message kept in the spool must be the one whose digest was
+				 * recorded. */
+				uint8_t md[32];
+				char hex[65];
+				EVP_Digest(msg, msglen, md, NULL, EVP_sha256(), NULL);
+				hex_encode(md, sizeof(md), hex);
+				if (strcmp(hex,
+					   json_string_value(json_object_get(
+					       json_array_get(json_object_get(task, "inputs"), 0),
+					       "sha256"))
+					       ?: "") != 0) {
+					snprintf(why, sizeof(why),
+						 "interrupted: the spooled input does not match "
+						 "its hash");
+					r = SIGNET_EUNAVAILABLE;
+				}
 			}
 		}
 		if (r == 0) {
@@ -648,6 +719,7 @@ struct sweep_one {
 	struct due *due;
 	struct evnote note;
 	bool unlink_result;
+	bool expired; /* a waiting task ran out of time: its spooled inputs go */
 };
 
 static int
@@ -659,9 +731,21 @@ sweep_one_txn(struct store_txn *t, void *arg)
 
 	memset(&x->note, 0, sizeof(x->note));
 	x->unlink_result = false;
+	x->expired = false;
 	store_del(t, STORE_DB_TIMERS, u->key, u->klen);
 	if (strcmp(u->kind, "cap") == 0) {
 		rules_del_capability(t, u->tenant, u->id);
+	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
+		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
+		if (task_status_of(task) == TS_WAITING) {
+			json_object_set_new(task, "decision", json_string("EXPIRED"));
+			task_set_status(t, &x->note, task, TS_EXPIRED,
+					"approval not given in time");
+			timer_put(t, time_now() + x->d->cfg->capability_grace, "cap", u->tenant,
+				  u->id);
+			x->expired = true;
+		}
+		json_decref(task);
 	} else if (strcmp(u->kind, "result") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		json_t *res = json_object_get(task, "result");
 		if (json_is_true(json_object_get(res, "available"))) {
@@ -750,6 +834,11 @@ sweep(struct engine *e)
 				break;
 			}
 			events_publish(d, &o.note);
+			if (o.expired) {
+				spool_remove_inputs(d, x->due[i].id, 255);
+				log_info("task %s: approval not given in time, expired",
+					 x->due[i].id);
+			}
 			if (o.unlink_result) {
 				char path[PATH_MAX];
 				if (spool_path(d, "out", x->due[i].id, path, sizeof(path)) == 0) {

@@ -44,6 +44,10 @@ int op_task_wait(struct request *r);
 int op_task_cancel(struct request *r);
 int op_task_download(struct request *r);
 int op_events_watch(struct request *r);
+int op_task_approve(struct request *r);
+int op_task_reject(struct request *r);
+int op_user_otp_enroll(struct request *r);
+int op_user_otp_reset(struct request *r);
 
 /* Inside a transaction: does SUBJECT name an existing user or client, or a group? Fails R. */
 int ops_check_subject(struct request *r, struct store_txn *t, const char *subject);

@@ -201,3 +201,25 @@ hex_valid(const char *s)
 	}
 	return true;
 }
+
+void
+base32_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = (acc << 8) | in[i];
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0) {
+		out[o++] = alphabet[(acc << (5 - bits)) & 31];
+	}
+	out[o] = '\0';
+}

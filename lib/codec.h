@@ -27,3 +27,5 @@ void hex_encode(const uint8_t *in, size_t n, char *out);
 bool hex_decode(const char *in, uint8_t *out, size_t outlen);
 /* Is S made of hex digits only (either case)? */
 bool hex_valid(const char *s);
+/* RFC 4648 base32 (A-Z2-7), no padding: OUT holds (N * 8 + 4) / 5 + 1 bytes. */
+void base32_encode(const uint8_t *in, size_t n, char *out);

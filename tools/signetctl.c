@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <qrencode.h>
 
 #include "lib/client.h"
 #include "lib/error.h"
@@ -64,6 +66,9 @@ struct opts {
 	long long since; /* -1: from now */
 	long count;      /* events: stop after this many (0: never) */
 	const char *sha256;
+	const char *otp;
+	const char *reason;
+	bool force;
 	bool timeout_set;
 };
 
@@ -958,10 +963,13 @@ h_tasks(const json_t *r)
 
 	json_array_foreach(json_object_get(r, "tasks"), i, t) {
 		const json_t *in = json_array_get(json_object_get(t, "inputs"), 0);
-		printf("%s\t%s\t%s\t%s\t%lld bytes\tsha256 %s\t%s\t%s\n", sval(t, "id"),
-		       sval(t, "type"), sval(t, "status"), sval(t, "name"),
+		long long age =
+		    (long long)(time(NULL) - json_integer_value(json_object_get(t, "createdAt")));
+		printf("%s\t%s\t%s\t%s\t%lld bytes\tsha256 %s\tdevice configuration %s\t"
+		       "requested by %s\t%llds ago\n",
+		       sval(t, "id"), sval(t, "type"), sval(t, "status"), sval(t, "name"),
 		       (long long)json_integer_value(json_object_get(in, "size")),
-		       sval(in, "sha256"), sval(t, "deviceConfigId"), sval(t, "requester"));
+		       sval(in, "sha256"), sval(t, "deviceConfigId"), sval(t, "requester"), age);
 	}
 }
 
@@ -1082,6 +1090,89 @@ c_task_download(struct opts *o, char **a)
 	return code;
 }
 
+static int
+c_task_decide(struct opts *o, char **a, bool approve)
+{
+	json_t *args = json_pack("{s:s}", "id", a[0]);
+
+	if (o->reason != NULL) {
+		json_object_set_new(args, "reason", json_string(o->reason));
+	}
+	if (approve && o->otp != NULL) {
+		json_object_set_new(args, "otp", json_string(o->otp));
+	}
+	return simple(o, approve ? "task.approve" : "task.reject", args, NULL, 0, h_task);
+}
+
+static int
+c_task_approve(struct opts *o, char **a)
+{
+	return c_task_decide(o, a, true);
+}
+
+static int
+c_task_reject(struct opts *o, char **a)
+{
+	return c_task_decide(o, a, false);
+}
+
+/* TOTP enrollment */
+
+/* A QR code in the terminal: two modules per character cell with the UTF-8 half blocks. */
+static void
+print_qr(const char *text)
+{
+	QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	const int quiet = 2;
+
+	if (qr == NULL) {
+		return;
+	}
+	for (int y = -quiet; y < qr->width + quiet; y += 2) {
+		for (int x = -quiet; x < qr->width + quiet; x++) {
+			bool top = y >= 0 && y < qr->width && x >= 0 && x < qr->width &&
+				   (qr->data[y * qr->width + x] & 1);
+			bool bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width &&
+				   (qr->data[(y + 1) * qr->width + x] & 1);
+			/* Dark modules print as spaces on a light background: light is drawn. */
+			fputs(top ? (bot ? " " : "\u2584") : (bot ? "\u2580" : "\u2588"), stdout);
+		}
+		fputs("\n", stdout);
+	}
+	QRcode_free(qr);
+}
+
+static void
+h_enroll(const json_t *r)
+{
+	if (json_object_get(r, "secret") == NULL) {
+		printf("TOTP seed of %s removed\n", sval(r, "user"));
+		return;
+	}
+	print_qr(sval(r, "uri"));
+	printf("user: %s\nsecret (base32): %s\nuri: %s\n", sval(r, "user"), sval(r, "secret"),
+	       sval(r, "uri"));
+	printf("(scan it or type the secret into an authenticator app now: signetd shows it once; "
+	       "the seed stays in the token)\n");
+}
+
+static int
+c_user_otp_enroll(struct opts *o, char **a)
+{
+	json_t *args = json_pack("{s:s}", "name", a[0]);
+
+	if (o->force) {
+		json_object_set_new(args, "force", json_true());
+	}
+	return simple(o, "user.otp-enroll", args, NULL, 0, h_enroll);
+}
+
+static int
+c_user_otp_reset(struct opts *o, char **a)
+{
+	return simple(o, "user.otp-reset", json_pack("{s:s}", "name", a[0]), NULL, 0, h_enroll);
+}
+
 /* Events */
 
 static int
@@ -1142,6 +1233,8 @@ static const struct cmd commands[] = {
     {"user", "show", 1, c_user_show, "user show NAME"},
     {"user", "token", 1, c_user_token, "user token NAME"},
     {"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
+    {"user", "otp-enroll", 1, c_user_otp_enroll, "user otp-enroll NAME [--force]"},
+    {"user", "otp-reset", 1, c_user_otp_reset, "user otp-reset NAME"},
     {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
     {"key", "import", 1, c_key_import,
      "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
@@ -1171,6 +1264,8 @@ static const struct cmd commands[] = {
     {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
     {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
     {"task", "cancel", 1, c_task_cancel, "task cancel ID"},
+    {"task", "approve", 1, c_task_approve, "task approve ID [--otp CODE] [--reason TEXT]"},
+    {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]"},
     {"task", "download", 1, c_task_download, "task download ID -o FILE"},
     {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]"},
     {"backup", NULL, 1, c_backup, "backup FILE"},
@@ -1229,6 +1324,9 @@ main(int argc, char **argv)
 	    {"since", required_argument, NULL, 1016},
 	    {"count", required_argument, NULL, 1017},
 	    {"sha256", required_argument, NULL, 1018},
+	    {"otp", required_argument, NULL, 1019},
+	    {"reason", required_argument, NULL, 1020},
+	    {"force", no_argument, NULL, 1021},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
@@ -1373,6 +1471,15 @@ main(int argc, char **argv)
 			break;
 		case 1018:
 			o.sha256 = optarg;
+			break;
+		case 1019:
+			o.otp = optarg;
+			break;
+		case 1020:
+			o.reason = optarg;
+			break;
+		case 1021:
+			o.force = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Four-eyes: TOTP enrollment with seeds in the token, approvals and rejections of tasks. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ops.h"
+#include "daemon/rules.h"
+#include "daemon/store.h"
+#include "daemon/tasks.h"
+#include "hsm/otp.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "policy/approval.h"
+#include "policy/totp.h"
+
+#define REASON_MAX 1024
+
+/* The TOTP state kept in a user record: {"seedId", "enrolledAt", "lastStep", "failures",
+ * "lockedUntil"}. */
+static void
+otp_state_get(const json_t *user, struct totp_state *st)
+{
+	const json_t *o = json_object_get(user, "otp");
+
+	st->last_step = json_integer_value(json_object_get(o, "lastStep"));
+	st->failures = (int)json_integer_value(json_object_get(o, "failures"));
+	st->locked_until = json_integer_value(json_object_get(o, "lockedUntil"));
+}
+
+static void
+otp_state_put(json_t *user, const struct totp_state *st)
+{
+	json_t *o = json_object_get(user, "otp");
+
+	json_object_set_new(o, "lastStep", json_integer(st->last_step));
+	json_object_set_new(o, "failures", json_integer(st->failures));
+	json_object_set_new(o, "lockedUntil", json_integer(st->locked_until));
+}
+
+static int
+seed_id_of(const json_t *user, uint8_t id[HSM_ID_LEN])
+{
+	const char *hex =
+	    json_string_value(json_object_get(json_object_get(user, "otp"), "seedId"));
+
+	return hex != NULL && strlen(hex) == 2 * HSM_ID_LEN && hex_decode(hex, id, HSM_ID_LEN) ? 0
+											       : -1;
+}
+
+/* Enrollment */
+
+struct enroll {
+	struct request *r;
+	const char *name;
+	bool force, reset;
+	uint8_t new_id[HSM_ID_LEN];
+	uint8_t old_id[HSM_ID_LEN];
+	bool had_old;
+	struct evnote note;
+};
+
+static int
+enroll_txn(struct store_txn *t, void *arg)
+{
+	struct enroll *x = arg;
+	struct request *r = x->r;
+	char key[160], hex[2 * HSM_ID_LEN + 1];
+	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->name);
+	json_t *user = NULL, *ev;
+	int rc;
+
+	memset(&x->note, 0, sizeof(x->note));
+	x->had_old = false;
+	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		return req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	}
+	x->had_old = seed_id_of(user, x->old_id) == 0;
+	if (x->reset) {
+		if (!x->had_old) {
+			json_decref(user);
+			return req_fail(r, SIGNET_ENOTFOUND, "user '%s' has no TOTP seed", x->name);
+		}
+		json_object_del(user, "otp");
+	} else {
+		if (x->had_old && !x->force) {
+			json_decref(user);
+			return req_fail(
+			    r, SIGNET_ECONFLICT,
+			    "user '%s' is enrolled already; the admin replaces the seed "
+			    "with --force",
+			    x->name);
+		}
+		hex_encode(x->new_id, HSM_ID_LEN, hex);
+		json_object_set_new(user, "otp",
+				    json_pack("{s:s, s:I, s:i, s:i, s:i}", "seedId", hex,
+					      "enrolledAt", (json_int_t)time_now(), "lastStep", 0,
+					      "failures", 0, "lockedUntil", 0));
+	}
+	store_put_json(t, STORE_DB_USERS, key, klen, user, false);
+	json_decref(user);
+	{
+		char who[ACL_SUBJECT_MAX];
+		snprintf(who, sizeof(who), "USER:%s", x->name);
+		ev = json_pack("{s:s, s:s, s:s, s:s}", "type",
+			       x->reset ? "user.otp.reset" : "user.otp.enrolled", "tenant",
+			       r->subject.tenant, "user", x->name, "requester", who);
+	}
+	rc = events_append(t, &x->note, ev);
+	return rc != 0 ? rc : t->err;
+}
+
+static int
+enroll_common(struct request *r, bool reset)
+{
+	struct enroll x = {.r = r, .reset = reset};
+	uint8_t seed[HSM_OTP_SEED_LEN];
+	char label[160], b32[64], uri[512];
+	int rc;
+
+	if (jargs_name(&r->args, "name", true, &x.name) != 0 ||
+	    (!reset && jargs_bool(&r->args, "force", false, &x.force) != 0)) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	/* Users enroll themselves; replacing or removing a seed is the initial admin's. */
+	if (reset || x.force) {
+		if (!r->subject.admin) {
+			return req_fail(r, SIGNET_EDENIED,
+					"only the initial admin may %s a TOTP seed",
+					reset ? "remove" : "replace");
+		}
+	} else if (strcmp(x.name, r->subject.user) != 0 && !r->subject.admin) {
+		return req_fail(r, SIGNET_EDENIED,
+				"a user enrolls themself; only the initial admin enrolls others");
+	}
+	if (r->hs == NULL) {
+		return req_fail(r, SIGNET_ETOKEN, "the token is not available");
+	}
+	if (!reset) {
+		snprintf(label, sizeof(label), "%s/otp/%s", r->subject.tenant, x.name);
+		if ((rc = hsm_otp_seed_create(r->hs, label, x.new_id, seed, sizeof(seed))) != 0) {
+			return req_fail(r, rc, "the token could not make a seed");
+		}
+	}
+	rc = store_write(r->d->store, enroll_txn, &x);
+	if (rc != 0) {
+		if (!reset) {
+			/* Not recorded: the new seed is nobody's. */
+			hsm_otp_seed_destroy(r->hs, x.new_id);
+			secure_wipe(seed, sizeof(seed));
+		}
+		return rc;
+	}
+	events_publish(r->d, &x.note);
+	if (x.had_old) {
+		/* The record points at the new seed now (or at none): the old one goes. */
+		hsm_otp_seed_destroy(r->hs, x.old_id);
+	}
+	log_notice("USER:%s of tenant %s %s the TOTP seed of %s", r->subject.user,
+		   r->subject.tenant, reset ? "removed" : (x.had_old ? "replaced" : "enrolled"),
+		   x.name);
+	if (reset) {
+		r->result = json_pack("{s:s, s:b}", "user", x.name, "enrolled", 0);
+		return 0;
+	}
+	base32_encode(seed, sizeof(seed), b32);
+	secure_wipe(seed, sizeof(seed));
+	snprintf(uri, sizeof(uri),
+		 "otpauth://totp/signet:%s@%s?secret=%s&issuer=signet&algorithm=SHA1&digits=%d&"
+		 "period=%d",
+		 x.name, r->subject.tenant, b32, TOTP_DIGITS, TOTP_STEP_S);
+	r->result =
+	    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "user", x.name, "secret", b32, "uri", uri,
+		      "algorithm", "SHA1", "digits", TOTP_DIGITS, "period", TOTP_STEP_S);
+	secure_wipe(b32, sizeof(b32));
+	secure_wipe(uri, sizeof(uri));
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
+}
+
+int
+op_user_otp_enroll(struct request *r)
+{
+	return enroll_common(r, false);
+}
+
+int
+op_user_otp_reset(struct request *r)
+{
+	return enroll_common(r, true);
+}
+
+/* Decisions */
+
+struct hmac_ctx {
+	struct hsm_session *hs;
+	uint8_t id[HSM_ID_LEN];
+};
+
+static int
+token_hmac(void *ctx, const uint8_t counter[8], uint8_t out[20])
+{
+	struct hmac_ctx *c = ctx;
+
+	return hsm_hmac_sha1(c->hs, c->id, counter, 8, out);
+}
+
+struct decide {
+	struct request *r;
+	const char *id;
+	const char *reason;
+	bool approve;
+	bool code_given;
+	uint32_t code;
+	bool have_candidates;
+	struct totp_candidates cand;
+	/* out */
+	int refusal; /* an error to answer with after the commit (OTP failures are kept) */
+	char why[200];
+	bool locked_now; /* this failure started a lockout */
+	bool enqueue;    /* APPROVED: hand the task to the engine */
+	json_t *task;
+	struct evnote note;
+};
+
+/* Read what the worker needs before the transaction: the approver's seed. */
+struct seed_read {
+	struct request *r;
+	uint8_t id[HSM_ID_LEN];
+	bool enrolled;
+};
+
+static int
+seed_read_txn(struct store_txn *t, void *arg)
+{
+	struct seed_read *x = arg;
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->r->subject.user);
+	json_t *user = NULL;
+
+	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		return SIGNET_EUNAUTH;
+	}
+	x->enrolled = seed_id_of(user, x->id) == 0;
+	json_decref(user);
+	return 0;
+}
+
+/* Refuse after the commit: what was recorded (OTP failures) is kept, the answer is the error. */
+static int __attribute__((format(printf, 3, 4)))
+decide_fail(struct decide *x, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	x->refusal = err;
+	va_start(ap, fmt);
+	vsnprintf(x->why, sizeof(x->why), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int
+decide_txn(struct store_txn *t, void *arg)
+{
+	struct decide *x = arg;
+	struct request *r = x->r;
+	char me[ACL_SUBJECT_MAX], ukey[160];
+	size_t uklen = store_key2(ukey, sizeof(ukey), r->subject.tenant, r->subject.user);
+	struct approval_facts f = {0};
+	json_t *devconf = NULL, *user = NULL, *approvals, *rec, *ev;
+	const char *dc, *req, *sf;
+	int64_t now = time_now(), step = 0;
+	struct totp_state st = {0};
+	enum approval_refusal ref;
+	enum approval_outcome out;
+	int napproved = 0, quorum, rc;
+	size_t i;
+	json_t *a;
+
+	memset(&x->note, 0, sizeof(x->note));
+	x->refusal = 0;
+	x->why[0] = '\0';
+	x->locked_now = x->enqueue = false;
+	json_decref(x->task);
+	x->task = NULL;
+	policy_subject_name(&r->subject, me, sizeof(me));
+	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0 ||
+	    !task_visible(&r->subject, x->task)) {
+		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
+	}
+	dc = json_string_value(json_object_get(x->task, "deviceConfigId"));
+	req = json_string_value(json_object_get(x->task, "requester"));
+	{
+		char dkey[160];
+		size_t dklen =
+		    store_key2(dkey, sizeof(dkey), r->subject.tenant, dc != NULL ? dc : "");
+		if (dklen == 0 ||
+		    store_get_json(t, STORE_DB_DEVCONFS, dkey, dklen, &devconf) != 0) {
+			return decide_fail(x, SIGNET_ENOTFOUND,
+					   "the task's device configuration is gone");
+		}
+	}
+	approvals = json_object_get(x->task, "approvals");
+	json_array_foreach(approvals, i, a) {
+		const char *who = json_string_value(json_object_get(a, "approver"));
+		if (who != NULL && strcmp(who, me) == 0) {
+			f.decided_already = true;
+		}
+	}
+	sf = json_string_value(
+	    json_object_get(json_object_get(x->task, "approval"), "secondFactor"));
+	f.task_waiting = task_status_of(x->task) == TS_WAITING;
+	f.devconf_enabled = json_is_true(json_object_get(devconf, "enabled"));
+	f.is_requester = req != NULL && strcmp(req, me) == 0;
+	f.may_approve = policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc);
+	f.needs_code = x->approve && (sf == NULL || strcmp(sf, "NONE") != 0);
+	f.code_given = x->code_given;
+	json_decref(devconf);
+	ref = approval_check(&f);
+	switch (ref) {
+	case APPROVAL_OK:
+		break;
+	case APPROVAL_NOT_ALLOWED:
+		return decide_fail(x, SIGNET_EDENIED,
+				   "%s may not APPROVE on the task's device configuration", me);
+	case APPROVAL_SELF:
+		return decide_fail(x, SIGNET_ESELF_APPROVAL,
+				   "the requester %s may not decide on their own task", me);
+	case APPROVAL_NOT_WAITING:
+		return decide_fail(x, SIGNET_ECONFLICT, "the task is %s, not WAITING",
+				   task_status_name(task_status_of(x->task)));
+	case APPROVAL_DISABLED:
+		return decide_fail(x, SIGNET_ECONFLICT,
+				   "the task's device configuration is disabled");
+	case APPROVAL_TWICE:
+		return decide_fail(x, SIGNET_ECONFLICT, "%s decided on this task already", me);
+	case APPROVAL_CODE_MISSING:
+		return decide_fail(x, SIGNET_EINVAL,
+				   "this device configuration asks for a TOTP code (--otp)");
+	}
+	if (f.needs_code) {
+		enum totp_result tr;
+		if (uklen == 0 || store_get_json(t, STORE_DB_USERS, ukey, uklen, &user) != 0) {
+			return decide_fail(x, SIGNET_EUNAUTH, "the approver is gone");
+		}
+		otp_state_get(user, &st);
+		if (!x->have_candidates || json_object_get(user, "otp") == NULL) {
+			json_decref(user);
+			return decide_fail(x, SIGNET_EOTP_INVALID,
+					   "%s has no TOTP seed: enroll first", me);
+		}
+		if (totp_locked(&st, now)) {
+			json_decref(user);
+			return decide_fail(
+			    x, SIGNET_ELOCKED_OUT,
+			    "approvals of %s are locked for a while after repeated wrong codes",
+			    me);
+		}
+		tr = totp_match(x->code, &x->cand, st.last_step, &step);
+		if (tr != TOTP_OK) {
+			/* Recorded in this same transaction: a failure is counted even though we
+			 * refuse. */
+			x->locked_now = totp_failed(&st, now);
+			otp_state_put(user, &st);
+			store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
+			json_decref(user);
+			if (x->locked_now) {
+				ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "user.lockout",
+					       "tenant", r->subject.tenant, "user", r->subject.user,
+					       "requester", me, "lockedUntil",
+					       (json_int_t)st.locked_until);
+				events_append(t, &x->note, ev);
+			}
+			if (tr == TOTP_REPLAYED) {
+				return decide_fail(
+				    x, SIGNET_EOTP_REPLAYED,
+				    "the code was used already: wait for the next one");
+			}
+			return decide_fail(x, SIGNET_EOTP_INVALID, "wrong TOTP code");
+		}
+		totp_accepted(&st, step);
+		otp_state_put(user, &st);
+		store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
+		json_decref(user);
+	}
+	/* The decision, bound to the input digests it was made on. */
+	{
+		json_t *digests = json_array();
+		json_array_foreach(json_object_get(x->task, "inputs"), i, a) {
+			json_array_append(digests, json_object_get(a, "sha256"));
+		}
+		rec = json_pack("{s:s, s:s, s:s?, s:I, s:o, s:b}", "approver", me, "decision",
+				x->approve ? "APPROVED" : "REJECTED", "reason", x->reason, "time",
+				(json_int_t)now, "inputs", digests, "secondFactor", f.needs_code);
+	}
+	json_array_append_new(approvals, rec);
+	json_array_foreach(approvals, i, a) {
+		if (strcmp(json_string_value(json_object_get(a, "decision")), "APPROVED") == 0) {
+			napproved++;
+		}
+	}
+	quorum = (int)json_integer_value(
+	    json_object_get(json_object_get(x->task, "approval"), "quorum"));
+	out = approval_outcome(napproved, !x->approve, quorum);
+	ev = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:O, s:O}", "type", "task.approval",
+		       "tenant", r->subject.tenant, "task", x->id, "taskType",
+		       json_object_get(x->task, "type"), "decision",
+		       x->approve ? "APPROVED" : "REJECTED", "approver", me, "requester",
+		       json_object_get(x->task, "requester"), "deviceConfigId",
+		       json_object_get(x->task, "deviceConfigId"));
+	if ((rc = events_append(t, &x->note, ev)) != 0) {
+		return rc;
+	}
+	if (out == APPROVAL_STILL_WAITING) {
+		return task_put(t, &x->note, x->task, TS_WAITING);
+	}
+	json_object_set_new(x->task, "decision",
+			    json_string(out == APPROVAL_APPROVED ? "APPROVED" : "REJECTED"));
+	if (out == APPROVAL_REJECTED) {
+		rc = task_set_status(t, &x->note, x->task, TS_REJECTED,
+				     x->reason != NULL ? x->reason : "rejected");
+		timer_put(t, now + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
+		return rc != 0 ? rc : t->err;
+	}
+	x->enqueue = true;
+	return task_set_status(t, &x->note, x->task, TS_APPROVED, NULL);
+}
+
+static int
+decide(struct request *r, bool approve)
+{
+	struct decide x = {.r = r, .approve = approve};
+	const char *otp = NULL;
+	int rc;
+
+	if (jargs_str(&r->args, "id", true, TASK_ID_LEN, &x.id) != 0 ||
+	    jargs_str(&r->args, "reason", false, REASON_MAX, &x.reason) != 0 ||
+	    (approve && jargs_str(&r->args, "otp", false, 16, &otp) != 0)) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	if (otp != NULL) {
+		if (totp_code_parse(otp, &x.code) != 0) {
+			return req_fail(r, SIGNET_EINVAL, "a TOTP code is %d digits", TOTP_DIGITS);
+		}
+		x.code_given = true;
+	}
+	if (x.code_given) {
+		/* The token computes the candidates before the transaction; the check is inside. */
+		struct seed_read sr = {.r = r};
+		if ((rc = store_read(r->d->store, seed_read_txn, &sr)) != 0) {
+			return rc;
+		}
+		if (sr.enrolled) {
+			struct hmac_ctx hc = {.hs = r->hs};
+			memcpy(hc.id, sr.id, HSM_ID_LEN);
+			if (r->hs == NULL) {
+				return req_fail(r, SIGNET_ETOKEN, "the token is not available");
+			}
+			if ((rc = totp_candidates(time_now(), token_hmac, &hc, &x.cand)) != 0) {
+				return req_fail(r, rc, "the token could not check the code");
+			}
+			x.have_candidates = true;
+		}
+	}
+	rc = store_write(r->d->store, decide_txn, &x);
+	secure_wipe(&x.cand, sizeof(x.cand));
+	if (rc == 0) {
+		events_publish(r->d, &x.note);
+	}
+	if (rc == 0 && x.refusal != 0) {
+		if (x.refusal == SIGNET_EOTP_INVALID || x.refusal == SIGNET_EOTP_REPLAYED ||
+		    x.refusal == SIGNET_ELOCKED_OUT) {
+			/* A short wait after each failure, on the loop's timer. */
+			r->delay_ms = (unsigned)r->d->cfg->auth_fail_delay_ms;
+			log_notice("USER:%s of tenant %s: %s on task %s%s", r->subject.user,
+				   r->subject.tenant, signet_err_code(x.refusal), x.id,
+				   x.locked_now ? " (now locked out)" : "");
+		}
+		rc = req_fail(r, x.refusal, "%s", x.why);
+	} else if (rc == 0) {
+		log_notice("USER:%s of tenant %s %s task %s", r->subject.user, r->subject.tenant,
+			   approve ? "approved" : "rejected", x.id);
+		if (x.enqueue) {
+			tasks_enqueue(r->d, r->subject.tenant, x.id);
+		}
+		r->result = task_view(x.task);
+	}
+	json_decref(x.task);
+	return rc;
+}
+
+int
+op_task_approve(struct request *r)
+{
+	return decide(r, true);
+}
+
+int
+op_task_reject(struct request *r)
+{
+	return decide(r, false);
+}
