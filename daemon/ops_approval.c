@@ -2,10 +2,12 @@
 /* Four-eyes: TOTP enrollment with seeds in the token, approvals and rejections of tasks. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/ops.h"
 #include "daemon/rules.h"
@@ -107,9 +109,12 @@ enroll_txn(struct store_txn *t, void *arg)
 	{
 		char who[ACL_SUBJECT_MAX];
 		snprintf(who, sizeof(who), "USER:%s", x->name);
-		ev = json_pack("{s:s, s:s, s:s, s:s}", "type",
+		char by[ACL_SUBJECT_MAX];
+		policy_subject_name(&r->subject, by, sizeof(by));
+		/* "requester" decides who sees it: the user concerned (and the admin). */
+		ev = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
 			       x->reset ? "user.otp.reset" : "user.otp.enrolled", "tenant",
-			       r->subject.tenant, "user", x->name, "requester", who);
+			       r->subject.tenant, "user", x->name, "requester", who, "by", by);
 	}
 	rc = events_append(t, &x->note, ev);
 	return rc != 0 ? rc : t->err;
@@ -222,6 +227,7 @@ struct decide {
 	int refusal; /* an error to answer with after the commit (OTP failures are kept) */
 	char why[200];
 	bool locked_now; /* this failure started a lockout */
+	bool rejected;   /* REJECTED: the spooled inputs go */
 	bool enqueue;    /* APPROVED: hand the task to the engine */
 	json_t *task;
 	struct evnote note;
@@ -284,15 +290,19 @@ decide_txn(struct store_txn *t, void *arg)
 	memset(&x->note, 0, sizeof(x->note));
 	x->refusal = 0;
 	x->why[0] = '\0';
-	x->locked_now = x->enqueue = false;
+	x->locked_now = x->enqueue = x->rejected = false;
 	json_decref(x->task);
 	x->task = NULL;
 	policy_subject_name(&r->subject, me, sizeof(me));
-	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0 ||
-	    !task_visible(&r->subject, x->task)) {
+	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0) {
 		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	dc = json_string_value(json_object_get(x->task, "deviceConfigId"));
+	/* Approvers see what they approve, even with APPROVE alone. */
+	if (!task_visible(&r->subject, x->task) &&
+	    !policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc)) {
+		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
+	}
 	req = json_string_value(json_object_get(x->task, "requester"));
 	{
 		char dkey[160];
@@ -313,7 +323,11 @@ decide_txn(struct store_txn *t, void *arg)
 	}
 	sf = json_string_value(
 	    json_object_get(json_object_get(x->task, "approval"), "secondFactor"));
-	f.task_waiting = task_status_of(x->task) == TS_WAITING;
+	/* Out of time counts as past approval even before the sweeper marks it EXPIRED. */
+	f.task_waiting =
+	    task_status_of(x->task) == TS_WAITING &&
+	    !approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
+			      r->d->cfg->approval_ttl, now);
 	f.devconf_enabled = json_is_true(json_object_get(devconf, "enabled"));
 	f.is_requester = req != NULL && strcmp(req, me) == 0;
 	f.may_approve = policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc);
@@ -421,6 +435,7 @@ decide_txn(struct store_txn *t, void *arg)
 	json_object_set_new(x->task, "decision",
 			    json_string(out == APPROVAL_APPROVED ? "APPROVED" : "REJECTED"));
 	if (out == APPROVAL_REJECTED) {
+		x->rejected = true;
 		rc = task_set_status(t, &x->note, x->task, TS_REJECTED,
 				     x->reason != NULL ? x->reason : "rejected");
 		timer_put(t, now + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
@@ -486,6 +501,16 @@ decide(struct request *r, bool approve)
 			   approve ? "approved" : "rejected", x.id);
 		if (x.enqueue) {
 			tasks_enqueue(r->d, r->subject.tenant, x.id);
+		}
+		if (x.rejected) {
+			for (size_t i = 0; i < json_array_size(json_object_get(x.task, "inputs"));
+			     i++) {
+				char name[64], path[PATH_MAX];
+				snprintf(name, sizeof(name), "%s.%zu", x.id, i);
+				if (spool_path(r->d, "in", name, path, sizeof(path)) == 0) {
+					unlink(path);
+				}
+			}
 		}
 		r->result = task_view(x.task);
 	}

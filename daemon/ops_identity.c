@@ -92,11 +92,19 @@ op_tenant_list(struct request *r)
 static json_t *
 user_view(const json_t *u)
 {
-	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:b}", "name", json_object_get(u, "name"),
-			 "groups", json_object_get(u, "groups"), "client",
-			 json_object_get(u, "client"), "admin", json_object_get(u, "admin"),
-			 "created", json_object_get(u, "created"), "hasToken",
-			 json_is_string(json_object_get(u, "tokenHash")));
+	const json_t *otp = json_object_get(u, "otp");
+	json_t *v = json_pack(
+	    "{s:O, s:O, s:O, s:O, s:O, s:b, s:b}", "name", json_object_get(u, "name"), "groups",
+	    json_object_get(u, "groups"), "client", json_object_get(u, "client"), "admin",
+	    json_object_get(u, "admin"), "created", json_object_get(u, "created"), "hasToken",
+	    json_is_string(json_object_get(u, "tokenHash")), "otpEnrolled", otp != NULL);
+
+	/* Enrollment and lockout state; never the seed (which is not here anyway). */
+	if (v != NULL && otp != NULL) {
+		json_object_set(v, "otpEnrolledAt", json_object_get(otp, "enrolledAt"));
+		json_object_set(v, "otpLockedUntil", json_object_get(otp, "lockedUntil"));
+	}
+	return v;
 }
 
 struct user_op {

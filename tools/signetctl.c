@@ -1123,7 +1123,7 @@ static void
 print_qr(const char *text)
 {
 	QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-	const int quiet = 2;
+	const int quiet = 4; /* the quiet zone the QR standard asks for */
 
 	if (qr == NULL) {
 		return;
@@ -1134,7 +1134,10 @@ print_qr(const char *text)
 				   (qr->data[y * qr->width + x] & 1);
 			bool bot = y + 1 >= 0 && y + 1 < qr->width && x >= 0 && x < qr->width &&
 				   (qr->data[(y + 1) * qr->width + x] & 1);
-			/* Dark modules print as spaces on a light background: light is drawn. */
+			/*
+			 * For light text on a dark background (most terminals): light
+			 * modules are drawn with blocks, dark ones left as spaces.
+			 */
 			fputs(top ? (bot ? " " : "\u2584") : (bot ? "\u2580" : "\u2588"), stdout);
 		}
 		fputs("\n", stdout);

@@ -19,6 +19,8 @@
  *                   login goes with them), as after a token reset;
  *   device-removed  the call fails once with CKR_DEVICE_REMOVED.
  * Every handled fault is counted in the file "faults" in the same folder.
+ * Every C_SignInit also appends the key object's CKA_ID, in hex, as one line
+ * of the file "signinit" there ("?" when the id cannot be read).
  */
 static CK_FUNCTION_LIST real_copy, wrapped;
 static CK_FUNCTION_LIST *real;
@@ -55,7 +57,8 @@ take_trigger(const char *name)
 	return 1;
 }
 
-/* A fault fires on the first object look-up of an operation: a search or a cached handle's check. */
+/* A fault fires on the first object look-up of an operation: a search or a cached handle's check.
+ */
 static CK_RV
 fault_inject(CK_SESSION_HANDLE s)
 {
@@ -87,6 +90,36 @@ fault_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PT
 	return rv != CKR_OK ? rv : real->C_GetAttributeValue(s, o, t, n);
 }
 
+/* Count C_SignInit per key: the id is read with the real module, outside fault injection. */
+static CK_RV
+fault_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	const char *dir = getenv("P11FAULT_DIR");
+
+	if (dir != NULL) {
+		unsigned char id[256];
+		CK_ATTRIBUTE a = {CKA_ID, id, sizeof(id)};
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/signinit", dir);
+		if ((f = fopen(path, "a")) != NULL) {
+			if (real->C_GetAttributeValue(s, key, &a, 1) == CKR_OK &&
+			    a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen > 0 &&
+			    a.ulValueLen <= sizeof(id)) {
+				for (CK_ULONG i = 0; i < a.ulValueLen; i++) {
+					fprintf(f, "%02x", id[i]);
+				}
+				fputc('\n', f);
+			} else {
+				fputs("?\n", f);
+			}
+			fclose(f);
+		}
+	}
+	return real->C_SignInit(s, m, key);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 
 CK_RV
@@ -108,6 +141,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		wrapped = real_copy;
 		wrapped.C_FindObjectsInit = fault_FindObjectsInit;
 		wrapped.C_GetAttributeValue = fault_GetAttributeValue;
+		wrapped.C_SignInit = fault_SignInit;
 	}
 	*out = &wrapped;
 	return CKR_OK;
