@@ -23,6 +23,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "policy/approval.h"
 
 #define TASK_NAME_MAX    255
 #define INLINE_INPUT_MAX (1u << 20) /* inputBase64, decoded */
@@ -117,7 +118,7 @@ needs_approval(const json_t *devconf, bool def)
 {
 	json_t *fe = json_object_get(json_object_get(devconf, "approval"), "fourEyes");
 
-	return json_is_boolean(fe) ? json_is_true(fe) : def;
+	return approval_required(json_is_boolean(fe), json_is_true(fe), def);
 }
 
 static json_t *
