@@ -561,11 +561,19 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	const json_t *sg = json_object_get(task, "signing");
 	const char *alg = json_string_value(json_object_get(sg, "algorithm"));
 	const char *digest = json_string_value(json_object_get(sg, "digest"));
+	const char *requester = json_string_value(json_object_get(task, "requester"));
+	json_int_t quorum =
+	    json_integer_value(json_object_get(json_object_get(task, "approval"), "quorum"));
+	json_t *seen;
 	size_t i, j, napproved = 0;
 	json_t *a, *in;
 
 	if (!json_is_true(json_object_get(json_object_get(task, "approval"), "required"))) {
 		return true;
+	}
+	if ((seen = json_object()) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return false;
 	}
 	json_array_foreach(json_object_get(task, "approvals"), i, a) {
 		const json_t *d = json_object_get(a, "inputs");
@@ -573,20 +581,38 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 		    0) {
 			continue;
 		}
-		napproved++;
+		{
+			/* Distinct approvers who are not the requester (a backstop: decisions check
+			 * it). */
+			const char *who = json_string_value(json_object_get(a, "approver"));
+			if (who != NULL && (requester == NULL || strcmp(who, requester) != 0) &&
+			    json_object_get(seen, who) == NULL) {
+				json_object_set_new(seen, who, json_true());
+				napproved++;
+			}
+		}
+		if (digest != NULL && !json_equal(json_object_get(a, "signingDigest"),
+						  json_object_get(sg, "digest"))) {
+			snprintf(why, whylen, "the digest to sign is not the approved one");
+			json_decref(seen);
+			return false;
+		}
 		if (json_array_size(d) != json_array_size(inputs)) {
+			json_decref(seen);
 			snprintf(why, whylen, "the approved inputs differ from the task's");
 			return false;
 		}
 		json_array_foreach(inputs, j, in) {
 			if (!json_equal(json_array_get(d, j), json_object_get(in, "sha256"))) {
 				snprintf(why, whylen, "the approved inputs differ from the task's");
+				json_decref(seen);
 				return false;
 			}
 		}
 	}
-	if (napproved == 0) {
-		snprintf(why, whylen, "the task has no approval");
+	json_decref(seen);
+	if (napproved == 0 || (json_int_t)napproved < quorum) {
+		snprintf(why, whylen, "the task lacks the approvals its quorum asks for");
 		return false;
 	}
 	if (digest != NULL && alg != NULL && strcmp(alg, "ECC_NIST_P384") != 0 &&

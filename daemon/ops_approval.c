@@ -75,6 +75,7 @@ enroll_txn(struct store_txn *t, void *arg)
 	char key[160], hex[2 * HSM_ID_LEN + 1];
 	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->name);
 	json_t *user = NULL, *ev;
+	bool client;
 	int rc;
 
 	memset(&x->note, 0, sizeof(x->note));
@@ -83,6 +84,7 @@ enroll_txn(struct store_txn *t, void *arg)
 		return req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
 	}
 	x->had_old = seed_id_of(user, x->old_id) == 0;
+	client = json_is_true(json_object_get(user, "client"));
 	if (x->reset) {
 		if (!x->had_old) {
 			json_decref(user);
@@ -108,7 +110,7 @@ enroll_txn(struct store_txn *t, void *arg)
 	json_decref(user);
 	{
 		char who[ACL_SUBJECT_MAX];
-		snprintf(who, sizeof(who), "USER:%s", x->name);
+		snprintf(who, sizeof(who), "%s:%s", client ? "CLIENT" : "USER", x->name);
 		char by[ACL_SUBJECT_MAX];
 		policy_subject_name(&r->subject, by, sizeof(by));
 		/* "requester" decides who sees it: the user concerned (and the admin). */
@@ -118,6 +120,33 @@ enroll_txn(struct store_txn *t, void *arg)
 	}
 	rc = events_append(t, &x->note, ev);
 	return rc != 0 ? rc : t->err;
+}
+
+static int
+enroll_check_txn(struct store_txn *t, void *arg)
+{
+	struct enroll *x = arg;
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
+	json_t *user = NULL;
+	uint8_t id[HSM_ID_LEN];
+	bool enrolled;
+
+	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	}
+	enrolled = seed_id_of(user, id) == 0;
+	json_decref(user);
+	if (x->reset && !enrolled) {
+		return req_fail(x->r, SIGNET_ENOTFOUND, "user '%s' has no TOTP seed", x->name);
+	}
+	if (!x->reset && enrolled && !x->force) {
+		return req_fail(
+		    x->r, SIGNET_ECONFLICT,
+		    "user '%s' is enrolled already; the admin replaces the seed with --force",
+		    x->name);
+	}
+	return 0;
 }
 
 static int
@@ -145,6 +174,10 @@ enroll_common(struct request *r, bool reset)
 	}
 	if (r->hs == NULL) {
 		return req_fail(r, SIGNET_ETOKEN, "the token is not available");
+	}
+	/* Refuse what the transaction would refuse before the token makes an object. */
+	if ((rc = store_read(r->d->store, enroll_check_txn, &x)) != 0) {
+		return rc;
 	}
 	if (!reset) {
 		snprintf(label, sizeof(label), "%s/otp/%s", r->subject.tenant, x.name);
@@ -223,6 +256,7 @@ struct decide {
 	uint32_t code;
 	bool have_candidates;
 	struct totp_candidates cand;
+	uint8_t seed_id[HSM_ID_LEN]; /* the seed the candidates came from */
 	/* out */
 	int refusal; /* an error to answer with after the commit (OTP failures are kept) */
 	char why[200];
@@ -236,8 +270,10 @@ struct decide {
 /* Read what the worker needs before the transaction: the approver's seed. */
 struct seed_read {
 	struct request *r;
+	const char *task_id;
 	uint8_t id[HSM_ID_LEN];
 	bool enrolled;
+	bool worth_it; /* a code could decide: the task is there and the approver not locked */
 };
 
 static int
@@ -252,6 +288,20 @@ seed_read_txn(struct store_txn *t, void *arg)
 		return SIGNET_EUNAUTH;
 	}
 	x->enrolled = seed_id_of(user, x->id) == 0;
+	{
+		/* The token's work only when a code could count (the transaction checks it all
+		 * again). */
+		struct totp_state st;
+		json_t *task = NULL;
+		otp_state_get(user, &st);
+		x->worth_it =
+		    x->enrolled && !totp_locked(&st, time_now()) &&
+		    task_get(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
+		    task_status_of(task) == TS_WAITING &&
+		    policy_allows_on(&x->r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG,
+				     json_string_value(json_object_get(task, "deviceConfigId")));
+		json_decref(task);
+	}
 	json_decref(user);
 	return 0;
 }
@@ -362,10 +412,18 @@ decide_txn(struct store_txn *t, void *arg)
 			return decide_fail(x, SIGNET_EUNAUTH, "the approver is gone");
 		}
 		otp_state_get(user, &st);
-		if (!x->have_candidates || json_object_get(user, "otp") == NULL) {
+		if (json_object_get(user, "otp") == NULL) {
 			json_decref(user);
 			return decide_fail(x, SIGNET_EOTP_INVALID,
 					   "%s has no TOTP seed: enroll first", me);
+		}
+		{
+			/* Candidates from a seed replaced meanwhile do not count. */
+			uint8_t cur[HSM_ID_LEN];
+			if (!x->have_candidates || seed_id_of(user, cur) != 0 ||
+			    memcmp(cur, x->seed_id, HSM_ID_LEN) != 0) {
+				x->have_candidates = false;
+			}
 		}
 		if (totp_locked(&st, now)) {
 			json_decref(user);
@@ -374,7 +432,8 @@ decide_txn(struct store_txn *t, void *arg)
 			    "approvals of %s are locked for a while after repeated wrong codes",
 			    me);
 		}
-		tr = totp_match(x->code, &x->cand, st.last_step, &step);
+		tr = x->have_candidates ? totp_match(x->code, &x->cand, st.last_step, &step)
+					: TOTP_INVALID;
 		if (tr != TOTP_OK) {
 			/* Recorded in this same transaction: a failure is counted even though we
 			 * refuse. */
@@ -410,6 +469,12 @@ decide_txn(struct store_txn *t, void *arg)
 		rec = json_pack("{s:s, s:s, s:s?, s:I, s:o, s:b}", "approver", me, "decision",
 				x->approve ? "APPROVED" : "REJECTED", "reason", x->reason, "time",
 				(json_int_t)now, "inputs", digests, "secondFactor", f.needs_code);
+		/* The digest that will be signed, too (it is not always the input's SHA-256). */
+		if (rec != NULL && json_object_get(json_object_get(x->task, "signing"), "digest")) {
+			json_object_set(
+			    rec, "signingDigest",
+			    json_object_get(json_object_get(x->task, "signing"), "digest"));
+		}
 	}
 	json_array_append_new(approvals, rec);
 	json_array_foreach(approvals, i, a) {
@@ -465,12 +530,13 @@ decide(struct request *r, bool approve)
 	}
 	if (x.code_given) {
 		/* The token computes the candidates before the transaction; the check is inside. */
-		struct seed_read sr = {.r = r};
+		struct seed_read sr = {.r = r, .task_id = x.id};
 		if ((rc = store_read(r->d->store, seed_read_txn, &sr)) != 0) {
 			return rc;
 		}
-		if (sr.enrolled) {
+		if (sr.worth_it) {
 			struct hmac_ctx hc = {.hs = r->hs};
+			memcpy(x.seed_id, sr.id, HSM_ID_LEN);
 			memcpy(hc.id, sr.id, HSM_ID_LEN);
 			if (r->hs == NULL) {
 				return req_fail(r, SIGNET_ETOKEN, "the token is not available");

@@ -264,11 +264,20 @@ user_token_common(struct request *r, bool revoke)
 	if (jargs_name(&r->args, "name", true, &x.name) != 0) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
-	/* Renewing one's own token needs no right; touching anyone else's needs UPDATE on USER. */
+	/* Renewing one's own token needs no right; revoking anyone else's needs UPDATE on USER. */
 	if ((revoke || strcmp(x.name, r->subject.user) != 0) &&
 	    !policy_allows(&r->subject, ACL_UPDATE, ACL_RT_USER)) {
 		return req_fail(r, SIGNET_EDENIED, "USER:%s may not UPDATE RESOURCE_TYPE:USER",
 				r->subject.user);
+	}
+	/*
+	 * A new token for someone else is that person's identity in the caller's
+	 * hands (enough to enroll their TOTP and approve as them): the initial
+	 * admin's act alone.
+	 */
+	if (!revoke && strcmp(x.name, r->subject.user) != 0 && !r->subject.admin) {
+		return req_fail(r, SIGNET_EDENIED,
+				"only the initial admin may issue a token for another user");
 	}
 	rc = store_write(r->d->store, user_token_txn, &x);
 	if (rc == 0) {

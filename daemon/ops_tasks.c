@@ -465,6 +465,10 @@ op_task_sign(struct request *r)
 		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)dg.size,
 			       "sha256", hexj(dg.sha256, 32));
 	}
+	if (alg == HSM_ALG_ECC_NIST_P384) {
+		/* What P-384 signs: shown to approvers and bound by their approvals. */
+		json_object_set_new(in, "sha384", prehashed ? hexj(msg, 48) : hexj(dg.sha384, 48));
+	}
 	json_array_append_new(json_object_get(task, "inputs"), in);
 	sg = json_pack("{s:s, s:s, s:b}", "key", x.key.label, "algorithm", hsm_alg_name(alg),
 		       "prehashed", prehashed);

@@ -65,10 +65,16 @@ check "... refused as the initial admin's own" grep -q "initial admin" "$TMP/err
 check "... and was given no token" test ! -s "$TMP/out"
 expect_refusal "carol cannot revoke the initial admin's token either" denied as "$C_TOKEN" user revoke alice
 check "alice's token still works after the refusals" whoami_is "$A_TOKEN0" alice
-as "$C_TOKEN" --json user token bob >"$TMP/out" 2>"$TMP/err" || not_ok "carol renews bob's token ($(cat "$TMP/err"))"
+# A new token for someone else is their identity (enough to enroll their TOTP and approve as
+# them): only the initial admin issues one, whatever USER rights others hold.
+expect_refusal "carol cannot issue a token for bob (UPDATE on USER is not enough)" denied \
+	as "$C_TOKEN" user token bob
+check "... and bob's token still works" whoami_is "$B_TOKEN" bob
+check "carol may still revoke bob's token" as "$C_TOKEN" user revoke bob
+expect_refusal "... after which bob's token is refused" unauthenticated as "$B_TOKEN" whoami
+ctl --json user token bob >"$TMP/out" 2>"$TMP/err" || not_ok "alice issues bob a token ($(cat "$TMP/err"))"
 B_TOKEN1=$(json .token || true)
-check "carol renews bob's token: the new one works" whoami_is "$B_TOKEN1" bob
-expect_refusal "... and bob's old one is refused" unauthenticated as "$B_TOKEN" whoami
+check "alice issues bob a token: the new one works" whoami_is "$B_TOKEN1" bob
 B_TOKEN=$B_TOKEN1
 ctl --json user token alice >"$TMP/out" 2>"$TMP/err" || not_ok "alice renews her own token ($(cat "$TMP/err"))"
 A_TOKEN1=$(json .token || true)
