@@ -75,6 +75,7 @@ struct request {
 	 * the worker meanwhile takes the next request.
 	 */
 	bool deferred;
+	bool audited; /* its audit entry is written (inside its own transaction, or after it) */
 	bool commit_done, worker_released; /* under the workers' lock: whoever is last answers */
 	unsigned delay_ms;
 	struct event *delay_ev; /* the failed-authentication delay, while it runs */

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/identity.h"
 #include "daemon/rules.h"
@@ -25,6 +26,14 @@ static const struct op_desc op_table[] = {
     {"acl.list", op_acl_list, OP_AUTH, ACL_VIEW, ACL_RT_ACL, 0, ARGS("limit", "cursor")},
     {"acl.remove", op_acl_remove, OP_AUTH, ACL_DELETE, ACL_RT_ACL, 0,
      ARGS("subject", "resource", "action")},
+    /* A tenant's own chain; the appliance's to local admins (checked inside). */
+    {"audit.export", op_audit_export, OP_AUTH | OP_TOKEN, ACL_VIEW, ACL_RT_AUDIT_LOG, 1,
+     ARGS("chain")},
+    {"audit.list", op_audit_list, OP_AUTH, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
+     ARGS("chain", "resource", "limit", "cursor")},
+    {"audit.pubkey", op_audit_pubkey, OP_AUTH | OP_TOKEN, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
+    {"audit.verify", op_audit_verify, OP_AUTH | OP_TOKEN, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
+     ARGS("chain")},
     {"backup", op_backup, OP_AUTH | OP_LOCAL, ACL_CREATE, ACL_RT_KEY, 1, NOARGS},
     /* Reading is open to the tenant's users; setting is the initial admin's (checked inside). */
     {"config.get", op_config_get, OP_AUTH, ACL_NONE, ACL_RT_NONE, 0, ARGS("key")},
@@ -113,10 +122,11 @@ dispatch_table(size_t *n)
 	return op_table;
 }
 
-void
-dispatch_run(struct request *r)
+static void
+dispatch_run_checked(struct request *r)
 {
 	const struct op_desc *op = r->op;
+	int rc;
 
 	if (r->resumed) {
 		/*
@@ -164,12 +174,21 @@ dispatch_run(struct request *r)
 		req_fail(r, SIGNET_ETOKEN, "the token is not available");
 		return;
 	}
-run : {
-	int rc = op->fn(r);
+run:
+	rc = op->fn(r);
 	if (!r->deferred) {
 		dispatch_complete(r, rc);
 	}
 }
+
+void
+dispatch_run(struct request *r)
+{
+	dispatch_run_checked(r);
+	/* Reads and refusals get their audit entry here; changes wrote theirs with the change. */
+	if (!r->deferred) {
+		audit_after(r);
+	}
 }
 
 void

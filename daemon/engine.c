@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "daemon/audit.h"
 #include "daemon/engine.h"
 #include "daemon/rules.h"
 #include "daemon/tasks.h"
@@ -485,6 +486,21 @@ transition_txn(struct store_txn *t, void *arg)
 	if ((r = task_set_status(t, &x->note, x->task, x->to, x->reason)) != 0) {
 		return r;
 	}
+	{
+		struct audit_actor a;
+		char res[64];
+		const char *verb = x->to == TS_IN_PROGRESS ? "STARTED"
+				   : x->to == TS_DONE      ? "DONE"
+				   : x->to == TS_FAILED    ? "FAILED"
+							   : task_status_name(x->to);
+		audit_actor_daemon(x->d, x->tenant, &a);
+		snprintf(res, sizeof(res), "TASK:%s", x->id);
+		if ((r = audit_append(t, x->tenant, &a, verb, res,
+				      x->reason != NULL ? x->reason : task_status_name(x->to),
+				      NULL)) != 0) {
+			return r;
+		}
+	}
 	if (task_status_final(x->to)) {
 		int64_t now = time_now();
 		const json_t *res = json_object_get(x->task, "result");
@@ -767,6 +783,14 @@ sweep_one_txn(struct store_txn *t, void *arg)
 			json_object_set_new(task, "decision", json_string("EXPIRED"));
 			task_set_status(t, &x->note, task, TS_EXPIRED,
 					"approval not given in time");
+			{
+				struct audit_actor a;
+				char res[64];
+				audit_actor_daemon(x->d, u->tenant, &a);
+				snprintf(res, sizeof(res), "TASK:%s", u->id);
+				audit_append(t, u->tenant, &a, "EXPIRED", res,
+					     "approval not given in time", NULL);
+			}
 			timer_put(t, time_now() + x->d->cfg->capability_grace, "cap", u->tenant,
 				  u->id);
 			x->expired = true;
@@ -787,6 +811,14 @@ sweep_one_txn(struct store_txn *t, void *arg)
 				       json_object_get(task, "deviceConfigId"));
 			events_append(t, &x->note, ev);
 			x->unlink_result = true;
+			{
+				struct audit_actor a;
+				char rid[64];
+				audit_actor_daemon(x->d, u->tenant, &a);
+				snprintf(rid, sizeof(rid), "TASK:%s", u->id);
+				audit_append(t, u->tenant, &a, "EXPIRED", rid,
+					     "result file removed", NULL);
+			}
 		}
 		json_decref(task);
 	}
@@ -911,6 +943,8 @@ engine_main(void *arg)
 			run_task(e, hs, j->tenant, j->id, j->fd);
 		} else {
 			sweep(e);
+			/* Every 1000 entries, or a minute after the last: a signed checkpoint. */
+			audit_checkpoint_all(e->d, hs, false);
 		}
 		if (j->fd >= 0) {
 			close(j->fd);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "daemon/audit.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
 #include "daemon/init.h"
@@ -181,6 +182,10 @@ run(struct config *cfg)
 		log_err("cannot start the task engine");
 		goto out;
 	}
+	if (audit_key_ensure(&d) != 0) {
+		log_err("the audit key is not available: checkpoints cannot be signed");
+	}
+	audit_appliance(&d, "STARTED_DAEMON", "APPLIANCE:signetd", "signetd started");
 	tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
 	if (tick == NULL || event_add(tick, &one_second) != 0) {
 		goto out;
@@ -208,6 +213,15 @@ out:
 	workers_stop(d.workers);
 	d.workers = NULL;
 	tasks_stop(&d);
+	if (d.store != NULL && d.hsm != NULL && code == 0) {
+		/* The stop is recorded and every chain ends with a signed checkpoint. */
+		struct hsm_session *hs = NULL;
+		audit_appliance(&d, "STOPPED_DAEMON", "APPLIANCE:signetd", "signetd stopped");
+		if (hsm_session_open(d.hsm, &hs) == 0) {
+			audit_checkpoint_all(&d, hs, true);
+			hsm_session_close(hs);
+		}
+	}
 	server_free(d.server);
 	d.server = NULL;
 	if (tick != NULL) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
@@ -108,14 +109,21 @@ acl_op_txn(struct store_txn *t, void *arg)
 		if (rc == SIGNET_ECONFLICT) {
 			return req_fail(r, rc, "the rule exists");
 		}
-		return rc;
+	} else {
+		rc = rules_del(t, r->subject.tenant, x->subject, x->resource, x->action, false);
+		if (rc == SIGNET_ENOTFOUND) {
+			return req_fail(r, rc, "no such rule");
+		}
+		if (rc == SIGNET_EDENIED) {
+			return req_fail(r, rc, "the initial admin's rules cannot be changed");
+		}
 	}
-	rc = rules_del(t, r->subject.tenant, x->subject, x->resource, x->action, false);
-	if (rc == SIGNET_ENOTFOUND) {
-		return req_fail(r, rc, "no such rule");
-	}
-	if (rc == SIGNET_EDENIED) {
-		return req_fail(r, rc, "the initial admin's rules cannot be changed");
+	if (rc == 0) {
+		char res[ACL_SUBJECT_MAX + ACL_RESOURCE_MAX + 24];
+		snprintf(res, sizeof(res), "ACL:%s/%s/%s", x->subject, x->resource,
+			 acl_action_name(x->action));
+		rc = audit_req(t, r, x->add ? "CREATED" : "DELETED", res,
+			       x->add ? "rule added" : "rule removed", NULL);
 	}
 	return rc;
 }
@@ -255,7 +263,11 @@ config_set_txn(struct store_txn *t, void *arg)
 	}
 	store_put_json(t, STORE_DB_CONFIG, key, klen, rec, false);
 	json_decref(rec);
-	return t->err;
+	{
+		char res[160];
+		snprintf(res, sizeof(res), "CONFIG:%s", x->name);
+		return audit_req(t, x->r, "UPDATED", res, "tenant configuration set", x->value);
+	}
 }
 
 static int

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
@@ -119,6 +120,15 @@ enroll_txn(struct store_txn *t, void *arg)
 			       r->subject.tenant, "user", x->name, "requester", who, "by", by);
 	}
 	rc = events_append(t, &x->note, ev);
+	if (rc == 0) {
+		char res[ACL_SUBJECT_MAX + 8];
+		snprintf(res, sizeof(res), "USER:%s", x->name);
+		rc =
+		    audit_req(t, r, "UPDATED", res,
+			      x->reset ? "TOTP seed removed"
+				       : (x->had_old ? "TOTP seed replaced" : "TOTP seed enrolled"),
+			      NULL);
+	}
 	return rc != 0 ? rc : t->err;
 }
 
@@ -441,6 +451,14 @@ decide_txn(struct store_txn *t, void *arg)
 			otp_state_put(user, &st);
 			store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
 			json_decref(user);
+			{
+				char res[64];
+				snprintf(res, sizeof(res), "TASK:%s", x->id);
+				audit_req(t, r, x->locked_now ? "LOCKED_OUT" : "OTP_FAILED", res,
+					  tr == TOTP_REPLAYED ? "replayed TOTP code"
+							      : "wrong TOTP code",
+					  NULL);
+			}
 			if (x->locked_now) {
 				ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "user.lockout",
 					       "tenant", r->subject.tenant, "user", r->subject.user,
@@ -493,6 +511,16 @@ decide_txn(struct store_txn *t, void *arg)
 		       json_object_get(x->task, "deviceConfigId"));
 	if ((rc = events_append(t, &x->note, ev)) != 0) {
 		return rc;
+	}
+	{
+		char res[64];
+		snprintf(res, sizeof(res), "TASK:%s", x->id);
+		if ((rc = audit_req(
+			 t, r, x->approve ? "APPROVED" : "REJECTED", res,
+			 x->reason != NULL ? x->reason : (x->approve ? "approved" : "rejected"),
+			 json_array_get(approvals, json_array_size(approvals) - 1))) != 0) {
+			return rc;
+		}
 	}
 	if (out == APPROVAL_STILL_WAITING) {
 		return task_put(t, &x->note, x->task, TS_WAITING);

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/engine.h"
+#include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
@@ -332,6 +333,27 @@ devconf_rules(struct store_txn *t, const char *tenant, const json_t *rec)
 	return rc != 0 ? rc : t->err;
 }
 
+/* Its entry: what matters of the record (not the certificate's PEM). */
+static int
+devconf_audit(struct store_txn *t, struct request *r, const json_t *rec, const char *verb,
+	      const char *message)
+{
+	char res[ACL_RESOURCE_MAX];
+	json_t *v = json_pack(
+	    "{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "name", json_object_get(rec, "name"), "enabled",
+	    json_object_get(rec, "enabled"), "signingKeys", json_object_get(rec, "signingKeys"),
+	    "cipher", json_object_get(rec, "cipher"), "packaging",
+	    json_object_get(rec, "packaging"), "approval", json_object_get(rec, "approval"),
+	    "subjects", json_object_get(rec, "subjects"));
+	int rc;
+
+	snprintf(res, sizeof(res), "DEVICE_CONFIG:%s",
+		 json_string_value(json_object_get(rec, "id")));
+	rc = audit_req(t, r, verb, res, message, v);
+	json_decref(v);
+	return rc;
+}
+
 static int
 devconf_create_txn(struct store_txn *t, void *arg)
 {
@@ -359,7 +381,10 @@ devconf_create_txn(struct store_txn *t, void *arg)
 	}
 	klen = store_key2(key, sizeof(key), r->subject.tenant, id);
 	store_put_json(t, STORE_DB_DEVCONFS, key, klen, x->rec, true);
-	return devconf_rules(t, r->subject.tenant, x->rec);
+	if ((rc = devconf_rules(t, r->subject.tenant, x->rec)) != 0) {
+		return rc;
+	}
+	return devconf_audit(t, r, x->rec, "CREATED", "device configuration created");
 }
 
 int
@@ -439,7 +464,12 @@ devconf_update_txn(struct store_txn *t, void *arg)
 	json_object_set_new(x->rec, "updatedAt", json_integer(time_now()));
 	json_object_set_new(x->rec, "updatedBy", json_string(r->subject.user));
 	store_put_json(t, STORE_DB_DEVCONFS, key, klen, x->rec, false);
-	return subjects ? devconf_rules(t, r->subject.tenant, x->rec) : t->err;
+	if (subjects && (rc = devconf_rules(t, r->subject.tenant, x->rec)) != 0) {
+		return rc;
+	}
+	return devconf_audit(t, r, x->rec, "UPDATED",
+			     x->disable ? "device configuration disabled"
+					: "device configuration updated");
 }
 
 static int

@@ -6,6 +6,7 @@
 
 #include "daemon/identity.h"
 #include "daemon/rules.h"
+#include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "lib/error.h"
@@ -46,6 +47,22 @@ tenant_create_txn(struct store_txn *t, void *arg)
 	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
 	if (r == 0) {
 		r = rules_put_admin(t, x->name, x->admin);
+	}
+	if (r == 0) {
+		/* The appliance's chain records the tenant; the tenant's own chain starts with it.
+		 */
+		struct audit_actor a;
+		char res[ACL_NAME_MAX + 8];
+		json_t *v = json_pack("{s:s, s:s}", "name", x->name, "admin", x->admin);
+		snprintf(res, sizeof(res), "TENANT:%s", x->name);
+		audit_actor_of(x->r, &a);
+		r = audit_append(t, AUDIT_APPLIANCE, &a, "CREATED", res, "tenant created", v);
+		a.tenant = x->name;
+		if (r == 0) {
+			r = audit_append(t, x->name, &a, "CREATED", res, "tenant created", v);
+		}
+		json_decref(v);
+		x->r->audited = true;
 	}
 	json_decref(tenant);
 	json_decref(user);
@@ -143,6 +160,13 @@ user_create_txn(struct store_txn *t, void *arg)
 	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
 	x->view = user_view(user);
 	json_decref(user);
+	if (r == 0) {
+		char res[ACL_SUBJECT_MAX + 8];
+		json_t *v = json_pack("{s:O, s:b}", "groups", x->groups, "client", x->client);
+		snprintf(res, sizeof(res), "USER:%s", x->name);
+		r = audit_req(t, x->r, "CREATED", res, "user created", v);
+		json_decref(v);
+	}
 	return r != 0 ? r : t->err;
 }
 
@@ -252,6 +276,12 @@ user_token_txn(struct store_txn *t, void *arg)
 	}
 	store_put_json(t, STORE_DB_USERS, key, klen, user, false);
 	json_decref(user);
+	if (r == 0) {
+		char res[ACL_SUBJECT_MAX + 8];
+		snprintf(res, sizeof(res), "USER:%s", x->name);
+		r = audit_req(t, x->r, "UPDATED", res,
+			      x->revoke ? "API token revoked" : "API token issued", NULL);
+	}
 	return r != 0 ? r : t->err;
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "hsm/hsm.h"
@@ -71,6 +72,21 @@ key_put_txn(struct store_txn *t, void *arg)
 		return SIGNET_EINTERNAL;
 	}
 	store_put_json(t, STORE_DB_KEYS, key, klen, x->rec, true);
+	{
+		char res[ACL_NAME_MAX + 8];
+		json_t *v = json_pack(
+		    "{s:O, s:O, s:O}", "algorithm", json_object_get(x->rec, "algorithm"), "origin",
+		    json_object_get(x->rec, "origin"), "uri", json_object_get(x->rec, "uri"));
+		int r;
+		snprintf(res, sizeof(res), "KEY:%s", x->label);
+		r = audit_req(
+		    t, x->r, "CREATED", res,
+		    x->imported ? "key imported into the token" : "key generated in the token", v);
+		json_decref(v);
+		if (r != 0) {
+			return r;
+		}
+	}
 	return t->err;
 }
 
@@ -336,6 +352,17 @@ key_cert_txn(struct store_txn *t, void *arg)
 	json_object_set(rec, "certNotAfter", x->not_after);
 	store_put_json(t, STORE_DB_KEYS, key, klen, rec, false);
 	json_decref(rec);
+	{
+		char res[ACL_NAME_MAX + 8];
+		json_t *v = json_pack("{s:O}", "certSubject", x->subject);
+		int r;
+		snprintf(res, sizeof(res), "KEY:%s", x->label);
+		r = audit_req(t, x->r, "UPDATED", res, "certificate chain attached", v);
+		json_decref(v);
+		if (r != 0) {
+			return r;
+		}
+	}
 	return t->err;
 }
 

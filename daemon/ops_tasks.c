@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
 #include "daemon/ops.h"
@@ -227,6 +228,27 @@ task_write_txn(struct store_txn *t, void *arg)
 	}
 	if (x->final != TS_COUNT) {
 		timer_put(t, time_now() + r->d->cfg->capability_grace, "cap", tenant, id);
+	}
+	{
+		char res[64];
+		json_t *v =
+		    json_pack("{s:O, s:O, s:O, s:O}", "type", json_object_get(x->task, "type"),
+			      "status", json_object_get(x->task, "status"), "deviceConfigId",
+			      json_object_get(x->task, "deviceConfigId"), "inputs",
+			      json_object_get(x->task, "inputs"));
+		snprintf(res, sizeof(res), "TASK:%s", id);
+		rc = audit_req(t, r, "CREATED", res, "task created", v);
+		json_decref(v);
+		if (rc == 0 && x->final != TS_COUNT) {
+			rc = audit_req(t, r, x->final == TS_DONE ? "DONE" : "FAILED", res,
+				       x->final == TS_DONE
+					   ? "task run at once: done"
+					   : (x->reason != NULL ? x->reason : "failed"),
+				       NULL);
+		}
+		if (rc != 0) {
+			return rc;
+		}
 	}
 	return t->err;
 }
@@ -971,7 +993,11 @@ task_cancel_txn(struct store_txn *t, void *arg)
 		return rc;
 	}
 	timer_put(t, time_now() + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
-	return t->err;
+	{
+		char res[64];
+		snprintf(res, sizeof(res), "TASK:%s", x->id);
+		return audit_req(t, r, "CANCELED", res, "canceled by the requester", NULL);
+	}
 }
 
 int
@@ -1020,6 +1046,14 @@ task_download_txn(struct store_txn *t, void *arg)
 
 	memset(&x->note, 0, sizeof(x->note));
 	policy_subject_name(&r->subject, me, sizeof(me));
+	{
+		char res[64];
+		int rc;
+		snprintf(res, sizeof(res), "TASK:%s", x->id);
+		if ((rc = audit_req(t, r, "DOWNLOADED", res, "result downloaded", NULL)) != 0) {
+			return rc;
+		}
+	}
 	ev = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:s}", "type", "task.download",
 		       "tenant", r->subject.tenant, "task", x->id, "taskType",
 		       json_object_get(x->task, "type"), "status",

@@ -29,6 +29,8 @@ static const char *const db_names[STORE_DB_COUNT] = {
     [STORE_DB_EVENTS] = "events",
     [STORE_DB_TIMERS] = "timers",
     [STORE_DB_CONFIG] = "config",
+    [STORE_DB_AUDIT] = "audit",
+    [STORE_DB_AUDIT_HEADS] = "audit_heads",
 };
 
 struct store {

@@ -24,6 +24,8 @@ enum store_db {
 	STORE_DB_EVENTS,     /* big-endian u64 sequence -> event */
 	STORE_DB_TIMERS,     /* big-endian u64 due time \0 kind \0 id -> {tenant} */
 	STORE_DB_CONFIG,     /* tenant \0 key -> {"value": ...} */
+	STORE_DB_AUDIT, /* chain \0 be64 seq -> entry; chain \0 be64 seq \1 be64 n -> checkpoint */
+	STORE_DB_AUDIT_HEADS, /* chain -> {seq, hash, ckptSeq, ckptSig, ckptCount, lastAppend} */
 	STORE_DB_COUNT,
 };
 

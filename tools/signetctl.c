@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <qrencode.h>
 
+#include "lib/audit_verify.h"
 #include "lib/client.h"
 #include "lib/error.h"
 #include "lib/util.h"
@@ -35,6 +38,9 @@ struct opts {
 	const char *alg;
 	const char *description;
 	const char *file;
+	const char *pubkey;   /* audit verify: the audit public key (PEM) */
+	const char *chain;    /* audit: ~appliance for local admins */
+	const char *resource; /* audit list: one resource */
 	const char *subject;
 	const char *output;
 	bool client;
@@ -1226,6 +1232,167 @@ c_events_watch(struct opts *o, char **a)
 	return 0;
 }
 
+/* Audit */
+
+static void
+h_audit(const json_t *r)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(r, "entries"), i, e) {
+		printf("%lld\t%lld\t%s\t%s\t%s\t%s\n",
+		       (long long)json_integer_value(json_object_get(e, "seq")),
+		       (long long)json_integer_value(json_object_get(e, "time")), sval(e, "actor"),
+		       sval(e, "verb"), sval(e, "resource"), sval(e, "message"));
+	}
+}
+
+static int
+c_audit_list(struct opts *o, char **a)
+{
+	json_t *base = json_object();
+
+	if (o->chain != NULL) {
+		json_object_set_new(base, "chain", json_string(o->chain));
+	}
+	if (o->resource != NULL) {
+		json_object_set_new(base, "resource", json_string(o->resource));
+	}
+	return list_with(o, "audit.list", base, "entries", h_audit);
+}
+
+static void
+h_export(const json_t *r)
+{
+	printf("audit log of %s exported: %lld entries, %lld checkpoints (the last one new)\n",
+	       sval(r, "chain"), (long long)json_integer_value(json_object_get(r, "entries")),
+	       (long long)json_integer_value(json_object_get(r, "checkpoints")));
+}
+
+static int
+c_audit_export(struct opts *o, char **a)
+{
+	json_t *args = json_object();
+	int fd, r;
+
+	if (o->output == NULL) {
+		json_decref(args);
+		return usage_error("audit export needs -o FILE");
+	}
+	if (o->chain != NULL) {
+		json_object_set_new(args, "chain", json_string(o->chain));
+	}
+	/* We open the file: the daemon writes only to the descriptor we hand it. */
+	fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
+		json_decref(args);
+		return EXIT_USAGE;
+	}
+	r = simple(o, "audit.export", args, &fd, 1, h_export);
+	close(fd);
+	if (r != 0) {
+		unlink(o->output);
+	}
+	return r;
+}
+
+static void
+h_pubkey(const json_t *r)
+{
+	fputs(sval(r, "publicKeyPem"), stdout);
+}
+
+static int
+c_audit_pubkey(struct opts *o, char **a)
+{
+	return simple(o, "audit.pubkey", NULL, NULL, 0, h_pubkey);
+}
+
+/* The audit public key from a PEM file: ECDSA P-256 or a usage error. */
+static int
+load_audit_pubkey(const char *path, EVP_PKEY **pub)
+{
+	char group[64] = "";
+	FILE *f = fopen(path, "re");
+
+	*pub = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "signetctl: cannot open %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	*pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*pub == NULL || !EVP_PKEY_is_a(*pub, "EC") ||
+	    EVP_PKEY_get_group_name(*pub, group, sizeof(group), NULL) != 1 ||
+	    strcmp(group, "prime256v1") != 0) {
+		fprintf(stderr, "signetctl: %s is not an ECDSA P-256 public key in PEM\n", path);
+		EVP_PKEY_free(*pub);
+		*pub = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Offline: the export file and the key are all it needs, no daemon. */
+static int
+c_audit_verify(struct opts *o, char **a)
+{
+	struct audit_verify_result res;
+	EVP_PKEY *pub;
+	FILE *f;
+	int r;
+
+	if (o->file == NULL) {
+		/* The live log: the daemon exports it to itself and verifies it the same way. */
+		int code = 0;
+		json_t *args = json_object(), *live;
+		if (o->chain != NULL) {
+			json_object_set_new(args, "chain", json_string(o->chain));
+		}
+		live = call(o, "audit.verify", args, NULL, 0, &code, NULL, NULL);
+		if (live == NULL) {
+			return code;
+		}
+		if (o->json) {
+			print_json(live);
+		}
+		code = (int)json_integer_value(json_object_get(live, "code"));
+		if (code != 0) {
+			fprintf(stderr, "signetctl: audit: %s\n", sval(live, "message"));
+		} else if (!o->json) {
+			printf("audit log of %s: %lld entries, %lld checkpoints: verified\n",
+			       sval(live, "chain"),
+			       (long long)json_integer_value(json_object_get(live, "entries")),
+			       (long long)json_integer_value(json_object_get(live, "checkpoints")));
+		}
+		json_decref(live);
+		return code;
+	}
+	if (o->pubkey == NULL) {
+		return usage_error("audit verify --file needs --pubkey PEM (see audit pubkey)");
+	}
+	if ((r = load_audit_pubkey(o->pubkey, &pub)) != 0) {
+		return r;
+	}
+	if ((f = fopen(o->file, "re")) == NULL) {
+		fprintf(stderr, "signetctl: cannot open %s: %s\n", o->file, strerror(errno));
+		EVP_PKEY_free(pub);
+		return EXIT_USAGE;
+	}
+	r = audit_verify_file(f, pub, &res);
+	fclose(f);
+	EVP_PKEY_free(pub);
+	if (r != AUDIT_VERIFY_OK) {
+		fprintf(stderr, "signetctl: audit: %s\n", res.message);
+		return r;
+	}
+	printf("audit log of %s: %llu entries, %llu checkpoints: verified\n", res.chain,
+	       (unsigned long long)res.entries, (unsigned long long)res.checkpoints);
+	return 0;
+}
+
 static const struct cmd commands[] = {
     {"status", NULL, 0, c_status, "status"},
     {"whoami", NULL, 0, c_whoami, "whoami"},
@@ -1271,6 +1438,11 @@ static const struct cmd commands[] = {
     {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]"},
     {"task", "download", 1, c_task_download, "task download ID -o FILE"},
     {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]"},
+    {"audit", "list", 0, c_audit_list,
+     "audit list [--resource TYPE:ID] [--chain ~appliance] [--limit N [--cursor C]]"},
+    {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]"},
+    {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey"},
+    {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]"},
     {"backup", NULL, 1, c_backup, "backup FILE"},
 };
 
@@ -1285,7 +1457,8 @@ usage(FILE *f)
 	}
 	fprintf(f, "environment: SIGNET_SOCKET, SIGNET_TOKEN, SIGNET_TENANT\n"
 		   "exit status: 0 success, 1 refused by signetd (code and message on stderr), "
-		   "2 usage error\n");
+		   "2 usage error; audit verify: 1 not an audit export, 3 an entry wrong, "
+		   "4 a checkpoint wrong, 5 the last entry not covered by a checkpoint\n");
 }
 
 int
@@ -1328,8 +1501,11 @@ main(int argc, char **argv)
 	    {"count", required_argument, NULL, 1017},
 	    {"sha256", required_argument, NULL, 1018},
 	    {"otp", required_argument, NULL, 1019},
+	    {"chain", required_argument, NULL, 1030},
+	    {"resource", required_argument, NULL, 1031},
 	    {"reason", required_argument, NULL, 1020},
 	    {"force", no_argument, NULL, 1021},
+	    {"pubkey", required_argument, NULL, 1022},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
@@ -1478,11 +1654,20 @@ main(int argc, char **argv)
 		case 1019:
 			o.otp = optarg;
 			break;
+		case 1030:
+			o.chain = optarg;
+			break;
+		case 1031:
+			o.resource = optarg;
+			break;
 		case 1020:
 			o.reason = optarg;
 			break;
 		case 1021:
 			o.force = true;
+			break;
+		case 1022:
+			o.pubkey = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -22,7 +22,9 @@ expect_refusal "an unknown algorithm is refused" invalid ctl key generate k-x --
 # pkcs11-tool, the reference client, reads the token directly.
 p11 --list-objects >"$TMP/objects" 2>/dev/null
 awk '/^(Private|Secret) Key Object/ {inkey=1; next} /^[A-Z].*Object/ {inkey=0} inkey && /Access:/ {print}' "$TMP/objects" >"$TMP/access"
-check "pkcs11-tool sees 7 private or secret keys" test "$(wc -l <"$TMP/access")" = 7
+# The 7 keys made here, and the appliance audit key signetd makes on its first start.
+check "pkcs11-tool sees 8 private or secret keys (7 and the audit key)" test "$(wc -l <"$TMP/access")" = 8
+check "the audit key is in the token" grep -q "label: *appliance/audit" "$TMP/objects"
 check "every private and secret key is sensitive, never extractable, local" \
 	sh -c "! grep -v 'sensitive, always sensitive, never extractable, local' '$TMP/access'"
 awk '/^Private Key Object/ {inkey=1; next} /^[A-Z].*Object/ {inkey=0} inkey && /Usage:/ {print}' "$TMP/objects" >"$TMP/usage"

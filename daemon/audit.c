@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log: hash-chained entries per tenant and for the appliance, signed checkpoints. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "daemon/audit.h"
+#include "daemon/dispatch.h"
+#include "hsm/hsm.h"
+#include "lib/audit_verify.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+static size_t
+entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
+{
+	size_t cl = strlen(chain);
+
+	if (cl + 9 > outlen) {
+		return 0;
+	}
+	memcpy(out, chain, cl);
+	out[cl] = '\0';
+	for (int i = 0; i < 8; i++) {
+		out[cl + 1 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	}
+	return cl + 9;
+}
+
+void
+audit_actor_of(const struct request *r, struct audit_actor *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->peer_uid = (long)r->peer.uid;
+	if (r->authenticated) {
+		a->tenant = r->subject.tenant;
+		policy_subject_name(&r->subject, a->actor, sizeof(a->actor));
+	} else if (r->local) {
+		snprintf(a->actor, sizeof(a->actor), "uid:%ld", (long)r->peer.uid);
+	}
+}
+
+void
+audit_actor_daemon(struct daemon *d, const char *tenant, struct audit_actor *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->tenant = tenant;
+	a->peer_uid = -1;
+	snprintf(a->actor, sizeof(a->actor), "signetd");
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+int
+audit_append(struct store_txn *t, const char *chain, const struct audit_actor *a, const char *verb,
+	     const char *resource, const char *message, const json_t *value)
+{
+	json_t *head = NULL, *entry;
+	uint8_t key[160], prev[32], h[32];
+	char hex[65], *vtext = NULL;
+	const char *prevhex;
+	uint64_t seq;
+	size_t klen;
+
+	if (t->err != 0) {
+		return t->err;
+	}
+	if (store_get_json(t, STORE_DB_AUDIT_HEADS, chain, strlen(chain), &head) != 0) {
+		head = json_pack("{s:i, s:s, s:i, s:n, s:i}", "seq", 0, "hash", ZERO_HASH,
+				 "ckptSeq", 0, "ckptSig", "ckptCount", 0);
+		if (head == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+	}
+	seq = (uint64_t)json_integer_value(json_object_get(head, "seq")) + 1;
+	prevhex = json_string_value(json_object_get(head, "hash"));
+	if (prevhex == NULL || strlen(prevhex) != 64 || !hex_decode(prevhex, prev, 32) ||
+	    (klen = entry_key(key, sizeof(key), chain, seq)) == 0) {
+		json_decref(head);
+		log_err("audit: the head of chain %s is damaged", chain);
+		return SIGNET_EINTERNAL;
+	}
+	if (value != NULL) {
+		vtext = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	}
+	entry = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:s}", "type", "entry",
+	    "chain", chain, "seq", (json_int_t)seq, "time", (json_int_t)time_now(), "tenant",
+	    str_or_null(a != NULL ? a->tenant : NULL), "actor",
+	    str_or_null(a != NULL ? a->actor : NULL), "peerUid",
+	    a != NULL && a->peer_uid >= 0 ? json_integer(a->peer_uid) : json_null(), "verb", verb,
+	    "resource", resource != NULL ? resource : "", "message", message != NULL ? message : "",
+	    "value", str_or_null(vtext), "prevHash", prevhex);
+	free(vtext);
+	if (entry == NULL) {
+		json_decref(head);
+		return SIGNET_EINTERNAL;
+	}
+	audit_entry_hash(prev, entry, h);
+	hex_encode(h, 32, hex);
+	json_object_set_new(entry, "hash", json_string(hex));
+	store_put_json(t, STORE_DB_AUDIT, key, klen, entry, true);
+	json_object_set_new(head, "seq", json_integer((json_int_t)seq));
+	json_object_set_new(head, "hash", json_string(hex));
+	json_object_set_new(head, "lastAppend", json_integer(time_now()));
+	store_put_json(t, STORE_DB_AUDIT_HEADS, chain, strlen(chain), head, false);
+	json_decref(entry);
+	json_decref(head);
+	return t->err;
+}
+
+int
+audit_req(struct store_txn *t, struct request *r, const char *verb, const char *resource,
+	  const char *message, const json_t *value)
+{
+	struct audit_actor a;
+
+	audit_actor_of(r, &a);
+	r->audited = true;
+	return audit_append(t, a.tenant != NULL && a.tenant[0] != '\0' ? a.tenant : AUDIT_APPLIANCE,
+			    &a, verb, resource, message, value);
+}
+
+/* After the op: reads and refusals get an entry of their own. */
+
+static const char *
+refusal_verb(int err)
+{
+	switch (err) {
+	case SIGNET_EDENIED:
+	case SIGNET_ESELF_APPROVAL:
+		return "DENIED";
+	case SIGNET_EUNAUTH:
+		return "UNAUTHENTICATED";
+	case SIGNET_EOTP_INVALID:
+	case SIGNET_EOTP_REPLAYED:
+		return "OTP_FAILED";
+	case SIGNET_ELOCKED_OUT:
+		return "LOCKED_OUT";
+	default:
+		return "REFUSED";
+	}
+}
+
+/* A printable, bounded id for the resource of an op, from its arguments. */
+static void
+resource_of(const struct request *r, char *out, size_t outlen)
+{
+	static const struct {
+		const char *prefix, *type, *arg;
+	} map[] = {
+	    {"task.", "TASK", "id"},      {"devconf.", "DEVICE_CONFIG", "id"},
+	    {"key.", "KEY", "label"},     {"user.", "USER", "name"},
+	    {"config.", "CONFIG", "key"}, {"tenant.", "TENANT", "name"},
+	    {"acl.", "ACL", "subject"},   {"audit.", "AUDIT_LOG", NULL},
+	    {"events.", "EVENTS", NULL},  {"backup", "APPLIANCE", NULL},
+	    {"whoami", "USER", NULL},
+	};
+	const char *op = r->op->name;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strncmp(op, map[i].prefix, strlen(map[i].prefix)) == 0) {
+			const char *id =
+			    map[i].arg != NULL
+				? json_string_value(json_object_get(r->args.obj, map[i].arg))
+				: NULL;
+			char clean[72];
+			size_t n = 0;
+			if (id == NULL && strcmp(op, "whoami") == 0 && r->authenticated) {
+				id = r->subject.user;
+			}
+			for (; id != NULL && id[n] != '\0' && n < sizeof(clean) - 1; n++) {
+				clean[n] = (id[n] < 0x20 || id[n] == 0x7f) ? '?' : id[n];
+			}
+			clean[n] = '\0';
+			snprintf(out, outlen, "%s:%s", map[i].type, n > 0 ? clean : "*");
+			return;
+		}
+	}
+	snprintf(out, outlen, "OP:%s", op);
+}
+
+struct after {
+	struct request *r;
+	char chain[ACL_NAME_MAX + 1];
+	char resource[ACL_RESOURCE_MAX + 16];
+	char message[320];
+	const char *verb;
+};
+
+static int
+after_txn(struct store_txn *t, void *arg)
+{
+	struct after *x = arg;
+	struct audit_actor a;
+
+	audit_actor_of(x->r, &a);
+	if (a.tenant == NULL && x->chain[0] != '\0' && strcmp(x->chain, AUDIT_APPLIANCE) != 0) {
+		a.tenant = x->chain;
+	}
+	return audit_append(t, x->chain, &a, x->verb, x->resource, x->message, NULL);
+}
+
+static bool tenant_exists(struct store *st, const char *name);
+
+void
+audit_after(struct request *r)
+{
+	struct after x = {.r = r};
+
+	if (r->audited || r->resumed || r->op == NULL || strcmp(r->op->name, "status") == 0) {
+		return;
+	}
+	if (r->authenticated) {
+		snprintf(x.chain, sizeof(x.chain), "%s", r->subject.tenant);
+	} else if (r->tenant_hint != NULL && tenant_exists(r->d->store, r->tenant_hint)) {
+		/* A refused token naming a tenant: that tenant's chain. */
+		snprintf(x.chain, sizeof(x.chain), "%s", r->tenant_hint);
+	} else if (r->local) {
+		snprintf(x.chain, sizeof(x.chain), "%s", AUDIT_APPLIANCE);
+	} else {
+		return; /* no tenant known: the log line is all there is */
+	}
+	resource_of(r, x.resource, sizeof(x.resource));
+	if (strcmp(r->op->name, "backup") == 0) {
+		/* A copy of the whole store is the appliance's business. */
+		snprintf(x.chain, sizeof(x.chain), "%s", AUDIT_APPLIANCE);
+	}
+	if (r->err != 0) {
+		x.verb = refusal_verb(r->err);
+		snprintf(x.message, sizeof(x.message), "%s refused: %s: %s", r->op->name,
+			 signet_err_code(r->err), r->message);
+	} else {
+		x.verb =
+		    strcmp(r->op->name, "backup") == 0 || strcmp(r->op->name, "audit.export") == 0
+			? "EXPORTED"
+			: "VIEWED";
+		snprintf(x.message, sizeof(x.message), "%s", r->op->name);
+	}
+	r->audited = true;
+	if (store_write(r->d->store, after_txn, &x) != 0) {
+		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+	}
+}
+
+struct tenant_check {
+	const char *name;
+	bool found;
+};
+
+static int
+tenant_check_txn(struct store_txn *t, void *arg)
+{
+	struct tenant_check *x = arg;
+
+	x->found = store_exists(t, STORE_DB_TENANTS, x->name, strlen(x->name));
+	return 0;
+}
+
+static bool
+tenant_exists(struct store *st, const char *name)
+{
+	struct tenant_check x = {name, false};
+
+	return strlen(name) <= ACL_NAME_MAX && store_read(st, tenant_check_txn, &x) == 0 && x.found;
+}
+
+struct appliance_ev {
+	struct daemon *d;
+	const char *verb, *resource, *message;
+};
+
+static int
+appliance_txn(struct store_txn *t, void *arg)
+{
+	struct appliance_ev *x = arg;
+	struct audit_actor a;
+
+	audit_actor_daemon(x->d, NULL, &a);
+	return audit_append(t, AUDIT_APPLIANCE, &a, x->verb, x->resource, x->message, NULL);
+}
+
+void
+audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message)
+{
+	struct appliance_ev x = {d, verb, resource, message};
+
+	if (store_write(d->store, appliance_txn, &x) != 0) {
+		log_err("audit: cannot record %s", verb);
+	}
+}
+
+/* The audit key */
+
+struct key_meta {
+	uint8_t id[HSM_ID_LEN];
+	bool found;
+	bool store; /* write it */
+};
+
+static int
+key_meta_txn(struct store_txn *t, void *arg)
+{
+	struct key_meta *x = arg;
+	json_t *rec = NULL;
+	const char *hex;
+
+	if (x->store) {
+		char h[2 * HSM_ID_LEN + 1];
+		hex_encode(x->id, HSM_ID_LEN, h);
+		rec = json_pack("{s:s}", "id", h);
+		store_put_json(t, STORE_DB_META, "auditKey", 8, rec, true);
+		json_decref(rec);
+		return t->err;
+	}
+	if (store_get_json(t, STORE_DB_META, "auditKey", 8, &rec) == 0) {
+		hex = json_string_value(json_object_get(rec, "id"));
+		x->found = hex != NULL && strlen(hex) == 2 * HSM_ID_LEN &&
+			   hex_decode(hex, x->id, HSM_ID_LEN);
+		json_decref(rec);
+	}
+	return 0;
+}
+
+int
+audit_key_read_id(struct daemon *d, uint8_t id[HSM_ID_LEN])
+{
+	struct key_meta x = {0};
+	int r = store_read(d->store, key_meta_txn, &x);
+
+	if (r == 0 && !x.found) {
+		return SIGNET_ENOTFOUND;
+	}
+	memcpy(id, x.id, HSM_ID_LEN);
+	return r;
+}
+
+int
+audit_key_ensure(struct daemon *d)
+{
+	struct key_meta x = {0};
+	struct hsm_session *hs = NULL;
+	struct hsm_key k = {0};
+	char why[128];
+	int r;
+
+	if (d->hsm == NULL) {
+		return 0;
+	}
+	if ((r = store_read(d->store, key_meta_txn, &x)) != 0) {
+		return r;
+	}
+	if ((r = hsm_session_open(d->hsm, &hs)) != 0) {
+		return r;
+	}
+	if (x.found &&
+	    (r = hsm_key_check(hs, HSM_ALG_ECC_NIST_P256, x.id, false, why, sizeof(why))) == 0) {
+		hsm_session_close(hs);
+		return 0;
+	}
+	if (x.found) {
+		log_err("audit: the audit key is not usable (%s): checkpoints cannot be signed",
+			r == SIGNET_ENOTFOUND ? "not in the token" : why);
+		hsm_session_close(hs);
+		return r;
+	}
+	/* First start on this store: the appliance audit key, made in the token, never leaving it.
+	 */
+	r = hsm_key_generate(hs, HSM_ALG_ECC_NIST_P256, "appliance/audit", &k);
+	if (r == 0) {
+		memcpy(x.id, k.id, HSM_ID_LEN);
+		x.store = true;
+		if ((r = store_write(d->store, key_meta_txn, &x)) != 0) {
+			hsm_key_destroy(hs, HSM_ALG_ECC_NIST_P256, k.id);
+		} else {
+			log_notice("audit: appliance audit key made in the token");
+		}
+	}
+	hsm_key_clear(&k);
+	hsm_session_close(hs);
+	return r;
+}
+
+/* Checkpoints */
+
+struct head_info {
+	char chain[ACL_NAME_MAX + 16];
+	uint64_t seq;
+	char hash[65];
+	char *prev_sig; /* malloc'd or NULL */
+	uint64_t ckpt_seq;
+	int64_t last_append;
+	uint64_t ckpt_count;
+};
+
+struct heads_scan {
+	struct head_info *h;
+	size_t n, cap;
+	const char *only; /* one chain, or NULL */
+};
+
+static int
+heads_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct heads_scan *x = arg;
+	struct head_info *hi;
+	const char *hash = json_string_value(json_object_get(val, "hash"));
+	const char *sig = json_string_value(json_object_get(val, "ckptSig"));
+
+	if (key->mv_size >= sizeof(hi->chain) || hash == NULL || strlen(hash) != 64) {
+		return 0;
+	}
+	if (x->only != NULL &&
+	    (strlen(x->only) != key->mv_size || memcmp(x->only, key->mv_data, key->mv_size) != 0)) {
+		return 0;
+	}
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? x->cap * 2 : 16;
+		struct head_info *nh = realloc(x->h, ncap * sizeof(*nh));
+		if (nh == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		x->h = nh;
+		x->cap = ncap;
+	}
+	hi = &x->h[x->n++];
+	memset(hi, 0, sizeof(*hi));
+	memcpy(hi->chain, key->mv_data, key->mv_size);
+	hi->seq = (uint64_t)json_integer_value(json_object_get(val, "seq"));
+	memcpy(hi->hash, hash, 65);
+	hi->prev_sig = sig != NULL ? strdup(sig) : NULL;
+	hi->ckpt_seq = (uint64_t)json_integer_value(json_object_get(val, "ckptSeq"));
+	hi->ckpt_count = (uint64_t)json_integer_value(json_object_get(val, "ckptCount"));
+	hi->last_append = json_integer_value(json_object_get(val, "lastAppend"));
+	return 0;
+}
+
+static int
+heads_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach(t, STORE_DB_AUDIT_HEADS, NULL, 0, heads_cb, arg);
+}
+
+struct ckpt_put {
+	struct head_info *hi;
+	json_t *ckpt;
+	bool raced;
+};
+
+static int
+ckpt_put_txn(struct store_txn *t, void *arg)
+{
+	struct ckpt_put *x = arg;
+	json_t *head = NULL;
+	const char *cur;
+	uint8_t key[200];
+	size_t klen = entry_key(key, sizeof(key) - 9, x->hi->chain, x->hi->seq);
+	uint64_t n;
+
+	x->raced = false;
+	if (klen == 0) {
+		return SIGNET_EINTERNAL;
+	}
+	if (store_get_json(t, STORE_DB_AUDIT_HEADS, x->hi->chain, strlen(x->hi->chain), &head) !=
+	    0) {
+		/* A chain with no entry yet (an export of nothing): its head starts here. */
+		head = json_pack("{s:i, s:s, s:i, s:n, s:i}", "seq", 0, "hash", ZERO_HASH,
+				 "ckptSeq", 0, "ckptSig", "ckptCount", 0);
+		if (head == NULL || x->hi->seq != 0) {
+			json_decref(head);
+			return SIGNET_EINTERNAL;
+		}
+	}
+	/* Another checkpoint of this chain went first: ours would not chain; drop it. */
+	cur = json_string_value(json_object_get(head, "ckptSig"));
+	if ((cur == NULL) != (x->hi->prev_sig == NULL) ||
+	    (cur != NULL && strcmp(cur, x->hi->prev_sig) != 0)) {
+		x->raced = true;
+		json_decref(head);
+		return 0;
+	}
+	n = (uint64_t)json_integer_value(json_object_get(head, "ckptCount")) + 1;
+	key[klen] = 0x01;
+	for (int i = 0; i < 8; i++) {
+		key[klen + 1 + i] = (uint8_t)(n >> (56 - 8 * i));
+	}
+	store_put_json(t, STORE_DB_AUDIT, key, klen + 9, x->ckpt, true);
+	json_object_set(head, "ckptSig", json_object_get(x->ckpt, "signature"));
+	json_object_set_new(head, "ckptSeq", json_integer((json_int_t)x->hi->seq));
+	json_object_set_new(head, "ckptCount", json_integer((json_int_t)n));
+	store_put_json(t, STORE_DB_AUDIT_HEADS, x->hi->chain, strlen(x->hi->chain), head, false);
+	json_decref(head);
+	return t->err;
+}
+
+static int
+checkpoint_one(struct daemon *d, struct hsm_session *hs, const uint8_t kid[HSM_ID_LEN],
+	       struct head_info *hi)
+{
+	struct ckpt_put x = {.hi = hi};
+	uint8_t *tbs = NULL, md[32], sig[256];
+	size_t tbslen = 0, siglen = sizeof(sig);
+	char *b64;
+	int r;
+
+	x.ckpt = json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "type", "checkpoint", "chain",
+			   hi->chain, "seq", (json_int_t)hi->seq, "hash", hi->hash, "time",
+			   (json_int_t)time_now(), "prevSignature",
+			   hi->prev_sig != NULL ? json_string(hi->prev_sig) : json_null());
+	if (x.ckpt == NULL || audit_checkpoint_tbs(x.ckpt, &tbs, &tbslen) != 0) {
+		json_decref(x.ckpt);
+		return SIGNET_EINTERNAL;
+	}
+	EVP_Digest(tbs, tbslen, md, NULL, EVP_sha256(), NULL);
+	free(tbs);
+	if ((r = hsm_sign(hs, HSM_ALG_ECC_NIST_P256, kid, md, sizeof(md), sig, &siglen)) != 0) {
+		json_decref(x.ckpt);
+		return r;
+	}
+	b64 = base64_encode_alloc(sig, siglen, false);
+	json_object_set_new(x.ckpt, "signature", json_string(b64 != NULL ? b64 : ""));
+	free(b64);
+	r = store_write(d->store, ckpt_put_txn, &x);
+	json_decref(x.ckpt);
+	return r == 0 && x.raced ? SIGNET_ECONFLICT : r;
+}
+
+static void
+heads_free(struct heads_scan *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->h[i].prev_sig);
+	}
+	free(x->h);
+}
+
+void
+audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force)
+{
+	struct heads_scan x = {0};
+	uint8_t kid[HSM_ID_LEN];
+	int64_t now = time_now();
+
+	if (hs == NULL || audit_key_read_id(d, kid) != 0 ||
+	    store_read(d->store, heads_txn, &x) != 0) {
+		heads_free(&x);
+		return;
+	}
+	for (size_t i = 0; i < x.n; i++) {
+		struct head_info *hi = &x.h[i];
+		bool due = hi->seq > hi->ckpt_seq &&
+			   (force || hi->seq - hi->ckpt_seq >= AUDIT_CKPT_EVERY ||
+			    now - hi->last_append >= AUDIT_CKPT_IDLE_S);
+		if (due && checkpoint_one(d, hs, kid, hi) != 0) {
+			log_warning("audit: no checkpoint for chain %s this time", hi->chain);
+		}
+	}
+	heads_free(&x);
+}
+
+int
+audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain)
+{
+	struct heads_scan x = {.only = chain};
+	uint8_t kid[HSM_ID_LEN];
+	int r;
+
+	if (hs == NULL) {
+		return SIGNET_ETOKEN;
+	}
+	if ((r = audit_key_read_id(d, kid)) != 0 ||
+	    (r = store_read(d->store, heads_txn, &x)) != 0) {
+		heads_free(&x);
+		return r;
+	}
+	if (x.n == 0) {
+		/* A chain without entries yet: a checkpoint of nothing. */
+		struct head_info empty = {0};
+		snprintf(empty.chain, sizeof(empty.chain), "%s", chain);
+		memcpy(empty.hash, ZERO_HASH, 65);
+		r = checkpoint_one(d, hs, kid, &empty);
+	} else {
+		r = checkpoint_one(d, hs, kid, &x.h[0]);
+	}
+	heads_free(&x);
+	return r;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log: hash-chained entries per tenant and for the appliance, signed checkpoints. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "daemon/daemon.h"
+#include "daemon/store.h"
+#include "hsm/hsm.h"
+
+#define AUDIT_APPLIANCE   "~appliance" /* the chain of appliance-level entries */
+#define AUDIT_CKPT_EVERY  1000         /* entries between checkpoints */
+#define AUDIT_CKPT_IDLE_S 60           /* a checkpoint this long after entries were added */
+
+/* Who did it: a subject, or a local peer by uid, or signetd itself. */
+struct audit_actor {
+	const char *tenant; /* may be NULL */
+	char actor[96];     /* "USER:alice", "uid:0", "signetd"; empty: unknown */
+	long peer_uid;      /* -1: none */
+};
+
+void audit_actor_of(const struct request *r, struct audit_actor *a);
+void audit_actor_daemon(struct daemon *d, const char *tenant, struct audit_actor *a);
+
+/*
+ * In a write transaction: append an entry to CHAIN (a tenant name or
+ * AUDIT_APPLIANCE). VALUE (may be NULL) is stored as compact JSON text;
+ * it must never hold a secret.
+ */
+int audit_append(struct store_txn *t, const char *chain, const struct audit_actor *a,
+		 const char *verb, const char *resource, const char *message, const json_t *value);
+/* The same for a request: its tenant's chain (the appliance's when it has none); marks R audited.
+ */
+int audit_req(struct store_txn *t, struct request *r, const char *verb, const char *resource,
+	      const char *message, const json_t *value);
+/* After an op that did not audit inside its transaction (reads, refusals): one entry of its own. */
+void audit_after(struct request *r);
+/* Appliance events: start, stop, backup. */
+void audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message);
+
+/* The audit key: made in the token on first start, its CKA_ID kept in the store's meta. */
+int audit_key_read_id(struct daemon *d, uint8_t id[HSM_ID_LEN]);
+int audit_key_ensure(struct daemon *d);
+/* Sign a checkpoint for every chain that needs one (FORCE: every chain with new entries). */
+void audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force);
+/* Sign a fresh checkpoint of CHAIN now (export); 0 or an error. */
+int audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain);

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ops on the audit log: list, export (with a fresh checkpoint), verify, the public key. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "daemon/audit.h"
+#include "daemon/ops.h"
+#include "daemon/store.h"
+#include "hsm/hsm.h"
+#include "lib/audit_verify.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+/* A new, empty regular file on a local filesystem, open for writing. */
+static bool
+fd_is_writable_file(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY && fstat(fd, &st) == 0 &&
+	       fd_is_local_regular(fd) && st.st_size == 0;
+}
+
+/* Which chain the caller reads: its tenant's, or the appliance's for a local admin who asks. */
+static int
+chain_arg(struct request *r, const char **chain)
+{
+	const char *want = NULL;
+
+	if (jargs_str(&r->args, "chain", false, ACL_NAME_MAX + 16, &want) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	if (want == NULL || strcmp(want, r->subject.tenant) == 0) {
+		*chain = r->subject.tenant;
+		return 0;
+	}
+	if (strcmp(want, AUDIT_APPLIANCE) == 0 && r->local && r->subject.admin) {
+		*chain = AUDIT_APPLIANCE;
+		return 0;
+	}
+	return req_fail(r, SIGNET_EDENIED,
+			"a tenant reads its own audit log; the appliance's is for local admins");
+}
+
+struct list_run {
+	struct request *r;
+	const char *resource;
+	struct store_page pg;
+	struct ops_list out;
+};
+
+static int
+list_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct list_run *x = arg;
+	const char *res = json_string_value(json_object_get(val, "resource"));
+
+	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") != 0) {
+		return 0;
+	}
+	if (x->resource != NULL && (res == NULL || strcmp(res, x->resource) != 0)) {
+		return 0;
+	}
+	return ops_list_append(&x->out, json_deep_copy(val));
+}
+
+struct list_txn_arg {
+	struct list_run *x;
+	const char *chain;
+};
+
+static int
+list_txn(struct store_txn *t, void *arg)
+{
+	struct list_txn_arg *a = arg;
+
+	/* The prefix includes the NUL: chain "ab" never lists "abc". */
+	return store_foreach_page(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, &a->x->pg,
+				  list_cb, a->x);
+}
+
+int
+op_audit_list(struct request *r)
+{
+	struct list_run x = {.r = r};
+	struct list_txn_arg a = {&x, NULL};
+	int rc;
+
+	if ((rc = chain_arg(r, &a.chain)) != 0) {
+		return rc;
+	}
+	if (jargs_str(&r->args, "resource", false, ACL_RESOURCE_MAX + 16, &x.resource) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	if ((rc = ops_page_args(r, &x.pg)) != 0) {
+		return rc;
+	}
+	if ((x.out.items = json_array()) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	if ((rc = store_read(r->d->store, list_txn, &a)) != 0) {
+		json_decref(x.out.items);
+		return rc;
+	}
+	r->result = json_pack("{s:s, s:o}", "chain", a.chain, "entries", x.out.items);
+	return r->result != NULL ? ops_page_result(r->result, &x.pg) : SIGNET_EINTERNAL;
+}
+
+/* Export: every record of the chain, in key order (entries, checkpoints after what they cover). */
+struct export_run {
+	FILE *f;
+	size_t entries, checkpoints;
+	int err;
+};
+
+static int
+export_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct export_run *x = arg;
+	char *line = json_dumps(val, JSON_COMPACT);
+
+	if (line == NULL || fprintf(x->f, "%s\n", line) < 0) {
+		free(line);
+		x->err = SIGNET_EINTERNAL;
+		return SIGNET_EINTERNAL;
+	}
+	free(line);
+	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") == 0) {
+		x->entries++;
+	} else {
+		x->checkpoints++;
+	}
+	return 0;
+}
+
+struct export_txn_arg {
+	struct export_run *x;
+	const char *chain;
+};
+
+static int
+export_txn(struct store_txn *t, void *arg)
+{
+	struct export_txn_arg *a = arg;
+
+	return store_foreach(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, export_cb, a->x);
+}
+
+/* Write the chain to FD as JSON lines, after a fresh checkpoint that covers its end. */
+static int
+export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
+{
+	struct export_txn_arg a = {x, chain};
+	int rc, dfd;
+
+	if ((rc = audit_checkpoint_chain(r->d, r->hs, chain)) != 0 && rc != SIGNET_ECONFLICT) {
+		return req_fail(r, rc, "cannot sign a checkpoint now");
+	}
+	if ((dfd = dup(fd)) < 0 || (x->f = fdopen(dfd, "w")) == NULL) {
+		if (dfd >= 0) {
+			close(dfd);
+		}
+		return SIGNET_EINTERNAL;
+	}
+	rc = store_read(r->d->store, export_txn, &a);
+	if (fclose(x->f) != 0 && rc == 0) {
+		rc = req_fail(r, SIGNET_EINTERNAL, "cannot write the export: %s", strerror(errno));
+	}
+	x->f = NULL;
+	return rc != 0 ? rc : x->err;
+}
+
+int
+op_audit_export(struct request *r)
+{
+	struct export_run x = {0};
+	const char *chain;
+	int rc;
+
+	if ((rc = chain_arg(r, &chain)) != 0) {
+		return rc;
+	}
+	if (r->nfds != 1 || !fd_is_writable_file(r->fds[0])) {
+		return req_fail(r, SIGNET_EINVAL,
+				"attach the file to write as one descriptor, open for writing");
+	}
+	if ((rc = export_to_fd(r, chain, r->fds[0], &x)) != 0) {
+		return rc;
+	}
+	r->result = json_pack("{s:s, s:I, s:I}", "chain", chain, "entries", (json_int_t)x.entries,
+			      "checkpoints", (json_int_t)x.checkpoints);
+	return 0;
+}
+
+static EVP_PKEY *
+audit_pubkey(struct request *r)
+{
+	uint8_t id[HSM_ID_LEN];
+	EVP_PKEY *pk = NULL;
+
+	if (r->hs == NULL || audit_key_read_id(r->d, id) != 0 ||
+	    hsm_key_public(r->hs, HSM_ALG_ECC_NIST_P256, id, &pk) != 0) {
+		return NULL;
+	}
+	return pk;
+}
+
+int
+op_audit_pubkey(struct request *r)
+{
+	EVP_PKEY *pk = audit_pubkey(r);
+	BIO *b;
+	char *pem = NULL;
+	long n;
+
+	if (pk == NULL) {
+		return req_fail(r, SIGNET_ETOKEN, "the audit key is not available");
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b == NULL || PEM_write_bio_PUBKEY(b, pk) != 1 || (n = BIO_get_mem_data(b, &pem)) <= 0) {
+		BIO_free(b);
+		EVP_PKEY_free(pk);
+		return SIGNET_EINTERNAL;
+	}
+	r->result = json_pack("{s:s%}", "publicKeyPem", pem, (size_t)n);
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
+}
+
+int
+op_audit_verify(struct request *r)
+{
+	struct export_run x = {0};
+	struct audit_verify_result res;
+	const char *chain;
+	EVP_PKEY *pk;
+	FILE *f;
+	int rc, mfd;
+
+	if ((rc = chain_arg(r, &chain)) != 0) {
+		return rc;
+	}
+	if ((pk = audit_pubkey(r)) == NULL) {
+		return req_fail(r, SIGNET_ETOKEN, "the audit key is not available");
+	}
+	/* The live log, checked the way an offline verifier checks an export. */
+	mfd = memfd_create("signet-audit", MFD_CLOEXEC);
+	if (mfd < 0) {
+		EVP_PKEY_free(pk);
+		return SIGNET_EINTERNAL;
+	}
+	if ((rc = export_to_fd(r, chain, mfd, &x)) != 0) {
+		close(mfd);
+		EVP_PKEY_free(pk);
+		return rc;
+	}
+	lseek(mfd, 0, SEEK_SET);
+	f = fdopen(mfd, "r");
+	if (f == NULL) {
+		close(mfd);
+		EVP_PKEY_free(pk);
+		return SIGNET_EINTERNAL;
+	}
+	memset(&res, 0, sizeof(res));
+	rc = audit_verify_file(f, pk, &res);
+	fclose(f);
+	EVP_PKEY_free(pk);
+	r->result = json_pack("{s:s, s:b, s:i, s:I, s:I, s:I, s:s}", "chain", chain, "verified",
+			      rc == 0, "code", rc, "entries", (json_int_t)res.entries,
+			      "checkpoints", (json_int_t)res.checkpoints, "firstBadSeq",
+			      (json_int_t)res.bad_seq, "message", res.message);
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
+}
