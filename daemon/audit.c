@@ -192,25 +192,34 @@ resource_of(const struct request *r, char *out, size_t outlen)
 	snprintf(out, outlen, "OP:%s", op);
 }
 
+/* Everything the entry needs, copied: the request may be answered and gone by the commit. */
 struct after {
-	struct request *r;
 	char chain[ACL_NAME_MAX + 1];
+	char tenant[ACL_NAME_MAX + 1];
 	char resource[ACL_RESOURCE_MAX + 16];
 	char message[320];
 	const char *verb;
+	struct audit_actor a;
 };
 
 static int
 after_txn(struct store_txn *t, void *arg)
 {
 	struct after *x = arg;
-	struct audit_actor a;
 
-	audit_actor_of(x->r, &a);
-	if (a.tenant == NULL && x->chain[0] != '\0' && strcmp(x->chain, AUDIT_APPLIANCE) != 0) {
-		a.tenant = x->chain;
+	x->a.tenant = x->tenant[0] != '\0' ? x->tenant : NULL;
+	return audit_append(t, x->chain, &x->a, x->verb, x->resource, x->message, NULL);
+}
+
+static void
+after_done(void *arg, int rc)
+{
+	struct after *x = arg;
+
+	if (rc != 0) {
+		log_err("audit: cannot record %s of %s", x->verb, x->resource);
 	}
-	return audit_append(t, x->chain, &a, x->verb, x->resource, x->message, NULL);
+	free(x);
 }
 
 static bool tenant_exists(struct store *st, const char *name);
@@ -218,7 +227,7 @@ static bool tenant_exists(struct store *st, const char *name);
 void
 audit_after(struct request *r)
 {
-	struct after x = {.r = r};
+	struct after x = {0}, *xp;
 
 	if (r->audited || r->resumed || r->op == NULL || strcmp(r->op->name, "status") == 0) {
 		return;
@@ -250,8 +259,24 @@ audit_after(struct request *r)
 		snprintf(x.message, sizeof(x.message), "%s", r->op->name);
 	}
 	r->audited = true;
-	if (store_write(r->d->store, after_txn, &x) != 0) {
+	audit_actor_of(r, &x.a);
+	if (x.a.tenant != NULL) {
+		snprintf(x.tenant, sizeof(x.tenant), "%s", x.a.tenant);
+	} else if (strcmp(x.chain, AUDIT_APPLIANCE) != 0) {
+		snprintf(x.tenant, sizeof(x.tenant), "%s", x.chain);
+	}
+	/*
+	 * Nothing changed, so nothing waits for this entry: it is queued with the
+	 * next commit and the answer goes out meanwhile.
+	 */
+	if ((xp = malloc(sizeof(*xp))) == NULL) {
 		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+		return;
+	}
+	*xp = x;
+	if (store_write_async(r->d->store, after_txn, xp, after_done) != 0) {
+		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+		free(xp);
 	}
 }
 
