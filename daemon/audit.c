@@ -427,6 +427,7 @@ struct head_info {
 	char *prev_sig; /* malloc'd or NULL */
 	uint64_t ckpt_seq;
 	int64_t last_append;
+	int64_t ckpt_time; /* when the last checkpoint was made (0: never) */
 	uint64_t ckpt_count;
 };
 
@@ -469,6 +470,7 @@ heads_cb(const MDB_val *key, json_t *val, void *arg)
 	hi->ckpt_seq = (uint64_t)json_integer_value(json_object_get(val, "ckptSeq"));
 	hi->ckpt_count = (uint64_t)json_integer_value(json_object_get(val, "ckptCount"));
 	hi->last_append = json_integer_value(json_object_get(val, "lastAppend"));
+	hi->ckpt_time = json_integer_value(json_object_get(val, "ckptTime"));
 	return 0;
 }
 
@@ -525,6 +527,7 @@ ckpt_put_txn(struct store_txn *t, void *arg)
 	json_object_set(head, "ckptSig", json_object_get(x->ckpt, "signature"));
 	json_object_set_new(head, "ckptSeq", json_integer((json_int_t)x->hi->seq));
 	json_object_set_new(head, "ckptCount", json_integer((json_int_t)n));
+	json_object_set_new(head, "ckptTime", json_integer(time_now()));
 	store_put_json(t, STORE_DB_AUDIT_HEADS, x->hi->chain, strlen(x->hi->chain), head, false);
 	json_decref(head);
 	return t->err;
@@ -585,9 +588,10 @@ audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force)
 	}
 	for (size_t i = 0; i < x.n; i++) {
 		struct head_info *hi = &x.h[i];
+		/* New entries since the last checkpoint, and 1000 of them or a minute since it. */
 		bool due = hi->seq > hi->ckpt_seq &&
 			   (force || hi->seq - hi->ckpt_seq >= AUDIT_CKPT_EVERY ||
-			    now - hi->last_append >= AUDIT_CKPT_IDLE_S);
+			    now - hi->ckpt_time >= AUDIT_CKPT_IDLE_S);
 		if (due && checkpoint_one(d, hs, kid, hi) != 0) {
 			log_warning("audit: no checkpoint for chain %s this time", hi->chain);
 		}
