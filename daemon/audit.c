@@ -182,7 +182,9 @@ resource_of(const struct request *r, char *out, size_t outlen)
 				id = r->subject.user;
 			}
 			for (; id != NULL && id[n] != '\0' && n < sizeof(clean) - 1; n++) {
-				clean[n] = (id[n] < 0x20 || id[n] == 0x7f) ? '?' : id[n];
+				unsigned char ch = (unsigned char)id[n];
+				/* ASCII only: a cut never splits a character, nothing unprintable. */
+				clean[n] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
 			}
 			clean[n] = '\0';
 			snprintf(out, outlen, "%s:%s", map[i].type, n > 0 ? clean : "*");
@@ -234,7 +236,8 @@ audit_after(struct request *r)
 	}
 	if (r->authenticated) {
 		snprintf(x.chain, sizeof(x.chain), "%s", r->subject.tenant);
-	} else if (r->tenant_hint != NULL && tenant_exists(r->d->store, r->tenant_hint)) {
+	} else if (r->err == SIGNET_EUNAUTH && (r->op->flags & OP_AUTH) && r->tenant_hint != NULL &&
+		   tenant_exists(r->d->store, r->tenant_hint)) {
 		/* A refused token naming a tenant: that tenant's chain. */
 		snprintf(x.chain, sizeof(x.chain), "%s", r->tenant_hint);
 	} else if (r->local) {
@@ -251,6 +254,11 @@ audit_after(struct request *r)
 		x.verb = refusal_verb(r->err);
 		snprintf(x.message, sizeof(x.message), "%s refused: %s: %s", r->op->name,
 			 signet_err_code(r->err), r->message);
+		for (char *p = x.message; *p != '\0'; p++) {
+			if ((unsigned char)*p >= 0x80) {
+				*p = '?'; /* a cut may have split a character: keep the entry valid */
+			}
+		}
 	} else {
 		x.verb =
 		    strcmp(r->op->name, "backup") == 0 || strcmp(r->op->name, "audit.export") == 0

@@ -123,6 +123,7 @@ op_audit_list(struct request *r)
 struct export_run {
 	FILE *f;
 	size_t entries, checkpoints;
+	uint64_t upto; /* the last entry the final checkpoint covers: later ones wait for the next */
 	int err;
 };
 
@@ -130,8 +131,13 @@ static int
 export_cb(const MDB_val *key, json_t *val, void *arg)
 {
 	struct export_run *x = arg;
-	char *line = json_dumps(val, JSON_COMPACT);
+	char *line;
 
+	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") == 0 &&
+	    (uint64_t)json_integer_value(json_object_get(val, "seq")) > x->upto) {
+		return 1; /* appended after our checkpoint: this export ends before it */
+	}
+	line = json_dumps(val, JSON_COMPACT);
 	if (line == NULL || fprintf(x->f, "%s\n", line) < 0) {
 		free(line);
 		x->err = SIGNET_EINTERNAL;
@@ -155,7 +161,14 @@ static int
 export_txn(struct store_txn *t, void *arg)
 {
 	struct export_txn_arg *a = arg;
+	json_t *head = NULL;
 
+	/* In the snapshot we read: what the newest checkpoint covers. */
+	a->x->upto = 0;
+	if (store_get_json(t, STORE_DB_AUDIT_HEADS, a->chain, strlen(a->chain), &head) == 0) {
+		a->x->upto = (uint64_t)json_integer_value(json_object_get(head, "ckptSeq"));
+		json_decref(head);
+	}
 	return store_foreach(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, export_cb, a->x);
 }
 
@@ -167,7 +180,9 @@ export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
 	int rc, dfd;
 
 	if ((rc = audit_checkpoint_chain(r->d, r->hs, chain)) != 0 && rc != SIGNET_ECONFLICT) {
-		return req_fail(r, rc, "cannot sign a checkpoint now");
+		return req_fail(r, rc == SIGNET_ENOTFOUND ? SIGNET_ETOKEN : rc,
+				rc == SIGNET_ENOTFOUND ? "the audit key is not available"
+						       : "cannot sign a checkpoint now");
 	}
 	if ((dfd = dup(fd)) < 0 || (x->f = fdopen(dfd, "w")) == NULL) {
 		if (dfd >= 0) {
