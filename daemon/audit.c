@@ -10,6 +10,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
+#include "daemon/workers.h"
 #include "hsm/hsm.h"
 #include "lib/audit_verify.h"
 #include "lib/codec.h"
@@ -202,6 +203,7 @@ struct after {
 	char message[320];
 	const char *verb;
 	struct audit_actor a;
+	struct request *r; /* answered once the entry is on disk */
 };
 
 static int
@@ -217,11 +219,13 @@ static void
 after_done(void *arg, int rc)
 {
 	struct after *x = arg;
+	struct request *r = x->r;
 
 	if (rc != 0) {
 		log_err("audit: cannot record %s of %s", x->verb, x->resource);
 	}
 	free(x);
+	workers_finish(r->d->workers, r);
 }
 
 static bool tenant_exists(struct store *st, const char *name);
@@ -274,16 +278,20 @@ audit_after(struct request *r)
 		snprintf(x.tenant, sizeof(x.tenant), "%s", x.chain);
 	}
 	/*
-	 * Nothing changed, so nothing waits for this entry: it is queued with the
-	 * next commit and the answer goes out meanwhile.
+	 * The answer waits for the entry (nothing is answered unrecorded), but
+	 * the worker does not: the entry joins the next group commit and the
+	 * answer goes out from its callback.
 	 */
 	if ((xp = malloc(sizeof(*xp))) == NULL) {
 		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
 		return;
 	}
 	*xp = x;
+	xp->r = r;
+	r->deferred = true;
 	if (store_write_async(r->d->store, after_txn, xp, after_done) != 0) {
 		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+		r->deferred = false;
 		free(xp);
 	}
 }

@@ -408,6 +408,8 @@ request_resume(struct request *r)
 	park_unlink(s, r);
 	r->blocked = false;
 	r->resumed = true;
+	/* Its first run's deferred answer is long done: start this run clean. */
+	r->deferred = r->commit_done = r->worker_released = false;
 	r->err = 0;
 	r->message[0] = '\0';
 	json_decref(r->result);
