@@ -197,6 +197,9 @@ ctl events watch --timeout 1 >"$TMP/out" 2>"$TMP/err" || true
 expect VIEWED EVENTS:* USER:alice "events watch --timeout 1"
 step VIEWED USER:alice USER:alice "whoami" ctl whoami
 step VIEWED USER:bob USER:bob "bob's whoami" as "$B_TOKEN" whoami
+# status is not audited: with a token or without, it leaves no entry (the count below).
+check "status (with alice's token)" ctl status
+check "status (without a token)" env -u SIGNET_TOKEN "$SIGNETCTL" --socket "$DSOCK" status
 step VIEWED KEY:sk USER:alice "key show" ctl key show sk
 step VIEWED 'DEVICE_CONFIG:*' USER:alice "devconf list" ctl devconf list
 step VIEWED 'USER:*' USER:alice "user list" ctl user list
@@ -349,6 +352,18 @@ ctl --json audit list >"$TMP/out" || not_ok "alice lists acme's log"
 check "the refusals of ~appliance are in acme's log: 2 by carol, 2 by alice (non-local, uid 65534)" \
 	test "$(json '[.entries[] | select(.verb == "DENIED" and .resource == "AUDIT_LOG:*" and (.message | test("local admins"))) | "\(.actor)/\(.peerUid)"] | sort | join(" ")')" = \
 	"USER:alice/65534 USER:alice/65534 USER:carol/0 USER:carol/0"
+# Unauthenticated requests: audited where a tenant is named, or on ~appliance for a local peer.
+expect_refusal "a bogus token from root, no tenant named" unauthenticated \
+	as sgn_bogus_root whoami
+expect_refusal "a bogus token from uid 65534, no tenant named" unauthenticated \
+	$NOBODY "$SIGNETCTL" --socket "$DSOCK" --token sgn_bogus_nobody whoami
+expect_refusal "a bogus token from uid 65534 naming acme" unauthenticated \
+	$NOBODY "$SIGNETCTL" --socket "$DSOCK" --token sgn_bogus_nobody --tenant acme whoami
+expect_refusal "a bogus token from uid 65534 naming an unknown tenant" unauthenticated \
+	$NOBODY "$SIGNETCTL" --socket "$DSOCK" --token sgn_bogus_nobody --tenant nosuch whoami
+ctl --json audit list >"$TMP/out" || not_ok "alice lists acme's log"
+check "acme's log holds the refusal from uid 65534 that named acme, and no other of uid 65534's" \
+	test "$(json '[.entries[] | select(.peerUid == 65534 and .verb == "UNAUTHENTICATED") | "\(.resource)/\(.actor)/\(.tenant)"] | join(" ")')" = "USER:*/null/acme"
 ctl --json audit list --chain '~appliance' >"$TMP/out" 2>"$TMP/err" ||
 	not_ok "the local admin lists ~appliance ($(cat "$TMP/err"))"
 check "~appliance holds the creation of acme and globex" \
@@ -359,6 +374,8 @@ check "~appliance entries are all of chain ~appliance" \
 	test "$(json '[.entries[] | select(.chain != "~appliance")] | length')" = 0
 check "~appliance holds none of the tenants' requests" \
 	test "$(json '[.entries[] | select(.actor != "signetd" and .actor != "uid:0")] | length')" = 0
+check "~appliance holds root's refused bogus token (UNAUTHENTICATED USER:* by uid:0), once" \
+	test "$(json '[.entries[] | select(.verb == "UNAUTHENTICATED") | "\(.resource)/\(.actor)/\(.peerUid)"] | join(" ")')" = "USER:*/uid:0/0"
 
 # --- 4. A crash in the middle of a burst ------------------------------------------------------
 
