@@ -36,6 +36,19 @@ entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
 	return cl + 9;
 }
 
+int
+audit_entry_get(struct store_txn *t, const char *chain, uint64_t seq, json_t **out)
+{
+	uint8_t key[160];
+	size_t klen = entry_key(key, sizeof(key), chain, seq);
+
+	*out = NULL;
+	if (klen == 0) {
+		return SIGNET_ENOTFOUND;
+	}
+	return store_get_json(t, STORE_DB_AUDIT, key, klen, out);
+}
+
 void
 audit_actor_of(const struct request *r, struct audit_actor *a)
 {

@@ -47,3 +47,6 @@ int audit_key_ensure(struct daemon *d);
 void audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force);
 /* Sign a fresh checkpoint of CHAIN now (export); 0 or an error. */
 int audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain);
+
+/* The entry SEQ of CHAIN: 0 and *OUT (caller decrefs), or SIGNET_ENOTFOUND. */
+int audit_entry_get(struct store_txn *t, const char *chain, uint64_t seq, json_t **out);

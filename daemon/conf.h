@@ -10,6 +10,7 @@ struct config {
 	char *socket_path; /* [daemon] socket */
 	char
 	    *socket_group; /* [daemon] socket_group: group that may connect (empty: the daemon's) */
+	char *gateway_user; /* [daemon] gateway_user: the front end's user, never a local admin */
 	long workers;      /* [daemon] workers */
 	long max_connections; /* [daemon] max_connections */
 	long max_inflight;    /* [daemon] max_inflight: queued requests per connection */

@@ -36,6 +36,7 @@ struct daemon {
 	struct engine *engine; /* the threads that run tasks */
 	int64_t started;
 	uid_t self_uid;
+	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */
 	atomic_long requests;    /* requests dispatched since start */
 	atomic_long connections; /* connections open now */
 };

@@ -30,7 +30,7 @@ static const struct op_desc op_table[] = {
     {"audit.export", op_audit_export, OP_AUTH | OP_TOKEN, ACL_VIEW, ACL_RT_AUDIT_LOG, 1,
      ARGS("chain")},
     {"audit.list", op_audit_list, OP_AUTH, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
-     ARGS("chain", "resource", "limit", "cursor")},
+     ARGS("chain", "resource", "resourceType", "seq", "limit", "cursor")},
     {"audit.pubkey", op_audit_pubkey, OP_AUTH | OP_TOKEN, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
     {"audit.verify", op_audit_verify, OP_AUTH | OP_TOKEN, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
      ARGS("chain")},

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,16 @@ run(struct config *cfg)
 
 	d.cfg = cfg;
 	d.self_uid = geteuid();
+	d.gateway_uid = (uid_t)-1;
+	if (cfg->gateway_user != NULL && cfg->gateway_user[0] != '\0') {
+		struct passwd *pw = getpwnam(cfg->gateway_user);
+		if (pw == NULL || pw->pw_uid == 0 || pw->pw_uid == d.self_uid) {
+			log_err("gateway_user %s: %s", cfg->gateway_user,
+				pw == NULL ? "no such user" : "must not be root or the daemon's own user");
+			return EXIT_USAGE;
+		}
+		d.gateway_uid = pw->pw_uid;
+	}
 	d.started = time_now();
 	if (cfg->softhsm_conf != NULL && setenv("SOFTHSM2_CONF", cfg->softhsm_conf, 1) != 0) {
 		return EXIT_RUNTIME;

@@ -58,6 +58,7 @@ chain_arg(struct request *r, const char **chain)
 struct list_run {
 	struct request *r;
 	const char *resource;
+	const char *rtype; /* resource type: entries whose resource starts with "TYPE:" */
 	struct store_page pg;
 	struct ops_list out;
 };
@@ -74,18 +75,37 @@ list_cb(const MDB_val *key, json_t *val, void *arg)
 	if (x->resource != NULL && (res == NULL || strcmp(res, x->resource) != 0)) {
 		return 0;
 	}
+	if (x->rtype != NULL) {
+		size_t n = strlen(x->rtype);
+		if (res == NULL || strncmp(res, x->rtype, n) != 0 || res[n] != ':') {
+			return 0;
+		}
+	}
 	return ops_list_append(&x->out, json_deep_copy(val));
 }
 
 struct list_txn_arg {
 	struct list_run *x;
 	const char *chain;
+	int64_t seq; /* one entry, or 0 */
 };
 
 static int
 list_txn(struct store_txn *t, void *arg)
 {
 	struct list_txn_arg *a = arg;
+
+	if (a->seq > 0) {
+		json_t *e;
+		int rc = audit_entry_get(t, a->chain, (uint64_t)a->seq, &e);
+		if (rc != 0) {
+			return rc == SIGNET_ENOTFOUND
+				   ? req_fail(a->x->r, rc, "no entry %lld in chain %s",
+					      (long long)a->seq, a->chain)
+				   : rc;
+		}
+		return json_array_append_new(a->x->out.items, e) == 0 ? 0 : SIGNET_EINTERNAL;
+	}
 
 	/* The prefix includes the NUL: chain "ab" never lists "abc". */
 	return store_foreach_page(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, &a->x->pg,
@@ -96,13 +116,15 @@ int
 op_audit_list(struct request *r)
 {
 	struct list_run x = {.r = r};
-	struct list_txn_arg a = {&x, NULL};
+	struct list_txn_arg a = {&x, NULL, 0};
 	int rc;
 
 	if ((rc = chain_arg(r, &a.chain)) != 0) {
 		return rc;
 	}
-	if (jargs_str(&r->args, "resource", false, ACL_RESOURCE_MAX + 16, &x.resource) != 0) {
+	if (jargs_str(&r->args, "resource", false, ACL_RESOURCE_MAX + 16, &x.resource) != 0 ||
+	    jargs_str(&r->args, "resourceType", false, 32, &x.rtype) != 0 ||
+	    jargs_int(&r->args, "seq", false, 1, INT64_MAX, &a.seq) != 0) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
 	if ((rc = ops_page_args(r, &x.pg)) != 0) {

@@ -374,7 +374,8 @@ op_task_sign(struct request *r)
 {
 	struct task_ctx x = {.r = r};
 	const char *b64 = NULL, *name;
-	bool prehashed = false;
+	bool prehashed = false, autohash = false;
+	const json_t *ph;
 	uint8_t *msg = NULL;
 	size_t msglen = 0;
 	struct digests dg;
@@ -385,9 +386,15 @@ op_task_sign(struct request *r)
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
 	    jargs_str(&r->args, "inputBase64", false, MSG_MAX_SIZE, &b64) != 0 ||
-	    jargs_bool(&r->args, "prehashed", false, &prehashed) != 0 ||
 	    (name = task_name_arg(r, "input")) == NULL) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys. */
+	ph = json_object_get(r->args.obj, "prehashed");
+	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
+		autohash = true;
+	} else if (jargs_bool(&r->args, "prehashed", false, &prehashed) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
 	}
 	if ((b64 == NULL) == (r->nfds == 0)) {
 		return req_fail(r, SIGNET_EINVAL,
@@ -400,6 +407,14 @@ op_task_sign(struct request *r)
 		goto out;
 	}
 	alg = x.key.alg;
+	if (autohash) {
+		prehashed = alg == HSM_ALG_RSA_3072 || alg == HSM_ALG_RSA_4096;
+		if (prehashed && b64 == NULL) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "the input of an RSA-PSS key is its 32-byte SHA-256 digest");
+			goto out;
+		}
+	}
 	if (prehashed && alg == HSM_ALG_ED25519) {
 		rc = req_fail(r, SIGNET_EINVAL,
 			      "Ed25519 signs the message itself: no prehashed input");

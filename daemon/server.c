@@ -787,6 +787,13 @@ conn_close(struct conn *c)
 	conn_free_if_done(c);
 }
 
+/* Local administrators: root and the daemon's own user, never the gateway's. */
+static bool
+peer_is_local(const struct daemon *d, uid_t uid)
+{
+	return uid != d->gateway_uid && (uid == 0 || uid == d->self_uid);
+}
+
 #define LOCAL_RESERVED_CONNS 8 /* slots only local administrators may take */
 
 /*
@@ -798,7 +805,7 @@ static bool
 server_may_connect(struct server *s, uid_t uid)
 {
 	const struct config *cfg = s->d->cfg;
-	bool local = uid == 0 || uid == s->d->self_uid;
+	bool local = peer_is_local(s->d, uid);
 	long same = 0;
 
 	if (s->nconns >= cfg->max_connections + (local ? LOCAL_RESERVED_CONNS : 0)) {
@@ -810,6 +817,10 @@ server_may_connect(struct server *s, uid_t uid)
 	if (s->nconns >= cfg->max_connections - LOCAL_RESERVED_CONNS &&
 	    cfg->max_connections > LOCAL_RESERVED_CONNS) {
 		return false;
+	}
+	/* The gateway carries many users' requests: only the global cap applies to it. */
+	if (uid == s->d->gateway_uid) {
+		return true;
 	}
 	for (struct conn *c = s->conns; c != NULL; c = c->next) {
 		same += c->peer.uid == uid;
@@ -872,7 +883,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	c->peer.pid = cred.pid;
 	c->peer.uid = cred.uid;
 	c->peer.gid = cred.gid;
-	c->local = cred.uid == 0 || cred.uid == s->d->self_uid;
+	c->local = peer_is_local(s->d, cred.uid);
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(s->d->base, fd, EV_WRITE, conn_write_cb, c);
 	idle.tv_sec = s->d->cfg->idle_timeout;

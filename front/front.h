@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* signet-front: the unprivileged REST gateway; what its parts share. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define FRONT_MAX_LISTEN 8
+
+/* What the command line and the [front] section of the config set. */
+struct front_cfg {
+	char *socket_path;              /* signetd's socket */
+	char *listen[FRONT_MAX_LISTEN]; /* ADDR:PORT, [ADDR6]:PORT */
+	int nlisten;
+	char *tls_cert, *tls_key; /* both or neither */
+	char *user;               /* drop to this user when started as root */
+	char *tmpdir;             /* where uploads are spooled (unlinked files) */
+	char *log_level;
+	long max_connections; /* HTTP connections at once */
+	long max_connections_per_ip;
+	long connection_timeout; /* seconds without traffic */
+	long request_timeout;    /* seconds a whole request may take (uploads) */
+	long max_upload_mb;      /* multipart bodies */
+	long max_json_kb;        /* JSON bodies */
+	long max_header_kb;      /* request line and headers */
+	long max_uploads;        /* uploads in flight at once */
+	long max_streams;        /* event streams at once */
+	long pool_size;          /* idle connections to signetd kept */
+	long daemon_timeout;     /* seconds to wait for signetd's answer */
+};
+
+void front_cfg_init(struct front_cfg *c);
+void front_cfg_free(struct front_cfg *c);
+/* Read the [front] section of PATH over C. 0, or -1 with a reason in ERR. */
+int front_cfg_load(struct front_cfg *c, const char *path, char *err, size_t errlen);
+/* Set one key (as in the file) from its text. 0, or -1 with a reason in ERR. */
+int front_cfg_set(struct front_cfg *c, const char *key, const char *value, char *err,
+		  size_t errlen);
+
+/* Calls to signetd over a pool of connections (front/pool.c); thread-safe. */
+struct pool;
+
+struct pool *pool_new(const char *path, int max_idle, int timeout_ms);
+void pool_free(struct pool *p);
+
+/* The outcome of one call: the reply's result or error, and descriptors passed back. */
+struct call {
+	int err;           /* 0, a SIGNET_E* code from the reply, or SIGNET_EUNAVAILABLE */
+	json_t *result;    /* on success */
+	char code[32];     /* on error: the wire code */
+	char message[256]; /* on error: signetd's message, or ours */
+	int fds[8];
+	int nfds;
+};
+
+/*
+ * Send OP with AUTH (may be NULL) and ARGS (may be NULL; not stolen) and
+ * FDS attached; wait for the reply. The caller frees C with call_done.
+ */
+void pool_call(struct pool *p, const char *op, json_t *auth, json_t *args, const int *fds, int nfds,
+	       struct call *c);
+void call_done(struct call *c);
+
+/* A dedicated connection for an event stream: -errno or a connected socket's client. */
+struct client;
+int pool_connect(struct pool *p, struct client *out);
+
+/* The whole gateway. */
+struct front {
+	struct front_cfg *cfg;
+	struct pool *pool;
+	atomic_long uploads; /* in flight */
+	atomic_long streams; /* event streams open */
+	atomic_long requests;
+	int uid_dropped; /* the uid it runs as */
+};
+
+struct MHD_Daemon;
+/* Start one MHD daemon on the bound socket LFD. NULL on failure (logged). */
+struct MHD_Daemon *http_start(struct front *f, int lfd, const char *tls_cert_pem,
+			      const char *tls_key_pem);

@@ -1,0 +1,898 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libmicrohttpd glue: requests, bounded bodies, multipart streamed to unlinked files, replies,
+ * event streams. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "front/http.h"
+#include "lib/client.h"
+#include "lib/codec.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/msg.h"
+#include "lib/util.h"
+
+#define PP_BUFFER        16384  /* MHD post processor buffer: bounds one part's headers */
+#define WBUF_SIZE        262144 /* spool writes are batched to this size */
+#define SSE_KEEPALIVE_MS 15000  /* a comment line this often keeps proxies and us honest */
+#define SSE_BLOCK        32768
+
+/* ---- replies ---- */
+
+unsigned
+http_status_of(int err)
+{
+	switch (err) {
+	case SIGNET_EINVAL:
+		return MHD_HTTP_BAD_REQUEST;
+	case SIGNET_EUNAUTH:
+		return MHD_HTTP_UNAUTHORIZED;
+	case SIGNET_EDENIED:
+	case SIGNET_EOTP_INVALID:
+	case SIGNET_EOTP_REPLAYED:
+	case SIGNET_ESELF_APPROVAL:
+		return MHD_HTTP_FORBIDDEN;
+	case SIGNET_ENOTFOUND:
+		return MHD_HTTP_NOT_FOUND;
+	case SIGNET_ECONFLICT:
+		return MHD_HTTP_CONFLICT;
+	case SIGNET_ELOCKED_OUT:
+		return MHD_HTTP_TOO_MANY_REQUESTS;
+	case SIGNET_EEXPIRED:
+		return MHD_HTTP_GONE;
+	case SIGNET_ETOO_LARGE:
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	case SIGNET_ETOKEN:
+	case SIGNET_EUNAVAILABLE:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static void
+common_headers(struct MHD_Response *rsp)
+{
+	MHD_add_response_header(rsp, "Cache-Control", "no-store");
+	MHD_add_response_header(rsp, "X-Content-Type-Options", "nosniff");
+}
+
+enum MHD_Result
+http_json(struct req *q, unsigned status, json_t *body)
+{
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct MHD_Response *rsp;
+	enum MHD_Result ok;
+	size_t len;
+
+	json_decref(body);
+	if (text == NULL) {
+		text = strdup("{\"code\":\"internal\",\"message\":\"internal error\"}");
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		if (text == NULL) {
+			return MHD_NO;
+		}
+	}
+	len = strlen(text);
+	/* Replies may hold a task's data but never a token: no wipe needed. */
+	rsp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (rsp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(rsp, "Content-Type", "application/json");
+	common_headers(rsp);
+	if (status == MHD_HTTP_UNAUTHORIZED) {
+		MHD_add_response_header(rsp, "WWW-Authenticate", "Bearer");
+	}
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE || status == MHD_HTTP_TOO_MANY_REQUESTS) {
+		MHD_add_response_header(rsp, "Retry-After", "5");
+	}
+	ok = MHD_queue_response(q->conn, status, rsp);
+	MHD_destroy_response(rsp);
+	q->responded = ok == MHD_YES;
+	q->status = (int)status;
+	return ok;
+}
+
+enum MHD_Result
+http_error(struct req *q, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return http_json(q, status, json_pack("{s:s, s:s}", "code", code, "message", msg));
+}
+
+enum MHD_Result
+http_call_error(struct req *q, const struct call *c)
+{
+	return http_error(q, http_status_of(c->err), c->code, "%s", c->message);
+}
+
+enum MHD_Result
+http_call_reply(struct req *q, struct call *c, unsigned ok_status)
+{
+	enum MHD_Result r;
+
+	if (c->err != 0) {
+		r = http_call_error(q, c);
+	} else {
+		r = http_json(q, ok_status, c->result);
+		c->result = NULL;
+	}
+	call_done(c);
+	return r;
+}
+
+const char *
+http_query(struct req *q, const char *name)
+{
+	return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void
+http_call(struct req *q, const char *op, json_t *args, const int *fds, int nfds, struct call *c)
+{
+	pool_call(q->f->pool, op, q->auth, args, fds, nfds, c);
+}
+
+json_t *
+http_body_object(struct req *q)
+{
+	json_error_t e;
+	json_t *v;
+
+	if (q->len == 0) {
+		http_error(q, MHD_HTTP_BAD_REQUEST, "invalid", "a JSON object is required");
+		return NULL;
+	}
+	v = json_loadb(q->buf, q->len, JSON_REJECT_DUPLICATES, &e);
+	if (v == NULL || !json_is_object(v) || json_depth(v) > 16) {
+		json_decref(v);
+		http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+			   "the body is not a valid JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+/* A filename safe inside a quoted Content-Disposition value. */
+static void
+safe_filename(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (const char *p = in; *p != '\0' && n + 1 < outlen; p++) {
+		unsigned char ch = (unsigned char)*p;
+		out[n++] =
+		    (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' && ch != '/' && ch != ';')
+			? (char)ch
+			: '_';
+	}
+	out[n] = '\0';
+	if (n == 0) {
+		snprintf(out, outlen, "result");
+	}
+}
+
+enum MHD_Result
+http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sha256_hex)
+{
+	struct MHD_Response *rsp;
+	char fname[200], disp[260];
+	enum MHD_Result ok;
+
+	/* MHD sends it with sendfile() where it can (plain HTTP), and closes FD. */
+	rsp = MHD_create_response_from_fd64(size, fd);
+	if (rsp == NULL) {
+		close(fd);
+		return http_error(q, 500, "internal", "cannot send the file");
+	}
+	safe_filename(name, fname, sizeof(fname));
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", fname);
+	MHD_add_response_header(rsp, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(rsp, "Content-Disposition", disp);
+	if (sha256_hex != NULL && strlen(sha256_hex) == 64) {
+		uint8_t d[32];
+		char b64[64], hdr[80];
+		if (hex_decode(sha256_hex, d, sizeof(d))) {
+			base64_encode(d, sizeof(d), b64, false);
+			snprintf(hdr, sizeof(hdr), "sha-256=%s", b64);
+			MHD_add_response_header(rsp, "Digest", hdr);
+			MHD_add_response_header(rsp, "X-Checksum-SHA256", sha256_hex);
+		}
+	}
+	common_headers(rsp);
+	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
+	MHD_destroy_response(rsp);
+	q->responded = true;
+	q->status = MHD_HTTP_OK;
+	return ok;
+}
+
+/* ---- event streams ---- */
+
+struct sse {
+	struct front *f;
+	struct client cl;
+	char *pending;
+	size_t plen, poff;
+	bool ended;
+};
+
+static void
+sse_free(void *cls)
+{
+	struct sse *s = cls;
+
+	client_close(&s->cl);
+	free(s->pending);
+	atomic_fetch_sub(&s->f->streams, 1);
+	free(s);
+}
+
+/* Format one packet from signetd as an SSE message into s->pending. */
+static void
+sse_format(struct sse *s, json_t *pkt)
+{
+	json_t *ev = json_object_get(pkt, "event");
+	char *data;
+	int n;
+
+	free(s->pending);
+	s->pending = NULL;
+	s->plen = s->poff = 0;
+	if (ev != NULL) {
+		json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		if ((data = json_dumps(ev, JSON_COMPACT)) == NULL) {
+			return;
+		}
+		/* Event types are ours ("task.status"): no newline can reach the stream. */
+		n = asprintf(&s->pending, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)seq,
+			     type != NULL && strpbrk(type, "\r\n") == NULL ? type : "message",
+			     data);
+		free(data);
+	} else if (json_is_false(json_object_get(pkt, "ok"))) {
+		/* The watch ended (token revoked, daemon stopping): say why, then end. */
+		json_t *e = json_object_get(pkt, "error");
+		if ((data = json_dumps(e != NULL ? e : json_null(), JSON_COMPACT)) == NULL) {
+			s->ended = true;
+			return;
+		}
+		n = asprintf(&s->pending, "event: error\ndata: %s\n\n", data);
+		free(data);
+		s->ended = true;
+	} else {
+		return;
+	}
+	if (n > 0) {
+		s->plen = (size_t)n;
+	} else {
+		s->pending = NULL;
+		s->ended = true;
+	}
+}
+
+/* Runs on the connection's own thread (thread per connection): it may block. */
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *s = cls;
+	json_t *pkt;
+	int r;
+
+	(void)pos;
+	while (s->poff == s->plen) {
+		if (s->ended) {
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		r = client_recv(&s->cl, &pkt, SSE_KEEPALIVE_MS);
+		if (r == -ETIMEDOUT) {
+			static const char ka[] = ": keepalive\n\n";
+			if (max < sizeof(ka) - 1) {
+				return 0;
+			}
+			memcpy(buf, ka, sizeof(ka) - 1);
+			return (ssize_t)(sizeof(ka) - 1);
+		}
+		if (r != 0) {
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		sse_format(s, pkt);
+		json_decref(pkt);
+	}
+	{
+		size_t n = s->plen - s->poff < max ? s->plen - s->poff : max;
+		memcpy(buf, s->pending + s->poff, n);
+		s->poff += n;
+		return (ssize_t)n;
+	}
+}
+
+enum MHD_Result
+http_events(struct req *q, long long since)
+{
+	struct sse *s;
+	json_t *args, *reply = NULL;
+	int rfds[MSG_MAX_FDS], nrfds = 0, r;
+	struct MHD_Response *rsp;
+	enum MHD_Result ok;
+
+	if (atomic_fetch_add(&q->f->streams, 1) >= q->f->cfg->max_streams) {
+		atomic_fetch_sub(&q->f->streams, 1);
+		return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				  "too many event streams are open");
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		atomic_fetch_sub(&q->f->streams, 1);
+		return MHD_NO;
+	}
+	s->f = q->f;
+	s->cl.fd = -1;
+	if (pool_connect(q->f->pool, &s->cl) != 0) {
+		sse_free(s);
+		return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				  "signetd is not available");
+	}
+	args = since >= 0 ? json_pack("{s:I}", "since", (json_int_t)since) : json_object();
+	r = client_call(&s->cl, "events.watch", q->auth, args, NULL, 0, &reply, rfds, &nrfds);
+	json_decref(args);
+	msg_close_fds(rfds, &nrfds);
+	if (r != 0 || !json_is_true(json_object_get(reply, "ok"))) {
+		json_t *e = json_object_get(reply, "error");
+		const char *code = json_string_value(json_object_get(e, "code"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		int err = r != 0 ? SIGNET_EUNAVAILABLE : signet_err_from_code(code ? code : "");
+		json_decref(reply);
+		sse_free(s);
+		return http_error(q, http_status_of(err), signet_err_code(err), "%s",
+				  r != 0 ? "signetd is not available" : (msg ? msg : "error"));
+	}
+	json_decref(reply);
+	rsp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);
+	if (rsp == NULL) {
+		sse_free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(rsp, "Content-Type", "text/event-stream");
+	common_headers(rsp);
+	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
+	MHD_destroy_response(rsp);
+	q->responded = true;
+	q->status = MHD_HTTP_OK;
+	return ok;
+}
+
+/* ---- uploads ---- */
+
+int
+http_tmpfile(struct front *f)
+{
+	int fd = open(f->cfg->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* No O_TMPFILE on that filesystem: make and unlink at once. */
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/signet-front.XXXXXX", f->cfg->tmpdir);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0) {
+			unlink(path);
+		}
+	}
+	if (fd < 0) {
+		log_err("cannot make a spool file in %s: %s", f->cfg->tmpdir, strerror(errno));
+	}
+	return fd;
+}
+
+static void req_fail(struct req *q, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+req_fail(struct req *q, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (q->fail_status != 0) {
+		return;
+	}
+	q->fail_status = (int)status;
+	snprintf(q->fail_code, sizeof(q->fail_code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(q->fail_msg, sizeof(q->fail_msg), fmt, ap);
+	va_end(ap);
+}
+
+static int
+up_flush(struct req *q)
+{
+	struct upload *u = &q->up;
+
+	if (u->wlen > 0 && write_all(u->fd, u->wbuf, u->wlen) != 0) {
+		log_err("cannot write the upload spool: %s", strerror(errno));
+		req_fail(q, MHD_HTTP_INSUFFICIENT_STORAGE, "unavailable",
+			 "the gateway cannot store the upload");
+		return -1;
+	}
+	u->wlen = 0;
+	return 0;
+}
+
+static void
+up_end_part(struct req *q)
+{
+	struct upload *u = &q->up;
+
+	if (u->in_file) {
+		struct part *p = &u->parts[u->nparts - 1];
+		EVP_DigestFinal_ex(u->md, p->sha256, NULL);
+		u->in_file = false;
+	} else if (u->text != NULL) {
+		if (json_object_get(u->fields, u->cur_field) != NULL) {
+			req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "field '%s' is given twice",
+				 u->cur_field);
+		} else if (json_object_size(u->fields) >= HTTP_MAX_FIELDS) {
+			req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "too many fields");
+		} else {
+			json_t *v = json_stringn(u->text, u->textlen);
+			if (v == NULL) {
+				req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					 "field '%s' is not UTF-8 text", u->cur_field);
+			} else {
+				json_object_set_new(u->fields, u->cur_field, v);
+			}
+		}
+		free(u->text);
+		u->text = NULL;
+		u->textlen = 0;
+	}
+	u->cur_field[0] = '\0';
+}
+
+static bool
+is_file_field(const struct route *rt, const char *key)
+{
+	for (const char *const *f = rt->file_fields; f != NULL && *f != NULL; f++) {
+		if (strcmp(*f, key) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum MHD_Result
+up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+	   const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+	   size_t size)
+{
+	struct req *q = cls;
+	struct upload *u = &q->up;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (q->fail_status != 0) {
+		return MHD_NO;
+	}
+	if (key == NULL || strlen(key) >= sizeof(u->cur_field)) {
+		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
+			 "a multipart field name is missing or too long");
+		return MHD_NO;
+	}
+	/* A part starts at offset 0; one that sends nothing at all is never seen. */
+	if (off == 0 && (size > 0 || strcmp(key, u->cur_field) != 0)) {
+		up_end_part(q);
+		if (q->fail_status != 0) {
+			return MHD_NO;
+		}
+		snprintf(u->cur_field, sizeof(u->cur_field), "%s", key);
+		if (is_file_field(q->rt, key)) {
+			struct part *p;
+			if (u->nparts == HTTP_MAX_PARTS) {
+				req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "too many files");
+				return MHD_NO;
+			}
+			p = &u->parts[u->nparts++];
+			memset(p, 0, sizeof(*p));
+			snprintf(p->field, sizeof(p->field), "%s", key);
+			snprintf(p->filename, sizeof(p->filename), "%s",
+				 filename != NULL ? filename : "");
+			p->off = u->total;
+			if (u->fd < 0 && (u->fd = http_tmpfile(q->f)) < 0) {
+				req_fail(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					 "the gateway cannot store the upload");
+				return MHD_NO;
+			}
+			EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+			u->in_file = true;
+		} else {
+			u->text = malloc(HTTP_MAX_FIELD);
+			if (u->text == NULL) {
+				req_fail(q, 500, "internal", "out of memory");
+				return MHD_NO;
+			}
+		}
+	} else if (strcmp(key, u->cur_field) != 0) {
+		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "malformed multipart body");
+		return MHD_NO;
+	}
+	if (size == 0) {
+		return MHD_YES;
+	}
+	if (u->in_file) {
+		struct part *p = &u->parts[u->nparts - 1];
+		EVP_DigestUpdate(u->md, data, size);
+		p->size += size;
+		u->total += size;
+		while (size > 0) {
+			size_t n = WBUF_SIZE - u->wlen < size ? WBUF_SIZE - u->wlen : size;
+			memcpy(u->wbuf + u->wlen, data, n);
+			u->wlen += n;
+			data += n;
+			size -= n;
+			if (u->wlen == WBUF_SIZE && up_flush(q) != 0) {
+				return MHD_NO;
+			}
+		}
+		return MHD_YES;
+	}
+	if (u->textlen + size > HTTP_MAX_FIELD - 1) {
+		req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+			 "field '%s' is longer than %d bytes", key, HTTP_MAX_FIELD - 1);
+		return MHD_NO;
+	}
+	memcpy(u->text + u->textlen, data, size);
+	u->textlen += size;
+	return MHD_YES;
+}
+
+/* ---- the request cycle ---- */
+
+static void
+req_free(struct req *q)
+{
+	struct upload *u = &q->up;
+
+	if (q->pp != NULL) {
+		MHD_destroy_post_processor(q->pp);
+	}
+	if (u->fd >= 0) {
+		close(u->fd);
+	}
+	EVP_MD_CTX_free(u->md);
+	free(u->wbuf);
+	free(u->text);
+	json_decref(u->fields);
+	if (q->buf != NULL) {
+		free(q->buf);
+	}
+	json_decref(q->auth); /* the token was wiped by the allocator (json_use_wiping_allocator) */
+	if (q->counted_upload) {
+		atomic_fetch_sub(&q->f->uploads, 1);
+	}
+	free(q);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	if (q == NULL) {
+		return;
+	}
+	log_info("%s %s %d%s %llu ms", q->method, q->path, q->status,
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
+		 (unsigned long long)(time_mono_ms() - q->started_ms));
+	req_free(q);
+	*con_cls = NULL;
+}
+
+/* Headers: Authorization and X-SE-TENANT become the call's auth. */
+static int
+req_auth(struct req *q)
+{
+	const char *h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
+	const char *tenant = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "X-SE-TENANT");
+	const char *tok;
+
+	if (h == NULL) {
+		return q->rt->public ? 0 : -1;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		return -1;
+	}
+	tok = h + 7;
+	while (*tok == ' ') {
+		tok++;
+	}
+	if (*tok == '\0' || strlen(tok) > 256) {
+		return -1;
+	}
+	q->auth = json_pack("{s:s}", "token", tok);
+	if (q->auth == NULL) {
+		return -1;
+	}
+	if (tenant != NULL) {
+		if (strlen(tenant) > 64 || !name_is_valid(tenant)) {
+			return -2;
+		}
+		json_object_set_new(q->auth, "tenant", json_string(tenant));
+	}
+	return 0;
+}
+
+static bool
+content_type_is(struct req *q, const char *want)
+{
+	const char *ct = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+	size_t n = strlen(want);
+
+	return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The first call: route, authenticate the headers, set up the body. */
+static enum MHD_Result
+req_begin(struct req *q, const char *method, const char *url)
+{
+	bool mismatch = false;
+	const char *cl;
+	int a;
+
+	snprintf(q->method, sizeof(q->method), "%s", method);
+	snprintf(q->path, sizeof(q->path), "%s", url);
+	q->rt = api_route(method, url, q->params, &q->nparams, &mismatch);
+	if (q->rt == NULL) {
+		if (mismatch) {
+			return http_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "invalid",
+					  "method %s is not allowed here", q->method);
+		}
+		return http_error(q, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
+	}
+	if ((a = req_auth(q)) != 0) {
+		return a == -2 ? http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					    "X-SE-TENANT is not a tenant name")
+			       : http_error(q, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+					    "a bearer token is required");
+	}
+	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
+	switch (q->rt->body) {
+	case BODY_NONE:
+		q->max = 0;
+		break;
+	case BODY_JSON:
+		q->max = (size_t)q->f->cfg->max_json_kb * 1024;
+		if (cl != NULL && strtoull(cl, NULL, 10) > q->max) {
+			return http_error(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					  "the body is larger than %ld KiB",
+					  q->f->cfg->max_json_kb);
+		}
+		if (cl != NULL && strtoull(cl, NULL, 10) > 0 &&
+		    !content_type_is(q, "application/json")) {
+			return http_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid",
+					  "the body must be application/json");
+		}
+		break;
+	case BODY_MULTIPART:
+		q->max = (size_t)q->f->cfg->max_upload_mb * 1024 * 1024;
+		if (cl != NULL && strtoull(cl, NULL, 10) > q->max) {
+			return http_error(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					  "the body is larger than %ld MiB",
+					  q->f->cfg->max_upload_mb);
+		}
+		if (!content_type_is(q, "multipart/form-data")) {
+			return http_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid",
+					  "the body must be multipart/form-data");
+		}
+		if (atomic_fetch_add(&q->f->uploads, 1) >= q->f->cfg->max_uploads) {
+			atomic_fetch_sub(&q->f->uploads, 1);
+			return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					  "too many uploads are in progress");
+		}
+		q->counted_upload = true;
+		/* Refuse a bad token before a byte of a large body is read. */
+		{
+			struct call c;
+			http_call(q, "whoami", NULL, NULL, 0, &c);
+			if (c.err != 0) {
+				enum MHD_Result r = http_call_error(q, &c);
+				call_done(&c);
+				return r;
+			}
+			call_done(&c);
+		}
+		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, up_iterate, q);
+		q->up.fields = json_object();
+		q->up.md = EVP_MD_CTX_new();
+		q->up.wbuf = malloc(WBUF_SIZE);
+		if (q->pp == NULL) {
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					  "malformed multipart/form-data (no boundary?)");
+		}
+		if (q->up.fields == NULL || q->up.md == NULL || q->up.wbuf == NULL) {
+			return http_error(q, 500, "internal", "out of memory");
+		}
+		break;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+req_body(struct req *q, const char *data, size_t size)
+{
+	if (q->fail_status != 0) {
+		return MHD_YES; /* answered when the body ends (or the connection closes) */
+	}
+	if ((int64_t)(time_mono_ms() - q->started_ms) > q->f->cfg->request_timeout * 1000) {
+		log_warning("%s %s: request_timeout reached; connection closed", q->method,
+			    q->path);
+		return MHD_NO;
+	}
+	if (q->rt == NULL || q->rt->body == BODY_NONE) {
+		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "this request takes no body");
+		return MHD_YES;
+	}
+	if (q->rt->body == BODY_JSON) {
+		if (q->len + size > q->max) {
+			req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				 "the body is larger than %ld KiB", q->f->cfg->max_json_kb);
+			return MHD_YES;
+		}
+		if (q->buf == NULL && (q->buf = malloc(q->max)) == NULL) {
+			req_fail(q, 500, "internal", "out of memory");
+			return MHD_YES;
+		}
+		memcpy(q->buf + q->len, data, size);
+		q->len += size;
+		return MHD_YES;
+	}
+	if (q->up.total + size > q->max) {
+		req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+			 "the upload is larger than %ld MiB", q->f->cfg->max_upload_mb);
+		return MHD_YES;
+	}
+	if (MHD_post_process(q->pp, data, size) != MHD_YES) {
+		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "malformed multipart/form-data");
+	}
+	return MHD_YES;
+}
+
+/* The body is complete: close the multipart state and check it ended properly. */
+static void
+req_body_end(struct req *q)
+{
+	if (q->pp == NULL) {
+		return;
+	}
+	if (q->fail_status == 0) {
+		up_end_part(q);
+	} else if (q->up.in_file) {
+		q->up.in_file = false;
+	}
+	if (MHD_destroy_post_processor(q->pp) != MHD_YES) {
+		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
+			 "malformed multipart/form-data (truncated or no final boundary)");
+	}
+	q->pp = NULL;
+	if (q->fail_status == 0 && q->up.fd >= 0) {
+		up_flush(q);
+	}
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct front *f = cls;
+	struct req *q = *con_cls;
+
+	(void)version;
+	if (q == NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL) {
+			return MHD_NO;
+		}
+		q->f = f;
+		q->conn = conn;
+		q->up.fd = -1;
+		q->started_ms = time_mono_ms();
+		*con_cls = q;
+		atomic_fetch_add(&f->requests, 1);
+		return req_begin(q, method, url);
+	}
+	if (q->responded) {
+		/* Answered early (an error): the rest of the body is discarded. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		enum MHD_Result r = req_body(q, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		/*
+		 * Answer a refusal at once rather than read the rest of a body that
+		 * is refused anyway; where MHD cannot answer mid-body, the
+		 * connection is closed.
+		 */
+		if (r == MHD_YES && q->fail_status != 0) {
+			return http_error(q, (unsigned)q->fail_status, q->fail_code, "%s",
+					  q->fail_msg);
+		}
+		return r;
+	}
+	req_body_end(q);
+	if (q->fail_status != 0) {
+		return http_error(q, (unsigned)q->fail_status, q->fail_code, "%s", q->fail_msg);
+	}
+	return q->rt->handler(q);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+		line[--n] = '\0';
+	}
+	log_notice("http: %s", line);
+}
+
+struct MHD_Daemon *
+http_start(struct front *f, int lfd, const char *tls_cert_pem, const char *tls_key_pem)
+{
+	const struct front_cfg *c = f->cfg;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+
+	if (tls_cert_pem != NULL) {
+		flags |= MHD_USE_TLS;
+		d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024,
+		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_STRICT_FOR_CLIENT,
+		    1, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+		    tls_key_pem, MHD_OPTION_END);
+	} else {
+		d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024,
+		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_STRICT_FOR_CLIENT,
+		    1, MHD_OPTION_END);
+	}
+	if (d == NULL) {
+		log_err("cannot start the HTTP server");
+	}
+	return d;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The gateway's request state and the helpers its handlers (front/api.c) use. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "front/front.h"
+
+#define HTTP_MAX_SEGMENTS 8
+#define HTTP_MAX_SEGMENT  128  /* bytes of one path segment */
+#define HTTP_MAX_PARTS    257  /* files in one multipart body: 255 firmware, metadata, one spare */
+#define HTTP_MAX_FIELDS   16   /* text fields in one multipart body */
+#define HTTP_MAX_FIELD    4096 /* bytes of one text field */
+
+struct req;
+typedef enum MHD_Result (*http_handler)(struct req *q);
+
+enum body_kind { BODY_NONE, BODY_JSON, BODY_MULTIPART };
+
+struct route {
+	const char *method;
+	const char *pattern; /* a path whose segments "*" are parameters */
+	http_handler handler;
+	enum body_kind body;
+	const char *const *file_fields; /* multipart: the fields that are files */
+	const char *arg;                /* a constant the handler reads (a task type, a chain) */
+	bool public;                    /* needs no Authorization */
+};
+
+/* One file of a multipart body, stored at OFF in the request's spool file. */
+struct part {
+	char field[32];
+	char filename[256];
+	uint64_t off, size;
+	uint8_t sha256[32];
+};
+
+struct upload {
+	int fd; /* unlinked spool file, or -1 */
+	uint64_t total;
+	struct part parts[HTTP_MAX_PARTS];
+	int nparts;
+	bool in_file;       /* the part being received is a file */
+	char cur_field[32]; /* the part being received */
+	json_t *fields;     /* text fields: name -> string */
+	char *text;         /* the text field being received */
+	size_t textlen;
+	void *md;      /* EVP_MD_CTX of the file part being received */
+	uint8_t *wbuf; /* write buffer */
+	size_t wlen;
+};
+
+struct req {
+	struct front *f;
+	struct MHD_Connection *conn;
+	const struct route *rt;
+	char method[16];
+	char path[256];
+	char params[2][HTTP_MAX_SEGMENT + 1];
+	int nparams;
+	json_t *auth; /* {"token", "tenant"} from the headers, or NULL */
+	/* body */
+	char *buf;
+	size_t len, max;
+	struct MHD_PostProcessor *pp;
+	struct upload up;
+	bool counted_upload;
+	/* an error found while the body streamed; answered when it ends */
+	int fail_status;
+	char fail_code[32];
+	char fail_msg[200];
+	bool responded;
+	int status; /* what was answered, for the log */
+	uint64_t started_ms;
+};
+
+/* Answer with a JSON body (stolen). */
+enum MHD_Result http_json(struct req *q, unsigned status, json_t *body);
+/* Answer {"code", "message"} with STATUS. */
+enum MHD_Result http_error(struct req *q, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Answer a failed call with the status its code maps to. */
+enum MHD_Result http_call_error(struct req *q, const struct call *c);
+/* Answer a call: its result with OK_STATUS, or its error. */
+enum MHD_Result http_call_reply(struct req *q, struct call *c, unsigned ok_status);
+/* The HTTP status of a signetd error. */
+unsigned http_status_of(int err);
+/* A query argument, or NULL. */
+const char *http_query(struct req *q, const char *name);
+/* Call OP with the request's auth. */
+void http_call(struct req *q, const char *op, json_t *args, const int *fds, int nfds,
+	       struct call *c);
+/* The parsed JSON body (an object), or NULL after answering 400. */
+json_t *http_body_object(struct req *q);
+/* Answer with the file FD (owned) of SIZE bytes as an attachment named NAME. */
+enum MHD_Result http_file(struct req *q, int fd, uint64_t size, const char *name,
+			  const char *sha256_hex);
+/* Answer with an event stream from signetd starting after SINCE (-1: from now). */
+enum MHD_Result http_events(struct req *q, long long since);
+/* A new unlinked file in the spool directory, or -1. */
+int http_tmpfile(struct front *f);
+
+/* The route table and the lookup (front/api.c). */
+const struct route *api_route(const char *method, const char *path,
+			      char params[2][HTTP_MAX_SEGMENT + 1], int *nparams,
+			      bool *method_mismatch);
