@@ -17,6 +17,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/engine.h"
+#include "daemon/package.h"
 #include "daemon/rules.h"
 #include "daemon/tasks.h"
 #include "hsm/crypt.h"
@@ -244,8 +245,8 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 	return 0;
 }
 
-static int
-fsync_dir_of(const char *path)
+int
+engine_fsync_dir(const char *path)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -373,7 +374,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 		r = SIGNET_EINTERNAL;
 	}
 	close(out_fd);
-	if (r == 0 && (rename(tmppath, outpath) != 0 || fsync_dir_of(outpath) != 0)) {
+	if (r == 0 && (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0)) {
 		log_err("task %s: cannot move the result in place: %s", id, strerror(errno));
 		r = SIGNET_EINTERNAL;
 	}
@@ -551,6 +552,17 @@ transition(struct daemon *d, const char *tenant, const char *id, const enum task
 	return transition_in(d, tenant, id, from, nfrom, to, reason, result, NULL, task);
 }
 
+int
+engine_transition(struct daemon *d, const char *tenant, const char *id,
+		  const enum task_status *from, size_t nfrom, enum task_status to,
+		  const char *reason, json_t *result)
+{
+	int r = transition(d, tenant, id, from, nfrom, to, reason, result, NULL);
+
+	json_decref(result);
+	return r;
+}
+
 struct auth_read {
 	const json_t *task;
 	char *why;
@@ -714,6 +726,8 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		}
 		free(msg);
 		keyref_clear(&k);
+	} else if (r == 0 && type != NULL && strcmp(type, "PACKAGING") == 0) {
+		r = exec_package(d, hs, task, &result, why, sizeof(why));
 	} else if (r == 0) {
 		snprintf(why, sizeof(why), "unknown task type");
 		r = SIGNET_EINTERNAL;

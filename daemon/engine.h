@@ -6,6 +6,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/store.h"
+#include "daemon/tasks.h"
 #include "hsm/hsm.h"
 
 #define TASK_ED25519_MAX (16u << 20) /* Ed25519 signs the whole message in one C_Sign */
@@ -33,3 +34,15 @@ void keyref_clear(struct keyref *k);
  */
 int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k,
 	      const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen);
+
+/* fsync the directory that holds PATH (after a rename into it). */
+int engine_fsync_dir(const char *path);
+
+/*
+ * Move task ID from one of FROM to TO in its own durable write (with its
+ * event and audit entry), storing RESULT (taken; may be NULL) when given.
+ * SIGNET_ECONFLICT when the task was in none of FROM.
+ */
+int engine_transition(struct daemon *d, const char *tenant, const char *id,
+		      const enum task_status *from, size_t nfrom, enum task_status to,
+		      const char *reason, json_t *result);

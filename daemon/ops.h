@@ -38,6 +38,7 @@ int op_devconf_list(struct request *r);
 
 int op_task_sign(struct request *r);
 int op_task_encrypt(struct request *r);
+int op_task_package(struct request *r);
 int op_task_show(struct request *r);
 int op_task_list(struct request *r);
 int op_task_wait(struct request *r);

@@ -13,6 +13,7 @@
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
+#include "daemon/package.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"
@@ -38,6 +39,8 @@ struct task_ctx {
 	json_t *devconf;
 	struct keyref key; /* signing: the key; encryption: the AES key when not a certificate */
 	bool have_key;
+	struct keyref ekey; /* packaging: the AES key (key is the signing key) */
+	bool have_ekey;
 	json_t *enc_ref; /* encryption: the first encryption key reference */
 	bool legacy_ok;
 	bool four_eyes; /* the tenant's default for this type of task */
@@ -65,15 +68,47 @@ task_ctx_txn(struct store_txn *t, void *arg)
 		return req_fail(r, SIGNET_ECONFLICT, "device configuration %s is disabled",
 				x->devconf_id);
 	}
+	bool sign = strcmp(r->op->name, "task.sign") == 0;
+	bool pkg = strcmp(r->op->name, "task.package") == 0;
 	{
-		bool sign = strcmp(r->op->name, "task.sign") == 0;
 		json_t *v = tenant_config_get(t, r->subject.tenant,
-					      sign ? "approval.fourEyes.signing"
-						   : "approval.fourEyes.encryption");
+					      sign  ? "approval.fourEyes.signing"
+					      : pkg ? "approval.fourEyes.packaging"
+						    : "approval.fourEyes.encryption");
 		x->four_eyes = json_is_true(v);
 		json_decref(v);
 	}
-	if (strcmp(r->op->name, "task.sign") == 0) {
+	if (pkg) {
+		const char *elabel;
+		x->enc_ref = json_array_get(json_object_get(x->devconf, "encryptionKeys"), 0);
+		elabel = json_string_value(json_object_get(x->enc_ref, "label"));
+		if (x->enc_ref == NULL ||
+		    strcmp(json_string_value(json_object_get(x->enc_ref, "type")) ?: "",
+			   "TOKEN_KEY") != 0 ||
+		    elabel == NULL) {
+			return req_fail(
+			    r, SIGNET_EINVAL,
+			    "packaging needs a token AES key as the first encryption key "
+			    "of device configuration %s",
+			    x->devconf_id);
+		}
+		if (x->have_ekey) {
+			keyref_clear(&x->ekey);
+			x->have_ekey = false;
+		}
+		if ((rc = keyref_load(t, r->subject.tenant, elabel, &x->ekey, x->why,
+				      sizeof(x->why))) != 0) {
+			return req_fail(r, rc, "%s", x->why);
+		}
+		x->have_ekey = true;
+		{
+			json_t *v = tenant_config_get(t, r->subject.tenant,
+						      "encryption.legacyCiphers.allowed");
+			x->legacy_ok = json_is_true(v);
+			json_decref(v);
+		}
+	}
+	if (sign || pkg) {
 		label = json_string_value(
 		    json_array_get(json_object_get(x->devconf, "signingKeys"), 0));
 		if (label == NULL) {
@@ -109,6 +144,9 @@ task_ctx_free(struct task_ctx *x)
 {
 	if (x->have_key) {
 		keyref_clear(&x->key);
+	}
+	if (x->have_ekey) {
+		keyref_clear(&x->ekey);
 	}
 	json_decref(x->devconf);
 }
@@ -220,7 +258,9 @@ task_write_txn(struct store_txn *t, void *arg)
 		 key != NULL ? key
 			     : json_string_value(
 				   json_object_get(json_object_get(x->task, "encryption"), "key")),
-		 strcmp(type, "SIGNING") == 0 ? "SIGN" : "ENCRYPT")) != 0) {
+		 strcmp(type, "SIGNING") == 0     ? "SIGN"
+		 : strcmp(type, "PACKAGING") == 0 ? "PACKAGE"
+						  : "ENCRYPT")) != 0) {
 		return rc;
 	}
 	if (x->initial == TS_WAITING) {
@@ -389,7 +429,8 @@ op_task_sign(struct request *r)
 	    (name = task_name_arg(r, "input")) == NULL) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
-	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys. */
+	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys.
+	 */
 	ph = json_object_get(r->args.obj, "prehashed");
 	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
 		autohash = true;
@@ -732,6 +773,284 @@ out:
 	if (direct_fd >= 0) {
 		close(direct_fd);
 	}
+	json_decref(task);
+	task_ctx_free(&x);
+	return rc;
+}
+
+/* One region of a descriptor: a firmware file or the metadata of a packaging task. */
+struct region {
+	int fd;
+	uint64_t off, size;
+	const char *name, *sha256;
+};
+
+/* {"fd": N, "offset": N, "size": N, "sha256": hex, "name": s}; fd 0, offset 0, size: the rest. */
+static int
+region_arg(struct request *r, const json_t *v, const char *what, size_t idx, struct region *g)
+{
+	const json_t *fd = json_object_get(v, "fd"), *off = json_object_get(v, "offset");
+	const json_t *size = json_object_get(v, "size"), *sha = json_object_get(v, "sha256");
+	const json_t *name = json_object_get(v, "name");
+	const char *k;
+	json_t *m;
+	struct stat st;
+
+	if (!json_is_object(v)) {
+		return req_fail(r, SIGNET_EINVAL, "%s %zu must be an object", what, idx);
+	}
+	json_object_foreach((json_t *)v, k, m) {
+		if (strcmp(k, "fd") != 0 && strcmp(k, "offset") != 0 && strcmp(k, "size") != 0 &&
+		    strcmp(k, "sha256") != 0 && strcmp(k, "name") != 0) {
+			return req_fail(r, SIGNET_EINVAL, "%s %zu: unknown member", what, idx);
+		}
+	}
+	if ((fd != NULL && (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
+			    json_integer_value(fd) >= r->nfds)) ||
+	    (off != NULL && (!json_is_integer(off) || json_integer_value(off) < 0)) ||
+	    (size != NULL && (!json_is_integer(size) || json_integer_value(size) < 0)) ||
+	    (sha != NULL && (!json_is_string(sha) || json_string_length(sha) != 64 ||
+			     !hex_valid(json_string_value(sha)))) ||
+	    (name != NULL && (!json_is_string(name) || json_string_length(name) == 0 ||
+			      json_string_length(name) > TASK_NAME_MAX))) {
+		return req_fail(
+		    r, SIGNET_EINVAL,
+		    "%s %zu: fd (a descriptor's index), offset, size (integers), sha256 "
+		    "(64 hex digits) or name (1 to %d bytes) is malformed",
+		    what, idx, TASK_NAME_MAX);
+	}
+	g->fd = r->fds[fd != NULL ? json_integer_value(fd) : 0];
+	g->off = off != NULL ? (uint64_t)json_integer_value(off) : 0;
+	g->name = name != NULL ? json_string_value(name) : NULL;
+	g->sha256 = sha != NULL ? json_string_value(sha) : NULL;
+	if (g->name != NULL) {
+		for (const char *p = g->name; *p != '\0'; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				return req_fail(r, SIGNET_EINVAL,
+						"%s %zu: the name holds a control character", what,
+						idx);
+			}
+		}
+	}
+	if (fstat(g->fd, &st) != 0 || (uint64_t)st.st_size < g->off) {
+		return req_fail(r, SIGNET_EINVAL, "%s %zu starts beyond the end of its file", what,
+				idx);
+	}
+	g->size = size != NULL ? (uint64_t)json_integer_value(size) : (uint64_t)st.st_size - g->off;
+	if (g->size > (uint64_t)st.st_size - g->off) {
+		return req_fail(r, SIGNET_EINVAL, "%s %zu ends beyond the end of its file", what,
+				idx);
+	}
+	return 0;
+}
+
+/* Every descriptor of a packaging request: a readable regular file on a local file system. */
+static int
+package_fds_check(struct request *r)
+{
+	if (r->nfds < 1) {
+		return req_fail(r, SIGNET_EINVAL, "attach the input files as descriptors");
+	}
+	for (int i = 0; i < r->nfds; i++) {
+		struct stat st;
+		int fl = fcntl(r->fds[i], F_GETFL);
+		if (fstat(r->fds[i], &st) != 0 || !S_ISREG(st.st_mode) ||
+		    !fd_is_local_regular(r->fds[i]) || fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
+		    (fl & O_PATH)) {
+			return req_fail(r, SIGNET_EINVAL,
+					"descriptor %d must be a regular file on a local file "
+					"system, open for reading",
+					i);
+		}
+	}
+	return 0;
+}
+
+/* Spool region G as input N of task ID, checking its size and digest; its record in *OUT. */
+static int
+package_ingest(struct request *r, const char *id, size_t n, const struct region *g,
+	       const char *name, const char *role, json_t **out)
+{
+	char fname[64], path[PATH_MAX], hex[65], why[256] = "";
+	struct digests dg;
+	int rc;
+
+	snprintf(fname, sizeof(fname), "%s.%zu", id, n);
+	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = spool_ingest_range(g->fd, g->off, g->size, path, &dg, why, sizeof(why));
+	if (rc != 0) {
+		return req_fail(r, rc, "%s", why[0] ? why : "cannot read an input");
+	}
+	hex_encode(dg.sha256, 32, hex);
+	if (g->sha256 != NULL && strcasecmp(g->sha256, hex) != 0) {
+		unlink(path);
+		return req_fail(r, SIGNET_EINVAL,
+				"the SHA-256 of %s '%s' does not match the sha256 given", role,
+				name);
+	}
+	*out = json_pack("{s:s, s:I, s:s, s:s}", "name", name, "size", (json_int_t)dg.size,
+			 "sha256", hex, "role", role);
+	return *out != NULL ? 0 : SIGNET_EINTERNAL;
+}
+
+static void
+package_unspool(struct request *r, const char *id, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char fname[64], path[PATH_MAX];
+		snprintf(fname, sizeof(fname), "%s.%zu", id, i);
+		if (spool_path(r->d, "in", fname, path, sizeof(path)) == 0) {
+			unlink(path);
+		}
+	}
+}
+
+int
+op_task_package(struct request *r)
+{
+	struct task_ctx x = {.r = r};
+	const json_t *inputs = json_object_get(r->args.obj, "inputs");
+	const json_t *meta = json_object_get(r->args.obj, "metadata");
+	struct region *rg = NULL, mdr;
+	const char *name, *cname, *fmtname, *id;
+	const struct package_format *fmt;
+	enum hsm_cipher c;
+	size_t nin, nspooled = 0;
+	json_t *task = NULL, *rec;
+	bool wait;
+	uint64_t t0 = time_mono_ms();
+	int rc;
+
+	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
+	    (name = task_name_arg(r, "package")) == NULL) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	if (!json_is_array(inputs) || (nin = json_array_size(inputs)) < 1 ||
+	    nin > PACKAGE_MAX_SEGMENTS) {
+		return req_fail(r, SIGNET_EINVAL,
+				"inputs must be an array of 1 to %d firmware files",
+				PACKAGE_MAX_SEGMENTS);
+	}
+	if (meta != NULL && !json_is_null(meta) && !json_is_object(meta)) {
+		return req_fail(r, SIGNET_EINVAL, "metadata must be an object");
+	}
+	if ((rc = package_fds_check(r)) != 0) {
+		return rc;
+	}
+	if ((rg = calloc(nin, sizeof(*rg))) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	for (size_t i = 0; i < nin; i++) {
+		if ((rc = region_arg(r, json_array_get(inputs, i), "input", i, &rg[i])) != 0) {
+			goto out;
+		}
+		if (rg[i].size == 0) {
+			rc = req_fail(r, SIGNET_EINVAL, "input %zu is empty", i);
+			goto out;
+		}
+		if (rg[i].size > PACKAGE_MAX_INPUT ||
+		    rg[i].size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+			rc =
+			    req_fail(r, SIGNET_ETOO_LARGE,
+				     "input %zu is larger than a segment may be (4 GiB - 64 bytes, "
+				     "and [tasks] max_input_mb)",
+				     i);
+			goto out;
+		}
+	}
+	memset(&mdr, 0, sizeof(mdr));
+	if (json_is_object(meta)) {
+		if ((rc = region_arg(r, meta, "metadata", 0, &mdr)) != 0) {
+			goto out;
+		}
+		if (mdr.size > PACKAGE_MAX_METADATA) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "metadata is larger than %d bytes",
+				      PACKAGE_MAX_METADATA);
+			goto out;
+		}
+	}
+	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
+		goto out;
+	}
+	fmtname = json_string_value(json_object_get(x.devconf, "packaging")) ?: "BOSCH_SE_V1";
+	if ((fmt = package_format_find(fmtname)) == NULL) {
+		rc = req_fail(r, SIGNET_EINVAL, "unknown packaging format %s", fmtname);
+		goto out;
+	}
+	cname = json_string_value(json_object_get(x.devconf, "cipher"));
+	if (cname == NULL || hsm_cipher_parse(cname, &c) != 0) {
+		rc = req_fail(r, SIGNET_EINVAL, "the device configuration's cipher is unknown");
+		goto out;
+	}
+	if (hsm_cipher_is_legacy(c) && !x.legacy_ok) {
+		rc = req_fail(r, SIGNET_EDENIED,
+			      "%s is a legacy (ECB) cipher; the tenant configuration "
+			      "'encryption.legacyCiphers.allowed' does not allow it",
+			      cname);
+		goto out;
+	}
+	if (hsm_cipher_key_alg(c) != x.ekey.alg) {
+		rc = req_fail(r, SIGNET_EINVAL, "cipher %s does not suit key '%s' (%s)", cname,
+			      x.ekey.label, hsm_alg_name(x.ekey.alg));
+		goto out;
+	}
+	if (!package_sig_supported(x.key.alg)) {
+		rc = req_fail(r, SIGNET_EINVAL, "%s cannot sign a %s package",
+			      hsm_alg_name(x.key.alg), fmtname);
+		goto out;
+	}
+	if ((task = task_new(r, "PACKAGING", x.devconf, name)) == NULL) {
+		rc = SIGNET_EINTERNAL;
+		goto out;
+	}
+	id = json_string_value(json_object_get(task, "id"));
+	json_object_set_new(task, "encryption",
+			    json_pack("{s:s, s:s}", "key", x.ekey.label, "cipher", cname));
+	json_object_set_new(
+	    task, "signing",
+	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
+	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
+	json_object_set_new(task, "spool", json_true());
+	/* The daemon's own copies: what is approved and packaged cannot change under it. */
+	for (size_t i = 0; i < nin; i++) {
+		char dflt[32];
+		snprintf(dflt, sizeof(dflt), "input-%zu", i);
+		if ((rc = package_ingest(r, id, i, &rg[i], rg[i].name ? rg[i].name : dflt,
+					 "firmware", &rec)) != 0) {
+			goto out;
+		}
+		nspooled++;
+		json_array_append_new(json_object_get(task, "inputs"), rec);
+	}
+	if (mdr.size > 0) {
+		if ((rc = package_ingest(r, id, nin, &mdr, "metadata", "metadata", &rec)) != 0) {
+			goto out;
+		}
+		nspooled++;
+		json_array_append_new(json_object_get(task, "inputs"), rec);
+	}
+	log_info("task %s: %zu inputs spooled in %llu ms", id, nspooled,
+		 (unsigned long long)(time_mono_ms() - t0));
+	wait = needs_approval(x.devconf, x.four_eyes);
+	if (wait) {
+		json_object_set_new(task, "status", json_string("WAITING"));
+		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
+	}
+	if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
+		goto out;
+	}
+	nspooled = 0; /* the task owns them now */
+	if (!wait) {
+		tasks_enqueue(r->d, r->subject.tenant, id);
+	}
+	r->result = task_created_view(task);
+out:
+	if (nspooled > 0) {
+		package_unspool(r, json_string_value(json_object_get(task, "id")), nspooled);
+	}
+	free(rg);
 	json_decref(task);
 	task_ctx_free(&x);
 	return rc;

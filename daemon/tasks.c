@@ -434,9 +434,10 @@ spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_
 
 #define INGEST_CHUNK (1u << 20)
 
-int
-spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
-	     struct digests *out, char *why, size_t whylen)
+/* Copy from START: LEN bytes exactly when EXACT, else to the end of the file (at most MAX). */
+static int
+ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, uint64_t max,
+       bool want384, bool want512, struct digests *out, char *why, size_t whylen)
 {
 	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c384 = NULL, *c512 = NULL;
 	uint8_t *buf = malloc(INGEST_CHUNK);
@@ -463,7 +464,12 @@ spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want5
 		}
 	}
 	for (;;) {
-		ssize_t n = pread(in_fd, buf, INGEST_CHUNK, (off_t)off);
+		size_t want = INGEST_CHUNK;
+		ssize_t n;
+		if (exact && len - off < want) {
+			want = (size_t)(len - off);
+		}
+		n = want > 0 ? pread(in_fd, buf, want, (off_t)(start + off)) : 0;
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -473,6 +479,11 @@ spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want5
 			goto done;
 		}
 		if (n == 0) {
+			if (exact && off < len) {
+				snprintf(why, whylen, "the input file is shorter than stated");
+				r = SIGNET_EINVAL;
+				goto done;
+			}
 			break;
 		}
 		if (off + (uint64_t)n > max) {
@@ -515,4 +526,18 @@ done:
 	EVP_MD_CTX_free(c384);
 	EVP_MD_CTX_free(c512);
 	return r;
+}
+
+int
+spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
+	     struct digests *out, char *why, size_t whylen)
+{
+	return ingest(in_fd, 0, 0, false, path, max, want384, want512, out, why, whylen);
+}
+
+int
+spool_ingest_range(int in_fd, uint64_t off, uint64_t len, const char *path, struct digests *out,
+		   char *why, size_t whylen)
+{
+	return ingest(in_fd, off, len, true, path, UINT64_MAX, false, false, out, why, whylen);
 }

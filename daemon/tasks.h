@@ -94,6 +94,9 @@ struct digests {
 };
 int spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
 		 struct digests *out, char *why, size_t whylen);
+/* The same for exactly LEN bytes from OFF (a shorter file is SIGNET_EINVAL). */
+int spool_ingest_range(int in_fd, uint64_t off, uint64_t len, const char *path,
+		       struct digests *out, char *why, size_t whylen);
 
 /* The task engine. */
 int tasks_start(struct daemon *d);

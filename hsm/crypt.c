@@ -134,7 +134,9 @@ struct encrypt_arg {
 	const uint8_t *id;
 	int in_fd;
 	uint64_t in_len; /* read no further */
+	uint64_t in_off; /* where the input starts in IN_FD */
 	int out_fd;
+	uint64_t out_off;   /* where the output starts in OUT_FD */
 	uint8_t *inbuf[2];  /* CRYPT_CHUNK bytes each, used in turn */
 	uint8_t *outbuf[2]; /* CRYPT_CHUNK + CRYPT_BLOCK bytes each */
 	uint8_t *in;        /* the current pair */
@@ -194,7 +196,7 @@ emit(struct encrypt_arg *a, const uint8_t *buf, size_t len)
 	if (len == 0) {
 		return 0;
 	}
-	if (write_at(a->out_fd, buf, len, a->out_size) != 0) {
+	if (write_at(a->out_fd, buf, len, a->out_off + a->out_size) != 0) {
 		log_err("encrypting: cannot write the output: %s", strerror(errno));
 		return SIGNET_EINTERNAL;
 	}
@@ -204,8 +206,9 @@ emit(struct encrypt_arg *a, const uint8_t *buf, size_t len)
 	 * so that the caller's final fsync has little left to wait for. A
 	 * hint only: errors surface at that fsync.
 	 */
-	if ((a->out_size + len) / WRITEBACK_STEP != a->out_size / WRITEBACK_STEP) {
-		uint64_t end = (a->out_size + len) / WRITEBACK_STEP * WRITEBACK_STEP;
+	if ((a->out_off + a->out_size + len) / WRITEBACK_STEP !=
+	    (a->out_off + a->out_size) / WRITEBACK_STEP) {
+		uint64_t end = (a->out_off + a->out_size + len) / WRITEBACK_STEP * WRITEBACK_STEP;
 		(void)sync_file_range(a->out_fd, (off_t)(end - WRITEBACK_STEP), WRITEBACK_STEP,
 				      SYNC_FILE_RANGE_WRITE);
 	}
@@ -324,7 +327,8 @@ op_encrypt(struct hsm_session *s, void *arg)
 			if (a->in_len - a->in_size < want) {
 				want = (size_t)(a->in_len - a->in_size);
 			}
-			n = want > 0 ? read_chunk(a->in_fd, a->in, want, a->in_size) : 0;
+			n = want > 0 ? read_chunk(a->in_fd, a->in, want, a->in_off + a->in_size)
+				     : 0;
 			/* End of file, or of what we were asked to read. */
 			eof = n >= 0 && ((size_t)n < want || a->in_size + (size_t)n >= a->in_len);
 		}
@@ -433,7 +437,20 @@ int
 hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN], int in_fd,
 	       uint64_t in_len, int out_fd, struct hsm_crypt_result *res)
 {
-	struct encrypt_arg a = {.id = id, .in_fd = in_fd, .in_len = in_len, .out_fd = out_fd};
+	return hsm_encrypt_fd_at(s, c, id, in_fd, 0, in_len, out_fd, 0, res);
+}
+
+int
+hsm_encrypt_fd_at(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN], int in_fd,
+		  uint64_t in_off, uint64_t in_len, int out_fd, uint64_t out_off,
+		  struct hsm_crypt_result *res)
+{
+	struct encrypt_arg a = {.id = id,
+				.in_fd = in_fd,
+				.in_off = in_off,
+				.in_len = in_len,
+				.out_fd = out_fd,
+				.out_off = out_off};
 	unsigned int mdlen;
 	CK_RV rv;
 	int r = SIGNET_EINTERNAL;
@@ -473,7 +490,7 @@ hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID
 		r = hsm_err(rv, "encrypting");
 		goto out;
 	}
-	if (ftruncate(out_fd, (off_t)a.out_size) != 0) {
+	if (ftruncate(out_fd, (off_t)(out_off + a.out_size)) != 0) {
 		log_err("encrypting: cannot truncate the output: %s", strerror(errno));
 		goto out;
 	}

@@ -50,6 +50,14 @@ struct hsm_crypt_result {
  */
 int hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN],
 		   int in_fd, uint64_t in_len, int out_fd, struct hsm_crypt_result *res);
+/*
+ * The same from IN_OFF in IN_FD, writing from OUT_OFF in OUT_FD (which is
+ * truncated to OUT_OFF + the output length): a segment of a package is
+ * encrypted straight into its place in the container.
+ */
+int hsm_encrypt_fd_at(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN],
+		      int in_fd, uint64_t in_off, uint64_t in_len, int out_fd, uint64_t out_off,
+		      struct hsm_crypt_result *res);
 
 /*
  * A detached CMS SignedData (DER) over content whose digest the caller

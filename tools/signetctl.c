@@ -41,6 +41,7 @@ struct opts {
 	const char *pubkey;   /* audit verify: the audit public key (PEM) */
 	const char *chain;    /* audit: ~appliance for local admins */
 	const char *resource; /* audit list: one resource */
+	const char *metadata; /* task package: the metadata file */
 	const char *subject;
 	const char *output;
 	bool client;
@@ -955,6 +956,96 @@ c_task_encrypt(struct opts *o, char **a)
 	return r;
 }
 
+/*
+ * Each file goes as its own descriptor while they fit in one packet; more
+ * are first copied one after the other into an unlinked file, and named by
+ * their regions of it.
+ */
+static int
+c_task_package(struct opts *o, char **a)
+{
+	json_t *args, *inputs;
+	int fds[MSG_MAX_FDS], nfds = 0, n = 0, r = EXIT_USAGE, cat = -1;
+	uint64_t off = 0;
+
+	if (o->devconf == NULL) {
+		return usage_error("task package needs --devconf ID");
+	}
+	while (a[n] != NULL) {
+		n++;
+	}
+	inputs = json_array();
+	args = json_pack("{s:s, s:o}", "devconf", o->devconf, "inputs", inputs);
+	if (o->name != NULL) {
+		json_object_set_new(args, "name", json_string(o->name));
+	}
+	if (n + (o->metadata != NULL) > MSG_MAX_FDS) {
+		const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
+		if ((cat = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+			fprintf(stderr, "signetctl: cannot make a file in %s: %s\n", dir,
+				strerror(errno));
+			goto out;
+		}
+		fds[nfds++] = cat;
+	}
+	for (int i = 0; i <= n; i++) {
+		const char *path = i < n ? a[i] : o->metadata;
+		const char *base;
+		json_t *rec;
+		struct stat st;
+		int fd;
+
+		if (path == NULL) {
+			break;
+		}
+		if (open_input(path, &fd) != 0) {
+			goto out;
+		}
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			goto out;
+		}
+		base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+		rec = i < n ? json_pack("{s:s}", "name", base) : json_object();
+		if (cat >= 0) {
+			/* Append to the one file; the region names where it lies. */
+			off_t o2 = (off_t)off;
+			uint64_t left = (uint64_t)st.st_size;
+			while (left > 0) {
+				ssize_t k = copy_file_range(fd, NULL, cat, &o2, left, 0);
+				if (k <= 0) {
+					fprintf(stderr, "signetctl: cannot copy %s: %s\n", path,
+						strerror(errno));
+					close(fd);
+					json_decref(rec);
+					goto out;
+				}
+				left -= (uint64_t)k;
+			}
+			close(fd);
+			json_object_set_new(rec, "offset", json_integer((json_int_t)off));
+			json_object_set_new(rec, "size", json_integer((json_int_t)st.st_size));
+			off += (uint64_t)st.st_size;
+		} else {
+			json_object_set_new(rec, "fd", json_integer(nfds));
+			fds[nfds++] = fd;
+		}
+		if (i < n) {
+			json_array_append_new(inputs, rec);
+		} else {
+			json_object_set_new(args, "metadata", rec);
+		}
+	}
+	r = simple(o, "task.package", args, fds, nfds, h_task);
+	args = NULL;
+out:
+	json_decref(args);
+	for (int i = 0; i < nfds; i++) {
+		close(fds[i]);
+	}
+	return r;
+}
+
 static int
 c_task_show(struct opts *o, char **a)
 {
@@ -1430,6 +1521,8 @@ static const struct cmd commands[] = {
      "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]"},
     {"task", "encrypt", 0, c_task_encrypt,
      "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]"},
+    {"task", "package", -1, c_task_package,
+     "task package --devconf ID [--name N] [--metadata FILE] FIRMWARE..."},
     {"task", "show", 1, c_task_show, "task show ID"},
     {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
     {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
@@ -1503,6 +1596,7 @@ main(int argc, char **argv)
 	    {"otp", required_argument, NULL, 1019},
 	    {"chain", required_argument, NULL, 1030},
 	    {"resource", required_argument, NULL, 1031},
+	    {"metadata", required_argument, NULL, 1032},
 	    {"reason", required_argument, NULL, 1020},
 	    {"force", no_argument, NULL, 1021},
 	    {"pubkey", required_argument, NULL, 1022},
@@ -1660,6 +1754,9 @@ main(int argc, char **argv)
 		case 1031:
 			o.resource = optarg;
 			break;
+		case 1032:
+			o.metadata = optarg;
+			break;
 		case 1020:
 			o.reason = optarg;
 			break;
@@ -1699,7 +1796,7 @@ main(int argc, char **argv)
 		    (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
 			continue;
 		}
-		if (npos - words != cmd->nargs) {
+		if (cmd->nargs >= 0 ? npos - words != cmd->nargs : npos - words < 1) {
 			fprintf(stderr, "signetctl: usage: signetctl %s\n", cmd->usage);
 			return EXIT_USAGE;
 		}
