@@ -204,7 +204,7 @@ check_signature(struct verify_state *s, X509 **signer, char *why, size_t whylen)
 	if ((s->signed_content = BIO_new(BIO_s_mem())) == NULL) {
 		return REPORT_INTERNAL;
 	}
-	/* SMIME_text fails when its input reports "retry" at its end, as an empty memory BIO does.
+	/* SMIME_text fails on an input that says "retry" at its end, as memory BIOs do by default.
 	 */
 	BIO_set_mem_eof_return(s->signed_content, 0);
 	/*

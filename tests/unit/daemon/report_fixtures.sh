@@ -101,6 +101,16 @@ sign systemreport.json enconly.msg.signed gateway_enc -certfile cert-chain.crt -
 issue gateway_2cn /CN=one/CN=two ca_intermediate 365
 sign systemreport.json twocn.msg.signed gateway_2cn -certfile cert-chain.crt -text
 
+# A gateway that mints a certificate for another one; an intermediate that may not sign certificates.
+issue rogue /CN=rogue gateway 365
+cat gateway.crt cert-chain.crt >rogue-chain.crt
+sign systemreport.json rogue.msg.signed rogue -certfile rogue-chain.crt -text
+printf 'basicConstraints=CA:TRUE\nkeyUsage=digitalSignature\n' >no-certsign.ext
+issue int_nocertsign /CN=INTERMEDIATE-NO-CERTSIGN ca_root 356 no-certsign.ext
+issue gateway_under_nocertsign /CN=under-no-certsign int_nocertsign 365
+cat int_nocertsign.crt ca_root.crt >nocertsign-chain.crt
+sign systemreport.json nocertsign.msg.signed gateway_under_nocertsign -certfile nocertsign-chain.crt -text
+
 # Two signers; more certificates than allowed; encrypted instead of signed.
 sign systemreport.json twosigners.msg.signed gateway -certfile cert-chain.crt -text \
 	-signer gateway_short.crt -inkey gateway_short.key

@@ -14,7 +14,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <openssl/asn1.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "daemon/report.h"
 #include "lib/error.h"
@@ -523,6 +526,7 @@ test_impostor_root(void **state)
 
 	/* Same names as the real PKI, other keys. */
 	assert_int_equal(verify_file("evil.msg.signed", fps, now, &res), REPORT_UNTRUSTED);
+	json_decref(fps);
 	/* A trusted certificate riding along in the message does not make its signer trusted. */
 	fps = anchors("ca_root", NULL);
 	assert_int_equal(verify_file("evilplusroot.msg.signed", fps, now, &res), REPORT_UNTRUSTED);
@@ -576,6 +580,40 @@ test_expired_anchor(void **state)
 	assert_int_equal(verify_simple("undershort.msg.signed", "int_short", now), REPORT_OK);
 	assert_int_equal(verify_simple("undershort.msg.signed", "int_short", now + 2 * DAY),
 			 REPORT_CERT_EXPIRED);
+}
+
+static time_t
+cert_time(const char *name, bool end)
+{
+	char path[256];
+	struct tm tm;
+	X509 *x;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	assert_int_equal(ASN1_TIME_to_tm(end ? X509_get0_notAfter(x) : X509_get0_notBefore(x), &tm),
+			 1);
+	X509_free(x);
+	return timegm(&tm);
+}
+
+/* The boundaries, as OpenSSL draws them: valid from notBefore on, expired at notAfter. */
+static void
+test_validity_boundaries(void **state)
+{
+	time_t from = cert_time("gateway_short", false), to = cert_time("gateway_short", true);
+
+	assert_int_equal(to - from, DAY);
+	assert_int_equal(verify_simple("short.msg.signed", "ca_root", from - 1),
+			 REPORT_CERT_NOT_YET_VALID);
+	assert_int_equal(verify_simple("short.msg.signed", "ca_root", from), REPORT_OK);
+	assert_int_equal(verify_simple("short.msg.signed", "ca_root", to - 1), REPORT_OK);
+	assert_int_equal(verify_simple("short.msg.signed", "ca_root", to), REPORT_CERT_EXPIRED);
 }
 
 static void
@@ -683,6 +721,17 @@ test_unusable_signer(void **state)
 	assert_int_equal(verify_simple("enconly.msg.signed", "ca_root", now), REPORT_UNTRUSTED);
 	/* Two CNs: no single gateway id. */
 	assert_int_equal(verify_simple("twocn.msg.signed", "ca_root", now), REPORT_UNTRUSTED);
+}
+
+/* Only CAs allowed to sign certificates extend a chain. */
+static void
+test_rogue_issuers(void **state)
+{
+	/* The guide's gateway certificate (v1, no basic constraints) cannot act as a CA. */
+	assert_int_equal(verify_simple("rogue.msg.signed", "ca_root", now), REPORT_UNTRUSTED);
+	assert_int_equal(verify_simple("rogue.msg.signed", "gateway", now), REPORT_UNTRUSTED);
+	/* A CA whose key usage lacks keyCertSign. */
+	assert_int_equal(verify_simple("nocertsign.msg.signed", "ca_root", now), REPORT_UNTRUSTED);
 }
 
 /* The list must be what report_fingerprints_parse returns; anything else is the caller's bug. */
