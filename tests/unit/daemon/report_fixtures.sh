@@ -62,6 +62,10 @@ cat >systemreport.json <<'EOF'
 }
 EOF
 printf 'This is not JSON.\n' >not-json.txt
+printf '{"gatewayId": "1", "gatewayId": "2"}\n' >duplicate.json
+printf '["not", "an", "object"]\n' >array.json
+# 40 levels: deeper than the 32 the parser accepts.
+printf '{"a": %s%s}\n' "$(printf '%.0s[' $(seq 39))" "$(printf '%.0s]' $(seq 39))" >deep.json
 
 # The guide's chain.
 root ca_root /CN=ROOT
@@ -77,6 +81,9 @@ sign systemreport.json notext.msg.signed gateway -certfile cert-chain.crt
 sign systemreport.json nochain.msg.signed gateway -text
 sign systemreport.json nocerts.msg.signed gateway -certfile cert-chain.crt -text -nocerts
 sign not-json.txt notjson.msg.signed gateway -certfile cert-chain.crt -text
+for j in duplicate array deep; do
+	sign $j.json $j.msg.signed gateway -certfile cert-chain.crt -text
+done
 
 # A gateway whose certificate lives one day; a second one under a one-day intermediate.
 issue gateway_short /CN=short ca_intermediate 1

@@ -672,6 +672,9 @@ static void
 test_not_json(void **state)
 {
 	assert_int_equal(verify_simple("notjson.msg.signed", "ca_root", now), REPORT_NOT_JSON);
+	assert_int_equal(verify_simple("duplicate.msg.signed", "ca_root", now), REPORT_NOT_JSON);
+	assert_int_equal(verify_simple("array.msg.signed", "ca_root", now), REPORT_NOT_JSON);
+	assert_int_equal(verify_simple("deep.msg.signed", "ca_root", now), REPORT_NOT_JSON);
 	/* Signed without -text: the content has no text/plain header to strip. */
 	assert_int_equal(verify_simple("notext.msg.signed", "ca_root", now), REPORT_NOT_JSON);
 	/* Content is judged only once the signer is trusted. */
@@ -783,7 +786,8 @@ main(void)
 	    cmocka_unit_test(test_not_json),        cmocka_unit_test(test_too_large),
 	    cmocka_unit_test(test_cert_count),      cmocka_unit_test(test_two_signers),
 	    cmocka_unit_test(test_unusable_signer), cmocka_unit_test(test_bad_fingerprint_list),
-	    cmocka_unit_test(test_why_buffer),
+	    cmocka_unit_test(test_why_buffer),      cmocka_unit_test(test_validity_boundaries),
+	    cmocka_unit_test(test_rogue_issuers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
