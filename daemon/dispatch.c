@@ -58,6 +58,11 @@ static const struct op_desc op_table[] = {
      ARGS("label", "alg", "description")},
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
     {"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
+    /* Any user of the tenant may submit: trust comes from the report's signature chain. */
+    {"report.list", op_report_list, OP_AUTH, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
+     ARGS("limit", "cursor")},
+    {"report.submit", op_report_submit, OP_AUTH, ACL_NONE, ACL_RT_NONE, 1, ARGS("kind")},
+    {"report.verify", op_report_verify, OP_AUTH, ACL_NONE, ACL_RT_NONE, 1, NOARGS},
     {"status", op_status, 0, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
     /*
      * Tasks are seen by their requester or by who holds VIEW on their device

@@ -30,6 +30,10 @@ int op_acl_list(struct request *r);
 int op_config_get(struct request *r);
 int op_config_set(struct request *r);
 
+int op_report_submit(struct request *r);
+int op_report_verify(struct request *r);
+int op_report_list(struct request *r);
+
 int op_devconf_create(struct request *r);
 int op_devconf_update(struct request *r);
 int op_devconf_disable(struct request *r);

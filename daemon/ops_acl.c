@@ -7,6 +7,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/ops.h"
+#include "daemon/report.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
 #include "lib/error.h"
@@ -199,6 +200,9 @@ static const struct config_key config_keys[] = {
      "signing tasks wait for approval unless their device configuration says otherwise"},
     {"encryption.legacyCiphers.allowed", JSON_TRUE, "false",
      "allow the ECB ciphers (AES256_ECB_ZERO_BYTE_PAD, AES128_ECB_ZERO_BYTE_PAD)"},
+    {"soup.report.validation.trusted.cert.fingerprints", JSON_ARRAY, "[]",
+     "the SHA-256 fingerprints (AA:BB:...) of the certificates trusted as anchors of signed "
+     "reports; a set replaces the whole list"},
 };
 
 static const struct config_key *
@@ -303,6 +307,7 @@ op_config_set(struct request *r)
 {
 	struct config_op x = {.r = r};
 	const struct config_key *k;
+	json_t *norm = NULL;
 	int rc;
 
 	if ((rc = config_args(r, &x)) != 0) {
@@ -316,13 +321,27 @@ op_config_set(struct request *r)
 	x.value = json_object_get(r->args.obj, "value");
 	if (x.value == NULL ||
 	    (k->type == JSON_TRUE ? !json_is_boolean(x.value) : json_typeof(x.value) != k->type)) {
-		return req_fail(r, SIGNET_EINVAL, "'%s' takes a %s: %s", x.name,
-				k->type == JSON_TRUE ? "boolean" : "value", k->help);
+		return req_fail(r, SIGNET_EINVAL, "'%s' takes a%s %s: %s", x.name,
+				k->type == JSON_ARRAY ? "n" : "",
+				k->type == JSON_TRUE    ? "boolean"
+				: k->type == JSON_ARRAY ? "array"
+							: "value",
+				k->help);
+	}
+	if (k->type == JSON_ARRAY) {
+		/* Fingerprints: validated, normalised (upper-case colon-hex), de-duplicated. */
+		const char *why = NULL;
+		if ((rc = report_fingerprints_parse(x.value, &norm, &why)) != 0) {
+			return req_fail(r, SIGNET_EINVAL, "'%s': %s", x.name,
+					why != NULL ? why : "invalid fingerprints");
+		}
+		x.value = norm;
 	}
 	if ((rc = store_write(r->d->store, config_set_txn, &x)) == 0) {
 		log_notice("USER:%s of tenant %s set %s", r->subject.user, r->subject.tenant,
 			   x.name);
 		r->result = json_pack("{s:s, s:O}", "key", x.name, "value", x.value);
 	}
+	json_decref(norm);
 	return rc;
 }

@@ -31,6 +31,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
     [STORE_DB_CONFIG] = "config",
     [STORE_DB_AUDIT] = "audit",
     [STORE_DB_AUDIT_HEADS] = "audit_heads",
+    [STORE_DB_REPORTS] = "reports",
 };
 
 struct store {

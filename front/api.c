@@ -15,10 +15,12 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define INLINE_B64_MAX 49152 /* base64 signing inputs up to this go inline; larger ones as a file  \
-			      */
+#define INLINE_B64_MAX                                                                             \
+	49152 /* base64 signing inputs up to this go inline; larger ones as a file                 \
+	       */
 #define LIST_PAGES_MAX       100 /* pages read to group the ACL by subject */
 #define PACKAGE_MAX_METADATA 65535
+#define REPORT_BODY_MAX      (2u << 20) /* signetd takes reports up to 1 MiB; multipart adds little */
 
 /* ---- small helpers ---- */
 
@@ -801,10 +803,53 @@ h_cfg_set(struct req *q)
 	return http_call_reply(q, &c, MHD_HTTP_OK);
 }
 
+/* ---- signed reports ---- */
+
+static enum MHD_Result
+h_report(struct req *q)
+{
+	static const char *const names[] = {NULL};
+	const struct part *p;
+	json_t *args;
+	struct call c;
+	int n;
+
+	if (fields_check(q, names) != 0) {
+		return MHD_YES;
+	}
+	p = find_part(&q->up, "signedReport", &n);
+	if (n != 1) {
+		return bad(q, "exactly one '%s' file is required", "signedReport");
+	}
+	if (p->size == 0) {
+		return bad(q, "the %s is empty", "signedReport");
+	}
+	args = json_pack("{s:s}", "kind", q->rt->arg);
+	http_call(q, "report.submit", args, &q->up.fd, 1, &c);
+	json_decref(args);
+	if (c.err != 0) {
+		/* signetd heads the message with the verification's own code ("untrusted: ..."). */
+		size_t k = strspn(c.message, "abcdefghijklmnopqrstuvwxyz_");
+		enum MHD_Result r;
+		if (k > 0 && k < 32 && c.message[k] == ':' && c.message[k + 1] == ' ') {
+			char code[32];
+			memcpy(code, c.message, k);
+			code[k] = '\0';
+			r = http_error(q, http_status_of(c.err), code, "%s", c.message + k + 2);
+		} else {
+			r = http_call_error(q, &c);
+		}
+		call_done(&c);
+		return r;
+	}
+	return http_call_reply(q, &c, MHD_HTTP_CREATED);
+}
+
 /* ---- the table ---- */
 
 static const char *const encrypt_files[] = {"file", NULL};
 static const char *const package_files[] = {"inputFiles", "metadata", NULL};
+static const char *const report_files[] = {"signedReport", NULL};
 
 #define TASK_ROUTES(path, type)                                                                    \
 	{"GET", "/api/v1/" path, h_task_list, BODY_NONE, NULL, type, false},                       \
@@ -840,6 +885,10 @@ static const struct route routes[] = {
     {"GET", "/api/v1/events", h_events, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/mgmt/v1/tenant-config/*", h_cfg_get, BODY_NONE, NULL, NULL, false},
     {"POST", "/api/mgmt/v1/tenant-config/*", h_cfg_set, BODY_JSON, NULL, NULL, false},
+    {"POST", "/api/install/v1/system-reports", h_report, BODY_MULTIPART, report_files, "SYSTEM",
+     false, REPORT_BODY_MAX},
+    {"POST", "/api/install/v1/update-reports", h_report, BODY_MULTIPART, report_files, "UPDATE",
+     false, REPORT_BODY_MAX},
 };
 
 /* Split PATH into segments; false when it has too many, too long or empty ones. */

@@ -695,10 +695,12 @@ req_begin(struct req *q, const char *method, const char *url)
 		break;
 	case BODY_MULTIPART:
 		q->max = (size_t)q->f->cfg->max_upload_mb * 1024 * 1024;
+		if (q->rt->max_body > 0 && q->rt->max_body < q->max) {
+			q->max = q->rt->max_body;
+		}
 		if (cl != NULL && strtoull(cl, NULL, 10) > q->max) {
 			return http_error(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-					  "the body is larger than %ld MiB",
-					  q->f->cfg->max_upload_mb);
+					  "the body is larger than %zu KiB", q->max / 1024);
 		}
 		if (!content_type_is(q, "multipart/form-data")) {
 			return http_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid",
@@ -768,7 +770,7 @@ req_body(struct req *q, const char *data, size_t size)
 	}
 	if (q->up.total + size > q->max) {
 		req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-			 "the upload is larger than %ld MiB", q->f->cfg->max_upload_mb);
+			 "the upload is larger than %zu KiB", q->max / 1024);
 		return MHD_YES;
 	}
 	if (MHD_post_process(q->pp, data, size) != MHD_YES) {

@@ -29,6 +29,7 @@ struct route {
 	const char *const *file_fields; /* multipart: the fields that are files */
 	const char *arg;                /* a constant the handler reads (a task type, a chain) */
 	bool public;                    /* needs no Authorization */
+	size_t max_body;                /* multipart: a bound below max_upload_mb (0: none) */
 };
 
 /* One file of a multipart body, stored at OFF in the request's spool file. */

@@ -503,6 +503,67 @@ c_key_list(struct opts *o, char **a)
 	return list(o, "key.list", "keys", h_keys);
 }
 
+static void
+h_report(const json_t *r)
+{
+	if (json_object_get(r, "id") != NULL) {
+		printf("id: %s\nkind: %s\n", sval(r, "id"), sval(r, "kind"));
+	} else {
+		printf("valid: yes\n");
+	}
+	printf("gateway: %s\nsigner: %s\nsigner fingerprint: %s\nanchor: %s\nsha256: %s\n",
+	       sval(r, "gatewayId"), sval(r, "signerSubject"), sval(r, "signerFingerprint"),
+	       sval(r, "anchorFingerprint"), sval(r, "sha256"));
+}
+
+static void
+h_reports(const json_t *r)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(json_object_get(r, "reports"), i, x) {
+		printf("%s\t%s\t%s\t%s\t%lld bytes\t%s\n", sval(x, "id"), sval(x, "kind"),
+		       sval(x, "gatewayId"), sval(x, "signerSubject"),
+		       (long long)json_integer_value(json_object_get(x, "size")),
+		       sval(x, "anchorFingerprint"));
+	}
+}
+
+/* report verify FILE | report submit FILE --type SYSTEM|UPDATE */
+static int
+report_call(struct opts *o, const char *op, json_t *args, const char *path)
+{
+	int fd, r;
+
+	if ((r = open_input(path, &fd)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	r = simple(o, op, args, &fd, 1, h_report);
+	close(fd);
+	return r;
+}
+
+static int
+c_report_verify(struct opts *o, char **a)
+{
+	return report_call(o, "report.verify", NULL, a[0]);
+}
+
+static int
+c_report_submit(struct opts *o, char **a)
+{
+	return report_call(o, "report.submit",
+			   json_pack("{s:s}", "kind", o->type != NULL ? o->type : "SYSTEM"), a[0]);
+}
+
+static int
+c_report_list(struct opts *o, char **a)
+{
+	return list(o, "report.list", "reports", h_reports);
+}
+
 static int
 c_key_show(struct opts *o, char **a)
 {
@@ -1536,6 +1597,9 @@ static const struct cmd commands[] = {
     {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]"},
     {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey"},
     {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]"},
+    {"report", "verify", 1, c_report_verify, "report verify FILE"},
+    {"report", "submit", 1, c_report_submit, "report submit FILE [--type SYSTEM|UPDATE]"},
+    {"report", "list", 0, c_report_list, "report list [--limit N [--cursor C]]"},
     {"backup", NULL, 1, c_backup, "backup FILE"},
 };
 
