@@ -11,6 +11,7 @@ struct config {
 	char
 	    *socket_group; /* [daemon] socket_group: group that may connect (empty: the daemon's) */
 	char *gateway_user; /* [daemon] gateway_user: the front end's user, never a local admin */
+	char *user;         /* [daemon] user: started as root, drop to this user */
 	long workers;      /* [daemon] workers */
 	long max_connections; /* [daemon] max_connections */
 	long max_inflight;    /* [daemon] max_inflight: queued requests per connection */

@@ -2,9 +2,11 @@
 /* signetd: options, process hygiene, start-up order and the event loop. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,8 +44,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: signetd --init --state-dir DIR\n"
-		   "       signetd [--state-dir DIR] [--config FILE] [--log-level LEVEL]\n"
+	fprintf(f, "usage: signetd --init --state-dir DIR [--user NAME]\n"
+		   "       signetd [--state-dir DIR] [--config FILE] [--log-level LEVEL] [--user NAME]\n"
 		   "       signetd --check-config [--state-dir DIR] [--config FILE]\n"
 		   "       signetd --version\n");
 }
@@ -63,6 +65,129 @@ harden_process(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(0077);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool
+dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	if (d == NULL) {
+		return false;
+	}
+	while (empty && (e = readdir(d)) != NULL) {
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	}
+	closedir(d);
+	return empty;
+}
+
+/* Is the process (any of its ids) root? */
+static bool
+running_as_root(void)
+{
+	uid_t r, e, s;
+
+	return getresuid(&r, &e, &s) != 0 || r == 0 || e == 0 || s == 0;
+}
+
+/* Does /proc/self/status show no effective, permitted or ambient capability? */
+static bool
+no_capabilities(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	int seen = 0;
+	bool none = true;
+
+	if (f == NULL) {
+		return false;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapPrm:", 7) == 0 ||
+		    strncmp(line, "CapAmb:", 7) == 0) {
+			seen++;
+			none = none && strtoull(line + 7, NULL, 16) == 0;
+		}
+	}
+	fclose(f);
+	return seen == 3 && none;
+}
+
+/*
+ * Started as root: become USER for good. Its primary group and, when the
+ * socket is given to a group, that group are its only groups (none of
+ * root's); then prove that root cannot come back and no capability is
+ * left. Started as anyone else: USER, when given, must be who we are.
+ * STATE_DIR (when not NULL) must belong to USER. EXIT_* or 0.
+ */
+static int
+drop_privileges(const char *user, const char *socket_group, const char *state_dir)
+{
+	struct passwd *pw;
+	gid_t groups[2];
+	int ngroups = 1;
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (!running_as_root()) {
+		if (user != NULL && user[0] != '\0' &&
+		    ((pw = getpwnam(user)) == NULL || pw->pw_uid != geteuid())) {
+			fprintf(stderr, "signetd: user %s: not started as root, cannot become another user\n",
+				user);
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (user == NULL || user[0] == '\0') {
+		fprintf(stderr, "signetd: refusing to run as root: give --user NAME (or [daemon] user) "
+				"to drop to an unprivileged user\n");
+		return EXIT_USAGE;
+	}
+	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0) {
+		fprintf(stderr, "signetd: user %s: %s\n", user,
+			pw == NULL ? "no such user" : "that is root");
+		return EXIT_USAGE;
+	}
+	if (state_dir != NULL) {
+		struct stat st;
+		if (stat(state_dir, &st) != 0 || st.st_uid != pw->pw_uid) {
+			fprintf(stderr, "signetd: the state directory %s must belong to %s\n", state_dir,
+				user);
+			return EXIT_USAGE;
+		}
+	}
+	groups[0] = pw->pw_gid;
+	if (socket_group != NULL && socket_group[0] != '\0') {
+		struct group *g = getgrnam(socket_group);
+		if (g == NULL) {
+			fprintf(stderr, "signetd: socket_group %s: no such group\n", socket_group);
+			return EXIT_USAGE;
+		}
+		if (g->gr_gid != pw->pw_gid) {
+			groups[ngroups++] = g->gr_gid;
+		}
+	}
+	if (setgroups((size_t)ngroups, groups) != 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		fprintf(stderr, "signetd: cannot drop to %s: %s\n", user, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (setuid(0) == 0 || setgid(0) == 0 || getresuid(&ru, &eu, &su) != 0 ||
+	    getresgid(&rg, &eg, &sg) != 0 || ru != pw->pw_uid || eu != pw->pw_uid ||
+	    su != pw->pw_uid || rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
+	    !no_capabilities()) {
+		/* A broken invariant: never go on half-privileged. */
+		fprintf(stderr, "signetd: privileges were not dropped for good\n");
+		abort();
+	}
+	/* The drop resets dumpability: set it again. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return 0;
 }
 
 static void
@@ -263,11 +388,12 @@ main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'k'},
 	    {"log-level", required_argument, NULL, 'l'},
+	    {"user", required_argument, NULL, 'u'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *state_dir = NULL, *config_file = NULL, *level = NULL;
+	const char *state_dir = NULL, *config_file = NULL, *level = NULL, *user = NULL;
 	bool do_init = false, check = false;
 	struct config cfg;
 	int c, code;
@@ -293,6 +419,9 @@ main(int argc, char **argv)
 		case 'l':
 			level = optarg;
 			break;
+		case 'u':
+			user = optarg;
+			break;
 		case 'V':
 			printf("signetd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -316,6 +445,34 @@ main(int argc, char **argv)
 		if (state_dir == NULL) {
 			usage(stderr);
 			return EXIT_USAGE;
+		}
+		if (running_as_root() && user != NULL && user[0] != '\0') {
+			/* Root makes the (empty) directory and hands it over; the user fills it. */
+			struct passwd *pw = getpwnam(user);
+			if (pw == NULL || pw->pw_uid == 0) {
+				fprintf(stderr, "signetd: user %s: %s\n", user,
+					pw == NULL ? "no such user" : "that is root");
+				return EXIT_USAGE;
+			}
+			struct stat st;
+			bool mine = false;
+			/* Only a directory made here, or an empty one, is handed over; init
+			 * refuses anything else itself, as the user. */
+			if (state_dir[0] == '/') {
+				mine = mkdir(state_dir, 0700) == 0 ||
+				       (errno == EEXIST && lstat(state_dir, &st) == 0 &&
+					S_ISDIR(st.st_mode) && dir_empty(state_dir));
+			}
+			if (state_dir[0] != '/' ||
+			    (mine && chown(state_dir, pw->pw_uid, pw->pw_gid) != 0)) {
+				fprintf(stderr, "signetd: cannot prepare %s for %s: %s\n", state_dir,
+					user, state_dir[0] != '/' ? "not an absolute path"
+								  : strerror(errno));
+				return EXIT_USAGE;
+			}
+		}
+		if ((code = drop_privileges(user, NULL, NULL)) != 0) {
+			return code;
 		}
 		code = init_state_dir(state_dir);
 		return code == 0                                           ? 0
@@ -342,7 +499,13 @@ main(int argc, char **argv)
 			       cfg.state_dir, cfg.socket_path, cfg.module, cfg.token_uri);
 		}
 	} else if (code == 0) {
-		code = run(&cfg);
+		if (user == NULL) {
+			user = cfg.user;
+		}
+		code = drop_privileges(user, cfg.socket_group, cfg.state_dir);
+		if (code == 0) {
+			code = run(&cfg);
+		}
 	}
 	config_free(&cfg);
 	OPENSSL_cleanup();

@@ -386,7 +386,7 @@ h_package(struct req *q)
 						"offset", (json_int_t)x->off, "size",
 						(json_int_t)x->size, "sha256", hex));
 	}
-	if (sums != NULL && *sums != '\0') {
+	if (sums != NULL && (*sums != '\0' || sums[-1] == ',')) {
 		json_decref(args);
 		return bad(q, "%s holds more digests than there are input files", "sha256checksum");
 	}
@@ -757,7 +757,8 @@ h_events(struct req *q)
 		errno = 0;
 		n = strtoll(since, &end, 10);
 		if (errno != 0 || end == since || *end != '\0' || n < 0) {
-			return bad(q, "%s must be an event sequence number", "Last-Event-ID");
+			return bad(q, "%s must be an event sequence number",
+				   last != NULL ? "Last-Event-ID" : "since");
 		}
 	}
 	return http_events(q, n);
@@ -926,6 +927,38 @@ split(const char *path, char seg[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1], int *
 		p += len;
 	}
 	return *p == '\0';
+}
+
+char *
+api_allowed(const char *path)
+{
+	char seg[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1], out[64] = "";
+	int n;
+
+	if (!split(path, seg, &n)) {
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		char pat[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1];
+		int pn;
+		bool match = true;
+
+		split(routes[i].pattern, pat, &pn);
+		if (pn != n) {
+			continue;
+		}
+		for (int k = 0; k < n && match; k++) {
+			match = strcmp(pat[k], "*") == 0 || strcmp(pat[k], seg[k]) == 0;
+		}
+		if (match && strstr(out, routes[i].method) == NULL &&
+		    strlen(out) + strlen(routes[i].method) + 3 < sizeof(out)) {
+			if (out[0] != '\0') {
+				strcat(out, ", ");
+			}
+			strcat(out, routes[i].method);
+		}
+	}
+	return out[0] != '\0' ? strdup(out) : NULL;
 }
 
 const struct route *

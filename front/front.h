@@ -29,7 +29,7 @@ struct front_cfg {
 	long max_header_kb;      /* request line and headers */
 	long max_uploads;        /* uploads in flight at once */
 	long max_streams;        /* event streams at once */
-	long pool_size;          /* idle connections to signetd kept */
+	long pool_size;          /* connections to signetd at once (calls wait for one) */
 	long daemon_timeout;     /* seconds to wait for signetd's answer */
 };
 

@@ -93,6 +93,9 @@ http_json(struct req *q, unsigned status, json_t *body)
 	}
 	MHD_add_response_header(rsp, "Content-Type", "application/json");
 	common_headers(rsp);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && q->allow != NULL) {
+		MHD_add_response_header(rsp, "Allow", q->allow);
+	}
 	if (status == MHD_HTTP_UNAUTHORIZED) {
 		MHD_add_response_header(rsp, "WWW-Authenticate", "Bearer");
 	}
@@ -194,7 +197,7 @@ enum MHD_Result
 http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sha256_hex)
 {
 	struct MHD_Response *rsp;
-	char fname[200], disp[260];
+	char fname[300], disp[360];
 	enum MHD_Result ok;
 
 	/* MHD sends it with sendfile() where it can (plain HTTP), and closes FD. */
@@ -495,13 +498,21 @@ up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 			 "a multipart field name is missing or too long");
 		return MHD_NO;
 	}
-	/* A part starts at offset 0; one that sends nothing at all is never seen. */
-	if (off == 0 && (size > 0 || strcmp(key, u->cur_field) != 0)) {
+	/*
+	 * A part starts at offset 0. MHD may call once with no data before a
+	 * part's first bytes, and again at offset 0 with them: that is the same
+	 * part. So offset 0 starts a part when the field changes or the part
+	 * being received already has bytes (an empty part followed by another
+	 * of the same field reads as one; an empty file is refused anyway).
+	 */
+	if (off == 0 &&
+	    (u->cur_field[0] == '\0' || strcmp(key, u->cur_field) != 0 || u->cur_bytes > 0)) {
 		up_end_part(q);
 		if (q->fail_status != 0) {
 			return MHD_NO;
 		}
 		snprintf(u->cur_field, sizeof(u->cur_field), "%s", key);
+		u->cur_bytes = 0;
 		if (is_file_field(q->rt, key)) {
 			struct part *p;
 			if (u->nparts == HTTP_MAX_PARTS) {
@@ -535,6 +546,7 @@ up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 	if (size == 0) {
 		return MHD_YES;
 	}
+	u->cur_bytes += size;
 	if (u->in_file) {
 		struct part *p = &u->parts[u->nparts - 1];
 		EVP_DigestUpdate(u->md, data, size);
@@ -579,9 +591,8 @@ req_free(struct req *q)
 	free(u->wbuf);
 	free(u->text);
 	json_decref(u->fields);
-	if (q->buf != NULL) {
-		free(q->buf);
-	}
+	free(q->buf);
+	free(q->allow);
 	json_decref(q->auth); /* the token was wiped by the allocator (json_use_wiping_allocator) */
 	if (q->counted_upload) {
 		atomic_fetch_sub(&q->f->uploads, 1);
@@ -615,8 +626,11 @@ req_auth(struct req *q)
 	const char *tenant = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "X-SE-TENANT");
 	const char *tok;
 
+	if (q->rt->public) {
+		return 0; /* nothing of the caller is forwarded */
+	}
 	if (h == NULL) {
-		return q->rt->public ? 0 : -1;
+		return -1;
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
 		return -1;
@@ -664,6 +678,7 @@ req_begin(struct req *q, const char *method, const char *url)
 	q->rt = api_route(method, url, q->params, &q->nparams, &mismatch);
 	if (q->rt == NULL) {
 		if (mismatch) {
+			q->allow = api_allowed(url);
 			return http_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "invalid",
 					  "method %s is not allowed here", q->method);
 		}
@@ -687,7 +702,9 @@ req_begin(struct req *q, const char *method, const char *url)
 					  "the body is larger than %ld KiB",
 					  q->f->cfg->max_json_kb);
 		}
-		if (cl != NULL && strtoull(cl, NULL, 10) > 0 &&
+		if (((cl != NULL && strtoull(cl, NULL, 10) > 0) ||
+		     MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Transfer-Encoding") !=
+			 NULL) &&
 		    !content_type_is(q, "application/json")) {
 			return http_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid",
 					  "the body must be application/json");
@@ -760,9 +777,23 @@ req_body(struct req *q, const char *data, size_t size)
 				 "the body is larger than %ld KiB", q->f->cfg->max_json_kb);
 			return MHD_YES;
 		}
-		if (q->buf == NULL && (q->buf = malloc(q->max)) == NULL) {
-			req_fail(q, 500, "internal", "out of memory");
-			return MHD_YES;
+		if (q->len + size > q->cap) {
+			/* Grown as the body comes: a small body costs little, whatever the bound.
+			 */
+			size_t cap = q->cap > 0 ? q->cap : 4096;
+			char *nb;
+			while (cap < q->len + size) {
+				cap *= 2;
+			}
+			if (cap > q->max) {
+				cap = q->max;
+			}
+			if ((nb = realloc(q->buf, cap)) == NULL) {
+				req_fail(q, 500, "internal", "out of memory");
+				return MHD_YES;
+			}
+			q->buf = nb;
+			q->cap = cap;
 		}
 		memcpy(q->buf + q->len, data, size);
 		q->len += size;

@@ -46,7 +46,8 @@ struct upload {
 	struct part parts[HTTP_MAX_PARTS];
 	int nparts;
 	bool in_file;       /* the part being received is a file */
-	char cur_field[32]; /* the part being received */
+	char cur_field[32]; /* the part being received ("" before the first) */
+	uint64_t cur_bytes; /* bytes of it received so far */
 	json_t *fields;     /* text fields: name -> string */
 	char *text;         /* the text field being received */
 	size_t textlen;
@@ -66,7 +67,8 @@ struct req {
 	json_t *auth; /* {"token", "tenant"} from the headers, or NULL */
 	/* body */
 	char *buf;
-	size_t len, max;
+	size_t len, cap, max;
+	char *allow; /* a 405's Allow header */
 	struct MHD_PostProcessor *pp;
 	struct upload up;
 	bool counted_upload;
@@ -105,6 +107,8 @@ enum MHD_Result http_events(struct req *q, long long since);
 /* A new unlinked file in the spool directory, or -1. */
 int http_tmpfile(struct front *f);
 
+/* The methods PATH takes, comma-separated (malloc'd), or NULL. */
+char *api_allowed(const char *path);
 /* The route table and the lookup (front/api.c). */
 const struct route *api_route(const char *method, const char *path,
 			      char params[2][HTTP_MAX_SEGMENT + 1], int *nparams,

@@ -212,11 +212,20 @@ main(int argc, char **argv)
 
 	front_cfg_init(&cfg);
 	/* First pass: the config file, so that the command line overrides it. */
-	for (int i = 1; i < argc - 1; i++) {
-		if (strcmp(argv[i], "--config") == 0) {
-			config_file = argv[i + 1];
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'c') {
+			config_file = optarg;
+		} else if (o == 'V') {
+			printf("signet-front %s\n", PACKAGE_VERSION);
+			return 0;
+		} else if (o == 'h') {
+			usage(stdout);
+			return 0;
 		}
 	}
+	opterr = 1;
+	optind = 0;
 	if (config_file != NULL && front_cfg_load(&cfg, config_file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "signet-front: %s\n", err);
 		return EXIT_USAGE;
@@ -281,7 +290,10 @@ main(int argc, char **argv)
 		}
 		cfg.nlisten = 0;
 		for (int i = 0; i < ncli; i++) {
-			front_cfg_set(&cfg, "listen", cli_listen[i], err, sizeof(err));
+			if (front_cfg_set(&cfg, "listen", cli_listen[i], err, sizeof(err)) != 0) {
+				fprintf(stderr, "signet-front: --listen: %s\n", err);
+				return EXIT_USAGE;
+			}
 		}
 	}
 	if (cfg.nlisten == 0) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front/front.h"
@@ -17,34 +18,42 @@
 /*
  * A connection carries one call at a time and holds no per-user state (each
  * request carries its own token), so any thread may take any idle one.
- * Connections are opened on demand and at most MAX_IDLE are kept idle; one
+ * Connections are opened on demand, at most MAX at once (a call waits for
+ * one to come free, up to the call timeout), and kept open when idle. One
  * that failed or timed out is closed, never returned, so that a late reply
  * can never answer someone else's call.
  */
 struct pool {
 	char *path;
-	int max_idle, timeout_ms;
+	int max, timeout_ms;
 	pthread_mutex_t lock;
+	pthread_cond_t freed;
 	struct client *idle;
 	int nidle;
+	int total; /* open, idle or in a call */
 };
 
 struct pool *
-pool_new(const char *path, int max_idle, int timeout_ms)
+pool_new(const char *path, int max, int timeout_ms)
 {
 	struct pool *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
 
 	if (p == NULL || (p->path = strdup(path)) == NULL ||
-	    (p->idle = calloc((size_t)max_idle, sizeof(*p->idle))) == NULL) {
+	    (p->idle = calloc((size_t)max, sizeof(*p->idle))) == NULL) {
 		if (p != NULL) {
 			free(p->path);
 		}
 		free(p);
 		return NULL;
 	}
-	p->max_idle = max_idle;
+	p->max = max;
 	p->timeout_ms = timeout_ms;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->freed, &ca);
+	pthread_condattr_destroy(&ca);
 	return p;
 }
 
@@ -58,6 +67,7 @@ pool_free(struct pool *p)
 		client_close(&p->idle[i]);
 	}
 	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->freed);
 	free(p->idle);
 	free(p->path);
 	free(p);
@@ -74,29 +84,55 @@ pool_connect(struct pool *p, struct client *out)
 	return r;
 }
 
+static void pool_drop(struct pool *p, struct client *c);
+
 static int
 pool_take(struct pool *p, struct client *c)
 {
+	struct timespec until;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += p->timeout_ms / 1000;
 	pthread_mutex_lock(&p->lock);
+	while (p->nidle == 0 && p->total >= p->max) {
+		if (pthread_cond_timedwait(&p->freed, &p->lock, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&p->lock);
+			return -ETIMEDOUT;
+		}
+	}
 	if (p->nidle > 0) {
 		*c = p->idle[--p->nidle];
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
+	p->total++;
 	pthread_mutex_unlock(&p->lock);
-	return pool_connect(p, c);
+	if ((r = pool_connect(p, c)) != 0) {
+		pool_drop(p, c);
+	}
+	return r;
+}
+
+/* A connection of the pool is closed (failed, or the pool is full of idle ones). */
+static void
+pool_drop(struct pool *p, struct client *c)
+{
+	client_close(c);
+	pthread_mutex_lock(&p->lock);
+	p->total--;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void
 pool_give(struct pool *p, struct client *c)
 {
 	pthread_mutex_lock(&p->lock);
-	if (p->nidle < p->max_idle) {
-		p->idle[p->nidle++] = *c;
-		c->fd = -1;
-	}
+	p->idle[p->nidle++] = *c;
+	c->fd = -1;
+	pthread_cond_signal(&p->freed);
 	pthread_mutex_unlock(&p->lock);
-	client_close(c);
 }
 
 static void
@@ -116,8 +152,11 @@ pool_call(struct pool *p, const char *op, json_t *auth, json_t *args, const int 
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if (pool_take(p, &cl) != 0) {
-		call_fail(c, SIGNET_EUNAVAILABLE, "signetd is not available");
+	if ((r = pool_take(p, &cl)) != 0) {
+		call_fail(c, SIGNET_EUNAVAILABLE,
+			  r == -ETIMEDOUT
+			      ? "the gateway is busy: no connection to signetd came free"
+			      : "signetd is not available");
 		return;
 	}
 	r = client_call(&cl, op, auth, args, fds, nfds, &reply, c->fds, &c->nfds);
@@ -129,13 +168,14 @@ pool_call(struct pool *p, const char *op, json_t *auth, json_t *args, const int 
 	if (r == -EPIPE || r == -ECONNREFUSED) {
 		client_close(&cl);
 		if (pool_connect(p, &cl) != 0) {
+			pool_drop(p, &cl);
 			call_fail(c, SIGNET_EUNAVAILABLE, "signetd is not available");
 			return;
 		}
 		r = client_call(&cl, op, auth, args, fds, nfds, &reply, c->fds, &c->nfds);
 	}
 	if (r != 0) {
-		client_close(&cl);
+		pool_drop(p, &cl);
 		log_warning("%s: no answer from signetd: %s", op, strerror(-r));
 		call_fail(c, SIGNET_EUNAVAILABLE,
 			  r == -ETIMEDOUT ? "signetd did not answer in time"

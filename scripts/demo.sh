@@ -5,16 +5,26 @@
 # configuration, a signing task and an encryption task whose outputs openssl checks.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-state=${SIGNET_DEMO_STATE:-$top/demo-state}
 "$top/scripts/deps.sh"
 "$top/scripts/build.sh" "$top/build"
 b=$top/build
+# signetd never stays root: as root, the demo runs it as the system user "signet", with its
+# state where that user can reach it.
+user=
+if [ "$(id -u)" -eq 0 ]; then
+	user=signet
+	id "$user" >/dev/null 2>&1 ||
+		useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$user"
+	state=${SIGNET_DEMO_STATE:-/var/lib/signet-demo}
+else
+	state=${SIGNET_DEMO_STATE:-$top/demo-state}
+fi
 if [ ! -d "$state" ]; then
-	"$b/signetd" --init --state-dir "$state"
+	"$b/signetd" --init --state-dir "$state" ${user:+--user "$user"}
 fi
 export SIGNET_SOCKET="$state/signetd.sock"
 if ! "$b/signetctl" status >/dev/null 2>&1; then
-	"$b/signetd" --state-dir "$state" >>"$state/signetd.log" 2>&1 &
+	"$b/signetd" --state-dir "$state" ${user:+--user "$user"} >>"$state/signetd.log" 2>&1 &
 	echo "signetd started (pid $!), log in $state/signetd.log"
 	i=0
 	until "$b/signetctl" status >/dev/null 2>&1; do

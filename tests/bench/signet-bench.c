@@ -57,6 +57,8 @@ struct bench {
 
 static char dir[256];
 static const char *signetd_path;
+/* Run as root, signetd drops to this user (SIGNET_BENCH_USER, default "daemon"). */
+static const char *run_user;
 static pid_t dpid = -1;
 
 static double
@@ -137,8 +139,13 @@ start_signetd(int workers)
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(signetd_path, signetd_path, "--state-dir", dir, "--config", conf,
-		      (char *)NULL);
+		if (run_user != NULL) {
+			execl(signetd_path, signetd_path, "--state-dir", dir, "--config", conf,
+			      "--user", run_user, (char *)NULL);
+		} else {
+			execl(signetd_path, signetd_path, "--state-dir", dir, "--config", conf,
+			      (char *)NULL);
+		}
 		_exit(127);
 	}
 	snprintf(sock, sizeof(sock), "%s/signetd.sock", dir);
@@ -351,13 +358,17 @@ main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "/var/tmp/signet-bench.XXXXXX");
+	if (geteuid() == 0) {
+		run_user = getenv("SIGNET_BENCH_USER") != NULL ? getenv("SIGNET_BENCH_USER") : "daemon";
+	}
 	if (mkdtemp(dir) == NULL) {
 		die("cannot make a state directory");
 	}
 	/* signetd --init wants an empty or absent directory. */
 	rmdir(dir);
 	{
-		char *init[] = {(char *)signetd_path, "--init", "--state-dir", dir, NULL};
+		char *init[] = {(char *)signetd_path, "--init", "--state-dir", dir,
+				run_user != NULL ? "--user" : NULL, (char *)run_user, NULL};
 		if (run_cmd(init, NULL) != 0) {
 			die("signetd --init failed");
 		}

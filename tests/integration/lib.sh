@@ -8,6 +8,21 @@ VALGRIND=${VALGRIND:-}
 SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 
 TMP=$(mktemp -d /tmp/signet-test.XXXXXX)
+# Run as root (CI), signetd refuses to stay root: it drops to DUSER, which must reach the state dir.
+DUSER=
+if [ "$(id -u)" -eq 0 ]; then
+	DUSER=${SIGNET_TEST_USER:-daemon}
+	chmod 711 "$TMP"
+fi
+# The daemon's group: a peer of that group may connect to its socket (mode 0660).
+DGID=$(id -g)
+if [ -n "$DUSER" ]; then
+	DGID=$(id -g "$DUSER")
+fi
+# for_daemon PATH...: hand files and folders the daemon itself must open or write to DUSER.
+for_daemon() { [ -z "$DUSER" ] || chown -R "$DUSER" "$@"; }
+# sd ARGS...: signetd with the user to drop to when the test runs as root.
+sd() { "$SIGNETD" "$@" ${DUSER:+--user "$DUSER"}; }
 STATE=$TMP/state
 SOCK=$STATE/signetd.sock
 LOG=$TMP/signetd.log
@@ -54,14 +69,14 @@ check() {
 fatal() { not_ok "$*"; exit 1; }
 
 init_state() {
-	"$SIGNETD" --init --state-dir "$STATE" >"$TMP/init.out" 2>"$TMP/init.err" ||
+	sd --init --state-dir "$STATE" >"$TMP/init.out" 2>"$TMP/init.err" ||
 		fatal "signetd --init failed: $(cat "$TMP/init.err")"
 }
 
 # start_daemon [signetd options...]: start in the background and wait for the socket.
 start_daemon() {
 	# shellcheck disable=SC2086
-	$VALGRIND "$SIGNETD" --state-dir "$STATE" "$@" >>"$LOG" 2>&1 &
+	$VALGRIND "$SIGNETD" --state-dir "$STATE" "$@" ${DUSER:+--user "$DUSER"} >>"$LOG" 2>&1 &
 	DPID=$!
 	i=0
 	while [ $i -lt 200 ]; do

@@ -13,19 +13,19 @@ check "init made the spool" test -d "$STATE/spool"
 pin=$(cat "$STATE/token-pin")
 if grep -q "$pin" "$TMP/init.out"; then not_ok "the user PIN is not printed"; else ok "the user PIN is not printed"; fi
 check "the token is initialised and the user PIN logs in" p11 --list-objects
-erc=0; "$SIGNETD" --init --state-dir "$STATE" >/dev/null 2>"$TMP/err" || erc=$?
+erc=0; sd --init --state-dir "$STATE" >/dev/null 2>"$TMP/err" || erc=$?
 check "init refuses an existing state dir (exit 2)" test $erc -eq 2
 check "init says why it refused" grep -q "refusing to overwrite" "$TMP/err"
-erc=0; "$SIGNETD" --init --state-dir relative/dir >/dev/null 2>&1 || erc=$?
+erc=0; sd --init --state-dir relative/dir >/dev/null 2>&1 || erc=$?
 check "init refuses a relative state dir" test $erc -eq 2
 
-check "check-config accepts the embedded default" "$SIGNETD" --check-config --state-dir "$STATE"
+check "check-config accepts the embedded default" sd --check-config --state-dir "$STATE"
 printf '[daemon]\nworkers = 0\n' >"$TMP/bad.conf"
-erc=0; "$SIGNETD" --check-config --state-dir "$STATE" --config "$TMP/bad.conf" 2>"$TMP/err" || erc=$?
+erc=0; sd --check-config --state-dir "$STATE" --config "$TMP/bad.conf" 2>"$TMP/err" || erc=$?
 check "check-config refuses an out-of-range value (exit 2)" test $erc -eq 2
 check "check-config names the bad key" grep -q "workers" "$TMP/err"
 printf '[token]\nsecret = 1\n' >"$TMP/bad.conf"
-erc=0; "$SIGNETD" --check-config --state-dir "$STATE" --config "$TMP/bad.conf" 2>"$TMP/err" || erc=$?
+erc=0; sd --check-config --state-dir "$STATE" --config "$TMP/bad.conf" 2>"$TMP/err" || erc=$?
 check "check-config refuses an unknown key" test $erc -eq 2
 
 start_daemon
@@ -37,7 +37,7 @@ check "status reports the token available" test "$(json .token.available)" = tru
 check "status counts tenants" test "$(json .counts.tenants)" = 0
 check "the PIN never reaches the log" sh -c "! grep -q '$pin' '$LOG'"
 check "log lines carry syslog priority prefixes" grep -q '^<[0-7]>' "$LOG"
-erc=0; "$SIGNETD" --state-dir "$STATE" >"$TMP/second.log" 2>&1 || erc=$?
+erc=0; sd --state-dir "$STATE" >"$TMP/second.log" 2>&1 || erc=$?
 check "a second daemon on the same socket refuses to start" test $erc -ne 0
 check "the first daemon still answers" ctl status
 check "SIGTERM stops the daemon cleanly (exit 0)" stop_daemon
@@ -47,19 +47,21 @@ check "the daemon logged its stop" grep -q "signetd stopped" "$LOG"
 # A wrong PIN at start: a clear error and exit code 3, and nothing served.
 printf 'wrong-pin-123' >"$TMP/wrong-pin"
 chmod 600 "$TMP/wrong-pin"
+for_daemon "$TMP/wrong-pin"
 printf '[token]\npin_file = %s\n' "$TMP/wrong-pin" >"$TMP/wrongpin.conf"
-erc=0; "$SIGNETD" --state-dir "$STATE" --config "$TMP/wrongpin.conf" >"$TMP/err" 2>&1 || erc=$?
+erc=0; sd --state-dir "$STATE" --config "$TMP/wrongpin.conf" >"$TMP/err" 2>&1 || erc=$?
 check "a wrong PIN stops the start with exit code 3" test $erc -eq 3
 check "a wrong PIN is reported clearly" grep -q "refused the PIN" "$TMP/err"
 check "the wrong PIN itself is not logged" sh -c "! grep -q 'wrong-pin-123' '$TMP/err'"
 printf '[token]\nuri = pkcs11:token=no-such-token\n' >"$TMP/notoken.conf"
-erc=0; "$SIGNETD" --state-dir "$STATE" --config "$TMP/notoken.conf" >"$TMP/err" 2>&1 || erc=$?
+erc=0; sd --state-dir "$STATE" --config "$TMP/notoken.conf" >"$TMP/err" 2>&1 || erc=$?
 check "a token URI that matches nothing exits with code 3" test $erc -eq 3
 check "it says no token matches" grep -q "no token matches" "$TMP/err"
 
 # systemd LoadCredential: $CREDENTIALS_DIRECTORY/token-pin wins over the configured file.
 mkdir -p "$TMP/creds"
 cp "$STATE/token-pin" "$TMP/creds/token-pin"
+for_daemon "$TMP/creds"
 CREDENTIALS_DIRECTORY=$TMP/creds start_daemon --config "$TMP/wrongpin.conf"
 check "the credential PIN is used instead of the configured file" ctl status
 check "stop after credential start" stop_daemon

@@ -6,6 +6,7 @@
 init_state
 # A socket outside the 0700 state dir, so that an unprivileged peer can reach it.
 mkdir -p "$TMP/run"
+for_daemon "$TMP/run"
 chmod 755 "$TMP" "$TMP/run"
 DSOCK=$TMP/run/signetd.sock
 printf '[daemon]\nsocket = %s\nauth_fail_delay_ms = 50\n' "$DSOCK" >"$TMP/signetd.conf"
@@ -110,7 +111,7 @@ check "all 153 users are listed across pages" test "$(json '[.users[].name] | un
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	chmod 755 "$TMP"
 	# gid 0 lets uid 65534 reach the root-owned 0660 socket; the daemon must still say no.
-	NOBODY="setpriv --reuid=65534 --regid=0 --clear-groups"
+	NOBODY="setpriv --reuid=65534 --regid=$DGID --clear-groups"
 	expect_refusal "a peer that is not a local admin cannot create tenants" denied $NOBODY "$SIGNETCTL" --socket "$DSOCK" tenant create evil --admin mallory
 	expect_refusal "a non-local peer cannot generate keys even with the admin token" denied $NOBODY "$SIGNETCTL" --socket "$DSOCK" key generate k1 --alg ECC_NIST_P256
 	check "a non-local peer may still use ordinary ops with a token" $NOBODY "$SIGNETCTL" --socket "$DSOCK" whoami

@@ -7,6 +7,7 @@
 : "${P11FAULT:?P11FAULT must name the fault-injecting module}"
 init_state
 mkdir -p "$TMP/faults"
+for_daemon "$TMP/faults"
 printf '[token]\nmodule = %s\nsofthsm_conf = %s\n' "$P11FAULT" "$STATE/softhsm2.conf" >"$TMP/fault.conf"
 export P11FAULT_MODULE="$SOFTHSM_MODULE" P11FAULT_DIR="$TMP/faults"
 start_daemon --config "$TMP/fault.conf"
@@ -17,16 +18,16 @@ check "a key is generated through the fault module" ctl key generate k1 --alg EC
 
 # Every session of the token closed under the daemon (the login with them): the next
 # operation must reopen its session, log in again and retry once, invisibly to the client.
-: >"$TMP/faults/close-sessions"
+: >"$TMP/faults/close-sessions"; for_daemon "$TMP/faults"
 check "a CSR succeeds after all token sessions were closed" ctl key csr k1 --subject /CN=a -o "$TMP/a.csr"
 check "the fault was really injected" grep -q close-sessions "$TMP/faults/faults"
 check "the CSR made after recovery verifies" openssl req -in "$TMP/a.csr" -verify -noout
 check "the daemon logged the recovery" grep -q "token session lost" "$LOG"
-: >"$TMP/faults/device-removed"
+: >"$TMP/faults/device-removed"; for_daemon "$TMP/faults"
 check "a key is generated after CKR_DEVICE_REMOVED" ctl key generate k2 --alg ED25519
 check "the device-removed fault was injected" grep -q device-removed "$TMP/faults/faults"
 # Recovery retries once, not forever: two faults in a row reach the client as token_error.
-echo 2 >"$TMP/faults/device-removed"
+echo 2 >"$TMP/faults/device-removed"; for_daemon "$TMP/faults"
 expect_refusal "a fault that persists through the retry is a token_error" token_error ctl key csr k1 --subject /CN=b
 check "both faults were consumed" test ! -e "$TMP/faults/device-removed"
 check "the next request succeeds again" ctl key csr k1 --subject /CN=c -o "$TMP/c.csr"

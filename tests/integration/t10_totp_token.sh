@@ -45,6 +45,7 @@ check "the RFC seed was destroyed afterwards" test "$(grep -c 'label: *test/otp/
 
 # --- 2. Four-eyes: the signing key is not touched before the approval ------------------------
 mkdir -p "$TMP/p11"
+for_daemon "$TMP/p11"
 printf '[token]\nmodule = %s\nsofthsm_conf = %s\n' "$P11FAULT" "$STATE/softhsm2.conf" >"$TMP/fault.conf"
 export P11FAULT_MODULE="$SOFTHSM_MODULE" P11FAULT_DIR="$TMP/p11"
 start_daemon --config "$TMP/fault.conf"

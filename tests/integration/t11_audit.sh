@@ -86,6 +86,7 @@ tampered() {
 init_state
 # A socket outside the 0700 state dir, so that an unprivileged peer can reach it (section 3).
 mkdir -p "$TMP/run"
+for_daemon "$TMP/run"
 chmod 755 "$TMP" "$TMP/run"
 DSOCK=$TMP/run/signetd.sock
 printf '[daemon]\nsocket = %s\nauth_fail_delay_ms = 0\n[tasks]\nworkers = 2\n' "$DSOCK" \
@@ -341,7 +342,7 @@ check "alice gives carol VIEW on RESOURCE_TYPE:AUDIT_LOG" ctl acl add USER:carol
 check "carol (local, not admin) may now list acme's log" as "$C_TOKEN" audit list
 expect_refusal "carol (local, not admin) may not list ~appliance" denied as "$C_TOKEN" audit list --chain '~appliance'
 expect_refusal "carol may not export ~appliance" denied as "$C_TOKEN" audit export -o "$TMP/c.jsonl" --chain '~appliance'
-NOBODY="setpriv --reuid=65534 --regid=0 --clear-groups"
+NOBODY="setpriv --reuid=65534 --regid=$DGID --clear-groups"
 check "alice from a non-local peer may list acme's log" \
 	$NOBODY "$SIGNETCTL" --socket "$DSOCK" --token "$A_TOKEN" audit list
 expect_refusal "alice (admin) from a non-local peer may not list ~appliance" denied \
