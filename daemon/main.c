@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 #include <event2/thread.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -196,6 +197,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	(void)sd_notify(0, "STOPPING=1");
 	server_shutdown(d->server);
 }
 
@@ -334,6 +336,8 @@ run(struct config *cfg)
 	}
 	log_notice("signetd %s ready (pid %ld, %ld workers)", PACKAGE_VERSION, (long)getpid(),
 		   cfg->workers);
+	/* Type=notify: systemd starts what depends on signetd once the socket answers. */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->socket_path);
 	if (event_base_dispatch(d.base) < 0) {
 		log_err("the event loop failed");
 		goto out;

@@ -5,7 +5,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake pkg-config \
  libssl-dev libp11-dev libp11-kit-dev libevent-dev liblmdb-dev libjansson-dev \
- libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev softhsm2 oathtool \
+ libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev softhsm2 oathtool \
  openssl opensc lmdb-utils jq util-linux python3 curl"
 missing=
 for p in $PKGS; do
