@@ -38,6 +38,7 @@ static const struct cfg_key cfg_keys[] = {
     {"daemon", "socket_group", CFG_STR, OFF(socket_group), 0, 64, 0, NULL},
     {"daemon", "gateway_user", CFG_STR, OFF(gateway_user), 0, 64, 0, NULL},
     {"daemon", "user", CFG_STR, OFF(user), 0, 64, 0, NULL},
+    {"daemon", "seccomp", CFG_LONG, OFF(seccomp), 0, 1, 1, NULL},
     {"daemon", "workers", CFG_LONG, OFF(workers), 1, 64, 4, NULL},
     {"daemon", "max_connections", CFG_LONG, OFF(max_connections), 1, 10000, 256, NULL},
     {"daemon", "max_inflight", CFG_LONG, OFF(max_inflight), 1, 1024, 16, NULL},

@@ -12,6 +12,7 @@ struct config {
 	    *socket_group; /* [daemon] socket_group: group that may connect (empty: the daemon's) */
 	char *gateway_user; /* [daemon] gateway_user: the front end's user, never a local admin */
 	char *user;         /* [daemon] user: started as root, drop to this user */
+	long seccomp;       /* [daemon] seccomp: the steady-state system call filter (0/1) */
 	long workers;      /* [daemon] workers */
 	long max_connections; /* [daemon] max_connections */
 	long max_inflight;    /* [daemon] max_inflight: queued requests per connection */

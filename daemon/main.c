@@ -28,6 +28,7 @@
 #include "daemon/daemon.h"
 #include "daemon/init.h"
 #include "daemon/ops.h"
+#include "daemon/sandbox.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
@@ -336,6 +337,10 @@ run(struct config *cfg)
 	}
 	log_notice("signetd %s ready (pid %ld, %ld workers)", PACKAGE_VERSION, (long)getpid(),
 		   cfg->workers);
+	if (cfg->seccomp && sandbox_enter() != 0) {
+		log_err("the system call filter is required (seccomp = 1) but cannot be installed");
+		goto out;
+	}
 	/* Type=notify: systemd starts what depends on signetd once the socket answers. */
 	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->socket_path);
 	if (event_base_dispatch(d.base) < 0) {

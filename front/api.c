@@ -999,7 +999,10 @@ api_route(const char *method, const char *path, char params[2][HTTP_MAX_SEGMENT 
 			if (!match || (pass == 0 && wild)) {
 				continue;
 			}
-			if (strcmp(routes[i].method, method) != 0) {
+			/* HEAD is GET without the body (MHD drops it). */
+			if (strcmp(routes[i].method, method) != 0 &&
+			    !(strcmp(method, "HEAD") == 0 &&
+			      strcmp(routes[i].method, "GET") == 0)) {
 				*method_mismatch = true;
 				continue;
 			}

@@ -77,6 +77,7 @@ struct front {
 	atomic_long streams; /* event streams open */
 	atomic_long requests;
 	int uid_dropped; /* the uid it runs as */
+	int stop_fd;     /* readable once the gateway stops (event streams end) */
 };
 
 struct MHD_Daemon;

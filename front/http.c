@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,7 @@ http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sh
 struct sse {
 	struct front *f;
 	struct client cl;
+	int client_fd; /* the HTTP client's socket: watched for a hang-up only */
 	char *pending;
 	size_t plen, poff;
 	bool ended;
@@ -302,10 +304,29 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	while (s->poff == s->plen) {
+		struct pollfd p[3] = {{.fd = s->cl.fd, .events = POLLIN},
+				      {.fd = s->client_fd, .events = POLLRDHUP},
+				      {.fd = s->f->stop_fd, .events = POLLIN}};
+		int n;
+
 		if (s->ended) {
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
-		r = client_recv(&s->cl, &pkt, SSE_KEEPALIVE_MS);
+		/*
+		 * Wait for signetd, but notice at once a client that went away or
+		 * a gateway that stops, so that neither holds the stream's slot.
+		 */
+		n = poll(p, 3, SSE_KEEPALIVE_MS);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0 || (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (p[2].revents & POLLIN) {
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		r = n == 0 ? -ETIMEDOUT : client_recv(&s->cl, &pkt, 1000);
 		if (r == -ETIMEDOUT) {
 			static const char ka[] = ": keepalive\n\n";
 			if (max < sizeof(ka) - 1) {
@@ -348,6 +369,11 @@ http_events(struct req *q, long long since)
 	}
 	s->f = q->f;
 	s->cl.fd = -1;
+	{
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		s->client_fd = ci != NULL ? ci->connect_fd : -1;
+	}
 	if (pool_connect(q->f->pool, &s->cl) != 0) {
 		sse_free(s);
 		return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
@@ -760,7 +786,12 @@ static enum MHD_Result
 req_body(struct req *q, const char *data, size_t size)
 {
 	if (q->fail_status != 0) {
-		return MHD_YES; /* answered when the body ends (or the connection closes) */
+		/* Dropped, and answered when the body ends; bounded like any body. */
+		q->dropped += size;
+		if (q->dropped > (q->max > 0 ? q->max : (size_t)q->f->cfg->max_json_kb * 1024)) {
+			return MHD_NO;
+		}
+		return MHD_YES;
 	}
 	if ((int64_t)(time_mono_ms() - q->started_ms) > q->f->cfg->request_timeout * 1000) {
 		log_warning("%s %s: request_timeout reached; connection closed", q->method,
@@ -773,6 +804,7 @@ req_body(struct req *q, const char *data, size_t size)
 	}
 	if (q->rt->body == BODY_JSON) {
 		if (q->len + size > q->max) {
+			q->overflow = true;
 			req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 				 "the body is larger than %ld KiB", q->f->cfg->max_json_kb);
 			return MHD_YES;
@@ -800,6 +832,7 @@ req_body(struct req *q, const char *data, size_t size)
 		return MHD_YES;
 	}
 	if (q->up.total + size > q->max) {
+		q->overflow = true;
 		req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			 "the upload is larger than %zu KiB", q->max / 1024);
 		return MHD_YES;
@@ -861,13 +894,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		enum MHD_Result r = req_body(q, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		/*
-		 * Answer a refusal at once rather than read the rest of a body that
-		 * is refused anyway; where MHD cannot answer mid-body, the
-		 * connection is closed.
+		 * MHD 0.9 cannot answer before the body has been read: a refused
+		 * body is read to its end and dropped, and the answer goes out then.
+		 * One that is too large, or goes past the bound while dropped, is
+		 * not read further: the connection is closed.
 		 */
-		if (r == MHD_YES && q->fail_status != 0) {
-			return http_error(q, (unsigned)q->fail_status, q->fail_code, "%s",
-					  q->fail_msg);
+		if (r == MHD_YES && q->overflow) {
+			log_notice("%s %s: %s; connection closed", q->method, q->path, q->fail_msg);
+			return MHD_NO;
 		}
 		return r;
 	}

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -206,7 +207,7 @@ main(int argc, char **argv)
 	char *cert = NULL, *key = NULL, err[300];
 	const char *config_file = NULL;
 	char *cli_listen[FRONT_MAX_LISTEN];
-	int ncli = 0, o, code = EXIT_RUNTIME, sig;
+	int ncli = 0, o, code = EXIT_RUNTIME, sig, stop[2] = {-1, -1};
 	bool check_only = false;
 	sigset_t set;
 
@@ -350,6 +351,11 @@ main(int argc, char **argv)
 	}
 	f.cfg = &cfg;
 	f.uid_dropped = (int)geteuid();
+	if (pipe2(stop, O_CLOEXEC) != 0) {
+		log_err("pipe: %s", strerror(errno));
+		goto out;
+	}
+	f.stop_fd = stop[0];
 	if ((f.pool = pool_new(cfg.socket_path, (int)cfg.pool_size,
 			       (int)cfg.daemon_timeout * 1000)) == NULL) {
 		goto out;
@@ -378,6 +384,8 @@ main(int argc, char **argv)
 		}
 	} while (sig == SIGHUP);
 	log_notice("signet-front stopping (signal %d)", sig);
+	/* Event streams wait on this: they end now rather than at their next keepalive. */
+	(void)!write(stop[1], "x", 1);
 	code = 0;
 out:
 	for (int i = 0; i < cfg.nlisten; i++) {
@@ -389,6 +397,11 @@ out:
 		}
 	}
 	pool_free(f.pool);
+	for (int i = 0; i < 2; i++) {
+		if (stop[i] >= 0) {
+			close(stop[i]);
+		}
+	}
 	free(cert);
 	if (key != NULL) {
 		secure_wipe(key, strlen(key));

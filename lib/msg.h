@@ -11,7 +11,7 @@
 #define MSG_MAX_SIZE       65536 /* largest packet, bytes */
 #define MSG_MAX_FDS        8     /* most descriptors attached to one packet */
 #define MSG_MAX_DEPTH      32    /* deepest JSON nesting accepted */
-#define MSG_MAX_CONTAINERS 256   /* objects and arrays in one packet */
+#define MSG_MAX_CONTAINERS 300   /* objects and arrays in one packet (a package: 255 inputs, metadata) */
 #define MSG_MAX_ITEMS      4096  /* members and elements in one packet */
 
 /* What msg_recv saw besides the payload. */

@@ -5,8 +5,10 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake pkg-config \
  libssl-dev libp11-dev libp11-kit-dev libevent-dev liblmdb-dev libjansson-dev \
- libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev softhsm2 oathtool \
- openssl opensc lmdb-utils jq util-linux python3 curl"
+ libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev libseccomp-dev \
+ softhsm2 oathtool \
+ openssl opensc lmdb-utils jq util-linux python3 curl \
+ debhelper dpkg-dev lintian"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -38,10 +38,12 @@ struct opts {
 	const char *alg;
 	const char *description;
 	const char *file;
-	const char *pubkey;   /* audit verify: the audit public key (PEM) */
-	const char *chain;    /* audit: ~appliance for local admins */
-	const char *resource; /* audit list: one resource */
-	const char *metadata; /* task package: the metadata file */
+	const char *pubkey;        /* audit verify: the audit public key (PEM) */
+	const char *chain;         /* audit: ~appliance for local admins */
+	const char *resource;      /* audit list: one resource */
+	const char *metadata;      /* task package: the metadata file */
+	const char *firmware[256]; /* task package: --firmware F, in order */
+	int nfirmware;
 	const char *subject;
 	const char *output;
 	bool client;
@@ -1029,12 +1031,23 @@ c_task_package(struct opts *o, char **a)
 	int fds[MSG_MAX_FDS], nfds = 0, n = 0, r = EXIT_USAGE, cat = -1;
 	uint64_t off = 0;
 
+	const char *files[512];
+
 	if (o->devconf == NULL) {
 		return usage_error("task package needs --devconf ID");
 	}
-	while (a[n] != NULL) {
-		n++;
+	/* --firmware F, in order, then any given as plain arguments. */
+	for (int i = 0; i < o->nfirmware; i++) {
+		files[n++] = o->firmware[i];
 	}
+	for (int i = 0; a[i] != NULL && n < 256; i++) {
+		files[n++] = a[i];
+	}
+	if (n == 0) {
+		return usage_error("task package needs --firmware F (one or more)");
+	}
+	files[n] = NULL;
+	a = (char **)files;
 	inputs = json_array();
 	args = json_pack("{s:s, s:o}", "devconf", o->devconf, "inputs", inputs);
 	if (o->name != NULL) {
@@ -1583,7 +1596,7 @@ static const struct cmd commands[] = {
     {"task", "encrypt", 0, c_task_encrypt,
      "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]"},
     {"task", "package", -1, c_task_package,
-     "task package --devconf ID [--name N] [--metadata FILE] FIRMWARE..."},
+     "task package --devconf ID --firmware F [--firmware F]... [--metadata M] [--name N]"},
     {"task", "show", 1, c_task_show, "task show ID"},
     {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
     {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
@@ -1661,6 +1674,7 @@ main(int argc, char **argv)
 	    {"chain", required_argument, NULL, 1030},
 	    {"resource", required_argument, NULL, 1031},
 	    {"metadata", required_argument, NULL, 1032},
+	    {"firmware", required_argument, NULL, 1033},
 	    {"reason", required_argument, NULL, 1020},
 	    {"force", no_argument, NULL, 1021},
 	    {"pubkey", required_argument, NULL, 1022},
@@ -1821,6 +1835,13 @@ main(int argc, char **argv)
 		case 1032:
 			o.metadata = optarg;
 			break;
+		case 1033:
+			if (o.nfirmware == 255) {
+				fprintf(stderr, "signetctl: at most 255 --firmware files\n");
+				return EXIT_USAGE;
+			}
+			o.firmware[o.nfirmware++] = optarg;
+			break;
 		case 1020:
 			o.reason = optarg;
 			break;
@@ -1860,7 +1881,7 @@ main(int argc, char **argv)
 		    (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
 			continue;
 		}
-		if (cmd->nargs >= 0 ? npos - words != cmd->nargs : npos - words < 1) {
+		if (cmd->nargs >= 0 && npos - words != cmd->nargs) {
 			fprintf(stderr, "signetctl: usage: signetctl %s\n", cmd->usage);
 			return EXIT_USAGE;
 		}
