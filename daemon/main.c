@@ -198,7 +198,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_notice("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	(void)sd_notify(0, "STOPPING=1");
+	(void)sd_notify(0, "STOPPING=1"); /* refused under the seccomp filter; harmless */
 	server_shutdown(d->server);
 }
 
@@ -337,12 +337,17 @@ run(struct config *cfg)
 	}
 	log_notice("signetd %s ready (pid %ld, %ld workers)", PACKAGE_VERSION, (long)getpid(),
 		   cfg->workers);
+	/*
+	 * Type=notify: systemd starts what depends on signetd once the socket
+	 * answers. Before the filter: sd_notify opens a socket of its own, and
+	 * the filter refuses new sockets (STOPPING=1 later is refused the same
+	 * way, which systemd does not need: it sees the process end).
+	 */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->socket_path);
 	if (cfg->seccomp && sandbox_enter() != 0) {
 		log_err("the system call filter is required (seccomp = 1) but cannot be installed");
 		goto out;
 	}
-	/* Type=notify: systemd starts what depends on signetd once the socket answers. */
-	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->socket_path);
 	if (event_base_dispatch(d.base) < 0) {
 		log_err("the event loop failed");
 		goto out;
