@@ -557,6 +557,7 @@ verify_package(const struct opts *o)
 	struct container_reader rd;
 	EVP_PKEY *pkey = NULL;
 	const char *why = NULL;
+	struct stat st;
 	uint8_t sha[32];
 	int fd, rc;
 
@@ -571,8 +572,14 @@ verify_package(const struct opts *o)
 	}
 	fd = open(o->package, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		EVP_PKEY_free(pkey);
-		return fail(EXIT_USAGE, "cannot open %s: %s", o->package, strerror(errno));
+		rc = fail(EXIT_USAGE, "cannot open %s: %s", o->package, strerror(errno));
+		goto out_key;
+	}
+	/* A pipe or a device could not be read twice (hashes, then decryption). */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = fail(EXIT_USAGE, "%s: not a regular file", o->package);
+		close(fd);
+		goto out_key;
 	}
 	rc = container_reader_open(&rd, fd, &why);
 	if (rc == SIGNET_EINVAL && rd.lay.bad_segment >= 0) {
@@ -607,6 +614,7 @@ verify_package(const struct opts *o)
 out:
 	container_reader_close(&rd);
 	close(fd);
+out_key:
 	EVP_PKEY_free(pkey);
 	return rc;
 }
