@@ -4,6 +4,7 @@
 # Python writer that follows the table of doc/container.md (not lib/container.c), for every
 # signature algorithm, all six ciphers and both AES key sizes; each must verify and decrypt to
 # the original, and every damaged or hostile package must be refused with the documented code.
+# shellcheck source=tests/integration/lib.sh
 . "$TESTLIB"
 : "${SIGNET_VERIFY:?SIGNET_VERIFY must name the signet-verify binary}"
 V=$SIGNET_VERIFY
@@ -216,7 +217,7 @@ package() {
 		shift 2
 	done
 	case $ec in 1 | 4 | 5) akey=$K/aes128.key ;; *) akey=$K/aes256.key ;; esac
-	segs= n=0
+	segs='' n=0
 	for p in "$@"; do
 		encrypt "$ec" "$akey" "$p" "$out.seg$n" || return 1
 		segs="$segs $out.seg$n"
@@ -256,10 +257,11 @@ ca() {
 ca test-ca || fatal "make the CA"
 ca wrong-ca || fatal "make the other CA"
 for alg in RSA_3072 RSA_4096 ECC_NIST_P256 ECC_NIST_P384 ED25519; do
-	openssl req -new -key "$K/$alg.key" -subj "/CN=signer-$alg" -out "$K/$alg.csr" &&
-		openssl x509 -req -in "$K/$alg.csr" -CA "$K/test-ca.pem" -CAkey "$K/test-ca.key" \
-			-CAcreateserial -days 30 -out "$K/$alg.crt" 2>/dev/null ||
+	if ! openssl req -new -key "$K/$alg.key" -subj "/CN=signer-$alg" -out "$K/$alg.csr" ||
+		! openssl x509 -req -in "$K/$alg.csr" -CA "$K/test-ca.pem" -CAkey "$K/test-ca.key" \
+			-CAcreateserial -days 30 -out "$K/$alg.crt" 2>/dev/null; then
 		fatal "certificate for $alg"
+	fi
 done
 
 # Two segments: one not a multiple of 16 (ending in zero bytes, which zero padding hides), one
@@ -438,7 +440,7 @@ seg=$P/ED25519-0.seg0
 n=$(wc -c <"$seg")
 head -c $((n - 16)) "$seg" >"$TMP/seg.ct"
 found=
-for t in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
 	head -c 32 /dev/urandom >"$K/wrong.key"
 	if ! openssl enc -d -aes-256-cbc -K "$(hex "$K/wrong.key")" -iv "$(tail -c 16 "$seg" | od -An -tx1 -v | tr -d ' \n')" \
 		-in "$TMP/seg.ct" -out /dev/null 2>/dev/null; then
