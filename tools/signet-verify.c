@@ -609,6 +609,10 @@ verify_package(const struct opts *o)
 	}
 	if (!o->quiet) {
 		print_summary(&rd);
+		if (fflush(stdout) != 0) {
+			rc = fail(EXIT_USAGE, "cannot write the summary: %s", strerror(errno));
+			goto out;
+		}
 	}
 	rc = 0;
 out:

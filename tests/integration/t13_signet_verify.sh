@@ -351,6 +351,20 @@ expect_exit "a flipped byte in the 3rd MiB of a segment is a bad hash" 3 \
 	"$V" -q --pubkey "$K/ECC_NIST_P256.pub" "$TMP/big.bad"
 check "the message names the segment" grep -q '^signet-verify: segment 0: ' "$TMP/err"
 
+# Empty inputs: one padding block (PKCS#7), nothing (ECB), the IV alone (CTR).
+: >"$TMP/empty.bin"
+for ec in 0 3 5; do
+	package "$P/empty-$ec" ED25519 "$ec" - "$TMP/empty.bin" "$TMP/b.bin" || fatal "build empty-$ec"
+	case $ec in 0) want=32 ;; 3) want=0 ;; 5) want=16 ;; esac
+	check "cipher $ec: an empty input is a segment of $want bytes" test "$(wc -c <"$P/empty-$ec.seg0")" -eq $want
+	if [ "$ec" -eq 5 ]; then akey=$K/aes128.key; else akey=$K/aes256.key; fi
+	expect_exit "cipher $ec: a package with an empty segment verifies and decrypts" 0 \
+		"$V" -q --pubkey "$K/ED25519.pub" --key "$akey" -o "$TMP/out-empty-$ec" "$P/empty-$ec"
+	check "cipher $ec: the empty segment decrypts to nothing" test -f "$TMP/out-empty-$ec/segment-000" -a ! -s "$TMP/out-empty-$ec/segment-000"
+	check "cipher $ec: the other segment decrypts to its plaintext" cmp "$TMP/b.bin" "$TMP/out-empty-$ec/segment-001"
+done
+expect_exit "stdout that cannot be written: I/O error" 1 sh -c '"$1" --pubkey "$2" "$3" >/dev/full' sh "$V" "$K/ED25519.pub" "$P/ED25519-0"
+
 ###########################################################################################
 # 2. Damage: every header byte, segment bytes, every signature byte, truncations. Each mutant's
 #    status is the one the published rules give (the model in pkg.py): 2 bad format, 3 bad
