@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* OPENSSL_cleanse, not secure_wipe: signet-verify links buf.o without lib/util.c (jansson). */
+#include <openssl/crypto.h>
+
 #include "lib/buf.h"
-#include "lib/util.h"
 
 void
 rbuf_init(struct rbuf *r, const void *data, size_t len)
@@ -142,7 +144,7 @@ wbuf_reserve(struct wbuf *w, size_t n)
 	}
 	if (w->data != NULL) {
 		memcpy(nd, w->data, w->len);
-		secure_wipe(w->data, w->cap);
+		OPENSSL_cleanse(w->data, w->cap);
 		free(w->data);
 	}
 	w->data = nd;
@@ -196,7 +198,7 @@ void
 wbuf_free(struct wbuf *w)
 {
 	if (w->data != NULL) {
-		secure_wipe(w->data, w->cap);
+		OPENSSL_cleanse(w->data, w->cap);
 		free(w->data);
 	}
 	w->data = NULL;

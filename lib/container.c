@@ -121,11 +121,11 @@ der_ecdsa_sig_ok(const uint8_t *sig, size_t len)
 	if (rbuf_get_u8(&r) != 0x30) {
 		return false;
 	}
-	/* Every allowed signature is under 128 bytes, so DER gives the SEQUENCE a short-form length. */
+	/*
+	 * Every allowed signature is under 128 bytes, so DER gives the SEQUENCE a
+	 * short-form length: a long-form first byte (0x80 and up) exceeds what is left.
+	 */
 	blen = rbuf_get_u8(&r);
-	if (blen >= 0x80) {
-		return false;
-	}
 	body = rbuf_get_ptr(&r, blen);
 	if (!rbuf_expect_end(&r)) {
 		return false;
@@ -239,7 +239,8 @@ copy_by_read(int in_fd, uint64_t off, uint64_t len, int out_fd, uint8_t **buf)
 	while (len > 0) {
 		size_t n = len < CONTAINER_IO_CHUNK ? (size_t)len : CONTAINER_IO_CHUNK;
 
-		if ((r = pread_all(in_fd, *buf, n, off)) != 0 || (r = write_full(out_fd, *buf, n)) != 0) {
+		if ((r = pread_all(in_fd, *buf, n, off)) != 0 ||
+		    (r = write_full(out_fd, *buf, n)) != 0) {
 			return r;
 		}
 		off += n;
@@ -259,7 +260,8 @@ copy_segment(int in_fd, uint64_t len, int out_fd, uint8_t **buf)
 	loff_t off = 0;
 
 	while ((uint64_t)off < len) {
-		size_t want = len - (uint64_t)off > (1u << 30) ? (1u << 30) : (size_t)(len - (uint64_t)off);
+		size_t want =
+		    len - (uint64_t)off > (1u << 30) ? (1u << 30) : (size_t)(len - (uint64_t)off);
 		ssize_t n = copy_file_range(in_fd, &off, out_fd, NULL, want, 0);
 
 		if (n < 0 && errno == EINTR) {
@@ -272,7 +274,7 @@ copy_segment(int in_fd, uint64_t len, int out_fd, uint8_t **buf)
 		if (n < 0) {
 			return SIGNET_EINTERNAL;
 		}
-		if (n == 0 && 0) {
+		if (n == 0) {
 			/* The file ends before its stated length. */
 			return SIGNET_EINVAL;
 		}
@@ -346,8 +348,8 @@ container_header_encode(const struct container_header *h, uint8_t **out, size_t 
 }
 
 int
-container_header_decode(const uint8_t *buf, size_t len, struct container_header *h,
-			size_t *hlen, const char **why)
+container_header_decode(const uint8_t *buf, size_t len, struct container_header *h, size_t *hlen,
+			const char **why)
 {
 	struct rbuf r;
 	const uint8_t *magic;
@@ -503,7 +505,8 @@ container_reader_open(struct container_reader *r, int fd, const char **why)
 		return SIGNET_EINTERNAL;
 	}
 	if ((rc = pread_all(fd, r->hdr, want, 0)) != 0) {
-		*why = rc == SIGNET_EINVAL ? "the file shrank while being read" : "cannot read the header";
+		*why = rc == SIGNET_EINVAL ? "the file shrank while being read"
+					   : "cannot read the header";
 		return rc;
 	}
 	if ((rc = container_header_decode(r->hdr, want, &r->h, &r->lay.hlen, why)) != 0 ||

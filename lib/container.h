@@ -43,7 +43,7 @@ struct container_header {
 	const uint8_t *md; /* ml bytes; for decode: points into the caller's buffer */
 };
 
-/* Names <-> codes: "AES256_CBC_PKCS7_PAD" -> 0 ..., "RSA_3072" -> 1 ...; -1 (or NULL) if unknown. */
+/* Names <-> codes: "AES256_CBC_PKCS7_PAD" -> 0 ..., "RSA_3072" -> 1 ...; -1 or NULL if unknown. */
 int container_cipher_code(const char *name);
 const char *container_cipher_name(int code);
 int container_sig_code(const char *name);
