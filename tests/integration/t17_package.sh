@@ -339,6 +339,21 @@ if pkg p1 "$DC1" --metadata "$TMP/meta.json" "$TMP/fw-a.bin" "$TMP/fw-b.bin"; th
 		-nopad -in "$TMP/p1.d/head.1" -out "$TMP/dec" 2>/dev/null || true
 	check "p1: a key one bit off does not decrypt segment 1 to its firmware" \
 		sh -c "test -s '$TMP/dec' && ! head -c 65536 '$TMP/dec' | cmp -s - '$TMP/fw-b.bin'"
+	# The device-side reference tool on what the daemon made: checks, then decrypts.
+	if [ -n "${SIGNET_VERIFY:-}" ] && [ -x "$SIGNET_VERIFY" ]; then
+		check "p1: signet-verify accepts the package and decrypts it" \
+			"$SIGNET_VERIFY" --pubkey "$TMP/ECC_NIST_P256.pub" --key "$TMP/aes256.raw" \
+			-o "$TMP/p1.sv" "$TMP/p1.pkg"
+		check "p1: signet-verify's segments are the firmware files, its metadata the metadata" \
+			sh -c "cmp -s '$TMP/p1.sv/segment-000' '$TMP/fw-a.bin' && cmp -s '$TMP/p1.sv/segment-001' '$TMP/fw-b.bin' && cmp -s '$TMP/p1.sv/metadata' '$TMP/meta.json'"
+		cp "$TMP/p1.pkg" "$TMP/p1.bad"
+		printf 'x' | dd of="$TMP/p1.bad" bs=1 seek=200 conv=notrunc 2>/dev/null
+		svrc=0
+		"$SIGNET_VERIFY" -q --pubkey "$TMP/ECC_NIST_P256.pub" "$TMP/p1.bad" 2>/dev/null || svrc=$?
+		check "p1: signet-verify refuses a changed segment byte (exit 3, bad hash; got $svrc)" test "$svrc" = 3
+	else
+		not_ok "SIGNET_VERIFY names no signet-verify binary"
+	fi
 	check "p1: the header bytes are exactly as DESIGN §9 lays them out (fixed part)" \
 		test "$(head -c 16 "$TMP/p1.pkg" | od -An -tx1 -v | tr -d ' \n')" = \
 		"426f7363685f534501$(printf '%02x%02x' $(($(size "$TMP/meta.json") % 256)) $(($(size "$TMP/meta.json") / 256)))0000030002"
