@@ -37,6 +37,35 @@ check "status reports the token available" test "$(json .token.available)" = tru
 check "status counts tenants" test "$(json .counts.tenants)" = 0
 check "the PIN never reaches the log" sh -c "! grep -q '$pin' '$LOG'"
 check "log lines carry syslog priority prefixes" grep -q '^<[0-7]>' "$LOG"
+check "the steady-state system call filter is on" grep -q "seccomp: the system call filter is on" "$LOG"
+# Privileges: started as root, signetd runs as DUSER with nothing of root left.
+if [ -n "$DUSER" ]; then
+	st=/proc/$DPID/status
+	du=$(id -u "$DUSER")
+	dg=$(id -g "$DUSER")
+	check "the daemon runs as $DUSER: every uid is $du" \
+		test "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "$st")" = "$du $du $du $du"
+	check "every gid is $dg" test "$(awk '/^Gid:/ { print $2, $3, $4, $5 }' "$st")" = "$dg $dg $dg $dg"
+	check "no supplementary group of root's is left (only $dg)" \
+		test "$(awk '/^Groups:/ { $1 = ""; print }' "$st" | tr -s ' ' | sed 's/^ //; s/ $//')" = "$dg"
+	check "no capability is left (effective, permitted, ambient)" \
+		test "$(awk '/^Cap(Eff|Prm|Amb):/ { print $2 }' "$st" | sort -u)" = 0000000000000000
+	check "the process is not dumpable and has no new privileges" \
+		sh -c "grep -q '^NoNewPrivs:[[:space:]]*1' '$st'"
+	erc=0; "$SIGNETD" --state-dir "$STATE" >"$TMP/root.log" 2>&1 || erc=$?
+	check "started as root without a user to drop to, signetd refuses (exit 2)" test $erc -eq 2
+	check "... and says why" grep -q "refusing to run as root" "$TMP/root.log"
+	erc=0; "$SIGNETD" --state-dir "$STATE" --user root >"$TMP/root.log" 2>&1 || erc=$?
+	check "--user root is refused too" test $erc -eq 2
+	erc=0; "$SIGNETD" --state-dir "$STATE" --user nobody >"$TMP/root.log" 2>&1 || erc=$?
+	check "a user who does not own the state dir is refused" test $erc -eq 2
+	check "... and told so" grep -q "must belong to nobody" "$TMP/root.log"
+	erc=0; "$SIGNETD" --init --state-dir "$TMP/init-as-root" >"$TMP/root.log" 2>&1 || erc=$?
+	check "init as root without --user is refused" test $erc -eq 2
+	check "... and made nothing" test ! -e "$TMP/init-as-root"
+else
+	ok "skipped: the privilege drop (the test does not run as root)"
+fi
 erc=0; sd --state-dir "$STATE" >"$TMP/second.log" 2>&1 || erc=$?
 check "a second daemon on the same socket refuses to start" test $erc -ne 0
 check "the first daemon still answers" ctl status
