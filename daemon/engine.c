@@ -1310,8 +1310,11 @@ tasks_recover(struct daemon *d)
 		struct task_read tr = {x.p[i].tenant, x.p[i].id, NULL};
 		bool ok = true;
 		if (store_read(d->store, task_read_txn, &tr) == 0 &&
-		    (x.p[i].st == TS_IN_PROGRESS ||
-		     json_is_true(json_object_get(tr.task, "direct")))) {
+		    json_is_string(json_object_get(tr.task, "parent"))) {
+			/* A package's child runs only inside its package, which starts anew. */
+			ok = false;
+		} else if (tr.task != NULL && (x.p[i].st == TS_IN_PROGRESS ||
+					       json_is_true(json_object_get(tr.task, "direct")))) {
 			ok = inputs_intact(d, tr.task);
 		}
 		json_decref(tr.task);

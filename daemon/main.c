@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <grp.h>
@@ -46,10 +47,12 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: signetd --init --state-dir DIR [--user NAME]\n"
-		   "       signetd [--state-dir DIR] [--config FILE] [--log-level LEVEL] [--user NAME]\n"
-		   "       signetd --check-config [--state-dir DIR] [--config FILE]\n"
-		   "       signetd --version\n");
+	fprintf(
+	    f,
+	    "usage: signetd --init --state-dir DIR [--user NAME]\n"
+	    "       signetd [--state-dir DIR] [--config FILE] [--log-level LEVEL] [--user NAME]\n"
+	    "       signetd --check-config [--state-dir DIR] [--config FILE]\n"
+	    "       signetd --version\n");
 }
 
 static void
@@ -69,14 +72,19 @@ harden_process(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Is the directory open as FD empty? (FD stays open.) */
 static bool
-dir_empty(const char *path)
+fd_dir_empty(int fd)
 {
-	DIR *d = opendir(path);
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	struct dirent *e;
 	bool empty = true;
 
 	if (d == NULL) {
+		if (dup_fd >= 0) {
+			close(dup_fd);
+		}
 		return false;
 	}
 	while (empty && (e = readdir(d)) != NULL) {
@@ -137,15 +145,18 @@ drop_privileges(const char *user, const char *socket_group, const char *state_di
 	if (!running_as_root()) {
 		if (user != NULL && user[0] != '\0' &&
 		    ((pw = getpwnam(user)) == NULL || pw->pw_uid != geteuid())) {
-			fprintf(stderr, "signetd: user %s: not started as root, cannot become another user\n",
-				user);
+			fprintf(
+			    stderr,
+			    "signetd: user %s: not started as root, cannot become another user\n",
+			    user);
 			return EXIT_USAGE;
 		}
 		return 0;
 	}
 	if (user == NULL || user[0] == '\0') {
-		fprintf(stderr, "signetd: refusing to run as root: give --user NAME (or [daemon] user) "
-				"to drop to an unprivileged user\n");
+		fprintf(stderr,
+			"signetd: refusing to run as root: give --user NAME (or [daemon] user) "
+			"to drop to an unprivileged user\n");
 		return EXIT_USAGE;
 	}
 	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0) {
@@ -156,8 +167,8 @@ drop_privileges(const char *user, const char *socket_group, const char *state_di
 	if (state_dir != NULL) {
 		struct stat st;
 		if (stat(state_dir, &st) != 0 || st.st_uid != pw->pw_uid) {
-			fprintf(stderr, "signetd: the state directory %s must belong to %s\n", state_dir,
-				user);
+			fprintf(stderr, "signetd: the state directory %s must belong to %s\n",
+				state_dir, user);
 			return EXIT_USAGE;
 		}
 	}
@@ -274,7 +285,8 @@ run(struct config *cfg)
 		struct passwd *pw = getpwnam(cfg->gateway_user);
 		if (pw == NULL || pw->pw_uid == 0 || pw->pw_uid == d.self_uid) {
 			log_err("gateway_user %s: %s", cfg->gateway_user,
-				pw == NULL ? "no such user" : "must not be root or the daemon's own user");
+				pw == NULL ? "no such user"
+					   : "must not be root or the daemon's own user");
 			return EXIT_USAGE;
 		}
 		d.gateway_uid = pw->pw_uid;
@@ -472,17 +484,32 @@ main(int argc, char **argv)
 			bool mine = false;
 			/* Only a directory made here, or an empty one, is handed over; init
 			 * refuses anything else itself, as the user. */
+			int dfd = -1;
+			/*
+			 * The directory is opened without following a link and
+			 * handed over through that descriptor: a path swapped for a
+			 * link meanwhile gives away nothing else.
+			 */
 			if (state_dir[0] == '/') {
-				mine = mkdir(state_dir, 0700) == 0 ||
-				       (errno == EEXIST && lstat(state_dir, &st) == 0 &&
-					S_ISDIR(st.st_mode) && dir_empty(state_dir));
+				(void)mkdir(state_dir, 0700);
+				dfd = open(state_dir,
+					   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				mine = dfd >= 0 && fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode) &&
+				       fd_dir_empty(dfd);
 			}
 			if (state_dir[0] != '/' ||
-			    (mine && chown(state_dir, pw->pw_uid, pw->pw_gid) != 0)) {
-				fprintf(stderr, "signetd: cannot prepare %s for %s: %s\n", state_dir,
-					user, state_dir[0] != '/' ? "not an absolute path"
-								  : strerror(errno));
+			    (mine && fchown(dfd, pw->pw_uid, pw->pw_gid) != 0)) {
+				if (dfd >= 0) {
+					close(dfd);
+				}
+				fprintf(stderr, "signetd: cannot prepare %s for %s: %s\n",
+					state_dir, user,
+					state_dir[0] != '/' ? "not an absolute path"
+							    : strerror(errno));
 				return EXIT_USAGE;
+			}
+			if (dfd >= 0) {
+				close(dfd);
 			}
 		}
 		if ((code = drop_privileges(user, NULL, NULL)) != 0) {

@@ -46,6 +46,8 @@ struct report_run {
 	json_t *fingerprints;
 	json_t *rec; /* submit: the record to store */
 	char id[TASK_ID_LEN + 1];
+	char sha[65];
+	json_t *existing; /* submit: the same message was stored before */
 };
 
 static int
@@ -117,10 +119,46 @@ submit_txn(struct store_txn *t, void *arg)
 	json_t *v;
 	int rc;
 
+	char dkey[160], dname[80];
+	size_t dlen;
+	json_t *ref = NULL;
+
 	if (klen == 0) {
 		return SIGNET_EINTERNAL;
 	}
+	/*
+	 * A message stored once is not stored again (a replayed upload would
+	 * otherwise grow the store without bound): the answer is the first.
+	 */
+	snprintf(dname, sizeof(dname), "~sha256:%s", x->sha);
+	dlen = store_key2(dkey, sizeof(dkey), x->r->subject.tenant, dname);
+	json_decref(x->existing);
+	x->existing = NULL;
+	if (dlen > 0 && store_get_json(t, STORE_DB_REPORTS, dkey, dlen, &ref) == 0) {
+		const char *id = json_string_value(json_object_get(ref, "id"));
+		json_t *old = NULL;
+		char okey[160];
+		size_t olen =
+		    id != NULL ? store_key2(okey, sizeof(okey), x->r->subject.tenant, id) : 0;
+		if (olen > 0 && store_get_json(t, STORE_DB_REPORTS, okey, olen, &old) == 0) {
+			x->existing = summary(old);
+			json_decref(old);
+		}
+		snprintf(res, sizeof(res), "REPORT:%s", id != NULL ? id : "");
+		json_decref(ref); /* ID points into it */
+		if (x->existing != NULL) {
+			return audit_req(t, x->r, "VIEWED", res,
+					 "signed report submitted again: not stored twice", NULL);
+		}
+	}
 	store_put_json(t, STORE_DB_REPORTS, key, klen, x->rec, true);
+	ref = json_pack("{s:s}", "id", x->id);
+	if (ref == NULL || dlen == 0) {
+		json_decref(ref);
+		return SIGNET_EINTERNAL;
+	}
+	store_put_json(t, STORE_DB_REPORTS, dkey, dlen, ref, false);
+	json_decref(ref);
 	snprintf(res, sizeof(res), "REPORT:%s", x->id);
 	v = summary(x->rec);
 	rc = audit_req(t, x->r, "CREATED", res, "signed report accepted", v);
@@ -151,6 +189,7 @@ op_report_submit(struct request *r)
 	}
 	task_new_id(x.id);
 	hex_encode(dg, sizeof(dg), hex);
+	memcpy(x.sha, hex, sizeof(x.sha));
 	policy_subject_name(&r->subject, me, sizeof(me));
 	x.rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}", "id",
 			  x.id, "tenant", r->subject.tenant, "kind", kind, "receivedAt",
@@ -165,12 +204,19 @@ op_report_submit(struct request *r)
 	if ((rc = store_write(r->d->store, submit_txn, &x)) != 0) {
 		goto out;
 	}
+	if (x.existing != NULL) {
+		json_object_set_new(x.existing, "duplicate", json_true());
+		r->result = x.existing;
+		x.existing = NULL;
+		goto out;
+	}
 	log_info("tenant %s: %s report %s accepted from %s (anchor %s)", r->subject.tenant, kind,
 		 x.id, res.signer_subject, res.anchor_fingerprint);
 	r->result = summary(x.rec);
 out:
 	json_decref(res.content);
 	json_decref(x.rec);
+	json_decref(x.existing);
 	json_decref(x.fingerprints);
 	return rc;
 }
@@ -203,9 +249,13 @@ op_report_verify(struct request *r)
 static int
 report_list_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	json_t *s = summary(val);
+	json_t *s;
 
 	(void)key;
+	if (json_object_get(val, "kind") == NULL) {
+		return 0; /* the digest index (~sha256:...), not a report */
+	}
+	s = summary(val);
 	return s != NULL ? ops_list_append(arg, s) : SIGNET_EINTERNAL;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "daemon/audit.h"
@@ -31,6 +32,7 @@
 #define INLINE_INPUT_MAX (1u << 20) /* inputBase64, decoded */
 #define WAIT_DEFAULT_S   60
 #define WAIT_MAX_S       3600
+#define SPOOL_RESERVE    (64u << 20) /* free space a package's inputs leave in the spool */
 
 /* What creating a task needs from the store, read in one snapshot. */
 struct task_ctx {
@@ -971,6 +973,50 @@ op_task_package(struct request *r)
 			goto out;
 		}
 	}
+	/*
+	 * What is copied is bounded as a whole, not per file: the inputs
+	 * together stay within [tasks] max_input_mb, no two regions of one
+	 * descriptor overlap (255 names for one sparse region would otherwise
+	 * copy it 255 times), and the spool must have room for them.
+	 */
+	{
+		uint64_t total = mdr.size;
+		struct statfs sf;
+		char spool[PATH_MAX];
+		for (size_t i = 0; i < nin; i++) {
+			total += rg[i].size;
+			for (size_t j = 0; j < i; j++) {
+				if (rg[i].fd == rg[j].fd && rg[i].off < rg[j].off + rg[j].size &&
+				    rg[j].off < rg[i].off + rg[i].size) {
+					rc = req_fail(r, SIGNET_EINVAL,
+						      "inputs %zu and %zu overlap in their file", j,
+						      i);
+					goto out;
+				}
+			}
+			if (mdr.size > 0 && rg[i].fd == mdr.fd && rg[i].off < mdr.off + mdr.size &&
+			    mdr.off < rg[i].off + rg[i].size) {
+				rc =
+				    req_fail(r, SIGNET_EINVAL,
+					     "input %zu and the metadata overlap in their file", i);
+				goto out;
+			}
+		}
+		if (total > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+			rc = req_fail(
+			    r, SIGNET_ETOO_LARGE,
+			    "the inputs together are larger than %ld MiB ([tasks] max_input_mb)",
+			    r->d->cfg->max_input_mb);
+			goto out;
+		}
+		if (spool_path(r->d, "in", "", spool, sizeof(spool)) == 0 &&
+		    statfs(spool, &sf) == 0 &&
+		    (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize < total + SPOOL_RESERVE) {
+			rc = req_fail(r, SIGNET_EUNAVAILABLE,
+				      "the spool has no room for these inputs now");
+			goto out;
+		}
+	}
 	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
 		goto out;
 	}
@@ -1322,6 +1368,11 @@ task_cancel_txn(struct store_txn *t, void *arg)
 		return req_fail(r, SIGNET_ECONFLICT, "the task is %s already",
 				task_status_name(st));
 	}
+	if (json_is_string(json_object_get(x->task, "parent"))) {
+		return req_fail(r, SIGNET_ECONFLICT,
+				"the task is part of package %s: cancel the package",
+				json_string_value(json_object_get(x->task, "parent")));
+	}
 	if ((rc = task_set_status(t, &x->note, x->task, TS_CANCELED,
 				  "canceled by the requester")) != 0) {
 		return rc;
@@ -1415,9 +1466,13 @@ op_task_download(struct request *r)
 	}
 	x.task = one.task;
 	res = json_object_get(x.task, "result");
-	if (task_status_of(x.task) != TS_DONE || json_object_get(res, "sha256") == NULL) {
+	if (task_status_of(x.task) != TS_DONE || json_object_get(res, "sha256") == NULL ||
+	    json_is_string(json_object_get(x.task, "parent"))) {
+		/* A package's child has no file of its own: its segment is in the package. */
 		rc = req_fail(r, SIGNET_ECONFLICT, "task %s has no file to download (%s)", x.id,
-			      task_status_name(task_status_of(x.task)));
+			      json_is_string(json_object_get(x.task, "parent"))
+				  ? "part of a package"
+				  : task_status_name(task_status_of(x.task)));
 		goto out;
 	}
 	if (!json_is_true(json_object_get(res, "available")) ||
@@ -1472,9 +1527,15 @@ watch_cb(const MDB_val *key, json_t *val, void *arg)
 	}
 	x->next = (uint64_t)json_integer_value(json_object_get(val, "seq")) + 1;
 	policy_subject_name(s, me, sizeof(me));
+	/*
+	 * Task events: the requester, or VIEW on the device configuration. The
+	 * user.* events (enrollment, lockout) name none: the user concerned,
+	 * or VIEW on users.
+	 */
 	if (tenant == NULL || strcmp(tenant, s->tenant) != 0 ||
 	    !((req != NULL && strcmp(req, me) == 0) ||
-	      policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, dc))) {
+	      (dc != NULL ? policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, dc)
+			  : policy_allows(s, ACL_VIEW, ACL_RT_USER)))) {
 		return 0;
 	}
 	n = json_dumpb(val, NULL, 0, JSON_COMPACT);

@@ -56,8 +56,9 @@ page_args(struct req *q, json_t *args)
 		}
 		json_object_set_new(args, "limit", json_integer(n));
 	}
-	if (cursor != NULL) {
-		json_object_set_new(args, "cursor", json_string(cursor));
+	if (cursor != NULL && json_object_set_new(args, "cursor", json_string(cursor)) != 0) {
+		bad(q, "%s is not one this API gave out", "cursor");
+		return -1;
 	}
 	return 0;
 }
@@ -380,11 +381,15 @@ h_package(struct req *q)
 			sums += k + (sums[k] == ',');
 		}
 		hex_encode(x->sha256, 32, hex);
-		json_array_append_new(inputs,
-				      json_pack("{s:s, s:I, s:I, s:s}", "name",
-						x->filename[0] != '\0' ? x->filename : "input",
-						"offset", (json_int_t)x->off, "size",
-						(json_int_t)x->size, "sha256", hex));
+		/* Never a file left out quietly: a record that cannot be made refuses the whole. */
+		if (json_array_append_new(inputs,
+					  json_pack("{s:s, s:I, s:I, s:s}", "name",
+						    x->filename[0] != '\0' ? x->filename : "input",
+						    "offset", (json_int_t)x->off, "size",
+						    (json_int_t)x->size, "sha256", hex)) != 0) {
+			json_decref(args);
+			return bad(q, "%s: a file's name is not UTF-8 text", "inputFiles");
+		}
 	}
 	if (sums != NULL && (*sums != '\0' || sums[-1] == ',')) {
 		json_decref(args);
@@ -482,6 +487,12 @@ h_download(struct req *q)
 	enum MHD_Result r;
 	int fd;
 
+	/* A download is an audited event: HEAD, which would record one for nothing, is refused. */
+	if (strcmp(q->method, "GET") != 0) {
+		q->allow = strdup("GET");
+		return http_error(q, MHD_HTTP_METHOD_NOT_ALLOWED, "invalid",
+				  "a download is fetched with GET");
+	}
 	if (task_check_type(q, NULL) != 0) {
 		return MHD_YES;
 	}

@@ -24,9 +24,9 @@
 #include "lib/msg.h"
 #include "lib/util.h"
 
-#define PP_BUFFER        16384  /* MHD post processor buffer: bounds one part's headers */
-#define WBUF_SIZE        262144 /* spool writes are batched to this size */
-#define SSE_KEEPALIVE_MS 15000  /* a comment line this often keeps proxies and us honest */
+#define PP_BUFFER        16384        /* MHD post processor buffer: bounds one part's headers */
+#define WBUF_SIZE        262144       /* spool writes are batched to this size */
+#define SSE_KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
 #define SSE_BLOCK        32768
 
 /* ---- replies ---- */
@@ -463,6 +463,8 @@ up_flush(struct req *q)
 	return 0;
 }
 
+static bool utf8_ok(const char *s);
+
 static void
 up_end_part(struct req *q)
 {
@@ -480,7 +482,11 @@ up_end_part(struct req *q)
 			req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "too many fields");
 		} else {
 			json_t *v = json_stringn(u->text, u->textlen);
-			if (v == NULL) {
+			if (!utf8_ok(u->cur_field)) {
+				json_decref(v);
+				req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					 "a multipart field name is not UTF-8");
+			} else if (v == NULL) {
 				req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
 					 "field '%s' is not UTF-8 text", u->cur_field);
 			} else {
@@ -492,6 +498,17 @@ up_end_part(struct req *q)
 		u->textlen = 0;
 	}
 	u->cur_field[0] = '\0';
+}
+
+/* Is S valid UTF-8 (jansson takes nothing else)? */
+static bool
+utf8_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	bool ok = j != NULL;
+
+	json_decref(j);
+	return ok;
 }
 
 static bool
@@ -550,6 +567,11 @@ up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 			snprintf(p->field, sizeof(p->field), "%s", key);
 			snprintf(p->filename, sizeof(p->filename), "%s",
 				 filename != NULL ? filename : "");
+			if (!utf8_ok(p->filename)) {
+				req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					 "the name of file %d is not UTF-8", u->nparts);
+				return MHD_NO;
+			}
 			p->off = u->total;
 			if (u->fd < 0 && (u->fd = http_tmpfile(q->f)) < 0) {
 				req_fail(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
@@ -691,6 +713,22 @@ content_type_is(struct req *q, const char *want)
 	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+struct count_arg {
+	const char *name;
+	int n;
+};
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct count_arg *a = cls;
+
+	(void)kind;
+	(void)value;
+	a->n += key != NULL && strcasecmp(key, a->name) == 0;
+	return MHD_YES;
+}
+
 /* The first call: route, authenticate the headers, set up the body. */
 static enum MHD_Result
 req_begin(struct req *q, const char *method, const char *url)
@@ -717,6 +755,15 @@ req_begin(struct req *q, const char *method, const char *url)
 					    "a bearer token is required");
 	}
 	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
+	/* Two lengths are a smuggling attempt behind a proxy that reads the other one. */
+	{
+		struct count_arg ca = {"Content-Length", 0};
+		MHD_get_connection_values(q->conn, MHD_HEADER_KIND, count_header, &ca);
+		if (ca.n > 1) {
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					  "more than one Content-Length");
+		}
+	}
 	switch (q->rt->body) {
 	case BODY_NONE:
 		q->max = 0;
@@ -749,13 +796,11 @@ req_begin(struct req *q, const char *method, const char *url)
 			return http_error(q, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid",
 					  "the body must be multipart/form-data");
 		}
-		if (atomic_fetch_add(&q->f->uploads, 1) >= q->f->cfg->max_uploads) {
-			atomic_fetch_sub(&q->f->uploads, 1);
-			return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-					  "too many uploads are in progress");
-		}
-		q->counted_upload = true;
-		/* Refuse a bad token before a byte of a large body is read. */
+		/*
+		 * Refuse a bad token before a byte of a large body is read, and
+		 * before an upload slot is taken: a caller without a valid token
+		 * (whose refusal signetd delays) holds none.
+		 */
 		{
 			struct call c;
 			http_call(q, "whoami", NULL, NULL, 0, &c);
@@ -766,6 +811,12 @@ req_begin(struct req *q, const char *method, const char *url)
 			}
 			call_done(&c);
 		}
+		if (atomic_fetch_add(&q->f->uploads, 1) >= q->f->cfg->max_uploads) {
+			atomic_fetch_sub(&q->f->uploads, 1);
+			return http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					  "too many uploads are in progress");
+		}
+		q->counted_upload = true;
 		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, up_iterate, q);
 		q->up.fields = json_object();
 		q->up.md = EVP_MD_CTX_new();
@@ -831,7 +882,9 @@ req_body(struct req *q, const char *data, size_t size)
 		q->len += size;
 		return MHD_YES;
 	}
-	if (q->up.total + size > q->max) {
+	/* Every byte counts against the bound, the framing too (a preamble is not free). */
+	q->body_bytes += size;
+	if (q->body_bytes > q->max) {
 		q->overflow = true;
 		req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			 "the upload is larger than %zu KiB", q->max / 1024);

@@ -68,9 +68,10 @@ struct req {
 	/* body */
 	char *buf;
 	size_t len, cap, max;
-	char *allow;    /* a 405's Allow header */
-	size_t dropped; /* body bytes read after a refusal */
-	bool overflow;  /* the body went past its bound: not read further */
+	char *allow;         /* a 405's Allow header */
+	size_t dropped;      /* body bytes read after a refusal */
+	bool overflow;       /* the body went past its bound: not read further */
+	uint64_t body_bytes; /* multipart body bytes received */
 	struct MHD_PostProcessor *pp;
 	struct upload up;
 	bool counted_upload;

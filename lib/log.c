@@ -53,10 +53,14 @@ log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One line per record: a newline inside a message would forge a record. */
+	/*
+	 * One line per record: a newline inside a message would forge a
+	 * record, and other control bytes (escape sequences from a client's
+	 * method or path) would reach whoever reads the log on a terminal.
+	 */
 	for (char *p = line; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r') {
-			*p = ' ';
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*p = (*p == '\t' || *p == '\n' || *p == '\r') ? ' ' : '?';
 		}
 	}
 	/* A single fprintf is atomic with respect to other threads' stdio calls. */

@@ -214,6 +214,13 @@ EOF
 	openssl cms -sign -in updatereport.json -out updatereport.msg.signed -signer gateway.crt \
 		-inkey gateway.key -certfile cert-chain.crt -text
 ) >"$TMP/pki.log" 2>&1 || fatal "the guide's openssl commands failed: $(tail -n 5 "$TMP/pki.log")"
+# fresh NAME JSON: JSON signed again by the gateway (each signature differs: a new message;
+# the same message twice is stored once).
+fresh() {
+	(cd "$PKI" && openssl cms -sign -in "$2" -out "$1" -signer gateway.crt -inkey gateway.key \
+		-certfile cert-chain.crt -text) >/dev/null 2>&1 || fatal "signing $2 again"
+	echo "$PKI/$1"
+}
 ROOT_FP=$(fp "$PKI/ca_root.crt")
 INT_FP=$(fp "$PKI/ca_intermediate.crt")
 GW_FP=$(fp "$PKI/gateway.crt")
@@ -264,9 +271,14 @@ accepted "the update report on /update-reports, root as anchor" update-reports \
 check "set the intermediate as the only anchor" test "$(set_anchors "[\"$INT_FP\"]")" = 200
 check "GET shows only the intermediate" test "$(anchors)" = "[\"$INT_FP\"]"
 accepted "the system report with the intermediate as the only anchor" system-reports \
-	"$PKI/systemreport.msg.signed" SYSTEM "$INT_FP"
+	"$(fresh sys2.signed systemreport.json)" SYSTEM "$INT_FP"
 accepted "the update report with the intermediate as the only anchor" update-reports \
-	"$PKI/updatereport.msg.signed" UPDATE "$INT_FP"
+	"$(fresh upd2.signed updatereport.json)" UPDATE "$INT_FP"
+# The same message again: not stored twice, the first record comes back.
+FIRST=$(head -n 1 "$TMP/ids")
+st=$(upload system-reports "$PKI/systemreport.msg.signed")
+check "the same signed report again: 201 with the first report's id, marked duplicate" \
+	test "$st $(jq -c '[.id, .duplicate]' "$TMP/out" 2>/dev/null)" = "201 [\"$FIRST\",true]"
 
 # signetctl's view.
 ctl --json report list >"$TMP/out" 2>"$TMP/err" || not_ok "report list ($(cat "$TMP/err"))"
@@ -385,7 +397,7 @@ st=$(upload system-reports "$PKI/huge.bin")
 answer "a 100 MB upload is 413 too_large" 413 too_large "$st"
 check "... the front still answers /healthz" \
 	test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200
-accepted "... and still takes a good report" system-reports "$PKI/systemreport.msg.signed" \
+accepted "... and still takes a good report" system-reports "$(fresh sys3.signed systemreport.json)" \
 	SYSTEM "$ROOT_FP"
 check "... and signetd saw nothing of the 100 MB: no refusal of report.submit in the audit" \
 	test "$(refusals)" = "$r0"
@@ -419,7 +431,7 @@ check "a lower-case fingerprint is accepted (200) and echoed upper case" \
 	test "$st $(jq -c .value "$TMP/out" 2>/dev/null)" = "200 [\"$ROOT_FP\"]"
 check "... and stored upper case" test "$(anchors)" = "[\"$ROOT_FP\"]"
 accepted "... and the root-signed report is accepted again" system-reports \
-	"$PKI/systemreport.msg.signed" SYSTEM "$ROOT_FP"
+	"$(fresh sys4.signed systemreport.json)" SYSTEM "$ROOT_FP"
 for what in "31 pairs" "dashes" "not hex" "33 pairs" "a leading space" "a number"; do
 	case $what in
 	"31 pairs") bad="\"${ROOT_FP%:*}\"" ;;
