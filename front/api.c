@@ -524,8 +524,9 @@ static const char *const devconf_names[] = {
     "name",     "description", "signKeys",     "encryptKeys", "encryptCert", "cipher",  "packaging",
     "fourEyes", "quorum",      "secondFactor", "users",       "approvers",   "enabled", NULL};
 
+/* A paged listing: the route's arg names the op; `size` and `cursor` are its page. */
 static enum MHD_Result
-h_dc_list(struct req *q)
+h_list(struct req *q)
 {
 	json_t *args = json_object();
 	struct call c;
@@ -534,7 +535,7 @@ h_dc_list(struct req *q)
 		json_decref(args);
 		return MHD_YES;
 	}
-	http_call(q, "devconf.list", args, NULL, 0, &c);
+	http_call(q, q->rt->arg, args, NULL, 0, &c);
 	json_decref(args);
 	return http_call_reply(q, &c, MHD_HTTP_OK);
 }
@@ -581,21 +582,6 @@ h_dc_write(struct req *q)
 }
 
 /* ---- ACL ---- */
-
-static enum MHD_Result
-h_acl_list(struct req *q)
-{
-	json_t *args = json_object();
-	struct call c;
-
-	if (page_args(q, args) != 0) {
-		json_decref(args);
-		return MHD_YES;
-	}
-	http_call(q, "acl.list", args, NULL, 0, &c);
-	json_decref(args);
-	return http_call_reply(q, &c, MHD_HTTP_OK);
-}
 
 /* Every rule, read page by page; NULL after answering. */
 static json_t *
@@ -881,11 +867,11 @@ static const struct route routes[] = {
     {"POST", "/api/v1/packagingTask", h_package, BODY_MULTIPART, package_files, "PACKAGING", false},
     TASK_ROUTES("packagingTask", "PACKAGING"),
     {"GET", "/api/v1/packagingTask/*/download", h_download, BODY_NONE, NULL, "PACKAGING", false},
-    {"GET", "/api/v1/deviceConfig", h_dc_list, BODY_NONE, NULL, NULL, false},
+    {"GET", "/api/v1/deviceConfig", h_list, BODY_NONE, NULL, "devconf.list", false},
     {"POST", "/api/v1/deviceConfig", h_dc_write, BODY_JSON, NULL, NULL, false},
     {"GET", "/api/v1/deviceConfig/*", h_dc_show, BODY_NONE, NULL, NULL, false},
     {"POST", "/api/v1/deviceConfig/*", h_dc_write, BODY_JSON, NULL, NULL, false},
-    {"GET", "/api/v1/acl", h_acl_list, BODY_NONE, NULL, NULL, false},
+    {"GET", "/api/v1/acl", h_list, BODY_NONE, NULL, "acl.list", false},
     {"GET", "/api/v1/acl/subjects", h_acl_subjects, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/v1/acl/subjects/rules", h_acl_rules, BODY_NONE, NULL, NULL, false},
     {"POST", "/api/v1/acl/subjects/rules", h_acl_change, BODY_JSON, NULL, NULL, false},
