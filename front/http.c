@@ -24,9 +24,9 @@
 #include "lib/msg.h"
 #include "lib/util.h"
 
-#define PP_BUFFER        16384        /* MHD post processor buffer: bounds one part's headers */
-#define WBUF_SIZE        262144       /* spool writes are batched to this size */
-#define SSE_KEEPALIVE_MS 15000        /* a comment line this often keeps proxies and us honest */
+#define PP_BUFFER        16384  /* MHD post processor buffer: bounds one part's headers */
+#define WBUF_SIZE        262144 /* spool writes are batched to this size */
+#define SSE_KEEPALIVE_MS 15000  /* a comment line this often keeps proxies and us honest */
 #define SSE_BLOCK        32768
 
 /* ---- replies ---- */
@@ -713,6 +713,16 @@ content_type_is(struct req *q, const char *want)
 	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+static enum MHD_Result
+query_utf8(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	bool *bad = cls;
+
+	(void)kind;
+	*bad |= (key != NULL && !utf8_ok(key)) || (value != NULL && !utf8_ok(value));
+	return MHD_YES;
+}
+
 struct count_arg {
 	const char *name;
 	int n;
@@ -747,6 +757,18 @@ req_begin(struct req *q, const char *method, const char *url)
 					  "method %s is not allowed here", q->method);
 		}
 		return http_error(q, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
+	}
+	/* Path parameters and query arguments reach signetd as JSON strings: UTF-8 only. */
+	{
+		bool bad_text = false;
+		for (int i = 0; i < q->nparams; i++) {
+			bad_text |= !utf8_ok(q->params[i]);
+		}
+		MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, query_utf8, &bad_text);
+		if (bad_text) {
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					  "the path or a query argument is not UTF-8 text");
+		}
 	}
 	if ((a = req_auth(q)) != 0) {
 		return a == -2 ? http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",

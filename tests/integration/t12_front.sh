@@ -288,6 +288,9 @@ answers "an Authorization that is not Bearer: 401" 401 unauthenticated GET /api/
 	-H "Authorization: Basic $(printf 'alice:x' | base64)"
 answers "an unknown path: 404 not_found" 404 not_found GET /api/v1/nothingHere "$A"
 answers "an unknown path without a token: 404 as well" 404 not_found GET /api/v2/signingTask ""
+answers "a path parameter that is not UTF-8: 400 (not a listing without its filter)" 400 invalid \
+	GET /api/v1/auditlog/resources/%FF "$A"
+answers "a query argument that is not UTF-8: 400" 400 invalid GET "/api/v1/signingTask?status=%FF" "$A"
 answers "a wrong method: 405" 405 invalid DELETE /api/v1/signingTask "$A"
 check "... with Allow naming GET and POST (in any order)" \
 	test "$(hdr Allow | tr -d ' ' | tr ',' '\n' | sort | tr '\n' ' ')" = "GET POST "
