@@ -265,24 +265,6 @@ out:
 	return r;
 }
 
-static int
-write_at(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Sign the header: its digest for RSA-PSS and ECDSA, the bytes themselves for Ed25519. */
 static int
 sign_header(struct hsm_session *hs, const struct keyref *k, const uint8_t *hdr, size_t hlen,
@@ -499,7 +481,8 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 			goto out;
 		}
 	}
-	if (write_at(out_fd, hdr, hlen, 0) != 0 || write_at(out_fd, sig, siglen, off) != 0 ||
+	if (fd_pwrite_all(out_fd, hdr, hlen, 0) != 0 ||
+	    fd_pwrite_all(out_fd, sig, siglen, off) != 0 ||
 	    ftruncate(out_fd, (off_t)(off + siglen)) != 0) {
 		log_err("task %s: cannot write the container: %s", id, strerror(errno));
 		r = SIGNET_EINTERNAL;

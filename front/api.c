@@ -540,15 +540,22 @@ h_list(struct req *q)
 	return http_call_reply(q, &c, MHD_HTTP_OK);
 }
 
+/* Call OP with the path's parameter as its argument NAME; answer its result. */
+static enum MHD_Result
+call_with_param(struct req *q, const char *op, const char *name)
+{
+	json_t *args = json_pack("{s:s}", name, q->params[0]);
+	struct call c;
+
+	http_call(q, op, args, NULL, 0, &c);
+	json_decref(args);
+	return http_call_reply(q, &c, MHD_HTTP_OK);
+}
+
 static enum MHD_Result
 h_dc_show(struct req *q)
 {
-	json_t *args = json_pack("{s:s}", "id", q->params[0]);
-	struct call c;
-
-	http_call(q, "devconf.show", args, NULL, 0, &c);
-	json_decref(args);
-	return http_call_reply(q, &c, MHD_HTTP_OK);
+	return call_with_param(q, "devconf.show", "id");
 }
 
 static enum MHD_Result
@@ -766,12 +773,7 @@ h_events(struct req *q)
 static enum MHD_Result
 h_cfg_get(struct req *q)
 {
-	json_t *args = json_pack("{s:s}", "key", q->params[0]);
-	struct call c;
-
-	http_call(q, "config.get", args, NULL, 0, &c);
-	json_decref(args);
-	return http_call_reply(q, &c, MHD_HTTP_OK);
+	return call_with_param(q, "config.get", "key");
 }
 
 static enum MHD_Result

@@ -1008,31 +1008,29 @@ http_start(struct front *f, int lfd, const char *tls_cert_pem, const char *tls_k
 	const struct front_cfg *c = f->cfg;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem o[16];
 	struct MHD_Daemon *d;
+	int n = 0;
 
+#define OPT(opt, val, ptr) (o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)})
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL); /* first: it covers the rest */
+	OPT(MHD_OPTION_LISTEN_SOCKET, lfd, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024, NULL);
+	OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
+	OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
 	if (tls_cert_pem != NULL) {
 		flags |= MHD_USE_TLS;
-		d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, on_request, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024,
-		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_STRICT_FOR_CLIENT,
-		    1, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-		    tls_key_pem, MHD_OPTION_END);
-	} else {
-		d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, on_request, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024,
-		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_STRICT_FOR_CLIENT,
-		    1, MHD_OPTION_END);
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls_cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls_key_pem);
 	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, o,
+			     MHD_OPTION_END);
 	if (d == NULL) {
 		log_err("cannot start the HTTP server");
 	}

@@ -171,12 +171,28 @@ drop_privileges(const char *user)
 	return 0;
 }
 
+/* A PEM file as a string: the key as a secret (locked, wiped, mode checked), the certificate not.
+ */
 static char *
-read_text(const char *path)
+read_text(const char *path, bool secret)
 {
 	struct secret s = {0};
 	char *out;
 
+	if (!secret) {
+		uint8_t *data = NULL;
+		size_t len = 0;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int r = fd >= 0 ? fd_read_all(fd, TLS_FILE_MAX, &data, &len) : -1;
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (r != 0) {
+			log_err("cannot read %s", path);
+			return NULL;
+		}
+		return (char *)data; /* fd_read_all ends it with a NUL */
+	}
 	if (secret_read_file(&s, path, TLS_FILE_MAX) != 0) {
 		log_err("cannot read %s", path);
 		return NULL;
@@ -337,8 +353,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cfg.tls_cert != NULL &&
-	    ((cert = read_text(cfg.tls_cert)) == NULL || (key = read_text(cfg.tls_key)) == NULL)) {
+	if (cfg.tls_cert != NULL && ((cert = read_text(cfg.tls_cert, false)) == NULL ||
+				     (key = read_text(cfg.tls_key, true)) == NULL)) {
 		goto out;
 	}
 	if (drop_privileges(cfg.user) != 0) {

@@ -15,6 +15,7 @@
 #include "lib/buf.h"
 #include "lib/container.h"
 #include "lib/error.h"
+#include "lib/util.h"
 
 /* The `ec` codes: DESIGN §9's order, the same as enum hsm_cipher. */
 static const char *const cipher_names[] = {
@@ -184,49 +185,6 @@ layout_check(const struct container_header *h, size_t hlen, uint64_t file_size,
 	return 0;
 }
 
-/* pread all of N bytes at OFF; a short file is SIGNET_EINVAL, an I/O error SIGNET_EINTERNAL. */
-static int
-pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t got = pread(fd, p, n, (off_t)off);
-
-		if (got < 0 && errno == EINTR) {
-			continue;
-		}
-		if (got < 0) {
-			return SIGNET_EINTERNAL;
-		}
-		if (got == 0) {
-			return SIGNET_EINVAL;
-		}
-		p += got;
-		n -= (size_t)got;
-		off += (uint64_t)got;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return SIGNET_EINTERNAL;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copy LEN bytes of IN_FD from OFF with pread/write, through BUF (allocated on first use). */
 static int
 copy_by_read(int in_fd, uint64_t off, uint64_t len, int out_fd, uint8_t **buf)
@@ -239,8 +197,8 @@ copy_by_read(int in_fd, uint64_t off, uint64_t len, int out_fd, uint8_t **buf)
 	while (len > 0) {
 		size_t n = len < CONTAINER_IO_CHUNK ? (size_t)len : CONTAINER_IO_CHUNK;
 
-		if ((r = pread_all(in_fd, *buf, n, off)) != 0 ||
-		    (r = write_full(out_fd, *buf, n)) != 0) {
+		if ((r = fd_pread_all(in_fd, *buf, n, off)) != 0 ||
+		    (r = write_all(out_fd, *buf, n) == 0 ? 0 : SIGNET_EINTERNAL) != 0) {
 			return r;
 		}
 		off += n;
@@ -449,7 +407,7 @@ container_write(int outfd, const uint8_t *hdr, size_t hlen, const int *segfds, u
 			return SIGNET_EINVAL;
 		}
 	}
-	if ((r = write_full(outfd, hdr, hlen)) != 0) {
+	if ((r = write_all(outfd, hdr, hlen) == 0 ? 0 : SIGNET_EINTERNAL) != 0) {
 		goto out;
 	}
 	for (unsigned i = 0; i < nseg; i++) {
@@ -457,7 +415,7 @@ container_write(int outfd, const uint8_t *hdr, size_t hlen, const int *segfds, u
 			goto out;
 		}
 	}
-	r = write_full(outfd, sig, siglen);
+	r = write_all(outfd, sig, siglen) == 0 ? 0 : SIGNET_EINTERNAL;
 out:
 	free(buf);
 	return r;
@@ -504,7 +462,7 @@ container_reader_open(struct container_reader *r, int fd, const char **why)
 		*why = "out of memory";
 		return SIGNET_EINTERNAL;
 	}
-	if ((rc = pread_all(fd, r->hdr, want, 0)) != 0) {
+	if ((rc = fd_pread_all(fd, r->hdr, want, 0)) != 0) {
 		*why = rc == SIGNET_EINVAL ? "the file shrank while being read"
 					   : "cannot read the header";
 		return rc;
@@ -513,7 +471,7 @@ container_reader_open(struct container_reader *r, int fd, const char **why)
 	    (rc = layout_check(&r->h, r->lay.hlen, r->file_size, &r->lay, why)) != 0) {
 		return rc;
 	}
-	if ((rc = pread_all(fd, r->sig, r->lay.sig_len, r->lay.sig_off)) != 0) {
+	if ((rc = fd_pread_all(fd, r->sig, r->lay.sig_len, r->lay.sig_off)) != 0) {
 		*why = rc == SIGNET_EINVAL ? "the file shrank while being read"
 					   : "cannot read the signature";
 		return rc;
@@ -550,7 +508,7 @@ container_segment_sha256(const struct container_reader *r, unsigned i, uint8_t o
 	while (left > 0) {
 		size_t n = left < CONTAINER_IO_CHUNK ? (size_t)left : CONTAINER_IO_CHUNK;
 
-		if ((rc = pread_all(r->fd, buf, n, off)) != 0) {
+		if ((rc = fd_pread_all(r->fd, buf, n, off)) != 0) {
 			goto out;
 		}
 		rc = SIGNET_EINTERNAL;

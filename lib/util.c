@@ -81,15 +81,15 @@ secret_read_file(struct secret *s, const char *path, size_t max)
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		log_err("cannot open PIN file %s: %s", path, strerror(errno));
+		log_err("cannot open secret file %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_err("PIN file %s is not a regular file", path);
+		log_err("secret file %s is not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & 0077) != 0) {
-		log_warning("PIN file %s is accessible by group or others (mode %03o)", path,
+		log_warning("secret file %s is accessible by group or others (mode %03o)", path,
 			    (unsigned)(st.st_mode & 0777));
 	}
 	while (len <= max) {
@@ -98,7 +98,7 @@ secret_read_file(struct secret *s, const char *path, size_t max)
 			continue;
 		}
 		if (n < 0) {
-			log_err("cannot read PIN file %s: %s", path, strerror(errno));
+			log_err("cannot read secret file %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0) {
@@ -107,7 +107,7 @@ secret_read_file(struct secret *s, const char *path, size_t max)
 		len += (size_t)n;
 	}
 	if (len > max) {
-		log_err("PIN file %s is longer than %zu bytes", path, max);
+		log_err("secret file %s is longer than %zu bytes", path, max);
 		goto out;
 	}
 	if (len > 0 && s->data[len - 1] == '\n') {
@@ -117,7 +117,7 @@ secret_read_file(struct secret *s, const char *path, size_t max)
 		len--;
 	}
 	if (len == 0) {
-		log_err("PIN file %s is empty", path);
+		log_err("secret file %s is empty", path);
 		goto out;
 	}
 	s->len = len;
@@ -294,6 +294,49 @@ write_all(int fd, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fd_pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t got = pread(fd, p, n, (off_t)off);
+		if (got < 0 && errno == EINTR) {
+			continue;
+		}
+		if (got < 0) {
+			return SIGNET_EINTERNAL;
+		}
+		if (got == 0) {
+			return SIGNET_EINVAL;
+		}
+		p += got;
+		n -= (size_t)got;
+		off += (uint64_t)got;
+	}
+	return 0;
+}
+
+int
+fd_pwrite_all(int fd, const void *data, size_t len, uint64_t off)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
 	}
 	return 0;
 }

@@ -53,6 +53,10 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 /* Write all of LEN bytes to FD, retrying on EINTR and short writes. 0 or -errno. */
 int write_all(int fd, const void *data, size_t len);
+/* Read exactly N bytes at OFF: 0, SIGNET_EINVAL when the file ends first, SIGNET_EINTERNAL on I/O errors. */
+int fd_pread_all(int fd, void *buf, size_t n, uint64_t off);
+/* Write all of LEN bytes at OFF: 0 or -errno. */
+int fd_pwrite_all(int fd, const void *data, size_t len, uint64_t off);
 
 /*
  * Make jansson wipe every block it frees: requests and replies carry API

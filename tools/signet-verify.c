@@ -24,6 +24,7 @@
 
 #include "lib/container.h"
 #include "lib/error.h"
+#include "lib/util.h"
 
 /* Exit codes (doc/signet-verify.1). */
 #define EXIT_USAGE     1 /* bad arguments, unreadable files, failed writes */
@@ -295,43 +296,6 @@ read_aes_key(const char *path, uint8_t key[AES_KEY_MAX], size_t *len)
 }
 
 static int
-pread_full(int fd, uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t got = pread(fd, p, n, (off_t)off);
-
-		if (got < 0 && errno == EINTR) {
-			continue;
-		}
-		if (got <= 0) {
-			return -1;
-		}
-		p += got;
-		n -= (size_t)got;
-		off += (uint64_t)got;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 output_create(struct output *o, const char *dir, const char *name)
 {
 	int fd;
@@ -387,7 +351,7 @@ decrypt_segment(const struct container_reader *rd, unsigned i, const uint8_t *ke
 		rc = fail(EXIT_USAGE, "out of memory");
 		goto out;
 	}
-	if (iv_len != 0 && pread_full(rd->fd, iv, iv_len, off + left) != 0) {
+	if (iv_len != 0 && fd_pread_all(rd->fd, iv, iv_len, off + left) != 0) {
 		rc = fail(EXIT_USAGE, "segment %u: cannot read the IV", i);
 		goto out;
 	}
@@ -400,7 +364,7 @@ decrypt_segment(const struct container_reader *rd, unsigned i, const uint8_t *ke
 	while (left > 0) {
 		size_t n = left < CONTAINER_IO_CHUNK ? (size_t)left : CONTAINER_IO_CHUNK;
 
-		if (pread_full(rd->fd, in, n, off) != 0) {
+		if (fd_pread_all(rd->fd, in, n, off) != 0) {
 			rc = fail(EXIT_USAGE, "segment %u: cannot read the package", i);
 			goto out;
 		}
@@ -409,7 +373,7 @@ decrypt_segment(const struct container_reader *rd, unsigned i, const uint8_t *ke
 			rc = fail(EXIT_DECRYPT, "segment %u: decryption failed", i);
 			goto out;
 		}
-		if (write_full(out_fd, out, (size_t)outl) != 0) {
+		if (write_all(out_fd, out, (size_t)outl) != 0) {
 			rc = fail(EXIT_USAGE, "segment %u: cannot write the plaintext: %s", i,
 				  strerror(errno));
 			goto out;
@@ -430,7 +394,7 @@ decrypt_segment(const struct container_reader *rd, unsigned i, const uint8_t *ke
 			  i);
 		goto out;
 	}
-	if (write_full(out_fd, out, (size_t)outl) != 0) {
+	if (write_all(out_fd, out, (size_t)outl) != 0) {
 		rc = fail(EXIT_USAGE, "segment %u: cannot write the plaintext: %s", i,
 			  strerror(errno));
 		goto out;
@@ -499,7 +463,7 @@ decrypt_all(const struct container_reader *rd, const char *keyfile, const char *
 		if ((fd = output_create(o, dir, "metadata")) < 0) {
 			goto out;
 		}
-		if (write_full(fd, rd->h.md, rd->h.ml) != 0) {
+		if (write_all(fd, rd->h.md, rd->h.ml) != 0) {
 			fail(EXIT_USAGE, "cannot write %s: %s", o->tmp, strerror(errno));
 			close(fd);
 			goto out;
