@@ -10,6 +10,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
+#include "daemon/tokenguard.h"
 #include "daemon/workers.h"
 #include "hsm/hsm.h"
 #include "lib/audit_verify.h"
@@ -346,14 +347,16 @@ appliance_txn(struct store_txn *t, void *arg)
 	return audit_append(t, AUDIT_APPLIANCE, &a, x->verb, x->resource, x->message, NULL);
 }
 
-void
+int
 audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message)
 {
 	struct appliance_ev x = {d, verb, resource, message};
+	int r;
 
-	if (store_write(d->store, appliance_txn, &x) != 0) {
+	if ((r = store_write(d->store, appliance_txn, &x)) != 0) {
 		log_err("audit: cannot record %s", verb);
 	}
+	return r;
 }
 
 /* The audit key */
@@ -432,6 +435,7 @@ audit_key_ensure(struct daemon *d)
 	}
 	/* First start on this store: the appliance audit key, made in the token, never leaving it.
 	 */
+	token_guard_write_begin(d->guard);
 	r = hsm_key_generate(hs, HSM_ALG_ECC_NIST_P256, "appliance/audit", &k);
 	if (r == 0) {
 		memcpy(x.id, k.id, HSM_ID_LEN);
@@ -442,6 +446,7 @@ audit_key_ensure(struct daemon *d)
 			log_notice("audit: appliance audit key made in the token");
 		}
 	}
+	(void)token_guard_write_end(d->guard);
 	hsm_key_clear(&k);
 	hsm_session_close(hs);
 	return r;

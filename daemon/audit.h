@@ -38,7 +38,7 @@ int audit_req(struct store_txn *t, struct request *r, const char *verb, const ch
 /* After an op that did not audit inside its transaction (reads, refusals): one entry of its own. */
 void audit_after(struct request *r);
 /* Appliance events: start, stop, backup. */
-void audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message);
+int audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message);
 
 /* The audit key: made in the token on first start, its CKA_ID kept in the store's meta. */
 int audit_key_read_id(struct daemon *d, uint8_t id[HSM_ID_LEN]);

@@ -23,6 +23,7 @@ struct server;
 struct conn;
 struct op_desc;
 struct engine;
+struct token_guard;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -34,6 +35,7 @@ struct daemon {
 	struct workers *workers;
 	struct server *server;
 	struct engine *engine; /* the threads that run tasks */
+	struct token_guard *guard; /* generations of the embedded token's files, or NULL */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */

@@ -33,6 +33,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/tokenguard.h"
 #include "daemon/workers.h"
 #include "hsm/hsm.h"
 #include "lib/error.h"
@@ -267,6 +268,42 @@ load_config(struct config *cfg, const char *state_dir, const char *config_file)
 	return 0;
 }
 
+/*
+ * Say loudly, in the log and on the appliance audit chain, that the token
+ * was restored from a generation, and which keys and seeds the store
+ * expects that the token lacks (whether restored or not).
+ */
+static void
+token_report(struct daemon *d, const struct token_guard_report *g, const char *missing)
+{
+	char msg[2048];
+	const char *p = g->pending;
+	int failed = 0;
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+		snprintf(msg, sizeof(msg), "%.*s; missing after the restore: %s", n, p,
+			 missing[0] != '\0' ? missing : "nothing");
+		log_err("%s", msg);
+		failed |= audit_appliance(d, "RESTORED_TOKEN", "APPLIANCE:token", msg) != 0;
+		p += n + (nl != NULL);
+	}
+	if (g->pending[0] != '\0' && !failed && token_guard_restores_recorded(d->guard) != 0) {
+		log_err("token guard: the restores are audited but still noted as pending");
+	}
+	if (g->pending[0] == '\0' && missing[0] != '\0') {
+		snprintf(msg, sizeof(msg), "the token lacks what the store expects: %s", missing);
+		log_err("%s", msg);
+		audit_appliance(d, "TOKEN_OBJECTS_MISSING", "APPLIANCE:token", msg);
+	}
+	if (g->snapshot_failed) {
+		audit_appliance(d, "TOKEN_GENERATION_FAILED", "APPLIANCE:token",
+				"no new generation of the token's files could be written; the "
+				"previous one stays the one a restore uses");
+	}
+}
+
 static int
 run(struct config *cfg)
 {
@@ -276,6 +313,9 @@ run(struct config *cfg)
 	struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
 	const struct timeval one_second = {1, 0};
 	char dbdir[PATH_MAX];
+	struct token_guard_report guard_report = {0};
+	char missing[1024] = "";
+	size_t missing_used = 0;
 	int r, code = EXIT_RUNTIME;
 
 	d.cfg = cfg;
@@ -299,6 +339,19 @@ run(struct config *cfg)
 		log_err("cannot read the token PIN");
 		return EXIT_TOKEN;
 	}
+	/*
+	 * The embedded token's files before the module reads them: damaged ones
+	 * (a crash while they were rewritten) are replaced by the newest good
+	 * generation, and a consistent state becomes a new generation.
+	 */
+	if (cfg->softhsm_conf != NULL &&
+	    token_guard_open(cfg->state_dir, cfg->softhsm_conf, &d.guard, &guard_report) != 0) {
+		log_err("cannot use the token: its files are damaged and no good generation "
+			"exists (%s)",
+			guard_report.damaged[0] != '\0' ? guard_report.damaged : "I/O error");
+		code = EXIT_TOKEN;
+		goto out;
+	}
 	hc.module = cfg->module;
 	hc.token_uri = cfg->token_uri;
 	hc.pin = &pin;
@@ -317,7 +370,8 @@ run(struct config *cfg)
 	if (store_open(dbdir, (size_t)cfg->map_size_mb << 20, &d.store) != 0) {
 		goto out;
 	}
-	if (keys_check_all(&d) != 0) {
+	if (keys_check_all(&d, missing, sizeof(missing), &missing_used) != 0 ||
+	    otp_seeds_check_all(&d, missing, sizeof(missing), &missing_used) != 0) {
 		log_err("cannot check the keys in the token");
 		goto out;
 	}
@@ -336,6 +390,7 @@ run(struct config *cfg)
 	if (audit_key_ensure(&d) != 0) {
 		log_err("the audit key is not available: checkpoints cannot be signed");
 	}
+	token_report(&d, &guard_report, missing);
 	audit_appliance(&d, "STARTED_DAEMON", "APPLIANCE:signetd", "signetd started");
 	tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
 	if (tick == NULL || event_add(tick, &one_second) != 0) {
@@ -397,6 +452,7 @@ out:
 	}
 	store_close(d.store);
 	hsm_close(d.hsm);
+	token_guard_close(d.guard);
 	secret_free(&pin);
 	if (d.base != NULL) {
 		event_base_free(d.base);

@@ -92,4 +92,11 @@ int ops_page_args(struct request *r, struct store_page *pg);
 int ops_page_result(json_t *result, const struct store_page *pg);
 
 /* At start, before serving: check every known key's token attributes; mark unusable ones. */
-int keys_check_all(struct daemon *d);
+/*
+ * Check every key the store knows against the token (at start). The names
+ * of keys the token lacks are appended to MISSING (LEN bytes, *USED so far).
+ */
+int keys_check_all(struct daemon *d, char *missing, size_t len, size_t *used);
+/* The same for the TOTP seeds of enrolled users. */
+int otp_seeds_check_all(struct daemon *d, char *missing, size_t len, size_t *used);
+void keys_note_missing(char *list, size_t len, size_t *used, const char *name);

@@ -14,6 +14,7 @@
 #include "daemon/rules.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/tokenguard.h"
 #include "hsm/otp.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -189,9 +190,12 @@ enroll_common(struct request *r, bool reset)
 	if ((rc = store_read(r->d->store, enroll_check_txn, &x)) != 0) {
 		return rc;
 	}
+	/* The token's files change from the new seed to the old one's removal: one guarded write. */
+	token_guard_write_begin(r->d->guard);
 	if (!reset) {
 		snprintf(label, sizeof(label), "%s/otp/%s", r->subject.tenant, x.name);
 		if ((rc = hsm_otp_seed_create(r->hs, label, x.new_id, seed, sizeof(seed))) != 0) {
+			(void)token_guard_write_end(r->d->guard);
 			return req_fail(r, rc, "the token could not make a seed");
 		}
 	}
@@ -202,13 +206,15 @@ enroll_common(struct request *r, bool reset)
 			hsm_otp_seed_destroy(r->hs, x.new_id);
 			secure_wipe(seed, sizeof(seed));
 		}
+		(void)token_guard_write_end(r->d->guard);
 		return rc;
 	}
-	events_publish(r->d, &x.note);
 	if (x.had_old) {
 		/* The record points at the new seed now (or at none): the old one goes. */
 		hsm_otp_seed_destroy(r->hs, x.old_id);
 	}
+	(void)token_guard_write_end(r->d->guard);
+	events_publish(r->d, &x.note);
 	log_notice("USER:%s of tenant %s %s the TOTP seed of %s", r->subject.user,
 		   r->subject.tenant, reset ? "removed" : (x.had_old ? "replaced" : "enrolled"),
 		   x.name);
@@ -622,4 +628,57 @@ int
 op_task_reject(struct request *r)
 {
 	return decide(r, false);
+}
+
+/* The seeds at start */
+
+struct seeds_check {
+	struct hsm_session *hs;
+	char *missing;
+	size_t len, used;
+	int bad;
+};
+
+static int
+seed_check_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct seeds_check *x = arg;
+	uint8_t id[HSM_ID_LEN];
+	char why[128], name[160];
+	const char *tenant = json_string_value(json_object_get(val, "tenant"));
+	const char *user = json_string_value(json_object_get(val, "name"));
+
+	(void)key;
+	if (json_object_get(val, "otp") == NULL) {
+		return 0;
+	}
+	if (seed_id_of(val, id) != 0 || hsm_otp_seed_check(x->hs, id, why, sizeof(why)) != 0) {
+		x->bad++;
+		snprintf(name, sizeof(name), "TOTP seed of %s/%s", tenant != NULL ? tenant : "?",
+			 user != NULL ? user : "?");
+		log_err("%s: not usable in the token", name);
+		keys_note_missing(x->missing, x->len, &x->used, name);
+	}
+	return 0;
+}
+
+static int
+seeds_check_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach(t, STORE_DB_USERS, NULL, 0, seed_check_cb, arg);
+}
+
+int
+otp_seeds_check_all(struct daemon *d, char *missing, size_t len, size_t *used)
+{
+	struct seeds_check x = {NULL, missing, len, *used, 0};
+	int rc;
+
+	if ((rc = hsm_session_open(d->hsm, &x.hs)) != 0) {
+		return rc;
+	}
+	rc = store_read(d->store, seeds_check_txn, &x);
+	hsm_session_close(x.hs);
+	*used = x.used;
+	return rc;
 }

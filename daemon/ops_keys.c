@@ -15,6 +15,7 @@
 #include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
+#include "daemon/tokenguard.h"
 #include "hsm/hsm.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -157,18 +158,23 @@ key_create_common(struct request *r, bool import)
 					"holding the raw "
 					"key bytes");
 		}
+	}
+	/* The token's files change from here to the store write: one guarded write. */
+	token_guard_write_begin(r->d->guard);
+	if (import) {
 		rc = hsm_key_import_aes(r->hs, alg, lbl, raw, rawlen, &k);
 		secure_wipe(raw, rawlen);
 		free(raw);
-		if (rc == SIGNET_EINVAL) {
-			return req_fail(r, rc, "an %s key is exactly %d raw bytes", alg_name,
-					alg == HSM_ALG_AES_256 ? 32 : 16);
-		}
 	} else {
 		rc = hsm_key_generate(r->hs, alg, lbl, &k);
 	}
 	if (rc != 0) {
+		(void)token_guard_write_end(r->d->guard);
 		hsm_key_clear(&k);
+		if (import && rc == SIGNET_EINVAL) {
+			return req_fail(r, rc, "an %s key is exactly %d raw bytes", alg_name,
+					alg == HSM_ALG_AES_256 ? 32 : 16);
+		}
 		return req_fail(r, rc, "the token could not %s the key",
 				import ? "import" : "generate");
 	}
@@ -181,10 +187,12 @@ key_create_common(struct request *r, bool import)
 			    "key %s: could not remove the token objects after a failed store write",
 			    lbl);
 		}
+		(void)token_guard_write_end(r->d->guard);
 		hsm_key_clear(&k);
 		json_decref(x.rec);
 		return rc == SIGNET_ECONFLICT ? req_fail(r, rc, "key '%s' exists", x.label) : rc;
 	}
+	(void)token_guard_write_end(r->d->guard);
 	log_notice("USER:%s of tenant %s %s key %s (%s)", r->subject.user, r->subject.tenant,
 		   import ? "imported" : "generated", x.label, alg_name);
 	r->result = key_view(x.rec, true);
@@ -457,7 +465,10 @@ op_key_cert(struct request *r)
 		goto out;
 	}
 	token_label(lbl, sizeof(lbl), r->subject.tenant, g.label);
-	if ((rc = hsm_key_store_cert(r->hs, id, lbl, sk_X509_value(chain, 0))) != 0) {
+	token_guard_write_begin(r->d->guard);
+	rc = hsm_key_store_cert(r->hs, id, lbl, sk_X509_value(chain, 0));
+	(void)token_guard_write_end(r->d->guard);
+	if (rc != 0) {
 		goto out;
 	}
 	out = BIO_new(BIO_s_mem());
@@ -505,7 +516,29 @@ struct check_all {
 	struct hsm_session *hs;
 	json_t *updates; /* records whose verdict changed, written after the read */
 	int bad;
+	char *missing; /* "tenant/label, ..." of keys the token lacks */
+	size_t missing_len, missing_used;
 };
+
+/* Append NAME to the caller's list of missing objects (cut short with "..." when full). */
+void
+keys_note_missing(char *list, size_t len, size_t *used, const char *name)
+{
+	int n;
+
+	if (list == NULL || len == 0 || *used >= len) {
+		return;
+	}
+	n = snprintf(list + *used, len - *used, "%s%s", *used > 0 ? ", " : "", name);
+	if (n < 0 || (size_t)n >= len - *used) {
+		if (len >= 4) {
+			memcpy(list + len - 4, "...", 4);
+		}
+		*used = len;
+		return;
+	}
+	*used += (size_t)n;
+}
 
 static int
 check_cb(const MDB_val *key, json_t *val, void *arg)
@@ -534,6 +567,11 @@ check_cb(const MDB_val *key, json_t *val, void *arg)
 	if (!usable) {
 		x->bad++;
 		log_err("key %s/%s refused: %s", tenant, label, why);
+	}
+	if (rc == SIGNET_ENOTFOUND) {
+		char name[160];
+		snprintf(name, sizeof(name), "key %s/%s", tenant, label);
+		keys_note_missing(x->missing, x->missing_len, &x->missing_used, name);
 	}
 	if (usable != json_is_true(json_object_get(val, "usable"))) {
 		json_t *copy = json_deep_copy(val);
@@ -571,9 +609,9 @@ check_write_txn(struct store_txn *t, void *arg)
 }
 
 int
-keys_check_all(struct daemon *d)
+keys_check_all(struct daemon *d, char *missing, size_t missing_len, size_t *missing_used)
 {
-	struct check_all x = {NULL, json_array(), 0};
+	struct check_all x = {NULL, json_array(), 0, missing, missing_len, *missing_used};
 	int rc;
 
 	if (x.updates == NULL) {
@@ -592,5 +630,6 @@ keys_check_all(struct daemon *d)
 	}
 	hsm_session_close(x.hs);
 	json_decref(x.updates);
+	*missing_used = x.missing_used;
 	return rc;
 }

@@ -49,6 +49,8 @@ static const char *const allowed[] = {
     "open",
     "unlink",
     "unlinkat",
+    "link",
+    "linkat",
     "rename",
     "renameat",
     "renameat2",
