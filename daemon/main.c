@@ -38,6 +38,7 @@
 #include "hsm/hsm.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "lib/privdrop.h"
 #include "lib/util.h"
 
 #define EXIT_RUNTIME 1 /* failed while running, or could not start */
@@ -95,112 +96,26 @@ fd_dir_empty(int fd)
 	return empty;
 }
 
-/* Is the process (any of its ids) root? */
-static bool
-running_as_root(void)
-{
-	uid_t r, e, s;
-
-	return getresuid(&r, &e, &s) != 0 || r == 0 || e == 0 || s == 0;
-}
-
-/* Does /proc/self/status show no effective, permitted or ambient capability? */
-static bool
-no_capabilities(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	int seen = 0;
-	bool none = true;
-
-	if (f == NULL) {
-		return false;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapPrm:", 7) == 0 ||
-		    strncmp(line, "CapAmb:", 7) == 0) {
-			seen++;
-			none = none && strtoull(line + 7, NULL, 16) == 0;
-		}
-	}
-	fclose(f);
-	return seen == 3 && none;
-}
-
 /*
- * Started as root: become USER for good. Its primary group and, when the
- * socket is given to a group, that group are its only groups (none of
- * root's); then prove that root cannot come back and no capability is
- * left. Started as anyone else: USER, when given, must be who we are.
- * STATE_DIR (when not NULL) must belong to USER. EXIT_* or 0.
+ * Started as root: become USER for good (lib/privdrop.c, shared with
+ * signet-front). Its primary group and, when the socket is given to a
+ * group, that group are its only groups (none of root's). STATE_DIR (when
+ * not NULL) must belong to USER. EXIT_* or 0.
  */
 static int
 drop_privileges(const char *user, const char *socket_group, const char *state_dir)
 {
-	struct passwd *pw;
-	gid_t groups[2];
-	int ngroups = 1;
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
+	const struct privdrop p = {user, socket_group, false, state_dir};
+	char why[512];
+	int r = privdrop(&p, why, sizeof(why));
 
-	if (!running_as_root()) {
-		if (user != NULL && user[0] != '\0' &&
-		    ((pw = getpwnam(user)) == NULL || pw->pw_uid != geteuid())) {
-			fprintf(
-			    stderr,
-			    "signetd: user %s: not started as root, cannot become another user\n",
-			    user);
-			return EXIT_USAGE;
-		}
-		return 0;
+	if (r != 0) {
+		fprintf(stderr, "signetd: %s%s\n", why,
+			r == SIGNET_EINVAL && strstr(why, "--user NAME") != NULL
+			    ? " (or [daemon] user)"
+			    : "");
+		return r == SIGNET_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	if (user == NULL || user[0] == '\0') {
-		fprintf(stderr,
-			"signetd: refusing to run as root: give --user NAME (or [daemon] user) "
-			"to drop to an unprivileged user\n");
-		return EXIT_USAGE;
-	}
-	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0) {
-		fprintf(stderr, "signetd: user %s: %s\n", user,
-			pw == NULL ? "no such user" : "that is root");
-		return EXIT_USAGE;
-	}
-	if (state_dir != NULL) {
-		struct stat st;
-		if (stat(state_dir, &st) != 0 || st.st_uid != pw->pw_uid) {
-			fprintf(stderr, "signetd: the state directory %s must belong to %s\n",
-				state_dir, user);
-			return EXIT_USAGE;
-		}
-	}
-	groups[0] = pw->pw_gid;
-	if (socket_group != NULL && socket_group[0] != '\0') {
-		struct group *g = getgrnam(socket_group);
-		if (g == NULL) {
-			fprintf(stderr, "signetd: socket_group %s: no such group\n", socket_group);
-			return EXIT_USAGE;
-		}
-		if (g->gr_gid != pw->pw_gid) {
-			groups[ngroups++] = g->gr_gid;
-		}
-	}
-	if (setgroups((size_t)ngroups, groups) != 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		fprintf(stderr, "signetd: cannot drop to %s: %s\n", user, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (setuid(0) == 0 || setgid(0) == 0 || getresuid(&ru, &eu, &su) != 0 ||
-	    getresgid(&rg, &eg, &sg) != 0 || ru != pw->pw_uid || eu != pw->pw_uid ||
-	    su != pw->pw_uid || rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
-	    !no_capabilities()) {
-		/* A broken invariant: never go on half-privileged. */
-		fprintf(stderr, "signetd: privileges were not dropped for good\n");
-		abort();
-	}
-	/* The drop resets dumpability: set it again. */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	return 0;
 }
 
@@ -528,7 +443,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		if (running_as_root() && user != NULL && user[0] != '\0') {
+		if (privdrop_running_as_root() && user != NULL && user[0] != '\0') {
 			/* Root makes the (empty) directory and hands it over; the user fills it. */
 			struct passwd *pw = getpwnam(user);
 			if (pw == NULL || pw->pw_uid == 0) {

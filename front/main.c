@@ -21,6 +21,7 @@
 
 #include "front/front.h"
 #include "lib/log.h"
+#include "lib/privdrop.h"
 #include "lib/util.h"
 
 #define EXIT_RUNTIME 1
@@ -123,50 +124,20 @@ bind_listen(const char *spec)
 }
 
 /*
- * Started as root: become USER for good (its groups from the group file,
- * none of root's), then prove that root cannot be regained. Started as
- * anyone else: USER, if given, must be who we already are.
+ * Started as root: become USER for good (lib/privdrop.c, shared with
+ * signetd): its primary group and the groups the group file gives it (the
+ * socket's group, signet-api), none of root's, no capability, no new
+ * privileges. Started as anyone else: USER, if given, must be who we are.
  */
 static int
 drop_privileges(const char *user)
 {
-	struct passwd *pw;
+	const struct privdrop p = {user, NULL, true, NULL};
+	char why[512];
 
-	if (geteuid() != 0 && getuid() != 0) {
-		if (user != NULL) {
-			pw = getpwnam(user);
-			if (pw == NULL || pw->pw_uid != geteuid()) {
-				log_err(
-				    "--user %s: not started as root, cannot become another user",
-				    user);
-				return -1;
-			}
-		}
-		return 0;
-	}
-	if (user == NULL) {
-		log_err(
-		    "refusing to run as root: give --user NAME (an unprivileged user to drop to)");
+	if (privdrop(&p, why, sizeof(why)) != 0) {
+		log_err("%s", why);
 		return -1;
-	}
-	if ((pw = getpwnam(user)) == NULL) {
-		log_err("--user %s: no such user", user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		log_err("--user %s: that is root", user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		log_err("cannot drop to %s: %s", user, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() != pw->pw_uid ||
-	    geteuid() != pw->pw_uid || getgid() != pw->pw_gid || getegid() != pw->pw_gid) {
-		log_err("privileges were not dropped for good");
-		abort();
 	}
 	return 0;
 }

@@ -243,6 +243,9 @@ if $ROOT; then
 	check "... no supplementary group but nogroup" test "$(awk '/^Groups:/ { $1 = ""; print }' "$st" | tr -d ' ')" = 65534
 	check "... CapEff 0000000000000000" test "$(awk '/^CapEff:/ { print $2 }' "$st")" = 0000000000000000
 	check "... CapPrm 0000000000000000" test "$(awk '/^CapPrm:/ { print $2 }' "$st")" = 0000000000000000
+	check "... CapAmb 0000000000000000" test "$(awk '/^CapAmb:/ { print $2 }' "$st")" = 0000000000000000
+	check "... no new privileges (the drop signetd uses, lib/privdrop.c)" \
+		grep -q '^NoNewPrivs:[[:space:]]*1' "$st"
 	check "the front logged that it is ready as uid 65534" grep -q 'ready (pid .*, uid 65534,' "$TMP/front.$PORT.log"
 	NOBODY="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 	erc=0
