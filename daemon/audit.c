@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "daemon/audit.h"
+#include "daemon/authfail.h"
 #include "daemon/dispatch.h"
 #include "daemon/tokenguard.h"
 #include "daemon/workers.h"
@@ -169,6 +170,37 @@ refusal_verb(int err)
 	}
 }
 
+/*
+ * At most UNAUTH_PREFIX bytes of ID, each outside [A-Za-z0-9._-] written
+ * %XX, and "..." when cut: what an unauthenticated client named.
+ */
+#define UNAUTH_PREFIX 16
+
+static void
+unauth_prefix(const char *id, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i;
+
+	out[0] = '\0';
+	for (i = 0; id != NULL && id[i] != '\0' && i < UNAUTH_PREFIX && o + 4 < outlen; i++) {
+		unsigned char ch = (unsigned char)id[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '.' || ch == '_' || ch == '-') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	if (id != NULL && id[i] != '\0' && o + 4 <= outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
 /* A printable, bounded id for the resource of an op, from its arguments. */
 static void
 resource_of(const struct request *r, char *out, size_t outlen)
@@ -195,6 +227,13 @@ resource_of(const struct request *r, char *out, size_t outlen)
 			size_t n = 0;
 			if (id == NULL && strcmp(op, "whoami") == 0 && r->authenticated) {
 				id = r->subject.user;
+			}
+			if (!r->authenticated) {
+				/* An outsider's text: a short, escaped prefix, never verbatim. */
+				unauth_prefix(id, clean, sizeof(clean));
+				snprintf(out, outlen, "%s:%s", map[i].type,
+					 clean[0] != '\0' ? clean : "*");
+				return;
 			}
 			for (; id != NULL && id[n] != '\0' && n < sizeof(clean) - 1; n++) {
 				unsigned char ch = (unsigned char)id[n];
@@ -244,6 +283,89 @@ after_done(void *arg, int rc)
 
 static bool tenant_exists(struct store *st, const char *name);
 
+/* One entry for the counted failed authentications of a window. */
+static int
+authfail_txn(struct store_txn *t, void *arg)
+{
+	const struct authfail_sum *s = arg;
+	struct audit_actor a;
+	char msg[256], from[32], to[32];
+	json_t *v;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.tenant = s->tenant;
+	a.peer_uid = s->uid >= 0 ? s->uid : -1;
+	if (s->uid >= 0) {
+		snprintf(a.actor, sizeof(a.actor), "uid:%ld", s->uid);
+	} else {
+		snprintf(a.actor, sizeof(a.actor), "uid:*");
+	}
+	time_format(s->from, from, sizeof(from));
+	time_format(s->to, to, sizeof(to));
+	snprintf(msg, sizeof(msg),
+		 "%llu more failed authentications from %s between %s and %s (counted: one entry "
+		 "per source and window)",
+		 (unsigned long long)s->count, a.actor, from, to);
+	v = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)s->count, "from", (json_int_t)s->from,
+		      "to", (json_int_t)s->to);
+	rc = audit_append(t, s->tenant, &a, "UNAUTHENTICATED", "API_TOKEN:*", msg, v);
+	json_decref(v);
+	return rc;
+}
+
+static void
+authfail_done(void *arg, int rc)
+{
+	struct authfail_sum *s = arg;
+
+	if (rc != 0) {
+		log_err("audit: cannot record %llu failed authentications of tenant %s",
+			(unsigned long long)s->count, s->tenant);
+	}
+	free(s);
+}
+
+static void
+authfail_write(struct daemon *d, const struct authfail_sum *sum, bool sync)
+{
+	struct authfail_sum *copy;
+
+	if (sync) {
+		if (store_write(d->store, authfail_txn, (void *)sum) != 0) {
+			log_err("audit: cannot record %llu failed authentications of tenant %s",
+				(unsigned long long)sum->count, sum->tenant);
+		}
+		return;
+	}
+	if ((copy = malloc(sizeof(*copy))) == NULL) {
+		log_err("audit: cannot record %llu failed authentications of tenant %s",
+			(unsigned long long)sum->count, sum->tenant);
+		return;
+	}
+	*copy = *sum;
+	if (store_write_async(d->store, authfail_txn, copy, authfail_done) != 0) {
+		authfail_done(copy, SIGNET_EUNAVAILABLE);
+	}
+}
+
+void
+audit_authfail_flush(struct daemon *d, bool all)
+{
+	struct authfail_sum sums[16];
+	size_t n;
+
+	if (d->authfail == NULL) {
+		return;
+	}
+	do {
+		n = authfail_due(d->authfail, time_now(), all, sums, ARRAY_SIZE(sums));
+		for (size_t i = 0; i < n; i++) {
+			authfail_write(d, &sums[i], all);
+		}
+	} while (n == ARRAY_SIZE(sums));
+}
+
 void
 audit_after(struct request *r)
 {
@@ -256,7 +378,21 @@ audit_after(struct request *r)
 		snprintf(x.chain, sizeof(x.chain), "%s", r->subject.tenant);
 	} else if (r->err == SIGNET_EUNAUTH && (r->op->flags & OP_AUTH) && r->tenant_hint != NULL &&
 		   tenant_exists(r->d->store, r->tenant_hint)) {
-		/* A refused token naming a tenant: that tenant's chain. */
+		/*
+		 * A refused token naming a tenant: that tenant's chain, but one
+		 * entry per source and window; the rest are counted (authfail.c).
+		 */
+		struct authfail_sum sum;
+		bool own = r->d->authfail == NULL ||
+			   authfail_note(r->d->authfail, r->tenant_hint, (long)r->peer.uid,
+					 time_now(), &sum);
+		if (r->d->authfail != NULL && sum.count > 0) {
+			authfail_write(r->d, &sum, false);
+		}
+		if (!own) {
+			r->audited = true;
+			return;
+		}
 		snprintf(x.chain, sizeof(x.chain), "%s", r->tenant_hint);
 	} else if (r->local) {
 		snprintf(x.chain, sizeof(x.chain), "%s", AUDIT_APPLIANCE);

@@ -37,6 +37,11 @@ int audit_req(struct store_txn *t, struct request *r, const char *verb, const ch
 	      const char *message, const json_t *value);
 /* After an op that did not audit inside its transaction (reads, refusals): one entry of its own. */
 void audit_after(struct request *r);
+/*
+ * Write the counted failed authentications of windows that ended (all of
+ * them when ALL, at shutdown: then synchronously).
+ */
+void audit_authfail_flush(struct daemon *d, bool all);
 /* Appliance events: start, stop, backup. */
 int audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message);
 

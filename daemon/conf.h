@@ -21,6 +21,9 @@ struct config {
 	long idle_timeout;            /* [daemon] idle_timeout, seconds */
 	long shutdown_timeout;        /* [daemon] shutdown_timeout, seconds */
 	long auth_fail_delay_ms;      /* [daemon] auth_fail_delay_ms */
+	long auth_fail_max_per_uid;   /* answers waiting out the delay, per peer uid */
+	long auth_fail_max_gateway;   /* the same for the gateway's uid */
+	long auth_fail_audit_window;  /* seconds: one entry per tenant, source and window */
 	char *log_level;              /* [daemon] log_level */
 	char *module;                 /* [token] module */
 	char *token_uri;              /* [token] uri */

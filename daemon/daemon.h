@@ -24,6 +24,7 @@ struct conn;
 struct op_desc;
 struct engine;
 struct token_guard;
+struct authfail;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -36,6 +37,7 @@ struct daemon {
 	struct server *server;
 	struct engine *engine; /* the threads that run tasks */
 	struct token_guard *guard; /* generations of the embedded token's files, or NULL */
+	struct authfail *authfail; /* failed authentications counted per tenant and source */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */
@@ -82,6 +84,7 @@ struct request {
 	bool commit_done, worker_released; /* under the workers' lock: whoever is last answers */
 	unsigned delay_ms;
 	struct event *delay_ev; /* the failed-authentication delay, while it runs */
+	bool delay_released;    /* waiting out the delay: no longer counted in flight */
 	struct request *next;
 	/*
 	 * Answering later. A task.wait handler sets REQ_WAIT when the task is

@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "daemon/audit.h"
+#include "daemon/authfail.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
 #include "daemon/init.h"
@@ -134,6 +135,8 @@ static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	tasks_tick(arg);
+	/* Counted failed authentications of windows that ended: one entry each (queued). */
+	audit_authfail_flush(arg, false);
 }
 
 /* Where the PIN comes from: systemd's LoadCredential= wins over the configured file. */
@@ -290,6 +293,9 @@ run(struct config *cfg)
 		log_err("cannot check the keys in the token");
 		goto out;
 	}
+	if ((d.authfail = authfail_new(cfg->auth_fail_audit_window)) == NULL) {
+		goto out;
+	}
 	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL) {
 		log_err("cannot create the event loop");
 		goto out;
@@ -348,6 +354,7 @@ out:
 	if (d.store != NULL && d.hsm != NULL && code == 0) {
 		/* The stop is recorded and every chain ends with a signed checkpoint. */
 		struct hsm_session *hs = NULL;
+		audit_authfail_flush(&d, true);
 		audit_appliance(&d, "STOPPED_DAEMON", "APPLIANCE:signetd", "signetd stopped");
 		if (hsm_session_open(d.hsm, &hs) == 0) {
 			audit_checkpoint_all(&d, hs, true);
@@ -368,6 +375,7 @@ out:
 	store_close(d.store);
 	hsm_close(d.hsm);
 	token_guard_close(d.guard);
+	authfail_free(d.authfail);
 	secret_free(&pin);
 	if (d.base != NULL) {
 		event_base_free(d.base);

@@ -48,6 +48,7 @@ struct conn {
 	struct outpkt *oq_head, *oq_tail;
 	int oq_len;
 	int inflight; /* requests of this connection not yet answered */
+	int delayed;  /* refusals of it waiting out the failed-authentication delay */
 	int holds;    /* callbacks on the stack that still use the connection */
 	bool reading; /* the read event is armed (off: backpressure or draining) */
 	bool closed;  /* socket closed; freed when INFLIGHT and HOLDS drop to 0 */
@@ -93,7 +94,7 @@ static void request_resume(struct request *r);
 static void
 conn_free_if_done(struct conn *c)
 {
-	if (!c->closed || c->inflight > 0 || c->holds > 0) {
+	if (!c->closed || c->inflight > 0 || c->delayed > 0 || c->holds > 0) {
 		return;
 	}
 	free(c);
@@ -306,8 +307,12 @@ request_answer(struct request *r)
 			conn_send_error(c, r->id, r->err, r->message);
 		}
 	}
-	c->inflight--;
-	s->inflight--;
+	if (r->delay_released) {
+		c->delayed--;
+	} else {
+		c->inflight--;
+		s->inflight--;
+	}
 	if (r->delay_ev != NULL) {
 		event_free(r->delay_ev);
 		r->delay_ev = NULL;
@@ -322,6 +327,18 @@ request_answer(struct request *r)
 	}
 	conn_free_if_done(c);
 	server_check_drained(s);
+}
+
+/* Refusals of UID's connections waiting out their delay. */
+static long
+delayed_of_uid(const struct server *s, uid_t uid)
+{
+	long n = 0;
+
+	for (const struct request *r = s->delayed; r != NULL; r = r->next) {
+		n += r->conn->peer.uid == uid;
+	}
+	return n;
 }
 
 static void
@@ -544,10 +561,37 @@ request_done(struct request *r, void *arg)
 		/* The delay after a failed authentication waits on a timer, not on a thread. */
 		struct timeval tv = {r->delay_ms / 1000, (r->delay_ms % 1000) * 1000};
 		struct server *s = r->conn->srv;
+		struct conn *c = r->conn;
+		const struct config *cfg = s->d->cfg;
+		long bound = c->peer.uid == s->d->gateway_uid ? cfg->auth_fail_max_gateway
+							      : cfg->auth_fail_max_per_uid;
+		if (delayed_of_uid(s, c->peer.uid) >= bound) {
+			/* Past its own small bound: the connection goes, unanswered. */
+			log_notice("connection from pid %ld (uid %ld): more than %ld failed "
+				   "authentications waiting; closed",
+				   (long)c->peer.pid, (long)c->peer.uid, bound);
+			conn_close(c);
+			request_answer(r);
+			return;
+		}
 		r->delay_ev = evtimer_new(r->d->base, request_delayed_cb, r);
 		if (r->delay_ev != NULL && evtimer_add(r->delay_ev, &tv) == 0) {
 			r->next = s->delayed;
 			s->delayed = r;
+			/*
+			 * Waiting is not work: the refusal leaves the in-flight counts
+			 * (max_requests, max_inflight) so that bad tokens cannot stall
+			 * anyone; its own bound is the one above.
+			 */
+			r->delay_released = true;
+			c->inflight--;
+			c->delayed++;
+			if (s->inflight-- == cfg->max_requests) {
+				server_recheck_reading(s);
+			} else if (!c->reading) {
+				conn_reading(c, !s->draining && c->inflight < cfg->max_inflight &&
+						    s->inflight < cfg->max_requests);
+			}
 			return;
 		}
 	}
@@ -780,6 +824,14 @@ conn_close(struct conn *c)
 		next = r->pnext;
 		if (r->conn == c) {
 			park_drop(s, r, false);
+		}
+	}
+	/* Its refusals waiting out their delay have nobody to answer: gone now. */
+	for (struct request *r = s->delayed, *next; r != NULL; r = next) {
+		next = r->next;
+		if (r->conn == c) {
+			delayed_unlink(s, r);
+			request_answer(r);
 		}
 	}
 	c->watch = NULL;
