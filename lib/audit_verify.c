@@ -266,6 +266,17 @@ line_next(struct line_reader *lr, const char **line, size_t *len)
 			lr->start = 0;
 			lr->end = scanned;
 		}
+		if (lr->end == lr->cap) {
+			/* Grown as lines need it, up to one line of AUDIT_LINE_MAX and its newline. */
+			size_t ncap = lr->cap * 2 > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 : lr->cap * 2;
+			char *nb = realloc(lr->buf, ncap);
+			if (nb == NULL) {
+				errno = ENOMEM;
+				return LINE_IO;
+			}
+			lr->buf = nb;
+			lr->cap = ncap;
+		}
 		size_t n = fread(lr->buf + lr->end, 1, lr->cap - lr->end, lr->f);
 		lr->end += n;
 		if (n == 0) {
@@ -488,8 +499,10 @@ struct batch {
 	enum batch_state state;
 	uint64_t order; /* filled as the ORDER-th batch: parsed oldest first */
 	char *data;
+	size_t dcap; /* bytes of DATA: grown as lines come, up to BATCH_BYTES + AUDIT_LINE_MAX */
 	size_t used;
 	struct rec *recs;
+	size_t cap;     /* recs allocated: grown as lines come, up to BATCH_LINES */
 	size_t n;       /* lines */
 	size_t nparsed; /* records parsed: parsing stops after a malformed line */
 	int tail;       /* LINE_OK, or what ended the reading after the last line */
@@ -525,6 +538,36 @@ batch_fill(struct batch *b, struct line_reader *lr, uint64_t *line_no)
 		got = line_next(lr, &line, &len);
 		if (got != LINE_OK) {
 			break;
+		}
+		if (b->n == b->cap) {
+			size_t cap = b->cap != 0 ? b->cap * 2 : 16;
+			struct rec *recs = realloc(b->recs, (cap < BATCH_LINES ? cap : BATCH_LINES) *
+								sizeof(*recs));
+			if (recs == NULL) {
+				got = LINE_IO;
+				errno = ENOMEM;
+				break;
+			}
+			cap = cap < BATCH_LINES ? cap : BATCH_LINES;
+			/* Zeroed once, as calloc did; records are reused as batches refill. */
+			memset(recs + b->cap, 0, (cap - b->cap) * sizeof(*recs));
+			b->recs = recs;
+			b->cap = cap;
+		}
+		if (b->data == NULL || b->used + len > b->dcap) {
+			size_t need = b->used + len, dcap = b->dcap != 0 ? b->dcap : 64 * 1024;
+			char *data;
+			while (dcap < need) {
+				dcap *= 2;
+			}
+			dcap = dcap < BATCH_BYTES + AUDIT_LINE_MAX ? dcap : BATCH_BYTES + AUDIT_LINE_MAX;
+			if ((data = realloc(b->data, dcap)) == NULL) {
+				got = LINE_IO;
+				errno = ENOMEM;
+				break;
+			}
+			b->data = data;
+			b->dcap = dcap;
 		}
 		struct rec *r = &b->recs[b->n++];
 		r->line = ++*line_no;
@@ -907,7 +950,7 @@ int
 audit_verify_file(FILE *f, EVP_PKEY *pub, struct audit_verify_result *res)
 {
 	struct verifier v = {.res = res};
-	struct line_reader lr = {.f = f, .cap = AUDIT_LINE_MAX + 1};
+	struct line_reader lr = {.f = f, .cap = 64 * 1024};
 	struct batch batches[NBATCH];
 	struct pool pool = {.batches = batches, .pub = pub};
 	struct parser self = {.pub = pub};
@@ -921,34 +964,33 @@ audit_verify_file(FILE *f, EVP_PKEY *pub, struct audit_verify_result *res)
 	memset(batches, 0, sizeof(batches));
 	pool.sha256 = self.sha256 = sha256;
 	lr.buf = malloc(lr.cap);
-	ok = lr.buf != NULL && sha256 != NULL && window_push(&v, (const uint8_t[HASH_LEN]){0}) == 0;
-	for (int i = 0; i < NBATCH; i++) {
-		batches[i].data = malloc(BATCH_BYTES + AUDIT_LINE_MAX);
-		batches[i].recs = calloc(BATCH_LINES, sizeof(struct rec));
-		ok = ok && batches[i].data != NULL && batches[i].recs != NULL;
-	}
+	ok = lr.buf != NULL && sha256 != NULL && window_push(&v, (const uint8_t[HASH_LEN]){0}) == 0 &&
+	     (self.md = EVP_MD_CTX_new()) != NULL;
 	if (!ok || pthread_mutex_init(&pool.lock, NULL) != 0) {
 		r = fail(&v, AUDIT_VERIFY_FORMAT, 0, "out of memory");
 		goto out;
 	}
 	pthread_cond_init(&pool.work, NULL);
 	pthread_cond_init(&pool.done, NULL);
-	while (nworkers < want &&
-	       pthread_create(&workers[nworkers], NULL, worker_main, &pool) == 0) {
-		nworkers++;
-	}
-	if (nworkers == 0 && (self.md = EVP_MD_CTX_new()) == NULL) {
-		r = fail(&v, AUDIT_VERIFY_FORMAT, 0, "out of memory");
-		goto stop;
-	}
 	for (;;) {
 		struct batch *b;
 		/* Keep every free batch filled, so the parsing threads always have work. */
 		while (more && filled - checked < NBATCH) {
 			b = &batches[filled % NBATCH];
+			/* Buffers as they are needed: a small export touches one batch. */
 			more = batch_fill(b, &lr, &lines);
 			if (b->n == 0 && b->tail == LINE_OK) {
 				break;
+			}
+			/*
+			 * A second batch means a large export: only then do parsing
+			 * threads pay for themselves (one batch is parsed here).
+			 */
+			if (filled == 1 && nworkers == 0) {
+				while (nworkers < want &&
+				       pthread_create(&workers[nworkers], NULL, worker_main, &pool) == 0) {
+					nworkers++;
+				}
 			}
 			pthread_mutex_lock(&pool.lock);
 			b->order = filled++;
@@ -981,7 +1023,6 @@ audit_verify_file(FILE *f, EVP_PKEY *pub, struct audit_verify_result *res)
 	if (r == AUDIT_VERIFY_OK) {
 		r = check_end(&v, lines);
 	}
-stop:
 	pthread_mutex_lock(&pool.lock);
 	pool.stop = true;
 	pthread_cond_broadcast(&pool.work);
