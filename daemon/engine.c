@@ -296,9 +296,10 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 	}
 	out_fd = open(tmppath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out_fd < 0) {
-		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(errno));
+		int e = errno;
+		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(e));
 		close(in_fd);
-		return SIGNET_EINTERNAL;
+		return signet_err_from_errno(e);
 	}
 	t0 = time_mono_ms();
 	if (label != NULL) {
@@ -370,13 +371,15 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 	}
 	t1 = time_mono_ms();
 	if (r == 0 && fsync(out_fd) != 0) {
-		log_err("task %s: fsync: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: fsync: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 	}
 	close(out_fd);
 	if (r == 0 && (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0)) {
-		log_err("task %s: cannot move the result in place: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 	}
 	if (r != 0) {
 		unlink(tmppath);
@@ -747,6 +750,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 				}
 			}
 		} else {
+			if (r == SIGNET_ENOSPACE) {
+				snprintf(why, sizeof(why), "%s", TASK_REASON_NO_SPACE);
+			}
 			log_notice("task %s of tenant %s failed: %s", id, tenant, why);
 			transition(d, tenant, id, inprog, 1, TS_FAILED,
 				   why[0] ? why : signet_strerror(r), NULL, NULL);

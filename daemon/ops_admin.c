@@ -2,6 +2,7 @@
 /* Appliance ops: status and backup. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,7 +79,8 @@ op_backup(struct request *r)
 		return req_fail(r, rc, "the backup could not be written");
 	}
 	if (fsync(r->fds[0]) != 0 || fstat(r->fds[0], &st) != 0) {
-		return req_fail(r, SIGNET_EINTERNAL, "the backup could not be synced");
+		return req_fail(r, signet_err_from_errno(errno),
+				"the backup could not be synced: %s", strerror(errno));
 	}
 	log_notice("backup of the store (%lld bytes) taken by USER:%s of tenant %s, uid %u",
 		   (long long)st.st_size, r->subject.user, r->subject.tenant,

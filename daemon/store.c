@@ -69,9 +69,8 @@ struct store_op {
 
 #define STORE_BATCH_MAX 256
 
-/* Translate an LMDB error once, logging its detail. */
-static int
-store_err(int rc, const char *what)
+int
+store_error(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -81,11 +80,22 @@ store_err(int rc, const char *what)
 	case MDB_KEYEXIST:
 		return SIGNET_ECONFLICT;
 	case MDB_MAP_FULL:
-		return SIGNET_ETOO_LARGE;
+		/* Seen by a caller only once growing the map did not help. */
+		return SIGNET_ENOSPACE;
 	default:
-		log_err("store: %s: %s", what, mdb_strerror(rc));
-		return SIGNET_EINTERNAL;
+		/* LMDB passes on the errno of a failed write (ENOSPC, EDQUOT, EIO). */
+		return rc > 0 ? signet_err_from_errno(rc) : SIGNET_EINTERNAL;
 	}
+}
+
+/* Translate an LMDB error once, logging its detail. */
+static int
+store_err(int rc, const char *what)
+{
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST && rc != MDB_MAP_FULL) {
+		log_err("store: %s: %s", what, mdb_strerror(rc));
+	}
+	return store_error(rc);
 }
 
 static void
@@ -94,6 +104,16 @@ store_txn_fail(struct store_txn *t, int err)
 	if (t->err == 0) {
 		t->err = err;
 	}
+}
+
+/* The first failure of an LMDB call in T; a full map is remembered apart (the map can grow). */
+static void
+store_txn_fail_mdb(struct store_txn *t, int rc, const char *what)
+{
+	if (t->err == 0 && rc == MDB_MAP_FULL) {
+		t->map_full = true;
+	}
+	store_txn_fail(t, store_err(rc, what));
 }
 
 static void *store_committer(void *arg);
@@ -344,7 +364,7 @@ store_run_batch(struct store *st, struct store_op **ops, size_t n)
 				grow = rc == MDB_MAP_FULL;
 			} else {
 				mdb_txn_abort(t.txn);
-				grow = r == SIGNET_ETOO_LARGE && t.err == SIGNET_ETOO_LARGE;
+				grow = t.map_full && r == t.err;
 			}
 			ops[i]->rc = r;
 		}
@@ -377,7 +397,7 @@ store_run_batch(struct store *st, struct store_op **ops, size_t n)
 	}
 	log_err("store: the map stays full after growing it");
 	for (size_t i = 0; i < n; i++) {
-		ops[i]->rc = SIGNET_EUNAVAILABLE;
+		ops[i]->rc = SIGNET_ENOSPACE;
 	}
 }
 
@@ -552,7 +572,7 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, nooverwrite ? MDB_NOOVERWRITE : 0);
 	free(s);
 	if (rc != 0) {
-		store_txn_fail(t, store_err(rc, "writing"));
+		store_txn_fail_mdb(t, rc, "writing");
 	}
 }
 
@@ -567,7 +587,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 	}
 	rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		store_txn_fail(t, store_err(rc, "deleting"));
+		store_txn_fail_mdb(t, rc, "deleting");
 	}
 }
 
@@ -778,8 +798,7 @@ store_backup_fd(struct store *st, int fd)
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc != 0) {
 		log_err("store: backup failed: %s", mdb_strerror(rc));
-		return rc == EBADF || rc == EINVAL || rc == ENOSPC ? SIGNET_EINVAL
-								   : SIGNET_EINTERNAL;
+		return rc == EBADF || rc == EINVAL ? SIGNET_EINVAL : store_error(rc);
 	}
 	return 0;
 }

@@ -43,11 +43,15 @@ struct store_txn {
 	MDB_txn *txn;
 	int err;
 	bool write;
+	bool map_full; /* ERR came from a full map: the store grows it and runs the write again */
 };
 
 /* Open (creating) the environment in the folder PATH, with an initial map of MAP_SIZE bytes. */
 int store_open(const char *path, size_t map_size, struct store **out);
 void store_close(struct store *st);
+
+/* The project error of an LMDB return code: an MDB_* code, or the errno of a failed write. */
+int store_error(int rc);
 
 /*
  * Run FN in a write transaction and commit it durably (LMDB's default

@@ -1203,6 +1203,21 @@ test_keyv(void **state)
 	assert_memory_equal(out, k2, 13);
 }
 
+/* LMDB's codes and the errno values it passes on, translated once: a full disk is no_space. */
+static void
+test_error_mapping(void **state)
+{
+	assert_int_equal(store_error(MDB_SUCCESS), 0);
+	assert_int_equal(store_error(MDB_NOTFOUND), SIGNET_ENOTFOUND);
+	assert_int_equal(store_error(MDB_KEYEXIST), SIGNET_ECONFLICT);
+	assert_int_equal(store_error(MDB_MAP_FULL), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(ENOSPC), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(EDQUOT), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(EIO), SIGNET_EINTERNAL);
+	assert_int_equal(store_error(MDB_CORRUPTED), SIGNET_EINTERNAL);
+	assert_int_equal(store_error(MDB_PANIC), SIGNET_EINTERNAL);
+}
+
 int
 main(void)
 {
@@ -1222,6 +1237,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_last_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_from, setup, teardown),
 	    cmocka_unit_test(test_keyv),
+	    cmocka_unit_test(test_error_mapping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
