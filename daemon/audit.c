@@ -607,9 +607,13 @@ void
 audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force)
 {
 	struct heads_scan x = {0};
+	struct store_usage u;
 	uint8_t kid[HSM_ID_LEN];
 	int64_t now = time_now();
 
+	if (store_usage(d->store, &u) == 0 && u.full) {
+		return; /* a checkpoint is an ordinary write: it waits for space (each tick) */
+	}
 	if (hs == NULL || audit_key_read_id(d, kid) != 0 ||
 	    store_read(d->store, heads_txn, &x) != 0) {
 		heads_free(&x);

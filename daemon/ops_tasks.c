@@ -1399,7 +1399,8 @@ op_task_cancel(struct request *r)
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
-	if ((rc = store_write(r->d->store, task_cancel_txn, &x)) == 0) {
+	/* A cancel frees space: it commits on a full disk too (the store's reserve). */
+	if ((rc = store_write_reserve(r->d->store, task_cancel_txn, &x)) == 0) {
 		events_publish(r->d, &x.note);
 		log_notice("USER:%s of tenant %s canceled task %s", r->subject.user,
 			   r->subject.tenant, x.id);
