@@ -18,6 +18,7 @@
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "lib/msg.h"
 #include "lib/util.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -259,6 +260,28 @@ struct after {
 	struct request *r; /* answered once the entry is on disk */
 };
 
+/*
+ * Nothing is answered without its entry: a request whose entry cannot be
+ * written is refused instead (what its answer would have carried, a
+ * descriptor included, is dropped).
+ */
+static void
+audit_refuse(struct request *r, int rc)
+{
+	int err = rc == SIGNET_ENOSPACE ? SIGNET_ENOSPACE : SIGNET_EUNAVAILABLE;
+
+	json_decref(r->result);
+	r->result = NULL;
+	json_decref(r->events);
+	r->events = NULL;
+	msg_close_fds(r->out_fds, &r->out_nfds);
+	if (r->err == err) {
+		return; /* refused for that already: its own message says more */
+	}
+	req_fail(r, err, "%s: the audit entry of this request cannot be written, so it is refused",
+		 signet_strerror(err));
+}
+
 static int
 after_txn(struct store_txn *t, void *arg)
 {
@@ -275,7 +298,9 @@ after_done(void *arg, int rc)
 	struct request *r = x->r;
 
 	if (rc != 0) {
-		log_err("audit: cannot record %s of %s", x->verb, x->resource);
+		log_err("audit: cannot record %s of %s (%s): the request is refused", x->verb,
+			x->resource, signet_strerror(rc));
+		audit_refuse(r, rc);
 	}
 	free(x);
 	workers_finish(r->d->workers, r);
@@ -433,16 +458,20 @@ audit_after(struct request *r)
 	 * answer goes out from its callback.
 	 */
 	if ((xp = malloc(sizeof(*xp))) == NULL) {
-		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+		log_err("audit: cannot record %s of %s: the request is refused", x.verb,
+			r->op->name);
+		audit_refuse(r, SIGNET_EUNAVAILABLE);
 		return;
 	}
 	*xp = x;
 	xp->r = r;
 	r->deferred = true;
 	if (store_write_async(r->d->store, after_txn, xp, after_done) != 0) {
-		log_err("audit: cannot record %s of %s", x.verb, r->op->name);
+		log_err("audit: cannot record %s of %s: the request is refused", x.verb,
+			r->op->name);
 		r->deferred = false;
 		free(xp);
+		audit_refuse(r, SIGNET_EUNAVAILABLE);
 	}
 }
 
@@ -748,9 +777,13 @@ void
 audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force)
 {
 	struct heads_scan x = {0};
+	struct store_usage u;
 	uint8_t kid[HSM_ID_LEN];
 	int64_t now = time_now();
 
+	if (store_usage(d->store, &u) == 0 && u.full) {
+		return; /* a checkpoint is an ordinary write: it waits for space (each tick) */
+	}
 	if (hs == NULL || audit_key_read_id(d, kid) != 0 ||
 	    store_read(d->store, heads_txn, &x) != 0) {
 		heads_free(&x);

@@ -59,6 +59,7 @@ static const struct cfg_key cfg_keys[] = {
     {"token", "pin_file", CFG_PATH, OFF(pin_file), 0, 4000, 0, NULL},
     {"token", "softhsm_conf", CFG_PATH, OFF(softhsm_conf), 0, 4000, 0, NULL},
     {"store", "map_size_mb", CFG_LONG, OFF(map_size_mb), 1, 1048576, 64, NULL},
+    {"store", "reserve_mb", CFG_LONG, OFF(reserve_mb), 0, 4096, 8, NULL},
     {"tasks", "workers", CFG_LONG, OFF(task_workers), 1, 64, 2, NULL},
     {"tasks", "result_ttl", CFG_LONG, OFF(result_ttl), 1, 31536000, 86400, NULL},
     {"tasks", "capability_grace", CFG_LONG, OFF(capability_grace), 0, 86400, 60, NULL},

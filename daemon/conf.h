@@ -30,6 +30,7 @@ struct config {
 	char *pin_file;               /* [token] pin_file */
 	char *softhsm_conf;    /* [token] softhsm_conf: SOFTHSM2_CONF for the embedded token */
 	long map_size_mb;      /* [store] map_size_mb: initial LMDB map */
+	long reserve_mb;       /* [store] reserve_mb: disk kept for writes that free space */
 	long task_workers;     /* [tasks] workers: threads that run tasks */
 	long result_ttl;       /* [tasks] result_ttl, seconds a result file stays downloadable */
 	long capability_grace; /* [tasks] capability_grace, seconds a task's capability outlives it

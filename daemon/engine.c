@@ -296,9 +296,10 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 	}
 	out_fd = open(tmppath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out_fd < 0) {
-		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(errno));
+		int e = errno;
+		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(e));
 		close(in_fd);
-		return SIGNET_EINTERNAL;
+		return signet_err_from_errno(e);
 	}
 	t0 = time_mono_ms();
 	if (label != NULL) {
@@ -370,13 +371,15 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 	}
 	t1 = time_mono_ms();
 	if (r == 0 && fsync(out_fd) != 0) {
-		log_err("task %s: fsync: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: fsync: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 	}
 	close(out_fd);
 	if (r == 0 && (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0)) {
-		log_err("task %s: cannot move the result in place: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 	}
 	if (r != 0) {
 		unlink(tmppath);
@@ -530,7 +533,9 @@ transition_in(struct daemon *d, const char *tenant, const char *id, const enum t
 	int r;
 
 	memcpy(x.from, from, nfrom * sizeof(*from));
-	r = store_write(d->store, transition_txn, &x);
+	/* A task that ends releases its files: that commit may use the store's reserve. */
+	r = task_status_final(to) ? store_write_reserve(d->store, transition_txn, &x)
+				  : store_write(d->store, transition_txn, &x);
 	if (r == 0 && !x.skipped) {
 		events_publish(d, &x.note);
 	}
@@ -665,7 +670,16 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	const char *type;
 	int r;
 
-	if (transition(d, tenant, id, runnable, 3, TS_IN_PROGRESS, NULL, NULL, &task) != 0) {
+	if ((r = transition(d, tenant, id, runnable, 3, TS_IN_PROGRESS, NULL, NULL, &task)) != 0) {
+		if (r == SIGNET_ENOSPACE) {
+			/* It cannot even start on a full disk: it ends now, not at a restart. */
+			log_notice("task %s of tenant %s failed: %s", id, tenant,
+				   TASK_REASON_NO_SPACE);
+			if (transition(d, tenant, id, runnable, 3, TS_FAILED, TASK_REASON_NO_SPACE,
+				       NULL, NULL) == 0) {
+				spool_remove_inputs(d, id, 255);
+			}
+		}
 		return; /* canceled, or already run */
 	}
 	type = json_string_value(json_object_get(task, "type"));
@@ -747,6 +761,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 				}
 			}
 		} else {
+			if (r == SIGNET_ENOSPACE) {
+				snprintf(why, sizeof(why), "%s", TASK_REASON_NO_SPACE);
+			}
 			log_notice("task %s of tenant %s failed: %s", id, tenant, why);
 			transition(d, tenant, id, inprog, 1, TS_FAILED,
 				   why[0] ? why : signet_strerror(r), NULL, NULL);
@@ -901,7 +918,8 @@ sweep(struct engine *e)
 		}
 		for (size_t i = 0; i < x->n; i++) {
 			struct sweep_one o = {.d = d, .due = &x->due[i]};
-			if (store_write(d->store, sweep_one_txn, &o) != 0) {
+			/* Expiry frees space: it may use the reserve. */
+			if (store_write_reserve(d->store, sweep_one_txn, &o) != 0) {
 				x->n = 0;
 				break;
 			}

@@ -288,6 +288,7 @@ run(struct config *cfg)
 	if (store_open(dbdir, (size_t)cfg->map_size_mb << 20, &d.store) != 0) {
 		goto out;
 	}
+	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
 	if (keys_check_all(&d, missing, sizeof(missing), &missing_used) != 0 ||
 	    otp_seeds_check_all(&d, missing, sizeof(missing), &missing_used) != 0) {
 		log_err("cannot check the keys in the token");

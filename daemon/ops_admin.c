@@ -2,12 +2,17 @@
 /* Appliance ops: status and backup. */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "daemon/ops.h"
 #include "daemon/store.h"
+#include "daemon/tasks.h"
 #include "hsm/hsm.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -26,6 +31,75 @@ counts_txn(struct store_txn *t, void *arg)
 	c->users = store_count(t, STORE_DB_USERS);
 	c->keys = store_count(t, STORE_DB_KEYS);
 	return 0;
+}
+
+#define STATUS_SPOOL_FILES_MAX 100000 /* files the status op counts in the spool, at most */
+
+/* Add the filesystem that holds PATH to O: bytes free (to signetd) and its size. */
+static void
+fs_add(json_t *o, const char *path)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) == 0) {
+		json_object_set_new(
+		    o, "fsFree", json_integer((json_int_t)((uint64_t)sv.f_bavail * sv.f_frsize)));
+		json_object_set_new(
+		    o, "fsSize", json_integer((json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize)));
+	}
+}
+
+static json_t *
+store_view(struct request *r)
+{
+	struct store_usage u;
+	char db[PATH_MAX];
+	json_t *o;
+
+	if (store_usage(r->d->store, &u) != 0) {
+		return json_null();
+	}
+	o = json_pack("{s:I, s:I, s:I, s:I, s:b}", "used", (json_int_t)u.used, "fileSize",
+		      (json_int_t)u.file_size, "mapSize", (json_int_t)u.map_size, "reserve",
+		      (json_int_t)u.reserve, "full", u.full);
+	if (o != NULL && str_printf(db, sizeof(db), "%s/db", r->d->cfg->state_dir)) {
+		fs_add(o, db);
+	}
+	return o != NULL ? o : json_null();
+}
+
+/* The spool's files (inputs, results, partial files): how many and their bytes. */
+static json_t *
+spool_view(struct request *r)
+{
+	static const char *const subs[] = {"in", "out", "tmp"};
+	uint64_t bytes = 0, files = 0;
+	char dir[PATH_MAX];
+	json_t *o;
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		struct dirent *de;
+		DIR *dp;
+		if (spool_path(r->d, subs[i], "", dir, sizeof(dir)) != 0 ||
+		    (dp = opendir(dir)) == NULL) {
+			continue;
+		}
+		while ((de = readdir(dp)) != NULL && files < STATUS_SPOOL_FILES_MAX) {
+			struct stat sb;
+			if (de->d_name[0] != '.' &&
+			    fstatat(dirfd(dp), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(sb.st_mode)) {
+				bytes += (uint64_t)sb.st_size;
+				files++;
+			}
+		}
+		closedir(dp);
+	}
+	o = json_pack("{s:I, s:I}", "used", (json_int_t)bytes, "files", (json_int_t)files);
+	if (o != NULL && spool_path(r->d, "", "", dir, sizeof(dir)) == 0) {
+		fs_add(o, dir);
+	}
+	return o != NULL ? o : json_null();
 }
 
 int
@@ -53,6 +127,10 @@ op_status(struct request *r)
 	    (json_int_t)c.keys, "connections", (json_int_t)atomic_load(&r->d->connections),
 	    "workers", (json_int_t)r->d->cfg->workers, "requests",
 	    (json_int_t)atomic_load(&r->d->requests));
+	if (r->result != NULL) {
+		json_object_set_new(r->result, "store", store_view(r));
+		json_object_set_new(r->result, "spool", spool_view(r));
+	}
 	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }
 
@@ -78,7 +156,8 @@ op_backup(struct request *r)
 		return req_fail(r, rc, "the backup could not be written");
 	}
 	if (fsync(r->fds[0]) != 0 || fstat(r->fds[0], &st) != 0) {
-		return req_fail(r, SIGNET_EINTERNAL, "the backup could not be synced");
+		return req_fail(r, signet_err_from_errno(errno),
+				"the backup could not be synced: %s", strerror(errno));
 	}
 	log_notice("backup of the store (%lld bytes) taken by USER:%s of tenant %s, uid %u",
 		   (long long)st.st_size, r->subject.user, r->subject.tenant,

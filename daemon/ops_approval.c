@@ -581,7 +581,9 @@ decide(struct request *r, bool approve)
 			x.have_candidates = true;
 		}
 	}
-	rc = store_write(r->d->store, decide_txn, &x);
+	/* A rejection frees space: it commits on a full disk too (the store's reserve). */
+	rc = approve ? store_write(r->d->store, decide_txn, &x)
+		     : store_write_reserve(r->d->store, decide_txn, &x);
 	secure_wipe(&x.cand, sizeof(x.cand));
 	if (rc == 0) {
 		events_publish(r->d, &x.note);

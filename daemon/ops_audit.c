@@ -161,9 +161,9 @@ export_cb(const MDB_val *key, json_t *val, void *arg)
 	}
 	line = json_dumps(val, JSON_COMPACT);
 	if (line == NULL || fprintf(x->f, "%s\n", line) < 0) {
+		x->err = line == NULL ? SIGNET_EINTERNAL : signet_err_from_errno(errno);
 		free(line);
-		x->err = SIGNET_EINTERNAL;
-		return SIGNET_EINTERNAL;
+		return x->err;
 	}
 	free(line);
 	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") == 0) {
@@ -203,8 +203,9 @@ export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
 
 	if ((rc = audit_checkpoint_chain(r->d, r->hs, chain)) != 0 && rc != SIGNET_ECONFLICT) {
 		return req_fail(r, rc == SIGNET_ENOTFOUND ? SIGNET_ETOKEN : rc,
-				rc == SIGNET_ENOTFOUND ? "the audit key is not available"
-						       : "cannot sign a checkpoint now");
+				rc == SIGNET_ENOTFOUND  ? "the audit key is not available"
+				: rc == SIGNET_ENOSPACE ? "no space left to record a checkpoint"
+							: "cannot sign a checkpoint now");
 	}
 	if ((dfd = dup(fd)) < 0 || (x->f = fdopen(dfd, "w")) == NULL) {
 		if (dfd >= 0) {
@@ -214,7 +215,8 @@ export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
 	}
 	rc = store_read(r->d->store, export_txn, &a);
 	if (fclose(x->f) != 0 && rc == 0) {
-		rc = req_fail(r, SIGNET_EINTERNAL, "cannot write the export: %s", strerror(errno));
+		rc = req_fail(r, signet_err_from_errno(errno), "cannot write the export: %s",
+			      strerror(errno));
 	}
 	x->f = NULL;
 	return rc != 0 ? rc : x->err;

@@ -571,9 +571,14 @@ op_task_sign(struct request *r)
 			char path[PATH_MAX], fname[64];
 			snprintf(fname, sizeof(fname), "%s.0",
 				 json_string_value(json_object_get(task, "id")));
-			if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0 ||
-			    file_write_atomic(path, msg, msglen, 0600) != 0) {
+			if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
 				rc = SIGNET_EINTERNAL;
+				goto out;
+			}
+			if ((rc = file_write_atomic(path, msg, msglen, 0600)) != 0) {
+				if (rc == SIGNET_ENOSPACE) {
+					req_fail(r, rc, "no space left in the spool for the input");
+				}
 				goto out;
 			}
 			json_object_set_new(task, "spool", json_true());
@@ -1012,8 +1017,8 @@ op_task_package(struct request *r)
 		if (spool_path(r->d, "in", "", spool, sizeof(spool)) == 0 &&
 		    statfs(spool, &sf) == 0 &&
 		    (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize < total + SPOOL_RESERVE) {
-			rc = req_fail(r, SIGNET_EUNAVAILABLE,
-				      "the spool has no room for these inputs now");
+			rc = req_fail(r, SIGNET_ENOSPACE,
+				      "no space left in the spool for these inputs now");
 			goto out;
 		}
 	}
@@ -1394,7 +1399,8 @@ op_task_cancel(struct request *r)
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
-	if ((rc = store_write(r->d->store, task_cancel_txn, &x)) == 0) {
+	/* A cancel frees space: it commits on a full disk too (the store's reserve). */
+	if ((rc = store_write_reserve(r->d->store, task_cancel_txn, &x)) == 0) {
 		events_publish(r->d, &x.note);
 		log_notice("USER:%s of tenant %s canceled task %s", r->subject.user,
 			   r->subject.tenant, x.id);

@@ -174,7 +174,10 @@ child_end(struct daemon *d, const char *tenant, const char *id, int rc, const ch
 	static const enum task_status inprog[] = {TS_IN_PROGRESS};
 
 	engine_transition(d, tenant, id, inprog, 1, rc == 0 ? TS_DONE : TS_FAILED,
-			  rc == 0 ? NULL : why, rc == 0 ? result : NULL);
+			  rc == 0                 ? NULL
+			  : rc == SIGNET_ENOSPACE ? TASK_REASON_NO_SPACE
+						  : why,
+			  rc == 0 ? result : NULL);
 }
 
 /* A parent started again after a crash: children left running are failed. */
@@ -378,8 +381,9 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	hsize = fmt->header_size(plan->nseg, plan->mdlen);
 	out_fd = open(tmppath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out_fd < 0) {
-		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(e));
+		r = signet_err_from_errno(e);
 		goto out;
 	}
 	/* Each segment is encrypted straight into its place after the header. */
@@ -481,24 +485,33 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 			goto out;
 		}
 	}
-	if (fd_pwrite_all(out_fd, hdr, hlen, 0) != 0 ||
-	    fd_pwrite_all(out_fd, sig, siglen, off) != 0 ||
+	if ((r = fd_pwrite_all(out_fd, hdr, hlen, 0)) == 0 &&
+	    (r = fd_pwrite_all(out_fd, sig, siglen, off)) == 0 &&
 	    ftruncate(out_fd, (off_t)(off + siglen)) != 0) {
-		log_err("task %s: cannot write the container: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		r = -errno;
+	}
+	if (r != 0) {
+		log_err("task %s: cannot write the container: %s", id, strerror(-r));
+		r = signet_err_from_errno(-r);
 		goto out;
 	}
 	off += siglen;
-	if ((r = hash_file(out_fd, off, file_sha)) != 0 || fsync(out_fd) != 0) {
-		log_err("task %s: cannot read back or sync the container", id);
-		r = SIGNET_EINTERNAL;
+	if ((r = hash_file(out_fd, off, file_sha)) != 0) {
+		log_err("task %s: cannot read back the container", id);
+		goto out;
+	}
+	if (fsync(out_fd) != 0) {
+		int e = errno;
+		log_err("task %s: cannot sync the container: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 		goto out;
 	}
 	close(out_fd);
 	out_fd = -1;
 	if (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0) {
-		log_err("task %s: cannot move the result in place: %s", id, strerror(errno));
-		r = SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
+		r = signet_err_from_errno(e);
 		goto out;
 	}
 	log_info("task %s: packaged %u segments, %llu bytes in %llu ms", id, plan->nseg,

@@ -3,10 +3,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "daemon/store.h"
 #include "lib/error.h"
@@ -56,6 +62,19 @@ struct store {
 	bool committer_running;
 	pthread_t committer;
 	unsigned long batches, writes; /* for the log at close */
+	/*
+	 * The reserve (store_set_reserve): bytes kept allocated on disk in the
+	 * data file past its last page in use. LMDB writes pages with pwrite
+	 * into that file (no MDB_WRITEMAP), so a commit whose new pages land
+	 * there needs no space from the filesystem. Ordinary writes commit only
+	 * while the reserve is whole (topped up before each batch) and the
+	 * filesystem is not full; otherwise FULL is set and only writes that
+	 * may use the reserve (store_write_reserve) commit. Touched by the
+	 * thread that runs batches; FULL is read by others.
+	 */
+	atomic_size_t reserve;
+	size_t psize;
+	atomic_bool full;
 };
 
 struct store_op {
@@ -63,15 +82,15 @@ struct store_op {
 	void *arg;
 	void (*done)(void *arg, int rc); /* asynchronous: called on the committer thread */
 	int rc;
+	bool reserve; /* may use the reserve: it ends work or frees space */
 	bool finished;
 	struct store_op *next;
 };
 
 #define STORE_BATCH_MAX 256
 
-/* Translate an LMDB error once, logging its detail. */
-static int
-store_err(int rc, const char *what)
+int
+store_error(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -81,11 +100,22 @@ store_err(int rc, const char *what)
 	case MDB_KEYEXIST:
 		return SIGNET_ECONFLICT;
 	case MDB_MAP_FULL:
-		return SIGNET_ETOO_LARGE;
+		/* Seen by a caller only once growing the map did not help. */
+		return SIGNET_ENOSPACE;
 	default:
-		log_err("store: %s: %s", what, mdb_strerror(rc));
-		return SIGNET_EINTERNAL;
+		/* LMDB passes on the errno of a failed write (ENOSPC, EDQUOT, EIO). */
+		return rc > 0 ? signet_err_from_errno(rc) : SIGNET_EINTERNAL;
 	}
+}
+
+/* Translate an LMDB error once, logging its detail. */
+static int
+store_err(int rc, const char *what)
+{
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND && rc != MDB_KEYEXIST && rc != MDB_MAP_FULL) {
+		log_err("store: %s: %s", what, mdb_strerror(rc));
+	}
+	return store_error(rc);
 }
 
 static void
@@ -96,7 +126,142 @@ store_txn_fail(struct store_txn *t, int err)
 	}
 }
 
+/* The first failure of an LMDB call in T; a full map is remembered apart (the map can grow). */
+static void
+store_txn_fail_mdb(struct store_txn *t, int rc, const char *what)
+{
+	if (t->err == 0 && rc == MDB_MAP_FULL) {
+		t->map_full = true;
+	}
+	store_txn_fail(t, store_err(rc, what));
+}
+
 static void *store_committer(void *arg);
+
+/*
+ * LMDB sizes its lock file with ftruncate, leaving holes, and maps it
+ * shared: a reader slot first touched while the filesystem is full would
+ * fault (SIGBUS). Allocate the whole file now.
+ */
+static void
+store_lockfile_allocate(const char *path)
+{
+	char lock[PATH_MAX];
+	struct stat sb;
+	int fd, e = 0;
+
+	if (snprintf(lock, sizeof(lock), "%s/lock.mdb", path) >= (int)sizeof(lock) ||
+	    (fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		return;
+	}
+	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size) {
+		e = posix_fallocate(fd, 0, sb.st_size);
+	}
+	if (e != 0) {
+		log_warning("store: cannot allocate the lock file: %s", strerror(e));
+	}
+	close(fd);
+}
+
+void
+store_set_reserve(struct store *st, size_t bytes)
+{
+	atomic_store(&st->reserve, bytes);
+}
+
+/* The bytes of the data file in use: every page up to the last one of the last commit. */
+static int
+store_file_use(struct store *st, uint64_t *used, struct stat *sb, MDB_envinfo *info)
+{
+	int fd;
+
+	if (mdb_env_get_fd(st->env, &fd) != 0 || mdb_env_info(st->env, info) != 0 ||
+	    fstat(fd, sb) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	*used = ((uint64_t)info->me_last_pgno + 1) * st->psize;
+	return 0;
+}
+
+/*
+ * Before a batch: may ordinary writes commit? Only while the data file
+ * holds RESERVE allocated bytes past its last page in use (topped up
+ * here, exactly: an ordinary batch can eat into the reserve by no more
+ * than its own pages) and the filesystem has space left beyond that.
+ * Otherwise SIGNET_ENOSPACE, and only writes that may use the reserve run.
+ */
+static int
+store_reserve_keep(struct store *st)
+{
+	size_t reserve = atomic_load(&st->reserve);
+	MDB_envinfo info;
+	struct statvfs sv;
+	struct stat sb;
+	uint64_t used;
+	int fd, e = 0;
+
+	if (reserve == 0 || store_file_use(st, &used, &sb, &info) != 0 ||
+	    mdb_env_get_fd(st->env, &fd) != 0) {
+		return 0;
+	}
+	/* Short, or with a hole: allocate (posix_fallocate fills holes, keeps data). */
+	if ((uint64_t)sb.st_size < used + reserve ||
+	    (uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size) {
+		e = posix_fallocate(fd, 0, (off_t)(used + reserve));
+	}
+	if (e != 0 && e != ENOSPC && e != EDQUOT) {
+		log_warning("store: this filesystem cannot keep a reserve (%s): on a full disk "
+			    "cancel and expiry may fail too",
+			    strerror(e));
+		atomic_store(&st->reserve, 0);
+		e = 0;
+	}
+	/* A full filesystem is full for the store too, even while its own file has room. */
+	if (e == 0 && fstatvfs(fd, &sv) == 0 && sv.f_bavail == 0) {
+		e = ENOSPC;
+	}
+	if (e != 0) {
+		if (!atomic_exchange(&st->full, true)) {
+			log_warning(
+			    "store: no space left on the filesystem (%s): only writes that "
+			    "end work or free space are accepted, from a reserve of %zu KiB",
+			    strerror(e), reserve >> 10);
+		}
+		return SIGNET_ENOSPACE;
+	}
+	if (atomic_exchange(&st->full, false)) {
+		log_notice("store: there is space again: the reserve is whole, writes go on");
+	}
+	return 0;
+}
+
+int
+store_usage(struct store *st, struct store_usage *u)
+{
+	MDB_envinfo info;
+	struct stat sb;
+
+	memset(u, 0, sizeof(*u));
+	if (store_file_use(st, &u->used, &sb, &info) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	u->file_size = (uint64_t)sb.st_size;
+	u->map_size = info.me_mapsize;
+	u->reserve = atomic_load(&st->reserve);
+	u->full = atomic_load(&st->full);
+	if (u->full) {
+		/* Set by the last write; space freed since lets the next one top the reserve up. */
+		struct statvfs sv;
+		uint64_t need =
+		    u->used + u->reserve > u->file_size ? u->used + u->reserve - u->file_size : 0;
+		int fd;
+		if (mdb_env_get_fd(st->env, &fd) == 0 && fstatvfs(fd, &sv) == 0 &&
+		    sv.f_bavail > 0 && (uint64_t)sv.f_bavail * sv.f_frsize >= need) {
+			u->full = false;
+		}
+	}
+	return 0;
+}
 
 int
 store_open(const char *path, size_t map_size, struct store **out)
@@ -135,6 +300,11 @@ store_open(const char *path, size_t map_size, struct store **out)
 		goto out;
 	}
 	store_reader_check(st);
+	store_lockfile_allocate(path);
+	{
+		MDB_stat ms;
+		st->psize = mdb_env_stat(st->env, &ms) == 0 ? ms.ms_psize : 4096;
+	}
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
 		r = store_err(rc, "opening databases");
 		goto out;
@@ -313,7 +483,7 @@ store_op_finish(struct store *st, struct store_op *op)
 /* Run a batch in one parent transaction; each op in its own child, so one failure aborts only it.
  */
 static void
-store_run_batch(struct store *st, struct store_op **ops, size_t n)
+store_run_ops(struct store *st, struct store_op **ops, size_t n)
 {
 	for (int attempt = 0; attempt < STORE_GROW_TRIES; attempt++) {
 		struct store_txn parent;
@@ -344,7 +514,7 @@ store_run_batch(struct store *st, struct store_op **ops, size_t n)
 				grow = rc == MDB_MAP_FULL;
 			} else {
 				mdb_txn_abort(t.txn);
-				grow = r == SIGNET_ETOO_LARGE && t.err == SIGNET_ETOO_LARGE;
+				grow = t.map_full && r == t.err;
 			}
 			ops[i]->rc = r;
 		}
@@ -377,7 +547,27 @@ store_run_batch(struct store *st, struct store_op **ops, size_t n)
 	}
 	log_err("store: the map stays full after growing it");
 	for (size_t i = 0; i < n; i++) {
-		ops[i]->rc = SIGNET_EUNAVAILABLE;
+		ops[i]->rc = SIGNET_ENOSPACE;
+	}
+}
+
+/* Run a batch: on a full filesystem, only the writes that may use the reserve. */
+static void
+store_run_batch(struct store *st, struct store_op **ops, size_t n)
+{
+	struct store_op *run[STORE_BATCH_MAX];
+	bool full = store_reserve_keep(st) != 0;
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (full && !ops[i]->reserve) {
+			ops[i]->rc = SIGNET_ENOSPACE;
+		} else {
+			run[m++] = ops[i];
+		}
+	}
+	if (m > 0) {
+		store_run_ops(st, run, m);
 	}
 }
 
@@ -429,10 +619,10 @@ store_enqueue(struct store *st, struct store_op *op)
 	pthread_mutex_unlock(&st->qlock);
 }
 
-int
-store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+static int
+store_write_op(struct store *st, int (*fn)(struct store_txn *, void *), void *arg, bool reserve)
 {
-	struct store_op op = {.fn = fn, .arg = arg};
+	struct store_op op = {.fn = fn, .arg = arg, .reserve = reserve};
 
 	if (!st->committer_running) {
 		/* Before the committer runs (or after it stopped): in the caller's thread. */
@@ -447,6 +637,18 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
 	}
 	pthread_mutex_unlock(&st->qlock);
 	return op.rc;
+}
+
+int
+store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	return store_write_op(st, fn, arg, false);
+}
+
+int
+store_write_reserve(struct store *st, int (*fn)(struct store_txn *, void *), void *arg)
+{
+	return store_write_op(st, fn, arg, true);
 }
 
 int
@@ -552,7 +754,7 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, nooverwrite ? MDB_NOOVERWRITE : 0);
 	free(s);
 	if (rc != 0) {
-		store_txn_fail(t, store_err(rc, "writing"));
+		store_txn_fail_mdb(t, rc, "writing");
 	}
 }
 
@@ -567,7 +769,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 	}
 	rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		store_txn_fail(t, store_err(rc, "deleting"));
+		store_txn_fail_mdb(t, rc, "deleting");
 	}
 }
 
@@ -778,8 +980,7 @@ store_backup_fd(struct store *st, int fd)
 	pthread_rwlock_unlock(&st->resize_lock);
 	if (rc != 0) {
 		log_err("store: backup failed: %s", mdb_strerror(rc));
-		return rc == EBADF || rc == EINVAL || rc == ENOSPC ? SIGNET_EINVAL
-								   : SIGNET_EINTERNAL;
+		return rc == EBADF || rc == EINVAL ? SIGNET_EINVAL : store_error(rc);
 	}
 	return 0;
 }

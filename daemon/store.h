@@ -43,11 +43,34 @@ struct store_txn {
 	MDB_txn *txn;
 	int err;
 	bool write;
+	bool map_full; /* ERR came from a full map: the store grows it and runs the write again */
 };
 
 /* Open (creating) the environment in the folder PATH, with an initial map of MAP_SIZE bytes. */
 int store_open(const char *path, size_t map_size, struct store **out);
 void store_close(struct store *st);
+
+/*
+ * Keep BYTES allocated on disk in the data file past its last page in use
+ * (0: keep none), so that writes which end work or free space
+ * (store_write_reserve) commit on a full filesystem. An ordinary write
+ * commits only while the reserve is whole and the filesystem has space
+ * left; otherwise it fails with SIGNET_ENOSPACE and changes nothing.
+ */
+void store_set_reserve(struct store *st, size_t bytes);
+
+/* How full the store is, for the status op. */
+struct store_usage {
+	uint64_t used;      /* bytes of the data file in use (up to its last page) */
+	uint64_t file_size; /* bytes of the data file, the reserve included */
+	uint64_t map_size;  /* the map: the most the data file may grow to before the map grows */
+	uint64_t reserve;   /* the reserve asked for (0: none) */
+	bool full; /* no space left, or no room for the reserve: only store_write_reserve commits */
+};
+int store_usage(struct store *st, struct store_usage *u);
+
+/* The project error of an LMDB return code: an MDB_* code, or the errno of a failed write. */
+int store_error(int rc);
 
 /*
  * Run FN in a write transaction and commit it durably (LMDB's default
@@ -59,6 +82,12 @@ void store_close(struct store *st);
  * store_write.
  */
 int store_write(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
+/*
+ * The same for a write that ends work or frees space (cancel, reject,
+ * expiry, a task's final status, with their audit entries): it may use the
+ * reserve, so it commits while the filesystem is full.
+ */
+int store_write_reserve(struct store *st, int (*fn)(struct store_txn *, void *), void *arg);
 /*
  * The same without waiting: FN runs on the store's committer thread (in a
  * batch with other writes, each in a nested transaction of one durable

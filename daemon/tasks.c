@@ -434,6 +434,19 @@ spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_
 
 #define INGEST_CHUNK (1u << 20)
 
+/* Writing the spool copy PATH failed with errno E: for lack of space, a message that says so. */
+static int
+ingest_write_err(int e, const char *path, char *why, size_t whylen)
+{
+	int r = signet_err_from_errno(e);
+
+	log_err("spool: writing %s: %s", path, strerror(e));
+	if (r == SIGNET_ENOSPACE) {
+		snprintf(why, whylen, "no space left in the spool for a copy of the input");
+	}
+	return r;
+}
+
 /* Copy from START: LEN bytes exactly when EXACT, else to the end of the file (at most MAX). */
 static int
 ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, uint64_t max,
@@ -441,7 +454,7 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 {
 	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c384 = NULL, *c512 = NULL;
 	uint8_t *buf = malloc(INGEST_CHUNK);
-	int out_fd = -1, r = SIGNET_EINTERNAL;
+	int out_fd = -1, r = SIGNET_EINTERNAL, werr;
 	uint64_t off = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -459,7 +472,7 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 	if (path != NULL) {
 		out_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (out_fd < 0) {
-			log_err("spool: cannot create %s: %s", path, strerror(errno));
+			r = ingest_write_err(errno, path, why, whylen);
 			goto done;
 		}
 	}
@@ -499,8 +512,8 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 		if (c512 != NULL) {
 			EVP_DigestUpdate(c512, buf, (size_t)n);
 		}
-		if (out_fd >= 0 && write_all(out_fd, buf, (size_t)n) != 0) {
-			log_err("spool: writing %s: %s", path, strerror(errno));
+		if (out_fd >= 0 && (werr = write_all(out_fd, buf, (size_t)n)) != 0) {
+			r = ingest_write_err(-werr, path, why, whylen);
 			goto done;
 		}
 		off += (uint64_t)n;

@@ -11,6 +11,9 @@
 #include "daemon/store.h"
 
 #define TASK_ID_LEN 36 /* a UUID (version 7: time-ordered) */
+/* The reason of a task that FAILED for lack of space: its code first, as with "interrupted: ". */
+#define TASK_REASON_NO_SPACE                                                                       \
+	"no_space: no space left on the device (the spool or the state directory is full)"
 
 enum task_status {
 	TS_CREATED,

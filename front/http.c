@@ -57,6 +57,8 @@ http_status_of(int err)
 	case SIGNET_ETOKEN:
 	case SIGNET_EUNAVAILABLE:
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	case SIGNET_ENOSPACE:
+		return MHD_HTTP_INSUFFICIENT_STORAGE;
 	default:
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
@@ -454,9 +456,11 @@ up_flush(struct req *q)
 	struct upload *u = &q->up;
 
 	if (u->wlen > 0 && write_all(u->fd, u->wbuf, u->wlen) != 0) {
+		bool full = signet_err_from_errno(errno) == SIGNET_ENOSPACE;
 		log_err("cannot write the upload spool: %s", strerror(errno));
-		req_fail(q, MHD_HTTP_INSUFFICIENT_STORAGE, "unavailable",
-			 "the gateway cannot store the upload");
+		req_fail(q, MHD_HTTP_INSUFFICIENT_STORAGE, full ? "no_space" : "unavailable",
+			 full ? "no space left for the upload on the gateway"
+			      : "the gateway cannot store the upload");
 		return -1;
 	}
 	u->wlen = 0;

@@ -197,8 +197,9 @@ emit(struct encrypt_arg *a, const uint8_t *buf, size_t len)
 		return 0;
 	}
 	if (write_at(a->out_fd, buf, len, a->out_off + a->out_size) != 0) {
-		log_err("encrypting: cannot write the output: %s", strerror(errno));
-		return SIGNET_EINTERNAL;
+		int e = errno;
+		log_err("encrypting: cannot write the output: %s", strerror(e));
+		return signet_err_from_errno(e); /* a full disk is not the token's failure */
 	}
 	hasher_submit(&a->hash, a->out_md, buf, len);
 	/*

@@ -284,6 +284,7 @@ envelope_encrypt_fd(X509 *recipient, int in_fd, uint64_t in_len, int out_fd,
 	}
 	if (sink_drain(&dst) != 0) {
 		log_err("envelope: cannot write the output: %s", strerror(dst.err));
+		r = signet_err_from_errno(dst.err);
 		goto out;
 	}
 	if (streamed != 1) {

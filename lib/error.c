@@ -2,6 +2,7 @@
 /* Error codes: names on the wire and messages for people. */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "lib/error.h"
@@ -28,6 +29,7 @@ static const struct err_desc err_table[] = {
     {SIGNET_ETOKEN, "token_error", "the token refused or failed the operation"},
     {SIGNET_EUNAVAILABLE, "unavailable", "service temporarily unavailable"},
     {SIGNET_EINTERNAL, "internal", "internal error"},
+    {SIGNET_ENOSPACE, "no_space", "no space left on the device"},
 };
 
 static const struct err_desc *
@@ -67,4 +69,10 @@ signet_err_from_code(const char *code)
 		}
 	}
 	return SIGNET_EINTERNAL;
+}
+
+int
+signet_err_from_errno(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT ? SIGNET_ENOSPACE : SIGNET_EINTERNAL;
 }

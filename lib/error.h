@@ -18,7 +18,8 @@ enum signet_err {
 	SIGNET_ETOKEN = -12,        /* "token_error" */
 	SIGNET_EUNAVAILABLE = -13,  /* "unavailable" */
 	SIGNET_EINTERNAL = -14,     /* "internal" */
-	SIGNET_ERR_MIN = -14,
+	SIGNET_ENOSPACE = -15,      /* "no_space" */
+	SIGNET_ERR_MIN = -15,
 };
 
 /* The wire code ("invalid", "denied", ...) of an error; "internal" for unknown values. */
@@ -29,3 +30,10 @@ const char *signet_strerror(int err);
 
 /* The error whose wire code is CODE, or SIGNET_EINTERNAL when CODE is unknown. */
 int signet_err_from_code(const char *code);
+
+/*
+ * The error of a failed write to a file (ERRNUM is its errno):
+ * SIGNET_ENOSPACE when the filesystem is out of space or quota (ENOSPC,
+ * EDQUOT), else SIGNET_EINTERNAL.
+ */
+int signet_err_from_errno(int errnum);

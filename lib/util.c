@@ -353,19 +353,23 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
+		r = signet_err_from_errno(errno);
 		log_err("cannot create %s: %s", tmp, strerror(errno));
-		return SIGNET_EINTERNAL;
+		return r;
 	}
 	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		r = signet_err_from_errno(errno);
 		log_err("cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
+		r = signet_err_from_errno(errno);
 		fd = -1;
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
+		r = signet_err_from_errno(errno);
 		log_err("cannot rename %s: %s", tmp, strerror(errno));
 		goto out;
 	}

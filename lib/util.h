@@ -48,6 +48,7 @@ int fd_read_all(int fd, size_t max, uint8_t **out, size_t *outlen);
 /*
  * Write DATA to PATH atomically: a temporary file in the same folder,
  * fsync, rename, fsync of the folder. MODE applies to the new file.
+ * 0, SIGNET_ENOSPACE when the filesystem is full, else an error.
  */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

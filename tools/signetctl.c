@@ -271,6 +271,60 @@ list(struct opts *o, const char *op, const char *field, void (*human)(const json
 	return list_with(o, op, NULL, field, human);
 }
 
+/* BYTES for people: "512 B", "3.2 MiB". */
+static const char *
+size_text(json_int_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/* ", filesystem: X free of Y" for a status part that names its filesystem's space. */
+static void
+print_fs(const json_t *o)
+{
+	char a[32], b[32];
+
+	if (json_is_integer(json_object_get(o, "fsFree"))) {
+		printf("; filesystem: %s free of %s",
+		       size_text(json_integer_value(json_object_get(o, "fsFree")), a, sizeof(a)),
+		       size_text(json_integer_value(json_object_get(o, "fsSize")), b, sizeof(b)));
+	}
+	printf("\n");
+}
+
+static void
+h_status_space(const json_t *st, const json_t *sp)
+{
+	char a[32], b[32], c[32];
+
+	if (json_is_object(st)) {
+		printf("store: %s in use, file %s (reserve %s)",
+		       size_text(json_integer_value(json_object_get(st, "used")), a, sizeof(a)),
+		       size_text(json_integer_value(json_object_get(st, "fileSize")), b, sizeof(b)),
+		       size_text(json_integer_value(json_object_get(st, "reserve")), c, sizeof(c)));
+		print_fs(st);
+	}
+	if (json_is_object(sp)) {
+		printf("spool: %lld files, %s",
+		       (long long)json_integer_value(json_object_get(sp, "files")),
+		       size_text(json_integer_value(json_object_get(sp, "used")), a, sizeof(a)));
+		print_fs(sp);
+	}
+	if (json_is_true(json_object_get(st, "full"))) {
+		printf("FULL: no room for the store's reserve: only cancel, reject and expiry are "
+		       "accepted until space is freed\n");
+	}
+}
+
 static void
 h_status(const json_t *r)
 {
@@ -288,6 +342,7 @@ h_status(const json_t *r)
 	printf("connections: %lld, workers: %lld\n",
 	       (long long)json_integer_value(json_object_get(r, "connections")),
 	       (long long)json_integer_value(json_object_get(r, "workers")));
+	h_status_space(json_object_get(r, "store"), json_object_get(r, "spool"));
 }
 
 static int

@@ -116,6 +116,7 @@ test_defaults(void **state)
 	assert_int_equal(c->auth_fail_delay_ms, 250);
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(c->map_size_mb, 64);
+	assert_int_equal(c->reserve_mb, 8);
 	assert_int_equal(c->max_key_import, 64);
 }
 
@@ -146,7 +147,8 @@ test_load_valid(void **state)
 		   "pin_file = /etc/signet/pin\n"
 		   "softhsm_conf = /etc/softhsm/softhsm2.conf\n"
 		   "[store]\n"
-		   "map_size_mb = 1048576\n");
+		   "map_size_mb = 1048576\n"
+		   "reserve_mb = 0\n");
 	assert_string_equal(c->state_dir, "/var/lib/signet");
 	assert_string_equal(c->socket_path, "/run/signet/signetd.sock");
 	assert_string_equal(c->socket_group, "signet");
@@ -162,6 +164,7 @@ test_load_valid(void **state)
 	assert_string_equal(c->pin_file, "/etc/signet/pin");
 	assert_string_equal(c->softhsm_conf, "/etc/softhsm/softhsm2.conf");
 	assert_int_equal(c->map_size_mb, 1048576);
+	assert_int_equal(c->reserve_mb, 0);
 }
 
 static void
@@ -258,6 +261,8 @@ test_integers_out_of_range_refused(void **state)
 	    "[daemon]\nauth_fail_delay_ms = 5001\n",
 	    "[store]\nmap_size_mb = 0\n",
 	    "[store]\nmap_size_mb = 1048577\n",
+	    "[store]\nreserve_mb = -1\n",
+	    "[store]\nreserve_mb = 4097\n",
 	};
 	struct fixture *f = *state;
 

@@ -3,11 +3,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +38,7 @@ teardown(void **state)
 {
 	char cmd[128];
 
+	umount2(dir, MNT_DETACH); /* test_full_disk_reserve's tmpfs, if a check failed */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd);
 }
@@ -1203,6 +1207,146 @@ test_keyv(void **state)
 	assert_memory_equal(out, k2, 13);
 }
 
+/* LMDB's codes and the errno values it passes on, translated once: a full disk is no_space. */
+static void
+test_error_mapping(void **state)
+{
+	assert_int_equal(store_error(MDB_SUCCESS), 0);
+	assert_int_equal(store_error(MDB_NOTFOUND), SIGNET_ENOTFOUND);
+	assert_int_equal(store_error(MDB_KEYEXIST), SIGNET_ECONFLICT);
+	assert_int_equal(store_error(MDB_MAP_FULL), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(ENOSPC), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(EDQUOT), SIGNET_ENOSPACE);
+	assert_int_equal(store_error(EIO), SIGNET_EINTERNAL);
+	assert_int_equal(store_error(MDB_CORRUPTED), SIGNET_EINTERNAL);
+	assert_int_equal(store_error(MDB_PANIC), SIGNET_EINTERNAL);
+}
+
+static int
+put_one_txn(struct store_txn *t, void *arg)
+{
+	json_t *v = json_pack("{s:s}", "blob", (const char *)arg);
+
+	store_put_json(t, STORE_DB_CONFIG, arg, strlen(arg) < 64 ? strlen(arg) : 64, v, false);
+	json_decref(v);
+	return 0;
+}
+
+static int
+has_key_txn(struct store_txn *t, void *arg)
+{
+	const char *k = arg;
+
+	return store_exists(t, STORE_DB_CONFIG, k, strlen(k) < 64 ? strlen(k) : 64)
+		   ? 0
+		   : SIGNET_ENOTFOUND;
+}
+
+/* The reserve is allocated on disk in the data file, past its last page in use. */
+static void
+test_reserve_allocated(void **state)
+{
+	struct store *st;
+	struct store_usage u0, u;
+	char path[128];
+	struct stat sb;
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	store_set_reserve(st, 512 * 1024);
+	assert_int_equal(store_usage(st, &u0), 0);
+	assert_int_equal(store_write(st, put_one_txn, "k"), 0);
+	assert_int_equal(store_usage(st, &u), 0);
+	assert_int_equal(u.reserve, 512 * 1024);
+	assert_false(u.full);
+	assert_true(u.used > 0);
+	/* Topped up before the write: the reserve past what was in use then. */
+	assert_true(u.file_size >= u0.used + 512 * 1024);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((uint64_t)sb.st_blocks * 512 >= (uint64_t)sb.st_size);
+	/* The lock file is allocated whole too (it is mapped shared). */
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((uint64_t)sb.st_blocks * 512 >= (uint64_t)sb.st_size);
+	store_close(st);
+}
+
+/* Fill the filesystem of DIR with a file FILLER: 0 once a write failed for lack of space. */
+static int
+fill_fs(const char *filler)
+{
+	static char buf[64 * 1024];
+	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int e = 0;
+
+	if (fd < 0) {
+		return -1;
+	}
+	for (;;) {
+		if (write(fd, buf, sizeof(buf)) < 0) {
+			e = errno;
+			break;
+		}
+	}
+	close(fd);
+	return e == ENOSPC ? 0 : -1;
+}
+
+/*
+ * On a full filesystem (a small tmpfs: root only, skipped otherwise),
+ * ordinary writes fail with no_space and change nothing, writes that may
+ * use the reserve commit, and once space is back ordinary writes go on.
+ */
+static void
+test_full_disk_reserve(void **state)
+{
+	struct store *st = NULL;
+	struct store_usage u0, u;
+	char filler[128], big[8192];
+	int rc, n;
+
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0) {
+		skip();
+	}
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	store_set_reserve(st, 256 * 1024);
+	assert_int_equal(store_write(st, put_one_txn, "before"), 0);
+	assert_int_equal(fill_fs(filler), 0);
+	/*
+	 * Ordinary writes use what the file holds beyond the reserve, then are
+	 * refused. Each is bigger than a free page: it needs new pages.
+	 */
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (n = 0, rc = 0; n < 200 && rc == 0; n++) {
+		big[0] = (char)('a' + n % 26);
+		big[1] = (char)('a' + n / 26);
+		rc = store_write(st, put_one_txn, big);
+	}
+	assert_int_equal(rc, SIGNET_ENOSPACE);
+	assert_int_equal(store_usage(st, &u), 0);
+	assert_true(u.full);
+	/* The refused write changed nothing. */
+	assert_int_equal(store_read(st, has_key_txn, big), SIGNET_ENOTFOUND);
+	assert_int_equal(store_write(st, put_one_txn, "small"), SIGNET_ENOSPACE);
+	/* Writes that may use the reserve commit. */
+	for (int i = 0; i < 10; i++) {
+		big[0] = (char)('A' + i);
+		assert_int_equal(store_write_reserve(st, put_one_txn, big), 0);
+		assert_int_equal(store_read(st, has_key_txn, big), 0);
+	}
+	/* Space is back: the reserve is topped up and ordinary writes commit again. */
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(store_usage(st, &u0), 0);
+	assert_int_equal(store_write(st, put_one_txn, "after"), 0);
+	assert_int_equal(store_usage(st, &u), 0);
+	assert_false(u.full);
+	assert_true(u.file_size >= u0.used + 256 * 1024);
+	store_close(st);
+	assert_int_equal(umount(dir), 0);
+}
+
 int
 main(void)
 {
@@ -1222,6 +1366,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_last_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_from, setup, teardown),
 	    cmocka_unit_test(test_keyv),
+	    cmocka_unit_test(test_error_mapping),
+	    cmocka_unit_test_setup_teardown(test_reserve_allocated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_disk_reserve, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 /* Unit tests for lib/error.c: the wire codes are a fixed list and map 1:1 to the error enum. */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ static const struct {
     {SIGNET_ETOKEN, "token_error"},
     {SIGNET_EUNAVAILABLE, "unavailable"},
     {SIGNET_EINTERNAL, "internal"},
+    {SIGNET_ENOSPACE, "no_space"},
 };
 
 #define NWIRE (sizeof(wire) / sizeof(wire[0]))
@@ -119,6 +121,18 @@ test_ok_and_messages(void **state)
 	}
 }
 
+static void
+test_errno_of_a_failed_write(void **state)
+{
+	/* Out of space or out of quota is the operator's to fix: never "internal". */
+	assert_int_equal(signet_err_from_errno(ENOSPC), SIGNET_ENOSPACE);
+	assert_int_equal(signet_err_from_errno(EDQUOT), SIGNET_ENOSPACE);
+	assert_string_equal(signet_err_code(signet_err_from_errno(ENOSPC)), "no_space");
+	assert_int_equal(signet_err_from_errno(EIO), SIGNET_EINTERNAL);
+	assert_int_equal(signet_err_from_errno(EBADF), SIGNET_EINTERNAL);
+	assert_int_equal(signet_err_from_errno(0), SIGNET_EINTERNAL);
+}
+
 int
 main(void)
 {
@@ -129,6 +143,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_values_are_internal),
 	    cmocka_unit_test(test_unknown_codes_are_internal),
 	    cmocka_unit_test(test_ok_and_messages),
+	    cmocka_unit_test(test_errno_of_a_failed_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
