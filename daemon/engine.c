@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "daemon/approvals.h"
 #include "daemon/audit.h"
 #include "daemon/engine.h"
 #include "daemon/package.h"
@@ -26,6 +27,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "policy/approval.h"
 
 enum job_kind {
 	JOB_RUN,
@@ -453,7 +455,51 @@ struct transition {
 	json_t *task;  /* out: the record as written */
 	struct evnote note;
 	bool skipped;
+	/*
+	 * Starting a task that needed approval: its approvals are counted again
+	 * first; when too few still count it goes back to WAITING (or FAILED,
+	 * its time for approval over) instead of TO.
+	 */
+	bool recount;
+	char why[300];
 };
+
+/* The start of a task that needed approval, when too few of its approvals still count. */
+static int
+transition_recount(struct store_txn *t, struct transition *x)
+{
+	const json_t *ap = json_object_get(x->task, "approval");
+	int quorum = (int)json_integer_value(json_object_get(ap, "quorum"));
+	int counting, voided, r;
+	char first[200];
+
+	if (!json_is_true(json_object_get(ap, "required"))) {
+		return 0;
+	}
+	if ((r = approvals_recount(t, x->d, x->task, &counting, &voided, first, sizeof(first))) !=
+	    0) {
+		return r;
+	}
+	if (approval_outcome(counting, false, quorum) == APPROVAL_APPROVED) {
+		return 0;
+	}
+	json_object_set_new(x->task, "decision", json_null());
+	if (approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
+			     x->d->cfg->approval_ttl, time_now())) {
+		snprintf(x->why, sizeof(x->why),
+			 "the task lacks the approvals its quorum asks for, and its time for "
+			 "approval is over (%s)",
+			 first[0] != '\0' ? first : "too few approvals count");
+		x->to = TS_FAILED;
+		x->reason = x->why;
+	} else {
+		snprintf(x->why, sizeof(x->why), "waiting again: an approval no longer counts (%s)",
+			 first[0] != '\0' ? first : "too few approvals count");
+		x->to = TS_WAITING;
+		x->reason = NULL;
+	}
+	return 0;
+}
 
 static int
 transition_txn(struct store_txn *t, void *arg)
@@ -465,6 +511,12 @@ transition_txn(struct store_txn *t, void *arg)
 
 	memset(&x->note, 0, sizeof(x->note));
 	x->skipped = false;
+	if (x->recount) {
+		/* Repeatable: the store may run this again. */
+		x->to = TS_IN_PROGRESS;
+		x->reason = NULL;
+		x->why[0] = '\0';
+	}
 	json_decref(x->task);
 	x->task = NULL;
 	if ((r = task_get(t, x->tenant, x->id, &x->task)) != 0) {
@@ -477,6 +529,9 @@ transition_txn(struct store_txn *t, void *arg)
 	if (!ok) {
 		x->skipped = true;
 		return 0;
+	}
+	if (x->recount && (r = transition_recount(t, x)) != 0) {
+		return r;
 	}
 	if (x->result != NULL) {
 		json_object_set(x->task, "result", x->result);
@@ -497,7 +552,9 @@ transition_txn(struct store_txn *t, void *arg)
 		audit_actor_daemon(x->d, x->tenant, &a);
 		snprintf(res, sizeof(res), "TASK:%s", x->id);
 		if ((r = audit_append(t, x->tenant, &a, verb, res,
-				      x->reason != NULL ? x->reason : task_status_name(x->to),
+				      x->reason != NULL   ? x->reason
+				      : x->why[0] != '\0' ? x->why
+							  : task_status_name(x->to),
 				      NULL)) != 0) {
 			return r;
 		}
@@ -605,9 +662,8 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	}
 	json_array_foreach(json_object_get(task, "approvals"), i, a) {
 		const json_t *d = json_object_get(a, "inputs");
-		if (strcmp(json_string_value(json_object_get(a, "decision")) ?: "", "APPROVED") !=
-		    0) {
-			continue;
+		if (!approval_counts(a)) {
+			continue; /* a rejection, or an approval that no longer counts */
 		}
 		{
 			/* Distinct approvers who are not the requester (a backstop: decisions check
@@ -665,8 +721,30 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	const char *type;
 	int r;
 
-	if (transition(d, tenant, id, runnable, 3, TS_IN_PROGRESS, NULL, NULL, &task) != 0) {
-		return; /* canceled, or already run */
+	{
+		struct transition x = {.d = d,
+				       .tenant = tenant,
+				       .id = id,
+				       .nfrom = 3,
+				       .to = TS_IN_PROGRESS,
+				       .recount = true};
+		memcpy(x.from, runnable, sizeof(runnable));
+		if (store_write(d->store, transition_txn, &x) != 0 || x.skipped) {
+			json_decref(x.task);
+			return; /* canceled, or already run */
+		}
+		events_publish(d, &x.note);
+		task = x.task;
+		if (x.to != TS_IN_PROGRESS) {
+			/* Votes of approvers who lost the right: nothing runs on them. */
+			log_notice("task %s of tenant %s: %s", id, tenant, x.reason ?: x.why);
+			if (task_status_final(x.to)) {
+				spool_remove_inputs(
+				    d, id, json_array_size(json_object_get(task, "inputs")));
+			}
+			json_decref(task);
+			return;
+		}
 	}
 	type = json_string_value(json_object_get(task, "type"));
 	{
