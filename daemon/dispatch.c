@@ -17,8 +17,8 @@
 
 /* Sorted by name: dispatch_find bisects. */
 #define DEVCONF_ARGS                                                                               \
-	"name", "description", "signKeys", "encryptKeys", "encryptCert", "cipher", "packaging",    \
-	    "fourEyes", "quorum", "secondFactor", "users", "approvers"
+	"name", "description", "signKeys", "packageKey", "encryptKeys", "encryptCert", "cipher",   \
+	    "packaging", "fourEyes", "quorum", "secondFactor", "users", "approvers"
 #define PER_DC (OP_AUTH | OP_PER_RESOURCE)
 static const struct op_desc op_table[] = {
     {"acl.add", op_acl_add, OP_AUTH, ACL_CREATE, ACL_RT_ACL, 0,

@@ -88,6 +88,10 @@ keyref_load(struct store_txn *t, const char *tenant, const char *label, struct k
 		r = SIGNET_EINTERNAL;
 		goto out;
 	}
+	snprintf(k->purpose, sizeof(k->purpose), "%s",
+		 json_string_value(json_object_get(rec, "purpose")) ?: "");
+	snprintf(k->purpose_by, sizeof(k->purpose_by), "%s",
+		 json_string_value(json_object_get(rec, "purposeDeviceConfig")) ?: "");
 	if (!json_is_true(json_object_get(rec, "usable"))) {
 		snprintf(why, whylen, "key '%s' is not usable: %s", label,
 			 json_string_value(json_object_get(rec, "problem")) != NULL
@@ -115,6 +119,22 @@ keyref_load(struct store_txn *t, const char *tenant, const char *label, struct k
 out:
 	json_decref(rec);
 	return r;
+}
+
+int
+keyref_check_purpose(const struct keyref *k, const char *purpose, char *why, size_t whylen)
+{
+	if (k->purpose[0] == '\0' || strcmp(k->purpose, purpose) == 0) {
+		return 0;
+	}
+	/* A key devices trust for packages must not sign what a requester chooses, and back. */
+	snprintf(why, whylen, "key '%s' %s (device configuration %s): a key has one purpose",
+		 k->label,
+		 strcmp(k->purpose, KEY_PURPOSE_PACKAGING) == 0
+		     ? "signs package headers, never a signing task"
+		     : "signs signing tasks (raw and CMS), never a package header",
+		 k->purpose_by[0] != '\0' ? k->purpose_by : "?");
+	return SIGNET_ECONFLICT;
 }
 
 /* Authorisation at execution */
@@ -767,6 +787,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		uint8_t *msg = NULL;
 		size_t msglen = 0;
 		r = engine_read_key(d, tenant, label != NULL ? label : "", &k, why, sizeof(why));
+		if (r == 0) {
+			r = keyref_check_purpose(&k, KEY_PURPOSE_SIGNING, why, sizeof(why));
+		}
 		if (r == 0 && k.alg == HSM_ALG_ED25519) {
 			char name[64], path[PATH_MAX];
 			int fd;

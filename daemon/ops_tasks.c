@@ -110,7 +110,16 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			json_decref(v);
 		}
 	}
-	if (sign || pkg) {
+	if (pkg) {
+		/* Only the packaging key signs headers (one key, one purpose: DESIGN §5). */
+		label = json_string_value(json_object_get(x->devconf, "packagingKey"));
+		if (label == NULL) {
+			return req_fail(r, SIGNET_EINVAL,
+					"device configuration %s has no packaging key (packageKey: "
+					"the key that signs its package headers and nothing else)",
+					x->devconf_id);
+		}
+	} else if (sign) {
 		label = json_string_value(
 		    json_array_get(json_object_get(x->devconf, "signingKeys"), 0));
 		if (label == NULL) {
@@ -137,6 +146,12 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			return req_fail(r, rc, "%s", x->why);
 		}
 		x->have_key = true;
+		if ((sign || pkg) &&
+		    (rc = keyref_check_purpose(&x->key,
+					       pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING,
+					       x->why, sizeof(x->why))) != 0) {
+			return req_fail(r, rc, "%s", x->why);
+		}
 	}
 	return 0;
 }

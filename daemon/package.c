@@ -327,6 +327,9 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 		goto out;
 	}
 	have_sk = true;
+	if ((r = keyref_check_purpose(&sk, KEY_PURPOSE_PACKAGING, why, whylen)) != 0) {
+		goto out;
+	}
 	if (hsm_cipher_parse(json_string_value(json_object_get(enc, "cipher")), &plan->cipher) !=
 	    0) {
 		snprintf(why, whylen, "unknown cipher");

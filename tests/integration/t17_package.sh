@@ -319,7 +319,7 @@ say "# keys ready after $(since "$T_START") s"
 head -c 100003 /dev/urandom >"$TMP/fw-a.bin"
 head -c 65536 /dev/urandom >"$TMP/fw-b.bin"
 printf '{"device": "ECU-4711", "version": "1.2.3", "notes": "metadata of the package"}\n' >"$TMP/meta.json"
-ctl --json devconf create dc1 --sign-key s-ECC_NIST_P256 --encrypt-key e256 --four-eyes off >"$TMP/out" ||
+ctl --json devconf create dc1 --package-key s-ECC_NIST_P256 --encrypt-key e256 --four-eyes off >"$TMP/out" ||
 	fatal "devconf dc1"
 DC1=$(json .id)
 check "dc1: AES256_CBC_PKCS7_PAD, packaging BOSCH_SE_V1" \
@@ -364,7 +364,7 @@ fi
 ###########################################################################################
 # 2. Every signing algorithm, the six ciphers, no metadata.
 head -c 1 /dev/urandom >"$TMP/fw-c.bin"
-ctl --json devconf create dc-ecb-early --sign-key s-ED25519 --encrypt-key e256 \
+ctl --json devconf create dc-ecb-early --package-key s-ED25519 --encrypt-key e256 \
 	--cipher AES256_ECB_ZERO_BYTE_PAD --four-eyes off >"$TMP/out" || fatal "an ECB device configuration"
 expect_refusal "a legacy (ECB) cipher is refused before the tenant allows it: denied" denied \
 	ctl task package --devconf "$(json .id)" "$TMP/fw-a.bin"
@@ -377,7 +377,7 @@ for spec in RSA_3072:AES128_CBC_PKCS7_PAD RSA_4096:AES256_CBC_ZERO_BYTE_PAD \
 	AES256_*) key=e256 hexkey=$K256 ;;
 	*) key=e128 hexkey=$K128 ;;
 	esac
-	ctl --json devconf create "dc-$alg" --sign-key "s-$alg" --encrypt-key "$key" --cipher "$cipher" \
+	ctl --json devconf create "dc-$alg" --package-key "s-$alg" --encrypt-key "$key" --cipher "$cipher" \
 		--four-eyes off >"$TMP/out" || fatal "devconf for $alg"
 	dc=$(json .id)
 	if pkg "p-$alg" "$dc" "$TMP/fw-a.bin" "$TMP/fw-b.bin" "$TMP/fw-c.bin"; then
@@ -457,7 +457,7 @@ say "# many segments done after $(since "$T_START") s"
 ctl --json config get approval.fourEyes.packaging >"$TMP/out" 2>"$TMP/err" || true
 check "the tenant default approval.fourEyes.packaging is true" \
 	sh -c "jq -e '. == true or .value == true' '$TMP/out' >/dev/null"
-ctl --json devconf create dc4e --sign-key s-ECC_NIST_P256 --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
+ctl --json devconf create dc4e --package-key s-ECC_NIST_P256 --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
 	fatal "devconf dc4e"
 DC4E=$(json .id)
 check "dc4e leaves four-eyes to the tenant default" test "$(json .approval.fourEyes)" = null
@@ -554,14 +554,14 @@ check "... for their number (1 to 255), not some other limit ($(head -c 100 "$TM
 nothing_stored "256 files"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/recip.key" \
 	-out "$TMP/recip.pem" -subj "/CN=recipient" -days 10 2>/dev/null
-ctl --json devconf create dc-cert --sign-key s-ECC_NIST_P256 --encrypt-cert "$TMP/recip.pem" --four-eyes off \
+ctl --json devconf create dc-cert --package-key s-ECC_NIST_P256 --encrypt-cert "$TMP/recip.pem" --four-eyes off \
 	>"$TMP/out" || fatal "devconf with a recipient certificate"
 DCCERT=$(json .id)
 expect_refusal "a device configuration encrypting to a certificate: invalid" invalid \
 	ctl task package --devconf "$DCCERT" "$TMP/fw-a.bin"
 check "... saying packaging needs a token AES key" grep -q "packaging needs a token AES key" "$TMP/err"
 nothing_stored "recipient certificate"
-ctl --json devconf create dc-signonly --sign-key s-ECC_NIST_P256 --four-eyes off >"$TMP/out" ||
+ctl --json devconf create dc-signonly --package-key s-ECC_NIST_P256 --four-eyes off >"$TMP/out" ||
 	fatal "devconf without encryption"
 expect_refusal "a device configuration without an encryption key: invalid" invalid \
 	ctl task package --devconf "$(json .id)" "$TMP/fw-a.bin"
