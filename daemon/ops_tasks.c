@@ -547,6 +547,20 @@ op_task_sign(struct request *r)
 			goto out;
 		}
 	}
+	/*
+	 * Defence in depth: a package header is signed by a packaging task only.
+	 * The rule is that a signing key never signs one (one key, one purpose);
+	 * a prehashed digest cannot be recognised.
+	 */
+	if (!prehashed &&
+	    (msg != NULL
+		 ? package_is_header(msg, msglen, msglen)
+		 : package_is_header(dg.head, dg.size < sizeof(dg.head) ? dg.size : sizeof(dg.head),
+				     dg.size))) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "the input is a package header: only a packaging task signs one");
+		goto out;
+	}
 	task = task_new(r, "SIGNING", x.devconf, name);
 	if (task == NULL) {
 		rc = SIGNET_EINTERNAL;

@@ -63,9 +63,40 @@ bosch_header(const struct package_plan *p, uint8_t **out, size_t *len)
 	return r;
 }
 
+/*
+ * The magic, and a length that the header's own es and ml give (16 + 36 es
+ * + ml): nothing else is checked, so that a header a lax device would
+ * accept (another pv, ec or sc) is recognised too.
+ */
+static bool
+bosch_is_header(const uint8_t *head, size_t headlen, uint64_t total)
+{
+	unsigned ml, es;
+
+	if (headlen < CONTAINER_FIXED_SIZE ||
+	    memcmp(head, CONTAINER_MAGIC, CONTAINER_MAGIC_LEN) != 0) {
+		return false;
+	}
+	ml = (unsigned)head[9] | (unsigned)head[10] << 8;
+	es = head[15];
+	return total ==
+	       (uint64_t)CONTAINER_FIXED_SIZE + (uint64_t)CONTAINER_SEGMENT_ENTRY_SIZE * es + ml;
+}
+
 static const struct package_format formats[] = {
-    {"BOSCH_SE_V1", bosch_header_size, bosch_header},
+    {"BOSCH_SE_V1", bosch_header_size, bosch_header, bosch_is_header},
 };
+
+bool
+package_is_header(const uint8_t *head, size_t headlen, uint64_t total)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (formats[i].is_header(head, headlen, total)) {
+			return true;
+		}
+	}
+	return false;
+}
 
 const struct package_format *
 package_format_find(const char *name)

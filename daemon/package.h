@@ -37,9 +37,18 @@ struct package_format {
 	const char *name;
 	size_t (*header_size)(unsigned nseg, size_t mdlen);
 	int (*header)(const struct package_plan *p, uint8_t **out, size_t *len);
+	/* Could an input of TOTAL bytes that starts with HEAD (its first HEADLEN) be a header? */
+	bool (*is_header)(const uint8_t *head, size_t headlen, uint64_t total);
 };
 
 const struct package_format *package_format_find(const char *name);
+/*
+ * Is an input of TOTAL bytes, starting with HEAD (its first HEADLEN bytes,
+ * at least 16 when TOTAL is), a header of any format signet knows? Then
+ * only a packaging task may sign it (a defence in depth: a key that signs
+ * tasks never signs headers, and a digest cannot be recognised).
+ */
+bool package_is_header(const uint8_t *head, size_t headlen, uint64_t total);
 /* Can the format's signature codes name this signing algorithm? */
 bool package_sig_supported(enum hsm_alg alg);
 

@@ -492,6 +492,10 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 			r = SIGNET_ETOO_LARGE;
 			goto done;
 		}
+		if (off < sizeof(out->head)) {
+			size_t h = sizeof(out->head) - (size_t)off;
+			memcpy(out->head + off, buf, (size_t)n < h ? (size_t)n : h);
+		}
 		EVP_DigestUpdate(c256, buf, (size_t)n);
 		if (c384 != NULL) {
 			EVP_DigestUpdate(c384, buf, (size_t)n);

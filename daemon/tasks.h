@@ -91,6 +91,7 @@ int spool_path(struct daemon *d, const char *dir, const char *name, char *out, s
 struct digests {
 	uint8_t sha256[32], sha384[48], sha512[64];
 	uint64_t size;
+	uint8_t head[16]; /* the first bytes read (min(size, 16) of them) */
 };
 int spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
 		 struct digests *out, char *why, size_t whylen);
