@@ -77,7 +77,7 @@ static const struct op_desc op_table[] = {
      ARGS("devconf", "name", "sha256")},
     {"task.list", op_task_list, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0,
      ARGS("status", "type", "limit", "cursor")},
-    {"task.package", op_task_package, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 8,
+    {"task.package", op_task_package, PER_DC | OP_TOKEN, ACL_USE, ACL_RT_DEVICE_CONFIG, 8,
      ARGS("devconf", "name", "inputs", "metadata")},
     {"task.reject", op_task_reject, PER_DC, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, 0,
      ARGS("id", "reason")},

@@ -448,20 +448,6 @@ engine_read_key(struct daemon *d, const char *tenant, const char *label, struct 
 	return r;
 }
 
-/* Input files of a task in the spool. */
-static void
-spool_remove_inputs(struct daemon *d, const char *id, size_t n)
-{
-	char name[64], path[PATH_MAX];
-
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s.%zu", id, i);
-		if (spool_path(d, "in", name, path, sizeof(path)) == 0) {
-			unlink(path);
-		}
-	}
-}
-
 /* The task's status changes, each in its own transaction. */
 struct transition {
 	struct daemon *d;
@@ -667,6 +653,8 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	const char *alg = json_string_value(json_object_get(sg, "algorithm"));
 	const char *digest = json_string_value(json_object_get(sg, "digest"));
 	const char *requester = json_string_value(json_object_get(task, "requester"));
+	const json_t *hsha = json_object_get(
+	    json_object_get(json_object_get(task, "packaging"), "header"), "sha256");
 	json_int_t quorum =
 	    json_integer_value(json_object_get(json_object_get(task, "approval"), "quorum"));
 	json_t *seen;
@@ -698,6 +686,11 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 		if (digest != NULL && !json_equal(json_object_get(a, "signingDigest"),
 						  json_object_get(sg, "digest"))) {
 			snprintf(why, whylen, "the digest to sign is not the approved one");
+			json_decref(seen);
+			return false;
+		}
+		if (hsha != NULL && !json_equal(json_object_get(a, "headerSha256"), hsha)) {
+			snprintf(why, whylen, "the package header to sign is not the approved one");
 			json_decref(seen);
 			return false;
 		}
@@ -1284,11 +1277,26 @@ inputs_intact(struct daemon *d, const json_t *task)
 	const char *id = json_string_value(json_object_get(task, "id"));
 	const json_t *inputs = json_object_get(task, "inputs");
 	const json_t *spool = json_object_get(task, "spool");
+	const json_t *pk = json_object_get(task, "packaging");
 	size_t i;
 	json_t *in;
 
 	if (json_is_true(json_object_get(task, "direct"))) {
 		return false; /* read in place from a client's file, which is gone now */
+	}
+	if (json_object_get(pk, "header") != NULL) {
+		/* A package made ready when it was created: its file, at least header and segments.
+		 */
+		char name[64], path[PATH_MAX];
+		struct stat st;
+		json_int_t want =
+		    json_integer_value(json_object_get(json_object_get(pk, "header"), "size"));
+		json_array_foreach(json_object_get(pk, "segmentSizes"), i, in) {
+			want += json_integer_value(in);
+		}
+		snprintf(name, sizeof(name), "%s.pkg", id);
+		return spool_path(d, "in", name, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+		       (json_int_t)st.st_size >= want;
 	}
 	if (!json_is_true(spool)) {
 		return true; /* the digest in the record is the input */

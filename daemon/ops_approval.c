@@ -344,6 +344,7 @@ decide_txn(struct store_txn *t, void *arg)
 	struct totp_state st = {0};
 	enum approval_refusal ref;
 	enum approval_outcome out;
+	json_t *hsha;
 	int napproved = 0, nvoid = 0, quorum, rc;
 	char cred[APPROVAL_CREDENTIAL_LEN + 1] = "";
 	size_t i;
@@ -514,6 +515,12 @@ decide_txn(struct store_txn *t, void *arg)
 		if (rec != NULL && x->approve) {
 			json_object_set_new(rec, "credential", json_string(cred));
 		}
+		/* A package's header, prepared before it waited: what its approvers saw. */
+		hsha = json_object_get(
+		    json_object_get(json_object_get(x->task, "packaging"), "header"), "sha256");
+		if (rec != NULL && hsha != NULL) {
+			json_object_set(rec, "headerSha256", hsha);
+		}
 	}
 	json_array_append_new(approvals, rec);
 	/* Earlier approvals count only while their approvers could still give them. */
@@ -618,14 +625,8 @@ decide(struct request *r, bool approve)
 			tasks_enqueue(r->d, r->subject.tenant, x.id);
 		}
 		if (x.rejected) {
-			for (size_t i = 0; i < json_array_size(json_object_get(x.task, "inputs"));
-			     i++) {
-				char name[64], path[PATH_MAX];
-				snprintf(name, sizeof(name), "%s.%zu", x.id, i);
-				if (spool_path(r->d, "in", name, path, sizeof(path)) == 0) {
-					unlink(path);
-				}
-			}
+			spool_remove_inputs(r->d, x.id,
+					    json_array_size(json_object_get(x.task, "inputs")));
 		}
 		r->result = task_view(x.task);
 	}

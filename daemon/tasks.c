@@ -432,6 +432,24 @@ spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_
 										    : SIGNET_EINVAL;
 }
 
+void
+spool_remove_inputs(struct daemon *d, const char *id, size_t n)
+{
+	char name[64], path[PATH_MAX];
+
+	for (size_t i = 0; i <= n; i++) {
+		/* in/<id>.0 ... in/<id>.<n-1>, then a package's in/<id>.pkg. */
+		if (i < n) {
+			snprintf(name, sizeof(name), "%s.%zu", id, i);
+		} else {
+			snprintf(name, sizeof(name), "%s.pkg", id);
+		}
+		if (spool_path(d, "in", name, path, sizeof(path)) == 0) {
+			unlink(path);
+		}
+	}
+}
+
 #define INGEST_CHUNK (1u << 20)
 
 /* Copy from START: LEN bytes exactly when EXACT, else to the end of the file (at most MAX). */

@@ -80,8 +80,10 @@ int timer_put(struct store_txn *t, int64_t due, const char *kind, const char *te
 	      const char *id);
 void timer_del(struct store_txn *t, int64_t due, const char *kind, const char *id);
 
-/* Spool paths: in/<id>.<n> inputs, out/<id> results, tmp/ partial files. */
+/* Spool paths: in/<id>.<n> inputs, in/<id>.pkg a package being made, out/<id> results, tmp/. */
 int spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len);
+/* Remove a task's inputs from the spool: in/<id>.0 to in/<id>.<N-1>, and in/<id>.pkg. */
+void spool_remove_inputs(struct daemon *d, const char *id, size_t n);
 
 /*
  * Copy IN_FD (a local regular file, from offset 0) into a new spool input

@@ -20,6 +20,7 @@
 
 #include "lib/audit_verify.h"
 #include "lib/client.h"
+#include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
 
@@ -942,6 +943,45 @@ c_devconf_list(struct opts *o, char **a)
 
 /* Tasks */
 
+/* A package's metadata as its approvers read it: bytes outside printable ASCII as \xNN. */
+static void
+print_metadata(const char *b64)
+{
+	size_t max = base64_decoded_max(strlen(b64));
+	uint8_t *md = malloc(max + 1);
+	long n = md != NULL ? base64_decode(b64, strlen(b64), md, max, false) : -1;
+
+	fputs("  metadata: ", stdout);
+	for (long i = 0; i < n; i++) {
+		if (md[i] >= 0x20 && md[i] < 0x7f) {
+			putchar(md[i]);
+		} else {
+			printf("\\x%02x", md[i]);
+		}
+	}
+	putchar('\n');
+	free(md);
+}
+
+/* What a package's approvers approve besides its inputs: the cipher and the header to sign. */
+static void
+h_task_package(const json_t *t)
+{
+	const json_t *hd = json_object_get(json_object_get(t, "packaging"), "header");
+	const json_t *enc = json_object_get(t, "encryption"), *sg = json_object_get(t, "signing");
+
+	if (strcmp(sval(t, "type"), "PACKAGING") != 0 ||
+	    json_is_string(json_object_get(t, "parent"))) {
+		return;
+	}
+	printf("cipher: %s (key %s)\n", sval(enc, "cipher"), sval(enc, "key"));
+	if (json_is_object(hd)) {
+		printf("header: %lld bytes, sha256 %s, to be signed by %s (%s)\n",
+		       (long long)json_integer_value(json_object_get(hd, "size")),
+		       sval(hd, "sha256"), sval(sg, "key"), sval(sg, "algorithm"));
+	}
+}
+
 static void
 h_task(const json_t *t)
 {
@@ -956,10 +996,22 @@ h_task(const json_t *t)
 		       sval(t, "deviceConfigName"));
 	}
 	json_array_foreach(json_object_get(t, "inputs"), i, e) {
+		const json_t *pk = json_object_get(t, "packaging");
+		const json_t *ssha = json_array_get(json_object_get(pk, "segmentSha256"), i);
 		printf("input: %s, %lld bytes, sha256 %s\n", sval(e, "name"),
 		       (long long)json_integer_value(json_object_get(e, "size")),
 		       sval(e, "sha256"));
+		if (json_is_string(ssha)) {
+			printf("  segment %zu: %lld bytes, sha256 %s\n", i,
+			       (long long)json_integer_value(
+				   json_array_get(json_object_get(pk, "segmentSizes"), i)),
+			       json_string_value(ssha));
+		}
+		if (json_is_string(json_object_get(e, "base64"))) {
+			print_metadata(sval(e, "base64"));
+		}
 	}
+	h_task_package(t);
 	if (json_is_string(json_object_get(t, "reason"))) {
 		printf("reason: %s\n", sval(t, "reason"));
 	}

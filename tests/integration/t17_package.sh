@@ -469,8 +469,12 @@ P4E=$(jq -r .id "$TMP/p4e.task")
 check "the packaging task answers WAITING" test "$(jq -r .status "$TMP/p4e.task")" = WAITING
 sleep 1
 ctl --json task show "$P4E" >"$TMP/out"
-check "... and is still WAITING, approval required, no children, no result" \
-	test "$(json '"\(.status) \(.approval.required) \(.children | length) \(.result)"')" = "WAITING true 0 null"
+cp "$TMP/out" "$TMP/p4e.waiting"
+check "... and is still WAITING, approval required, its 2 segments encrypted (children), no result" \
+	test "$(json '"\(.status) \(.approval.required) \(.children | length) \(.result)"')" = "WAITING true 2 null"
+check "... its approvers see each segment (size, sha256), the cipher and the header's digest" \
+	test "$(json '"\(.packaging.segmentSizes | length) \(.packaging.segmentSha256 | length) \(.encryption.cipher) \(.packaging.header.size) \(.packaging.header.sha256 | length)"')" = \
+	"2 2 AES256_CBC_PKCS7_PAD $((16 + 36 * 2 + $(size "$TMP/meta.json"))) 64"
 expect_refusal "task download of the waiting package is refused: conflict" conflict \
 	ctl task download "$P4E" -o "$TMP/p4e.pkg"
 check "... and wrote no file" test ! -s "$TMP/p4e.pkg"
@@ -483,6 +487,13 @@ if as "$C_TOKEN" --json task approve "$P4E" --otp "$(oathtool --totp -b "$SEC_ca
 		verify_pkg p4e ECC_NIST_P256 AES256_CBC_PKCS7_PAD "$K256" "$TMP/ECC_NIST_P256.pub" "$TMP/meta.json" \
 			"$TMP/fw-a.bin" "$TMP/fw-b.bin"
 		verify_task p4e
+		check "p4e: the header signed is the one the approver saw while the task waited" \
+			test "$(jq -r .packaging.header.sha256 "$TMP/p4e.waiting")" = "$(sha "$TMP/p4e.d/header.bin")"
+		check "p4e: ... and so are its segments (esh) and their lengths (esl)" \
+			test "$(jq -c '[.packaging.segmentSha256, .packaging.segmentSizes]' "$TMP/p4e.waiting")" = \
+			"$(jq -c '[.esh, .esl]' "$TMP/p4e.d/fields.json")"
+		check "p4e: carol's approval binds that header digest" \
+			test "$(jq -r '.approvals[0].headerSha256' "$TMP/p4e.task")" = "$(sha "$TMP/p4e.d/header.bin")"
 	else
 		not_ok "the approved package downloads ($(cat "$TMP/err"))"
 	fi

@@ -201,13 +201,30 @@ check "g. ... for want of a packaging key" grep -q "has no packaging key" "$TMP/
 check "none of this made the token sign anything with pk (C_SignInit on its CKA_ID: 0)" \
 	test "$(inits "$PK_ID")" = 0
 
-# --- 2. The only way: an approved packaging task --------------------------------------------
+# --- 2. The only way: an approved packaging task, whose approver sees what will be signed -------
 printf 'good firmware 1.0\n' >"$TMP/good.bin"
-as "$M_TOKEN" --json task package --devconf "$DCP" --firmware "$TMP/good.bin" --name good \
-	>"$TMP/out" 2>"$TMP/err" || not_ok "mallory's packaging task ($(cat "$TMP/err"))"
+printf '{"device": "ECU-4711", "version": "1.0"}' >"$TMP/meta.json"
+as "$M_TOKEN" --json task package --devconf "$DCP" --firmware "$TMP/good.bin" --metadata "$TMP/meta.json" \
+	--name good >"$TMP/out" 2>"$TMP/err" || not_ok "mallory's packaging task ($(cat "$TMP/err"))"
 PID=$(json .id)
 check "the packaging task waits for approval" test "$(json .status)" = WAITING
 check "... and pk has signed nothing yet" test "$(inits "$PK_ID")" = 0
+as "$C_TOKEN" --json task show "$PID" >"$TMP/waiting" 2>"$TMP/err" || not_ok "carol shows the task ($(cat "$TMP/err"))"
+check "carol sees the firmware (name, size, sha256)" \
+	test "$(jq -r '.inputs[0] | "\(.name) \(.size) \(.sha256)"' "$TMP/waiting")" = \
+	"good.bin $(stat -c %s "$TMP/good.bin") $(sha "$TMP/good.bin")"
+check "carol sees its segment (size, sha256), the cipher and the packaging key" \
+	test "$(jq -r '"\(.packaging.segmentSizes[0]) \(.packaging.segmentSha256[0] | length) \(.encryption.cipher) \(.signing.key)"' "$TMP/waiting")" = \
+	"48 64 AES256_CBC_PKCS7_PAD pk"
+check "carol sees the metadata itself" \
+	test "$(jq -r '.inputs[] | select(.role == "metadata") | .base64' "$TMP/waiting" | base64 -d)" = "$(cat "$TMP/meta.json")"
+HSHA=$(jq -r .packaging.header.sha256 "$TMP/waiting")
+HLEN=$((16 + 36 + $(stat -c %s "$TMP/meta.json")))
+check "carol sees the digest of the header that will be signed ($HSHA)" \
+	sh -c "printf '%s' '$HSHA' | grep -Eqx '[0-9a-f]{64}'"
+as "$C_TOKEN" task show "$PID" >"$TMP/shown" 2>&1 || true
+check "signetctl task show prints the segment, the metadata, the cipher and the header to sign" \
+	sh -c "grep -q '^  segment 0: 48 bytes, sha256 ' '$TMP/shown' && grep -qF '  metadata: {\"device\": \"ECU-4711\", \"version\": \"1.0\"}' '$TMP/shown' && grep -q '^cipher: AES256_CBC_PKCS7_PAD (key aes)' '$TMP/shown' && grep -q '^header: $HLEN bytes, sha256 $HSHA, to be signed by pk (ECC_NIST_P256)' '$TMP/shown'"
 as "$C_TOKEN" --json task approve "$PID" --otp "$(oathtool --totp -b "$SEC_carol")" >"$TMP/out" 2>"$TMP/err" ||
 	not_ok "carol approves ($(cat "$TMP/err"))"
 ctl --json task wait "$PID" --timeout 60 >"$TMP/out" 2>&1 || true
@@ -215,5 +232,26 @@ check "the approved package is DONE" test "$(json .status)" = DONE
 ctl task download "$PID" -o "$TMP/good.pkg" >/dev/null 2>"$TMP/err" || not_ok "download ($(cat "$TMP/err"))"
 check "signet-verify accepts the approved package with pk" test "$(verify_rc "$TMP/good.pkg")" = 0
 check "pk signed exactly once: the header of the approved package" test "$(inits "$PK_ID")" = 1
+check "the header signed is the one carol saw" \
+	test "$(head -c "$HLEN" "$TMP/good.pkg" | sha256sum | cut -d' ' -f1)" = "$HSHA"
+ctl --json task show "$PID" >"$TMP/out"
+check "carol's approval binds that header digest" test "$(json '.approvals[0].headerSha256')" = "$HSHA"
+
+# What was approved cannot change under the approver: a header changed in the spool while the task
+# waits is not signed.
+as "$M_TOKEN" --json task package --devconf "$DCP" --firmware "$TMP/good.bin" --name tampered \
+	>"$TMP/out" 2>"$TMP/err" || not_ok "another packaging task ($(cat "$TMP/err"))"
+TID=$(json .id)
+check "its package is made ready in the spool while it waits" test -s "$STATE/spool/in/$TID.pkg"
+printf 'X' | dd of="$STATE/spool/in/$TID.pkg" bs=1 seek=20 conv=notrunc 2>/dev/null
+as "$C_TOKEN" --json task approve "$TID" --otp "$(oathtool --totp -b --now "$(date -u -d @$(($(date +%s) + 30)) '+%Y-%m-%d %H:%M:%S UTC')" "$SEC_carol")" \
+	>"$TMP/out" 2>"$TMP/err" || not_ok "carol approves the second package ($(cat "$TMP/err"))"
+ctl --json task wait "$TID" --timeout 60 >"$TMP/out" 2>"$TMP/err" || true
+check "a header changed after the approval is not signed: FAILED ($(json .reason 2>&1 || cat "$TMP/err"))" \
+	test "$(json .status)" = FAILED
+check "... because it is not the approved one" \
+	sh -c "jq -e '.reason | contains(\"does not match its digest\")' '$TMP/out' >/dev/null"
+check "... and pk still signed only once" test "$(inits "$PK_ID")" = 1
+check "... and the spool keeps nothing of it" test ! -e "$STATE/spool/in/$TID.pkg"
 
 check "stop at the end" stop_daemon
