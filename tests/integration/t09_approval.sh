@@ -392,6 +392,7 @@ voided "$TB" yuri "API token of USER:yuri was revoked" "token revoked"
 TC9=$(newtask "$DCV")
 vote uma "$TC9"
 ctl --json user token uma >"$TMP/out" || not_ok "alice gives uma a new token"
+# shellcheck disable=SC2034 # tok reads it
 TOK_uma=$(json .token)
 vote ivy "$TC9"
 voided "$TC9" uma "with which USER:uma decided was replaced" "token revoked and issued again"

@@ -610,7 +610,7 @@ else
 	ctl --timeout 900 --json task wait "$GID" --timeout 850 >"$TMP/giga.task" 2>"$TMP/err" || true
 	T_TOTAL=$(since "$t0")
 	HWM1=$(hwm)
-	say "# 1 GiB: task package answered after $T_SUBMIT s (input spooled), DONE after $T_TOTAL s in all"
+	say "# 1 GiB: task package answered after $T_SUBMIT s (segments encrypted), DONE after $T_TOTAL s in all"
 	say "# 1 GiB: task startedAt..finishedAt = $(jq -r '.finishedAt - .startedAt' "$TMP/giga.task") s; daemon log: $(grep "task $GID: " "$LOG" | sed 's/.*task [^:]*: //' | tr '\n' ';')"
 	say "# 1 GiB: signetd VmHWM $HWM1 kB after (was $HWM0 kB before), VmRSS $(rss) kB"
 	check "1 GiB: the task is DONE" test "$(jq -r .status "$TMP/giga.task")" = DONE
