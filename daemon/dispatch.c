@@ -17,8 +17,8 @@
 
 /* Sorted by name: dispatch_find bisects. */
 #define DEVCONF_ARGS                                                                               \
-	"name", "description", "signKeys", "encryptKeys", "encryptCert", "cipher", "packaging",    \
-	    "fourEyes", "quorum", "secondFactor", "users", "approvers"
+	"name", "description", "signKeys", "packageKey", "encryptKeys", "encryptCert", "cipher",   \
+	    "packaging", "fourEyes", "quorum", "secondFactor", "users", "approvers"
 #define PER_DC (OP_AUTH | OP_PER_RESOURCE)
 static const struct op_desc op_table[] = {
     {"acl.add", op_acl_add, OP_AUTH, ACL_CREATE, ACL_RT_ACL, 0,
@@ -77,7 +77,7 @@ static const struct op_desc op_table[] = {
      ARGS("devconf", "name", "sha256")},
     {"task.list", op_task_list, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0,
      ARGS("status", "type", "limit", "cursor")},
-    {"task.package", op_task_package, PER_DC, ACL_USE, ACL_RT_DEVICE_CONFIG, 8,
+    {"task.package", op_task_package, PER_DC | OP_TOKEN, ACL_USE, ACL_RT_DEVICE_CONFIG, 8,
      ARGS("devconf", "name", "inputs", "metadata")},
     {"task.reject", op_task_reject, PER_DC, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, 0,
      ARGS("id", "reason")},

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "daemon/approvals.h"
 #include "daemon/audit.h"
 #include "daemon/engine.h"
 #include "daemon/package.h"
@@ -26,6 +27,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "policy/approval.h"
 
 enum job_kind {
 	JOB_RUN,
@@ -86,6 +88,10 @@ keyref_load(struct store_txn *t, const char *tenant, const char *label, struct k
 		r = SIGNET_EINTERNAL;
 		goto out;
 	}
+	snprintf(k->purpose, sizeof(k->purpose), "%s",
+		 json_string_value(json_object_get(rec, "purpose")) ?: "");
+	snprintf(k->purpose_by, sizeof(k->purpose_by), "%s",
+		 json_string_value(json_object_get(rec, "purposeDeviceConfig")) ?: "");
 	if (!json_is_true(json_object_get(rec, "usable"))) {
 		snprintf(why, whylen, "key '%s' is not usable: %s", label,
 			 json_string_value(json_object_get(rec, "problem")) != NULL
@@ -113,6 +119,22 @@ keyref_load(struct store_txn *t, const char *tenant, const char *label, struct k
 out:
 	json_decref(rec);
 	return r;
+}
+
+int
+keyref_check_purpose(const struct keyref *k, const char *purpose, char *why, size_t whylen)
+{
+	if (k->purpose[0] == '\0' || strcmp(k->purpose, purpose) == 0) {
+		return 0;
+	}
+	/* A key devices trust for packages must not sign what a requester chooses, and back. */
+	snprintf(why, whylen, "key '%s' %s (device configuration %s): a key has one purpose",
+		 k->label,
+		 strcmp(k->purpose, KEY_PURPOSE_PACKAGING) == 0
+		     ? "signs package headers, never a signing task"
+		     : "signs signing tasks (raw and CMS), never a package header",
+		 k->purpose_by[0] != '\0' ? k->purpose_by : "?");
+	return SIGNET_ECONFLICT;
 }
 
 /* Authorisation at execution */
@@ -429,20 +451,6 @@ engine_read_key(struct daemon *d, const char *tenant, const char *label, struct 
 	return r;
 }
 
-/* Input files of a task in the spool. */
-static void
-spool_remove_inputs(struct daemon *d, const char *id, size_t n)
-{
-	char name[64], path[PATH_MAX];
-
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s.%zu", id, i);
-		if (spool_path(d, "in", name, path, sizeof(path)) == 0) {
-			unlink(path);
-		}
-	}
-}
-
 /* The task's status changes, each in its own transaction. */
 struct transition {
 	struct daemon *d;
@@ -456,7 +464,51 @@ struct transition {
 	json_t *task;  /* out: the record as written */
 	struct evnote note;
 	bool skipped;
+	/*
+	 * Starting a task that needed approval: its approvals are counted again
+	 * first; when too few still count it goes back to WAITING (or FAILED,
+	 * its time for approval over) instead of TO.
+	 */
+	bool recount;
+	char why[300];
 };
+
+/* The start of a task that needed approval, when too few of its approvals still count. */
+static int
+transition_recount(struct store_txn *t, struct transition *x)
+{
+	const json_t *ap = json_object_get(x->task, "approval");
+	int quorum = (int)json_integer_value(json_object_get(ap, "quorum"));
+	int counting, voided, r;
+	char first[200];
+
+	if (!json_is_true(json_object_get(ap, "required"))) {
+		return 0;
+	}
+	if ((r = approvals_recount(t, x->d, x->task, &counting, &voided, first, sizeof(first))) !=
+	    0) {
+		return r;
+	}
+	if (approval_outcome(counting, false, quorum) == APPROVAL_APPROVED) {
+		return 0;
+	}
+	json_object_set_new(x->task, "decision", json_null());
+	if (approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
+			     x->d->cfg->approval_ttl, time_now())) {
+		snprintf(x->why, sizeof(x->why),
+			 "the task lacks the approvals its quorum asks for, and its time for "
+			 "approval is over (%s)",
+			 first[0] != '\0' ? first : "too few approvals count");
+		x->to = TS_FAILED;
+		x->reason = x->why;
+	} else {
+		snprintf(x->why, sizeof(x->why), "waiting again: an approval no longer counts (%s)",
+			 first[0] != '\0' ? first : "too few approvals count");
+		x->to = TS_WAITING;
+		x->reason = NULL;
+	}
+	return 0;
+}
 
 static int
 transition_txn(struct store_txn *t, void *arg)
@@ -468,6 +520,12 @@ transition_txn(struct store_txn *t, void *arg)
 
 	memset(&x->note, 0, sizeof(x->note));
 	x->skipped = false;
+	if (x->recount) {
+		/* Repeatable: the store may run this again. */
+		x->to = TS_IN_PROGRESS;
+		x->reason = NULL;
+		x->why[0] = '\0';
+	}
 	json_decref(x->task);
 	x->task = NULL;
 	if ((r = task_get(t, x->tenant, x->id, &x->task)) != 0) {
@@ -480,6 +538,9 @@ transition_txn(struct store_txn *t, void *arg)
 	if (!ok) {
 		x->skipped = true;
 		return 0;
+	}
+	if (x->recount && (r = transition_recount(t, x)) != 0) {
+		return r;
 	}
 	if (x->result != NULL) {
 		json_object_set(x->task, "result", x->result);
@@ -500,7 +561,9 @@ transition_txn(struct store_txn *t, void *arg)
 		audit_actor_daemon(x->d, x->tenant, &a);
 		snprintf(res, sizeof(res), "TASK:%s", x->id);
 		if ((r = audit_append(t, x->tenant, &a, verb, res,
-				      x->reason != NULL ? x->reason : task_status_name(x->to),
+				      x->reason != NULL   ? x->reason
+				      : x->why[0] != '\0' ? x->why
+							  : task_status_name(x->to),
 				      NULL)) != 0) {
 			return r;
 		}
@@ -595,6 +658,8 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	const char *alg = json_string_value(json_object_get(sg, "algorithm"));
 	const char *digest = json_string_value(json_object_get(sg, "digest"));
 	const char *requester = json_string_value(json_object_get(task, "requester"));
+	const json_t *hsha = json_object_get(
+	    json_object_get(json_object_get(task, "packaging"), "header"), "sha256");
 	json_int_t quorum =
 	    json_integer_value(json_object_get(json_object_get(task, "approval"), "quorum"));
 	json_t *seen;
@@ -610,9 +675,8 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	}
 	json_array_foreach(json_object_get(task, "approvals"), i, a) {
 		const json_t *d = json_object_get(a, "inputs");
-		if (strcmp(json_string_value(json_object_get(a, "decision")) ?: "", "APPROVED") !=
-		    0) {
-			continue;
+		if (!approval_counts(a)) {
+			continue; /* a rejection, or an approval that no longer counts */
 		}
 		{
 			/* Distinct approvers who are not the requester (a backstop: decisions check
@@ -627,6 +691,11 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 		if (digest != NULL && !json_equal(json_object_get(a, "signingDigest"),
 						  json_object_get(sg, "digest"))) {
 			snprintf(why, whylen, "the digest to sign is not the approved one");
+			json_decref(seen);
+			return false;
+		}
+		if (hsha != NULL && !json_equal(json_object_get(a, "headerSha256"), hsha)) {
+			snprintf(why, whylen, "the package header to sign is not the approved one");
 			json_decref(seen);
 			return false;
 		}
@@ -670,17 +739,39 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	const char *type;
 	int r;
 
-	if ((r = transition(d, tenant, id, runnable, 3, TS_IN_PROGRESS, NULL, NULL, &task)) != 0) {
-		if (r == SIGNET_ENOSPACE) {
-			/* It cannot even start on a full disk: it ends now, not at a restart. */
-			log_notice("task %s of tenant %s failed: %s", id, tenant,
-				   TASK_REASON_NO_SPACE);
-			if (transition(d, tenant, id, runnable, 3, TS_FAILED, TASK_REASON_NO_SPACE,
-				       NULL, NULL) == 0) {
-				spool_remove_inputs(d, id, 255);
+	{
+		struct transition x = {.d = d,
+				       .tenant = tenant,
+				       .id = id,
+				       .nfrom = 3,
+				       .to = TS_IN_PROGRESS,
+				       .recount = true};
+		memcpy(x.from, runnable, sizeof(runnable));
+		if ((r = store_write(d->store, transition_txn, &x)) != 0 || x.skipped) {
+			json_decref(x.task);
+			if (r == SIGNET_ENOSPACE) {
+				/* It cannot even start on a full disk: it ends now, not at a restart. */
+				log_notice("task %s of tenant %s failed: %s", id, tenant,
+					   TASK_REASON_NO_SPACE);
+				if (transition(d, tenant, id, runnable, 3, TS_FAILED,
+					       TASK_REASON_NO_SPACE, NULL, NULL) == 0) {
+					spool_remove_inputs(d, id, 255);
+				}
 			}
+			return; /* canceled, or already run */
 		}
-		return; /* canceled, or already run */
+		events_publish(d, &x.note);
+		task = x.task;
+		if (x.to != TS_IN_PROGRESS) {
+			/* Votes of approvers who lost the right: nothing runs on them. */
+			log_notice("task %s of tenant %s: %s", id, tenant, x.reason ?: x.why);
+			if (task_status_final(x.to)) {
+				spool_remove_inputs(
+				    d, id, json_array_size(json_object_get(task, "inputs")));
+			}
+			json_decref(task);
+			return;
+		}
 	}
 	type = json_string_value(json_object_get(task, "type"));
 	{
@@ -703,6 +794,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		uint8_t *msg = NULL;
 		size_t msglen = 0;
 		r = engine_read_key(d, tenant, label != NULL ? label : "", &k, why, sizeof(why));
+		if (r == 0) {
+			r = keyref_check_purpose(&k, KEY_PURPOSE_SIGNING, why, sizeof(why));
+		}
 		if (r == 0 && k.alg == HSM_ALG_ED25519) {
 			char name[64], path[PATH_MAX];
 			int fd;
@@ -1201,11 +1295,26 @@ inputs_intact(struct daemon *d, const json_t *task)
 	const char *id = json_string_value(json_object_get(task, "id"));
 	const json_t *inputs = json_object_get(task, "inputs");
 	const json_t *spool = json_object_get(task, "spool");
+	const json_t *pk = json_object_get(task, "packaging");
 	size_t i;
 	json_t *in;
 
 	if (json_is_true(json_object_get(task, "direct"))) {
 		return false; /* read in place from a client's file, which is gone now */
+	}
+	if (json_object_get(pk, "header") != NULL) {
+		/* A package made ready when it was created: its file, at least header and segments.
+		 */
+		char name[64], path[PATH_MAX];
+		struct stat st;
+		json_int_t want =
+		    json_integer_value(json_object_get(json_object_get(pk, "header"), "size"));
+		json_array_foreach(json_object_get(pk, "segmentSizes"), i, in) {
+			want += json_integer_value(in);
+		}
+		snprintf(name, sizeof(name), "%s.pkg", id);
+		return spool_path(d, "in", name, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+		       (json_int_t)st.st_size >= want;
 	}
 	if (!json_is_true(spool)) {
 		return true; /* the digest in the record is the input */

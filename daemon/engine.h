@@ -11,6 +11,15 @@
 
 #define TASK_ED25519_MAX (16u << 20) /* Ed25519 signs the whole message in one C_Sign */
 
+/*
+ * The one purpose of a signing key (DESIGN §5), fixed by the first device
+ * configuration that binds it: its signing keys sign tasks (raw and CMS
+ * signatures), its packaging key signs package headers. A key bound
+ * before purposes were recorded has none.
+ */
+#define KEY_PURPOSE_SIGNING   "SIGNING"
+#define KEY_PURPOSE_PACKAGING "PACKAGING"
+
 /* A usable key of a tenant, with its certificate and chain when it has them. */
 struct keyref {
 	char label[ACL_NAME_MAX + 1];
@@ -18,7 +27,12 @@ struct keyref {
 	uint8_t id[HSM_ID_LEN];
 	X509 *cert;
 	STACK_OF(X509) *chain;
+	char purpose[16];                 /* KEY_PURPOSE_*, or "" */
+	char purpose_by[TASK_ID_LEN + 1]; /* the device configuration that fixed it */
 };
+
+/* Refuse (SIGNET_ECONFLICT, WHY) key K for PURPOSE when it was bound to the other one. */
+int keyref_check_purpose(const struct keyref *k, const char *purpose, char *why, size_t whylen);
 
 /* Load key LABEL of TENANT; SIGNET_ENOTFOUND or SIGNET_EDENIED (not usable) with WHY. */
 int keyref_load(struct store_txn *t, const char *tenant, const char *label, struct keyref *k,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/approvals.h"
 #include "daemon/audit.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
@@ -349,7 +350,9 @@ decide_txn(struct store_txn *t, void *arg)
 	struct totp_state st = {0};
 	enum approval_refusal ref;
 	enum approval_outcome out;
-	int napproved = 0, quorum, rc;
+	json_t *hsha;
+	int napproved = 0, nvoid = 0, quorum, rc;
+	char cred[APPROVAL_CREDENTIAL_LEN + 1] = "";
 	size_t i;
 	json_t *a;
 
@@ -383,7 +386,8 @@ decide_txn(struct store_txn *t, void *arg)
 	approvals = json_object_get(x->task, "approvals");
 	json_array_foreach(approvals, i, a) {
 		const char *who = json_string_value(json_object_get(a, "approver"));
-		if (who != NULL && strcmp(who, me) == 0) {
+		/* A decision that no longer counts (void) does not stop a new one. */
+		if (who != NULL && strcmp(who, me) == 0 && json_object_get(a, "void") == NULL) {
 			f.decided_already = true;
 		}
 	}
@@ -484,6 +488,21 @@ decide_txn(struct store_txn *t, void *arg)
 		store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
 		json_decref(user);
 	}
+	/* An approval is bound to the token (and seed) that made it: it counts while they do. */
+	if (x->approve) {
+		const char *th;
+		json_t *u = NULL;
+		if (uklen == 0 || store_get_json(t, STORE_DB_USERS, ukey, uklen, &u) != 0) {
+			return decide_fail(x, SIGNET_EUNAUTH, "the approver is gone");
+		}
+		th = json_string_value(json_object_get(u, "tokenHash"));
+		if (th == NULL || strcmp(th, r->token_hash) != 0) {
+			json_decref(u);
+			return decide_fail(x, SIGNET_EUNAUTH, "the API token was revoked");
+		}
+		approval_credential(th, u, f.needs_code, cred);
+		json_decref(u);
+	}
 	/* The decision, bound to the input digests it was made on. */
 	{
 		json_t *digests = json_array();
@@ -499,12 +518,21 @@ decide_txn(struct store_txn *t, void *arg)
 			    rec, "signingDigest",
 			    json_object_get(json_object_get(x->task, "signing"), "digest"));
 		}
+		if (rec != NULL && x->approve) {
+			json_object_set_new(rec, "credential", json_string(cred));
+		}
+		/* A package's header, prepared before it waited: what its approvers saw. */
+		hsha = json_object_get(
+		    json_object_get(json_object_get(x->task, "packaging"), "header"), "sha256");
+		if (rec != NULL && hsha != NULL) {
+			json_object_set(rec, "headerSha256", hsha);
+		}
 	}
 	json_array_append_new(approvals, rec);
-	json_array_foreach(approvals, i, a) {
-		if (strcmp(json_string_value(json_object_get(a, "decision")), "APPROVED") == 0) {
-			napproved++;
-		}
+	/* Earlier approvals count only while their approvers could still give them. */
+	if (x->approve &&
+	    (rc = approvals_recount(t, r->d, x->task, &napproved, &nvoid, NULL, 0)) != 0) {
+		return rc;
 	}
 	quorum = (int)json_integer_value(
 	    json_object_get(json_object_get(x->task, "approval"), "quorum"));
@@ -605,14 +633,8 @@ decide(struct request *r, bool approve)
 			tasks_enqueue(r->d, r->subject.tenant, x.id);
 		}
 		if (x.rejected) {
-			for (size_t i = 0; i < json_array_size(json_object_get(x.task, "inputs"));
-			     i++) {
-				char name[64], path[PATH_MAX];
-				snprintf(name, sizeof(name), "%s.%zu", x.id, i);
-				if (spool_path(r->d, "in", name, path, sizeof(path)) == 0) {
-					unlink(path);
-				}
-			}
+			spool_remove_inputs(r->d, x.id,
+					    json_array_size(json_object_get(x.task, "inputs")));
 		}
 		r->result = task_view(x.task);
 	}

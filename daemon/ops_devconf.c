@@ -13,6 +13,7 @@
 #include "daemon/engine.h"
 #include "daemon/audit.h"
 #include "daemon/ops.h"
+#include "daemon/package.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
@@ -53,7 +54,7 @@ args_has(struct request *r, const char *k)
 static int
 devconf_rights(struct request *r, bool create)
 {
-	static const char *const keys[] = {"signKeys", "encryptKeys", "encryptCert"};
+	static const char *const keys[] = {"signKeys", "packageKey", "encryptKeys", "encryptCert"};
 	static const char *const policy[] = {"cipher", "packaging", "fourEyes", "quorum",
 					     "secondFactor"};
 	bool k = false, p = false, subj = args_has(r, "users") || args_has(r, "approvers");
@@ -82,6 +83,157 @@ devconf_rights(struct request *r, bool create)
 				create ? "" : " and DELETE");
 	}
 	return 0;
+}
+
+/* The record's purpose of key LABEL, or NULL: "SIGNING" among its signing keys, "PACKAGING". */
+static const char *
+devconf_key_use(const json_t *rec, const char *label)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(rec, "signingKeys"), i, e) {
+		if (strcmp(json_string_value(e) ?: "", label) == 0) {
+			return KEY_PURPOSE_SIGNING;
+		}
+	}
+	if (strcmp(json_string_value(json_object_get(rec, "packagingKey")) ?: "", label) == 0) {
+		return KEY_PURPOSE_PACKAGING;
+	}
+	return NULL;
+}
+
+static const char *
+purpose_text(const char *purpose)
+{
+	return strcmp(purpose, KEY_PURPOSE_PACKAGING) == 0
+		   ? "signs package headers"
+		   : "signs signing tasks (raw and CMS signatures)";
+}
+
+/* Another device configuration of the tenant that binds one of our keys to the other purpose. */
+struct purpose_scan {
+	struct request *r;
+	const json_t *rec;
+	int err;
+};
+
+static int
+purpose_scan_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct purpose_scan *x = arg;
+	const char *id = json_string_value(json_object_get(x->rec, "id"));
+	const char *other = json_string_value(json_object_get(val, "id"));
+	const char *labels[DEVCONF_KEYS_MAX + 1];
+	size_t n = 0, i;
+	json_t *e;
+
+	if (other == NULL || strcmp(other, id) == 0) {
+		return 0;
+	}
+	json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
+		if (n < DEVCONF_KEYS_MAX) {
+			labels[n++] = json_string_value(e);
+		}
+	}
+	if (json_is_string(json_object_get(x->rec, "packagingKey"))) {
+		labels[n++] = json_string_value(json_object_get(x->rec, "packagingKey"));
+	}
+	for (i = 0; i < n; i++) {
+		const char *mine = devconf_key_use(x->rec, labels[i]);
+		const char *theirs = devconf_key_use(val, labels[i]);
+		if (mine != NULL && theirs != NULL && strcmp(mine, theirs) != 0) {
+			x->err = req_fail(x->r, SIGNET_ECONFLICT,
+					  "key '%s' %s for device configuration %s (%s): a key has "
+					  "one purpose",
+					  labels[i], purpose_text(theirs), other,
+					  json_string_value(json_object_get(val, "name")) ?: "");
+			return x->err;
+		}
+	}
+	return 0;
+}
+
+/* Fix the purpose of key LABEL in its record, or refuse: it was fixed otherwise before. */
+static int
+key_purpose_mark(struct request *r, struct store_txn *t, const char *id, const char *label,
+		 const char *purpose)
+{
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, label);
+	const char *had;
+	json_t *rec = NULL;
+	int rc = 0;
+
+	if (klen == 0 || store_get_json(t, STORE_DB_KEYS, key, klen, &rec) != 0) {
+		return req_fail(r, SIGNET_ENOTFOUND, "no key '%s' in this tenant", label);
+	}
+	had = json_string_value(json_object_get(rec, "purpose"));
+	if (had != NULL && strcmp(had, purpose) != 0) {
+		rc =
+		    req_fail(r, SIGNET_ECONFLICT,
+			     "key '%s' %s since device configuration %s bound it so: a key has "
+			     "one purpose, kept for good",
+			     label, purpose_text(had),
+			     json_string_value(json_object_get(rec, "purposeDeviceConfig")) ?: "?");
+	} else if (had == NULL) {
+		json_object_set_new(rec, "purpose", json_string(purpose));
+		json_object_set_new(rec, "purposeDeviceConfig", json_string(id));
+		store_put_json(t, STORE_DB_KEYS, key, klen, rec, false);
+		rc = t->err;
+	}
+	json_decref(rec);
+	return rc;
+}
+
+/*
+ * One key, one purpose (DESIGN §5): a key that signs package headers signs
+ * nothing else, and a signing key never signs a header; otherwise a signing
+ * task is an oracle for packages nobody approved. Checked when keys are
+ * bound: within the record, against every other configuration of the
+ * tenant (disabled ones too: they can be enabled again), and against the
+ * purpose the key's record keeps from its first binding, which this binding
+ * fixes when it has none.
+ */
+static int
+devconf_purposes(struct devconf_op *x, struct store_txn *t)
+{
+	struct request *r = x->r;
+	const char *tenant = r->subject.tenant;
+	const char *id = json_string_value(json_object_get(x->rec, "id"));
+	const char *pk = json_string_value(json_object_get(x->rec, "packagingKey"));
+	struct purpose_scan scan = {r, x->rec, 0};
+	size_t i;
+	json_t *e;
+	int rc;
+
+	if (pk != NULL) {
+		json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
+			if (strcmp(json_string_value(e) ?: "", pk) == 0) {
+				return req_fail(r, SIGNET_ECONFLICT,
+						"key '%s' cannot both sign tasks and package "
+						"headers for device configuration %s: a key has "
+						"one purpose",
+						pk, id);
+			}
+		}
+	}
+	rc =
+	    store_foreach(t, STORE_DB_DEVCONFS, tenant, strlen(tenant) + 1, purpose_scan_cb, &scan);
+	if (scan.err != 0 || rc != 0) {
+		return scan.err != 0 ? scan.err : rc;
+	}
+	/* Only the keys given are bound now (a packageKey of null binds nothing). */
+	json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
+		if (args_has(r, "signKeys") &&
+		    (rc = key_purpose_mark(r, t, id, json_string_value(e), KEY_PURPOSE_SIGNING)) !=
+			0) {
+			return rc;
+		}
+	}
+	return pk != NULL && args_has(r, "packageKey")
+		   ? key_purpose_mark(r, t, id, pk, KEY_PURPOSE_PACKAGING)
+		   : 0;
 }
 
 /* Validate and apply the arguments that were given to REC (which has the current values). */
@@ -129,6 +281,29 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 			}
 		}
 		json_object_set(rec, "signingKeys", (json_t *)arr);
+	}
+	if (args_has(r, "packageKey")) {
+		if (json_is_null(json_object_get(r->args.obj, "packageKey"))) {
+			json_object_set_new(rec, "packagingKey", json_null());
+		} else {
+			struct keyref k;
+			int rc;
+			if (jargs_name(&r->args, "packageKey", true, &s) != 0) {
+				return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+			}
+			rc = keyref_load(t, tenant, s, &k, why, sizeof(why));
+			if (rc == 0 && !package_sig_supported(k.alg)) {
+				snprintf(why, sizeof(why),
+					 "key '%s' is %s: it cannot sign a package header", s,
+					 hsm_alg_name(k.alg));
+				rc = SIGNET_EINVAL;
+			}
+			keyref_clear(&k);
+			if (rc != 0) {
+				return req_fail(r, rc, "%s", why);
+			}
+			json_object_set_new(rec, "packagingKey", json_string(s));
+		}
 	}
 	if (args_has(r, "encryptKeys") || args_has(r, "encryptCert")) {
 		json_t *refs = json_array();
@@ -277,10 +452,11 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		enum hsm_cipher c;
 		enum hsm_alg ka;
 		if (json_array_size(json_object_get(rec, "signingKeys")) == 0 &&
+		    !json_is_string(json_object_get(rec, "packagingKey")) &&
 		    json_array_size(json_object_get(rec, "encryptionKeys")) == 0) {
-			return req_fail(
-			    r, SIGNET_EINVAL,
-			    "a device configuration needs a signing or an encryption key");
+			return req_fail(r, SIGNET_EINVAL,
+					"a device configuration needs a signing, a packaging or an "
+					"encryption key");
 		}
 		if (cipher == NULL && alg != NULL) {
 			cipher = strcmp(alg, "AES_128") == 0 ? "AES128_CBC_PKCS7_PAD"
@@ -295,6 +471,9 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 					cipher, hsm_alg_name(hsm_cipher_key_alg(c)),
 					json_string_value(json_object_get(enc0, "label")), alg);
 		}
+	}
+	if (args_has(r, "signKeys") || args_has(r, "packageKey")) {
+		return devconf_purposes(x, t);
 	}
 	return 0;
 }
@@ -345,6 +524,10 @@ devconf_audit(struct store_txn *t, struct request *r, const json_t *rec, const c
 	    "cipher", json_object_get(rec, "cipher"), "packaging",
 	    json_object_get(rec, "packaging"), "approval", json_object_get(rec, "approval"),
 	    "subjects", json_object_get(rec, "subjects"));
+
+	if (v != NULL && json_is_string(json_object_get(rec, "packagingKey"))) {
+		json_object_set(v, "packagingKey", json_object_get(rec, "packagingKey"));
+	}
 	int rc;
 
 	snprintf(res, sizeof(res), "DEVICE_CONFIG:%s",
@@ -365,13 +548,13 @@ devconf_create_txn(struct store_txn *t, void *arg)
 
 	json_decref(x->rec);
 	task_new_id(id);
-	x->rec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:[], s:n, s:s, s:{s:n, s:i, s:s}, s:{s:[], "
-			   "s:[]}, s:b, s:I, s:s}",
+	x->rec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:n, s:[], s:n, s:s, s:{s:n, s:i, s:s}, "
+			   "s:{s:[], s:[]}, s:b, s:I, s:s}",
 			   "id", id, "tenant", r->subject.tenant, "name", "", "description", "",
-			   "signingKeys", "encryptionKeys", "cipher", "packaging", "BOSCH_SE_V1",
-			   "approval", "fourEyes", "quorum", 1, "secondFactor", "TOTP", "subjects",
-			   "USE", "APPROVE", "enabled", 1, "createdAt", (json_int_t)time_now(),
-			   "createdBy", r->subject.user);
+			   "signingKeys", "packagingKey", "encryptionKeys", "cipher", "packaging",
+			   "BOSCH_SE_V1", "approval", "fourEyes", "quorum", 1, "secondFactor",
+			   "TOTP", "subjects", "USE", "APPROVE", "enabled", 1, "createdAt",
+			   (json_int_t)time_now(), "createdBy", r->subject.user);
 	if (x->rec == NULL) {
 		return SIGNET_EINTERNAL;
 	}
@@ -547,14 +730,15 @@ devconf_list_cb(const MDB_val *key, json_t *val, void *arg)
 	if (!policy_allows_on(&x->r->subject, ACL_VIEW, ACL_RT_DEVICE_CONFIG, id)) {
 		return 0;
 	}
-	return ops_list_append(&x->out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
-						  json_object_get(val, "id"), "name",
-						  json_object_get(val, "name"), "enabled",
-						  json_object_get(val, "enabled"), "signingKeys",
-						  json_object_get(val, "signingKeys"), "cipher",
-						  json_object_get(val, "cipher"), "approval",
-						  json_object_get(val, "approval"), "createdAt",
-						  json_object_get(val, "createdAt")));
+	return ops_list_append(
+	    &x->out,
+	    json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O}", "id", json_object_get(val, "id"),
+		      "name", json_object_get(val, "name"), "enabled",
+		      json_object_get(val, "enabled"), "signingKeys",
+		      json_object_get(val, "signingKeys"), "packagingKey",
+		      json_incref(json_object_get(val, "packagingKey") ?: json_null()), "cipher",
+		      json_object_get(val, "cipher"), "approval", json_object_get(val, "approval"),
+		      "createdAt", json_object_get(val, "createdAt")));
 }
 
 static int

@@ -101,8 +101,9 @@ key_view(const json_t *k, bool full)
 		      json_object_get(k, "description"), "uri", json_object_get(k, "uri"), "origin",
 		      json_object_get(k, "origin"), "usable", json_object_get(k, "usable"),
 		      "created", json_object_get(k, "created"));
-	static const char *const extra[] = {"publicKeyPem", "chainPem", "certSubject",
-					    "certNotAfter", "problem",  "createdBy"};
+	static const char *const extra[] = {
+	    "publicKeyPem", "chainPem",  "certSubject", "certNotAfter",
+	    "problem",      "createdBy", "purpose",     "purposeDeviceConfig"};
 
 	if (v == NULL) {
 		return NULL;

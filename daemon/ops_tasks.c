@@ -110,7 +110,16 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			json_decref(v);
 		}
 	}
-	if (sign || pkg) {
+	if (pkg) {
+		/* Only the packaging key signs headers (one key, one purpose: DESIGN §5). */
+		label = json_string_value(json_object_get(x->devconf, "packagingKey"));
+		if (label == NULL) {
+			return req_fail(r, SIGNET_EINVAL,
+					"device configuration %s has no packaging key (packageKey: "
+					"the key that signs its package headers and nothing else)",
+					x->devconf_id);
+		}
+	} else if (sign) {
 		label = json_string_value(
 		    json_array_get(json_object_get(x->devconf, "signingKeys"), 0));
 		if (label == NULL) {
@@ -137,6 +146,12 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			return req_fail(r, rc, "%s", x->why);
 		}
 		x->have_key = true;
+		if ((sign || pkg) &&
+		    (rc = keyref_check_purpose(&x->key,
+					       pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING,
+					       x->why, sizeof(x->why))) != 0) {
+			return req_fail(r, rc, "%s", x->why);
+		}
 	}
 	return 0;
 }
@@ -219,6 +234,7 @@ struct task_write {
 	enum task_status final;   /* TS_COUNT: store as created; else run through to it */
 	const char *reason;
 	json_t *result;
+	const json_t *children; /* a package's children made with it (package_prepare) */
 	struct evnote note;
 };
 
@@ -252,6 +268,10 @@ task_write_txn(struct store_txn *t, void *arg)
 				    x->reason != NULL ? json_string(x->reason) : json_null());
 	}
 	if ((rc = task_put_new(t, &x->note, x->task, path, npath)) != 0) {
+		return rc;
+	}
+	if (x->children != NULL &&
+	    (rc = package_children_put(t, r->d, &x->note, x->children)) != 0) {
 		return rc;
 	}
 	if ((rc = rules_put_capability(
@@ -305,6 +325,23 @@ task_write(struct request *r, json_t *task, enum task_status final, const char *
 			       .final = final,
 			       .reason = reason,
 			       .result = result};
+	int rc = store_write(r->d->store, task_write_txn, &x);
+
+	if (rc == 0) {
+		events_publish(r->d, &x.note);
+	}
+	return rc;
+}
+
+/* A packaging task with the children package_prepare made for it. */
+static int
+task_write_children(struct request *r, json_t *task, const json_t *children)
+{
+	struct task_write x = {.r = r,
+			       .task = task,
+			       .initial = task_status_of(task),
+			       .final = TS_COUNT,
+			       .children = children};
 	int rc = store_write(r->d->store, task_write_txn, &x);
 
 	if (rc == 0) {
@@ -531,6 +568,20 @@ op_task_sign(struct request *r)
 			rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
 			goto out;
 		}
+	}
+	/*
+	 * Defence in depth: a package header is signed by a packaging task only.
+	 * The rule is that a signing key never signs one (one key, one purpose);
+	 * a prehashed digest cannot be recognised.
+	 */
+	if (!prehashed &&
+	    (msg != NULL
+		 ? package_is_header(msg, msglen, msglen)
+		 : package_is_header(dg.head, dg.size < sizeof(dg.head) ? dg.size : sizeof(dg.head),
+				     dg.size))) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "the input is a package header: only a packaging task signs one");
+		goto out;
 	}
 	task = task_new(r, "SIGNING", x.devconf, name);
 	if (task == NULL) {
@@ -785,16 +836,10 @@ out:
 	return rc;
 }
 
-/* One region of a descriptor: a firmware file or the metadata of a packaging task. */
-struct region {
-	int fd;
-	uint64_t off, size;
-	const char *name, *sha256;
-};
-
 /* {"fd": N, "offset": N, "size": N, "sha256": hex, "name": s}; fd 0, offset 0, size: the rest. */
 static int
-region_arg(struct request *r, const json_t *v, const char *what, size_t idx, struct region *g)
+region_arg(struct request *r, const json_t *v, const char *what, size_t idx,
+	   struct package_region *g)
 {
 	const json_t *fd = json_object_get(v, "fd"), *off = json_object_get(v, "offset");
 	const json_t *size = json_object_get(v, "size"), *sha = json_object_get(v, "sha256");
@@ -873,45 +918,31 @@ package_fds_check(struct request *r)
 	return 0;
 }
 
-/* Spool region G as input N of task ID, checking its size and digest; its record in *OUT. */
+/* Read the metadata region G (at most PACKAGE_MAX_METADATA bytes), checking its digest. */
 static int
-package_ingest(struct request *r, const char *id, size_t n, const struct region *g,
-	       const char *name, const char *role, json_t **out)
+package_metadata(struct request *r, const struct package_region *g, uint8_t **md)
 {
-	char fname[64], path[PATH_MAX], hex[65], why[256] = "";
-	struct digests dg;
-	int rc;
+	uint8_t sha[32];
+	char hex[65];
 
-	snprintf(fname, sizeof(fname), "%s.%zu", id, n);
-	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
+	*md = NULL;
+	if (g->size == 0) {
+		return 0;
+	}
+	if ((*md = malloc(g->size)) == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	rc = spool_ingest_range(g->fd, g->off, g->size, path, &dg, why, sizeof(why));
-	if (rc != 0) {
-		return req_fail(r, rc, "%s", why[0] ? why : "cannot read an input");
+	if (fd_pread_all(g->fd, *md, g->size, g->off) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "the metadata cannot be read (the file shrank)");
 	}
-	hex_encode(dg.sha256, 32, hex);
+	EVP_Digest(*md, g->size, sha, NULL, EVP_sha256(), NULL);
+	hex_encode(sha, 32, hex);
 	if (g->sha256 != NULL && strcasecmp(g->sha256, hex) != 0) {
-		unlink(path);
-		return req_fail(r, SIGNET_EINVAL,
-				"the SHA-256 of %s '%s' does not match the sha256 given", role,
-				name);
+		return req_fail(
+		    r, SIGNET_EINVAL,
+		    "the SHA-256 of metadata 'metadata' does not match the sha256 given");
 	}
-	*out = json_pack("{s:s, s:I, s:s, s:s}", "name", name, "size", (json_int_t)dg.size,
-			 "sha256", hex, "role", role);
-	return *out != NULL ? 0 : SIGNET_EINTERNAL;
-}
-
-static void
-package_unspool(struct request *r, const char *id, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char fname[64], path[PATH_MAX];
-		snprintf(fname, sizeof(fname), "%s.%zu", id, i);
-		if (spool_path(r->d, "in", fname, path, sizeof(path)) == 0) {
-			unlink(path);
-		}
-	}
+	return 0;
 }
 
 int
@@ -920,14 +951,15 @@ op_task_package(struct request *r)
 	struct task_ctx x = {.r = r};
 	const json_t *inputs = json_object_get(r->args.obj, "inputs");
 	const json_t *meta = json_object_get(r->args.obj, "metadata");
-	struct region *rg = NULL, mdr;
+	struct package_region *rg = NULL, mdr;
 	const char *name, *cname, *fmtname, *id;
 	const struct package_format *fmt;
 	enum hsm_cipher c;
-	size_t nin, nspooled = 0;
-	json_t *task = NULL, *rec;
-	bool wait;
-	uint64_t t0 = time_mono_ms();
+	size_t nin;
+	json_t *task = NULL, *children = NULL;
+	uint8_t *md = NULL;
+	bool wait, prepared = false;
+	char why[256] = "";
 	int rc;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -1064,44 +1096,42 @@ op_task_package(struct request *r)
 	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
 	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
 	json_object_set_new(task, "spool", json_true());
-	/* The daemon's own copies: what is approved and packaged cannot change under it. */
-	for (size_t i = 0; i < nin; i++) {
-		char dflt[32];
-		snprintf(dflt, sizeof(dflt), "input-%zu", i);
-		if ((rc = package_ingest(r, id, i, &rg[i], rg[i].name ? rg[i].name : dflt,
-					 "firmware", &rec)) != 0) {
-			goto out;
-		}
-		nspooled++;
-		json_array_append_new(json_object_get(task, "inputs"), rec);
+	if ((rc = package_metadata(r, &mdr, &md)) != 0) {
+		goto out;
 	}
-	if (mdr.size > 0) {
-		if ((rc = package_ingest(r, id, nin, &mdr, "metadata", "metadata", &rec)) != 0) {
-			goto out;
-		}
-		nspooled++;
-		json_array_append_new(json_object_get(task, "inputs"), rec);
+	/*
+	 * The segments are encrypted now, before the task may wait: its approvers
+	 * see every segment and the digest of the header that will be signed, and
+	 * what they approve cannot change under them. The packaging key is not
+	 * touched before the approval.
+	 */
+	rc = package_prepare(r->d, r->hs, fmt, task, x.ekey.id, c, x.key.alg, rg, nin, md, mdr.size,
+			     &children, why, sizeof(why));
+	if (rc != 0) {
+		rc = req_fail(r, rc, "%s", why[0] ? why : "the package could not be prepared");
+		goto out;
 	}
-	log_info("task %s: %zu inputs spooled in %llu ms", id, nspooled,
-		 (unsigned long long)(time_mono_ms() - t0));
+	prepared = true;
 	wait = needs_approval(x.devconf, x.four_eyes);
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
 	}
-	if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
+	if ((rc = task_write_children(r, task, children)) != 0) {
 		goto out;
 	}
-	nspooled = 0; /* the task owns them now */
+	prepared = false; /* the task owns the package file now */
 	if (!wait) {
 		tasks_enqueue(r->d, r->subject.tenant, id);
 	}
 	r->result = task_created_view(task);
 out:
-	if (nspooled > 0) {
-		package_unspool(r, json_string_value(json_object_get(task, "id")), nspooled);
+	if (prepared) {
+		spool_remove_inputs(r->d, id, 0);
 	}
 	free(rg);
+	free(md);
+	json_decref(children);
 	json_decref(task);
 	task_ctx_free(&x);
 	return rc;
@@ -1406,13 +1436,7 @@ op_task_cancel(struct request *r)
 			   r->subject.tenant, x.id);
 		r->result = task_created_view(x.task);
 		/* Its spooled inputs are nobody's now (a running task keeps its open file). */
-		for (size_t i = 0; i < json_array_size(json_object_get(x.task, "inputs")); i++) {
-			char name[64], path[PATH_MAX];
-			snprintf(name, sizeof(name), "%s.%zu", x.id, i);
-			if (spool_path(r->d, "in", name, path, sizeof(path)) == 0) {
-				unlink(path);
-			}
-		}
+		spool_remove_inputs(r->d, x.id, json_array_size(json_object_get(x.task, "inputs")));
 	}
 	json_decref(x.task);
 	return rc;

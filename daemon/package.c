@@ -63,9 +63,40 @@ bosch_header(const struct package_plan *p, uint8_t **out, size_t *len)
 	return r;
 }
 
+/*
+ * The magic, and a length that the header's own es and ml give (16 + 36 es
+ * + ml): nothing else is checked, so that a header a lax device would
+ * accept (another pv, ec or sc) is recognised too.
+ */
+static bool
+bosch_is_header(const uint8_t *head, size_t headlen, uint64_t total)
+{
+	unsigned ml, es;
+
+	if (headlen < CONTAINER_FIXED_SIZE ||
+	    memcmp(head, CONTAINER_MAGIC, CONTAINER_MAGIC_LEN) != 0) {
+		return false;
+	}
+	ml = (unsigned)head[9] | (unsigned)head[10] << 8;
+	es = head[15];
+	return total ==
+	       (uint64_t)CONTAINER_FIXED_SIZE + (uint64_t)CONTAINER_SEGMENT_ENTRY_SIZE * es + ml;
+}
+
 static const struct package_format formats[] = {
-    {"BOSCH_SE_V1", bosch_header_size, bosch_header},
+    {"BOSCH_SE_V1", bosch_header_size, bosch_header, bosch_is_header},
 };
+
+bool
+package_is_header(const uint8_t *head, size_t headlen, uint64_t total)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (formats[i].is_header(head, headlen, total)) {
+			return true;
+		}
+	}
+	return false;
+}
 
 const struct package_format *
 package_format_find(const char *name)
@@ -132,17 +163,16 @@ child_new_txn(struct store_txn *t, void *arg)
 	return r != 0 ? r : t->err;
 }
 
-/* Make and store a child of PARENT, IN_PROGRESS; its id in ID. */
-static int
-child_start(struct daemon *d, const json_t *parent, const char *type, const char *name,
-	    json_t *inputs, const char *member, json_t *spec, char id[TASK_ID_LEN + 1])
+/* A child record of PARENT (not stored): TYPE, NAME, INPUTS and SPEC (its MEMBER), taken. */
+static json_t *
+child_record(const json_t *parent, const char *type, const char *name, json_t *inputs,
+	     const char *member, json_t *spec, char id[TASK_ID_LEN + 1])
 {
 	const json_t *ap = json_object_get(parent, "approval");
-	struct child_new x = {.d = d, .parent = (json_t *)parent};
-	int r;
+	json_t *c;
 
 	task_new_id(id);
-	x.child = json_pack(
+	c = json_pack(
 	    "{s:s, s:O, s:s, s:s, s:s, s:O, s:O, s:O, s:o, s:{s:b, s:O, s:O}, s:[], s:n, s:n, "
 	    "s:n, s:O, s:[], s:I}",
 	    "id", id, "tenant", json_object_get(parent, "tenant"), "type", type, "status",
@@ -153,11 +183,25 @@ child_start(struct daemon *d, const json_t *parent, const char *type, const char
 	    json_object_get(ap, "secondFactor"), "approvals", "decision", "result", "reason",
 	    "parent", json_object_get(parent, "id"), "children", "createdAt",
 	    (json_int_t)time_now());
-	if (x.child == NULL) {
+	if (c == NULL) {
 		json_decref(spec);
+		return NULL;
+	}
+	json_object_set_new(c, member, spec);
+	return c;
+}
+
+/* Make and store a child of PARENT, IN_PROGRESS; its id in ID. */
+static int
+child_start(struct daemon *d, const json_t *parent, const char *type, const char *name,
+	    json_t *inputs, const char *member, json_t *spec, char id[TASK_ID_LEN + 1])
+{
+	struct child_new x = {.d = d, .parent = (json_t *)parent};
+	int r;
+
+	if ((x.child = child_record(parent, type, name, inputs, member, spec, id)) == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	json_object_set_new(x.child, member, spec);
 	json_object_set_new(x.child, "startedAt", json_integer(time_now()));
 	r = store_write(d->store, child_new_txn, &x);
 	if (r == 0) {
@@ -165,6 +209,38 @@ child_start(struct daemon *d, const json_t *parent, const char *type, const char
 	}
 	json_decref(x.child);
 	return r;
+}
+
+int
+package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
+		     const json_t *children)
+{
+	static const enum task_status path[] = {TS_CREATED, TS_IN_PROGRESS, TS_DONE};
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(children, i, c) {
+		const char *tenant = json_string_value(json_object_get(c, "tenant"));
+		struct audit_actor a;
+		char res[64];
+		json_t *v = json_pack("{s:O, s:O}", "type", json_object_get(c, "type"), "parent",
+				      json_object_get(c, "parent"));
+		int r = task_put_new(t, n, c, path, 3);
+		audit_actor_daemon(d, tenant, &a);
+		snprintf(res, sizeof(res), "TASK:%s", json_string_value(json_object_get(c, "id")));
+		if (r == 0) {
+			r = audit_append(t, tenant, &a, "CREATED", res, "child task of a package",
+					 v);
+		}
+		if (r == 0) {
+			r = audit_append(t, tenant, &a, "DONE", res, "DONE", NULL);
+		}
+		json_decref(v);
+		if (r != 0) {
+			return r;
+		}
+	}
+	return t->err;
 }
 
 static void
@@ -236,32 +312,28 @@ hexj(const uint8_t *p, size_t n)
 	return json_string(hex);
 }
 
+/* The SHA-256 of SIZE bytes of FD from OFF into OUT; the same bytes also go into ALSO. */
 static int
-hash_file(int fd, uint64_t size, uint8_t out[32])
+hash_range(int fd, uint64_t off, uint64_t size, EVP_MD_CTX *also, uint8_t out[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
-	uint64_t off = 0;
+	uint64_t done = 0;
 	int r = SIGNET_EINTERNAL;
 
 	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		goto out;
 	}
-	while (off < size) {
-		size_t want = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
+	while (done < size) {
+		size_t want = size - done < HASH_CHUNK ? (size_t)(size - done) : HASH_CHUNK;
+		if ((r = fd_pread_all(fd, buf, want, off + done)) != 0) {
 			goto out;
 		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += (uint64_t)n;
+		EVP_DigestUpdate(md, buf, want);
+		EVP_DigestUpdate(also, buf, want);
+		done += want;
 	}
-	if (EVP_DigestFinal_ex(md, out, NULL) == 1) {
-		r = 0;
-	}
+	r = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : SIGNET_EINTERNAL;
 out:
 	free(buf);
 	EVP_MD_CTX_free(md);
@@ -282,187 +354,313 @@ sign_header(struct hsm_session *hs, const struct keyref *k, const uint8_t *hdr, 
 	return hsm_sign(hs, k->alg, k->id, digest, *dlen, sig, siglen);
 }
 
-int
-exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
-	     char *why, size_t whylen)
+static int
+package_file(struct daemon *d, const char *id, char *path, size_t len)
 {
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const json_t *inputs = json_object_get(task, "inputs");
-	const json_t *enc = json_object_get(task, "encryption");
-	const json_t *sg = json_object_get(task, "signing");
-	const char *fmtname =
-	    json_string_value(json_object_get(json_object_get(task, "packaging"), "format"));
-	const struct package_format *fmt = package_format_find(fmtname ? fmtname : "");
-	struct package_plan *plan = calloc(1, sizeof(*plan));
-	struct keyref ek, sk;
-	bool have_ek = false, have_sk = false;
-	char tmppath[PATH_MAX], outpath[PATH_MAX], name[80], inpath[PATH_MAX], cid[TASK_ID_LEN + 1];
-	uint8_t *hdr = NULL, *md = NULL, sig[1024], digest[64], file_sha[32];
-	size_t hlen = 0, hsize, siglen = sizeof(sig), dlen = 0, ninputs = json_array_size(inputs);
-	uint64_t off, t0 = time_mono_ms();
-	int out_fd = -1, r;
-	size_t i;
-	json_t *in;
+	char name[TASK_ID_LEN + 8];
 
-	*result = NULL;
-	if (plan == NULL) {
-		return SIGNET_EINTERNAL;
+	snprintf(name, sizeof(name), "%s.pkg", id);
+	return spool_path(d, "in", name, path, len);
+}
+
+/* One firmware region encrypted into the package at OFF: its input and ENCRYPTION child. */
+static int
+prepare_segment(struct hsm_session *hs, json_t *task, const uint8_t ek_id[HSM_ID_LEN],
+		enum hsm_cipher cipher, const struct package_region *g, size_t i, int fd,
+		uint64_t off, struct hsm_crypt_result *cr, json_t *kids, char *why, size_t whylen)
+{
+	const json_t *enc = json_object_get(task, "encryption");
+	json_t *pk = json_object_get(task, "packaging");
+	char dflt[32], hin[65], hout[65], cid[TASK_ID_LEN + 1];
+	const char *name = g->name;
+	json_t *child, *seg;
+	int r;
+
+	if (name == NULL) {
+		snprintf(dflt, sizeof(dflt), "input-%zu", i);
+		name = dflt;
 	}
-	if (fmt == NULL) {
-		snprintf(why, whylen, "unknown packaging format");
-		free(plan);
+	r = hsm_encrypt_fd_at(hs, cipher, ek_id, g->fd, g->off, g->size, fd, off, cr);
+	if (r == SIGNET_ENOSPACE) {
+		snprintf(why, whylen, "no space left in the spool for segment %zu", i);
+		return r;
+	}
+	if (r != 0) {
+		snprintf(why, whylen, "the token could not encrypt input %zu (%s)", i,
+			 signet_strerror(r));
+		return r;
+	}
+	hex_encode(cr->in_sha256, 32, hin);
+	hex_encode(cr->out_sha256, 32, hout);
+	if (cr->in_size != g->size) {
+		snprintf(why, whylen, "input %zu ends before its size (the file shrank)", i);
 		return SIGNET_EINVAL;
 	}
-	fail_orphans(d, task);
-	if (spool_path(d, "tmp", id, tmppath, sizeof(tmppath)) != 0 ||
-	    spool_path(d, "out", id, outpath, sizeof(outpath)) != 0) {
-		free(plan);
+	if (g->sha256 != NULL && strcasecmp(g->sha256, hin) != 0) {
+		snprintf(why, whylen,
+			 "the SHA-256 of firmware '%s' does not match the sha256 given", name);
+		return SIGNET_EINVAL;
+	}
+	if (cr->out_size > UINT32_MAX) {
+		snprintf(why, whylen, "input %zu makes a segment longer than 4 GiB - 1", i);
+		return SIGNET_ETOO_LARGE;
+	}
+	seg = json_pack("{s:I, s:s, s:I}", "size", (json_int_t)cr->out_size, "sha256", hout,
+			"offset", (json_int_t)off);
+	json_array_append_new(json_object_get(task, "inputs"),
+			      json_pack("{s:s, s:I, s:s, s:s}", "name", name, "size",
+					(json_int_t)g->size, "sha256", hin, "role", "firmware"));
+	/* Two flat lists, segment i of firmware input i: 255 of them still fit one packet. */
+	json_array_append_new(json_object_get(pk, "segmentSizes"), json_integer(cr->out_size));
+	json_array_append_new(json_object_get(pk, "segmentSha256"), json_string(hout));
+	child =
+	    child_record(task, "ENCRYPTION", name,
+			 json_pack("[{s:s, s:I, s:s}]", "name", name, "size", (json_int_t)g->size,
+				   "sha256", hin),
+			 "encryption",
+			 json_pack("{s:O, s:O, s:I}", "key", json_object_get(enc, "key"), "cipher",
+				   json_object_get(enc, "cipher"), "segment", (json_int_t)i),
+			 cid);
+	if (seg == NULL || child == NULL) {
+		json_decref(seg);
+		json_decref(child);
 		return SIGNET_EINTERNAL;
 	}
-	if ((r = engine_read_key(d, tenant, json_string_value(json_object_get(enc, "key")) ?: "",
-				 &ek, why, whylen)) != 0) {
-		goto out;
-	}
-	have_ek = true;
-	if ((r = engine_read_key(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "",
-				 &sk, why, whylen)) != 0) {
-		goto out;
-	}
-	have_sk = true;
-	if (hsm_cipher_parse(json_string_value(json_object_get(enc, "cipher")), &plan->cipher) !=
-	    0) {
-		snprintf(why, whylen, "unknown cipher");
-		r = SIGNET_EINVAL;
-		goto out;
-	}
-	plan->sigalg = sk.alg;
-	/* The firmware files, then the metadata (the last input, when its role says so). */
-	json_array_foreach(inputs, i, in) {
-		const char *role = json_string_value(json_object_get(in, "role"));
-		if (role != NULL && strcmp(role, "metadata") == 0) {
-			uint8_t got[32];
-			char hex[65];
-			size_t mlen = 0;
-			int fd;
-			snprintf(name, sizeof(name), "%s.%zu", id, i);
-			spool_path(d, "in", name, inpath, sizeof(inpath));
-			fd = open(inpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			if (fd < 0 || fd_read_all(fd, CONTAINER_MAX_METADATA, &md, &mlen) != 0) {
-				if (fd >= 0) {
-					close(fd);
-				}
-				snprintf(why, whylen, "interrupted: the metadata is gone");
-				r = SIGNET_EUNAVAILABLE;
-				goto out;
-			}
-			close(fd);
-			EVP_Digest(md, mlen, got, NULL, EVP_sha256(), NULL);
-			hex_encode(got, 32, hex);
-			if (strcmp(hex, json_string_value(json_object_get(in, "sha256")) ?: "") !=
-			    0) {
-				snprintf(
-				    why, whylen,
-				    "interrupted: the spooled metadata does not match its hash");
-				r = SIGNET_EUNAVAILABLE;
-				goto out;
-			}
-			plan->md = md;
-			plan->mdlen = mlen;
-		} else {
-			plan->nseg++;
-		}
-	}
-	if (plan->nseg == 0 || plan->nseg > CONTAINER_MAX_SEGMENTS) {
-		snprintf(why, whylen, "the task's inputs are damaged");
+	json_object_set(child, "result", seg);
+	json_decref(seg);
+	json_array_append_new(kids, child);
+	json_array_append_new(json_object_get(task, "children"), json_string(cid));
+	return 0;
+}
+
+int
+package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
+		json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
+		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
+		size_t mdlen, json_t **children, char *why, size_t whylen)
+{
+	const char *id = json_string_value(json_object_get(task, "id"));
+	struct package_plan *plan = calloc(1, sizeof(*plan));
+	json_t *kids = json_array();
+	char path[PATH_MAX];
+	uint8_t *hdr = NULL, hsha[32];
+	size_t hlen = 0, hsize;
+	uint64_t off, t0 = time_mono_ms();
+	int fd = -1, r;
+
+	*children = NULL;
+	if (plan == NULL || kids == NULL || id == NULL || n == 0 || n > PACKAGE_MAX_SEGMENTS ||
+	    package_file(d, id, path, sizeof(path)) != 0) {
 		r = SIGNET_EINTERNAL;
 		goto out;
 	}
-	hsize = fmt->header_size(plan->nseg, plan->mdlen);
-	out_fd = open(tmppath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out_fd < 0) {
+	if (hs == NULL) {
+		snprintf(why, whylen, "the token is not available");
+		r = SIGNET_ETOKEN;
+		goto out;
+	}
+	plan->nseg = (unsigned)n;
+	plan->md = md;
+	plan->mdlen = mdlen;
+	plan->cipher = cipher;
+	plan->sigalg = sigalg;
+	json_object_set_new(json_object_get(task, "packaging"), "segmentSizes", json_array());
+	json_object_set_new(json_object_get(task, "packaging"), "segmentSha256", json_array());
+	hsize = fmt->header_size(plan->nseg, mdlen);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
 		int e = errno;
-		log_err("task %s: cannot create %s: %s", id, tmppath, strerror(e));
+		log_err("task %s: cannot create %s: %s", id, path, strerror(e));
 		r = signet_err_from_errno(e);
 		goto out;
 	}
-	/* Each segment is encrypted straight into its place after the header. */
+	/* Each firmware is read once from the client's file, hashed and encrypted in one pass. */
 	off = hsize;
-	for (i = 0; i < plan->nseg; i++) {
-		const json_t *x = json_array_get(inputs, i);
-		const char *want = json_string_value(json_object_get(x, "sha256"));
-		uint64_t size = (uint64_t)json_integer_value(json_object_get(x, "size"));
+	for (size_t i = 0; i < n; i++) {
 		struct hsm_crypt_result cr;
-		char hex[65];
-		int in_fd;
-
-		r = child_start(
-		    d, task, "ENCRYPTION", json_string_value(json_object_get(x, "name")) ?: "input",
-		    json_pack("[{s:O, s:O, s:O}]", "name", json_object_get(x, "name"), "size",
-			      json_object_get(x, "size"), "sha256", json_object_get(x, "sha256")),
-		    "encryption",
-		    json_pack("{s:O, s:O, s:I}", "key", json_object_get(enc, "key"), "cipher",
-			      json_object_get(enc, "cipher"), "segment", (json_int_t)i),
-		    cid);
-		if (r != 0) {
-			snprintf(why, whylen, "the package was canceled or could not be recorded");
-			goto out;
-		}
-		snprintf(name, sizeof(name), "%s.%zu", id, i);
-		spool_path(d, "in", name, inpath, sizeof(inpath));
-		in_fd = open(inpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (in_fd < 0) {
-			snprintf(why, whylen, "interrupted: input %zu is gone", i);
-			r = SIGNET_EUNAVAILABLE;
-		} else {
-			r = hsm_encrypt_fd_at(hs, plan->cipher, ek.id, in_fd, 0, size, out_fd, off,
-					      &cr);
-			close(in_fd);
-			if (r != 0) {
-				snprintf(why, whylen,
-					 "the token could not encrypt segment %zu (%s)", i,
-					 signet_strerror(r));
-			}
-		}
-		if (r == 0) {
-			hex_encode(cr.in_sha256, 32, hex);
-			if (cr.in_size != size || want == NULL || strcmp(hex, want) != 0) {
-				snprintf(why, whylen,
-					 "interrupted: spooled input %zu does not match its hash",
-					 i);
-				r = SIGNET_EUNAVAILABLE;
-			} else if (cr.out_size > UINT32_MAX) {
-				snprintf(why, whylen, "segment %zu is longer than 4 GiB - 1", i);
-				r = SIGNET_ETOO_LARGE;
-			}
-		}
-		child_end(d, tenant, cid, r, why,
-			  r == 0 ? json_pack("{s:o, s:I, s:I}", "sha256", hexj(cr.out_sha256, 32),
-					     "size", (json_int_t)cr.out_size, "offset",
-					     (json_int_t)off)
-				 : NULL);
-		if (r != 0) {
+		if ((r = prepare_segment(hs, task, ek_id, cipher, &rg[i], i, fd, off, &cr, kids,
+					 why, whylen)) != 0) {
 			goto out;
 		}
 		plan->seglen[i] = cr.out_size;
 		memcpy(plan->segsha[i], cr.out_sha256, 32);
 		off += cr.out_size;
 	}
+	if (mdlen > 0) {
+		uint8_t msha[32];
+		json_t *in;
+		EVP_Digest(md, mdlen, msha, NULL, EVP_sha256(), NULL);
+		in = json_pack("{s:s, s:I, s:o, s:s}", "name", "metadata", "size",
+			       (json_int_t)mdlen, "sha256", hexj(msha, 32), "role", "metadata");
+		if (in != NULL && mdlen <= PACKAGE_SHOW_METADATA_MAX) {
+			/* What the header will carry in clear: approvers read it. */
+			char *b64 = base64_encode_alloc(md, mdlen, false);
+			json_object_set_new(in, "base64", json_string(b64 ? b64 : ""));
+			free(b64);
+		}
+		json_array_append_new(json_object_get(task, "inputs"), in);
+	}
 	if ((r = fmt->header(plan, &hdr, &hlen)) != 0 || hlen != hsize) {
 		snprintf(why, whylen, "the header could not be built");
 		r = r != 0 ? r : SIGNET_EINTERNAL;
 		goto out;
 	}
-	/* The signing child: what it signs is the header, which names every segment's digest. */
+	if ((r = fd_pwrite_all(fd, hdr, hlen, 0)) == 0 &&
+	    (fsync(fd) != 0 || engine_fsync_dir(path) != 0)) {
+		r = -errno;
+	}
+	if (r != 0) {
+		log_err("task %s: cannot write %s: %s", id, path, strerror(-r));
+		r = signet_err_from_errno(-r);
+		goto out;
+	}
+	/* What approvers see and bind, and what the engine will sign. */
+	EVP_Digest(hdr, hlen, hsha, NULL, EVP_sha256(), NULL);
+	json_object_set_new(
+	    json_object_get(task, "packaging"), "header",
+	    json_pack("{s:I, s:o}", "size", (json_int_t)hlen, "sha256", hexj(hsha, 32)));
+	log_info("task %s: %zu segments encrypted, %llu bytes, in %llu ms", id, n,
+		 (unsigned long long)off, (unsigned long long)(time_mono_ms() - t0));
+	*children = kids;
+	kids = NULL;
+	r = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		if (r != 0) {
+			unlink(path);
+		}
+	}
+	json_decref(kids);
+	free(hdr);
+	free(plan);
+	return r;
+}
+
+/* Read back the prepared header and check it is the one recorded (and approved). */
+static int
+read_header(int fd, const json_t *hd, uint8_t **hdr, size_t *hlen, struct container_header *h,
+	    char *why, size_t whylen)
+{
+	const char *want = json_string_value(json_object_get(hd, "sha256"));
+	json_int_t size = json_integer_value(json_object_get(hd, "size"));
+	const char *cwhy = NULL;
+	uint8_t sha[32];
+	char hex[65];
+	size_t dec = 0;
+
+	if (size < CONTAINER_FIXED_SIZE || size > CONTAINER_MAX_HEADER_SIZE ||
+	    (*hdr = malloc((size_t)size)) == NULL) {
+		snprintf(why, whylen, "the task's header record is damaged");
+		return SIGNET_EINTERNAL;
+	}
+	*hlen = (size_t)size;
+	if (fd_pread_all(fd, *hdr, *hlen, 0) != 0) {
+		snprintf(why, whylen, "interrupted: the prepared package is damaged");
+		return SIGNET_EUNAVAILABLE;
+	}
+	EVP_Digest(*hdr, *hlen, sha, NULL, EVP_sha256(), NULL);
+	hex_encode(sha, 32, hex);
+	if (want == NULL || strcmp(hex, want) != 0) {
+		snprintf(why, whylen, "interrupted: the prepared header does not match its digest");
+		return SIGNET_EUNAVAILABLE;
+	}
+	if (container_header_decode(*hdr, *hlen, h, &dec, &cwhy) != 0 || dec != *hlen) {
+		snprintf(why, whylen, "the prepared header is damaged (%s)", cwhy ? cwhy : "?");
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
+}
+
+int
+exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
+	     char *why, size_t whylen)
+{
+	const char *id = json_string_value(json_object_get(task, "id"));
+	const char *tenant = json_string_value(json_object_get(task, "tenant"));
+	const json_t *sg = json_object_get(task, "signing");
+	const json_t *pk = json_object_get(task, "packaging");
+	const struct package_format *fmt =
+	    package_format_find(json_string_value(json_object_get(pk, "format")) ?: "");
+	struct container_header *h = calloc(1, sizeof(*h));
+	struct keyref sk;
+	bool have_sk = false;
+	char inpath[PATH_MAX], outpath[PATH_MAX], cid[TASK_ID_LEN + 1];
+	uint8_t *hdr = NULL, sig[1024], digest[64], file_sha[32], sha[32];
+	size_t hlen = 0, siglen = sizeof(sig), dlen = 0;
+	uint64_t off, t0 = time_mono_ms();
+	EVP_MD_CTX *whole = EVP_MD_CTX_new();
+	int fd = -1, r;
+
+	*result = NULL;
+	if (h == NULL || whole == NULL || EVP_DigestInit_ex(whole, EVP_sha256(), NULL) != 1 ||
+	    package_file(d, id ?: "", inpath, sizeof(inpath)) != 0 ||
+	    spool_path(d, "out", id ?: "", outpath, sizeof(outpath)) != 0) {
+		r = SIGNET_EINTERNAL;
+		goto out;
+	}
+	if (fmt == NULL) {
+		snprintf(why, whylen, "unknown packaging format");
+		r = SIGNET_EINVAL;
+		goto out;
+	}
+	if (json_object_get(pk, "header") == NULL) {
+		/* Its approvals bound the inputs only, not the header that would be signed. */
+		snprintf(why, whylen,
+			 "the package was made by an earlier version of signetd, whose approvals "
+			 "did not bind its header: package it again");
+		r = SIGNET_EINVAL;
+		goto out;
+	}
+	fail_orphans(d, task);
+	if ((r = engine_read_key(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "",
+				 &sk, why, whylen)) != 0) {
+		goto out;
+	}
+	have_sk = true;
+	if ((r = keyref_check_purpose(&sk, KEY_PURPOSE_PACKAGING, why, whylen)) != 0) {
+		goto out;
+	}
+	if ((fd = open(inpath, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		snprintf(why, whylen, "interrupted: the prepared package is gone");
+		r = SIGNET_EUNAVAILABLE;
+		goto out;
+	}
+	if ((r = read_header(fd, json_object_get(pk, "header"), &hdr, &hlen, h, why, whylen)) !=
+	    0) {
+		goto out;
+	}
+	if (h->sc != container_sig_code(hsm_alg_name(sk.alg))) {
+		snprintf(why, whylen, "the header names another signature algorithm than %s's",
+			 sk.label);
+		r = SIGNET_EINVAL;
+		goto out;
+	}
+	/* Each segment as stored must be the one the header names; the file is hashed on the way.
+	 */
+	EVP_DigestUpdate(whole, hdr, hlen);
+	off = hlen;
+	for (unsigned i = 0; i < h->es; i++) {
+		if (hash_range(fd, off, h->esl[i], whole, sha) != 0) {
+			snprintf(why, whylen, "interrupted: the prepared package is damaged");
+			r = SIGNET_EUNAVAILABLE;
+			goto out;
+		}
+		if (memcmp(sha, h->esh[i], 32) != 0) {
+			snprintf(why, whylen, "interrupted: segment %u does not match its hash", i);
+			r = SIGNET_EUNAVAILABLE;
+			goto out;
+		}
+		off += h->esl[i];
+	}
+	/* The signing child: what it signs is the header the approvers saw. */
 	{
-		uint8_t hsha[32];
-		json_t *spec;
-		EVP_Digest(hdr, hlen, hsha, NULL, EVP_sha256(), NULL);
-		spec = json_pack("{s:s, s:s, s:b}", "key", sk.label, "algorithm",
-				 hsm_alg_name(sk.alg), "prehashed", 0);
+		json_t *spec = json_pack("{s:s, s:s, s:b}", "key", sk.label, "algorithm",
+					 hsm_alg_name(sk.alg), "prehashed", 0);
+		EVP_Digest(hdr, hlen, sha, NULL, EVP_sha256(), NULL);
 		r = child_start(d, task, "SIGNING", "header",
 				json_pack("[{s:s, s:I, s:o}]", "name", "header", "size",
-					  (json_int_t)hlen, "sha256", hexj(hsha, 32)),
+					  (json_int_t)hlen, "sha256", hexj(sha, 32)),
 				"signing", spec, cid);
 		if (r != 0) {
 			snprintf(why, whylen, "the package was canceled or could not be recorded");
@@ -485,59 +683,43 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 			goto out;
 		}
 	}
-	if ((r = fd_pwrite_all(out_fd, hdr, hlen, 0)) == 0 &&
-	    (r = fd_pwrite_all(out_fd, sig, siglen, off)) == 0 &&
-	    ftruncate(out_fd, (off_t)(off + siglen)) != 0) {
+	if ((r = fd_pwrite_all(fd, sig, siglen, off)) == 0 &&
+	    (ftruncate(fd, (off_t)(off + siglen)) != 0 || fsync(fd) != 0)) {
 		r = -errno;
 	}
 	if (r != 0) {
-		log_err("task %s: cannot write the container: %s", id, strerror(-r));
+		log_err("task %s: cannot write the signature: %s", id, strerror(-r));
 		r = signet_err_from_errno(-r);
 		goto out;
 	}
+	EVP_DigestUpdate(whole, sig, siglen);
+	EVP_DigestFinal_ex(whole, file_sha, NULL);
 	off += siglen;
-	if ((r = hash_file(out_fd, off, file_sha)) != 0) {
-		log_err("task %s: cannot read back the container", id);
-		goto out;
-	}
-	if (fsync(out_fd) != 0) {
-		int e = errno;
-		log_err("task %s: cannot sync the container: %s", id, strerror(e));
-		r = signet_err_from_errno(e);
-		goto out;
-	}
-	close(out_fd);
-	out_fd = -1;
-	if (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0) {
+	close(fd);
+	fd = -1;
+	if (rename(inpath, outpath) != 0 || engine_fsync_dir(outpath) != 0) {
 		int e = errno;
 		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
 		r = signet_err_from_errno(e);
 		goto out;
 	}
-	log_info("task %s: packaged %u segments, %llu bytes in %llu ms", id, plan->nseg,
+	log_info("task %s: signed the header of %u segments, %llu bytes in %llu ms", id, h->es,
 		 (unsigned long long)off, (unsigned long long)(time_mono_ms() - t0));
 	*result =
 	    json_pack("{s:o, s:I, s:I, s:b, s:s, s:I, s:I}", "sha256", hexj(file_sha, 32), "size",
 		      (json_int_t)off, "expiresAt", (json_int_t)(time_now() + d->cfg->result_ttl),
-		      "available", 1, "format", fmt->name, "segments", (json_int_t)plan->nseg,
+		      "available", 1, "format", fmt->name, "segments", (json_int_t)h->es,
 		      "headerSize", (json_int_t)hlen);
 	r = *result != NULL ? 0 : SIGNET_EINTERNAL;
 out:
-	if (out_fd >= 0) {
-		close(out_fd);
-	}
-	if (r != 0) {
-		unlink(tmppath);
-	}
-	if (have_ek) {
-		keyref_clear(&ek);
+	if (fd >= 0) {
+		close(fd);
 	}
 	if (have_sk) {
 		keyref_clear(&sk);
 	}
+	EVP_MD_CTX_free(whole);
 	free(hdr);
-	free(md);
-	free(plan);
-	(void)ninputs;
+	free(h);
 	return r;
 }

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "daemon/daemon.h"
+#include "daemon/store.h"
+#include "daemon/tasks.h"
 #include "hsm/crypt.h"
 #include "hsm/hsm.h"
 
@@ -16,6 +18,18 @@
 #define PACKAGE_MAX_METADATA 65535
 /* A firmware file: its segment (ciphertext, padding, IV) must fit the header's u32 length. */
 #define PACKAGE_MAX_INPUT (UINT32_MAX - 64u)
+/*
+ * Metadata up to this size is shown in full in the task (base64); larger, by
+ * its size and SHA-256 only (a task with 255 segments must still fit a packet).
+ */
+#define PACKAGE_SHOW_METADATA_MAX 1024
+
+/* A firmware file of a packaging request: a region of a descriptor the client attached. */
+struct package_region {
+	int fd;
+	uint64_t off, size;
+	const char *name, *sha256; /* NULL: input-<i>; none given */
+};
 
 /* What a format needs to lay out a container once the segments are encrypted. */
 struct package_plan {
@@ -37,17 +51,52 @@ struct package_format {
 	const char *name;
 	size_t (*header_size)(unsigned nseg, size_t mdlen);
 	int (*header)(const struct package_plan *p, uint8_t **out, size_t *len);
+	/* Could an input of TOTAL bytes that starts with HEAD (its first HEADLEN) be a header? */
+	bool (*is_header)(const uint8_t *head, size_t headlen, uint64_t total);
 };
 
 const struct package_format *package_format_find(const char *name);
+/*
+ * Is an input of TOTAL bytes, starting with HEAD (its first HEADLEN bytes,
+ * at least 16 when TOTAL is), a header of any format signet knows? Then
+ * only a packaging task may sign it (a defence in depth: a key that signs
+ * tasks never signs headers, and a digest cannot be recognised).
+ */
+bool package_is_header(const uint8_t *head, size_t headlen, uint64_t total);
 /* Can the format's signature codes name this signing algorithm? */
 bool package_sig_supported(enum hsm_alg alg);
 
 /*
- * Run a PACKAGING task (status IN_PROGRESS): an ENCRYPTION child per
- * firmware file, encrypted into its place in the container, a SIGNING
- * child over the header, then the container moved into the spool's out/.
- * *RESULT as for an encryption task (sha256, size, expiresAt, available).
+ * Make a PACKAGING task ready in the request that creates it, before it may
+ * wait for approval, so that approvers see what will be signed. TASK is its
+ * record (id, tenant, "encryption" {key, cipher}, "signing" {key,
+ * algorithm}, "packaging" {format}, no inputs yet). Each of the N regions
+ * RG is read once from the client's descriptor, hashed and encrypted by the
+ * token with the AES key EK_ID into its place in the package file (spool
+ * in/<id>.pkg); then the header (SIGALG's code, metadata MD of MDLEN bytes)
+ * is written at its start and the file synced. Fills TASK's inputs (each
+ * firmware; the metadata, in full when small), "children", and in
+ * "packaging" segmentSizes and segmentSha256 (segment i: firmware input i)
+ * and header {size, sha256}. *CHILDREN:
+ * the ENCRYPTION children, done, for package_children_put in the
+ * transaction that stores TASK. On failure (WHY) the file is removed.
+ */
+int package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
+		    json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
+		    enum hsm_alg sigalg, const struct package_region *rg, size_t n,
+		    const uint8_t *md, size_t mdlen, json_t **children, char *why, size_t whylen);
+
+/* Store the children of package_prepare (CREATED, IN_PROGRESS, DONE) with their audit entries. */
+int package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
+			 const json_t *children);
+
+/*
+ * Run a PACKAGING task (status IN_PROGRESS) that package_prepare made:
+ * read the header back and check it against packaging.header (what was
+ * approved) and every segment against the header, have a SIGNING child
+ * sign the header with the packaging key, append the signature, and move
+ * the package into the spool's out/. *RESULT as for an encryption task
+ * (sha256, size, expiresAt, available) with format, segments, headerSize.
  */
 int exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
 		 char *why, size_t whylen);

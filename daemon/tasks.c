@@ -432,6 +432,24 @@ spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_
 										    : SIGNET_EINVAL;
 }
 
+void
+spool_remove_inputs(struct daemon *d, const char *id, size_t n)
+{
+	char name[64], path[PATH_MAX];
+
+	for (size_t i = 0; i <= n; i++) {
+		/* in/<id>.0 ... in/<id>.<n-1>, then a package's in/<id>.pkg. */
+		if (i < n) {
+			snprintf(name, sizeof(name), "%s.%zu", id, i);
+		} else {
+			snprintf(name, sizeof(name), "%s.pkg", id);
+		}
+		if (spool_path(d, "in", name, path, sizeof(path)) == 0) {
+			unlink(path);
+		}
+	}
+}
+
 #define INGEST_CHUNK (1u << 20)
 
 /* Writing the spool copy PATH failed with errno E: for lack of space, a message that says so. */
@@ -504,6 +522,10 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 				 (unsigned long long)max);
 			r = SIGNET_ETOO_LARGE;
 			goto done;
+		}
+		if (off < sizeof(out->head)) {
+			size_t h = sizeof(out->head) - (size_t)off;
+			memcpy(out->head + off, buf, (size_t)n < h ? (size_t)n : h);
 		}
 		EVP_DigestUpdate(c256, buf, (size_t)n);
 		if (c384 != NULL) {

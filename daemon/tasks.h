@@ -83,8 +83,10 @@ int timer_put(struct store_txn *t, int64_t due, const char *kind, const char *te
 	      const char *id);
 void timer_del(struct store_txn *t, int64_t due, const char *kind, const char *id);
 
-/* Spool paths: in/<id>.<n> inputs, out/<id> results, tmp/ partial files. */
+/* Spool paths: in/<id>.<n> inputs, in/<id>.pkg a package being made, out/<id> results, tmp/. */
 int spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len);
+/* Remove a task's inputs from the spool: in/<id>.0 to in/<id>.<N-1>, and in/<id>.pkg. */
+void spool_remove_inputs(struct daemon *d, const char *id, size_t n);
 
 /*
  * Copy IN_FD (a local regular file, from offset 0) into a new spool input
@@ -94,6 +96,7 @@ int spool_path(struct daemon *d, const char *dir, const char *name, char *out, s
 struct digests {
 	uint8_t sha256[32], sha384[48], sha512[64];
 	uint64_t size;
+	uint8_t head[16]; /* the first bytes read (min(size, 16) of them) */
 };
 int spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
 		 struct digests *out, char *why, size_t whylen);

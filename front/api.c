@@ -521,8 +521,9 @@ h_download(struct req *q)
 /* ---- device configurations ---- */
 
 static const char *const devconf_names[] = {
-    "name",     "description", "signKeys",     "encryptKeys", "encryptCert", "cipher",  "packaging",
-    "fourEyes", "quorum",      "secondFactor", "users",       "approvers",   "enabled", NULL};
+    "name",         "description", "signKeys",  "packageKey", "encryptKeys",
+    "encryptCert",  "cipher",      "packaging", "fourEyes",   "quorum",
+    "secondFactor", "users",       "approvers", "enabled",    NULL};
 
 /* A paged listing: the route's arg names the op; `size` and `cursor` are its page. */
 static enum MHD_Result

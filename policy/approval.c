@@ -44,6 +44,32 @@ approval_outcome(int approvals, bool rejected, int quorum)
 	return approvals >= (quorum < 1 ? 1 : quorum) ? APPROVAL_APPROVED : APPROVAL_STILL_WAITING;
 }
 
+enum approval_vote
+approval_vote_check(const struct approval_vote_facts *f)
+{
+	if (!f->approver_exists) {
+		return VOTE_APPROVER_GONE;
+	}
+	if (f->is_requester) {
+		return VOTE_SELF;
+	}
+	if (!f->token_live) {
+		return VOTE_TOKEN_REVOKED;
+	}
+	if (f->with_code && !f->enrolled) {
+		return VOTE_NOT_ENROLLED;
+	}
+	/* A token revoked and issued again, or a seed replaced: whoever decided may not hold them.
+	 */
+	if (!f->same_credentials) {
+		return VOTE_CREDENTIALS_REPLACED;
+	}
+	if (!f->may_approve) {
+		return VOTE_NO_APPROVE;
+	}
+	return VOTE_COUNTS;
+}
+
 bool
 approval_expired(int64_t waiting_since, int64_t ttl, int64_t now)
 {

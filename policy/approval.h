@@ -40,5 +40,32 @@ enum approval_outcome {
 /* After a decision: APPROVALS distinct approvals so far, any rejection, the quorum. */
 enum approval_outcome approval_outcome(int approvals, bool rejected, int quorum);
 
+/*
+ * What is known, later, of the approver of an APPROVED decision: a vote
+ * counts only while its approver could still cast it.
+ */
+struct approval_vote_facts {
+	bool approver_exists;  /* the user record is still there */
+	bool is_requester;     /* a backstop: decisions refuse it already */
+	bool token_live;       /* the approver has an API token */
+	bool with_code;        /* the decision was made with a TOTP code */
+	bool enrolled;         /* the approver has a TOTP seed */
+	bool same_credentials; /* the token (and seed, WITH_CODE) that decided are the live ones */
+	bool may_approve;      /* the approver holds APPROVE on the device configuration */
+};
+
+enum approval_vote {
+	VOTE_COUNTS,
+	VOTE_APPROVER_GONE,
+	VOTE_SELF,
+	VOTE_TOKEN_REVOKED,
+	VOTE_NOT_ENROLLED,
+	VOTE_CREDENTIALS_REPLACED,
+	VOTE_NO_APPROVE,
+};
+
+/* Does a recorded approval still count? The first reason it does not, in the order above. */
+enum approval_vote approval_vote_check(const struct approval_vote_facts *f);
+
 /* Has a task waiting since WAITING_SINCE run out of time (TTL seconds) at NOW? */
 bool approval_expired(int64_t waiting_since, int64_t ttl, int64_t now);

@@ -20,6 +20,7 @@
 
 #include "lib/audit_verify.h"
 #include "lib/client.h"
+#include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
 
@@ -59,6 +60,8 @@ struct opts {
 	const char *name;
 	const char *sign_keys[MAX_LIST];
 	int nsign_keys;
+	bool no_sign_keys;       /* devconf update: signKeys [] */
+	const char *package_key; /* the key that signs package headers */
 	const char *enc_keys[MAX_LIST];
 	int nenc_keys;
 	const char *enc_cert;
@@ -490,6 +493,10 @@ h_key(const json_t *k)
 		printf("certificate: %s (until %s)\n", sval(k, "certSubject"),
 		       sval(k, "certNotAfter"));
 	}
+	if (sval(k, "purpose")[0] != '\0') {
+		printf("purpose: %s (since device configuration %s)\n", sval(k, "purpose"),
+		       sval(k, "purposeDeviceConfig"));
+	}
 	if (sval(k, "publicKeyPem")[0] != '\0') {
 		fputs(sval(k, "publicKeyPem"), stdout);
 	}
@@ -823,8 +830,16 @@ devconf_args(struct opts *o)
 	if (o->description != NULL) {
 		json_object_set_new(args, "description", json_string(o->description));
 	}
-	if (o->nsign_keys > 0) {
+	if (o->nsign_keys > 0 && o->no_sign_keys) {
+		json_decref(args);
+		usage_error("--sign-key and --no-sign-keys exclude each other");
+		return NULL;
+	}
+	if (o->nsign_keys > 0 || o->no_sign_keys) {
 		json_object_set_new(args, "signKeys", str_array(o->sign_keys, o->nsign_keys));
+	}
+	if (o->package_key != NULL) {
+		json_object_set_new(args, "packageKey", json_string(o->package_key));
 	}
 	if (o->nenc_keys > 0) {
 		json_object_set_new(args, "encryptKeys", str_array(o->enc_keys, o->nenc_keys));
@@ -891,6 +906,9 @@ h_devconf(const json_t *r)
 	json_array_foreach(json_object_get(r, "signingKeys"), i, e) {
 		printf("signing key: %s\n", json_string_value(e));
 	}
+	if (json_is_string(json_object_get(r, "packagingKey"))) {
+		printf("packaging key: %s\n", sval(r, "packagingKey"));
+	}
 	json_array_foreach(json_object_get(r, "encryptionKeys"), i, e) {
 		if (strcmp(sval(e, "type"), "CERTIFICATE") == 0) {
 			printf("encryption certificate: %s (sha256 %s)\n", sval(e, "subject"),
@@ -917,9 +935,10 @@ c_devconf_create(struct opts *o, char **a)
 {
 	json_t *args;
 
-	if (o->nsign_keys == 0 && o->nenc_keys == 0 && o->enc_cert == NULL) {
-		return usage_error("devconf create needs --sign-key LABEL, --encrypt-key LABEL or "
-				   "--encrypt-cert FILE");
+	if (o->nsign_keys == 0 && o->package_key == NULL && o->nenc_keys == 0 &&
+	    o->enc_cert == NULL) {
+		return usage_error("devconf create needs --sign-key LABEL, --package-key LABEL, "
+				   "--encrypt-key LABEL or --encrypt-cert FILE");
 	}
 	o->name = a[0];
 	if ((args = devconf_args(o)) == NULL) {
@@ -979,6 +998,45 @@ c_devconf_list(struct opts *o, char **a)
 
 /* Tasks */
 
+/* A package's metadata as its approvers read it: bytes outside printable ASCII as \xNN. */
+static void
+print_metadata(const char *b64)
+{
+	size_t max = base64_decoded_max(strlen(b64));
+	uint8_t *md = malloc(max + 1);
+	long n = md != NULL ? base64_decode(b64, strlen(b64), md, max, false) : -1;
+
+	fputs("  metadata: ", stdout);
+	for (long i = 0; i < n; i++) {
+		if (md[i] >= 0x20 && md[i] < 0x7f) {
+			putchar(md[i]);
+		} else {
+			printf("\\x%02x", md[i]);
+		}
+	}
+	putchar('\n');
+	free(md);
+}
+
+/* What a package's approvers approve besides its inputs: the cipher and the header to sign. */
+static void
+h_task_package(const json_t *t)
+{
+	const json_t *hd = json_object_get(json_object_get(t, "packaging"), "header");
+	const json_t *enc = json_object_get(t, "encryption"), *sg = json_object_get(t, "signing");
+
+	if (strcmp(sval(t, "type"), "PACKAGING") != 0 ||
+	    json_is_string(json_object_get(t, "parent"))) {
+		return;
+	}
+	printf("cipher: %s (key %s)\n", sval(enc, "cipher"), sval(enc, "key"));
+	if (json_is_object(hd)) {
+		printf("header: %lld bytes, sha256 %s, to be signed by %s (%s)\n",
+		       (long long)json_integer_value(json_object_get(hd, "size")),
+		       sval(hd, "sha256"), sval(sg, "key"), sval(sg, "algorithm"));
+	}
+}
+
 static void
 h_task(const json_t *t)
 {
@@ -993,10 +1051,22 @@ h_task(const json_t *t)
 		       sval(t, "deviceConfigName"));
 	}
 	json_array_foreach(json_object_get(t, "inputs"), i, e) {
+		const json_t *pk = json_object_get(t, "packaging");
+		const json_t *ssha = json_array_get(json_object_get(pk, "segmentSha256"), i);
 		printf("input: %s, %lld bytes, sha256 %s\n", sval(e, "name"),
 		       (long long)json_integer_value(json_object_get(e, "size")),
 		       sval(e, "sha256"));
+		if (json_is_string(ssha)) {
+			printf("  segment %zu: %lld bytes, sha256 %s\n", i,
+			       (long long)json_integer_value(
+				   json_array_get(json_object_get(pk, "segmentSizes"), i)),
+			       json_string_value(ssha));
+		}
+		if (json_is_string(json_object_get(e, "base64"))) {
+			print_metadata(sval(e, "base64"));
+		}
 	}
+	h_task_package(t);
 	if (json_is_string(json_object_get(t, "reason"))) {
 		printf("reason: %s\n", sval(t, "reason"));
 	}
@@ -1638,10 +1708,12 @@ static const struct cmd commands[] = {
     {"config", "get", 1, c_config_get, "config get KEY"},
     {"config", "set", 2, c_config_set, "config set KEY JSON"},
     {"devconf", "create", 1, c_devconf_create,
-     "devconf create NAME --sign-key LABEL [--encrypt-key LABEL | --encrypt-cert FILE] "
+     "devconf create NAME [--sign-key LABEL]... [--package-key LABEL] "
+     "[--encrypt-key LABEL | --encrypt-cert FILE] "
      "[--cipher C] [--four-eyes on|off] [--quorum N] [--second-factor TOTP|NONE] "
      "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]"},
-    {"devconf", "update", 1, c_devconf_update, "devconf update ID [the options of create]"},
+    {"devconf", "update", 1, c_devconf_update,
+     "devconf update ID [the options of create] [--no-sign-keys]"},
     {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID"},
     {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID"},
     {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]"},
@@ -1733,6 +1805,8 @@ main(int argc, char **argv)
 	    {"reason", required_argument, NULL, 1020},
 	    {"force", no_argument, NULL, 1021},
 	    {"pubkey", required_argument, NULL, 1022},
+	    {"package-key", required_argument, NULL, 1034},
+	    {"no-sign-keys", no_argument, NULL, 1035},
 	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
@@ -1902,6 +1976,12 @@ main(int argc, char **argv)
 			break;
 		case 1021:
 			o.force = true;
+			break;
+		case 1034:
+			o.package_key = optarg;
+			break;
+		case 1035:
+			o.no_sign_keys = true;
 			break;
 		case 1022:
 			o.pubkey = optarg;

@@ -3,7 +3,7 @@
 # Four-eyes approval with TOTP (DESIGN §6), checked against a reference TOTP client (oathtool):
 # the ±1 step window, replay and lockout, the catalogue of bypass attempts, quorum, rejection,
 # approval without a second factor, expiry of waiting tasks, a lockout that survives a restart,
-# and the rules of enrollment.
+# the rules of enrollment, and votes of approvers who lost the right (not counted).
 . "$TESTLIB"
 
 # as TOKEN ARGS...: signetctl with another user's token.
@@ -336,6 +336,152 @@ refused WAITING/0 "after the reset carol's code is otp_invalid" otp_invalid "$T8
 	as "$C_TOKEN" task approve "$T8B" --otp "$(oathtool --totp -b "$(secret_of carol)")"
 check "... because she has no TOTP seed" grep -q "no TOTP seed" "$TMP/err"
 expect_refusal "a second reset finds no seed" not_found ctl user otp-reset carol
+
+# --- 9. Votes that no longer count ------------------------------------------------------------
+# An approval counts only while its approver still holds APPROVE, still has the API token and
+# (for a decision with a code) the TOTP seed it decided with. Each attack: an approver decides on
+# a task of quorum 2, then loses the right; a second approver must not complete the quorum with
+# that vote, and nothing is signed.
+
+NEWCOMERS="vic wes xena yuri zoe uma ivy jon kai"
+for u in $NEWCOMERS; do
+	eval "TOK_$u=\$(mkuser $u)"
+	eval "enroll $u \"\$TOK_$u\""
+done
+tok() { eval "echo \"\$TOK_$1\""; }
+ctl --json devconf create dcv --sign-key sk --quorum 2 >"$TMP/out" || fatal "devconf create dcv"
+DCV=$(json .id)
+for u in $NEWCOMERS; do
+	ctl acl add "USER:$u" "DEVICE_CONFIG:$DCV" APPROVE >/dev/null || fatal "acl add $u"
+done
+# vote USER ID: USER approves task ID with a fresh code; the answer in $TMP/out.
+vote() {
+	fresh "$1"
+	as "$(tok "$1")" --json task approve "$2" --otp "$CODE" >"$TMP/out" 2>"$TMP/err" ||
+		not_ok "$1 approves $2 ($(head -c 200 "$TMP/err"))"
+}
+# voided ID USER WHY DESCRIPTION: task ID waits with two decisions and nothing signed; USER's
+# approval is void, saying WHY.
+voided() {
+	ctl --json task show "$1" >"$TMP/vt"
+	check "$4: the second approval leaves the task WAITING (2 decisions), decision null, no result" \
+		test "$(jq -r '[.status, (.approvals | length), .decision, .result] | map(tostring) | join(" ")' "$TMP/vt")" = "WAITING 2 null null"
+	check "$4: $2's approval is void: $3 ($(jq -c ".approvals[] | select(.approver == \"USER:$2\") | .void" "$TMP/vt"))" \
+		jq -e --arg w "$3" ".approvals[] | select(.approver == \"USER:$2\") | .void | strings | contains(\$w)" "$TMP/vt"
+	check "$4: the other approval counts (no void)" \
+		test "$(jq -r "[.approvals[] | select(.approver != \"USER:$2\") | .void] | map(tostring) | join(\" \")" "$TMP/vt")" = null
+}
+
+TA=$(newtask "$DCV")
+vote vic "$TA"
+check "rule removed: vic's approval leaves the task WAITING/1" test "$(state "$TA")" = WAITING/1
+check "alice removes vic's APPROVE rule" ctl acl remove "USER:vic" "DEVICE_CONFIG:$DCV" APPROVE
+vote wes "$TA"
+voided "$TA" vic "no longer holds APPROVE on DEVICE_CONFIG:$DCV" "rule removed"
+vote xena "$TA"
+check "rule removed: a third approver, whose vote counts, completes the quorum: APPROVED" \
+	test "$(json .status)" = APPROVED
+verify_sig "$TA" TA
+
+TB=$(newtask "$DCV")
+vote yuri "$TB"
+check "alice revokes yuri's API token" ctl user revoke yuri
+vote zoe "$TB"
+voided "$TB" yuri "API token of USER:yuri was revoked" "token revoked"
+
+TC9=$(newtask "$DCV")
+vote uma "$TC9"
+ctl --json user token uma >"$TMP/out" || not_ok "alice gives uma a new token"
+# shellcheck disable=SC2034 # tok reads it
+TOK_uma=$(json .token)
+vote ivy "$TC9"
+voided "$TC9" uma "with which USER:uma decided was replaced" "token revoked and issued again"
+
+TD9=$(newtask "$DCV")
+vote jon "$TD9"
+check "alice resets jon's TOTP seed" ctl user otp-reset jon
+vote kai "$TD9"
+voided "$TD9" jon "USER:jon no longer has a TOTP seed" "seed removed"
+ctl --json audit list --resource "TASK:$TB" >"$TMP/out" 2>"$TMP/err" || not_ok "audit list ($(cat "$TMP/err"))"
+check "the voided approval is in the audit log, by signetd (VOIDED, naming yuri)" \
+	test "$(json '[.entries[] | select(.verb == "VOIDED" and .actor == "signetd") | .value | fromjson | .approver] | join(" ")')" = USER:yuri
+fresh uma
+as "$(tok uma)" --json task approve "$TC9" --otp "$CODE" >"$TMP/out" 2>"$TMP/err" || true
+check "... and then her approval completes the quorum: APPROVED" test "$(json .status 2>/dev/null)" = APPROVED
+verify_sig "$TC9" TC9
+
+# At execution: the quorum is reached while the engine is busy (one engine thread, a large
+# encryption ahead), then an approver loses the right before the task runs.
+check "stop signetd before the execution-time votes" stop_daemon
+printf '[daemon]\nauth_fail_delay_ms = 0\n[tasks]\nworkers = 1\ncapability_grace = 1\n' >"$TMP/one.conf"
+printf '[daemon]\nauth_fail_delay_ms = 0\n[tasks]\nworkers = 1\ncapability_grace = 1\napproval_ttl = 2\n' \
+	>"$TMP/one-ttl.conf"
+start_daemon --config "$TMP/one.conf"
+head -c 32 /dev/urandom >"$TMP/ek.raw"
+ctl key import ek --alg AES_256 --file "$TMP/ek.raw" >/dev/null || fatal "key import ek"
+ctl --json devconf create dce --encrypt-key ek --four-eyes off >"$TMP/out" || fatal "devconf create dce"
+DCE=$(json .id)
+ctl --json devconf create dcn2 --sign-key sk --quorum 2 --second-factor NONE --approver USER:wes \
+	--approver USER:xena >"$TMP/out" || fatal "devconf create dcn2"
+DCN2=$(json .id)
+truncate -s 512M "$TMP/big.img"
+# busy: a direct encryption of 512 MiB that keeps the one engine thread for a few seconds.
+busy() {
+	ctl --json task encrypt --devconf "$DCE" --file "$TMP/big.img" >"$TMP/busy" 2>"$TMP/err" ||
+		not_ok "a large encryption to keep the engine busy ($(cat "$TMP/err"))"
+	BUSY=$(jq -r .id "$TMP/busy")
+}
+# left ID STATUS: wait (up to 60 s) until task ID is no longer in STATUS; prints the new one.
+left() {
+	_n=0
+	while [ "$(ctl --json task show "$1" | jq -r .status)" = "$2" ] && [ $_n -lt 600 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	ctl --json task show "$1" | jq -r .status
+}
+busy
+TE9=$(newtask "$DCN2")
+as "$(tok wes)" task approve "$TE9" >/dev/null 2>&1 || not_ok "wes approves"
+as "$(tok xena)" --json task approve "$TE9" >"$TMP/out" 2>&1 || not_ok "xena approves"
+check "execution: the quorum is reached: APPROVED" test "$(json .status)" = APPROVED
+check "alice removes xena's APPROVE on dcn2 before the task runs" \
+	ctl acl remove "USER:xena" "DEVICE_CONFIG:$DCN2" APPROVE
+check "... while the engine is still busy (the premise of this check)" \
+	test "$(ctl --json task show "$BUSY" | jq -r .status)" != DONE
+check "execution: the approved task goes back to WAITING instead of running" \
+	test "$(left "$TE9" APPROVED)" = WAITING
+ctl --json task show "$TE9" >"$TMP/out"
+check "execution: xena's approval is void, the decision null, no result, never started" \
+	test "$(json '[(.approvals[] | select(.approver == "USER:xena") | .void | contains("no longer holds APPROVE")), .decision, .result, .startedAt] | map(tostring) | join(" ")')" = "true null null null"
+events
+check "execution: the task's way back is a task.status WAITING event" \
+	test "$(nevents ".task == \"$TE9\" and .type == \"task.status\" and .status == \"WAITING\"")" = 2
+check "alice gives xena APPROVE on dcn2 again" ctl acl add "USER:xena" "DEVICE_CONFIG:$DCN2" APPROVE
+as "$(tok xena)" --json task approve "$TE9" >"$TMP/out" 2>"$TMP/err" || true
+check "xena decides again, her void decision does not count as one: APPROVED" \
+	test "$(json .status 2>/dev/null)" = APPROVED
+verify_sig "$TE9" TE9
+ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || true
+
+# The same once the time for approval is over: the task cannot wait again, it fails.
+check "restart with approval_ttl = 2" stop_daemon
+start_daemon --config "$TMP/one-ttl.conf"
+busy
+TF9=$(newtask "$DCN2")
+as "$(tok wes)" task approve "$TF9" >/dev/null 2>&1 || not_ok "wes approves"
+as "$(tok xena)" --json task approve "$TF9" >"$TMP/out" 2>&1 || not_ok "xena approves"
+check "expiry: the quorum is reached: APPROVED" test "$(json .status)" = APPROVED
+check "alice revokes xena's API token before the task runs" ctl user revoke xena
+check "expiry: the approved task ends FAILED" test "$(left "$TF9" APPROVED)" = FAILED
+ctl --json task show "$TF9" >"$TMP/out"
+check "expiry: the reason says the approvals are short and the time is over ($(json .reason))" \
+	sh -c "jq -e '.reason | contains(\"time for approval is over\") and contains(\"USER:xena was revoked\")' '$TMP/out' >/dev/null"
+check "expiry: no result" test "$(json .result)" = null
+ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || true
+rm -f "$TMP/big.img"
+check "back to the main configuration" stop_daemon
+start_daemon --config "$TMP/main.conf"
 
 # --- 7. A lockout survives a restart ----------------------------------------------------------
 

@@ -319,7 +319,7 @@ say "# keys ready after $(since "$T_START") s"
 head -c 100003 /dev/urandom >"$TMP/fw-a.bin"
 head -c 65536 /dev/urandom >"$TMP/fw-b.bin"
 printf '{"device": "ECU-4711", "version": "1.2.3", "notes": "metadata of the package"}\n' >"$TMP/meta.json"
-ctl --json devconf create dc1 --sign-key s-ECC_NIST_P256 --encrypt-key e256 --four-eyes off >"$TMP/out" ||
+ctl --json devconf create dc1 --package-key s-ECC_NIST_P256 --encrypt-key e256 --four-eyes off >"$TMP/out" ||
 	fatal "devconf dc1"
 DC1=$(json .id)
 check "dc1: AES256_CBC_PKCS7_PAD, packaging BOSCH_SE_V1" \
@@ -364,7 +364,7 @@ fi
 ###########################################################################################
 # 2. Every signing algorithm, the six ciphers, no metadata.
 head -c 1 /dev/urandom >"$TMP/fw-c.bin"
-ctl --json devconf create dc-ecb-early --sign-key s-ED25519 --encrypt-key e256 \
+ctl --json devconf create dc-ecb-early --package-key s-ED25519 --encrypt-key e256 \
 	--cipher AES256_ECB_ZERO_BYTE_PAD --four-eyes off >"$TMP/out" || fatal "an ECB device configuration"
 expect_refusal "a legacy (ECB) cipher is refused before the tenant allows it: denied" denied \
 	ctl task package --devconf "$(json .id)" "$TMP/fw-a.bin"
@@ -377,7 +377,7 @@ for spec in RSA_3072:AES128_CBC_PKCS7_PAD RSA_4096:AES256_CBC_ZERO_BYTE_PAD \
 	AES256_*) key=e256 hexkey=$K256 ;;
 	*) key=e128 hexkey=$K128 ;;
 	esac
-	ctl --json devconf create "dc-$alg" --sign-key "s-$alg" --encrypt-key "$key" --cipher "$cipher" \
+	ctl --json devconf create "dc-$alg" --package-key "s-$alg" --encrypt-key "$key" --cipher "$cipher" \
 		--four-eyes off >"$TMP/out" || fatal "devconf for $alg"
 	dc=$(json .id)
 	if pkg "p-$alg" "$dc" "$TMP/fw-a.bin" "$TMP/fw-b.bin" "$TMP/fw-c.bin"; then
@@ -457,7 +457,7 @@ say "# many segments done after $(since "$T_START") s"
 ctl --json config get approval.fourEyes.packaging >"$TMP/out" 2>"$TMP/err" || true
 check "the tenant default approval.fourEyes.packaging is true" \
 	sh -c "jq -e '. == true or .value == true' '$TMP/out' >/dev/null"
-ctl --json devconf create dc4e --sign-key s-ECC_NIST_P256 --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
+ctl --json devconf create dc4e --package-key s-ECC_NIST_P256 --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
 	fatal "devconf dc4e"
 DC4E=$(json .id)
 check "dc4e leaves four-eyes to the tenant default" test "$(json .approval.fourEyes)" = null
@@ -469,8 +469,12 @@ P4E=$(jq -r .id "$TMP/p4e.task")
 check "the packaging task answers WAITING" test "$(jq -r .status "$TMP/p4e.task")" = WAITING
 sleep 1
 ctl --json task show "$P4E" >"$TMP/out"
-check "... and is still WAITING, approval required, no children, no result" \
-	test "$(json '"\(.status) \(.approval.required) \(.children | length) \(.result)"')" = "WAITING true 0 null"
+cp "$TMP/out" "$TMP/p4e.waiting"
+check "... and is still WAITING, approval required, its 2 segments encrypted (children), no result" \
+	test "$(json '"\(.status) \(.approval.required) \(.children | length) \(.result)"')" = "WAITING true 2 null"
+check "... its approvers see each segment (size, sha256), the cipher and the header's digest" \
+	test "$(json '"\(.packaging.segmentSizes | length) \(.packaging.segmentSha256 | length) \(.encryption.cipher) \(.packaging.header.size) \(.packaging.header.sha256 | length)"')" = \
+	"2 2 AES256_CBC_PKCS7_PAD $((16 + 36 * 2 + $(size "$TMP/meta.json"))) 64"
 expect_refusal "task download of the waiting package is refused: conflict" conflict \
 	ctl task download "$P4E" -o "$TMP/p4e.pkg"
 check "... and wrote no file" test ! -s "$TMP/p4e.pkg"
@@ -483,6 +487,13 @@ if as "$C_TOKEN" --json task approve "$P4E" --otp "$(oathtool --totp -b "$SEC_ca
 		verify_pkg p4e ECC_NIST_P256 AES256_CBC_PKCS7_PAD "$K256" "$TMP/ECC_NIST_P256.pub" "$TMP/meta.json" \
 			"$TMP/fw-a.bin" "$TMP/fw-b.bin"
 		verify_task p4e
+		check "p4e: the header signed is the one the approver saw while the task waited" \
+			test "$(jq -r .packaging.header.sha256 "$TMP/p4e.waiting")" = "$(sha "$TMP/p4e.d/header.bin")"
+		check "p4e: ... and so are its segments (esh) and their lengths (esl)" \
+			test "$(jq -c '[.packaging.segmentSha256, .packaging.segmentSizes]' "$TMP/p4e.waiting")" = \
+			"$(jq -c '[.esh, .esl]' "$TMP/p4e.d/fields.json")"
+		check "p4e: carol's approval binds that header digest" \
+			test "$(jq -r '.approvals[0].headerSha256' "$TMP/p4e.task")" = "$(sha "$TMP/p4e.d/header.bin")"
 	else
 		not_ok "the approved package downloads ($(cat "$TMP/err"))"
 	fi
@@ -554,14 +565,14 @@ check "... for their number (1 to 255), not some other limit ($(head -c 100 "$TM
 nothing_stored "256 files"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/recip.key" \
 	-out "$TMP/recip.pem" -subj "/CN=recipient" -days 10 2>/dev/null
-ctl --json devconf create dc-cert --sign-key s-ECC_NIST_P256 --encrypt-cert "$TMP/recip.pem" --four-eyes off \
+ctl --json devconf create dc-cert --package-key s-ECC_NIST_P256 --encrypt-cert "$TMP/recip.pem" --four-eyes off \
 	>"$TMP/out" || fatal "devconf with a recipient certificate"
 DCCERT=$(json .id)
 expect_refusal "a device configuration encrypting to a certificate: invalid" invalid \
 	ctl task package --devconf "$DCCERT" "$TMP/fw-a.bin"
 check "... saying packaging needs a token AES key" grep -q "packaging needs a token AES key" "$TMP/err"
 nothing_stored "recipient certificate"
-ctl --json devconf create dc-signonly --sign-key s-ECC_NIST_P256 --four-eyes off >"$TMP/out" ||
+ctl --json devconf create dc-signonly --package-key s-ECC_NIST_P256 --four-eyes off >"$TMP/out" ||
 	fatal "devconf without encryption"
 expect_refusal "a device configuration without an encryption key: invalid" invalid \
 	ctl task package --devconf "$(json .id)" "$TMP/fw-a.bin"
@@ -599,7 +610,7 @@ else
 	ctl --timeout 900 --json task wait "$GID" --timeout 850 >"$TMP/giga.task" 2>"$TMP/err" || true
 	T_TOTAL=$(since "$t0")
 	HWM1=$(hwm)
-	say "# 1 GiB: task package answered after $T_SUBMIT s (input spooled), DONE after $T_TOTAL s in all"
+	say "# 1 GiB: task package answered after $T_SUBMIT s (segments encrypted), DONE after $T_TOTAL s in all"
 	say "# 1 GiB: task startedAt..finishedAt = $(jq -r '.finishedAt - .startedAt' "$TMP/giga.task") s; daemon log: $(grep "task $GID: " "$LOG" | sed 's/.*task [^:]*: //' | tr '\n' ';')"
 	say "# 1 GiB: signetd VmHWM $HWM1 kB after (was $HWM0 kB before), VmRSS $(rss) kB"
 	check "1 GiB: the task is DONE" test "$(jq -r .status "$TMP/giga.task")" = DONE

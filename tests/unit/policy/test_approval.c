@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for policy/approval.c: who may decide, in which order refusals come, quorum,
- * rejection, expiry and whether a task waits at all. */
+ * rejection, expiry, whether a task waits at all, and whether a recorded vote still counts. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -208,6 +208,78 @@ test_required(void **state)
 	assert_false(approval_required(false, false, false));
 }
 
+/* A vote whose approver is as they were when they decided. */
+static struct approval_vote_facts
+vote_good(void)
+{
+	struct approval_vote_facts f = {
+	    .approver_exists = true,
+	    .is_requester = false,
+	    .token_live = true,
+	    .with_code = true,
+	    .enrolled = true,
+	    .same_credentials = true,
+	    .may_approve = true,
+	};
+
+	return f;
+}
+
+static void
+test_vote_counts(void **state)
+{
+	struct approval_vote_facts f = vote_good();
+
+	assert_int_equal(approval_vote_check(&f), VOTE_COUNTS);
+	/* Without a code, enrollment does not matter. */
+	f.with_code = false;
+	f.enrolled = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_COUNTS);
+}
+
+/* Each reason on its own, then all at once, removed one after the other in the documented order. */
+static void
+test_vote_reasons(void **state)
+{
+	struct approval_vote_facts f;
+
+	f = vote_good();
+	f.approver_exists = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_APPROVER_GONE);
+	f = vote_good();
+	f.is_requester = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_SELF);
+	f = vote_good();
+	f.token_live = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_TOKEN_REVOKED);
+	f = vote_good();
+	f.enrolled = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_NOT_ENROLLED);
+	f = vote_good();
+	f.same_credentials = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_CREDENTIALS_REPLACED);
+	f = vote_good();
+	f.may_approve = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_NO_APPROVE);
+
+	memset(&f, 0, sizeof(f));
+	f.is_requester = true;
+	f.with_code = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_APPROVER_GONE);
+	f.approver_exists = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_SELF);
+	f.is_requester = false;
+	assert_int_equal(approval_vote_check(&f), VOTE_TOKEN_REVOKED);
+	f.token_live = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_NOT_ENROLLED);
+	f.enrolled = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_CREDENTIALS_REPLACED);
+	f.same_credentials = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_NO_APPROVE);
+	f.may_approve = true;
+	assert_int_equal(approval_vote_check(&f), VOTE_COUNTS);
+}
+
 int
 main(void)
 {
@@ -220,6 +292,8 @@ main(void)
 	    cmocka_unit_test(test_outcome_rejection),
 	    cmocka_unit_test(test_expired_boundary),
 	    cmocka_unit_test(test_required),
+	    cmocka_unit_test(test_vote_counts),
+	    cmocka_unit_test(test_vote_reasons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
