@@ -22,7 +22,10 @@ struct front_cfg {
 	char *log_level;
 	long max_connections; /* HTTP connections at once */
 	long max_connections_per_ip;
+	long max_pending_per_ip; /* plain HTTP: connections whose request head is awaited, per
+				    address */
 	long connection_timeout; /* seconds without traffic */
+	long header_timeout;     /* seconds for the request line and headers, from the connection */
 	long request_timeout;    /* seconds a whole request may take (uploads) */
 	long max_upload_mb;      /* multipart bodies */
 	long max_json_kb;        /* JSON bodies */
@@ -80,7 +83,29 @@ struct front {
 	int stop_fd;     /* readable once the gateway stops (event streams end) */
 };
 
-struct MHD_Daemon;
-/* Start one MHD daemon on the bound socket LFD. NULL on failure (logged). */
-struct MHD_Daemon *http_start(struct front *f, int lfd, const char *tls_cert_pem,
-			      const char *tls_key_pem);
+/* One listen address: its HTTP server and, for plain HTTP, the guard that accepts for it. */
+struct listener {
+	struct front *f;
+	int fd;   /* the bound socket, or -1 once handed on */
+	bool tls; /* HTTPS: libmicrohttpd accepts itself; the guard cannot read the bytes */
+	struct MHD_Daemon *mhd;
+	struct guard *guard;
+};
+
+/*
+ * Start L's HTTP server on L->fd: with TLS libmicrohttpd takes the socket;
+ * without, it takes connections from L's guard (front/guard.c). 0, or -1
+ * (logged).
+ */
+int http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key_pem);
+
+/*
+ * The guard of a plain HTTP listener: it accepts on L->fd, reads each
+ * request head (without taking it off the socket) within header_timeout,
+ * and hands to L->mhd only a connection whose head front/headguard.c
+ * passes; it answers any other 400 (or 431, 505) itself and closes it.
+ * 0, or -1 (logged).
+ */
+int guard_start(struct listener *l);
+/* Stop accepting, close the connections still waiting for their head, and end the thread. */
+void guard_stop(struct listener *l);

@@ -28,6 +28,7 @@
 #define WBUF_SIZE        262144 /* spool writes are batched to this size */
 #define SSE_KEEPALIVE_MS 15000  /* a comment line this often keeps proxies and us honest */
 #define SSE_BLOCK        32768
+#define MHD_SLACK        16384 /* plain HTTP: connection memory beyond twice max_header_kb */
 
 /* ---- replies ---- */
 
@@ -63,10 +64,14 @@ http_status_of(int err)
 }
 
 static void
-common_headers(struct MHD_Response *rsp)
+common_headers(struct req *q, struct MHD_Response *rsp)
 {
 	MHD_add_response_header(rsp, "Cache-Control", "no-store");
 	MHD_add_response_header(rsp, "X-Content-Type-Options", "nosniff");
+	if (q->conn_close) {
+		/* MHD closes the connection after this answer: nothing behind it is parsed. */
+		MHD_add_response_header(rsp, "Connection", "close");
+	}
 }
 
 enum MHD_Result
@@ -93,7 +98,7 @@ http_json(struct req *q, unsigned status, json_t *body)
 		return MHD_NO;
 	}
 	MHD_add_response_header(rsp, "Content-Type", "application/json");
-	common_headers(rsp);
+	common_headers(q, rsp);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && q->allow != NULL) {
 		MHD_add_response_header(rsp, "Allow", q->allow);
 	}
@@ -221,7 +226,7 @@ http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sh
 			MHD_add_response_header(rsp, "X-Checksum-SHA256", sha256_hex);
 		}
 	}
-	common_headers(rsp);
+	common_headers(q, rsp);
 	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
 	MHD_destroy_response(rsp);
 	q->responded = true;
@@ -400,7 +405,7 @@ http_events(struct req *q, long long since)
 		return MHD_NO;
 	}
 	MHD_add_response_header(rsp, "Content-Type", "text/event-stream");
-	common_headers(rsp);
+	common_headers(q, rsp);
 	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
 	MHD_destroy_response(rsp);
 	q->responded = true;
@@ -944,7 +949,7 @@ static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct front *f = cls;
+	struct listener *l = cls;
 	struct req *q = *con_cls;
 
 	(void)version;
@@ -952,12 +957,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if ((q = calloc(1, sizeof(*q))) == NULL) {
 			return MHD_NO;
 		}
-		q->f = f;
+		q->f = l->f;
 		q->conn = conn;
+		q->conn_close = !l->tls; /* the guard saw only this request's head */
 		q->up.fd = -1;
 		q->started_ms = time_mono_ms();
 		*con_cls = q;
-		atomic_fetch_add(&f->requests, 1);
+		atomic_fetch_add(&l->f->requests, 1);
 		return req_begin(q, method, url);
 	}
 	if (q->responded) {
@@ -1002,37 +1008,47 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_notice("http: %s", line);
 }
 
-struct MHD_Daemon *
-http_start(struct front *f, int lfd, const char *tls_cert_pem, const char *tls_key_pem)
+int
+http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key_pem)
 {
-	const struct front_cfg *c = f->cfg;
+	const struct front_cfg *c = l->f->cfg;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem o[16];
-	struct MHD_Daemon *d;
 	int n = 0;
 
 #define OPT(opt, val, ptr) (o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)})
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL); /* first: it covers the rest */
-	OPT(MHD_OPTION_LISTEN_SOCKET, lfd, NULL);
+	if (l->tls) {
+		OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
+	} else {
+		/* The guard accepts, and adds a connection once its head has passed. */
+		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	}
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout, NULL);
-	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024, NULL);
+	/* Plain HTTP: room for any head the guard passed, MHD's parse of it and a reply. */
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)c->max_header_kb * (l->tls ? 1024 : 2048) + (l->tls ? 0 : MHD_SLACK), NULL);
 	OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
 	OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
-	if (tls_cert_pem != NULL) {
+	if (l->tls) {
 		flags |= MHD_USE_TLS;
 		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls_cert_pem);
 		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls_key_pem);
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, o,
-			     MHD_OPTION_END);
-	if (d == NULL) {
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, o,
+				  MHD_OPTION_END);
+	if (l->mhd == NULL) {
 		log_err("cannot start the HTTP server");
+		return -1;
 	}
-	return d;
+	if (l->tls) {
+		l->fd = -1; /* MHD owns it now */
+	}
+	return 0;
 }

@@ -59,6 +59,7 @@ struct upload {
 struct req {
 	struct front *f;
 	struct MHD_Connection *conn;
+	bool conn_close; /* answer with "Connection: close" */
 	const struct route *rt;
 	char method[16];
 	char path[256];
