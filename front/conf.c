@@ -37,6 +37,7 @@ static const struct key keys[] = {
     {"max_pending_per_ip", K_LONG, OFF(max_pending_per_ip), 1, 10000, 8, NULL},
     {"connection_timeout", K_LONG, OFF(connection_timeout), 1, 3600, 60, NULL},
     {"header_timeout", K_LONG, OFF(header_timeout), 1, 3600, 10, NULL},
+    {"body_timeout", K_LONG, OFF(body_timeout), 1, 86400, 30, NULL},
     {"request_timeout", K_LONG, OFF(request_timeout), 1, 86400, 3600, NULL},
     {"max_upload_mb", K_LONG, OFF(max_upload_mb), 1, 65536, 2048, NULL},
     {"max_json_kb", K_LONG, OFF(max_json_kb), 1, 65536, 1024, NULL},

@@ -26,6 +26,7 @@ struct front_cfg {
 				    address */
 	long connection_timeout; /* seconds without traffic */
 	long header_timeout;     /* seconds for the request line and headers, from the connection */
+	long body_timeout;       /* seconds the body of a request that is no upload may take */
 	long request_timeout;    /* seconds a whole request may take (uploads) */
 	long max_upload_mb;      /* multipart bodies */
 	long max_json_kb;        /* JSON bodies */
@@ -81,6 +82,7 @@ struct front {
 	atomic_long requests;
 	int uid_dropped; /* the uid it runs as */
 	int stop_fd;     /* readable once the gateway stops (event streams end) */
+	struct deadlines *deadlines;
 };
 
 /* One listen address: its HTTP server and, for plain HTTP, the guard that accepts for it. */
@@ -109,3 +111,20 @@ int http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key
 int guard_start(struct listener *l);
 /* Stop accepting, close the connections still waiting for their head, and end the thread. */
 void guard_stop(struct listener *l);
+
+/*
+ * Deadlines of the connections libmicrohttpd serves (front/deadline.c): a
+ * thread shuts down a connection whose request head or body is late.
+ */
+struct deadlines;
+struct deadline;
+
+struct deadlines *deadlines_new(void);
+/* After every HTTP server has stopped. */
+void deadlines_free(struct deadlines *ds);
+/* Watch the socket FD; NULL when out of memory (it is then not watched). */
+struct deadline *deadline_add(struct deadlines *ds, int fd);
+/* Shut FD down at AT_MS (time_mono_ms), unless set again first; 0: never. WHAT is logged. */
+void deadline_set(struct deadline *d, uint64_t at_ms, const char *what);
+/* Stop watching, before the socket is closed. D may be NULL. */
+void deadline_remove(struct deadline *d);

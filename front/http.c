@@ -653,14 +653,51 @@ req_free(struct req *q)
 	free(q);
 }
 
+/* The connection's deadline (its socket context, set by on_connection), or NULL. */
+static struct deadline *
+conn_deadline(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct deadline *d =
+		    ci != NULL ? deadline_add(l->f->deadlines, ci->connect_fd) : NULL;
+		/* Counted from here on HTTPS, the TLS handshake included; on plain HTTP the guard
+		 * has already waited for the head. */
+		deadline_set(d, time_mono_ms() + (uint64_t)l->f->cfg->header_timeout * 1000,
+			     "the request line and headers");
+		*socket_context = d;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* Before MHD closes the socket. */
+		deadline_remove(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
 {
+	struct listener *l = cls;
 	struct req *q = *con_cls;
 
-	(void)cls;
-	(void)conn;
+	/* A kept-alive connection (HTTPS): the next request's head has header_timeout, idle
+	 * time included. */
+	deadline_set(conn_deadline(conn),
+		     time_mono_ms() + (uint64_t)l->f->cfg->header_timeout * 1000,
+		     "the next request line and headers");
 	if (q == NULL) {
 		return;
 	}
@@ -728,20 +765,66 @@ query_utf8(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return MHD_YES;
 }
 
-struct count_arg {
-	const char *name;
-	int n;
+/* What the headers say about the body's framing, as libmicrohttpd parsed them. */
+struct framing {
+	int content_length, transfer_encoding;
+	bool te_not_chunked, name_space, name_not_token;
 };
 
 static enum MHD_Result
-count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	struct count_arg *a = cls;
+	struct framing *fr = cls;
 
 	(void)kind;
-	(void)value;
-	a->n += key != NULL && strcasecmp(key, a->name) == 0;
+	if (key == NULL) {
+		return MHD_YES;
+	}
+	fr->name_space |= strpbrk(key, " \t") != NULL;
+	fr->name_not_token |=
+	    key[0] == '\0' || strspn(key, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(key);
+	if (strcasecmp(key, "Content-Length") == 0) {
+		fr->content_length++;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		fr->transfer_encoding++;
+		fr->te_not_chunked |= value == NULL || strcasecmp(value, "chunked") != 0;
+	}
 	return MHD_YES;
+}
+
+/*
+ * On plain HTTP the guard refused all of this before libmicrohttpd saw
+ * the head. On HTTPS only what libmicrohttpd parsed can be checked: a
+ * header name with whitespace (it ignores "Content-Length : 5" as a
+ * length), two lengths, a length and a chunked body (the request smuggling
+ * shapes). NULL when the framing is sound.
+ */
+static const char *
+framing_refusal(struct req *q)
+{
+	struct framing fr = {0};
+
+	MHD_get_connection_values(q->conn, MHD_HEADER_KIND, framing_header, &fr);
+	if (fr.name_space) {
+		return "whitespace in a header name or before its colon";
+	}
+	if (fr.name_not_token) {
+		return "a header name that is not a token";
+	}
+	if (fr.content_length > 1) {
+		return "more than one Content-Length";
+	}
+	if (fr.transfer_encoding > 1) {
+		return "more than one Transfer-Encoding";
+	}
+	if (fr.content_length > 0 && fr.transfer_encoding > 0) {
+		return "both Content-Length and Transfer-Encoding";
+	}
+	if (fr.te_not_chunked) {
+		return "a Transfer-Encoding other than chunked";
+	}
+	return NULL;
 }
 
 /* The first call: route, authenticate the headers, set up the body. */
@@ -754,6 +837,14 @@ req_begin(struct req *q, const char *method, const char *url)
 
 	snprintf(q->method, sizeof(q->method), "%s", method);
 	snprintf(q->path, sizeof(q->path), "%s", url);
+	{
+		const char *why = framing_refusal(q);
+		if (why != NULL) {
+			/* The framing is in doubt: nothing after this request is read. */
+			q->conn_close = true;
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid", "%s", why);
+		}
+	}
 	q->rt = api_route(method, url, q->params, &q->nparams, &mismatch);
 	if (q->rt == NULL) {
 		if (mismatch) {
@@ -782,15 +873,6 @@ req_begin(struct req *q, const char *method, const char *url)
 					    "a bearer token is required");
 	}
 	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
-	/* Two lengths are a smuggling attempt behind a proxy that reads the other one. */
-	{
-		struct count_arg ca = {"Content-Length", 0};
-		MHD_get_connection_values(q->conn, MHD_HEADER_KIND, count_header, &ca);
-		if (ca.n > 1) {
-			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
-					  "more than one Content-Length");
-		}
-	}
 	switch (q->rt->body) {
 	case BODY_NONE:
 		q->max = 0;
@@ -860,6 +942,22 @@ req_begin(struct req *q, const char *method, const char *url)
 	return MHD_YES;
 }
 
+static bool
+req_is_upload(const struct req *q)
+{
+	return q->rt != NULL && q->rt->body == BODY_MULTIPART;
+}
+
+/* When the whole request must have arrived: uploads have request_timeout, the rest body_timeout. */
+static uint64_t
+req_deadline_ms(const struct req *q)
+{
+	const struct front_cfg *c = q->f->cfg;
+
+	return q->started_ms +
+	       (uint64_t)(req_is_upload(q) ? c->request_timeout : c->body_timeout) * 1000;
+}
+
 static enum MHD_Result
 req_body(struct req *q, const char *data, size_t size)
 {
@@ -871,9 +969,9 @@ req_body(struct req *q, const char *data, size_t size)
 		}
 		return MHD_YES;
 	}
-	if ((int64_t)(time_mono_ms() - q->started_ms) > q->f->cfg->request_timeout * 1000) {
-		log_warning("%s %s: request_timeout reached; connection closed", q->method,
-			    q->path);
+	if (time_mono_ms() > req_deadline_ms(q)) {
+		log_warning("%s %s: %s reached; connection closed", q->method, q->path,
+			    req_is_upload(q) ? "request_timeout" : "body_timeout");
 		return MHD_NO;
 	}
 	if (q->rt == NULL || q->rt->body == BODY_NONE) {
@@ -954,17 +1052,27 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	(void)version;
 	if (q == NULL) {
+		enum MHD_Result r;
 		if ((q = calloc(1, sizeof(*q))) == NULL) {
 			return MHD_NO;
 		}
 		q->f = l->f;
 		q->conn = conn;
 		q->conn_close = !l->tls; /* the guard saw only this request's head */
+		q->deadline = conn_deadline(conn);
 		q->up.fd = -1;
 		q->started_ms = time_mono_ms();
 		*con_cls = q;
 		atomic_fetch_add(&l->f->requests, 1);
-		return req_begin(q, method, url);
+		/* The head is in: the time req_begin waits for signetd (whoami) is not the
+		 * client's. */
+		deadline_set(q->deadline, 0, NULL);
+		r = req_begin(q, method, url);
+		/* The body, if one is still to come, has its own deadline. */
+		deadline_set(q->deadline, q->responded ? 0 : req_deadline_ms(q),
+			     req_is_upload(q) ? "an upload (request_timeout)"
+					      : "a request body (body_timeout)");
+		return r;
 	}
 	if (q->responded) {
 		/* Answered early (an error): the rest of the body is discarded. */
@@ -986,6 +1094,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		return r;
 	}
+	/* The request is whole: the time the answer takes is not the client's. */
+	deadline_set(q->deadline, 0, NULL);
 	req_body_end(q);
 	if (q->fail_status != 0) {
 		return http_error(q, (unsigned)q->fail_status, q->fail_code, "%s", q->fail_msg);
@@ -1025,7 +1135,8 @@ http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key_pem
 		/* The guard accepts, and adds a connection once its head has passed. */
 		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	}
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout, NULL);

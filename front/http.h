@@ -59,7 +59,8 @@ struct upload {
 struct req {
 	struct front *f;
 	struct MHD_Connection *conn;
-	bool conn_close; /* answer with "Connection: close" */
+	struct deadline *deadline; /* the connection's (front/deadline.c), or NULL */
+	bool conn_close;           /* answer with "Connection: close" */
 	const struct route *rt;
 	char method[16];
 	char path[256];

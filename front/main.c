@@ -353,6 +353,9 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((f.deadlines = deadlines_new()) == NULL) {
+		goto out;
+	}
 	for (int i = 0; i < cfg.nlisten; i++) {
 		lst[i].f = &f;
 		lst[i].tls = cert != NULL;
@@ -389,6 +392,7 @@ out:
 			close(lst[i].fd);
 		}
 	}
+	deadlines_free(f.deadlines);
 	pool_free(f.pool);
 	for (int i = 0; i < 2; i++) {
 		if (stop[i] >= 0) {

@@ -3,10 +3,11 @@
 # The gateway's guard (signet-front(8), rest.md "One request per connection"), against the real
 # signet-front and the real signetd, with raw sockets: each request smuggling shape is refused
 # with one 400 and a closed connection, nothing behind it is answered and nothing of it reaches
-# signetd (no task is made); a request head that does not arrive in time is cut off while the
-# client is still sending; 64 slow connections from one address do not keep out a client from
-# another; normal requests, uploads, downloads and the event stream still work; the per-address
-# connection limit still holds; the front stops on SIGTERM.
+# signetd (no task is made); a request head or body that does not arrive in time is cut off while
+# the client is still sending; 64 slow connections from one address do not keep out a client from
+# another; HTTPS keeps the checks it can and the deadlines; normal requests, uploads, downloads
+# and the event stream still work; the per-address connection limit still holds; the front stops
+# on SIGTERM.
 # No timing is asserted: only what was answered, and whether the front closed a connection.
 . "$TESTLIB"
 
@@ -261,7 +262,7 @@ attack bare-lf-last 'GET /healthz HTTP/1.1\r\nHost: x\r\n\n'
 
 ###########################################################################################
 # 1. Plain HTTP: the guard.
-printf '[front]\nheader_timeout = 2\nconnection_timeout = 3600\nmax_connections_per_ip = 4\n' \
+printf '[front]\nheader_timeout = 2\nbody_timeout = 3\nconnection_timeout = 3600\nmax_connections_per_ip = 4\n' \
 	>"$TMP/front-a.conf"
 start_front a http --config "$TMP/front-a.conf"
 FA=$FPID
@@ -310,12 +311,21 @@ hx send "$PA" "$TMP/http2"
 check "HTTP/2.0 in the request line: one answer, 505, closed ($(hxshow))" \
 	test "$(hxj '"\(.statuses) \(.closed)"')" = "[505] true"
 
-# The client keeps sending, so only header_timeout, not connection_timeout (3600 s), can close.
+# Deadlines: the client keeps sending, so only they, not connection_timeout (3600 s), can close.
 printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: %s\r\n\r\n' "$(head -c 200 /dev/zero | tr '\0' s)" >"$TMP/slowhead"
 hx trickle "$PA" "$TMP/slowhead" 10 0.2
 check "a request head sent a byte every 0.2 s: the front closes it (header_timeout) before it ends, unanswered ($(hxshow))" \
 	test "$(hxj '"\(.closed) \(.sent < .len) \(.statuses)"')" = "true true []"
-check "... and made no task" test "$(ntasks)" = 0
+printf 'POST /api/v1/signingTask HTTP/1.1\r\nHost: x\r\n%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+	"$AUTH" 300 "$(printf '%-300s' "$SMUGGLED_BODY")" >"$TMP/slowbody"
+HLEN=$(($(wc -c <"$TMP/slowbody") - 300))
+hx trickle "$PA" "$TMP/slowbody" "$HLEN" 0.2
+check "a JSON body sent a byte every 0.2 s: the front closes it (body_timeout) before it ends ($(hxshow))" \
+	test "$(hxj '"\(.closed) \(.sent < .len)"')" = "true true"
+hx trickle "$PA" "$TMP/slowbody" "$((HLEN + 10))" 60
+check "a JSON body that stops: closed by body_timeout, not left to connection_timeout ($(hxshow))" \
+	test "$(hxj '"\(.closed) \(.sent)"')" = "true $((HLEN + 10))"
+check "... and neither made a task" test "$(ntasks)" = 0
 
 # What still works: a task, an upload and its download, an event stream, one connection each.
 st=$(curl -sS -o "$TMP/out" -w '%{http_code}' -H "$AUTH" -H 'Content-Type: application/json' \
@@ -416,3 +426,34 @@ check "SIGTERM with request heads still awaited: the front stops with status 0 (
 kill "$BG_PIDS" 2>/dev/null || true
 wait "$BG_PIDS" 2>/dev/null || true
 BG_PIDS=
+
+###########################################################################################
+# 3. HTTPS: the guard cannot read the bytes; the handler refuses what libmicrohttpd parsed, and
+# the deadlines hold.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/tls.key" \
+	-out "$TMP/tls.crt" -days 2 -subj /CN=localhost >/dev/null 2>&1 || fatal "openssl req"
+start_front c https --config "$TMP/front-a.conf" --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key"
+FC=$FPID
+PC=$FPORT
+N0=$(ntasks)
+for n in space-before-colon tab-before-colon cl-and-te two-lengths te-not-chunked; do
+	hx send "$PC" "$TMP/attack.$n" --tls
+	check "HTTPS, $n with a task request behind it: one answer, 400 invalid, Connection: close, closed ($(hxshow))" \
+		test "$(hxj '"\(.statuses) \(.closed) \(.close_header) \(.body | fromjson | .code)"')" = "[400] true true invalid"
+done
+check "... and signetd made no task of the smuggled bytes" test "$(ntasks)" = "$N0"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$TMP/two"
+hx send "$PC" "$TMP/two" --tls --wait 5
+check "HTTPS keeps connections alive: two pipelined requests, two answers ($(hxshow))" \
+	test "$(hxj '"\(.statuses)"')" = "[200,200]"
+hx trickle "$PC" "$TMP/slowhead" 10 0.2 --tls
+check "HTTPS, a request head sent a byte every 0.2 s: closed (header_timeout) before it ends ($(hxshow))" \
+	test "$(hxj '"\(.closed) \(.sent < .len)"')" = "true true"
+hx trickle "$PC" "$TMP/slowbody" "$((HLEN + 10))" 60 --tls
+check "HTTPS, a JSON body that stops: closed by body_timeout ($(hxshow))" \
+	test "$(hxj '"\(.closed) \(.sent)"')" = "true $((HLEN + 10))"
+st=$(curl -sSk -o "$TMP/out" -w '%{http_code}' -H "$AUTH" -F "deviceConfigId=$DC_ENC" \
+	-F "file=@$TMP/up.bin" "https://127.0.0.1:$PC/api/v1/encryptionTask" || true)
+check "HTTPS, curl: a 3 MiB upload: 201 (got $st: $(head -c 200 "$TMP/out"))" test "$st" = 201
+stop_front "$FC"
+check "SIGTERM: the HTTPS front stops with status 0 ($FRC)" test "$FRC" = 0
