@@ -527,10 +527,32 @@ is_file_field(const struct route *rt, const char *key)
 	return false;
 }
 
-static enum MHD_Result
-up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-	   const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
-	   size_t size)
+int
+http_upload_begin(struct req *q)
+{
+	q->up.fields = json_object();
+	q->up.md = EVP_MD_CTX_new();
+	q->up.wbuf = malloc(WBUF_SIZE);
+	return q->up.fields != NULL && q->up.md != NULL && q->up.wbuf != NULL ? 0 : -1;
+}
+
+void
+http_upload_end(struct req *q)
+{
+	if (q->fail_status == 0) {
+		up_end_part(q);
+	} else if (q->up.in_file) {
+		q->up.in_file = false;
+	}
+	if (q->fail_status == 0 && q->up.fd >= 0) {
+		up_flush(q);
+	}
+}
+
+enum MHD_Result
+http_upload_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+		    const char *content_type, const char *transfer_encoding, const char *data,
+		    uint64_t off, size_t size)
 {
 	struct req *q = cls;
 	struct upload *u = &q->up;
@@ -629,8 +651,8 @@ up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 
 /* ---- the request cycle ---- */
 
-static void
-req_free(struct req *q)
+void
+http_req_free(struct req *q)
 {
 	struct upload *u = &q->up;
 
@@ -704,7 +726,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_info("%s %s %d%s %llu ms", q->method, q->path, q->status,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
 		 (unsigned long long)(time_mono_ms() - q->started_ms));
-	req_free(q);
+	http_req_free(q);
 	*con_cls = NULL;
 }
 
@@ -926,15 +948,12 @@ req_begin(struct req *q, const char *method, const char *url)
 					  "too many uploads are in progress");
 		}
 		q->counted_upload = true;
-		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, up_iterate, q);
-		q->up.fields = json_object();
-		q->up.md = EVP_MD_CTX_new();
-		q->up.wbuf = malloc(WBUF_SIZE);
+		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, http_upload_iterate, q);
 		if (q->pp == NULL) {
 			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
 					  "malformed multipart/form-data (no boundary?)");
 		}
-		if (q->up.fields == NULL || q->up.md == NULL || q->up.wbuf == NULL) {
+		if (http_upload_begin(q) != 0) {
 			return http_error(q, 500, "internal", "out of memory");
 		}
 		break;
@@ -1028,19 +1047,13 @@ req_body_end(struct req *q)
 	if (q->pp == NULL) {
 		return;
 	}
-	if (q->fail_status == 0) {
-		up_end_part(q);
-	} else if (q->up.in_file) {
-		q->up.in_file = false;
-	}
+	http_upload_end(q);
+	/* It calls no iterator any more for a multipart body: only says whether it ended well. */
 	if (MHD_destroy_post_processor(q->pp) != MHD_YES) {
 		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
 			 "malformed multipart/form-data (truncated or no final boundary)");
 	}
 	q->pp = NULL;
-	if (q->fail_status == 0 && q->up.fd >= 0) {
-		up_flush(q);
-	}
 }
 
 static enum MHD_Result
