@@ -22,8 +22,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define GUARD_LINGER_MS  2000      /* a refused connection is drained this long at most... */
-#define GUARD_LINGER_MAX (1 << 20) /* ... and this many bytes, so that our answer is not lost */
+#define GUARD_LINGER_MS       2000      /* a refused connection is drained this long at most... */
+#define GUARD_LINGER_MAX      (1 << 20) /* ... and this many bytes, so that our answer is not lost */
+#define GUARD_ACCEPT_PAUSE_MS 250       /* after accept() fails (no descriptor left) */
 
 /*
  * libmicrohttpd 0.9.75 reads "Content-Length : 5" as no length, takes bare
@@ -52,19 +53,23 @@ struct pending {
 	size_t drained;
 };
 
+struct addr_count {
+	const struct sockaddr_storage *addr;
+	int n;
+};
+
 struct guard {
 	struct listener *l;
 	pthread_t thread;
 	int wake[2]; /* written to stop the thread */
 	size_t max_head;
 	uint8_t *buf; /* max_head bytes: what one peek shows */
+	uint64_t accept_paused_until;
+	bool accept_failing;
 	struct pending *p;
 	int np, cap;
 	struct pollfd *pfd;
-	struct {
-		const struct sockaddr_storage *addr;
-		int n;
-	} * counts; /* connections per address, counted when every slot is taken */
+	struct addr_count *counts; /* per address, counted when every slot is taken */
 	size_t mask;
 };
 
@@ -334,10 +339,17 @@ accept_all(struct guard *g)
 		if (c.fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED) {
-				log_warning("http: accept: %s", strerror(errno));
+				/* Out of descriptors: the connection stays queued. Retry later,
+				 * without spinning or logging each retry. */
+				if (!g->accept_failing) {
+					log_warning("http: accept: %s", strerror(errno));
+				}
+				g->accept_failing = true;
+				g->accept_paused_until = time_mono_ms() + GUARD_ACCEPT_PAUSE_MS;
 			}
 			return;
 		}
+		g->accept_failing = false;
 		if (g->np == g->cap && !make_room(g, &c)) {
 			log_info("http: %s: connection closed: max_connections awaiting their head",
 				 addr_text(&c, addr, sizeof(addr)));
@@ -361,7 +373,11 @@ guard_main(void *arg)
 		int n = 0, timeout;
 
 		g->pfd[n++] = (struct pollfd){.fd = g->wake[0], .events = POLLIN};
-		g->pfd[n++] = (struct pollfd){.fd = g->l->fd, .events = POLLIN};
+		g->pfd[n++] = (struct pollfd){.fd = now < g->accept_paused_until ? -1 : g->l->fd,
+					      .events = POLLIN};
+		if (now < g->accept_paused_until) {
+			next = g->accept_paused_until;
+		}
 		for (int i = 0; i < g->np; i++) {
 			g->pfd[n++] =
 			    (struct pollfd){.fd = g->p[i].fd, .events = POLLIN | POLLRDHUP};
