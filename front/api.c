@@ -2,7 +2,7 @@
 /* The REST API (DESIGN 8): the route table and each endpoint translated to socket API calls. */
 #include "config.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +46,8 @@ page_args(struct req *q, json_t *args)
 	const char *size = http_query(q, "size"), *cursor = http_query(q, "cursor");
 
 	if (size != NULL) {
-		char *end;
-		long n;
-		errno = 0;
-		n = strtol(size, &end, 10);
-		if (errno != 0 || end == size || *end != '\0' || n < 1 || n > 1000) {
+		long long n;
+		if (!api_number(size, 1, 1000, &n)) {
 			bad(q, "%s must be an integer from 1 to 1000", "size");
 			return -1;
 		}
@@ -719,9 +716,8 @@ h_audit(struct req *q)
 	struct call c;
 
 	if (kind != NULL && strcmp(kind, "one") == 0) {
-		char *end;
-		long long seq = strtoll(q->params[0], &end, 10);
-		if (*end != '\0' || seq < 1) {
+		long long seq;
+		if (!api_number(q->params[0], 1, LLONG_MAX, &seq)) {
 			json_decref(args);
 			return http_error(q, MHD_HTTP_NOT_FOUND, "not_found",
 					  "audit entries are named by their seq");
@@ -758,10 +754,7 @@ h_events(struct req *q)
 	long long n = -1;
 
 	if (since != NULL) {
-		char *end;
-		errno = 0;
-		n = strtoll(since, &end, 10);
-		if (errno != 0 || end == since || *end != '\0' || n < 0) {
+		if (!api_number(since, 0, LLONG_MAX, &n)) {
 			return bad(q, "%s must be an event sequence number",
 				   last != NULL ? "Last-Event-ID" : "since");
 		}
@@ -1011,4 +1004,25 @@ api_route(const char *method, const char *path, char params[2][HTTP_MAX_SEGMENT 
 		}
 	}
 	return NULL;
+}
+
+bool
+api_number(const char *s, long long min, long long max, long long *out)
+{
+	long long n = 0;
+
+	if (*s == '\0') {
+		return false;
+	}
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || n > (LLONG_MAX - (*s - '0')) / 10) {
+			return false;
+		}
+		n = n * 10 + (*s - '0');
+	}
+	if (n < min || n > max) {
+		return false;
+	}
+	*out = n;
+	return true;
 }

@@ -22,7 +22,11 @@ struct front_cfg {
 	char *log_level;
 	long max_connections; /* HTTP connections at once */
 	long max_connections_per_ip;
+	long max_pending_per_ip; /* plain HTTP: connections whose request head is awaited, per
+				    address */
 	long connection_timeout; /* seconds without traffic */
+	long header_timeout;     /* seconds for the request line and headers, from the connection */
+	long body_timeout;       /* seconds the body of a request that is no upload may take */
 	long request_timeout;    /* seconds a whole request may take (uploads) */
 	long max_upload_mb;      /* multipart bodies */
 	long max_json_kb;        /* JSON bodies */
@@ -78,9 +82,49 @@ struct front {
 	atomic_long requests;
 	int uid_dropped; /* the uid it runs as */
 	int stop_fd;     /* readable once the gateway stops (event streams end) */
+	struct deadlines *deadlines;
 };
 
-struct MHD_Daemon;
-/* Start one MHD daemon on the bound socket LFD. NULL on failure (logged). */
-struct MHD_Daemon *http_start(struct front *f, int lfd, const char *tls_cert_pem,
-			      const char *tls_key_pem);
+/* One listen address: its HTTP server and, for plain HTTP, the guard that accepts for it. */
+struct listener {
+	struct front *f;
+	int fd;   /* the bound socket, or -1 once handed on */
+	bool tls; /* HTTPS: libmicrohttpd accepts itself; the guard cannot read the bytes */
+	struct MHD_Daemon *mhd;
+	struct guard *guard;
+};
+
+/*
+ * Start L's HTTP server on L->fd: with TLS libmicrohttpd takes the socket;
+ * without, it takes connections from L's guard (front/guard.c). 0, or -1
+ * (logged).
+ */
+int http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key_pem);
+
+/*
+ * The guard of a plain HTTP listener: it accepts on L->fd, reads each
+ * request head (without taking it off the socket) within header_timeout,
+ * and hands to L->mhd only a connection whose head front/headguard.c
+ * passes; it answers any other 400 (or 431, 505) itself and closes it.
+ * 0, or -1 (logged).
+ */
+int guard_start(struct listener *l);
+/* Stop accepting, close the connections still waiting for their head, and end the thread. */
+void guard_stop(struct listener *l);
+
+/*
+ * Deadlines of the connections libmicrohttpd serves (front/deadline.c): a
+ * thread shuts down a connection whose request head or body is late.
+ */
+struct deadlines;
+struct deadline;
+
+struct deadlines *deadlines_new(void);
+/* After every HTTP server has stopped. */
+void deadlines_free(struct deadlines *ds);
+/* Watch the socket FD; NULL when out of memory (it is then not watched). */
+struct deadline *deadline_add(struct deadlines *ds, int fd);
+/* Shut FD down at AT_MS (time_mono_ms), unless set again first; 0: never. WHAT is logged. */
+void deadline_set(struct deadline *d, uint64_t at_ms, const char *what);
+/* Stop watching, before the socket is closed. D may be NULL. */
+void deadline_remove(struct deadline *d);

@@ -28,6 +28,7 @@
 #define WBUF_SIZE        262144 /* spool writes are batched to this size */
 #define SSE_KEEPALIVE_MS 15000  /* a comment line this often keeps proxies and us honest */
 #define SSE_BLOCK        32768
+#define MHD_SLACK        16384 /* plain HTTP: connection memory beyond twice max_header_kb */
 
 /* ---- replies ---- */
 
@@ -65,10 +66,14 @@ http_status_of(int err)
 }
 
 static void
-common_headers(struct MHD_Response *rsp)
+common_headers(struct req *q, struct MHD_Response *rsp)
 {
 	MHD_add_response_header(rsp, "Cache-Control", "no-store");
 	MHD_add_response_header(rsp, "X-Content-Type-Options", "nosniff");
+	if (q->conn_close) {
+		/* MHD closes the connection after this answer: nothing behind it is parsed. */
+		MHD_add_response_header(rsp, "Connection", "close");
+	}
 }
 
 enum MHD_Result
@@ -95,7 +100,7 @@ http_json(struct req *q, unsigned status, json_t *body)
 		return MHD_NO;
 	}
 	MHD_add_response_header(rsp, "Content-Type", "application/json");
-	common_headers(rsp);
+	common_headers(q, rsp);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && q->allow != NULL) {
 		MHD_add_response_header(rsp, "Allow", q->allow);
 	}
@@ -223,7 +228,7 @@ http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sh
 			MHD_add_response_header(rsp, "X-Checksum-SHA256", sha256_hex);
 		}
 	}
-	common_headers(rsp);
+	common_headers(q, rsp);
 	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
 	MHD_destroy_response(rsp);
 	q->responded = true;
@@ -402,7 +407,7 @@ http_events(struct req *q, long long since)
 		return MHD_NO;
 	}
 	MHD_add_response_header(rsp, "Content-Type", "text/event-stream");
-	common_headers(rsp);
+	common_headers(q, rsp);
 	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
 	MHD_destroy_response(rsp);
 	q->responded = true;
@@ -526,10 +531,32 @@ is_file_field(const struct route *rt, const char *key)
 	return false;
 }
 
-static enum MHD_Result
-up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-	   const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
-	   size_t size)
+int
+http_upload_begin(struct req *q)
+{
+	q->up.fields = json_object();
+	q->up.md = EVP_MD_CTX_new();
+	q->up.wbuf = malloc(WBUF_SIZE);
+	return q->up.fields != NULL && q->up.md != NULL && q->up.wbuf != NULL ? 0 : -1;
+}
+
+void
+http_upload_end(struct req *q)
+{
+	if (q->fail_status == 0) {
+		up_end_part(q);
+	} else if (q->up.in_file) {
+		q->up.in_file = false;
+	}
+	if (q->fail_status == 0 && q->up.fd >= 0) {
+		up_flush(q);
+	}
+}
+
+enum MHD_Result
+http_upload_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+		    const char *content_type, const char *transfer_encoding, const char *data,
+		    uint64_t off, size_t size)
 {
 	struct req *q = cls;
 	struct upload *u = &q->up;
@@ -628,8 +655,8 @@ up_iterate(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
 
 /* ---- the request cycle ---- */
 
-static void
-req_free(struct req *q)
+void
+http_req_free(struct req *q)
 {
 	struct upload *u = &q->up;
 
@@ -652,21 +679,58 @@ req_free(struct req *q)
 	free(q);
 }
 
+/* The connection's deadline (its socket context, set by on_connection), or NULL. */
+static struct deadline *
+conn_deadline(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct deadline *d =
+		    ci != NULL ? deadline_add(l->f->deadlines, ci->connect_fd) : NULL;
+		/* Counted from here on HTTPS, the TLS handshake included; on plain HTTP the guard
+		 * has already waited for the head. */
+		deadline_set(d, time_mono_ms() + (uint64_t)l->f->cfg->header_timeout * 1000,
+			     "the request line and headers");
+		*socket_context = d;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* Before MHD closes the socket. */
+		deadline_remove(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
 {
+	struct listener *l = cls;
 	struct req *q = *con_cls;
 
-	(void)cls;
-	(void)conn;
+	/* A kept-alive connection (HTTPS): the next request's head has header_timeout, idle
+	 * time included. */
+	deadline_set(conn_deadline(conn),
+		     time_mono_ms() + (uint64_t)l->f->cfg->header_timeout * 1000,
+		     "the next request line and headers");
 	if (q == NULL) {
 		return;
 	}
 	log_info("%s %s %d%s %llu ms", q->method, q->path, q->status,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)",
 		 (unsigned long long)(time_mono_ms() - q->started_ms));
-	req_free(q);
+	http_req_free(q);
 	*con_cls = NULL;
 }
 
@@ -727,20 +791,66 @@ query_utf8(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return MHD_YES;
 }
 
-struct count_arg {
-	const char *name;
-	int n;
+/* What the headers say about the body's framing, as libmicrohttpd parsed them. */
+struct framing {
+	int content_length, transfer_encoding;
+	bool te_not_chunked, name_space, name_not_token;
 };
 
 static enum MHD_Result
-count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	struct count_arg *a = cls;
+	struct framing *fr = cls;
 
 	(void)kind;
-	(void)value;
-	a->n += key != NULL && strcasecmp(key, a->name) == 0;
+	if (key == NULL) {
+		return MHD_YES;
+	}
+	fr->name_space |= strpbrk(key, " \t") != NULL;
+	fr->name_not_token |=
+	    key[0] == '\0' || strspn(key, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(key);
+	if (strcasecmp(key, "Content-Length") == 0) {
+		fr->content_length++;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		fr->transfer_encoding++;
+		fr->te_not_chunked |= value == NULL || strcasecmp(value, "chunked") != 0;
+	}
 	return MHD_YES;
+}
+
+/*
+ * On plain HTTP the guard refused all of this before libmicrohttpd saw
+ * the head. On HTTPS only what libmicrohttpd parsed can be checked: a
+ * header name with whitespace (it ignores "Content-Length : 5" as a
+ * length), two lengths, a length and a chunked body (the request smuggling
+ * shapes). NULL when the framing is sound.
+ */
+static const char *
+framing_refusal(struct req *q)
+{
+	struct framing fr = {0};
+
+	MHD_get_connection_values(q->conn, MHD_HEADER_KIND, framing_header, &fr);
+	if (fr.name_space) {
+		return "whitespace in a header name or before its colon";
+	}
+	if (fr.name_not_token) {
+		return "a header name that is not a token";
+	}
+	if (fr.content_length > 1) {
+		return "more than one Content-Length";
+	}
+	if (fr.transfer_encoding > 1) {
+		return "more than one Transfer-Encoding";
+	}
+	if (fr.content_length > 0 && fr.transfer_encoding > 0) {
+		return "both Content-Length and Transfer-Encoding";
+	}
+	if (fr.te_not_chunked) {
+		return "a Transfer-Encoding other than chunked";
+	}
+	return NULL;
 }
 
 /* The first call: route, authenticate the headers, set up the body. */
@@ -753,6 +863,14 @@ req_begin(struct req *q, const char *method, const char *url)
 
 	snprintf(q->method, sizeof(q->method), "%s", method);
 	snprintf(q->path, sizeof(q->path), "%s", url);
+	{
+		const char *why = framing_refusal(q);
+		if (why != NULL) {
+			/* The framing is in doubt: nothing after this request is read. */
+			q->conn_close = true;
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid", "%s", why);
+		}
+	}
 	q->rt = api_route(method, url, q->params, &q->nparams, &mismatch);
 	if (q->rt == NULL) {
 		if (mismatch) {
@@ -781,15 +899,6 @@ req_begin(struct req *q, const char *method, const char *url)
 					    "a bearer token is required");
 	}
 	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
-	/* Two lengths are a smuggling attempt behind a proxy that reads the other one. */
-	{
-		struct count_arg ca = {"Content-Length", 0};
-		MHD_get_connection_values(q->conn, MHD_HEADER_KIND, count_header, &ca);
-		if (ca.n > 1) {
-			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
-					  "more than one Content-Length");
-		}
-	}
 	switch (q->rt->body) {
 	case BODY_NONE:
 		q->max = 0;
@@ -843,20 +952,33 @@ req_begin(struct req *q, const char *method, const char *url)
 					  "too many uploads are in progress");
 		}
 		q->counted_upload = true;
-		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, up_iterate, q);
-		q->up.fields = json_object();
-		q->up.md = EVP_MD_CTX_new();
-		q->up.wbuf = malloc(WBUF_SIZE);
+		q->pp = MHD_create_post_processor(q->conn, PP_BUFFER, http_upload_iterate, q);
 		if (q->pp == NULL) {
 			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
 					  "malformed multipart/form-data (no boundary?)");
 		}
-		if (q->up.fields == NULL || q->up.md == NULL || q->up.wbuf == NULL) {
+		if (http_upload_begin(q) != 0) {
 			return http_error(q, 500, "internal", "out of memory");
 		}
 		break;
 	}
 	return MHD_YES;
+}
+
+static bool
+req_is_upload(const struct req *q)
+{
+	return q->rt != NULL && q->rt->body == BODY_MULTIPART;
+}
+
+/* When the whole request must have arrived: uploads have request_timeout, the rest body_timeout. */
+static uint64_t
+req_deadline_ms(const struct req *q)
+{
+	const struct front_cfg *c = q->f->cfg;
+
+	return q->started_ms +
+	       (uint64_t)(req_is_upload(q) ? c->request_timeout : c->body_timeout) * 1000;
 }
 
 static enum MHD_Result
@@ -870,9 +992,9 @@ req_body(struct req *q, const char *data, size_t size)
 		}
 		return MHD_YES;
 	}
-	if ((int64_t)(time_mono_ms() - q->started_ms) > q->f->cfg->request_timeout * 1000) {
-		log_warning("%s %s: request_timeout reached; connection closed", q->method,
-			    q->path);
+	if (time_mono_ms() > req_deadline_ms(q)) {
+		log_warning("%s %s: %s reached; connection closed", q->method, q->path,
+			    req_is_upload(q) ? "request_timeout" : "body_timeout");
 		return MHD_NO;
 	}
 	if (q->rt == NULL || q->rt->body == BODY_NONE) {
@@ -929,40 +1051,45 @@ req_body_end(struct req *q)
 	if (q->pp == NULL) {
 		return;
 	}
-	if (q->fail_status == 0) {
-		up_end_part(q);
-	} else if (q->up.in_file) {
-		q->up.in_file = false;
-	}
+	http_upload_end(q);
+	/* It calls no iterator any more for a multipart body: only says whether it ended well. */
 	if (MHD_destroy_post_processor(q->pp) != MHD_YES) {
 		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid",
 			 "malformed multipart/form-data (truncated or no final boundary)");
 	}
 	q->pp = NULL;
-	if (q->fail_status == 0 && q->up.fd >= 0) {
-		up_flush(q);
-	}
 }
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct front *f = cls;
+	struct listener *l = cls;
 	struct req *q = *con_cls;
 
 	(void)version;
 	if (q == NULL) {
+		enum MHD_Result r;
 		if ((q = calloc(1, sizeof(*q))) == NULL) {
 			return MHD_NO;
 		}
-		q->f = f;
+		q->f = l->f;
 		q->conn = conn;
+		q->conn_close = !l->tls; /* the guard saw only this request's head */
+		q->deadline = conn_deadline(conn);
 		q->up.fd = -1;
 		q->started_ms = time_mono_ms();
 		*con_cls = q;
-		atomic_fetch_add(&f->requests, 1);
-		return req_begin(q, method, url);
+		atomic_fetch_add(&l->f->requests, 1);
+		/* The head is in: the time req_begin waits for signetd (whoami) is not the
+		 * client's. */
+		deadline_set(q->deadline, 0, NULL);
+		r = req_begin(q, method, url);
+		/* The body, if one is still to come, has its own deadline. */
+		deadline_set(q->deadline, q->responded ? 0 : req_deadline_ms(q),
+			     req_is_upload(q) ? "an upload (request_timeout)"
+					      : "a request body (body_timeout)");
+		return r;
 	}
 	if (q->responded) {
 		/* Answered early (an error): the rest of the body is discarded. */
@@ -984,6 +1111,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		return r;
 	}
+	/* The request is whole: the time the answer takes is not the client's. */
+	deadline_set(q->deadline, 0, NULL);
 	req_body_end(q);
 	if (q->fail_status != 0) {
 		return http_error(q, (unsigned)q->fail_status, q->fail_code, "%s", q->fail_msg);
@@ -1006,37 +1135,48 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_notice("http: %s", line);
 }
 
-struct MHD_Daemon *
-http_start(struct front *f, int lfd, const char *tls_cert_pem, const char *tls_key_pem)
+int
+http_start(struct listener *l, const char *tls_cert_pem, const char *tls_key_pem)
 {
-	const struct front_cfg *c = f->cfg;
+	const struct front_cfg *c = l->f->cfg;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem o[16];
-	struct MHD_Daemon *d;
 	int n = 0;
 
 #define OPT(opt, val, ptr) (o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)})
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL); /* first: it covers the rest */
-	OPT(MHD_OPTION_LISTEN_SOCKET, lfd, NULL);
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+	if (l->tls) {
+		OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
+	} else {
+		/* The guard accepts, and adds a connection once its head has passed. */
+		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	}
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout, NULL);
-	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_kb * 1024, NULL);
+	/* Plain HTTP: room for any head the guard passed, MHD's parse of it and a reply. */
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)c->max_header_kb * (l->tls ? 1024 : 2048) + (l->tls ? 0 : MHD_SLACK), NULL);
 	OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
 	OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
-	if (tls_cert_pem != NULL) {
+	if (l->tls) {
 		flags |= MHD_USE_TLS;
 		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls_cert_pem);
 		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls_key_pem);
 	}
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, o,
-			     MHD_OPTION_END);
-	if (d == NULL) {
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, o,
+				  MHD_OPTION_END);
+	if (l->mhd == NULL) {
 		log_err("cannot start the HTTP server");
+		return -1;
 	}
-	return d;
+	if (l->tls) {
+		l->fd = -1; /* MHD owns it now */
+	}
+	return 0;
 }

@@ -59,6 +59,8 @@ struct upload {
 struct req {
 	struct front *f;
 	struct MHD_Connection *conn;
+	struct deadline *deadline; /* the connection's (front/deadline.c), or NULL */
+	bool conn_close;           /* answer with "Connection: close" */
 	const struct route *rt;
 	char method[16];
 	char path[256];
@@ -110,6 +112,25 @@ enum MHD_Result http_events(struct req *q, long long since);
 /* A new unlinked file in the spool directory, or -1. */
 int http_tmpfile(struct front *f);
 
+/*
+ * The multipart field handling of an upload, which front/http.c feeds from
+ * libmicrohttpd's post processor (and tests/fuzz/fuzz_multipart.c directly):
+ * begin (0, or -1 when out of memory), one call of the iterator per piece of
+ * a part (a part starts at offset 0), end once the body has ended. Files go
+ * to one spool file (q->up.fd) with their SHA-256, text fields to
+ * q->up.fields; a refusal is kept in q->fail_*.
+ */
+int http_upload_begin(struct req *q);
+enum MHD_Result http_upload_iterate(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *filename, const char *content_type,
+				    const char *transfer_encoding, const char *data, uint64_t off,
+				    size_t size);
+void http_upload_end(struct req *q);
+/* Free a request and what it holds (its spool file, its upload slot). */
+void http_req_free(struct req *q);
+
+/* S as a decimal number from MIN to MAX, digits only (no sign, no space): true and *OUT. */
+bool api_number(const char *s, long long min, long long max, long long *out);
 /* The methods PATH takes, comma-separated (malloc'd), or NULL. */
 char *api_allowed(const char *path);
 /* The route table and the lookup (front/api.c). */

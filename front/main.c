@@ -189,8 +189,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	struct front_cfg cfg;
 	struct front f = {0};
-	struct MHD_Daemon *mhd[FRONT_MAX_LISTEN] = {0};
-	int lfd[FRONT_MAX_LISTEN];
+	struct listener lst[FRONT_MAX_LISTEN] = {0};
 	char *cert = NULL, *key = NULL, err[300];
 	const char *config_file = NULL;
 	char *cli_listen[FRONT_MAX_LISTEN];
@@ -317,10 +316,10 @@ main(int argc, char **argv)
 
 	/* Everything that needs root happens before the drop: the sockets and the TLS files. */
 	for (int i = 0; i < cfg.nlisten; i++) {
-		lfd[i] = -1;
+		lst[i].fd = -1;
 	}
 	for (int i = 0; i < cfg.nlisten; i++) {
-		if ((lfd[i] = bind_listen(cfg.listen[i])) < 0) {
+		if ((lst[i].fd = bind_listen(cfg.listen[i])) < 0) {
 			goto out;
 		}
 	}
@@ -347,17 +346,23 @@ main(int argc, char **argv)
 			       (int)cfg.daemon_timeout * 1000)) == NULL) {
 		goto out;
 	}
-	/* Every thread MHD starts inherits the blocked signals; this one waits for them. */
+	/* Every thread started from here on inherits the blocked signals; this one waits for them.
+	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((f.deadlines = deadlines_new()) == NULL) {
+		goto out;
+	}
 	for (int i = 0; i < cfg.nlisten; i++) {
-		if ((mhd[i] = http_start(&f, lfd[i], cert, key)) == NULL) {
+		lst[i].f = &f;
+		lst[i].tls = cert != NULL;
+		if (http_start(&lst[i], cert, key) != 0 ||
+		    (!lst[i].tls && guard_start(&lst[i]) != 0)) {
 			goto out;
 		}
-		lfd[i] = -1; /* MHD owns it now */
 	}
 	if (key != NULL) {
 		secure_wipe(key, strlen(key));
@@ -375,14 +380,19 @@ main(int argc, char **argv)
 	(void)!write(stop[1], "x", 1);
 	code = 0;
 out:
+	/* The guards first: they hand connections to the servers. */
 	for (int i = 0; i < cfg.nlisten; i++) {
-		if (mhd[i] != NULL) {
-			MHD_stop_daemon(mhd[i]);
+		guard_stop(&lst[i]);
+	}
+	for (int i = 0; i < cfg.nlisten; i++) {
+		if (lst[i].mhd != NULL) {
+			MHD_stop_daemon(lst[i].mhd);
 		}
-		if (lfd[i] >= 0) {
-			close(lfd[i]);
+		if (lst[i].fd >= 0) {
+			close(lst[i].fd);
 		}
 	}
+	deadlines_free(f.deadlines);
 	pool_free(f.pool);
 	for (int i = 0; i < 2; i++) {
 		if (stop[i] >= 0) {
