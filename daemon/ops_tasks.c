@@ -46,8 +46,88 @@ struct task_ctx {
 	json_t *enc_ref; /* encryption: the first encryption key reference */
 	bool legacy_ok;
 	bool four_eyes; /* the tenant's default for this type of task */
+	/*
+	 * The strictest approval policy of every enabled device configuration
+	 * that uses the same key for the same purpose (DESIGN §5): it applies
+	 * to this task too, so a weaker configuration is no way around it.
+	 */
+	struct {
+		bool required, totp;
+		json_int_t quorum;
+		char from[80]; /* a configuration that imposes it, for the log */
+	} strict;
 	char why[256];
 };
+
+/* Device configurations sharing a key: the strictest approval policy among them. */
+struct strict_scan {
+	struct task_ctx *x;
+	const char *label;
+	bool pkg;
+};
+
+static bool needs_approval(const json_t *devconf, bool def);
+
+static int
+strict_scan_cb(const MDB_val *key, json_t *dc, void *arg)
+{
+	struct strict_scan *s = arg;
+	struct task_ctx *x = s->x;
+	const json_t *ap = json_object_get(dc, "approval");
+	bool uses = false;
+	size_t i;
+	json_t *v;
+
+	(void)key;
+	if (!json_is_true(json_object_get(dc, "enabled"))) {
+		return 0;
+	}
+	if (s->pkg) {
+		uses = strcmp(json_string_value(json_object_get(dc, "packagingKey")) ?: "", s->label) == 0;
+	} else {
+		json_array_foreach(json_object_get(dc, "signingKeys"), i, v) {
+			uses = uses || strcmp(json_string_value(v) ?: "", s->label) == 0;
+		}
+	}
+	if (!uses || !needs_approval(dc, x->four_eyes)) {
+		return 0;
+	}
+	if (!x->strict.required) {
+		snprintf(x->strict.from, sizeof(x->strict.from), "%s",
+			 json_string_value(json_object_get(dc, "name")) ?: "?");
+	}
+	x->strict.required = true;
+	if (json_integer_value(json_object_get(ap, "quorum")) > x->strict.quorum) {
+		x->strict.quorum = json_integer_value(json_object_get(ap, "quorum"));
+	}
+	x->strict.totp =
+	    x->strict.totp ||
+	    strcmp(json_string_value(json_object_get(ap, "secondFactor")) ?: "", "TOTP") == 0;
+	return 0;
+}
+
+/* Make TASK's approval at least as strict as X->strict; true when the task must wait. */
+static bool
+strict_apply(const struct task_ctx *x, json_t *task, bool wait)
+{
+	json_t *ap = json_object_get(task, "approval");
+
+	if (!x->strict.required) {
+		return wait;
+	}
+	if (json_integer_value(json_object_get(ap, "quorum")) < x->strict.quorum) {
+		json_object_set_new(ap, "quorum", json_integer(x->strict.quorum));
+	}
+	if (x->strict.totp) {
+		json_object_set_new(ap, "secondFactor", json_string("TOTP"));
+	}
+	if (!wait) {
+		log_info("task of %s: approval required by device configuration %s, which uses the "
+			 "same key",
+			 x->r->subject.tenant, x->strict.from);
+	}
+	return true;
+}
 
 static int
 task_ctx_txn(struct store_txn *t, void *arg)
@@ -151,6 +231,15 @@ task_ctx_txn(struct store_txn *t, void *arg)
 					       pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING,
 					       x->why, sizeof(x->why))) != 0) {
 			return req_fail(r, rc, "%s", x->why);
+		}
+		if (sign || pkg) {
+			struct strict_scan s = {x, label, pkg};
+			memset(&x->strict, 0, sizeof(x->strict));
+			if ((rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
+						strlen(r->subject.tenant) + 1, strict_scan_cb, &s)) !=
+			    0) {
+				return rc;
+			}
 		}
 	}
 	return 0;
@@ -613,7 +702,7 @@ op_task_sign(struct request *r)
 		json_object_set_new(sg, "digest", hexj(dg.sha256, 32));
 	}
 	json_object_set_new(task, "signing", sg);
-	wait = needs_approval(x.devconf, x.four_eyes);
+	wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -1112,7 +1201,7 @@ op_task_package(struct request *r)
 		goto out;
 	}
 	prepared = true;
-	wait = needs_approval(x.devconf, x.four_eyes);
+	wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());

@@ -54,6 +54,8 @@ E_TOKEN=$(mkuser erin)
 F_TOKEN=$(mkuser frank)
 ctl key generate sk --alg ECC_NIST_P256 >/dev/null || fatal "key generate sk"
 ctl key generate sk2 --alg ECC_NIST_P256 >/dev/null || fatal "key generate sk2"
+# dcw's own key: a key's strictest policy applies to all its uses (DESIGN §5), and dc1 guards sk.
+ctl key generate skw --alg ECC_NIST_P256 >/dev/null || fatal "key generate skw"
 ctl key generate ek --alg AES_256 >/dev/null || fatal "key generate ek"
 MSG=$(printf 'firmware image 2.0' | base64)
 
@@ -206,7 +208,7 @@ check "the long task ends DONE" test "$(json .status)" = DONE
 
 # --- 5. A revoked user's event watch ends ------------------------------------------------------
 
-ctl --json devconf create dcw --sign-key sk --four-eyes off >"$TMP/out" || fatal "devconf create dcw"
+ctl --json devconf create dcw --sign-key skw --four-eyes off >"$TMP/out" || fatal "devconf create dcw"
 DCW=$(json .id)
 check "alice gives dave VIEW on dcw" ctl acl add USER:dave "DEVICE_CONFIG:$DCW" VIEW
 ctl --json task sign --devconf "$DCW" --input-base64 "$MSG" >"$TMP/out" || fatal "task sign 1"

@@ -72,17 +72,18 @@ refused() {
 		not_ok "... and the task is unchanged (expected $_want, got $_got)"
 	fi
 }
-# verify_sig ID: task ID ended DONE and its ECDSA signature (DER) verifies over $TMP/msg.bin
-# with sk's public key, and not over other data.
+# verify_sig ID NAME [KEY]: task ID ended DONE and its ECDSA signature (DER) verifies over
+# $TMP/msg.bin with KEY's public key (default sk), and not over other data.
 verify_sig() {
+	_pub=$TMP/${3:-sk}.pub
 	ctl --json task wait "$1" --timeout 20 >"$TMP/out" 2>"$TMP/err" || true
 	check "task $2 ends DONE after the approval" test "$(json .status)" = DONE
 	json .result.signature | base64 -d >"$TMP/sig.der" 2>/dev/null || true
 	check "task $2: the signature is DER (a SEQUENCE)" \
 		test "$(head -c 1 "$TMP/sig.der" | od -An -tx1 | tr -d ' ')" = 30
 	check "task $2: openssl verifies the signature over the approved input" \
-		openssl dgst -sha256 -verify "$TMP/sk.pub" -signature "$TMP/sig.der" "$TMP/msg.bin"
-	if openssl dgst -sha256 -verify "$TMP/sk.pub" -signature "$TMP/sig.der" "$TMP/other.bin" \
+		openssl dgst -sha256 -verify "$_pub" -signature "$TMP/sig.der" "$TMP/msg.bin"
+	if openssl dgst -sha256 -verify "$_pub" -signature "$TMP/sig.der" "$TMP/other.bin" \
 		>/dev/null 2>&1; then
 		not_ok "task $2: the signature also verifies over other data"
 	else
@@ -135,9 +136,13 @@ check "the enrollment answer is an otpauth URI with carol's secret, SHA1, 6 digi
 	test "$(jq -r '.user + " " + .uri' "$TMP/enroll.carol")" = "carol otpauth://totp/signet:carol@acme?secret=$SEC_carol&issuer=signet&algorithm=SHA1&digits=6&period=30"
 check "carol's secret is at least 160 bits (32 base32 characters)" test "${#SEC_carol}" -ge 32
 
-ctl key generate sk --alg ECC_NIST_P256 >/dev/null || fatal "key generate sk"
-ctl --json key show sk >"$TMP/out" || fatal "key show sk"
-json .publicKeyPem | sed '/^$/d' >"$TMP/sk.pub"
+# One key per approval policy: a key's strictest policy applies to all its uses (DESIGN §5), so
+# configurations that share a key share their strictest policy (section 10 checks that).
+for k in sk skq skn skx skv skn2; do
+	ctl key generate "$k" --alg ECC_NIST_P256 >/dev/null || fatal "key generate $k"
+	ctl --json key show "$k" >"$TMP/out" || fatal "key show $k"
+	json .publicKeyPem | sed '/^$/d' >"$TMP/$k.pub"
+done
 printf 'firmware image 9.0' >"$TMP/msg.bin"
 printf 'firmware image 9.1' >"$TMP/other.bin"
 MSG=$(base64 <"$TMP/msg.bin")
@@ -149,13 +154,13 @@ ctl --json devconf create dc1 --sign-key sk --four-eyes on --user USER:bob \
 DC1=$(json .id)
 check "dc1 asks for one approval with TOTP" \
 	test "$(json '.approval | "\(.quorum)/\(.secondFactor)"')" = 1/TOTP
-ctl --json devconf create dcq --sign-key sk --quorum 2 --approver USER:carol --approver USER:dan \
+ctl --json devconf create dcq --sign-key skq --quorum 2 --approver USER:carol --approver USER:dan \
 	>"$TMP/out" || fatal "devconf create dcq"
 DCQ=$(json .id)
-ctl --json devconf create dcn --sign-key sk --second-factor NONE --approver USER:carol \
+ctl --json devconf create dcn --sign-key skn --second-factor NONE --approver USER:carol \
 	>"$TMP/out" || fatal "devconf create dcn"
 DCN=$(json .id)
-ctl --json devconf create dcx --sign-key sk --approver USER:harry >"$TMP/out" ||
+ctl --json devconf create dcx --sign-key skx --approver USER:harry >"$TMP/out" ||
 	fatal "devconf create dcx"
 DCX=$(json .id)
 
@@ -297,7 +302,7 @@ as "$C_TOKEN" --json task approve "$TQ" --otp "$CODE" >"$TMP/out" 2>"$TMP/err" |
 	not_ok "carol approves the quorum-2 task ($(cat "$TMP/err"))"
 check "carol's approval, the second distinct one, makes the task APPROVED" \
 	test "$(json '.status + "/" + (.approvals | map(.approver) | join(","))')" = APPROVED/USER:dan,USER:carol
-verify_sig "$TQ" TQ
+verify_sig "$TQ" TQ skq
 
 # --- 5. secondFactor NONE ----------------------------------------------------------------------
 
@@ -307,7 +312,7 @@ as "$C_TOKEN" --json task approve "$TN" >"$TMP/out" 2>"$TMP/err" ||
 	not_ok "carol approves without a code ($(cat "$TMP/err"))"
 check "with secondFactor NONE, carol approves without --otp" \
 	test "$(json '.status + "/" + (.approvals[0].secondFactor | tostring)')" = APPROVED/false
-verify_sig "$TN" TN
+verify_sig "$TN" TN skn
 
 # --- 8. Enrollment rules -----------------------------------------------------------------------
 
@@ -349,7 +354,7 @@ for u in $NEWCOMERS; do
 	eval "enroll $u \"\$TOK_$u\""
 done
 tok() { eval "echo \"\$TOK_$1\""; }
-ctl --json devconf create dcv --sign-key sk --quorum 2 >"$TMP/out" || fatal "devconf create dcv"
+ctl --json devconf create dcv --sign-key skv --quorum 2 >"$TMP/out" || fatal "devconf create dcv"
 DCV=$(json .id)
 for u in $NEWCOMERS; do
 	ctl acl add "USER:$u" "DEVICE_CONFIG:$DCV" APPROVE >/dev/null || fatal "acl add $u"
@@ -381,7 +386,7 @@ voided "$TA" vic "no longer holds APPROVE on DEVICE_CONFIG:$DCV" "rule removed"
 vote xena "$TA"
 check "rule removed: a third approver, whose vote counts, completes the quorum: APPROVED" \
 	test "$(json .status)" = APPROVED
-verify_sig "$TA" TA
+verify_sig "$TA" TA skv
 
 TB=$(newtask "$DCV")
 vote yuri "$TB"
@@ -408,7 +413,7 @@ check "the voided approval is in the audit log, by signetd (VOIDED, naming yuri)
 fresh uma
 as "$(tok uma)" --json task approve "$TC9" --otp "$CODE" >"$TMP/out" 2>"$TMP/err" || true
 check "... and then her approval completes the quorum: APPROVED" test "$(json .status 2>/dev/null)" = APPROVED
-verify_sig "$TC9" TC9
+verify_sig "$TC9" TC9 skv
 
 # At execution: the quorum is reached while the engine is busy (one engine thread, a large
 # encryption ahead), then an approver loses the right before the task runs.
@@ -421,7 +426,7 @@ head -c 32 /dev/urandom >"$TMP/ek.raw"
 ctl key import ek --alg AES_256 --file "$TMP/ek.raw" >/dev/null || fatal "key import ek"
 ctl --json devconf create dce --encrypt-key ek --four-eyes off >"$TMP/out" || fatal "devconf create dce"
 DCE=$(json .id)
-ctl --json devconf create dcn2 --sign-key sk --quorum 2 --second-factor NONE --approver USER:wes \
+ctl --json devconf create dcn2 --sign-key skn2 --quorum 2 --second-factor NONE --approver USER:wes \
 	--approver USER:xena >"$TMP/out" || fatal "devconf create dcn2"
 DCN2=$(json .id)
 truncate -s 512M "$TMP/big.img"
@@ -461,7 +466,7 @@ check "alice gives xena APPROVE on dcn2 again" ctl acl add "USER:xena" "DEVICE_C
 as "$(tok xena)" --json task approve "$TE9" >"$TMP/out" 2>"$TMP/err" || true
 check "xena decides again, her void decision does not count as one: APPROVED" \
 	test "$(json .status 2>/dev/null)" = APPROVED
-verify_sig "$TE9" TE9
+verify_sig "$TE9" TE9 skn2
 ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || true
 
 # The same once the time for approval is over: the task cannot wait again, it fails.
@@ -526,6 +531,25 @@ check "its expiry is an event (task.status EXPIRED)" \
 fresh harry peek
 refused EXPIRED/0 "approving an EXPIRED task is a conflict" conflict "$TX6" \
 	as "$H_TOKEN" task approve "$TX6" --otp "$CODE"
+
+# --- 7. A key's strictest policy applies to all its uses (DESIGN §5) ---------------------------
+
+ctl --json devconf create dcweak --sign-key skq --four-eyes off >"$TMP/out" ||
+	fatal "devconf create dcweak"
+DCW=$(json .id)
+TW=$(newtask "$DCW")
+ctl --json task show "$TW" >"$TMP/out"
+check "a task on a configuration without four-eyes waits when its key is dcq's, which has it" \
+	test "$(json .status)" = WAITING
+check "... for dcq's quorum of 2" test "$(json .approval.quorum)" = 2
+ctl --json devconf create dcnotp --sign-key sk --second-factor NONE --approver USER:carol \
+	>"$TMP/out" || fatal "devconf create dcnotp"
+TW2=$(newtask "$(json .id)")
+ctl --json task show "$TW2" >"$TMP/out"
+check "a configuration without a second factor whose key dc1 guards with TOTP asks for TOTP" \
+	test "$(json .approval.secondFactor)" = TOTP
+refused WAITING/0 "carol cannot approve it without a code" invalid "$TW2" \
+	as "$C_TOKEN" task approve "$TW2"
 
 check "stop at the end" stop_daemon
 say "# t09 ran $(since "$T_START") s"

@@ -134,8 +134,10 @@ step UPDATED CONFIG:encryption.legacyCiphers.allowed USER:alice "config set" \
 step CREATED 'DEVICE_CONFIG:@ID' USER:alice "devconf create dcs (no four-eyes, bob may use)" \
 	ctl --json devconf create dcs --sign-key sk --four-eyes off --user USER:bob
 DCS=$(json .id)
+# dca's own key: a key's strictest policy applies to all its uses (DESIGN §5).
+step CREATED KEY:ska USER:alice "key generate ska" ctl key generate ska --alg ECC_NIST_P256
 step CREATED 'DEVICE_CONFIG:@ID' USER:alice "devconf create dca (four-eyes, carol approves)" \
-	ctl --json devconf create dca --sign-key sk --four-eyes on --approver USER:carol
+	ctl --json devconf create dca --sign-key ska --four-eyes on --approver USER:carol
 DCA=$(json .id)
 step CREATED 'DEVICE_CONFIG:@ID' USER:alice "devconf create dce (encryption)" \
 	ctl --json devconf create dce --encrypt-key ek --four-eyes off

@@ -205,6 +205,9 @@ enroll olga "$O" >/dev/null # an event of the other tenant
 
 ctl --json key generate ec --alg ECC_NIST_P256 >"$TMP/out" || fatal "key generate ec"
 json .publicKeyPem | sed '/^$/d' >"$TMP/ec.pub"
+# dc-now's own key: a key's strictest policy applies to all its uses (DESIGN §5).
+ctl --json key generate ecnow --alg ECC_NIST_P256 >"$TMP/out" || fatal "key generate ecnow"
+json .publicKeyPem | sed '/^$/d' >"$TMP/ecnow.pub"
 ctl --json key generate rsa --alg RSA_3072 >"$TMP/out" || fatal "key generate rsa"
 json .publicKeyPem | sed '/^$/d' >"$TMP/rsa.pub"
 head -c 32 /dev/urandom >"$TMP/aes.raw"
@@ -217,7 +220,7 @@ DC_EC=$(json .id)
 ctl --json devconf create dc-rsa --sign-key rsa --four-eyes on --approver USER:bob --approver USER:carol \
 	>"$TMP/out" || fatal "devconf dc-rsa"
 DC_RSA=$(json .id)
-ctl --json devconf create dc-now --sign-key ec --four-eyes off >"$TMP/out" || fatal "devconf dc-now"
+ctl --json devconf create dc-now --sign-key ecnow --four-eyes off >"$TMP/out" || fatal "devconf dc-now"
 DC_NOW=$(json .id)
 ctl --json devconf create dc-enc --encrypt-key aes --four-eyes off >"$TMP/out" || fatal "devconf dc-enc"
 DC_ENC=$(json .id)
@@ -422,7 +425,7 @@ check "a 60000-byte message (80 KB of base64, past the inline limit): 201 DONE a
 	test "$st/$(jq -r .status "$TMP/out" 2>/dev/null)" = 201/DONE
 jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/large.sig" 2>/dev/null || true
 check "openssl verifies the signature over the large message" \
-	openssl dgst -sha256 -verify "$TMP/ec.pub" -signature "$TMP/large.sig" "$TMP/large.bin"
+	openssl dgst -sha256 -verify "$TMP/ecnow.pub" -signature "$TMP/large.sig" "$TMP/large.bin"
 check "the front's spool directory holds no file" test -z "$(ls -A "$TMP/spool")"
 
 ###########################################################################################

@@ -457,7 +457,11 @@ say "# many segments done after $(since "$T_START") s"
 ctl --json config get approval.fourEyes.packaging >"$TMP/out" 2>"$TMP/err" || true
 check "the tenant default approval.fourEyes.packaging is true" \
 	sh -c "jq -e '. == true or .value == true' '$TMP/out' >/dev/null"
-ctl --json devconf create dc4e --package-key s-ECC_NIST_P256 --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
+# Its own packaging key: a key's strictest policy applies to all its uses (DESIGN §5), and dc1
+# packages at once with s-ECC_NIST_P256.
+ctl --json key generate s-4e --alg ECC_NIST_P256 >"$TMP/out" || fatal "key generate s-4e"
+json .publicKeyPem | sed '/^$/d' >"$TMP/4e.pub"
+ctl --json devconf create dc4e --package-key s-4e --encrypt-key e256 --approver USER:carol >"$TMP/out" ||
 	fatal "devconf dc4e"
 DC4E=$(json .id)
 check "dc4e leaves four-eyes to the tenant default" test "$(json .approval.fourEyes)" = null
@@ -484,7 +488,7 @@ if as "$C_TOKEN" --json task approve "$P4E" --otp "$(oathtool --totp -b "$SEC_ca
 	ok "carol approves with oathtool's code"
 	ctl --json task wait "$P4E" --timeout 120 >"$TMP/p4e.task" 2>"$TMP/err" || true
 	if ctl --json task download "$P4E" -o "$TMP/p4e.pkg" >"$TMP/p4e.dl" 2>"$TMP/err"; then
-		verify_pkg p4e ECC_NIST_P256 AES256_CBC_PKCS7_PAD "$K256" "$TMP/ECC_NIST_P256.pub" "$TMP/meta.json" \
+		verify_pkg p4e ECC_NIST_P256 AES256_CBC_PKCS7_PAD "$K256" "$TMP/4e.pub" "$TMP/meta.json" \
 			"$TMP/fw-a.bin" "$TMP/fw-b.bin"
 		verify_task p4e
 		check "p4e: the header signed is the one the approver saw while the task waited" \

@@ -62,9 +62,11 @@ setup() {
 	C_TOKEN=$(json .token)
 	ctl key generate sk --alg ECC_NIST_P256 >/dev/null || fatal "key generate sk"
 	ctl key generate ed --alg ED25519 >/dev/null || fatal "key generate ed"
+	# dcw's own key: a key's strictest policy applies to all its uses (DESIGN §5).
+	ctl key generate skw --alg ECC_NIST_P256 >/dev/null || fatal "key generate skw"
 	ctl key generate ek --alg AES_256 >/dev/null || fatal "key generate ek"
 	# dcw: everything waits for carol; dce: encryption at once; dcs: signing at once.
-	ctl --json devconf create dcw --sign-key sk --encrypt-key ek --four-eyes on \
+	ctl --json devconf create dcw --sign-key skw --encrypt-key ek --four-eyes on \
 		--second-factor NONE --user USER:bob --approver USER:carol >"$TMP/out" ||
 		fatal "devconf create dcw"
 	DCW=$(json .id)

@@ -140,7 +140,9 @@ for row in $(jq -r '.keys[] | "\(.label):\(.algorithm)"' "$TMP/keys.json"); do
 		continue
 		;;
 	esac
-	[ "$label" = base-ed ] && continue # the encryption configurations' signing key, signs below
+	# base-ed signs for the encryption configurations below; base-ec is the four-eyes key, whose
+	# signatures the approvals below make (its strictest policy applies to every use of it).
+	[ "$label" = base-ed ] || [ "$label" = base-ec ] && continue
 	ctl --json key show "$label" >"$TMP/out" || { bad=$((bad + 1)); continue; }
 	json .publicKeyPem | sed '/^$/d' >"$TMP/pub.pem"
 	ctl --json devconf create "dc-$label" --sign-key "$label" --four-eyes off >"$TMP/out" 2>"$TMP/err" ||
@@ -174,6 +176,8 @@ while read -r u tok secret; do
 	if SIGNET_TOKEN=$tok ctl --json task approve "$t" --otp "$(oathtool --totp -b "$secret")" \
 		>"$TMP/out" 2>"$TMP/err"; then
 		approved=$((approved + 1))
+		LAST_APPROVED=$t
+		printf 'firmware for %s' "$u" >"$TMP/approved.msg"
 	else
 		bad=$((bad + 1))
 		say "# $u: the oathtool code is refused: $(cat "$TMP/err")"
@@ -181,6 +185,11 @@ while read -r u tok secret; do
 done <"$TMP/enrolled"
 check "every acknowledged TOTP seed approves with oathtool's code ($approved approvals, $bad refused)" \
 	test "$bad" = 0
+ctl --json key show base-ec >"$TMP/out" && json .publicKeyPem | sed '/^$/d' >"$TMP/base-ec.pub"
+ctl --json task wait "${LAST_APPROVED:-none}" --timeout 60 >"$TMP/out" 2>/dev/null || true
+json .result.signature 2>/dev/null | base64 -d >"$TMP/sig" 2>/dev/null || true
+check "the four-eyes key base-ec signed the last approved task (openssl verifies)" \
+	openssl dgst -sha256 -verify "$TMP/base-ec.pub" -signature "$TMP/sig" "$TMP/approved.msg"
 check "the audit log verifies" ctl audit verify
 ctl --json audit list --chain '~appliance' --limit 1000 >"$TMP/out" || fatal "audit list ~appliance"
 audited=$(jq '[.entries[] | select(.verb == "RESTORED_TOKEN")] | length' "$TMP/out")
