@@ -524,6 +524,17 @@ audit_appliance(struct daemon *d, const char *verb, const char *resource, const 
 	return r;
 }
 
+void
+audit_token_write_end(struct daemon *d)
+{
+	if (token_guard_write_end(d->guard) != 0) {
+		/* The operation stands; a later repair falls back on an older generation. */
+		audit_appliance(d, "TOKEN_GENERATION_FAILED", "APPLIANCE:token",
+				"no new generation of the token's files could be written after a "
+				"change to them; the previous one stays the one a repair uses");
+	}
+}
+
 /* The audit key */
 
 struct key_meta {
@@ -611,7 +622,7 @@ audit_key_ensure(struct daemon *d)
 			log_notice("audit: appliance audit key made in the token");
 		}
 	}
-	(void)token_guard_write_end(d->guard);
+	audit_token_write_end(d);
 	hsm_key_clear(&k);
 	hsm_session_close(hs);
 	return r;

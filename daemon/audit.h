@@ -42,6 +42,11 @@ void audit_after(struct request *r);
  * them when ALL, at shutdown: then synchronously).
  */
 void audit_authfail_flush(struct daemon *d, bool all);
+/*
+ * End a guarded write of the token's files (token_guard_write_end) and,
+ * when no generation could be recorded, say so on the appliance chain.
+ */
+void audit_token_write_end(struct daemon *d);
 /* Appliance events: start, stop, backup. */
 int audit_appliance(struct daemon *d, const char *verb, const char *resource, const char *message);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -195,22 +196,24 @@ static void
 token_report(struct daemon *d, const struct token_guard_report *g, const char *missing)
 {
 	char msg[2048];
-	const char *p = g->pending;
+	const char *p = g->pending != NULL ? g->pending : "";
+	bool pending = *p != '\0';
 	int failed = 0;
 
 	while (*p != '\0') {
 		const char *nl = strchr(p, '\n');
 		int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
-		snprintf(msg, sizeof(msg), "%.*s; missing after the restore: %s", n, p,
+		snprintf(msg, sizeof(msg), "%.*s; missing after the repair: %s", n, p,
 			 missing[0] != '\0' ? missing : "nothing");
 		log_err("%s", msg);
 		failed |= audit_appliance(d, "RESTORED_TOKEN", "APPLIANCE:token", msg) != 0;
 		p += n + (nl != NULL);
 	}
-	if (g->pending[0] != '\0' && !failed && token_guard_restores_recorded(d->guard) != 0) {
+	/* Forgotten only once every entry is written: a crash before records them twice. */
+	if (pending && !failed && token_guard_restores_recorded(d->guard) != 0) {
 		log_err("token guard: the restores are audited but still noted as pending");
 	}
-	if (g->pending[0] == '\0' && missing[0] != '\0') {
+	if (!pending && missing[0] != '\0') {
 		snprintf(msg, sizeof(msg), "the token lacks what the store expects: %s", missing);
 		log_err("%s", msg);
 		audit_appliance(d, "TOKEN_OBJECTS_MISSING", "APPLIANCE:token", msg);
@@ -218,8 +221,35 @@ token_report(struct daemon *d, const struct token_guard_report *g, const char *m
 	if (g->snapshot_failed) {
 		audit_appliance(d, "TOKEN_GENERATION_FAILED", "APPLIANCE:token",
 				"no new generation of the token's files could be written; the "
-				"previous one stays the one a restore uses");
+				"previous one stays the one a repair uses");
 	}
+}
+
+/*
+ * Hold STATE_DIR/signetd.lock (flock) for the life of the process: a second
+ * signetd on the same state directory stops here, before it reads or
+ * repairs the token's files under the first one. The descriptor, or -1.
+ */
+static int
+instance_lock(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!str_printf(path, sizeof(path), "%s/signetd.lock", state_dir)) {
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_err("another signetd runs on %s (it holds %s)", state_dir, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static int
@@ -234,7 +264,7 @@ run(struct config *cfg)
 	struct token_guard_report guard_report = {0};
 	char missing[1024] = "";
 	size_t missing_used = 0;
-	int r, code = EXIT_RUNTIME;
+	int r, code = EXIT_RUNTIME, lock_fd = -1;
 
 	d.cfg = cfg;
 	d.self_uid = geteuid();
@@ -257,18 +287,40 @@ run(struct config *cfg)
 		log_err("cannot read the token PIN");
 		return EXIT_TOKEN;
 	}
+	/* One signetd per state directory: a second one must not touch the token's files. */
+	if ((lock_fd = instance_lock(cfg->state_dir)) < 0) {
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (!str_printf(dbdir, sizeof(dbdir), "%s/db", cfg->state_dir)) {
+		goto out;
+	}
+	if (store_open(dbdir, (size_t)cfg->map_size_mb << 20, &d.store) != 0) {
+		goto out;
+	}
+	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
 	/*
 	 * The embedded token's files before the module reads them: damaged ones
-	 * (a crash while they were rewritten) are replaced by the newest good
-	 * generation, and a consistent state becomes a new generation.
+	 * (a crash while they were rewritten) are replaced from the newest good
+	 * generation that holds them, object files the store expects come back,
+	 * and a consistent state becomes a new generation.
 	 */
-	if (cfg->softhsm_conf != NULL &&
-	    token_guard_open(cfg->state_dir, cfg->softhsm_conf, &d.guard, &guard_report) != 0) {
-		log_err("cannot use the token: its files are damaged and no good generation "
-			"exists (%s)",
-			guard_report.damaged[0] != '\0' ? guard_report.damaged : "I/O error");
-		code = EXIT_TOKEN;
-		goto out;
+	if (cfg->softhsm_conf != NULL) {
+		struct token_ids ids = {0};
+		r = keys_expected_ids(&d, &ids);
+		if (r == 0) {
+			r = token_guard_open(cfg->state_dir, cfg->softhsm_conf, &ids, &d.guard,
+					     &guard_report);
+		}
+		free(ids.id);
+		if (r != 0) {
+			log_err("cannot use the token: its files are damaged and no good "
+				"generation exists (%s)",
+				guard_report.damaged[0] != '\0' ? guard_report.damaged
+								  : "I/O error");
+			code = EXIT_TOKEN;
+			goto out;
+		}
 	}
 	hc.module = cfg->module;
 	hc.token_uri = cfg->token_uri;
@@ -282,13 +334,6 @@ run(struct config *cfg)
 		code = EXIT_TOKEN;
 		goto out;
 	}
-	if (!str_printf(dbdir, sizeof(dbdir), "%s/db", cfg->state_dir)) {
-		goto out;
-	}
-	if (store_open(dbdir, (size_t)cfg->map_size_mb << 20, &d.store) != 0) {
-		goto out;
-	}
-	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
 	if (keys_check_all(&d, missing, sizeof(missing), &missing_used) != 0 ||
 	    otp_seeds_check_all(&d, missing, sizeof(missing), &missing_used) != 0) {
 		log_err("cannot check the keys in the token");
@@ -376,7 +421,11 @@ out:
 	store_close(d.store);
 	hsm_close(d.hsm);
 	token_guard_close(d.guard);
+	token_guard_report_free(&guard_report);
 	authfail_free(d.authfail);
+	if (lock_fd >= 0) {
+		close(lock_fd);
+	}
 	secret_free(&pin);
 	if (d.base != NULL) {
 		event_base_free(d.base);

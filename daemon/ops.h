@@ -97,6 +97,9 @@ int ops_page_result(json_t *result, const struct store_page *pg);
  * of keys the token lacks are appended to MISSING (LEN bytes, *USED so far).
  */
 int keys_check_all(struct daemon *d, char *missing, size_t len, size_t *used);
+/* The CKA_IDs of every key, TOTP seed and audit key the store knows (for the token guard). */
+struct token_ids;
+int keys_expected_ids(struct daemon *d, struct token_ids *ids);
 /* The same for the TOTP seeds of enrolled users. */
 int otp_seeds_check_all(struct daemon *d, char *missing, size_t len, size_t *used);
 void keys_note_missing(char *list, size_t len, size_t *used, const char *name);

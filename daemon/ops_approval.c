@@ -196,7 +196,7 @@ enroll_common(struct request *r, bool reset)
 	if (!reset) {
 		snprintf(label, sizeof(label), "%s/otp/%s", r->subject.tenant, x.name);
 		if ((rc = hsm_otp_seed_create(r->hs, label, x.new_id, seed, sizeof(seed))) != 0) {
-			(void)token_guard_write_end(r->d->guard);
+			audit_token_write_end(r->d);
 			return req_fail(r, rc, "the token could not make a seed");
 		}
 	}
@@ -207,14 +207,14 @@ enroll_common(struct request *r, bool reset)
 			hsm_otp_seed_destroy(r->hs, x.new_id);
 			secure_wipe(seed, sizeof(seed));
 		}
-		(void)token_guard_write_end(r->d->guard);
+		audit_token_write_end(r->d);
 		return rc;
 	}
 	if (x.had_old) {
 		/* The record points at the new seed now (or at none): the old one goes. */
 		hsm_otp_seed_destroy(r->hs, x.old_id);
 	}
-	(void)token_guard_write_end(r->d->guard);
+	audit_token_write_end(r->d);
 	events_publish(r->d, &x.note);
 	log_notice("USER:%s of tenant %s %s the TOTP seed of %s", r->subject.user,
 		   r->subject.tenant, reset ? "removed" : (x.had_old ? "replaced" : "enrolled"),

@@ -170,7 +170,7 @@ key_create_common(struct request *r, bool import)
 		rc = hsm_key_generate(r->hs, alg, lbl, &k);
 	}
 	if (rc != 0) {
-		(void)token_guard_write_end(r->d->guard);
+		audit_token_write_end(r->d);
 		hsm_key_clear(&k);
 		if (import && rc == SIGNET_EINVAL) {
 			return req_fail(r, rc, "an %s key is exactly %d raw bytes", alg_name,
@@ -188,12 +188,12 @@ key_create_common(struct request *r, bool import)
 			    "key %s: could not remove the token objects after a failed store write",
 			    lbl);
 		}
-		(void)token_guard_write_end(r->d->guard);
+		audit_token_write_end(r->d);
 		hsm_key_clear(&k);
 		json_decref(x.rec);
 		return rc == SIGNET_ECONFLICT ? req_fail(r, rc, "key '%s' exists", x.label) : rc;
 	}
-	(void)token_guard_write_end(r->d->guard);
+	audit_token_write_end(r->d);
 	log_notice("USER:%s of tenant %s %s key %s (%s)", r->subject.user, r->subject.tenant,
 		   import ? "imported" : "generated", x.label, alg_name);
 	r->result = key_view(x.rec, true);
@@ -468,7 +468,7 @@ op_key_cert(struct request *r)
 	token_label(lbl, sizeof(lbl), r->subject.tenant, g.label);
 	token_guard_write_begin(r->d->guard);
 	rc = hsm_key_store_cert(r->hs, id, lbl, sk_X509_value(chain, 0));
-	(void)token_guard_write_end(r->d->guard);
+	audit_token_write_end(r->d);
 	if (rc != 0) {
 		goto out;
 	}
@@ -633,4 +633,69 @@ keys_check_all(struct daemon *d, char *missing, size_t missing_len, size_t *miss
 	json_decref(x.updates);
 	*missing_used = x.missing_used;
 	return rc;
+}
+
+/* The CKA_IDs the store expects in the token: keys, TOTP seeds, the audit key. */
+
+static int
+ids_add(struct token_ids *ids, const char *hex)
+{
+	uint8_t (*v)[HSM_ID_LEN];
+
+	if (hex == NULL || strlen(hex) != 2 * HSM_ID_LEN) {
+		return 0;
+	}
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap != 0 ? ids->cap * 2 : 64;
+		if ((v = realloc(ids->id, cap * sizeof(*v))) == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		ids->id = v;
+		ids->cap = cap;
+	}
+	if (!hex_decode(hex, ids->id[ids->n], HSM_ID_LEN)) {
+		return 0;
+	}
+	ids->n++;
+	return 0;
+}
+
+static int
+ids_key_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	(void)key;
+	return ids_add(arg, json_string_value(json_object_get(val, "id")));
+}
+
+static int
+ids_user_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	(void)key;
+	return ids_add(arg,
+		       json_string_value(json_object_get(json_object_get(val, "otp"), "seedId")));
+}
+
+static int
+ids_txn(struct store_txn *t, void *arg)
+{
+	struct token_ids *ids = arg;
+	json_t *rec = NULL;
+	int r;
+
+	ids->n = 0;
+	if ((r = store_foreach(t, STORE_DB_KEYS, NULL, 0, ids_key_cb, ids)) != 0 ||
+	    (r = store_foreach(t, STORE_DB_USERS, NULL, 0, ids_user_cb, ids)) != 0) {
+		return r;
+	}
+	if (store_get_json(t, STORE_DB_META, "auditKey", 8, &rec) == 0) {
+		r = ids_add(ids, json_string_value(json_object_get(rec, "id")));
+		json_decref(rec);
+	}
+	return r;
+}
+
+int
+keys_expected_ids(struct daemon *d, struct token_ids *ids)
+{
+	return store_read(d->store, ids_txn, ids);
 }

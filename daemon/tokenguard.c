@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,15 @@ struct tg_set {
 	int64_t created;
 };
 
+#define TG_MAX_GENS 8 /* generations looked at for a good copy of a damaged file */
+
 struct token_guard {
 	pthread_mutex_t lock;
 	char pending[PATH_MAX];  /* STATE_DIR/token-restores.pending */
 	char tokendir[PATH_MAX]; /* SoftHSM's directories.tokendir */
 	char gendir[PATH_MAX];   /* STATE_DIR/token-generations */
 	struct tg_set newest;    /* the newest good generation (no data) */
+	uint64_t maxgen;         /* the highest generation number on disk, good or not */
 };
 
 /* The SoftHSMv2 object file format */
@@ -268,13 +272,22 @@ write_file_synced(const char *path, const uint8_t *data, size_t len)
 static int
 rm_tree(const char *path)
 {
-	DIR *d = opendir(path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	char sub[PATH_MAX];
 	int r = 0;
 
 	if (d == NULL) {
-		return errno == ENOENT ? 0 : -errno;
+		int e0 = errno;
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (e0 == ENOENT) {
+			return 0;
+		}
+		/* Not a folder (or a link): removed as a file, never followed. */
+		return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
 	}
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
@@ -403,7 +416,11 @@ scan_tree(const char *root, struct tg_set *s, bool *missing)
 		    lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
 			continue; /* SoftHSM keeps only folders here */
 		}
-		if (!name_ok(e->d_name) || (d = opendir(path)) == NULL) {
+		if (!name_ok(e->d_name)) {
+			log_warning("token guard: %s is no token folder of SoftHSM's; left alone", path);
+			continue;
+		}
+		if ((d = opendir(path)) == NULL) {
 			log_err("token guard: cannot read the token folder %s", path);
 			r = SIGNET_EINTERNAL;
 			break;
@@ -416,7 +433,11 @@ scan_tree(const char *root, struct tg_set *s, bool *missing)
 			    lstat(fp, &st) != 0 || !S_ISREG(st.st_mode)) {
 				continue;
 			}
-			if (!name_ok(f->d_name) || (tf = set_add(s)) == NULL ||
+			if (!name_ok(f->d_name)) {
+				log_warning("token guard: %s is no file of SoftHSM's; left alone", fp);
+				continue;
+			}
+			if ((tf = set_add(s)) == NULL ||
 			    !str_printf(tf->rel, sizeof(tf->rel), "%s/%s", e->d_name, f->d_name)) {
 				log_err("token guard: cannot keep %s", fp);
 				r = SIGNET_EINTERNAL;
@@ -654,6 +675,9 @@ gen_newest(struct token_guard *g, struct tg_set *s)
 	int r = gen_list(g, &v, &n);
 
 	memset(s, 0, sizeof(*s));
+	if (r == 0 && n > 0 && v[0] > g->maxgen) {
+		g->maxgen = v[0];
+	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (gen_load(g, v[i], s) == 0) {
 			break;
@@ -731,9 +755,18 @@ gen_write(struct token_guard *g, struct tg_set *live)
 	size_t tlen;
 	int r;
 
-	live->gen = g->newest.gen + 1;
+	/* Past every number on disk: a damaged newest generation is never written over. */
+	live->gen = (g->maxgen > g->newest.gen ? g->maxgen : g->newest.gen) + 1;
 	live->created = time_now();
-	if (mkdir(g->gendir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(g->gendir, 0700) == 0) {
+		/* The new folder's own entry, in the state directory. */
+		char parent[PATH_MAX], *slash;
+		snprintf(parent, sizeof(parent), "%s", g->gendir);
+		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+			*slash = '\0';
+			(void)fsync_path(parent);
+		}
+	} else if (errno != EEXIST) {
 		r = -errno;
 		goto out;
 	}
@@ -778,6 +811,7 @@ gen_write(struct token_guard *g, struct tg_set *live)
 		r = -errno;
 		goto out;
 	}
+	g->maxgen = live->gen;
 	if ((r = fsync_path(g->gendir)) != 0) {
 		goto out;
 	}
@@ -801,51 +835,152 @@ out:
 	return 0;
 }
 
-/*
- * Is LIVE damaged, compared with the newest good generation? A file that
- * fails its structure check, a token folder that lost its token.object, or
- * a changed file that lost attributes it had (a cut at an attribute
- * boundary) is damage; new, deleted and fully written changed files are not.
- */
+/* The CKA_ID of a (checked) object file: 0 and its length, or -1 when it has none. */
+static int
+object_cka_id(const uint8_t *data, size_t len, uint8_t *id, size_t idmax, size_t *idlen)
+{
+	struct sh_reader r = {data, len};
+	uint64_t gen, type, kind, n;
+
+	if (!sh_u64(&r, &gen)) {
+		return -1;
+	}
+	while (r.left > 0) {
+		if (!sh_u64(&r, &type) || !sh_u64(&r, &kind)) {
+			return -1;
+		}
+		if (type == 0x102 && kind == SH_BYTES) { /* CKA_ID */
+			if (!sh_u64(&r, &n) || n > r.left || n > idmax) {
+				return -1;
+			}
+			memcpy(id, r.p, (size_t)n);
+			*idlen = (size_t)n;
+			return 0;
+		}
+		if (!sh_value(&r, kind, false)) {
+			return -1;
+		}
+	}
+	return -1;
+}
+
 static bool
-live_damaged(struct token_guard *g, const struct tg_set *live, bool missing, char *why,
-	     size_t whylen)
+id_expected(const struct token_ids *ids, const uint8_t *id, size_t idlen)
+{
+	for (size_t i = 0; ids != NULL && idlen == TOKEN_ID_LEN && i < ids->n; i++) {
+		if (memcmp(ids->id[i], id, TOKEN_ID_LEN) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Does DATA check as the object file BASE ("token.object" or "<uuid>.object")? */
+static bool
+object_ok(const char *base, const uint8_t *data, size_t len, unsigned long *types, size_t *nt,
+	  char *why, size_t whylen)
+{
+	return softhsm_object_check(data, len, strcmp(base, "token.object") == 0, types,
+				    TG_MAX_ATTRS, nt, why, whylen) == 0;
+}
+
+static const char *
+base_of(const char *rel)
+{
+	return strchr(rel, '/') + 1;
+}
+
+/* A file to repair at start: damaged in place, or missing though expected. */
+struct repair {
+	char rel[TG_REL_MAX];
+	char why[96];
+	bool missing;
+};
+
+struct plan {
+	struct repair *v;
+	size_t n, cap;
+	bool all; /* the token directory is gone: the whole newest generation comes back */
+	char text[512];
+	size_t used;
+};
+
+static int
+plan_add(struct plan *p, const char *rel, bool missing, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+plan_add(struct plan *p, const char *rel, bool missing, const char *fmt, ...)
+{
+	va_list ap;
+	struct repair *x;
+	int k;
+
+	if (p->n == p->cap) {
+		size_t cap = p->cap != 0 ? p->cap * 2 : 8;
+		struct repair *v = realloc(p->v, cap * sizeof(*v));
+		if (v == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	x = &p->v[p->n++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->rel, sizeof(x->rel), "%s", rel);
+	x->missing = missing;
+	va_start(ap, fmt);
+	vsnprintf(x->why, sizeof(x->why), fmt, ap);
+	va_end(ap);
+	k = snprintf(p->text + p->used, sizeof(p->text) - p->used, "%s%s: %s",
+		     p->used > 0 ? "; " : "", rel, x->why);
+	if (k > 0 && (size_t)k < sizeof(p->text) - p->used) {
+		p->used += (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * What is wrong with LIVE, compared with the newest good generation:
+ * - an object file that fails its structure check, or that lost attributes
+ *   it had there (a cut between two attributes), is damaged;
+ * - a token.object, or an object file whose CKA_ID the store expects, that
+ *   the generation holds but the live folder lacks (a directory entry lost
+ *   to a power loss) is missing;
+ * - the whole token directory gone (or holding no token) while a generation
+ *   exists: all of it comes back.
+ * New files, files deleted by signetd (not in the newest generation any
+ * more) and fully written changed files are fine. A token folder that
+ * disappeared while another token exists is the officer's doing (a token
+ * deleted and made anew) and is left alone.
+ */
+static int
+plan_repairs(struct token_guard *g, const struct tg_set *live, bool missing,
+	     const struct token_ids *expected, struct plan *p)
 {
 	unsigned long *types = calloc(TG_MAX_ATTRS, sizeof(*types));
 	unsigned long *old = calloc(TG_MAX_ATTRS, sizeof(*old));
-	size_t used = 0, nt, no;
-	bool bad = false;
+	size_t nt, no;
 	char reason[96];
+	int r = 0;
 
-	why[0] = '\0';
 	if (types == NULL || old == NULL) {
-		free(types);
-		free(old);
-		snprintf(why, whylen, "out of memory");
-		return true;
+		r = SIGNET_EINTERNAL;
+		goto out;
 	}
-#define NOTE(...)                                                                            \
-	do {                                                                                  \
-		int k_ = snprintf(why + used, whylen - used, __VA_ARGS__);                    \
-		bad = true;                                                                   \
-		if (k_ > 0 && (size_t)k_ < whylen - used) {                                   \
-			used += (size_t)k_;                                                   \
-		}                                                                             \
-	} while (0)
-	if (missing && g->newest.n > 0) {
-		NOTE("the token directory is missing; ");
+	if ((missing || live->n == 0) && g->newest.n > 0) {
+		p->all = true;
+		r = plan_add(p, "(token directory)", true, "missing or empty");
+		goto out;
 	}
-	for (size_t i = 0; i < live->n; i++) {
-		const struct tg_file *f = &live->f[i];
-		const char *base = strchr(f->rel, '/') + 1;
-		bool tok = strcmp(base, "token.object") == 0;
-		const struct tg_file *o;
+	for (size_t i = 0; r == 0 && i < live->n; i++) {
+		const struct tg_file *f = &live->f[i], *o;
+		const char *base = base_of(f->rel);
 		if (!ends_with(base, ".object")) {
 			continue;
 		}
-		if (softhsm_object_check(f->data, f->size, tok, types, TG_MAX_ATTRS, &nt, reason,
-					 sizeof(reason)) != 0) {
-			NOTE("%s: %s; ", f->rel, reason);
+		if (!object_ok(base, f->data, f->size, types, &nt, reason, sizeof(reason))) {
+			r = plan_add(p, f->rel, false, "%s", reason);
 			continue;
 		}
 		o = set_find(&g->newest, f->rel);
@@ -860,16 +995,15 @@ live_damaged(struct token_guard *g, const struct tg_set *live, bool missing, cha
 			strcat(path, "/");
 			strcat(path, f->rel);
 			if (read_file(path, TG_MAX_FILE, &data, &n) == 0 &&
-			    softhsm_object_check(data, n, tok, old, TG_MAX_ATTRS, &no, reason,
-						 sizeof(reason)) == 0) {
+			    object_ok(base, data, n, old, &no, reason, sizeof(reason))) {
 				for (size_t a = 0; a < no; a++) {
 					bool found = false;
 					for (size_t b = 0; b < nt && !found; b++) {
 						found = types[b] == old[a];
 					}
 					if (!found) {
-						NOTE("%s: lost attribute 0x%lx (cut); ", f->rel,
-						     old[a]);
+						r = plan_add(p, f->rel, false,
+							     "lost attribute 0x%lx (cut)", old[a]);
 						break;
 					}
 				}
@@ -877,31 +1011,146 @@ live_damaged(struct token_guard *g, const struct tg_set *live, bool missing, cha
 			free(data);
 		}
 	}
-	/* Every token folder of the generation still has its token.object. */
-	for (size_t i = 0; i < g->newest.n; i++) {
-		const char *rel = g->newest.f[i].rel;
-		if (ends_with(rel, "/token.object") && set_find(live, rel) == NULL && !missing) {
-			char dir[TG_REL_MAX];
-			snprintf(dir, sizeof(dir), "%.*s", (int)(strchr(rel, '/') - rel), rel);
-			NOTE("%s: %s; ", rel, set_has_dir(live, dir) ? "missing" : "token folder missing");
+	for (size_t i = 0; r == 0 && i < g->newest.n; i++) {
+		const char *rel = g->newest.f[i].rel, *base = base_of(rel);
+		char dir[TG_REL_MAX];
+		if (!ends_with(base, ".object") || set_find(live, rel) != NULL) {
+			continue;
+		}
+		snprintf(dir, sizeof(dir), "%.*s", (int)(base - rel - 1), rel);
+		if (!set_has_dir(live, dir)) {
+			log_warning("token guard: the token folder %s is gone while another token "
+				    "exists: taken as the officer's doing, not repaired",
+				    dir);
+			continue;
+		}
+		if (strcmp(base, "token.object") == 0) {
+			r = plan_add(p, rel, true, "missing");
+		} else {
+			char path[PATH_MAX];
+			uint8_t *data = NULL, id[64];
+			size_t n, idlen;
+			if (gen_path(g, g->newest.gen, "", path, sizeof(path)) != 0 ||
+			    strlen(path) + strlen(rel) + 2 > sizeof(path)) {
+				continue;
+			}
+			strcat(path, "/");
+			strcat(path, rel);
+			if (read_file(path, TG_MAX_FILE, &data, &n) == 0 &&
+			    object_cka_id(data, n, id, sizeof(id), &idlen) == 0 &&
+			    id_expected(expected, id, idlen)) {
+				r = plan_add(p, rel, true, "missing (an object the store expects)");
+			}
+			free(data);
 		}
 	}
-#undef NOTE
-	if (used >= 2 && why[used - 2] == ';') {
-		why[used - 2] = '\0';
-	}
+out:
 	free(types);
 	free(old);
-	return bad;
+	return r;
 }
 
 /*
- * Replace the token directory with generation S: copied (never linked: the
- * token rewrites its files in place) into a sibling folder and fsynced,
- * then the damaged directory is moved aside and the copy renamed into place.
+ * The newest good copy of REL among the generations on disk (newest
+ * first, each verified against its manifest; an object file must also
+ * pass its structure check). 0 with *DATA (caller frees), or
+ * SIGNET_ENOTFOUND.
  */
 static int
-restore(struct token_guard *g, const struct tg_set *s, const char *moved)
+gen_find_copy(struct token_guard *g, const char *rel, uint8_t **data, size_t *len,
+	      uint64_t *from)
+{
+	unsigned long *types = calloc(TG_MAX_ATTRS, sizeof(*types));
+	uint64_t *v = NULL;
+	size_t n = 0, nt;
+	char why[96], path[PATH_MAX];
+	int r = SIGNET_ENOTFOUND;
+
+	if (types == NULL || gen_list(g, &v, &n) != 0) {
+		free(types);
+		return SIGNET_EINTERNAL;
+	}
+	for (size_t i = 0; i < n && i < TG_MAX_GENS && r != 0; i++) {
+		struct tg_set s;
+		const struct tg_file *f;
+		uint8_t h[32];
+		if (gen_load(g, v[i], &s) != 0) {
+			continue;
+		}
+		if ((f = set_find(&s, rel)) != NULL && gen_path(g, v[i], "", path, sizeof(path)) == 0 &&
+		    strlen(path) + strlen(rel) + 2 <= sizeof(path)) {
+			strcat(path, "/");
+			strcat(path, rel);
+			if (read_file(path, TG_MAX_FILE, data, len) == 0) {
+				sha256(*data, *len, h);
+				if (memcmp(h, f->sha, 32) == 0 &&
+				    (!ends_with(rel, ".object") ||
+				     object_ok(base_of(rel), *data, *len, types, &nt, why, sizeof(why)))) {
+					*from = v[i];
+					r = 0;
+				} else {
+					free(*data);
+					*data = NULL;
+				}
+			}
+		}
+		set_clear(&s);
+	}
+	free(v);
+	free(types);
+	return r;
+}
+
+/* Write DATA as REL in the token directory: a temporary beside it, fsync, rename, fsync. */
+static int
+put_file(struct token_guard *g, const char *rel, const uint8_t *data, size_t len)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX];
+	const char *base = base_of(rel);
+
+	if (!str_printf(dir, sizeof(dir), "%s/%.*s", g->tokendir, (int)(base - rel - 1), rel) ||
+	    !str_printf(tmp, sizeof(tmp), "%s/.%s.restore", dir, base) ||
+	    !str_printf(dst, sizeof(dst), "%s/%s", dir, base)) {
+		return SIGNET_EINTERNAL;
+	}
+	(void)unlink(tmp);
+	if (write_file_synced(tmp, data, len) != 0 || rename(tmp, dst) != 0 ||
+	    fsync_path(dir) != 0) {
+		(void)unlink(tmp);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
+}
+
+/* Move the damaged REL aside into QDIR (kept for inspection, never deleted). */
+static int
+quarantine_file(struct token_guard *g, const char *qdir, const char *rel)
+{
+	char src[PATH_MAX], dst[PATH_MAX], sub[PATH_MAX];
+	const char *base = base_of(rel);
+
+	if (mkdir(qdir, 0700) != 0 && errno != EEXIST) {
+		return SIGNET_EINTERNAL;
+	}
+	if (mkdir_for(qdir, rel, sub, sizeof(sub)) != 0 ||
+	    !str_printf(src, sizeof(src), "%s/%s", g->tokendir, rel) ||
+	    !str_printf(dst, sizeof(dst), "%s/%s", qdir, rel)) {
+		return SIGNET_EINTERNAL;
+	}
+	(void)base;
+	if (rename(src, dst) != 0 && errno != ENOENT) {
+		return SIGNET_EINTERNAL;
+	}
+	return fsync_path(sub) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+/*
+ * The whole token directory is gone: the newest generation comes back,
+ * copied (never linked: SoftHSM rewrites its files in place) into a sibling
+ * folder, fsynced, and renamed into place.
+ */
+static int
+restore_all(struct token_guard *g, const struct tg_set *s)
 {
 	char rdir[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], sub[PATH_MAX], parent[PATH_MAX];
 	char *slash;
@@ -934,8 +1183,13 @@ restore(struct token_guard *g, const struct tg_set *s, const char *moved)
 	if (fsync_dirs(rdir, s) != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	if (moved[0] != '\0' && rename(g->tokendir, moved) != 0) {
-		return SIGNET_EINTERNAL;
+	/* An empty token directory is moved aside first (kept, like any damaged copy). */
+	if (rmdir(g->tokendir) != 0 && errno != ENOENT) {
+		char moved[PATH_MAX];
+		if (!str_printf(moved, sizeof(moved), "%s.empty-%" PRId64, g->tokendir, time_now()) ||
+		    rename(g->tokendir, moved) != 0) {
+			return SIGNET_EINTERNAL;
+		}
 	}
 	if (rename(rdir, g->tokendir) != 0) {
 		return SIGNET_EINTERNAL;
@@ -945,6 +1199,51 @@ restore(struct token_guard *g, const struct tg_set *s, const char *moved)
 		*slash = '\0';
 	}
 	return fsync_path(parent) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+/* Carry out plan P: each damaged file moved aside and replaced by its newest good copy. */
+static int
+repair(struct token_guard *g, struct plan *p, const char *qdir, char *done, size_t donelen)
+{
+	size_t used = 0;
+	int k;
+
+	done[0] = '\0';
+	if (p->all) {
+		k = snprintf(done, donelen, "the whole token directory from generation %" PRIu64,
+			     g->newest.gen);
+		(void)k;
+		return restore_all(g, &g->newest);
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		const struct repair *x = &p->v[i];
+		uint8_t *data = NULL;
+		size_t len;
+		uint64_t from = 0;
+		int r;
+		if (!x->missing && quarantine_file(g, qdir, x->rel) != 0) {
+			log_err("token guard: cannot move %s aside", x->rel);
+			return SIGNET_EINTERNAL;
+		}
+		r = gen_find_copy(g, x->rel, &data, &len, &from);
+		if (r == SIGNET_ENOTFOUND) {
+			/* Never in a good generation: a half-made object, nobody's. */
+			k = snprintf(done + used, donelen - used, "%s%s dropped (no generation holds it)",
+				     used > 0 ? "; " : "", x->rel);
+		} else if (r != 0 || put_file(g, x->rel, data, len) != 0) {
+			free(data);
+			log_err("token guard: cannot restore %s", x->rel);
+			return SIGNET_EINTERNAL;
+		} else {
+			k = snprintf(done + used, donelen - used, "%s%s from generation %" PRIu64,
+				     used > 0 ? "; " : "", x->rel, from);
+		}
+		free(data);
+		if (k > 0 && (size_t)k < donelen - used) {
+			used += (size_t)k;
+		}
+	}
+	return 0;
 }
 
 /* SoftHSM's configuration: the token directory, and whether the file backend is in use. */
@@ -995,7 +1294,7 @@ softhsm_tokendir(const char *conf, char *out, size_t outlen, bool *file_backend)
 	return 0;
 }
 
-/* A free name beside the token directory for its damaged copy: TOKENDIR.damaged-TIME[-N]. */
+/* A free name beside the token directory for its damaged files: TOKENDIR.damaged-TIME[-N]. */
 static int
 quarantine_name(const struct token_guard *g, char *out, size_t outlen)
 {
@@ -1017,24 +1316,21 @@ quarantine_name(const struct token_guard *g, char *out, size_t outlen)
 	return SIGNET_EINTERNAL;
 }
 
-/* The restores not yet audited, from the pending file (one line each). */
+/* The restores not yet audited, from the pending file (one line each), whole. */
 static int
 pending_read(struct token_guard *g, struct token_guard_report *rep)
 {
 	uint8_t *data = NULL;
 	size_t len;
 
-	rep->pending[0] = '\0';
+	free(rep->pending);
+	rep->pending = NULL;
 	if (read_file(g->pending, 1u << 20, &data, &len) != 0) {
 		return errno == ENOENT ? 0 : SIGNET_EINTERNAL;
 	}
-	/* Keep the newest lines when there are more than the report holds. */
-	if (len >= sizeof(rep->pending)) {
-		const uint8_t *p = data + len - (sizeof(rep->pending) - 1);
-		const uint8_t *nl = memchr(p, '\n', (size_t)(data + len - p));
-		p = nl != NULL ? nl + 1 : p;
-		len = (size_t)(data + len - p);
-		memmove(data, p, len);
+	if ((rep->pending = malloc(len + 1)) == NULL) {
+		free(data);
+		return SIGNET_EINTERNAL;
 	}
 	memcpy(rep->pending, data, len);
 	rep->pending[len] = '\0';
@@ -1042,40 +1338,29 @@ pending_read(struct token_guard *g, struct token_guard_report *rep)
 	return 0;
 }
 
-/* Add this restore to the pending file (written atomically, fsynced). */
+/* Add LINE to the pending file (written atomically, fsynced). */
 static int
-pending_add(struct token_guard *g, const struct token_guard_report *rep)
+pending_add(struct token_guard *g, const char *line)
 {
 	uint8_t *old = NULL;
-	size_t oldlen = 0;
-	char line[1024], *text;
-	int n, r;
+	size_t oldlen = 0, n = strlen(line);
+	char *text;
+	int r;
 
-	n = snprintf(line, sizeof(line),
-		     "the token's files were damaged (%s); restored generation %" PRIu64
-		     " made at %" PRId64 "; the damaged files are kept in %s\n",
-		     rep->damaged, g->newest.gen, g->newest.created,
-		     rep->quarantine[0] != '\0' ? rep->quarantine : "(none: the directory was gone)");
-	if (n < 0) {
-		return SIGNET_EINTERNAL;
-	}
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
 	if (read_file(g->pending, 1u << 20, &old, &oldlen) != 0) {
 		old = NULL;
 		oldlen = 0;
 	}
-	if ((text = malloc(oldlen + (size_t)n)) == NULL) {
+	if ((text = malloc(oldlen + n + 1)) == NULL) {
 		free(old);
 		return SIGNET_EINTERNAL;
 	}
 	if (oldlen > 0) {
 		memcpy(text, old, oldlen);
 	}
-	memcpy(text + oldlen, line, (size_t)n);
-	r = file_write_atomic(g->pending, text, oldlen + (size_t)n, 0600);
+	memcpy(text + oldlen, line, n);
+	text[oldlen + n] = '\n';
+	r = file_write_atomic(g->pending, text, oldlen + n + 1, 0600);
 	free(text);
 	free(old);
 	return r == 0 ? 0 : SIGNET_EINTERNAL;
@@ -1096,13 +1381,21 @@ token_guard_restores_recorded(struct token_guard *g)
 	return fsync_path(dir) == 0 ? 0 : SIGNET_EINTERNAL;
 }
 
+void
+token_guard_report_free(struct token_guard_report *rep)
+{
+	free(rep->pending);
+	rep->pending = NULL;
+}
+
 int
-token_guard_open(const char *state_dir, const char *softhsm_conf, struct token_guard **out,
-		 struct token_guard_report *rep)
+token_guard_open(const char *state_dir, const char *softhsm_conf, const struct token_ids *expected,
+		 struct token_guard **out, struct token_guard_report *rep)
 {
 	struct token_guard *g;
 	struct tg_set live = {0};
-	char rdir[PATH_MAX];
+	struct plan p = {0};
+	char rdir[PATH_MAX], line[1400], done[600];
 	bool file_backend, missing;
 	int r;
 
@@ -1130,36 +1423,46 @@ token_guard_open(const char *state_dir, const char *softhsm_conf, struct token_g
 	/* A restore cut short: its copy is redone from the generation if still needed. */
 	(void)rm_tree(rdir);
 	if ((r = gen_newest(g, &g->newest)) != 0 ||
-	    (r = scan_tree(g->tokendir, &live, &missing)) != 0) {
+	    (r = scan_tree(g->tokendir, &live, &missing)) != 0 ||
+	    (r = plan_repairs(g, &live, missing, expected, &p)) != 0) {
 		goto fail;
 	}
 	rep->generation = g->newest.gen;
 	rep->generation_time = g->newest.created;
-	if (live_damaged(g, &live, missing, rep->damaged, sizeof(rep->damaged))) {
-		log_err("token guard: the token's files are damaged (%s)", rep->damaged);
+	snprintf(rep->damaged, sizeof(rep->damaged), "%s", p.text);
+	if (p.n > 0) {
+		log_err("token guard: the token's files are damaged (%s)", p.text);
 		if (g->newest.gen == 0) {
-			log_err("token guard: no good generation to restore: the token cannot be "
-				"repaired here");
+			log_err("token guard: no good generation to restore from: the token cannot "
+				"be repaired here");
 			r = SIGNET_ETOKEN;
 			goto fail;
 		}
-		if (!missing && quarantine_name(g, rep->quarantine, sizeof(rep->quarantine)) != 0) {
+		if (!p.all && quarantine_name(g, rep->quarantine, sizeof(rep->quarantine)) != 0) {
 			r = SIGNET_EINTERNAL;
 			goto fail;
 		}
-		/* Noted (fsynced) before the restore: the audit entry follows even after a crash. */
-		if ((r = pending_add(g, rep)) != 0 ||
-		    (r = restore(g, &g->newest, rep->quarantine)) != 0) {
-			log_err("token guard: restoring generation %" PRIu64 " failed",
-				g->newest.gen);
+		/* Noted (fsynced) before the repair: the audit entry follows even after a crash. */
+		snprintf(line, sizeof(line),
+			 "the token's files were damaged (%s); repaired from the generations on "
+			 "disk (newest %" PRIu64 "); the damaged files are kept in %s",
+			 p.text, g->newest.gen,
+			 rep->quarantine[0] != '\0' ? rep->quarantine : "(none: the directory was gone)");
+		if ((r = pending_add(g, line)) != 0 ||
+		    (r = repair(g, &p, rep->quarantine, done, sizeof(done))) != 0) {
+			log_err("token guard: the repair failed");
 			goto fail;
 		}
 		rep->restored = true;
-		log_err("token guard: RESTORED the token from generation %" PRIu64
-			" (made %" PRId64 "); the damaged files are kept in %s",
-			g->newest.gen, g->newest.created,
-			rep->quarantine[0] != '\0' ? rep->quarantine : "(none: the directory was gone)");
-	} else if (!missing && live.n > 0 && !set_same(&live, &g->newest)) {
+		log_err("token guard: RESTORED the token: %s; the damaged files are kept in %s", done,
+			rep->quarantine[0] != '\0' ? rep->quarantine : "(none)");
+		/* What is on disk now is the consistent state a generation records. */
+		set_clear(&live);
+		if ((r = scan_tree(g->tokendir, &live, &missing)) != 0) {
+			goto fail;
+		}
+	}
+	if (!missing && live.n > 0 && !set_same(&live, &g->newest)) {
 		if (gen_write(g, &live) != 0) {
 			rep->snapshot_failed = true;
 		}
@@ -1170,10 +1473,12 @@ token_guard_open(const char *state_dir, const char *softhsm_conf, struct token_g
 		r = SIGNET_EINTERNAL;
 		goto fail;
 	}
+	free(p.v);
 	set_clear(&live);
 	*out = g;
 	return 0;
 fail:
+	free(p.v);
 	set_clear(&live);
 	token_guard_close(g);
 	return r;
@@ -1198,11 +1503,32 @@ token_guard_write_begin(struct token_guard *g)
 	}
 }
 
+/* The live files that changed since the newest generation, and their folders, on disk. */
+static void
+sync_live(struct token_guard *g, const struct tg_set *live)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < live->n; i++) {
+		const struct tg_file *o = set_find(&g->newest, live->f[i].rel);
+		int fd;
+		if (o != NULL && memcmp(o->sha, live->f[i].sha, 32) == 0) {
+			continue;
+		}
+		if (str_printf(path, sizeof(path), "%s/%s", g->tokendir, live->f[i].rel) &&
+		    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	(void)fsync_dirs(g->tokendir, live);
+}
+
 int
 token_guard_write_end(struct token_guard *g)
 {
 	struct tg_set live = {0};
-	char why[512];
+	struct plan p = {0};
 	bool missing;
 	int r = 0;
 
@@ -1216,10 +1542,15 @@ token_guard_write_end(struct token_guard *g)
 	 */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		set_clear(&live);
-		if ((r = scan_tree(g->tokendir, &live, &missing)) != 0) {
+		free(p.v);
+		memset(&p, 0, sizeof(p));
+		if ((r = scan_tree(g->tokendir, &live, &missing)) != 0 ||
+		    (r = plan_repairs(g, &live, missing, NULL, &p)) != 0) {
 			break;
 		}
-		if (!live_damaged(g, &live, missing, why, sizeof(why))) {
+		if (p.n == 0) {
+			/* SoftHSM does not sync: what the store now refers to goes to disk first. */
+			sync_live(g, &live);
 			if (!set_same(&live, &g->newest)) {
 				r = gen_write(g, &live);
 			}
@@ -1230,9 +1561,10 @@ token_guard_write_end(struct token_guard *g)
 			struct timespec ts = {0, 50 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		} else {
-			log_err("token guard: no new generation: %s", why);
+			log_err("token guard: no new generation: %s", p.text);
 		}
 	}
+	free(p.v);
 	set_clear(&live);
 	pthread_mutex_unlock(&g->lock);
 	return r;

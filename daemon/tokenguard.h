@@ -21,6 +21,13 @@
  */
 
 #define TOKEN_GUARD_KEEP 3 /* generations kept on disk */
+#define TOKEN_ID_LEN 16    /* the CKA_ID of signet's objects */
+
+/* The CKA_IDs of the objects the store refers to (keys, TOTP seeds, the audit key). */
+struct token_ids {
+	uint8_t (*id)[TOKEN_ID_LEN];
+	size_t n, cap;
+};
 
 struct token_guard;
 
@@ -34,23 +41,30 @@ struct token_guard_report {
 	bool snapshot_failed;   /* the live token is good but no new generation could be written */
 	/*
 	 * Every restore not yet on the audit chain, one line each: this start's
-	 * and any whose start was cut short before its entry was written.
+	 * and any whose start was cut short before its entry was written
+	 * (malloc'd, or NULL; token_guard_report_free).
 	 */
-	char pending[4096];
+	char *pending;
 };
+
+void token_guard_report_free(struct token_guard_report *rep);
 
 /*
  * Open the guard for the SoftHSMv2 configuration SOFTHSM_CONF (its
  * directories.tokendir), keeping generations in STATE_DIR/token-generations.
- * Before the module is loaded: finishes an interrupted restore, checks every
- * file of the live token directory, restores the newest verified generation
- * if any is damaged (moving the damaged directory aside, never deleting it),
- * else records a new generation if the files changed. *OUT is NULL (and 0
- * returned) when the configuration does not use the file backend.
+ * Before the module is loaded: checks every file of the live token
+ * directory and repairs it file by file — a damaged file is moved aside
+ * (never deleted) and replaced by its newest good copy in a generation (or
+ * dropped when no generation holds it: a half-made object); a token.object,
+ * or an object whose CKA_ID is in EXPECTED, that the newest generation has
+ * and the live folder lacks comes back; a gone token directory comes back
+ * whole. Then a consistent state that changed becomes a new generation.
+ * *OUT is NULL (and 0 returned) when SoftHSM does not use the file backend.
  * Errors: SIGNET_ETOKEN when the token is damaged and no good generation
  * exists (the report says which files), SIGNET_EINTERNAL on I/O errors.
  */
-int token_guard_open(const char *state_dir, const char *softhsm_conf, struct token_guard **out,
+int token_guard_open(const char *state_dir, const char *softhsm_conf,
+		     const struct token_ids *expected, struct token_guard **out,
 		     struct token_guard_report *rep);
 void token_guard_close(struct token_guard *g);
 

@@ -24,6 +24,7 @@
 #define CKA_OS(n) (0x80000000ul + 0x5348ul + (n))
 #define UUID "0f6a2c1e-5b7d-4e3a-9c21-7d3e8f1a2b4c"
 #define OBJ "1a2b3c4d-0000-4000-8000-00000000beef.object"
+#define KEY_ID "0123456789abcdef" /* 16 bytes, as signet's CKA_IDs */
 
 static char dir[64];
 static char tokdir[128];
@@ -91,6 +92,7 @@ key_object(struct obj *o, uint64_t gen, bool full)
 	attr_ulong(o, 0x0, 3);           /* CKA_CLASS: private key */
 	attr_bool(o, 0x1, true);         /* CKA_TOKEN */
 	attr_bytes(o, 0x3, "acme/fw");   /* CKA_LABEL */
+	attr_bytes(o, 0x102, KEY_ID);    /* CKA_ID */
 	if (full) {
 		attr_bool(o, 0x103, true); /* CKA_SENSITIVE */
 		/* CKA_ALLOWED_MECHANISMS, a mechanism set of two */
@@ -196,13 +198,21 @@ teardown(void **state)
 	return system(cmd);
 }
 
+static struct token_ids no_ids;
+
 static int
-guard_open(struct token_guard **g, struct token_guard_report *rep)
+guard_open_ids(struct token_guard **g, struct token_guard_report *rep, const struct token_ids *ids)
 {
 	char conf[256];
 
 	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
-	return token_guard_open(dir, conf, g, rep);
+	return token_guard_open(dir, conf, ids, g, rep);
+}
+
+static int
+guard_open(struct token_guard **g, struct token_guard_report *rep)
+{
+	return guard_open_ids(g, rep, &no_ids);
 }
 
 /* A token with one key, and a first generation of it. */
@@ -246,7 +256,7 @@ test_object_check(void **state)
 	key_object(&o, 3, true);
 	assert_int_equal(softhsm_object_check(o.b, o.n, false, types, 16, &nt, why, sizeof(why)),
 			 0);
-	assert_int_equal(nt, 6);
+	assert_int_equal(nt, 7);
 	/* A key object cut inside an attribute is refused; only a cut between attributes parses
 	 * (the generation comparison catches those). */
 	for (size_t n = 0; n < o.n; n++) {
@@ -254,7 +264,7 @@ test_object_check(void **state)
 			boundaries++;
 		}
 	}
-	assert_int_equal(boundaries, 5);
+	assert_int_equal(boundaries, 6);
 	assert_int_equal(softhsm_object_check(o.b, 8, false, types, 16, &nt, why, sizeof(why)),
 			 SIGNET_EINVAL); /* a generation number alone */
 	/* An unknown kind, a byte string longer than the file, a huge mechanism count. */
@@ -297,10 +307,12 @@ test_damaged_token_object_is_restored(void **state)
 	assert_true(rep.restored);
 	assert_int_equal(rep.generation, 1);
 	assert_non_null(strstr(rep.damaged, "token.object: empty"));
-	assert_non_null(strstr(rep.pending, "restored generation 1"));
+	assert_non_null(rep.pending);
+	assert_non_null(strstr(rep.pending, "token.object: empty"));
 	assert_true(tok_equals("token.object", &tok));
 	assert_true(tok_equals(OBJ, &key));
-	/* The damaged directory is kept beside, never deleted. */
+	token_guard_report_free(&rep);
+	/* The damaged file is kept beside, never deleted. */
 	snprintf(q, sizeof(q), "%s/" UUID "/token.object", rep.quarantine);
 	assert_int_equal(stat(q, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -310,9 +322,10 @@ test_damaged_token_object_is_restored(void **state)
 	assert_false(rep.restored);
 	assert_non_null(strstr(rep.pending, "token.object: empty"));
 	assert_int_equal(token_guard_restores_recorded(g), 0);
+	token_guard_report_free(&rep);
 	token_guard_close(g);
 	assert_int_equal(guard_open(&g, &rep), 0);
-	assert_string_equal(rep.pending, "");
+	assert_null(rep.pending);
 	token_guard_close(g);
 	/* A key object cut at an attribute boundary (it parses) lost attributes: damage. */
 	key_object(&cut, 2, false);
@@ -322,6 +335,7 @@ test_damaged_token_object_is_restored(void **state)
 	assert_non_null(strstr(rep.damaged, "lost attribute"));
 	assert_true(tok_equals(OBJ, &key));
 	assert_int_equal(count_entries(dir, "tokens.damaged-"), 2);
+	token_guard_report_free(&rep);
 	token_guard_close(g);
 }
 
@@ -397,6 +411,7 @@ test_generations(void **state)
 	token_object(&tok2, 3); /* generation 4 holds the third rewrite (i = 3) */
 	assert_true(tok_equals("token.object", &tok2));
 	assert_true(tok_equals("aaaa.object", &key2));
+	token_guard_report_free(&rep);
 	token_guard_close(g);
 }
 
@@ -423,6 +438,76 @@ test_interrupted_restore(void **state)
 	assert_true(tok_equals("token.object", &tok));
 	assert_true(tok_equals(OBJ, &key));
 	assert_int_equal(count_entries(dir, "tokens.restore"), 0);
+	token_guard_report_free(&rep);
+	token_guard_close(g);
+}
+
+static void
+test_repair_is_per_file(void **state)
+{
+	struct obj tok, key, newer, stray;
+	struct token_guard *g;
+	struct token_guard_report rep;
+	char q[512];
+	struct stat st;
+
+	(void)state;
+	populate(&tok, &key);
+	/*
+	 * After the generation: a newer intact key, and a stray file another process left cut
+	 * (no generation holds it). A repair keeps the newer key and drops only the stray.
+	 */
+	key_object(&newer, 1, true);
+	tok_write("bbbb.object", &newer);
+	stray.n = 0;
+	put64(&stray, 1);
+	tok_write("cccc.object", &stray);
+	tok_write("token.object", &(struct obj){{0}, 0});
+	assert_int_equal(guard_open(&g, &rep), 0);
+	assert_true(rep.restored);
+	assert_non_null(strstr(rep.damaged, "cccc.object"));
+	assert_non_null(strstr(rep.damaged, "token.object"));
+	assert_true(tok_equals("token.object", &tok));
+	assert_true(tok_equals("bbbb.object", &newer));
+	assert_true(tok_equals(OBJ, &key));
+	snprintf(q, sizeof(q), "%s/tokens/" UUID "/cccc.object", dir);
+	assert_int_not_equal(stat(q, &st), 0); /* dropped from the token... */
+	snprintf(q, sizeof(q), "%s/" UUID "/cccc.object", rep.quarantine);
+	assert_int_equal(stat(q, &st), 0); /* ...and kept aside */
+	token_guard_report_free(&rep);
+	token_guard_close(g);
+}
+
+static void
+test_missing_expected_object_comes_back(void **state)
+{
+	struct obj tok, key;
+	struct token_guard *g;
+	struct token_guard_report rep;
+	struct token_ids ids = {0};
+	uint8_t id[TOKEN_ID_LEN];
+	char p[512];
+
+	(void)state;
+	populate(&tok, &key);
+	snprintf(p, sizeof(p), "%s/" UUID "/" OBJ, tokdir);
+	memcpy(id, KEY_ID, TOKEN_ID_LEN);
+	ids.id = &id;
+	ids.n = ids.cap = 1;
+	/* Lost (a directory entry a power loss dropped) while the store expects it: it comes back. */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(guard_open_ids(&g, &rep, &ids), 0);
+	assert_true(rep.restored);
+	assert_non_null(strstr(rep.damaged, "missing"));
+	assert_true(tok_equals(OBJ, &key));
+	token_guard_report_free(&rep);
+	token_guard_close(g);
+	/* Gone while the store does not expect it (signet or the officer removed it): it stays gone. */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(guard_open(&g, &rep), 0);
+	assert_false(rep.restored);
+	assert_int_not_equal(access(p, F_OK), 0);
+	token_guard_report_free(&rep);
 	token_guard_close(g);
 }
 
@@ -452,6 +537,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_no_generation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupted_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repair_is_per_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_expected_object_comes_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_file_backend, setup, teardown),
 	};
 
