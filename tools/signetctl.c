@@ -22,9 +22,8 @@
 #include "lib/client.h"
 #include "lib/error.h"
 #include "lib/util.h"
+#include "tools/ctl.h"
 
-#define EXIT_REFUSED   1
-#define EXIT_USAGE     2
 #define DEFAULT_SOCKET "/run/signet/signetd.sock"
 #define MAX_GROUPS     32
 #define MAX_LIST       64
@@ -95,8 +94,7 @@ static int timeout_ms;
 static int
 usage_error(const char *what)
 {
-	fprintf(stderr, "signetctl: %s\n(see signetctl --help)\n", what);
-	return EXIT_USAGE;
+	return ctl_fail(EXIT_USAGE, NULL, "see signetctl --help", "%s", what);
 }
 
 static json_t *
@@ -113,6 +111,66 @@ make_auth(const struct opts *o)
 	return a;
 }
 
+static const char *
+sval(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s != NULL ? s : "";
+}
+
+/* What to do about a failed connection to the socket. */
+static const char *
+connect_hint(int err)
+{
+	if (err == -EACCES || err == -EPERM) {
+		return "the socket is open to root and the daemon's group only";
+	}
+	return "is signetd running? --socket PATH or SIGNET_SOCKET names its socket";
+}
+
+/* Has TOKEN an API token's form: "sgn_" and 43 characters of base64url? */
+static bool
+token_well_formed(const char *token)
+{
+	return strlen(token) == 47 && strncmp(token, "sgn_", 4) == 0 &&
+	       strspn(token + 4,
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43;
+}
+
+/*
+ * What to do about a refusal. The daemon never says which check of a token
+ * failed, and asking again without the tenant hint would be one more failed
+ * authentication (delayed, audited, counted against the caller) whenever the
+ * token is bad: the hint names the tenant hint as a cause and says how to
+ * learn the token's tenant.
+ */
+static const char *
+refusal_hint(const struct opts *o, const char *code, char *buf, size_t len)
+{
+	if (strcmp(code, "unauthenticated") != 0) {
+		return NULL;
+	}
+	if (o->token == NULL) {
+		return "give an API token with --token TOKEN or in SIGNET_TOKEN";
+	}
+	if (!token_well_formed(o->token)) {
+		return "an API token is sgn_ and 43 characters of A-Z a-z 0-9 - _: check --token "
+		       "or "
+		       "SIGNET_TOKEN";
+	}
+	if (o->tenant != NULL) {
+		snprintf(
+		    buf, len,
+		    "refused for tenant '%s' (--tenant or SIGNET_TENANT): the token may be "
+		    "another tenant's (signetctl whoami without --tenant names its tenant), or "
+		    "revoked or replaced",
+		    o->tenant);
+		return buf;
+	}
+	return "the token is mistyped, revoked or replaced (user token NAME issues a new one): "
+	       "check --token or SIGNET_TOKEN";
+}
+
 /*
  * Call OP; on success return the result (caller decrefs), else print the
  * error and return NULL with *CODE set.
@@ -123,6 +181,7 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 {
 	json_t *auth = make_auth(o), *reply = NULL, *res;
 	int tmpfds[MSG_MAX_FDS], tmpn = 0;
+	char hint[256];
 	int r;
 
 	if (rfds == NULL) {
@@ -131,27 +190,24 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	}
 	/* Connect on first use: usage errors are reported before the daemon is needed. */
 	if (cl.fd < 0 && (r = client_connect(&cl, sock_path, timeout_ms)) != 0) {
-		fprintf(stderr, "signetctl: unavailable: cannot connect to %s: %s\n", sock_path,
-			strerror(-r));
+		*code = ctl_fail(EXIT_REFUSED, "unavailable", connect_hint(r),
+				 "cannot connect to %s: %s", sock_path, strerror(-r));
 		json_decref(auth);
 		json_decref(args);
-		*code = EXIT_REFUSED;
 		return NULL;
 	}
 	r = client_call(&cl, op, auth, args, fds, nfds, &reply, rfds, rnfds);
 	json_decref(auth);
 	json_decref(args);
 	if (r == -EMSGSIZE) {
-		fprintf(stderr,
-			"signetctl: too_large: the request does not fit in one 64 KiB packet; "
-			"pass big inputs as a file (--file)\n");
-		*code = EXIT_USAGE;
+		*code = ctl_fail(EXIT_USAGE, "too_large", NULL,
+				 "the request does not fit in one 64 KiB packet; pass big inputs "
+				 "as a file (--file)");
 		return NULL;
 	}
 	if (r != 0) {
-		fprintf(stderr, "signetctl: unavailable: talking to signetd failed: %s\n",
-			strerror(-r));
-		*code = EXIT_REFUSED;
+		*code = ctl_fail(EXIT_REFUSED, "unavailable", NULL, "talking to signetd failed: %s",
+				 strerror(-r));
 		return NULL;
 	}
 	if (rfds == tmpfds) {
@@ -159,15 +215,11 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
-		fprintf(stderr, "signetctl: %s: %s\n",
-			json_string_value(json_object_get(e, "code"))
-			    ? json_string_value(json_object_get(e, "code"))
-			    : "internal",
-			json_string_value(json_object_get(e, "message"))
-			    ? json_string_value(json_object_get(e, "message"))
-			    : "");
+		const char *c = json_string_value(json_object_get(e, "code"));
+		c = c != NULL ? c : "internal";
+		*code = ctl_fail(EXIT_REFUSED, c, refusal_hint(o, c, hint, sizeof(hint)), "%s",
+				 sval(e, "message"));
 		json_decref(reply);
-		*code = EXIT_REFUSED;
 		return NULL;
 	}
 	res = json_incref(json_object_get(reply, "result"));
@@ -184,13 +236,6 @@ print_json(const json_t *v)
 		puts(s);
 		free(s);
 	}
-}
-
-static const char *
-sval(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s != NULL ? s : "";
 }
 
 /* Run a simple op and print the result: JSON with --json, else the FORMAT callback. */
@@ -500,8 +545,8 @@ open_input(const char *path, int *fd)
 {
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", path,
+				strerror(errno));
 	}
 	return 0;
 }
@@ -635,8 +680,7 @@ write_output(const char *path, const char *data)
 		return 0;
 	}
 	if (file_write_atomic(path, data, strlen(data), 0644) != 0) {
-		fprintf(stderr, "signetctl: cannot write %s\n", path);
-		return EXIT_REFUSED;
+		return ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
 	}
 	return 0;
 }
@@ -703,8 +747,8 @@ c_backup(struct opts *o, char **a)
 	/* We open the file: the daemon only ever writes to the descriptor we hand it. */
 	fd = open(a[0], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", a[0], strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", a[0],
+				strerror(errno));
 	}
 	r = simple(o, "backup", NULL, &fd, 1, h_backup);
 	close(fd);
@@ -838,8 +882,8 @@ devconf_args(struct opts *o)
 			return NULL;
 		}
 		if (fd_read_all(fd, 16 * 1024, &pem, &len) != 0) {
-			fprintf(stderr, "signetctl: %s: not a readable file of at most 16 KiB\n",
-				o->enc_cert);
+			ctl_fail(EXIT_USAGE, NULL, NULL,
+				 "%s: not a readable file of at most 16 KiB", o->enc_cert);
 			close(fd);
 			json_decref(args);
 			return NULL;
@@ -1111,8 +1155,8 @@ c_task_package(struct opts *o, char **a)
 	if (n + (o->metadata != NULL) > MSG_MAX_FDS) {
 		const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
 		if ((cat = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
-			fprintf(stderr, "signetctl: cannot make a file in %s: %s\n", dir,
-				strerror(errno));
+			ctl_fail(EXIT_USAGE, NULL, "TMPDIR names where it goes",
+				 "cannot make a file in %s: %s", dir, strerror(errno));
 			goto out;
 		}
 		fds[nfds++] = cat;
@@ -1143,8 +1187,8 @@ c_task_package(struct opts *o, char **a)
 			while (left > 0) {
 				ssize_t k = copy_file_range(fd, NULL, cat, &o2, left, 0);
 				if (k <= 0) {
-					fprintf(stderr, "signetctl: cannot copy %s: %s\n", path,
-						strerror(errno));
+					ctl_fail(EXIT_USAGE, NULL, NULL, "cannot copy %s: %s", path,
+						 strerror(errno));
 					close(fd);
 					json_decref(rec);
 					goto out;
@@ -1234,14 +1278,12 @@ c_task_wait(struct opts *o, char **a)
 	}
 	st = sval(res, "status");
 	if (!json_is_true(json_object_get(res, "final"))) {
-		fprintf(stderr, "signetctl: unavailable: task %s is still %s after %d s\n", a[0],
-			st, wait);
-		code = EXIT_REFUSED;
+		code = ctl_fail(EXIT_REFUSED, "unavailable", NULL, "task %s is still %s after %d s",
+				a[0], st, wait);
 	} else if (strcmp(st, "DONE") != 0) {
-		fprintf(stderr, "signetctl: task %s ended %s%s%s\n", a[0], st,
-			json_is_string(json_object_get(res, "reason")) ? ": " : "",
-			sval(res, "reason"));
-		code = EXIT_REFUSED;
+		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "task %s ended %s%s%s", a[0], st,
+				json_is_string(json_object_get(res, "reason")) ? ": " : "",
+				sval(res, "reason"));
 	}
 	json_decref(res);
 	return code;
@@ -1271,15 +1313,15 @@ c_task_download(struct opts *o, char **a)
 		return code;
 	}
 	if (rnfds != 1) {
-		fprintf(stderr, "signetctl: internal: no file came with the answer\n");
 		msg_close_fds(rfds, &rnfds);
 		json_decref(res);
-		return EXIT_REFUSED;
+		return ctl_fail(EXIT_REFUSED, "internal", NULL, "no file came with the answer");
 	}
 	size = (uint64_t)json_integer_value(json_object_get(res, "size"));
 	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", o->output) ||
 	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
+		ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
+			 strerror(errno));
 		msg_close_fds(rfds, &rnfds);
 		json_decref(res);
 		return EXIT_USAGE;
@@ -1298,9 +1340,8 @@ c_task_download(struct opts *o, char **a)
 	}
 	if ((uint64_t)off != size || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
 	    rename(tmp, o->output) != 0) {
-		fprintf(stderr, "signetctl: cannot write %s\n", o->output);
+		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", o->output);
 		unlink(tmp);
-		code = EXIT_REFUSED;
 	}
 	close(out);
 	msg_close_fds(rfds, &rnfds);
@@ -1427,16 +1468,15 @@ c_events_watch(struct opts *o, char **a)
 			break;
 		}
 		if (r != 0) {
-			fprintf(stderr, "signetctl: unavailable: the event stream ended: %s\n",
-				strerror(-r));
-			return EXIT_REFUSED;
+			return ctl_fail(EXIT_REFUSED, "unavailable", NULL,
+					"the event stream ended: %s", strerror(-r));
 		}
 		ev = json_object_get(pkt, "event");
 		if (ev == NULL) {
 			json_t *e = json_object_get(pkt, "error");
-			fprintf(stderr, "signetctl: %s: %s\n", sval(e, "code"), sval(e, "message"));
+			r = ctl_fail(EXIT_REFUSED, sval(e, "code"), NULL, "%s", sval(e, "message"));
 			json_decref(pkt);
-			return EXIT_REFUSED;
+			return r;
 		}
 		{
 			char *line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1506,9 +1546,9 @@ c_audit_export(struct opts *o, char **a)
 	/* We open the file: the daemon writes only to the descriptor we hand it. */
 	fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
 		json_decref(args);
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
+				strerror(errno));
 	}
 	r = simple(o, "audit.export", args, &fd, 1, h_export);
 	close(fd);
@@ -1539,15 +1579,16 @@ load_audit_pubkey(const char *path, EVP_PKEY **pub)
 
 	*pub = NULL;
 	if (f == NULL) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", path,
+				strerror(errno));
 	}
 	*pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	if (*pub == NULL || !EVP_PKEY_is_a(*pub, "EC") ||
 	    EVP_PKEY_get_group_name(*pub, group, sizeof(group), NULL) != 1 ||
 	    strcmp(group, "prime256v1") != 0) {
-		fprintf(stderr, "signetctl: %s is not an ECDSA P-256 public key in PEM\n", path);
+		ctl_fail(EXIT_USAGE, NULL, "signetctl audit pubkey prints it",
+			 "%s is not an ECDSA P-256 public key in PEM", path);
 		EVP_PKEY_free(*pub);
 		*pub = NULL;
 		return EXIT_USAGE;
@@ -1580,7 +1621,7 @@ c_audit_verify(struct opts *o, char **a)
 		}
 		code = (int)json_integer_value(json_object_get(live, "code"));
 		if (code != 0) {
-			fprintf(stderr, "signetctl: audit: %s\n", sval(live, "message"));
+			ctl_fail(code, "audit", NULL, "%s", sval(live, "message"));
 		} else if (!o->json) {
 			printf("audit log of %s: %lld entries, %lld checkpoints: verified\n",
 			       sval(live, "chain"),
@@ -1597,16 +1638,15 @@ c_audit_verify(struct opts *o, char **a)
 		return r;
 	}
 	if ((f = fopen(o->file, "re")) == NULL) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", o->file, strerror(errno));
 		EVP_PKEY_free(pub);
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", o->file,
+				strerror(errno));
 	}
 	r = audit_verify_file(f, pub, &res);
 	fclose(f);
 	EVP_PKEY_free(pub);
 	if (r != AUDIT_VERIFY_OK) {
-		fprintf(stderr, "signetctl: audit: %s\n", res.message);
-		return r;
+		return ctl_fail(r, "audit", NULL, "%s", res.message);
 	}
 	printf("audit log of %s: %llu entries, %llu checkpoints: verified\n", res.chain,
 	       (unsigned long long)res.entries, (unsigned long long)res.checkpoints);
@@ -1741,6 +1781,12 @@ main(int argc, char **argv)
 	int npos;
 
 	json_use_wiping_allocator();
+	/* Errors found while the options are read are JSON too when --json comes later. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			ctl_json_errors = true;
+		}
+	}
 	o.socket = getenv("SIGNET_SOCKET");
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");
@@ -1892,8 +1938,7 @@ main(int argc, char **argv)
 			break;
 		case 1033:
 			if (o.nfirmware == 255) {
-				fprintf(stderr, "signetctl: at most 255 --firmware files\n");
-				return EXIT_USAGE;
+				return usage_error("at most 255 --firmware files");
 			}
 			o.firmware[o.nfirmware++] = optarg;
 			break;
@@ -1937,8 +1982,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		if (cmd->nargs >= 0 && npos - words != cmd->nargs) {
-			fprintf(stderr, "signetctl: usage: signetctl %s\n", cmd->usage);
-			return EXIT_USAGE;
+			return ctl_fail(EXIT_USAGE, NULL, NULL, "usage: signetctl %s", cmd->usage);
 		}
 		sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
 		timeout_ms = o.timeout * 1000;
@@ -1946,7 +1990,5 @@ main(int argc, char **argv)
 		client_close(&cl);
 		return r;
 	}
-	fprintf(stderr, "signetctl: unknown command '%s'\n", pos[0]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return ctl_fail(EXIT_USAGE, NULL, "see signetctl --help", "unknown command '%s'", pos[0]);
 }
