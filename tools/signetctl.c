@@ -78,13 +78,8 @@ struct opts {
 	const char *reason;
 	bool force;
 	bool timeout_set;
-};
-
-struct cmd {
-	const char *w1, *w2; /* command words ("key", "generate"); w2 NULL for one word */
-	int nargs;           /* positional arguments after the words */
-	int (*fn)(struct opts *o, char **args);
-	const char *usage;
+	bool help;
+	bool version;
 };
 
 static struct client cl = {.fd = -1};
@@ -672,17 +667,96 @@ c_key_show(struct opts *o, char **a)
 	return simple(o, "key.show", json_pack("{s:s}", "label", a[0]), NULL, 0, h_key);
 }
 
-static int
-write_output(const char *path, const char *data)
+/* Is PATH "-", standard output? */
+static bool
+is_stdout(const char *path)
 {
-	if (path == NULL) {
-		fputs(data, stdout);
+	return path != NULL && strcmp(path, "-") == 0;
+}
+
+/* LEN bytes of DATA to PATH (replaced atomically), or to standard output for NULL or "-". */
+static int
+write_output(const char *path, const void *data, size_t len)
+{
+	if (path == NULL || is_stdout(path)) {
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+			return ctl_fail(EXIT_REFUSED, NULL, NULL,
+					"cannot write standard output: %s", strerror(errno));
+		}
 		return 0;
 	}
-	if (file_write_atomic(path, data, strlen(data), 0644) != 0) {
+	if (file_write_atomic(path, data, len, 0644) != 0) {
 		return ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
 	}
 	return 0;
+}
+
+/* SIZE bytes of IN from its start to OUT (at OUT's offset). 0 or -1. */
+static int
+copy_fd(int in, uint64_t size, int out)
+{
+	off_t off = 0;
+
+	while ((uint64_t)off < size) {
+		ssize_t n = copy_file_range(in, &off, out, NULL, size - (uint64_t)off, 0);
+		if (n <= 0) {
+			/* To a pipe, or across file systems on older kernels: by hand. */
+			char buf[1 << 16];
+			size_t want =
+			    size - (uint64_t)off < sizeof(buf) ? size - (uint64_t)off : sizeof(buf);
+			ssize_t m = pread(in, buf, want, off);
+			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
+				return -1;
+			}
+			off += m;
+		}
+	}
+	return 0;
+}
+
+/*
+ * SIZE bytes of IN to PATH: a temporary file beside it, synced and renamed
+ * into place (mode 0644); or to standard output for "-".
+ */
+static int
+save_fd(int in, uint64_t size, const char *path)
+{
+	char tmp[PATH_MAX];
+	int out, code = 0;
+
+	if (is_stdout(path)) {
+		if (fflush(stdout) != 0 || copy_fd(in, size, STDOUT_FILENO) != 0) {
+			return ctl_fail(EXIT_REFUSED, NULL, NULL,
+					"cannot write standard output: %s", strerror(errno));
+		}
+		return 0;
+	}
+	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) ||
+	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", path,
+				strerror(errno));
+	}
+	if (copy_fd(in, size, out) != 0 || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
+	    rename(tmp, path) != 0) {
+		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
+		unlink(tmp);
+	}
+	close(out);
+	return code;
+}
+
+/* An empty unlinked file in TMPDIR (default /var/tmp), or -1 with the error printed. */
+static int
+temp_file(void)
+{
+	const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		ctl_fail(EXIT_USAGE, NULL, "TMPDIR names where it goes",
+			 "cannot make a file in %s: %s", dir, strerror(errno));
+	}
+	return fd;
 }
 
 static int
@@ -699,10 +773,12 @@ c_key_csr(struct opts *o, char **a)
 	if (res == NULL) {
 		return code;
 	}
-	if (o->json) {
+	/* -o FILE writes the file also with --json, which then prints the result. */
+	if (!o->json || (o->output != NULL && !is_stdout(o->output))) {
+		code = write_output(o->output, sval(res, "csrPem"), strlen(sval(res, "csrPem")));
+	}
+	if (code == 0 && o->json) {
 		print_json(res);
-	} else {
-		code = write_output(o->output, sval(res, "csrPem"));
 	}
 	json_decref(res);
 	return code;
@@ -1153,10 +1229,7 @@ c_task_package(struct opts *o, char **a)
 		json_object_set_new(args, "name", json_string(o->name));
 	}
 	if (n + (o->metadata != NULL) > MSG_MAX_FDS) {
-		const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
-		if ((cat = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
-			ctl_fail(EXIT_USAGE, NULL, "TMPDIR names where it goes",
-				 "cannot make a file in %s: %s", dir, strerror(errno));
+		if ((cat = temp_file()) < 0) {
 			goto out;
 		}
 		fds[nfds++] = cat;
@@ -1298,14 +1371,12 @@ c_task_cancel(struct opts *o, char **a)
 static int
 c_task_download(struct opts *o, char **a)
 {
-	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0, out;
-	char tmp[PATH_MAX];
+	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0;
 	json_t *res;
-	off_t off = 0;
 	uint64_t size;
 
 	if (o->output == NULL) {
-		return usage_error("task download needs -o FILE");
+		return usage_error("task download needs -o FILE (- for standard output)");
 	}
 	res =
 	    call(o, "task.download", json_pack("{s:s}", "id", a[0]), NULL, 0, &code, rfds, &rnfds);
@@ -1318,40 +1389,13 @@ c_task_download(struct opts *o, char **a)
 		return ctl_fail(EXIT_REFUSED, "internal", NULL, "no file came with the answer");
 	}
 	size = (uint64_t)json_integer_value(json_object_get(res, "size"));
-	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", o->output) ||
-	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
-			 strerror(errno));
-		msg_close_fds(rfds, &rnfds);
-		json_decref(res);
-		return EXIT_USAGE;
-	}
-	while ((uint64_t)off < size) {
-		ssize_t n = copy_file_range(rfds[0], &off, out, NULL, size - (uint64_t)off, 0);
-		if (n <= 0) {
-			/* Across file systems older kernels refuse: copy by hand. */
-			char buf[1 << 16];
-			ssize_t m = pread(rfds[0], buf, sizeof(buf), off);
-			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
-				break;
-			}
-			off += m;
-		}
-	}
-	if ((uint64_t)off != size || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
-	    rename(tmp, o->output) != 0) {
-		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", o->output);
-		unlink(tmp);
-	}
-	close(out);
+	code = save_fd(rfds[0], size, o->output);
 	msg_close_fds(rfds, &rnfds);
-	if (code == 0) {
-		if (o->json) {
-			print_json(res);
-		} else {
-			printf("%s: %llu bytes, sha256 %s\n", o->output, (unsigned long long)size,
-			       sval(res, "sha256"));
-		}
+	if (code == 0 && o->json) {
+		print_json(res);
+	} else if (code == 0 && !is_stdout(o->output)) {
+		printf("%s: %llu bytes, sha256 %s\n", o->output, (unsigned long long)size,
+		       sval(res, "sha256"));
 	}
 	json_decref(res);
 	return code;
@@ -1533,29 +1577,46 @@ h_export(const json_t *r)
 static int
 c_audit_export(struct opts *o, char **a)
 {
-	json_t *args = json_object();
-	int fd, r;
+	json_t *args = json_object(), *res;
+	struct stat st;
+	int fd, code = 0;
 
 	if (o->output == NULL) {
 		json_decref(args);
-		return usage_error("audit export needs -o FILE");
+		return usage_error("audit export needs -o FILE (- for standard output)");
 	}
 	if (o->chain != NULL) {
 		json_object_set_new(args, "chain", json_string(o->chain));
 	}
-	/* We open the file: the daemon writes only to the descriptor we hand it. */
-	fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * We open the file: the daemon writes only to the descriptor we hand it,
+	 * an empty regular file; for standard output a temporary one, copied out.
+	 */
+	if (is_stdout(o->output)) {
+		fd = temp_file();
+	} else if ((fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			      0600)) < 0) {
+		ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
+			 strerror(errno));
+	}
 	if (fd < 0) {
 		json_decref(args);
-		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
-				strerror(errno));
+		return EXIT_USAGE;
 	}
-	r = simple(o, "audit.export", args, &fd, 1, h_export);
+	res = call(o, "audit.export", args, &fd, 1, &code, NULL, NULL);
+	if (res != NULL && is_stdout(o->output)) {
+		code = fstat(fd, &st) == 0 ? save_fd(fd, (uint64_t)st.st_size, "-") : EXIT_REFUSED;
+	} else if (res != NULL && o->json) {
+		print_json(res);
+	} else if (res != NULL) {
+		h_export(res);
+	}
 	close(fd);
-	if (r != 0) {
+	if (res == NULL && !is_stdout(o->output)) {
 		unlink(o->output);
 	}
-	return r;
+	json_decref(res);
+	return code;
 }
 
 static void
@@ -1653,132 +1714,479 @@ c_audit_verify(struct opts *o, char **a)
 	return 0;
 }
 
-static const struct cmd commands[] = {
-    {"status", NULL, 0, c_status, "status"},
-    {"whoami", NULL, 0, c_whoami, "whoami"},
-    {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER"},
-    {"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]"},
-    {"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]"},
-    {"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]"},
-    {"user", "show", 1, c_user_show, "user show NAME"},
-    {"user", "token", 1, c_user_token, "user token NAME"},
-    {"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
-    {"user", "otp-enroll", 1, c_user_otp_enroll, "user otp-enroll NAME [--force]"},
-    {"user", "otp-reset", 1, c_user_otp_reset, "user otp-reset NAME"},
-    {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
+#define LIST_OPTS "limit cursor"
+#define DEVCONF_OPTS                                                                               \
+	"sign-key encrypt-key encrypt-cert cipher four-eyes quorum second-factor user approver "   \
+	"description"
+#define TASK_ID "01a2126e-d347-7c54-8187-c2cd315f1da1"
+
+static const struct ctl_cmd commands[] = {
+    {"status", NULL, 0, c_status, "status", "",
+     "The daemon's version, token, counts and disk use. Needs no token.", "signetctl status"},
+    {"whoami", NULL, 0, c_whoami, "whoami", "", "Whose the API token is: user, tenant, kind.",
+     "signetctl whoami"},
+    {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER", "admin",
+     "Create a tenant and its initial admin, and print the admin's API token (shown once). "
+     "Local only.",
+     "signetctl tenant create acme --admin alice"},
+    {"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenants and their initial admins. Local only.", "signetctl tenant list"},
+    {"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]",
+     "group client",
+     "Create a user of the token's tenant and print the user's API token (shown once).",
+     "signetctl user create ci --client --group builders"},
+    {"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]", LIST_OPTS,
+     "The users of the tenant, their groups, and who has no token.", "signetctl user list"},
+    {"user", "show", 1, c_user_show, "user show NAME", "", "One user of the tenant.",
+     "signetctl user show bob"},
+    {"user", "token", 1, c_user_token, "user token NAME", "",
+     "Issue a new API token for NAME and print it (shown once); the old one stops working.",
+     "signetctl user token bob"},
+    {"user", "revoke", 1, c_user_revoke, "user revoke NAME", "", "Revoke the user's API token.",
+     "signetctl user revoke bob"},
+    {"user", "otp-enroll", 1, c_user_otp_enroll, "user otp-enroll NAME [--force]", "force",
+     "Enroll NAME for TOTP approvals: the seed is made in the token and shown once, as a QR "
+     "code and an otpauth:// URI.",
+     "signetctl user otp-enroll carol"},
+    {"user", "otp-reset", 1, c_user_otp_reset, "user otp-reset NAME", "",
+     "Remove the TOTP seed of NAME (the initial admin only).", "signetctl user otp-reset carol"},
+    {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]",
+     "alg description", "Generate a key in the token. Local only.",
+     "signetctl key generate fw --alg ECC_NIST_P256 --description \"firmware signing\""},
     {"key", "import", 1, c_key_import,
-     "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
-    {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]"},
-    {"key", "show", 1, c_key_show, "key show LABEL"},
-    {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
-    {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
-    {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION"},
-    {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION"},
-    {"acl", "list", 0, c_acl_list, "acl list [--limit N [--cursor C]]"},
-    {"config", "get", 1, c_config_get, "config get KEY"},
-    {"config", "set", 2, c_config_set, "config set KEY JSON"},
+     "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]",
+     "alg file description",
+     "Import a raw AES key (32 or 16 bytes) into the token as a non-extractable key. Local "
+     "only.",
+     "signetctl key import fw-aes --alg AES_256 --file aes.key"},
+    {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenant's keys: label, algorithm, origin.", "signetctl key list"},
+    {"key", "show", 1, c_key_show, "key show LABEL", "",
+     "A key: algorithm, PKCS#11 URI, certificate and public key in PEM.", "signetctl key show fw"},
+    {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]", "subject output",
+     "A PKCS#10 certificate request for a key pair, signed in the token: on standard output, "
+     "or in FILE.",
+     "signetctl key csr fw --subject \"/CN=Acme firmware/O=Acme\" -o fw.csr"},
+    {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem", "file",
+     "Attach a certificate chain (PEM, the key's certificate first) to a key pair.",
+     "signetctl key cert fw --file fw-chain.pem"},
+    {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION", "",
+     "Add a rule to the tenant's ACL.",
+     "signetctl acl add GROUP:owners RESOURCE_TYPE:AUDIT_LOG VIEW"},
+    {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION", "",
+     "Remove a rule from the tenant's ACL.",
+     "signetctl acl remove GROUP:owners RESOURCE_TYPE:AUDIT_LOG VIEW"},
+    {"acl", "list", 0, c_acl_list, "acl list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenant's ACL rules.", "signetctl acl list"},
+    {"config", "get", 1, c_config_get, "config get KEY", "",
+     "A tenant configuration value, in JSON.", "signetctl config get approval.fourEyes.signing"},
+    {"config", "set", 2, c_config_set, "config set KEY JSON", "",
+     "Set a tenant configuration value (the initial admin only).",
+     "signetctl config set encryption.legacyCiphers.allowed true"},
     {"devconf", "create", 1, c_devconf_create,
      "devconf create NAME --sign-key LABEL [--encrypt-key LABEL | --encrypt-cert FILE] "
      "[--cipher C] [--four-eyes on|off] [--quorum N] [--second-factor TOTP|NONE] "
-     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]"},
-    {"devconf", "update", 1, c_devconf_update, "devconf update ID [the options of create]"},
-    {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID"},
-    {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID"},
-    {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]"},
-    {"devconf", "show", 1, c_devconf_show, "devconf show ID"},
+     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]",
+     DEVCONF_OPTS, "Create a device configuration and print it with its id.",
+     "signetctl devconf create fw-release --sign-key fw --encrypt-key fw-aes --four-eyes on "
+     "--user CLIENT:ci --approver GROUP:owners"},
+    {"devconf", "update", 1, c_devconf_update,
+     "devconf update ID [--name NAME] [the options of create]", "name " DEVCONF_OPTS,
+     "Change a device configuration: only what the options give; a list option replaces the "
+     "list.",
+     "signetctl devconf update 01a2126e-6b93-79f1-9508-e4df798dda27 --quorum 2"},
+    {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID", "",
+     "Enable a device configuration.",
+     "signetctl devconf enable 01a2126e-6b93-79f1-9508-e4df798dda27"},
+    {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID", "",
+     "Disable a device configuration: it takes no new tasks.",
+     "signetctl devconf disable 01a2126e-6b93-79f1-9508-e4df798dda27"},
+    {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]", LIST_OPTS,
+     "The device configurations you may view.", "signetctl devconf list"},
+    {"devconf", "show", 1, c_devconf_show, "devconf show ID", "",
+     "A device configuration: keys, cipher, approval policy, users and approvers.",
+     "signetctl devconf show 01a2126e-6b93-79f1-9508-e4df798dda27"},
     {"task", "sign", 0, c_task_sign,
-     "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]"},
+     "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]",
+     "devconf file input-base64 prehashed name",
+     "Create a signing task with the device configuration's first signing key; when it needs "
+     "no approval, it is signed at once and the signature printed.",
+     "signetctl task sign --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --file fw.bin"},
     {"task", "encrypt", 0, c_task_encrypt,
-     "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]"},
+     "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]", "devconf file name sha256",
+     "Create an encryption task with the device configuration's first encryption key.",
+     "signetctl task encrypt --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --file fw.bin"},
     {"task", "package", -1, c_task_package,
-     "task package --devconf ID --firmware F [--firmware F]... [--metadata M] [--name N]"},
-    {"task", "show", 1, c_task_show, "task show ID"},
-    {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
-    {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
-    {"task", "cancel", 1, c_task_cancel, "task cancel ID"},
-    {"task", "approve", 1, c_task_approve, "task approve ID [--otp CODE] [--reason TEXT]"},
-    {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]"},
-    {"task", "download", 1, c_task_download, "task download ID -o FILE"},
-    {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]"},
+     "task package --devconf ID --firmware F [--firmware F]... [--metadata M] [--name N]",
+     "devconf firmware metadata name",
+     "Create a packaging task: a BOSCH_SE_V1 container of the firmware files, encrypted, with "
+     "a signed header.",
+     "signetctl task package --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --firmware app.bin "
+     "--firmware boot.bin --metadata meta.json",
+     true},
+    {"task", "show", 1, c_task_show, "task show ID", "",
+     "A task: status, inputs, approvals, result.", "signetctl task show " TASK_ID},
+    {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]",
+     "status type " LIST_OPTS, "The tasks you may see.", "signetctl task list --status WAITING"},
+    {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]", "",
+     "Wait until the task has ended and print it; the exit status is 0 only when it ended "
+     "DONE.",
+     "signetctl task wait " TASK_ID " --timeout 300"},
+    {"task", "cancel", 1, c_task_cancel, "task cancel ID", "",
+     "Cancel a task of yours that has not ended.", "signetctl task cancel " TASK_ID},
+    {"task", "approve", 1, c_task_approve, "task approve ID [--otp CODE] [--reason TEXT]",
+     "otp reason", "Approve a task that waits for approval, with your TOTP code.",
+     "signetctl task approve " TASK_ID " --otp 141478 --reason \"release 1.2\""},
+    {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]", "reason",
+     "Reject a task that waits for approval.",
+     "signetctl task reject " TASK_ID " --reason \"not this build\""},
+    {"task", "download", 1, c_task_download, "task download ID -o FILE", "output",
+     "Write the result file of an encryption or packaging task to FILE (- for standard "
+     "output).",
+     "signetctl task download " TASK_ID " -o fw.enc"},
+    {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]", "since count",
+     "The tenant's events as JSON lines, as they happen.",
+     "signetctl events watch --since 0 --count 10"},
     {"audit", "list", 0, c_audit_list,
-     "audit list [--resource TYPE:ID] [--chain ~appliance] [--limit N [--cursor C]]"},
-    {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]"},
-    {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey"},
-    {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]"},
-    {"report", "verify", 1, c_report_verify, "report verify FILE"},
-    {"report", "submit", 1, c_report_submit, "report submit FILE [--type SYSTEM|UPDATE]"},
-    {"report", "list", 0, c_report_list, "report list [--limit N [--cursor C]]"},
-    {"backup", NULL, 1, c_backup, "backup FILE"},
+     "audit list [--resource TYPE:ID] [--chain ~appliance] [--limit N [--cursor C]]",
+     "resource chain " LIST_OPTS, "The entries of the tenant's audit log, oldest first.",
+     "signetctl audit list --resource TASK:" TASK_ID},
+    {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]",
+     "output chain",
+     "Export the audit log, with a new checkpoint, to FILE (a new file; - for standard "
+     "output).",
+     "signetctl audit export -o acme-audit.jsonl"},
+    {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey", "",
+     "The appliance's audit public key, in PEM.", "signetctl audit pubkey > signet-audit.pem"},
+    {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]",
+     "file pubkey chain",
+     "Verify the live audit log, or, with --file, an export offline against the audit public "
+     "key.",
+     "signetctl audit verify --file acme-audit.jsonl --pubkey signet-audit.pem"},
+    {"report", "verify", 1, c_report_verify, "report verify FILE", "",
+     "Check a signed report (S/MIME) against the tenant's trusted certificate fingerprints.",
+     "signetctl report verify systemreport.msg.signed", true},
+    {"report", "submit", 1, c_report_submit, "report submit FILE [--type SYSTEM|UPDATE]", "type",
+     "Check a signed report and store it as a system or update report.",
+     "signetctl report submit updatereport.msg.signed --type UPDATE", true},
+    {"report", "list", 0, c_report_list, "report list [--limit N [--cursor C]]", LIST_OPTS,
+     "The stored reports.", "signetctl report list"},
+    {"backup", NULL, 1, c_backup, "backup FILE", "",
+     "Write a backup of the state to FILE (a new file). Local only.",
+     "signetctl backup /root/signet-$(date +%F).mdb", true},
 };
 
-static void
-usage(FILE *f)
+enum {
+	OPT_SOCKET = 256,
+	OPT_TOKEN,
+	OPT_TENANT,
+	OPT_JSON,
+	OPT_TIMEOUT,
+	OPT_VERSION,
+	OPT_ADMIN,
+	OPT_ALG,
+	OPT_DESCRIPTION,
+	OPT_FILE,
+	OPT_SUBJECT,
+	OPT_GROUP,
+	OPT_CLIENT,
+	OPT_LIMIT,
+	OPT_CURSOR,
+	OPT_DEVCONF,
+	OPT_INPUT_B64,
+	OPT_PREHASHED,
+	OPT_NAME,
+	OPT_SIGN_KEY,
+	OPT_ENCRYPT_KEY,
+	OPT_ENCRYPT_CERT,
+	OPT_CIPHER,
+	OPT_FOUR_EYES,
+	OPT_QUORUM,
+	OPT_SECOND_FACTOR,
+	OPT_USER,
+	OPT_APPROVER,
+	OPT_STATUS,
+	OPT_TYPE,
+	OPT_SINCE,
+	OPT_COUNT,
+	OPT_SHA256,
+	OPT_OTP,
+	OPT_CHAIN,
+	OPT_RESOURCE,
+	OPT_METADATA,
+	OPT_FIRMWARE,
+	OPT_REASON,
+	OPT_FORCE,
+	OPT_PUBKEY,
+};
+
+#define ARG  required_argument
+#define FLAG no_argument
+#define CIPHERS                                                                                    \
+	"AES256_CBC_PKCS7_PAD AES128_CBC_PKCS7_PAD AES256_CBC_ZERO_BYTE_PAD "                      \
+	"AES256_ECB_ZERO_BYTE_PAD AES128_ECB_ZERO_BYTE_PAD AES128_CTR_NO_PAD"
+#define STATUSES "CREATED WAITING APPROVED IN_PROGRESS DONE FAILED REJECTED EXPIRED CANCELED"
+
+static const struct ctl_option options[] = {
+    {"socket", ARG, OPT_SOCKET, "PATH", "@file",
+     "the daemon's socket (default: SIGNET_SOCKET, else " DEFAULT_SOCKET ")"},
+    {"token", ARG, OPT_TOKEN, "TOKEN", NULL, "the API token (default: SIGNET_TOKEN)"},
+    {"tenant", ARG, OPT_TENANT, "NAME", NULL,
+     "the token must be of this tenant (default: SIGNET_TENANT)"},
+    {"json", FLAG, OPT_JSON, NULL, NULL, "the result as JSON on stdout, errors as JSON on stderr"},
+    {"timeout", ARG, OPT_TIMEOUT, "SEC", NULL,
+     "seconds to wait for the daemon (task wait: for the task; events watch: for an event)"},
+    {"help", FLAG, 'h', NULL, NULL, "this help; signetctl COMMAND --help: the command's"},
+    {"version", FLAG, OPT_VERSION, NULL, NULL, "the version"},
+    {"admin", ARG, OPT_ADMIN, "USER", NULL, "the tenant's initial admin"},
+    {"alg", ARG, OPT_ALG, "ALG",
+     "ECC_NIST_P256 ECC_NIST_P384 RSA_3072 RSA_4096 ED25519 AES_256 AES_128",
+     "ECC_NIST_P256, ECC_NIST_P384, RSA_3072, RSA_4096, ED25519, AES_256 or AES_128"},
+    {"description", ARG, OPT_DESCRIPTION, "TEXT", NULL, "a description"},
+    {"file", ARG, OPT_FILE, "FILE", "@file", "the file to read"},
+    {"subject", ARG, OPT_SUBJECT, "SUBJECT", NULL, "the request's subject, /CN=.../O=..."},
+    {"output", ARG, 'o', "FILE", "@file", "the file to write (- for standard output)"},
+    {"group", ARG, OPT_GROUP, "G", NULL, "a group of the user (up to 32)"},
+    {"client", FLAG, OPT_CLIENT, NULL, NULL, "a machine user"},
+    {"limit", ARG, OPT_LIMIT, "N", NULL, "one page of at most N entries (1 to 1000)"},
+    {"cursor", ARG, OPT_CURSOR, "C", NULL, "start after C, the cursor a page ended with"},
+    {"devconf", ARG, OPT_DEVCONF, "ID", NULL, "the device configuration"},
+    {"input-base64", ARG, OPT_INPUT_B64, "B64", NULL, "the input in base64 (under 48 KiB)"},
+    {"prehashed", FLAG, OPT_PREHASHED, NULL, NULL, "B64 is the input's digest, not the input"},
+    {"name", ARG, OPT_NAME, "NAME", NULL,
+     "the task's name; devconf update: the device configuration's new name"},
+    {"sign-key", ARG, OPT_SIGN_KEY, "LABEL", NULL,
+     "a signing key (repeatable; tasks use the first)"},
+    {"encrypt-key", ARG, OPT_ENCRYPT_KEY, "LABEL", NULL,
+     "an AES key (repeatable; tasks use the first)"},
+    {"encrypt-cert", ARG, OPT_ENCRYPT_CERT, "FILE", "@file",
+     "a recipient's certificate (PEM): CMS EnvelopedData"},
+    {"cipher", ARG, OPT_CIPHER, "CIPHER", CIPHERS, "the encryption cipher"},
+    {"four-eyes", ARG, OPT_FOUR_EYES, "on|off", "on off", "whether tasks wait for approval"},
+    {"quorum", ARG, OPT_QUORUM, "N", NULL, "distinct approvals a task needs, 1 to 16"},
+    {"second-factor", ARG, OPT_SECOND_FACTOR, "TOTP|NONE", "TOTP NONE",
+     "whether approvals need a TOTP code"},
+    {"user", ARG, OPT_USER, "SUBJECT", NULL, "a subject that may create tasks (repeatable)"},
+    {"approver", ARG, OPT_APPROVER, "SUBJECT", NULL, "a subject that may approve (repeatable)"},
+    {"status", ARG, OPT_STATUS, "S", STATUSES, "only tasks in status S"},
+    {"type", ARG, OPT_TYPE, "T", "SIGNING ENCRYPTION PACKAGING SYSTEM UPDATE",
+     "task list: SIGNING, ENCRYPTION or PACKAGING; report submit: SYSTEM or UPDATE"},
+    {"since", ARG, OPT_SINCE, "SEQ", NULL, "from the event numbered SEQ (0: all kept)"},
+    {"count", ARG, OPT_COUNT, "N", NULL, "stop after N events"},
+    {"sha256", ARG, OPT_SHA256, "HEX", NULL, "the input's SHA-256, checked"},
+    {"otp", ARG, OPT_OTP, "CODE", NULL, "your current TOTP code"},
+    {"chain", ARG, OPT_CHAIN, "C", "~appliance", "the audit chain (~appliance: the appliance's)"},
+    {"resource", ARG, OPT_RESOURCE, "TYPE:ID", NULL, "only the entries of this resource"},
+    {"metadata", ARG, OPT_METADATA, "FILE", "@file", "the package's metadata"},
+    {"firmware", ARG, OPT_FIRMWARE, "FILE", "@file", "a firmware file (repeatable, in order)"},
+    {"reason", ARG, OPT_REASON, "TEXT", NULL, "why, recorded with the decision"},
+    {"force", FLAG, OPT_FORCE, NULL, NULL, "replace a seed the user has"},
+    {"pubkey", ARG, OPT_PUBKEY, "PEM", "@file", "the audit public key (audit pubkey prints it)"},
+};
+
+static const struct ctl_syntax syntax = {
+    options,
+    ARRAY_SIZE(options),
+    commands,
+    ARRAY_SIZE(commands),
+    "socket token tenant json timeout help version",
+};
+
+/* A number from LO to HI in TEXT, or a usage error naming OPTION. */
+static int
+number(const char *text, long long lo, long long hi, const char *option, long long *out)
 {
-	fprintf(f, "usage: signetctl [--socket PATH] [--token TOKEN] [--tenant NAME] [--json] "
-		   "[--timeout SEC] COMMAND\n"
-		   "commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		fprintf(f, "  %s\n", commands[i].usage);
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "%s takes a number from %lld to %lld",
+				option, lo, hi);
 	}
-	fprintf(f, "environment: SIGNET_SOCKET, SIGNET_TOKEN, SIGNET_TENANT\n"
-		   "exit status: 0 success, 1 refused by signetd (code and message on stderr), "
-		   "2 usage error; audit verify: 1 not an audit export, 3 an entry wrong, "
-		   "4 a checkpoint wrong, 5 the last entry not covered by a checkpoint\n");
+	*out = v;
+	return 0;
+}
+
+/* Append ARG to the list V of N values, at most MAX. */
+static int
+append(const char **v, int *n, int max, const char *arg, const char *option)
+{
+	if (*n >= max) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "at most %d %s", max, option);
+	}
+	v[(*n)++] = arg;
+	return 0;
+}
+
+static int
+set_option(struct opts *o, int c, const char *arg)
+{
+	long long v;
+	int r;
+
+	switch (c) {
+	case OPT_SOCKET:
+		o->socket = arg;
+		break;
+	case OPT_TOKEN:
+		o->token = arg;
+		break;
+	case OPT_TENANT:
+		o->tenant = arg;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_TIMEOUT:
+		if ((r = number(arg, 1, 86400, "--timeout", &v)) != 0) {
+			return r;
+		}
+		o->timeout = (int)v;
+		o->timeout_set = true;
+		break;
+	case 'h':
+		o->help = true;
+		break;
+	case OPT_VERSION:
+		o->version = true;
+		break;
+	case OPT_ADMIN:
+		o->admin = arg;
+		break;
+	case OPT_ALG:
+		o->alg = arg;
+		break;
+	case OPT_DESCRIPTION:
+		o->description = arg;
+		break;
+	case OPT_FILE:
+		o->file = arg;
+		break;
+	case OPT_SUBJECT:
+		o->subject = arg;
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_GROUP:
+		return append(o->groups, &o->ngroups, MAX_GROUPS, arg, "--group options");
+	case OPT_CLIENT:
+		o->client = true;
+		break;
+	case OPT_LIMIT:
+		if ((r = number(arg, 1, 1000, "--limit", &v)) != 0) {
+			return r;
+		}
+		o->limit = (long)v;
+		break;
+	case OPT_CURSOR:
+		o->cursor = arg;
+		break;
+	case OPT_DEVCONF:
+		o->devconf = arg;
+		break;
+	case OPT_INPUT_B64:
+		o->input_b64 = arg;
+		break;
+	case OPT_PREHASHED:
+		o->prehashed = true;
+		break;
+	case OPT_NAME:
+		o->name = arg;
+		break;
+	case OPT_SIGN_KEY:
+		return append(o->sign_keys, &o->nsign_keys, MAX_LIST, arg, "--sign-key options");
+	case OPT_ENCRYPT_KEY:
+		return append(o->enc_keys, &o->nenc_keys, MAX_LIST, arg, "--encrypt-key options");
+	case OPT_USER:
+		return append(o->users, &o->nusers, MAX_LIST, arg, "--user options");
+	case OPT_APPROVER:
+		return append(o->approvers, &o->napprovers, MAX_LIST, arg, "--approver options");
+	case OPT_ENCRYPT_CERT:
+		o->enc_cert = arg;
+		break;
+	case OPT_CIPHER:
+		o->cipher = arg;
+		break;
+	case OPT_FOUR_EYES:
+		o->four_eyes = arg;
+		break;
+	case OPT_QUORUM:
+		if ((r = number(arg, 1, 16, "--quorum", &v)) != 0) {
+			return r;
+		}
+		o->quorum = (long)v;
+		break;
+	case OPT_SECOND_FACTOR:
+		o->second_factor = arg;
+		break;
+	case OPT_STATUS:
+		o->status = arg;
+		break;
+	case OPT_TYPE:
+		o->type = arg;
+		break;
+	case OPT_SINCE:
+		return number(arg, 0, LLONG_MAX, "--since", &o->since);
+	case OPT_COUNT:
+		if ((r = number(arg, 1, LONG_MAX, "--count", &v)) != 0) {
+			return r;
+		}
+		o->count = (long)v;
+		break;
+	case OPT_SHA256:
+		o->sha256 = arg;
+		break;
+	case OPT_OTP:
+		o->otp = arg;
+		break;
+	case OPT_CHAIN:
+		o->chain = arg;
+		break;
+	case OPT_RESOURCE:
+		o->resource = arg;
+		break;
+	case OPT_METADATA:
+		o->metadata = arg;
+		break;
+	case OPT_FIRMWARE:
+		return append(o->firmware, &o->nfirmware, 255, arg, "--firmware files");
+	case OPT_REASON:
+		o->reason = arg;
+		break;
+	case OPT_FORCE:
+		o->force = true;
+		break;
+	case OPT_PUBKEY:
+		o->pubkey = arg;
+		break;
+	default:
+		return ctl_fail(EXIT_USAGE, "internal", NULL, "option %d not handled", c);
+	}
+	return 0;
+}
+
+/* Checks across options, before the daemon is asked. */
+static int
+check_combination(const struct opts *o)
+{
+	if (o->json && o->output != NULL && strcmp(o->output, "-") == 0) {
+		return usage_error(
+		    "-o - writes to standard output, where --json prints too: give a "
+		    "file, or drop --json");
+	}
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-	    {"socket", required_argument, NULL, 'S'},
-	    {"token", required_argument, NULL, 'T'},
-	    {"tenant", required_argument, NULL, 'N'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"admin", required_argument, NULL, 'a'},
-	    {"alg", required_argument, NULL, 'A'},
-	    {"description", required_argument, NULL, 'd'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"subject", required_argument, NULL, 's'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"group", required_argument, NULL, 'g'},
-	    {"client", no_argument, NULL, 'C'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"limit", required_argument, NULL, 'L'},
-	    {"cursor", required_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"devconf", required_argument, NULL, 1001},
-	    {"input-base64", required_argument, NULL, 1002},
-	    {"prehashed", no_argument, NULL, 1003},
-	    {"name", required_argument, NULL, 1004},
-	    {"sign-key", required_argument, NULL, 1005},
-	    {"encrypt-key", required_argument, NULL, 1006},
-	    {"encrypt-cert", required_argument, NULL, 1007},
-	    {"cipher", required_argument, NULL, 1008},
-	    {"four-eyes", required_argument, NULL, 1009},
-	    {"quorum", required_argument, NULL, 1010},
-	    {"second-factor", required_argument, NULL, 1011},
-	    {"user", required_argument, NULL, 1012},
-	    {"approver", required_argument, NULL, 1013},
-	    {"status", required_argument, NULL, 1014},
-	    {"type", required_argument, NULL, 1015},
-	    {"since", required_argument, NULL, 1016},
-	    {"count", required_argument, NULL, 1017},
-	    {"sha256", required_argument, NULL, 1018},
-	    {"otp", required_argument, NULL, 1019},
-	    {"chain", required_argument, NULL, 1030},
-	    {"resource", required_argument, NULL, 1031},
-	    {"metadata", required_argument, NULL, 1032},
-	    {"firmware", required_argument, NULL, 1033},
-	    {"reason", required_argument, NULL, 1020},
-	    {"force", no_argument, NULL, 1021},
-	    {"pubkey", required_argument, NULL, 1022},
-	    {NULL, 0, NULL, 0},
-	};
 	struct opts o = {0};
-	int c, r;
-	char **pos;
-	int npos;
+	struct ctl_line line;
+	const struct ctl_cmd *cmd;
+	int r, words;
 
 	json_use_wiping_allocator();
 	/* Errors found while the options are read are JSON too when --json comes later. */
@@ -1787,186 +2195,38 @@ main(int argc, char **argv)
 			ctl_json_errors = true;
 		}
 	}
+	if (argc >= 2 && strcmp(argv[1], "__complete") == 0) {
+		return ctl_complete(&syntax, argv + 2, argc - 2);
+	}
 	o.socket = getenv("SIGNET_SOCKET");
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");
 	o.timeout = 120;
 	o.since = -1;
-	while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'T':
-			o.token = optarg;
-			break;
-		case 'N':
-			o.tenant = optarg;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'a':
-			o.admin = optarg;
-			break;
-		case 'A':
-			o.alg = optarg;
-			break;
-		case 'd':
-			o.description = optarg;
-			break;
-		case 'f':
-			o.file = optarg;
-			break;
-		case 's':
-			o.subject = optarg;
-			break;
-		case 'o':
-			o.output = optarg;
-			break;
-		case 'C':
-			o.client = true;
-			break;
-		case 'g':
-			if (o.ngroups >= MAX_GROUPS) {
-				return usage_error("at most 32 groups");
-			}
-			o.groups[o.ngroups++] = optarg;
-			break;
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 86400) {
-				return usage_error("--timeout takes seconds from 1 to 86400");
-			}
-			o.timeout = (int)v;
-			o.timeout_set = true;
-			break;
-		}
-		case 'L': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 1000) {
-				return usage_error("--limit takes a number from 1 to 1000");
-			}
-			o.limit = v;
-			break;
-		}
-		case 'R':
-			o.cursor = optarg;
-			break;
-		case 1001:
-			o.devconf = optarg;
-			break;
-		case 1002:
-			o.input_b64 = optarg;
-			break;
-		case 1003:
-			o.prehashed = true;
-			break;
-		case 1004:
-			o.name = optarg;
-			break;
-		case 1005:
-		case 1006:
-		case 1012:
-		case 1013: {
-			const char **v = c == 1005   ? o.sign_keys
-					 : c == 1006 ? o.enc_keys
-					 : c == 1012 ? o.users
-						     : o.approvers;
-			int *n = c == 1005   ? &o.nsign_keys
-				 : c == 1006 ? &o.nenc_keys
-				 : c == 1012 ? &o.nusers
-					     : &o.napprovers;
-			if (*n >= MAX_LIST) {
-				return usage_error("too many values for one option");
-			}
-			v[(*n)++] = optarg;
-			break;
-		}
-		case 1007:
-			o.enc_cert = optarg;
-			break;
-		case 1008:
-			o.cipher = optarg;
-			break;
-		case 1009:
-			o.four_eyes = optarg;
-			break;
-		case 1010:
-		case 1016:
-		case 1017: {
-			char *end;
-			long long v = strtoll(optarg, &end, 10);
-			if (*end != '\0' || v < (c == 1016 ? 0 : 1) || (c == 1010 && v > 16)) {
-				return usage_error(
-				    "--quorum takes 1..16, --since 0.., --count 1..");
-			}
-			if (c == 1010) {
-				o.quorum = (long)v;
-			} else if (c == 1016) {
-				o.since = v;
-			} else {
-				o.count = (long)v;
-			}
-			break;
-		}
-		case 1011:
-			o.second_factor = optarg;
-			break;
-		case 1014:
-			o.status = optarg;
-			break;
-		case 1015:
-			o.type = optarg;
-			break;
-		case 1018:
-			o.sha256 = optarg;
-			break;
-		case 1019:
-			o.otp = optarg;
-			break;
-		case 1030:
-			o.chain = optarg;
-			break;
-		case 1031:
-			o.resource = optarg;
-			break;
-		case 1032:
-			o.metadata = optarg;
-			break;
-		case 1033:
-			if (o.nfirmware == 255) {
-				return usage_error("at most 255 --firmware files");
-			}
-			o.firmware[o.nfirmware++] = optarg;
-			break;
-		case 1020:
-			o.reason = optarg;
-			break;
-		case 1021:
-			o.force = true;
-			break;
-		case 1022:
-			o.pubkey = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("signetctl %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	if ((r = ctl_getopt(argc, argv, &syntax, set_option, &o, &line)) != 0) {
+		return r;
 	}
-	pos = argv + optind;
-	npos = argc - optind;
-	if (npos == 0) {
-		usage(stderr);
+	if (o.version) {
+		printf("signetctl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (line.nwords > 0 && strcmp(line.words[0], "help") == 0) {
+		return ctl_help(&syntax, line.words + 1, line.nwords - 1);
+	}
+	if (o.help) {
+		return ctl_help(&syntax, line.words, line.nwords);
+	}
+	if (line.nwords == 0) {
+		ctl_usage(stderr, &syntax);
 		return EXIT_USAGE;
+	}
+	if ((cmd = ctl_find(&syntax, line.words, line.nwords, &r)) == NULL ||
+	    (r = ctl_check_options(&syntax, cmd, &line)) != 0 || (r = check_combination(&o)) != 0) {
+		return r;
+	}
+	words = cmd->w2 != NULL ? 2 : 1;
+	if (cmd->nargs >= 0 && line.nwords - words != cmd->nargs) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "usage: signetctl %s", cmd->usage);
 	}
 	if (o.token != NULL && o.token[0] == '\0') {
 		o.token = NULL;
@@ -1974,21 +2234,9 @@ main(int argc, char **argv)
 	if (o.tenant != NULL && o.tenant[0] == '\0') {
 		o.tenant = NULL;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		const struct cmd *cmd = &commands[i];
-		int words = cmd->w2 != NULL ? 2 : 1;
-		if (strcmp(pos[0], cmd->w1) != 0 ||
-		    (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
-			continue;
-		}
-		if (cmd->nargs >= 0 && npos - words != cmd->nargs) {
-			return ctl_fail(EXIT_USAGE, NULL, NULL, "usage: signetctl %s", cmd->usage);
-		}
-		sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
-		timeout_ms = o.timeout * 1000;
-		r = cmd->fn(&o, pos + words);
-		client_close(&cl);
-		return r;
-	}
-	return ctl_fail(EXIT_USAGE, NULL, "see signetctl --help", "unknown command '%s'", pos[0]);
+	sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
+	timeout_ms = o.timeout * 1000;
+	r = cmd->fn(&o, line.words + words);
+	client_close(&cl);
+	return r;
 }

@@ -49,3 +49,42 @@ check "... with the code usage (jq)" test "$(jq -r .code "$TMP/err")" = usage
 refused_with "--json after the command words: a usage error is JSON too" 2 '^\{' \
 	ctl tenant create x --json
 check "... naming what is missing (jq)" jq -e '.message | test("--admin")' "$TMP/err"
+
+###########################################################################################
+# Item 4: an option a command does not take is refused, naming it; -o - is standard output.
+refused_with "task sign -o sig.bin is refused, naming -o" 2 'task sign does not take -o' \
+	ctl task sign --devconf x --file /etc/hostname -o "$TMP/sig.bin"
+check "... and writes nothing" test ! -e "$TMP/sig.bin"
+refused_with "--alg on task sign is refused, naming --alg" 2 'does not take --alg' \
+	ctl task sign --devconf x --file /etc/hostname --alg RSA_3072
+refused_with "--output json on status is refused, naming --output" 2 'status does not take --output' \
+	ctl status --output json
+refused_with "an unknown option is named, with the nearest known one" 2 'did you mean --alg\?' \
+	ctl key generate k --alog ECC_NIST_P256
+refused_with "an option without its value is named" 2 '--devconf needs a value' ctl task sign --devconf
+refused_with "-o - with --json is refused" 2 'standard output' ctl --json key csr k --subject /CN=x -o -
+ctl key generate fw --alg ECC_NIST_P256 >/dev/null || fatal "key generate fw"
+ctl key csr fw --subject "/CN=t24 firmware" -o - >"$TMP/csr.pem" 2>"$TMP/err"
+check "key csr -o - writes the request to stdout, which openssl verifies" \
+	openssl req -in "$TMP/csr.pem" -noout -verify
+ctl audit export -o - >"$TMP/audit.jsonl" 2>"$TMP/err"
+check "audit export -o - writes the export to stdout (JSON lines ending with a checkpoint)" \
+	test "$(tail -n 1 "$TMP/audit.jsonl" | jq -r .type)" = checkpoint
+ctl audit pubkey >"$TMP/audit.pem"
+check "... which audit verify accepts" ctl audit verify --file "$TMP/audit.jsonl" --pubkey "$TMP/audit.pem"
+
+###########################################################################################
+# Item 5: per-command help with an example, "did you mean", unknown subcommands.
+check "task sign --help exits 0" sh -c "'$SIGNETCTL' task sign --help >'$TMP/help.out'"
+check "... with its usage" grep -q '^usage: signetctl task sign --devconf' "$TMP/help.out"
+check "... its options" grep -q '^ *--input-base64 B64 ' "$TMP/help.out"
+check "... and an example" sh -c "grep -A1 '^example:' '$TMP/help.out' | grep -q '^  signetctl task sign '"
+check "help task sign prints the same" sh -c "'$SIGNETCTL' help task sign | cmp -s - '$TMP/help.out'"
+check "help task lists the task commands" sh -c "'$SIGNETCTL' help task | grep -q '^  task download ID -o FILE'"
+check "help with no daemon and no token works" env -u SIGNET_TOKEN "$SIGNETCTL" --socket /nonexistent help devconf create
+refused_with "a mistyped command: did you mean" 2 "did you mean 'task'\?" ctl tsak list
+check "... named as an unknown command" grep -q "^signetctl: unknown command 'tsak'" "$TMP/err"
+refused_with "an unknown subcommand is named as such" 2 "^signetctl: unknown task subcommand 'lst'" ctl task lst
+check "... with the nearest one" grep -q "did you mean 'task list'?" "$TMP/err"
+refused_with "a group without a subcommand lists them" 2 'sign, encrypt, package' ctl task
+refused_with "help for an unknown command: did you mean" 2 "did you mean 'devconf'\?" ctl help devconfs
