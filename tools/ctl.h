@@ -3,7 +3,10 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #define EXIT_REFUSED 1 /* the daemon refused, or could not be reached */
 #define EXIT_USAGE   2 /* found before the daemon is asked */
@@ -99,3 +102,22 @@ void ctl_usage(FILE *f, const struct ctl_syntax *sx);
  * a line, or "__files__" when file names fit. Always 0.
  */
 int ctl_complete(const struct ctl_syntax *sx, char **words, int nwords);
+
+/* Times. */
+
+/* T (seconds since the epoch) as RFC 3339 UTC, "2026-11-25T09:24:14Z", into BUF (>= 21 bytes). */
+const char *ctl_time(int64_t t, char *buf, size_t len);
+
+/* T relative to NOW for a person: "2 min ago", "in 23 h", "now". */
+const char *ctl_time_rel(int64_t t, int64_t now, char *buf, size_t len);
+
+/* A duration for a person: "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+const char *ctl_duration(int64_t seconds, char *buf, size_t len);
+
+/*
+ * Beside every positive integer member of V (recursively) that holds a time
+ * (named "created" or "time", or ending in "At" or "Until"), add the same
+ * time as an RFC 3339 UTC string, named with "Rfc3339" appended
+ * ("expiresAt": 1795691982 gains "expiresAtRfc3339": "2026-11-26T09:59:42Z").
+ */
+void ctl_json_times(json_t *v);

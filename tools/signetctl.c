@@ -80,6 +80,7 @@ struct opts {
 	bool timeout_set;
 	bool help;
 	bool version;
+	bool oldest_first; /* task list: the table oldest first */
 };
 
 static struct client cl = {.fd = -1};
@@ -222,10 +223,14 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	return res;
 }
 
+/* V on stdout, with every time also in RFC 3339 (ctl_json_times). */
 static void
-print_json(const json_t *v)
+print_json(json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *s;
+
+	ctl_json_times(v);
+	s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 	if (s != NULL) {
 		puts(s);
@@ -254,27 +259,30 @@ simple(struct opts *o, const char *op, json_t *args, const int *fds, int nfds,
 }
 
 /*
- * A listing: with --limit, one page (its "cursor" says where the next
- * starts); otherwise every page, merged into one array under FIELD.
+ * The pages of a listing OP (with BASE's arguments), from CURSOR0 (NULL:
+ * the start), merged into one array under FIELD: with LIMIT, one page of
+ * at most LIMIT, else every page. A "cursor" member says where the next
+ * page starts. NULL (the error printed, *CODE set) when a page fails.
  */
-static int
-list_with(struct opts *o, const char *op, json_t *base, const char *field,
-	  void (*human)(const json_t *res))
+static json_t *
+list_fetch(struct opts *o, const char *op, const json_t *base, const char *field, long limit,
+	   const char *cursor0, int *code)
 {
 	json_t *all = json_object(), *items = json_array();
-	char *cursor = o->cursor != NULL ? strdup(o->cursor) : NULL;
-	int code = 0;
+	char *cursor = cursor0 != NULL ? strdup(cursor0) : NULL;
 
 	json_object_set_new(all, field, items);
 	for (;;) {
 		json_t *args = base != NULL ? json_deep_copy(base) : json_object(), *res;
-		json_object_set_new(args, "limit", json_integer(o->limit > 0 ? o->limit : 500));
+		json_object_set_new(args, "limit", json_integer(limit > 0 ? limit : 500));
 		if (cursor != NULL) {
 			json_object_set_new(args, "cursor", json_string(cursor));
 		}
-		res = call(o, op, args, NULL, 0, &code, NULL, NULL);
+		res = call(o, op, args, NULL, 0, code, NULL, NULL);
 		if (res == NULL) {
-			break;
+			free(cursor);
+			json_decref(all);
+			return NULL;
 		}
 		json_array_extend(items, json_object_get(res, field));
 		free(cursor);
@@ -282,27 +290,49 @@ list_with(struct opts *o, const char *op, json_t *base, const char *field,
 			     ? strdup(json_string_value(json_object_get(res, "cursor")))
 			     : NULL;
 		json_decref(res);
-		if (cursor == NULL || o->limit > 0) {
+		if (cursor == NULL || limit > 0) {
 			break;
 		}
 	}
-	if (code == 0) {
-		if (cursor != NULL) {
-			json_object_set_new(all, "cursor", json_string(cursor));
-		}
-		if (o->json) {
-			print_json(all);
-		} else {
-			human(all);
-			if (cursor != NULL) {
-				printf("(more: --cursor %s)\n", cursor);
-			}
-		}
+	if (cursor != NULL) {
+		json_object_set_new(all, "cursor", json_string(cursor));
 	}
 	free(cursor);
-	json_decref(all);
+	return all;
+}
+
+/* A listing's end for people: where the next page starts, when one does. */
+static void
+print_more(const json_t *all)
+{
+	if (json_object_get(all, "cursor") != NULL) {
+		printf("(more: --cursor %s)\n", sval(all, "cursor"));
+	}
+}
+
+/*
+ * A listing: with --limit, one page (its "cursor" says where the next
+ * starts); otherwise every page, merged into one array under FIELD.
+ */
+static int
+list_with(struct opts *o, const char *op, json_t *base, const char *field,
+	  void (*human)(const json_t *res))
+{
+	int code = 0;
+	json_t *all = list_fetch(o, op, base, field, o->limit, o->cursor, &code);
+
 	json_decref(base);
-	return code;
+	if (all == NULL) {
+		return code;
+	}
+	if (o->json) {
+		print_json(all);
+	} else {
+		human(all);
+		print_more(all);
+	}
+	json_decref(all);
+	return 0;
 }
 
 static int
@@ -370,8 +400,11 @@ h_status(const json_t *r)
 {
 	const json_t *t = json_object_get(r, "token"), *c = json_object_get(r, "counts");
 
-	printf("signetd %s, up %llds (since %s)\n", sval(r, "version"),
-	       (long long)json_integer_value(json_object_get(r, "uptime")), sval(r, "started"));
+	char up[32];
+
+	printf("signetd %s, up %s (since %s)\n", sval(r, "version"),
+	       ctl_duration(json_integer_value(json_object_get(r, "uptime")), up, sizeof(up)),
+	       sval(r, "started"));
 	printf("token: %s (%s %s, serial %s)%s\n", sval(t, "label"), sval(t, "manufacturer"),
 	       sval(t, "model"), sval(t, "serial"),
 	       json_is_true(json_object_get(t, "available")) ? "" : " UNAVAILABLE");
@@ -1099,23 +1132,50 @@ c_devconf_list(struct opts *o, char **a)
 
 /* Tasks */
 
+/* "LABEL: 2026-11-25T09:24:14Z (2 min ago)" for the time member K of O, if it has one. */
+static void
+print_time(const char *label, const json_t *o, const char *k)
+{
+	json_int_t t = json_integer_value(json_object_get(o, k));
+	char when[32], rel[32];
+
+	if (t > 0) {
+		printf("%s: %s (%s)\n", label, ctl_time(t, when, sizeof(when)),
+		       ctl_time_rel(t, time_now(), rel, sizeof(rel)));
+	}
+}
+
 static void
 h_task(const json_t *t)
 {
 	const json_t *res = json_object_get(t, "result");
 	size_t i;
 	json_t *e;
+	char when[32], rel[32];
 
 	printf("id: %s\ntype: %s\nstatus: %s\n", sval(t, "id"), sval(t, "type"), sval(t, "status"));
 	if (json_object_get(t, "name") != NULL) {
 		printf("name: %s\nrequester: %s\ndevice configuration: %s (%s)\n", sval(t, "name"),
-		       sval(t, "requester"), sval(t, "deviceConfigId"),
-		       sval(t, "deviceConfigName"));
+		       sval(t, "requester"), sval(t, "deviceConfigName"),
+		       sval(t, "deviceConfigId"));
+	}
+	print_time("created", t, "createdAt");
+	if (json_integer_value(json_object_get(t, "updatedAt")) !=
+	    json_integer_value(json_object_get(t, "createdAt"))) {
+		print_time("updated", t, "updatedAt");
 	}
 	json_array_foreach(json_object_get(t, "inputs"), i, e) {
 		printf("input: %s, %lld bytes, sha256 %s\n", sval(e, "name"),
 		       (long long)json_integer_value(json_object_get(e, "size")),
 		       sval(e, "sha256"));
+	}
+	json_array_foreach(json_object_get(t, "approvals"), i, e) {
+		json_int_t at = json_integer_value(json_object_get(e, "time"));
+		printf("%s: %s at %s (%s)%s%s\n",
+		       strcmp(sval(e, "decision"), "REJECTED") == 0 ? "rejected" : "approved",
+		       sval(e, "approver"), ctl_time(at, when, sizeof(when)),
+		       ctl_time_rel(at, time_now(), rel, sizeof(rel)),
+		       json_is_string(json_object_get(e, "reason")) ? ": " : "", sval(e, "reason"));
 	}
 	if (json_is_string(json_object_get(t, "reason"))) {
 		printf("reason: %s\n", sval(t, "reason"));
@@ -1128,12 +1188,13 @@ h_task(const json_t *t)
 			printf("cms: %s\n", sval(res, "cms"));
 		}
 		if (json_object_get(res, "sha256") != NULL) {
-			printf("result: %lld bytes, sha256 %s, %s until %lld\n",
+			json_int_t exp = json_integer_value(json_object_get(res, "expiresAt"));
+			bool avail = json_is_true(json_object_get(res, "available"));
+			printf("result: %lld bytes, sha256 %s, %s %s (%s)\n",
 			       (long long)json_integer_value(json_object_get(res, "size")),
-			       sval(res, "sha256"),
-			       json_is_true(json_object_get(res, "available")) ? "available"
-									       : "expired",
-			       (long long)json_integer_value(json_object_get(res, "expiresAt")));
+			       sval(res, "sha256"), avail ? "available until" : "expired at",
+			       ctl_time(exp, when, sizeof(when)),
+			       ctl_time_rel(exp, time_now(), rel, sizeof(rel)));
 		}
 	}
 }
@@ -1298,28 +1359,119 @@ c_task_show(struct opts *o, char **a)
 	return simple(o, "task.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_task);
 }
 
-static void
-h_tasks(const json_t *r)
+/* Display width of UTF-8 text: its code points. */
+static size_t
+text_width(const char *s)
 {
-	size_t i;
-	json_t *t;
+	size_t n = 0;
 
-	json_array_foreach(json_object_get(r, "tasks"), i, t) {
-		const json_t *in = json_array_get(json_object_get(t, "inputs"), 0);
-		long long age =
-		    (long long)(time(NULL) - json_integer_value(json_object_get(t, "createdAt")));
-		printf("%s\t%s\t%s\t%s\t%lld bytes\tsha256 %s\tdevice configuration %s\t"
-		       "requested by %s\t%llds ago\n",
-		       sval(t, "id"), sval(t, "type"), sval(t, "status"), sval(t, "name"),
-		       (long long)json_integer_value(json_object_get(in, "size")),
-		       sval(in, "sha256"), sval(t, "deviceConfigId"), sval(t, "requester"), age);
+	for (; *s != '\0'; s++) {
+		n += ((unsigned char)*s & 0xc0) != 0x80;
 	}
+	return n;
+}
+
+/*
+ * ROWS (arrays of strings, the first the header) as columns aligned with two
+ * spaces between them; the last column is not padded.
+ */
+static void
+print_table(const json_t *rows)
+{
+	size_t width[16] = {0}, i, j, ncols = json_array_size(json_array_get(rows, 0));
+	json_t *row, *cell;
+
+	ncols = ncols < ARRAY_SIZE(width) ? ncols : ARRAY_SIZE(width);
+	json_array_foreach(rows, i, row) {
+		json_array_foreach(row, j, cell) {
+			size_t w = text_width(json_string_value(cell));
+			if (j < ncols && w > width[j]) {
+				width[j] = w;
+			}
+		}
+	}
+	json_array_foreach(rows, i, row) {
+		for (j = 0; j < ncols; j++) {
+			const char *c = json_string_value(json_array_get(row, j));
+			c = c != NULL ? c : "";
+			if (j + 1 < ncols) {
+				printf("%s%*s", c, (int)(width[j] - text_width(c) + 2), "");
+			} else {
+				printf("%s\n", c);
+			}
+		}
+	}
+}
+
+/* The names of the device configurations the user may view, by id (NULL after an error). */
+static json_t *
+devconf_names(struct opts *o, int *code)
+{
+	json_t *all = list_fetch(o, "devconf.list", NULL, "deviceConfigs", 0, NULL, code), *names,
+	       *d;
+	size_t i;
+
+	if (all == NULL) {
+		return NULL;
+	}
+	names = json_object();
+	json_array_foreach(json_object_get(all, "deviceConfigs"), i, d) {
+		json_object_set_new(names, sval(d, "id"), json_string(sval(d, "name")));
+	}
+	json_decref(all);
+	return names;
+}
+
+/* The tasks as a table, newest first unless --oldest-first; device configurations by name. */
+static int
+h_task_table(struct opts *o, const json_t *all)
+{
+	const json_t *tasks = json_object_get(all, "tasks");
+	json_t *rows = json_array(), *names, *t, *in;
+	size_t n = json_array_size(tasks), i, j;
+	int code = 0;
+
+	if ((names = devconf_names(o, &code)) == NULL) {
+		json_decref(rows);
+		return code;
+	}
+	json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s]", "ID", "TYPE", "STATUS", "NAME",
+					      "SIZE", "DEVICE CONFIG", "REQUESTER", "CREATED"));
+	for (i = 0; i < n; i++) {
+		char size[32], rel[32];
+		json_int_t bytes = 0;
+		const char *dc;
+
+		t = json_array_get(tasks, o->oldest_first ? i : n - 1 - i);
+		json_array_foreach(json_object_get(t, "inputs"), j, in) {
+			bytes += json_integer_value(json_object_get(in, "size"));
+		}
+		dc = json_string_value(json_object_get(names, sval(t, "deviceConfigId")));
+		json_array_append_new(
+		    rows,
+		    json_pack("[s,s,s,s,s,s,s,s]", sval(t, "id"), sval(t, "type"),
+			      sval(t, "status"), sval(t, "name"),
+			      size_text(bytes, size, sizeof(size)),
+			      dc != NULL ? dc : sval(t, "deviceConfigId"), sval(t, "requester"),
+			      ctl_time_rel(json_integer_value(json_object_get(t, "createdAt")),
+					   time_now(), rel, sizeof(rel))));
+	}
+	if (n > 0) {
+		print_table(rows);
+	} else {
+		printf("no tasks\n");
+	}
+	print_more(all);
+	json_decref(rows);
+	json_decref(names);
+	return 0;
 }
 
 static int
 c_task_list(struct opts *o, char **a)
 {
-	json_t *base = json_object();
+	json_t *base = json_object(), *all;
+	int code = 0;
 
 	if (o->status != NULL) {
 		json_object_set_new(base, "status", json_string(o->status));
@@ -1327,7 +1479,18 @@ c_task_list(struct opts *o, char **a)
 	if (o->type != NULL) {
 		json_object_set_new(base, "type", json_string(o->type));
 	}
-	return list_with(o, "task.list", base, "tasks", h_tasks);
+	all = list_fetch(o, "task.list", base, "tasks", o->limit, o->cursor, &code);
+	json_decref(base);
+	if (all == NULL) {
+		return code;
+	}
+	if (o->json) {
+		print_json(all);
+	} else {
+		code = h_task_table(o, all);
+	}
+	json_decref(all);
+	return code;
 }
 
 static int
@@ -1523,7 +1686,9 @@ c_events_watch(struct opts *o, char **a)
 			return r;
 		}
 		{
-			char *line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+			char *line;
+			ctl_json_times(ev);
+			line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
 			if (line != NULL) {
 				puts(line);
 				fflush(stdout);
@@ -1545,10 +1710,11 @@ h_audit(const json_t *r)
 	json_t *e;
 
 	json_array_foreach(json_object_get(r, "entries"), i, e) {
-		printf("%lld\t%lld\t%s\t%s\t%s\t%s\n",
+		char when[32];
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\n",
 		       (long long)json_integer_value(json_object_get(e, "seq")),
-		       (long long)json_integer_value(json_object_get(e, "time")), sval(e, "actor"),
-		       sval(e, "verb"), sval(e, "resource"), sval(e, "message"));
+		       ctl_time(json_integer_value(json_object_get(e, "time")), when, sizeof(when)),
+		       sval(e, "actor"), sval(e, "verb"), sval(e, "resource"), sval(e, "message"));
 	}
 }
 
@@ -1826,8 +1992,12 @@ static const struct ctl_cmd commands[] = {
      true},
     {"task", "show", 1, c_task_show, "task show ID", "",
      "A task: status, inputs, approvals, result.", "signetctl task show " TASK_ID},
-    {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]",
-     "status type " LIST_OPTS, "The tasks you may see.", "signetctl task list --status WAITING"},
+    {"task", "list", 0, c_task_list,
+     "task list [--status S] [--type T] [--oldest-first] [--limit N [--cursor C]]",
+     "status type oldest-first " LIST_OPTS,
+     "The tasks you may see, as a table, newest first (with --json as the daemon lists them, "
+     "oldest first).",
+     "signetctl task list --status WAITING"},
     {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]", "",
      "Wait until the task has ended and print it; the exit status is 0 only when it ended "
      "DONE.",
@@ -1918,6 +2088,7 @@ enum {
 	OPT_REASON,
 	OPT_FORCE,
 	OPT_PUBKEY,
+	OPT_OLDEST_FIRST,
 };
 
 #define ARG  required_argument
@@ -1982,6 +2153,8 @@ static const struct ctl_option options[] = {
     {"reason", ARG, OPT_REASON, "TEXT", NULL, "why, recorded with the decision"},
     {"force", FLAG, OPT_FORCE, NULL, NULL, "replace a seed the user has"},
     {"pubkey", ARG, OPT_PUBKEY, "PEM", "@file", "the audit public key (audit pubkey prints it)"},
+    {"oldest-first", FLAG, OPT_OLDEST_FIRST, NULL, NULL,
+     "the table oldest first (--json always is)"},
 };
 
 static const struct ctl_syntax syntax = {
@@ -2161,6 +2334,9 @@ set_option(struct opts *o, int c, const char *arg)
 		break;
 	case OPT_PUBKEY:
 		o->pubkey = arg;
+		break;
+	case OPT_OLDEST_FIRST:
+		o->oldest_first = true;
 		break;
 	default:
 		return ctl_fail(EXIT_USAGE, "internal", NULL, "option %d not handled", c);

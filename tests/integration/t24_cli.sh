@@ -88,3 +88,40 @@ refused_with "an unknown subcommand is named as such" 2 "^signetctl: unknown tas
 check "... with the nearest one" grep -q "did you mean 'task list'?" "$TMP/err"
 refused_with "a group without a subcommand lists them" 2 'sign, encrypt, package' ctl task
 refused_with "help for an unknown command: did you mean" 2 "did you mean 'devconf'\?" ctl help devconfs
+
+###########################################################################################
+# Items 7 and 8: times in RFC 3339 (and "ago" in lists); task list as a table, newest first.
+RFC3339='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+ctl --json devconf create fw-release --sign-key fw --four-eyes off >"$TMP/out" || fatal "devconf create"
+DC=$(json .id)
+ctl --json task sign --devconf "$DC" --input-base64 "$(printf one | base64)" --name one >"$TMP/out" ||
+	fatal "task sign one"
+T1=$(json .id)
+ctl --json task sign --devconf "$DC" --input-base64 "$(printf two | base64)" --name two >"$TMP/out" ||
+	fatal "task sign two"
+T2=$(json .id)
+ctl task list >"$TMP/list.txt" || not_ok "task list"
+check "task list has a header" grep -Eq '^ID +TYPE +STATUS +NAME +SIZE +DEVICE CONFIG +REQUESTER +CREATED$' "$TMP/list.txt"
+check "task list is newest first" test "$(sed -n 2p "$TMP/list.txt" | cut -d' ' -f1)/$(sed -n 3p "$TMP/list.txt" | cut -d' ' -f1)" = "$T2/$T1"
+check "task list's columns are aligned (STATUS above DONE)" \
+	test "$(head -n 1 "$TMP/list.txt" | awk '{ print index($0, "STATUS") }')" = "$(sed -n 2p "$TMP/list.txt" | awk '{ print index($0, "DONE") }')"
+check "task list names the device configuration" sh -c "sed -n 2p '$TMP/list.txt' | grep -q '  fw-release  '"
+check "task list says how long ago (by the local clock)" grep -Eq '(now|[0-9]+ s ago)$' "$TMP/list.txt"
+ctl task list --oldest-first >"$TMP/list.txt"
+check "task list --oldest-first is oldest first" test "$(sed -n 2p "$TMP/list.txt" | cut -d' ' -f1)" = "$T1"
+ctl --json task list >"$TMP/out"
+check "task list --json keeps the daemon's order, oldest first" \
+	test "$(jq --arg a "$T1" --arg b "$T2" '[.tasks[].id] | index($a) < index($b)' "$TMP/out")" = true
+
+ctl task show "$T1" >"$TMP/show.txt"
+check "task show: created in RFC 3339, and how long ago" grep -Eq "^created: $RFC3339 \((now|[0-9]+ s ago)\)$" "$TMP/show.txt"
+ctl --json task show "$T1" >"$TMP/out"
+CREATED=$(json .createdAt)
+check "task show --json keeps createdAt (epoch) and adds createdAtRfc3339 beside it" \
+	test "$(json .createdAtRfc3339)" = "$(date -u -d "@$CREATED" +%Y-%m-%dT%H:%M:%SZ)"
+ctl audit list --limit 3 >"$TMP/audit.txt"
+check "audit list shows times in RFC 3339" sh -c "head -n 1 '$TMP/audit.txt' | cut -f2 | grep -Eqx '$RFC3339'"
+ctl --json audit list --limit 1 >"$TMP/out"
+check "audit list --json: time and timeRfc3339" test "$(json '.entries[0].timeRfc3339')" = "$(date -u -d "@$(json '.entries[0].time')" +%Y-%m-%dT%H:%M:%SZ)"
+ctl status >"$TMP/status.txt"
+check "status: the start time in RFC 3339" grep -Eq "since $RFC3339\)$" "$TMP/status.txt"
