@@ -341,6 +341,91 @@ list(struct opts *o, const char *op, const char *field, void (*human)(const json
 	return list_with(o, op, NULL, field, human);
 }
 
+#define DEVCONF_ID_LEN 36 /* a UUID */
+#define DEVCONF_PREFIX "DEVICE_CONFIG:"
+
+/* Is S the form of a device configuration id, a UUID? */
+static bool
+is_uuid(const char *s)
+{
+	if (strlen(s) != DEVCONF_ID_LEN) {
+		return false;
+	}
+	for (int i = 0; i < DEVCONF_ID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : strchr("0123456789abcdefABCDEF", s[i]) == NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * DC, a device configuration's id or name, as its id in ID. The daemon
+ * takes ids only; a name is looked up among the device configurations the
+ * user may view, and refused when none or more than one has it. Anything
+ * of an id's form is taken as an id.
+ */
+static int
+devconf_id(struct opts *o, const char *dc, char id[DEVCONF_ID_LEN + 1])
+{
+	json_t *all, *d, *found = json_array();
+	size_t i;
+	int code = 0;
+	char ids[200] = "";
+
+	if (is_uuid(dc)) {
+		snprintf(id, DEVCONF_ID_LEN + 1, "%s", dc);
+		json_decref(found);
+		return 0;
+	}
+	if ((all = list_fetch(o, "devconf.list", NULL, "deviceConfigs", 0, NULL, &code)) == NULL) {
+		json_decref(found);
+		return code;
+	}
+	json_array_foreach(json_object_get(all, "deviceConfigs"), i, d) {
+		if (strcmp(sval(d, "name"), dc) == 0) {
+			json_array_append(found, d);
+			if (strlen(ids) + DEVCONF_ID_LEN + 3 < sizeof(ids)) {
+				strcat(ids, ids[0] != '\0' ? ", " : "");
+				strcat(ids, sval(d, "id"));
+			}
+		}
+	}
+	if (json_array_size(found) == 1) {
+		snprintf(id, DEVCONF_ID_LEN + 1, "%s", sval(json_array_get(found, 0), "id"));
+	} else if (json_array_size(found) == 0) {
+		code = ctl_fail(EXIT_REFUSED, "not_found",
+				"signetctl devconf list shows those you may view",
+				"no device configuration named '%s'", dc);
+	} else {
+		code = ctl_fail(EXIT_REFUSED, "conflict", "give the id of the one you mean",
+				"%zu device configurations are named '%s': %s",
+				json_array_size(found), dc, ids);
+	}
+	json_decref(found);
+	json_decref(all);
+	return code;
+}
+
+/* A resource of the ACL or the audit log: DEVICE_CONFIG:NAME becomes DEVICE_CONFIG:ID in BUF. */
+static int
+resource_arg(struct opts *o, const char **res, char *buf, size_t len)
+{
+	char id[DEVCONF_ID_LEN + 1];
+	int r;
+
+	if (strncmp(*res, DEVCONF_PREFIX, strlen(DEVCONF_PREFIX)) != 0) {
+		return 0;
+	}
+	if ((r = devconf_id(o, *res + strlen(DEVCONF_PREFIX), id)) != 0) {
+		return r;
+	}
+	snprintf(buf, len, DEVCONF_PREFIX "%s", id);
+	*res = buf;
+	return 0;
+}
+
 /* BYTES for people: "512 B", "3.2 MiB". */
 static const char *
 size_text(json_int_t bytes, char *buf, size_t len)
@@ -869,28 +954,38 @@ c_backup(struct opts *o, char **a)
 
 /* ACL */
 
-static json_t *
-rule_args(char **a)
-{
-	return json_pack("{s:s, s:s, s:s}", "subject", a[0], "resource", a[1], "action", a[2]);
-}
-
 static void
 h_rule(const json_t *r)
 {
 	printf("%s\t%s\t%s\n", sval(r, "subject"), sval(r, "resource"), sval(r, "action"));
 }
 
+/* acl add|remove SUBJECT RESOURCE ACTION, a device configuration by name or id. */
+static int
+acl_change(struct opts *o, const char *op, char **a)
+{
+	char buf[sizeof(DEVCONF_PREFIX) + DEVCONF_ID_LEN];
+	const char *res = a[1];
+	int r;
+
+	if ((r = resource_arg(o, &res, buf, sizeof(buf))) != 0) {
+		return r;
+	}
+	return simple(
+	    o, op, json_pack("{s:s, s:s, s:s}", "subject", a[0], "resource", res, "action", a[2]),
+	    NULL, 0, h_rule);
+}
+
 static int
 c_acl_add(struct opts *o, char **a)
 {
-	return simple(o, "acl.add", rule_args(a), NULL, 0, h_rule);
+	return acl_change(o, "acl.add", a);
 }
 
 static int
 c_acl_remove(struct opts *o, char **a)
 {
-	return simple(o, "acl.remove", rule_args(a), NULL, 0, h_rule);
+	return acl_change(o, "acl.remove", a);
 }
 
 static void
@@ -1084,32 +1179,52 @@ c_devconf_create(struct opts *o, char **a)
 static int
 c_devconf_update(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args = devconf_args(o);
+	int r;
 
 	if (args == NULL) {
 		return EXIT_USAGE;
 	}
-	json_object_set_new(args, "id", json_string(a[0]));
+	if ((r = devconf_id(o, a[0], id)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	json_object_set_new(args, "id", json_string(id));
 	return simple(o, "devconf.update", args, NULL, 0, h_devconf);
+}
+
+/* devconf enable|disable|show DC: OP with the id and ARGS' other members. */
+static int
+devconf_op(struct opts *o, const char *op, const char *dc, json_t *args)
+{
+	char id[DEVCONF_ID_LEN + 1];
+	int r;
+
+	if ((r = devconf_id(o, dc, id)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	json_object_set_new(args, "id", json_string(id));
+	return simple(o, op, args, NULL, 0, h_devconf);
 }
 
 static int
 c_devconf_enable(struct opts *o, char **a)
 {
-	return simple(o, "devconf.update", json_pack("{s:s, s:b}", "id", a[0], "enabled", 1), NULL,
-		      0, h_devconf);
+	return devconf_op(o, "devconf.update", a[0], json_pack("{s:b}", "enabled", 1));
 }
 
 static int
 c_devconf_disable(struct opts *o, char **a)
 {
-	return simple(o, "devconf.disable", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+	return devconf_op(o, "devconf.disable", a[0], json_object());
 }
 
 static int
 c_devconf_show(struct opts *o, char **a)
 {
-	return simple(o, "devconf.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+	return devconf_op(o, "devconf.show", a[0], json_object());
 }
 
 static void
@@ -1202,14 +1317,18 @@ h_task(const json_t *t)
 static int
 c_task_sign(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args;
 	int fd = -1, r;
 
 	if (o->devconf == NULL || (o->file == NULL) == (o->input_b64 == NULL)) {
 		return usage_error(
-		    "task sign needs --devconf ID and --file F or --input-base64 B64");
+		    "task sign needs --devconf DC and --file F or --input-base64 B64");
 	}
-	args = json_pack("{s:s}", "devconf", o->devconf);
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	args = json_pack("{s:s}", "devconf", id);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
@@ -1233,13 +1352,17 @@ c_task_sign(struct opts *o, char **a)
 static int
 c_task_encrypt(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args;
 	int fd, r;
 
 	if (o->devconf == NULL || o->file == NULL) {
-		return usage_error("task encrypt needs --devconf ID and --file F");
+		return usage_error("task encrypt needs --devconf DC and --file F");
 	}
-	args = json_pack("{s:s}", "devconf", o->devconf);
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	args = json_pack("{s:s}", "devconf", id);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
@@ -1263,14 +1386,14 @@ c_task_encrypt(struct opts *o, char **a)
 static int
 c_task_package(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args, *inputs;
 	int fds[MSG_MAX_FDS], nfds = 0, n = 0, r = EXIT_USAGE, cat = -1;
 	uint64_t off = 0;
-
 	const char *files[512];
 
 	if (o->devconf == NULL) {
-		return usage_error("task package needs --devconf ID");
+		return usage_error("task package needs --devconf DC");
 	}
 	/* --firmware F, in order, then any given as plain arguments. */
 	for (int i = 0; i < o->nfirmware; i++) {
@@ -1282,10 +1405,14 @@ c_task_package(struct opts *o, char **a)
 	if (n == 0) {
 		return usage_error("task package needs --firmware F (one or more)");
 	}
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	r = EXIT_USAGE;
 	files[n] = NULL;
 	a = (char **)files;
 	inputs = json_array();
-	args = json_pack("{s:s, s:o}", "devconf", o->devconf, "inputs", inputs);
+	args = json_pack("{s:s, s:o}", "devconf", id, "inputs", inputs);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
@@ -1727,7 +1854,14 @@ c_audit_list(struct opts *o, char **a)
 		json_object_set_new(base, "chain", json_string(o->chain));
 	}
 	if (o->resource != NULL) {
-		json_object_set_new(base, "resource", json_string(o->resource));
+		char buf[sizeof(DEVCONF_PREFIX) + DEVCONF_ID_LEN];
+		const char *res = o->resource;
+		int r;
+		if ((r = resource_arg(o, &res, buf, sizeof(buf))) != 0) {
+			json_decref(base);
+			return r;
+		}
+		json_object_set_new(base, "resource", json_string(res));
 	}
 	return list_with(o, "audit.list", base, "entries", h_audit);
 }
@@ -1937,8 +2071,9 @@ static const struct ctl_cmd commands[] = {
      "Attach a certificate chain (PEM, the key's certificate first) to a key pair.",
      "signetctl key cert fw --file fw-chain.pem"},
     {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION", "",
-     "Add a rule to the tenant's ACL.",
-     "signetctl acl add GROUP:owners RESOURCE_TYPE:AUDIT_LOG VIEW"},
+     "Add a rule to the tenant's ACL. In DEVICE_CONFIG:DC, DC is a device configuration's name "
+     "or id.",
+     "signetctl acl add GROUP:builders DEVICE_CONFIG:fw-release USE"},
     {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION", "",
      "Remove a rule from the tenant's ACL.",
      "signetctl acl remove GROUP:owners RESOURCE_TYPE:AUDIT_LOG VIEW"},
@@ -1957,37 +2092,37 @@ static const struct ctl_cmd commands[] = {
      "signetctl devconf create fw-release --sign-key fw --encrypt-key fw-aes --four-eyes on "
      "--user CLIENT:ci --approver GROUP:owners"},
     {"devconf", "update", 1, c_devconf_update,
-     "devconf update ID [--name NAME] [the options of create]", "name " DEVCONF_OPTS,
-     "Change a device configuration: only what the options give; a list option replaces the "
-     "list.",
-     "signetctl devconf update 01a2126e-6b93-79f1-9508-e4df798dda27 --quorum 2"},
-    {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID", "",
-     "Enable a device configuration.",
-     "signetctl devconf enable 01a2126e-6b93-79f1-9508-e4df798dda27"},
-    {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID", "",
-     "Disable a device configuration: it takes no new tasks.",
-     "signetctl devconf disable 01a2126e-6b93-79f1-9508-e4df798dda27"},
+     "devconf update DC [--name NAME] [the options of create]", "name " DEVCONF_OPTS,
+     "Change the device configuration DC (its name or id): only what the options give; a list "
+     "option replaces the list.",
+     "signetctl devconf update fw-release --quorum 2"},
+    {"devconf", "enable", 1, c_devconf_enable, "devconf enable DC", "",
+     "Enable the device configuration DC (its name or id).", "signetctl devconf enable fw-release"},
+    {"devconf", "disable", 1, c_devconf_disable, "devconf disable DC", "",
+     "Disable the device configuration DC (its name or id): it takes no new tasks.",
+     "signetctl devconf disable fw-release"},
     {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]", LIST_OPTS,
      "The device configurations you may view.", "signetctl devconf list"},
-    {"devconf", "show", 1, c_devconf_show, "devconf show ID", "",
-     "A device configuration: keys, cipher, approval policy, users and approvers.",
-     "signetctl devconf show 01a2126e-6b93-79f1-9508-e4df798dda27"},
+    {"devconf", "show", 1, c_devconf_show, "devconf show DC", "",
+     "The device configuration DC (its name or id): keys, cipher, approval policy, users and "
+     "approvers.",
+     "signetctl devconf show fw-release"},
     {"task", "sign", 0, c_task_sign,
-     "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]",
+     "task sign --devconf DC (--file F | --input-base64 B64 [--prehashed]) [--name N]",
      "devconf file input-base64 prehashed name",
      "Create a signing task with the device configuration's first signing key; when it needs "
      "no approval, it is signed at once and the signature printed.",
-     "signetctl task sign --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --file fw.bin"},
+     "signetctl task sign --devconf fw-release --file fw.bin"},
     {"task", "encrypt", 0, c_task_encrypt,
-     "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]", "devconf file name sha256",
+     "task encrypt --devconf DC --file F [--name N] [--sha256 HEX]", "devconf file name sha256",
      "Create an encryption task with the device configuration's first encryption key.",
-     "signetctl task encrypt --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --file fw.bin"},
+     "signetctl task encrypt --devconf fw-release --file fw.bin"},
     {"task", "package", -1, c_task_package,
-     "task package --devconf ID --firmware F [--firmware F]... [--metadata M] [--name N]",
+     "task package --devconf DC --firmware F [--firmware F]... [--metadata M] [--name N]",
      "devconf firmware metadata name",
      "Create a packaging task: a BOSCH_SE_V1 container of the firmware files, encrypted, with "
      "a signed header.",
-     "signetctl task package --devconf 01a2126e-6b93-79f1-9508-e4df798dda27 --firmware app.bin "
+     "signetctl task package --devconf fw-release --firmware app.bin "
      "--firmware boot.bin --metadata meta.json",
      true},
     {"task", "show", 1, c_task_show, "task show ID", "",
@@ -2121,7 +2256,7 @@ static const struct ctl_option options[] = {
     {"client", FLAG, OPT_CLIENT, NULL, NULL, "a machine user"},
     {"limit", ARG, OPT_LIMIT, "N", NULL, "one page of at most N entries (1 to 1000)"},
     {"cursor", ARG, OPT_CURSOR, "C", NULL, "start after C, the cursor a page ended with"},
-    {"devconf", ARG, OPT_DEVCONF, "ID", NULL, "the device configuration"},
+    {"devconf", ARG, OPT_DEVCONF, "DC", NULL, "the device configuration: its name or id"},
     {"input-base64", ARG, OPT_INPUT_B64, "B64", NULL, "the input in base64 (under 48 KiB)"},
     {"prehashed", FLAG, OPT_PREHASHED, NULL, NULL, "B64 is the input's digest, not the input"},
     {"name", ARG, OPT_NAME, "NAME", NULL,

@@ -125,3 +125,23 @@ ctl --json audit list --limit 1 >"$TMP/out"
 check "audit list --json: time and timeRfc3339" test "$(json '.entries[0].timeRfc3339')" = "$(date -u -d "@$(json '.entries[0].time')" +%Y-%m-%dT%H:%M:%SZ)"
 ctl status >"$TMP/status.txt"
 check "status: the start time in RFC 3339" grep -Eq "since $RFC3339\)$" "$TMP/status.txt"
+
+###########################################################################################
+# Item 8: device configurations by name or id (resolved by signetctl among those one may view).
+ctl --json task sign --devconf fw-release --input-base64 "$(printf three | base64)" >"$TMP/out"
+check "task sign --devconf NAME uses that device configuration" test "$(json .status)" = DONE
+ctl --json devconf show fw-release >"$TMP/out"
+check "devconf show NAME shows it" test "$(json .id)" = "$DC"
+ctl --json user create bob >"$TMP/out" || fatal "user create bob"
+check "acl add with DEVICE_CONFIG:NAME" ctl --json acl add USER:bob DEVICE_CONFIG:fw-release USE
+check "... stores the rule on the id" test "$(jq -r .resource "$TMP/check.out")" = "DEVICE_CONFIG:$DC"
+check "audit list --resource DEVICE_CONFIG:NAME" ctl --json audit list --resource DEVICE_CONFIG:fw-release
+check "... lists that device configuration's entries" test "$(jq -r '.entries[0].resource' "$TMP/check.out")" = "DEVICE_CONFIG:$DC"
+refused_with "an unknown name is refused as not_found, naming it" 1 "^signetctl: not_found: no device configuration named 'nope'" \
+	ctl devconf show nope
+ctl --json devconf create dup --sign-key fw >"$TMP/out" && D1=$(json .id)
+ctl --json devconf create dup --sign-key fw >"$TMP/out" && D2=$(json .id)
+refused_with "a name two device configurations have is refused as ambiguous" 1 "^signetctl: conflict: 2 device configurations are named 'dup'" \
+	ctl devconf show dup
+check "... listing both ids" sh -c "grep -q '$D1' '$TMP/err' && grep -q '$D2' '$TMP/err'"
+check "... while the id still works" ctl devconf show "$D2"
