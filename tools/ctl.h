@@ -8,8 +8,9 @@
 
 #include <jansson.h>
 
-#define EXIT_REFUSED 1 /* the daemon refused, or could not be reached */
-#define EXIT_USAGE   2 /* found before the daemon is asked */
+#define EXIT_REFUSED 1   /* the daemon refused, or could not be reached */
+#define EXIT_USAGE   2   /* found before the daemon is asked */
+#define EXIT_TIMEOUT 124 /* a task had not ended in time (as timeout(1) exits) */
 
 /* --json: errors are one JSON object on stderr, not text. */
 extern bool ctl_json_errors;
@@ -121,3 +122,17 @@ const char *ctl_duration(int64_t seconds, char *buf, size_t len);
  * ("expiresAt": 1795691982 gains "expiresAtRfc3339": "2026-11-26T09:59:42Z").
  */
 void ctl_json_times(json_t *v);
+
+/*
+ * A progress line on stderr, redrawn by a thread while a transfer or a
+ * wait goes on; only when stderr is a terminal, else nothing. LABEL leads
+ * the line; with TOTAL bytes > 0 a bar shows ctl_progress_set()'s share,
+ * else the time so far. ctl_fail() ends it before it prints.
+ */
+void ctl_progress_start(const char *label, uint64_t total);
+void ctl_progress_set(uint64_t done);
+void ctl_progress_status(const char *status);
+void ctl_progress_stop(void);
+
+/* Transfers from this size on get a progress line (on a terminal). */
+#define CTL_PROGRESS_MIN (4 * 1024 * 1024)

@@ -359,12 +359,14 @@ ctl_usage(FILE *f, const struct ctl_syntax *sx)
 	for (size_t i = 0; i < sx->ncmds; i++) {
 		fprintf(f, "  %s\n", sx->cmds[i].usage);
 	}
-	fprintf(f, "signetctl help COMMAND (or signetctl COMMAND --help): its options and an "
-		   "example\n"
-		   "environment: SIGNET_SOCKET, SIGNET_TOKEN, SIGNET_TENANT\n"
-		   "exit status: 0 success, 1 refused by signetd (code and message on stderr), "
-		   "2 usage error; audit verify: 1 not an audit export, 3 an entry wrong, "
-		   "4 a checkpoint wrong, 5 the last entry not covered by a checkpoint\n");
+	fprintf(f,
+		"signetctl help COMMAND (or signetctl COMMAND --help): its options and an "
+		"example\n"
+		"environment: SIGNET_SOCKET, SIGNET_TOKEN, SIGNET_TENANT\n"
+		"exit status: 0 success, 1 refused by signetd (code and message on stderr), "
+		"2 usage error, 124 a task not ended in time; audit verify: 1 not an audit export, "
+		"3 an entry wrong, "
+		"4 a checkpoint wrong, 5 the last entry not covered by a checkpoint\n");
 }
 
 int

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* signetctl's output to people and scripts: errors and times. */
+/* signetctl's output to people and scripts: errors, times and progress lines. */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -43,6 +47,7 @@ ctl_fail(int status, const char *code, const char *hint, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	ctl_progress_stop();
 	if (ctl_json_errors) {
 		json_t *e = json_object();
 		char *s;
@@ -152,4 +157,124 @@ ctl_json_times(json_t *v)
 	}
 	json_object_update_missing(v, add);
 	json_decref(add);
+}
+
+/* Progress */
+
+#define PROGRESS_TICK_MS 250
+#define PROGRESS_BAR     24
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool running, stop;
+	char label[160];
+	char status[48];
+	uint64_t total, done, t0_ms;
+} progress = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void
+size_short(uint64_t b, char *buf, size_t len)
+{
+	if (b >= 1024 * 1024 * 1024) {
+		snprintf(buf, len, "%.1f GiB", (double)b / (1024.0 * 1024 * 1024));
+	} else {
+		snprintf(buf, len, "%.1f MiB", (double)b / (1024.0 * 1024));
+	}
+}
+
+/* The line, with the lock held. */
+static void
+progress_draw_locked(void)
+{
+	char line[320], a[32], b[32], el[32];
+	int fill;
+
+	ctl_duration((int64_t)((time_mono_ms() - progress.t0_ms) / 1000), el, sizeof(el));
+	if (progress.total > 0) {
+		uint64_t done = progress.done < progress.total ? progress.done : progress.total;
+		char bar[PROGRESS_BAR + 1];
+		fill = (int)(done * PROGRESS_BAR / progress.total);
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(PROGRESS_BAR - fill));
+		bar[PROGRESS_BAR] = '\0';
+		size_short(done, a, sizeof(a));
+		size_short(progress.total, b, sizeof(b));
+		snprintf(line, sizeof(line), "%s [%s] %3d%% %s of %s, %s", progress.label, bar,
+			 (int)(done * 100 / progress.total), a, b, el);
+	} else {
+		snprintf(line, sizeof(line), "%s%s%s, %s", progress.label,
+			 progress.status[0] != '\0' ? ": " : "", progress.status, el);
+	}
+	/* Back to the start of the line, and clear it: the line only ever rewrites itself. */
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+}
+
+static void *
+progress_run(void *arg)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&progress.mu);
+	while (!progress.stop) {
+		progress_draw_locked();
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += PROGRESS_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&progress.cv, &progress.mu, &until);
+	}
+	pthread_mutex_unlock(&progress.mu);
+	return arg;
+}
+
+void
+ctl_progress_start(const char *label, uint64_t total)
+{
+	if (progress.running || !isatty(STDERR_FILENO)) {
+		return;
+	}
+	snprintf(progress.label, sizeof(progress.label), "%s", label);
+	progress.status[0] = '\0';
+	progress.total = total;
+	progress.done = 0;
+	progress.t0_ms = time_mono_ms();
+	progress.stop = false;
+	progress.running = pthread_create(&progress.thread, NULL, progress_run, NULL) == 0;
+}
+
+void
+ctl_progress_set(uint64_t done)
+{
+	pthread_mutex_lock(&progress.mu);
+	progress.done = done;
+	pthread_mutex_unlock(&progress.mu);
+}
+
+void
+ctl_progress_status(const char *status)
+{
+	pthread_mutex_lock(&progress.mu);
+	snprintf(progress.status, sizeof(progress.status), "%s", status);
+	pthread_mutex_unlock(&progress.mu);
+}
+
+void
+ctl_progress_stop(void)
+{
+	if (!progress.running) {
+		return;
+	}
+	pthread_mutex_lock(&progress.mu);
+	progress.stop = true;
+	pthread_cond_signal(&progress.cv);
+	pthread_mutex_unlock(&progress.mu);
+	pthread_join(progress.thread, NULL);
+	progress.running = false;
+	fprintf(stderr, "\r\033[K");
+	fflush(stderr);
 }

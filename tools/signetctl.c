@@ -20,13 +20,17 @@
 
 #include "lib/audit_verify.h"
 #include "lib/client.h"
+#include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
 #include "tools/ctl.h"
 
-#define DEFAULT_SOCKET "/run/signet/signetd.sock"
-#define MAX_GROUPS     32
-#define MAX_LIST       64
+#define DEFAULT_SOCKET  "/run/signet/signetd.sock"
+#define DEFAULT_TIMEOUT 120 /* seconds for the daemon to take a request and answer */
+#define WAIT_CHUNK      300 /* seconds of one task.wait while --wait waits (the daemon allows 3600) */
+#define COPY_CHUNK      (4 * 1024 * 1024)
+#define MAX_GROUPS      32
+#define MAX_LIST        64
 
 struct opts {
 	const char *socket;
@@ -81,6 +85,7 @@ struct opts {
 	bool help;
 	bool version;
 	bool oldest_first; /* task list: the table oldest first */
+	bool wait;         /* task sign|encrypt|package: until the task has ended */
 };
 
 static struct client cl = {.fd = -1};
@@ -809,25 +814,26 @@ write_output(const char *path, const void *data, size_t len)
 	return 0;
 }
 
-/* SIZE bytes of IN from its start to OUT (at OUT's offset). 0 or -1. */
+/* SIZE bytes of IN from its start to OUT (at OUT's offset), telling the progress line. 0 or -1. */
 static int
 copy_fd(int in, uint64_t size, int out)
 {
 	off_t off = 0;
 
 	while ((uint64_t)off < size) {
-		ssize_t n = copy_file_range(in, &off, out, NULL, size - (uint64_t)off, 0);
+		/* In pieces, so that the progress line moves. */
+		uint64_t left = size - (uint64_t)off, want = left < COPY_CHUNK ? left : COPY_CHUNK;
+		ssize_t n = copy_file_range(in, &off, out, NULL, want, 0);
 		if (n <= 0) {
 			/* To a pipe, or across file systems on older kernels: by hand. */
 			char buf[1 << 16];
-			size_t want =
-			    size - (uint64_t)off < sizeof(buf) ? size - (uint64_t)off : sizeof(buf);
-			ssize_t m = pread(in, buf, want, off);
+			ssize_t m = pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), off);
 			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
 				return -1;
 			}
 			off += m;
 		}
+		ctl_progress_set((uint64_t)off);
 	}
 	return 0;
 }
@@ -842,11 +848,15 @@ save_fd(int in, uint64_t size, const char *path)
 	char tmp[PATH_MAX];
 	int out, code = 0;
 
+	if (size >= CTL_PROGRESS_MIN) {
+		ctl_progress_start(is_stdout(path) ? "standard output" : path, size);
+	}
 	if (is_stdout(path)) {
 		if (fflush(stdout) != 0 || copy_fd(in, size, STDOUT_FILENO) != 0) {
 			return ctl_fail(EXIT_REFUSED, NULL, NULL,
 					"cannot write standard output: %s", strerror(errno));
 		}
+		ctl_progress_stop();
 		return 0;
 	}
 	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) ||
@@ -859,6 +869,7 @@ save_fd(int in, uint64_t size, const char *path)
 		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
 		unlink(tmp);
 	}
+	ctl_progress_stop();
 	close(out);
 	return code;
 }
@@ -1314,6 +1325,206 @@ h_task(const json_t *t)
 	}
 }
 
+/* A task as task show prints it. */
+static void
+print_task(const struct opts *o, json_t *t)
+{
+	if (o->json) {
+		print_json(t);
+	} else {
+		h_task(t);
+	}
+}
+
+/* What to do after a task had not ended in time, with the exit status of a timeout. */
+static int
+task_timeout(const char *id, const char *status, int seconds)
+{
+	char hint[96];
+
+	snprintf(hint, sizeof(hint), "signetctl task wait %s waits again", id);
+	return ctl_fail(EXIT_TIMEOUT, "timeout", hint, "task %s is still %s after %d s", id, status,
+			seconds);
+}
+
+/* The request timeout, for the connection too when it is open. */
+static void
+set_call_timeout(int seconds)
+{
+	timeout_ms = seconds * 1000;
+	cl.timeout_ms = timeout_ms;
+}
+
+/*
+ * Wait until task ID has ended: task.wait again and again (each at most
+ * WAIT_CHUNK seconds), at most --timeout seconds in all when given, with a
+ * progress line on a terminal. 0 and the final record in *OUT, or the
+ * error printed and its exit status (EXIT_TIMEOUT when time ran out).
+ */
+static int
+wait_final(struct opts *o, const char *id, const char *status, json_t **out)
+{
+	int64_t start = time_now();
+	json_t *t = NULL;
+	char label[80];
+	int code = 0;
+
+	snprintf(label, sizeof(label), "task %s", id);
+	ctl_progress_start(label, 0);
+	ctl_progress_status(status);
+	for (;;) {
+		int64_t chunk = WAIT_CHUNK;
+		if (o->timeout_set && start + o->timeout - time_now() < chunk) {
+			chunk = start + o->timeout - time_now();
+		}
+		if (chunk <= 0) {
+			code = task_timeout(id, t != NULL ? sval(t, "status") : status, o->timeout);
+			json_decref(t);
+			return code;
+		}
+		/* The socket stays quiet while the daemon waits. */
+		set_call_timeout((int)chunk + 30);
+		json_decref(t);
+		t = call(o, "task.wait",
+			 json_pack("{s:s, s:I}", "id", id, "timeout", (json_int_t)chunk), NULL, 0,
+			 &code, NULL, NULL);
+		if (t == NULL) {
+			return code;
+		}
+		if (json_is_true(json_object_get(t, "final"))) {
+			break;
+		}
+		ctl_progress_status(sval(t, "status"));
+	}
+	ctl_progress_stop();
+	*out = t;
+	return 0;
+}
+
+/* The result file of task ID to PATH; 0 and the download's answer in *RES, or an exit status. */
+static int
+download(struct opts *o, const char *id, const char *path, json_t **res)
+{
+	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0;
+
+	*res = call(o, "task.download", json_pack("{s:s}", "id", id), NULL, 0, &code, rfds, &rnfds);
+	if (*res == NULL) {
+		return code;
+	}
+	if (rnfds != 1) {
+		msg_close_fds(rfds, &rnfds);
+		json_decref(*res);
+		*res = NULL;
+		return ctl_fail(EXIT_REFUSED, "internal", NULL, "no file came with the answer");
+	}
+	code = save_fd(rfds[0], (uint64_t)json_integer_value(json_object_get(*res, "size")), path);
+	msg_close_fds(rfds, &rnfds);
+	if (code != 0) {
+		json_decref(*res);
+		*res = NULL;
+	}
+	return code;
+}
+
+/* The result of task T, which ended DONE, to -o: the raw signature, or the result file. */
+static int
+save_result(struct opts *o, const json_t *t)
+{
+	const json_t *res = json_object_get(t, "result");
+	const char *sig = json_string_value(json_object_get(res, "signature"));
+	json_t *dl = NULL;
+	int code;
+
+	if (sig != NULL) {
+		size_t max = base64_decoded_max(strlen(sig));
+		uint8_t *raw = malloc(max > 0 ? max : 1);
+		long n = raw != NULL ? base64_decode(sig, strlen(sig), raw, max, false) : -1;
+		code = n < 0
+			   ? ctl_fail(EXIT_REFUSED, "internal", NULL, "the signature is not base64")
+			   : write_output(o->output, raw, (size_t)n);
+		if (code == 0 && !o->json && !is_stdout(o->output)) {
+			printf("%s: signature of %ld bytes (task %s)\n", o->output, n,
+			       sval(t, "id"));
+		}
+		free(raw);
+		return code;
+	}
+	if ((code = download(o, sval(t, "id"), o->output, &dl)) == 0 && !o->json &&
+	    !is_stdout(o->output)) {
+		printf("%s: %lld bytes, sha256 %s (task %s)\n", o->output,
+		       (long long)json_integer_value(json_object_get(dl, "size")),
+		       sval(dl, "sha256"), sval(t, "id"));
+	}
+	json_decref(dl);
+	return code;
+}
+
+/* The total size of the files FDS, for the progress line of a big upload. */
+static uint64_t
+fds_size(const int *fds, int nfds)
+{
+	uint64_t total = 0;
+	struct stat st;
+
+	for (int i = 0; i < nfds; i++) {
+		if (fstat(fds[i], &st) == 0) {
+			total += (uint64_t)st.st_size;
+		}
+	}
+	return total;
+}
+
+/*
+ * Create a task with OP and print it; with --wait, wait until it has ended,
+ * then write its result to -o FILE, or print it as task show does. The exit
+ * status of a waited task is 0 only when it ended DONE.
+ */
+static int
+submit(struct opts *o, const char *op, json_t *args, const int *fds, int nfds)
+{
+	uint64_t size = fds_size(fds, nfds);
+	json_t *res, *t = NULL;
+	char label[64], sz[32];
+	int code = 0;
+
+	/* signetd reads the files from their descriptors itself: the line can say how long only. */
+	if (size >= CTL_PROGRESS_MIN) {
+		snprintf(label, sizeof(label), "signetd reads %s",
+			 size_text((json_int_t)size, sz, sizeof(sz)));
+		ctl_progress_start(label, 0);
+	}
+	res = call(o, op, args, fds, nfds, &code, NULL, NULL);
+	ctl_progress_stop();
+	if (res == NULL) {
+		return code;
+	}
+	if (!o->wait) {
+		print_task(o, res);
+		json_decref(res);
+		return 0;
+	}
+	code = wait_final(o, sval(res, "id"), sval(res, "status"), &t);
+	json_decref(res);
+	if (code != 0) {
+		return code;
+	}
+	if (strcmp(sval(t, "status"), "DONE") != 0 || o->output == NULL) {
+		if (o->output == NULL) {
+			print_task(o, t);
+		}
+		if (strcmp(sval(t, "status"), "DONE") != 0) {
+			code = ctl_fail(EXIT_REFUSED, NULL, NULL, "task %s ended %s%s%s",
+					sval(t, "id"), sval(t, "status"),
+					json_is_string(json_object_get(t, "reason")) ? ": " : "",
+					sval(t, "reason"));
+		}
+	} else if ((code = save_result(o, t)) == 0 && o->json) {
+		print_json(t);
+	}
+	json_decref(t);
+	return code;
+}
+
 static int
 c_task_sign(struct opts *o, char **a)
 {
@@ -1324,6 +1535,9 @@ c_task_sign(struct opts *o, char **a)
 	if (o->devconf == NULL || (o->file == NULL) == (o->input_b64 == NULL)) {
 		return usage_error(
 		    "task sign needs --devconf DC and --file F or --input-base64 B64");
+	}
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task sign --wait -o FILE");
 	}
 	if ((r = devconf_id(o, o->devconf, id)) != 0) {
 		return r;
@@ -1342,7 +1556,7 @@ c_task_sign(struct opts *o, char **a)
 		json_decref(args);
 		return r;
 	}
-	r = simple(o, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, h_task);
+	r = submit(o, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 	if (fd >= 0) {
 		close(fd);
 	}
@@ -1359,6 +1573,9 @@ c_task_encrypt(struct opts *o, char **a)
 	if (o->devconf == NULL || o->file == NULL) {
 		return usage_error("task encrypt needs --devconf DC and --file F");
 	}
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task encrypt --wait -o FILE");
+	}
 	if ((r = devconf_id(o, o->devconf, id)) != 0) {
 		return r;
 	}
@@ -1373,7 +1590,7 @@ c_task_encrypt(struct opts *o, char **a)
 		json_decref(args);
 		return r;
 	}
-	r = simple(o, "task.encrypt", args, &fd, 1, h_task);
+	r = submit(o, "task.encrypt", args, &fd, 1);
 	close(fd);
 	return r;
 }
@@ -1394,6 +1611,9 @@ c_task_package(struct opts *o, char **a)
 
 	if (o->devconf == NULL) {
 		return usage_error("task package needs --devconf DC");
+	}
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task package --wait -o FILE");
 	}
 	/* --firmware F, in order, then any given as plain arguments. */
 	for (int i = 0; i < o->nfirmware; i++) {
@@ -1470,7 +1690,7 @@ c_task_package(struct opts *o, char **a)
 			json_object_set_new(args, "metadata", rec);
 		}
 	}
-	r = simple(o, "task.package", args, fds, nfds, h_task);
+	r = submit(o, "task.package", args, fds, nfds);
 	args = NULL;
 out:
 	json_decref(args);
@@ -1641,8 +1861,7 @@ c_task_wait(struct opts *o, char **a)
 	}
 	st = sval(res, "status");
 	if (!json_is_true(json_object_get(res, "final"))) {
-		code = ctl_fail(EXIT_REFUSED, "unavailable", NULL, "task %s is still %s after %d s",
-				a[0], st, wait);
+		code = task_timeout(a[0], st, wait);
 	} else if (strcmp(st, "DONE") != 0) {
 		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "task %s ended %s%s%s", a[0], st,
 				json_is_string(json_object_get(res, "reason")) ? ": " : "",
@@ -1661,34 +1880,24 @@ c_task_cancel(struct opts *o, char **a)
 static int
 c_task_download(struct opts *o, char **a)
 {
-	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0;
 	json_t *res;
-	uint64_t size;
+	int code;
 
 	if (o->output == NULL) {
 		return usage_error("task download needs -o FILE (- for standard output)");
 	}
-	res =
-	    call(o, "task.download", json_pack("{s:s}", "id", a[0]), NULL, 0, &code, rfds, &rnfds);
-	if (res == NULL) {
+	if ((code = download(o, a[0], o->output, &res)) != 0) {
 		return code;
 	}
-	if (rnfds != 1) {
-		msg_close_fds(rfds, &rnfds);
-		json_decref(res);
-		return ctl_fail(EXIT_REFUSED, "internal", NULL, "no file came with the answer");
-	}
-	size = (uint64_t)json_integer_value(json_object_get(res, "size"));
-	code = save_fd(rfds[0], size, o->output);
-	msg_close_fds(rfds, &rnfds);
-	if (code == 0 && o->json) {
+	if (o->json) {
 		print_json(res);
-	} else if (code == 0 && !is_stdout(o->output)) {
-		printf("%s: %llu bytes, sha256 %s\n", o->output, (unsigned long long)size,
+	} else if (!is_stdout(o->output)) {
+		printf("%s: %lld bytes, sha256 %s\n", o->output,
+		       (long long)json_integer_value(json_object_get(res, "size")),
 		       sval(res, "sha256"));
 	}
 	json_decref(res);
-	return code;
+	return 0;
 }
 
 static int
@@ -2108,22 +2317,28 @@ static const struct ctl_cmd commands[] = {
      "approvers.",
      "signetctl devconf show fw-release"},
     {"task", "sign", 0, c_task_sign,
-     "task sign --devconf DC (--file F | --input-base64 B64 [--prehashed]) [--name N]",
-     "devconf file input-base64 prehashed name",
+     "task sign --devconf DC (--file F | --input-base64 B64 [--prehashed]) [--name N] "
+     "[--wait [-o FILE]]",
+     "devconf file input-base64 prehashed name wait output",
      "Create a signing task with the device configuration's first signing key; when it needs "
-     "no approval, it is signed at once and the signature printed.",
-     "signetctl task sign --devconf fw-release --file fw.bin"},
+     "no approval, it is signed at once and the signature printed. With --wait, wait until it "
+     "has ended (approved and signed) and write the raw signature to -o FILE.",
+     "signetctl task sign --devconf fw-release --file fw.bin --wait -o fw.sig"},
     {"task", "encrypt", 0, c_task_encrypt,
-     "task encrypt --devconf DC --file F [--name N] [--sha256 HEX]", "devconf file name sha256",
-     "Create an encryption task with the device configuration's first encryption key.",
-     "signetctl task encrypt --devconf fw-release --file fw.bin"},
+     "task encrypt --devconf DC --file F [--name N] [--sha256 HEX] [--wait [-o FILE]]",
+     "devconf file name sha256 wait output",
+     "Create an encryption task with the device configuration's first encryption key. With "
+     "--wait, wait until it has ended and write the encrypted file to -o FILE.",
+     "signetctl task encrypt --devconf fw-release --file fw.bin --wait -o fw.enc"},
     {"task", "package", -1, c_task_package,
-     "task package --devconf DC --firmware F [--firmware F]... [--metadata M] [--name N]",
-     "devconf firmware metadata name",
+     "task package --devconf DC --firmware F [--firmware F]... [--metadata M] [--name N] "
+     "[--wait [-o FILE]]",
+     "devconf firmware metadata name wait output",
      "Create a packaging task: a BOSCH_SE_V1 container of the firmware files, encrypted, with "
-     "a signed header.",
-     "signetctl task package --devconf fw-release --firmware app.bin "
-     "--firmware boot.bin --metadata meta.json",
+     "a signed header. With --wait, wait until it has ended and write the container to -o "
+     "FILE.",
+     "signetctl task package --devconf fw-release --firmware app.bin --firmware boot.bin "
+     "--metadata meta.json --wait -o release.pkg",
      true},
     {"task", "show", 1, c_task_show, "task show ID", "",
      "A task: status, inputs, approvals, result.", "signetctl task show " TASK_ID},
@@ -2224,6 +2439,7 @@ enum {
 	OPT_FORCE,
 	OPT_PUBKEY,
 	OPT_OLDEST_FIRST,
+	OPT_WAIT,
 };
 
 #define ARG  required_argument
@@ -2241,7 +2457,8 @@ static const struct ctl_option options[] = {
      "the token must be of this tenant (default: SIGNET_TENANT)"},
     {"json", FLAG, OPT_JSON, NULL, NULL, "the result as JSON on stdout, errors as JSON on stderr"},
     {"timeout", ARG, OPT_TIMEOUT, "SEC", NULL,
-     "seconds to wait for the daemon (task wait: for the task; events watch: for an event)"},
+     "seconds to wait for the daemon (task wait, --wait: for the task; events watch: for an "
+     "event)"},
     {"help", FLAG, 'h', NULL, NULL, "this help; signetctl COMMAND --help: the command's"},
     {"version", FLAG, OPT_VERSION, NULL, NULL, "the version"},
     {"admin", ARG, OPT_ADMIN, "USER", NULL, "the tenant's initial admin"},
@@ -2290,6 +2507,8 @@ static const struct ctl_option options[] = {
     {"pubkey", ARG, OPT_PUBKEY, "PEM", "@file", "the audit public key (audit pubkey prints it)"},
     {"oldest-first", FLAG, OPT_OLDEST_FIRST, NULL, NULL,
      "the table oldest first (--json always is)"},
+    {"wait", FLAG, OPT_WAIT, NULL, NULL,
+     "wait until the task has ended (at most --timeout SEC), then write its result to -o FILE"},
 };
 
 static const struct ctl_syntax syntax = {
@@ -2473,6 +2692,9 @@ set_option(struct opts *o, int c, const char *arg)
 	case OPT_OLDEST_FIRST:
 		o->oldest_first = true;
 		break;
+	case OPT_WAIT:
+		o->wait = true;
+		break;
 	default:
 		return ctl_fail(EXIT_USAGE, "internal", NULL, "option %d not handled", c);
 	}
@@ -2512,7 +2734,7 @@ main(int argc, char **argv)
 	o.socket = getenv("SIGNET_SOCKET");
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");
-	o.timeout = 120;
+	o.timeout = DEFAULT_TIMEOUT;
 	o.since = -1;
 	if ((r = ctl_getopt(argc, argv, &syntax, set_option, &o, &line)) != 0) {
 		return r;
@@ -2546,7 +2768,8 @@ main(int argc, char **argv)
 		o.tenant = NULL;
 	}
 	sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
-	timeout_ms = o.timeout * 1000;
+	/* With --wait, --timeout bounds the wait for the task, not each request. */
+	timeout_ms = (o.wait ? DEFAULT_TIMEOUT : o.timeout) * 1000;
 	r = cmd->fn(&o, line.words + words);
 	client_close(&cl);
 	return r;

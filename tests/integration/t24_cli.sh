@@ -52,9 +52,11 @@ check "... naming what is missing (jq)" jq -e '.message | test("--admin")' "$TMP
 
 ###########################################################################################
 # Item 4: an option a command does not take is refused, naming it; -o - is standard output.
-refused_with "task sign -o sig.bin is refused, naming -o" 2 'task sign does not take -o' \
+refused_with "task sign -o sig.bin (no --wait) is refused, naming -o" 2 '^signetctl: -o needs --wait' \
 	ctl task sign --devconf x --file /etc/hostname -o "$TMP/sig.bin"
 check "... and writes nothing" test ! -e "$TMP/sig.bin"
+refused_with "task approve -o is refused, naming -o" 2 '^signetctl: task approve does not take -o' \
+	ctl task approve 01a2126e-d347-7c54-8187-c2cd315f1da1 -o "$TMP/sig.bin"
 refused_with "--alg on task sign is refused, naming --alg" 2 'does not take --alg' \
 	ctl task sign --devconf x --file /etc/hostname --alg RSA_3072
 refused_with "--output json on status is refused, naming --output" 2 'status does not take --output' \
@@ -145,3 +147,59 @@ refused_with "a name two device configurations have is refused as ambiguous" 1 "
 	ctl devconf show dup
 check "... listing both ids" sh -c "grep -q '$D1' '$TMP/err' && grep -q '$D2' '$TMP/err'"
 check "... while the id still works" ctl devconf show "$D2"
+
+###########################################################################################
+# Item 6: task sign|encrypt|package --wait [-o FILE]; a timeout has its own exit status (124).
+ctl --json key show fw | jq -r .publicKeyPem >"$TMP/fw.pub"
+head -c 5000000 /dev/urandom >"$TMP/fw.bin"
+erc=0
+ctl task sign --devconf fw-release --file "$TMP/fw.bin" --wait -o "$TMP/fw.sig" >"$TMP/out" 2>"$TMP/err" || erc=$?
+check "task sign --wait -o FILE exits 0 ($erc)" test "$erc" = 0
+check "... writes a signature openssl verifies" \
+	openssl dgst -sha256 -verify "$TMP/fw.pub" -signature "$TMP/fw.sig" "$TMP/fw.bin"
+check "... says so" grep -q "^$TMP/fw.sig: signature of [0-9]* bytes (task " "$TMP/out"
+check "... and shows no progress line when stderr is not a terminal" test ! -s "$TMP/err"
+
+head -c 32 /dev/urandom >"$TMP/aes.key"
+ctl key import aes --alg AES_256 --file "$TMP/aes.key" >/dev/null || fatal "key import aes"
+ctl --json devconf create enc --encrypt-key aes --four-eyes off >/dev/null || fatal "devconf create enc"
+erc=0
+ctl task encrypt --devconf enc --file "$TMP/fw.bin" --wait -o "$TMP/fw.enc" >"$TMP/out" 2>"$TMP/err" || erc=$?
+check "task encrypt --wait -o FILE exits 0 ($erc)" test "$erc" = 0
+size=$(stat -c %s "$TMP/fw.enc")
+head -c $((size - 16)) "$TMP/fw.enc" >"$TMP/fw.ct"
+iv=$(tail -c 16 "$TMP/fw.enc" | od -An -tx1 | tr -d ' \n')
+check "... writes the ciphertext, which openssl decrypts to the input" sh -c \
+	"openssl enc -d -aes-256-cbc -K $(od -An -tx1 "$TMP/aes.key" | tr -d ' \n') -iv $iv -in '$TMP/fw.ct' | cmp -s - '$TMP/fw.bin'"
+check "... silently when stderr is not a terminal" test ! -s "$TMP/err"
+ctl task encrypt --devconf enc --file "$TMP/fw.bin" --wait -o - >"$TMP/fw2.enc" 2>"$TMP/err"
+check "task encrypt --wait -o - writes the result to stdout, and nothing else" \
+	test "$(stat -c %s "$TMP/fw2.enc")" = "$size"
+ctl --json task encrypt --devconf enc --file "$TMP/fw.bin" --wait >"$TMP/out" 2>"$TMP/err"
+check "task encrypt --wait without -o prints the ended task" test "$(json .status)/$(json '.result.size')" = "DONE/$size"
+if command -v script >/dev/null 2>&1; then
+	script -qc "'$SIGNETCTL' --socket '$SOCK' task encrypt --devconf enc --file '$TMP/fw.bin' --wait -o '$TMP/fw3.enc'" \
+		/dev/null >"$TMP/tty.out" 2>&1 </dev/null || true
+	check "on a terminal, --wait shows a progress line (task and status)" \
+		grep -q "$(printf '\r\033\\[K')task [0-9a-f-]*: CREATED" "$TMP/tty.out"
+	check "... and one for the download of a result over 4 MiB (a bar)" grep -q 'fw3.enc \[[#.]*\] ' "$TMP/tty.out"
+else
+	say "# no script(1): the terminal's progress line is not checked"
+fi
+
+refused_with "-o without --wait is refused" 2 '-o needs --wait' \
+	ctl task sign --devconf fw-release --file "$TMP/fw.bin" -o "$TMP/x.sig"
+ctl --json devconf create held --sign-key fw --four-eyes on >/dev/null || fatal "devconf create held"
+t0=$(date +%s)
+refused_with "task sign --wait --timeout 2 on a task that waits for approval: exit 124" 124 \
+	'^signetctl: timeout: task [0-9a-f-]* is still WAITING after 2 s' \
+	ctl task sign --devconf held --file "$TMP/fw.bin" --wait --timeout 2 -o "$TMP/held.sig"
+check "... after about 2 s" test $(($(date +%s) - t0)) -le 5
+check "... writing nothing" test ! -e "$TMP/held.sig"
+check "... and saying how to wait again" grep -q '(signetctl task wait [0-9a-f-]* waits again)' "$TMP/err"
+TH=$(sed -n 's/^signetctl: timeout: task \([0-9a-f-]*\) .*/\1/p' "$TMP/err")
+refused_with "task wait --timeout 1 on it: exit 124 too" 124 '^signetctl: timeout: ' ctl task wait "$TH" --timeout 1
+refused_with "--json: the timeout is JSON on stderr" 124 '^\{' ctl --json task wait "$TH" --timeout 1
+check "... with the code timeout (jq)" test "$(jq -r .code "$TMP/err")" = timeout
+refused_with "a daemon that cannot be reached is still 1, not the timeout's status" 1 '^signetctl: unavailable: ' \
+	"$SIGNETCTL" --socket "$TMP/nothing.sock" task wait "$TH" --timeout 1
