@@ -203,3 +203,19 @@ refused_with "--json: the timeout is JSON on stderr" 124 '^\{' ctl --json task w
 check "... with the code timeout (jq)" test "$(jq -r .code "$TMP/err")" = timeout
 refused_with "a daemon that cannot be reached is still 1, not the timeout's status" 1 '^signetctl: unavailable: ' \
 	"$SIGNETCTL" --socket "$TMP/nothing.sock" task wait "$TH" --timeout 1
+
+###########################################################################################
+# Item 10: the bash completion (tools/signetctl.bash-completion, installed as "signetctl").
+COMPLETION=$(cd "$(dirname "$TESTLIB")/../.." && pwd)/tools/signetctl.bash-completion
+# complete WORD...: what the completion offers for the last word after "signetctl WORD...".
+complete_words() {
+	bash -c '. "$1" && shift && COMP_WORDS=("$@") && COMP_CWORD=$(($# - 1)) && _signetctl &&
+		printf "%s\n" "${COMPREPLY[@]}"' sh "$COMPLETION" "$SIGNETCTL" "$@"
+}
+check "the completion script loads in bash and registers for signetctl" \
+	sh -c "bash -c '. \"$COMPLETION\" && complete -p signetctl' | grep -qx 'complete -F _signetctl signetctl'"
+check "it completes a subcommand from its prefix (task li -> list)" test "$(complete_words task li)" = list
+check "... the first word (ta -> task)" test "$(complete_words ta)" = task
+check "... an option the command takes (task sign --wa -> --wait)" test "$(complete_words task sign --wa)" = --wait
+check "... not one it does not take (status --al -> nothing)" test -z "$(complete_words status --al)"
+check "... an option's values (--four-eyes o -> on off)" test "$(complete_words devconf create x --four-eyes o | tr '\n' ' ')" = "on off "
