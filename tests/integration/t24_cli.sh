@@ -1,7 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# signetctl and signet-verify for people (issue 19): errors that say what to do, and JSON
-# errors on stderr with --json.
+# signetctl and signet-verify for people (issue 19), through the real binaries and a real signetd:
+# errors that say what to do and JSON errors with --json (item 9); options a command does not
+# take refused, -o - (4); per-command help, "did you mean", unknown subcommands (5); times in RFC
+# 3339, task list as a table newest first (7, 8); device configurations by name (8); --wait -o
+# FILE checked with openssl, the timeout's exit status (6); progress lines only on a terminal and
+# the bash completion (10); signet-verify's OK and usage exit status (13).
 . "$TESTLIB"
 
 # refused_with DESCRIPTION STATUS PATTERN COMMAND...: exits STATUS and stderr matches PATTERN (grep -E).
@@ -219,3 +223,28 @@ check "... the first word (ta -> task)" test "$(complete_words ta)" = task
 check "... an option the command takes (task sign --wa -> --wait)" test "$(complete_words task sign --wa)" = --wait
 check "... not one it does not take (status --al -> nothing)" test -z "$(complete_words status --al)"
 check "... an option's values (--four-eyes o -> on off)" test "$(complete_words devconf create x --four-eyes o | tr '\n' ' ')" = "on off "
+
+###########################################################################################
+# Item 13: signet-verify prints OK (unless -q) and exits 2 for usage errors, as signetctl does.
+: "${SIGNET_VERIFY:?SIGNET_VERIFY must name the signet-verify binary}"
+ctl --json devconf create pkg --sign-key fw --encrypt-key aes --four-eyes off >/dev/null || fatal "devconf create pkg"
+printf '{"version": "1.2"}' >"$TMP/meta.json"
+erc=0
+ctl task package --devconf pkg --firmware "$TMP/fw.bin" --metadata "$TMP/meta.json" --wait -o "$TMP/fw.pkg" \
+	>"$TMP/out" 2>"$TMP/err" || erc=$?
+check "task package --wait -o FILE writes the container ($erc)" test "$erc" = 0 -a -s "$TMP/fw.pkg"
+erc=0
+"$SIGNET_VERIFY" --pubkey "$TMP/fw.pub" --key "$TMP/aes.key" -o "$TMP/pkg.out" "$TMP/fw.pkg" >"$TMP/out" 2>"$TMP/err" || erc=$?
+check "signet-verify accepts it (exit $erc)" test "$erc" = 0
+check "... and prints OK as its last line" test "$(tail -n 1 "$TMP/out")" = OK
+check "... having decrypted the firmware" cmp -s "$TMP/pkg.out/segment-000" "$TMP/fw.bin"
+"$SIGNET_VERIFY" -q --pubkey "$TMP/fw.pub" "$TMP/fw.pkg" >"$TMP/out" 2>&1
+check "signet-verify -q prints nothing" test ! -s "$TMP/out"
+erc=0
+"$SIGNET_VERIFY" --pubkey "$TMP/fw.pub" >"$TMP/out" 2>"$TMP/err" || erc=$?
+erc2=0
+"$SIGNETCTL" task sign --devconf >/dev/null 2>&1 || erc2=$?
+check "a usage error: signet-verify exits as signetctl does, 2 ($erc, $erc2)" test "$erc/$erc2" = 2/2
+check "... naming what is wrong" grep -q '^signet-verify: no PACKAGE given' "$TMP/err"
+refused_with "an unknown option of signet-verify: exit 2, named" 2 '^signet-verify: unknown option --bogus' \
+	"$SIGNET_VERIFY" --bogus "$TMP/fw.pkg"
