@@ -26,9 +26,9 @@
 #include "lib/error.h"
 #include "lib/util.h"
 
-/* Exit codes (doc/signet-verify.1). */
-#define EXIT_USAGE     1 /* bad arguments, unreadable files, failed writes */
-#define EXIT_FORMAT    2 /* not a well-formed container */
+/* Exit codes (doc/signet-verify.1); usage errors exit 2, as signetctl's do. */
+#define EXIT_FORMAT    1 /* not a well-formed container */
+#define EXIT_USAGE     2 /* bad arguments, unreadable files, failed writes */
 #define EXIT_HASH      3 /* a segment does not match its SHA-256 in the header */
 #define EXIT_SIGNATURE 4 /* the signature, the key, or the certificate's trust */
 #define EXIT_DECRYPT   5 /* the AES key does not fit, or decryption failed */
@@ -73,9 +73,18 @@ usage(FILE *f)
 {
 	fputs("usage: signet-verify (--pubkey PEM | --cert CRT [--ca CA.pem])\n"
 	      "                     [--key AESKEY -o DIR] [-q] PACKAGE\n"
-	      "exit: 0 valid, 1 usage or I/O error, 2 bad format, 3 bad segment hash,\n"
+	      "prints a summary and OK when the package is valid (nothing with -q)\n"
+	      "exit: 0 valid, 1 bad format, 2 usage or I/O error, 3 bad segment hash,\n"
 	      "      4 bad signature or untrusted key, 5 decryption failure\n",
 	      f);
+}
+
+/* A usage error: what is wrong, and where help is (as signetctl says it). */
+static int
+usage_error(const char *what)
+{
+	fprintf(stderr, "signet-verify: %s\n(see signet-verify --help)\n", what);
+	return EXIT_USAGE;
 }
 
 /* ---- the signing key ---- */
@@ -573,6 +582,7 @@ verify_package(const struct opts *o)
 	}
 	if (!o->quiet) {
 		print_summary(&rd);
+		printf("OK\n");
 		if (fflush(stdout) != 0) {
 			rc = fail(EXIT_USAGE, "cannot write the summary: %s", strerror(errno));
 			goto out;
@@ -597,9 +607,11 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
+	char what[160];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.pubkey = optarg;
@@ -622,15 +634,29 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			snprintf(what, sizeof(what), "%s needs a value", argv[optind - 1]);
+			return usage_error(what);
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			if (optopt != 0) {
+				snprintf(what, sizeof(what), "unknown option -%c", optopt);
+			} else {
+				snprintf(what, sizeof(what), "unknown option %s", argv[optind - 1]);
+			}
+			return usage_error(what);
 		}
 	}
-	if (optind != argc - 1 || (o.pubkey == NULL) == (o.cert == NULL) ||
-	    (o.ca != NULL && o.cert == NULL) || (o.keyfile == NULL) != (o.outdir == NULL)) {
-		usage(stderr);
-		return EXIT_USAGE;
+	if (optind != argc - 1) {
+		return usage_error(optind == argc ? "no PACKAGE given" : "one PACKAGE only");
+	}
+	if ((o.pubkey == NULL) == (o.cert == NULL)) {
+		return usage_error("give one of --pubkey and --cert");
+	}
+	if (o.ca != NULL && o.cert == NULL) {
+		return usage_error("--ca needs --cert");
+	}
+	if ((o.keyfile == NULL) != (o.outdir == NULL)) {
+		return usage_error("--key and -o go together");
 	}
 	o.package = argv[optind];
 	return verify_package(&o);

@@ -23,12 +23,14 @@
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
+#include "tools/ctl.h"
 
-#define EXIT_REFUSED   1
-#define EXIT_USAGE     2
-#define DEFAULT_SOCKET "/run/signet/signetd.sock"
-#define MAX_GROUPS     32
-#define MAX_LIST       64
+#define DEFAULT_SOCKET  "/run/signet/signetd.sock"
+#define DEFAULT_TIMEOUT 120 /* seconds for the daemon to take a request and answer */
+#define WAIT_CHUNK      300 /* seconds of one task.wait while --wait waits (the daemon allows 3600) */
+#define COPY_CHUNK      (4 * 1024 * 1024)
+#define MAX_GROUPS      32
+#define MAX_LIST        64
 
 struct opts {
 	const char *socket;
@@ -82,13 +84,10 @@ struct opts {
 	const char *reason;
 	bool force;
 	bool timeout_set;
-};
-
-struct cmd {
-	const char *w1, *w2; /* command words ("key", "generate"); w2 NULL for one word */
-	int nargs;           /* positional arguments after the words */
-	int (*fn)(struct opts *o, char **args);
-	const char *usage;
+	bool help;
+	bool version;
+	bool oldest_first; /* task list: the table oldest first */
+	bool wait;         /* task sign|encrypt|package: until the task has ended */
 };
 
 static struct client cl = {.fd = -1};
@@ -98,8 +97,7 @@ static int timeout_ms;
 static int
 usage_error(const char *what)
 {
-	fprintf(stderr, "signetctl: %s\n(see signetctl --help)\n", what);
-	return EXIT_USAGE;
+	return ctl_fail(EXIT_USAGE, NULL, "see signetctl --help", "%s", what);
 }
 
 static json_t *
@@ -116,6 +114,66 @@ make_auth(const struct opts *o)
 	return a;
 }
 
+static const char *
+sval(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s != NULL ? s : "";
+}
+
+/* What to do about a failed connection to the socket. */
+static const char *
+connect_hint(int err)
+{
+	if (err == -EACCES || err == -EPERM) {
+		return "the socket is open to root and the daemon's group only";
+	}
+	return "is signetd running? --socket PATH or SIGNET_SOCKET names its socket";
+}
+
+/* Has TOKEN an API token's form: "sgn_" and 43 characters of base64url? */
+static bool
+token_well_formed(const char *token)
+{
+	return strlen(token) == 47 && strncmp(token, "sgn_", 4) == 0 &&
+	       strspn(token + 4,
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43;
+}
+
+/*
+ * What to do about a refusal. The daemon never says which check of a token
+ * failed, and asking again without the tenant hint would be one more failed
+ * authentication (delayed, audited, counted against the caller) whenever the
+ * token is bad: the hint names the tenant hint as a cause and says how to
+ * learn the token's tenant.
+ */
+static const char *
+refusal_hint(const struct opts *o, const char *code, char *buf, size_t len)
+{
+	if (strcmp(code, "unauthenticated") != 0) {
+		return NULL;
+	}
+	if (o->token == NULL) {
+		return "give an API token with --token TOKEN or in SIGNET_TOKEN";
+	}
+	if (!token_well_formed(o->token)) {
+		return "an API token is sgn_ and 43 characters of A-Z a-z 0-9 - _: check --token "
+		       "or "
+		       "SIGNET_TOKEN";
+	}
+	if (o->tenant != NULL) {
+		snprintf(
+		    buf, len,
+		    "refused for tenant '%s' (--tenant or SIGNET_TENANT): the token may be "
+		    "another tenant's (signetctl whoami without --tenant names its tenant), or "
+		    "revoked or replaced",
+		    o->tenant);
+		return buf;
+	}
+	return "the token is mistyped, revoked or replaced (user token NAME issues a new one): "
+	       "check --token or SIGNET_TOKEN";
+}
+
 /*
  * Call OP; on success return the result (caller decrefs), else print the
  * error and return NULL with *CODE set.
@@ -126,6 +184,7 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 {
 	json_t *auth = make_auth(o), *reply = NULL, *res;
 	int tmpfds[MSG_MAX_FDS], tmpn = 0;
+	char hint[256];
 	int r;
 
 	if (rfds == NULL) {
@@ -134,27 +193,24 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	}
 	/* Connect on first use: usage errors are reported before the daemon is needed. */
 	if (cl.fd < 0 && (r = client_connect(&cl, sock_path, timeout_ms)) != 0) {
-		fprintf(stderr, "signetctl: unavailable: cannot connect to %s: %s\n", sock_path,
-			strerror(-r));
+		*code = ctl_fail(EXIT_REFUSED, "unavailable", connect_hint(r),
+				 "cannot connect to %s: %s", sock_path, strerror(-r));
 		json_decref(auth);
 		json_decref(args);
-		*code = EXIT_REFUSED;
 		return NULL;
 	}
 	r = client_call(&cl, op, auth, args, fds, nfds, &reply, rfds, rnfds);
 	json_decref(auth);
 	json_decref(args);
 	if (r == -EMSGSIZE) {
-		fprintf(stderr,
-			"signetctl: too_large: the request does not fit in one 64 KiB packet; "
-			"pass big inputs as a file (--file)\n");
-		*code = EXIT_USAGE;
+		*code = ctl_fail(EXIT_USAGE, "too_large", NULL,
+				 "the request does not fit in one 64 KiB packet; pass big inputs "
+				 "as a file (--file)");
 		return NULL;
 	}
 	if (r != 0) {
-		fprintf(stderr, "signetctl: unavailable: talking to signetd failed: %s\n",
-			strerror(-r));
-		*code = EXIT_REFUSED;
+		*code = ctl_fail(EXIT_REFUSED, "unavailable", NULL, "talking to signetd failed: %s",
+				 strerror(-r));
 		return NULL;
 	}
 	if (rfds == tmpfds) {
@@ -162,15 +218,11 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
-		fprintf(stderr, "signetctl: %s: %s\n",
-			json_string_value(json_object_get(e, "code"))
-			    ? json_string_value(json_object_get(e, "code"))
-			    : "internal",
-			json_string_value(json_object_get(e, "message"))
-			    ? json_string_value(json_object_get(e, "message"))
-			    : "");
+		const char *c = json_string_value(json_object_get(e, "code"));
+		c = c != NULL ? c : "internal";
+		*code = ctl_fail(EXIT_REFUSED, c, refusal_hint(o, c, hint, sizeof(hint)), "%s",
+				 sval(e, "message"));
 		json_decref(reply);
-		*code = EXIT_REFUSED;
 		return NULL;
 	}
 	res = json_incref(json_object_get(reply, "result"));
@@ -178,22 +230,19 @@ call(struct opts *o, const char *op, json_t *args, const int *fds, int nfds, int
 	return res;
 }
 
+/* V on stdout, with every time also in RFC 3339 (ctl_json_times). */
 static void
-print_json(const json_t *v)
+print_json(json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *s;
+
+	ctl_json_times(v);
+	s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 	if (s != NULL) {
 		puts(s);
 		free(s);
 	}
-}
-
-static const char *
-sval(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s != NULL ? s : "";
 }
 
 /* Run a simple op and print the result: JSON with --json, else the FORMAT callback. */
@@ -217,27 +266,30 @@ simple(struct opts *o, const char *op, json_t *args, const int *fds, int nfds,
 }
 
 /*
- * A listing: with --limit, one page (its "cursor" says where the next
- * starts); otherwise every page, merged into one array under FIELD.
+ * The pages of a listing OP (with BASE's arguments), from CURSOR0 (NULL:
+ * the start), merged into one array under FIELD: with LIMIT, one page of
+ * at most LIMIT, else every page. A "cursor" member says where the next
+ * page starts. NULL (the error printed, *CODE set) when a page fails.
  */
-static int
-list_with(struct opts *o, const char *op, json_t *base, const char *field,
-	  void (*human)(const json_t *res))
+static json_t *
+list_fetch(struct opts *o, const char *op, const json_t *base, const char *field, long limit,
+	   const char *cursor0, int *code)
 {
 	json_t *all = json_object(), *items = json_array();
-	char *cursor = o->cursor != NULL ? strdup(o->cursor) : NULL;
-	int code = 0;
+	char *cursor = cursor0 != NULL ? strdup(cursor0) : NULL;
 
 	json_object_set_new(all, field, items);
 	for (;;) {
 		json_t *args = base != NULL ? json_deep_copy(base) : json_object(), *res;
-		json_object_set_new(args, "limit", json_integer(o->limit > 0 ? o->limit : 500));
+		json_object_set_new(args, "limit", json_integer(limit > 0 ? limit : 500));
 		if (cursor != NULL) {
 			json_object_set_new(args, "cursor", json_string(cursor));
 		}
-		res = call(o, op, args, NULL, 0, &code, NULL, NULL);
+		res = call(o, op, args, NULL, 0, code, NULL, NULL);
 		if (res == NULL) {
-			break;
+			free(cursor);
+			json_decref(all);
+			return NULL;
 		}
 		json_array_extend(items, json_object_get(res, field));
 		free(cursor);
@@ -245,33 +297,140 @@ list_with(struct opts *o, const char *op, json_t *base, const char *field,
 			     ? strdup(json_string_value(json_object_get(res, "cursor")))
 			     : NULL;
 		json_decref(res);
-		if (cursor == NULL || o->limit > 0) {
+		if (cursor == NULL || limit > 0) {
 			break;
 		}
 	}
-	if (code == 0) {
-		if (cursor != NULL) {
-			json_object_set_new(all, "cursor", json_string(cursor));
-		}
-		if (o->json) {
-			print_json(all);
-		} else {
-			human(all);
-			if (cursor != NULL) {
-				printf("(more: --cursor %s)\n", cursor);
-			}
-		}
+	if (cursor != NULL) {
+		json_object_set_new(all, "cursor", json_string(cursor));
 	}
 	free(cursor);
-	json_decref(all);
+	return all;
+}
+
+/* A listing's end for people: where the next page starts, when one does. */
+static void
+print_more(const json_t *all)
+{
+	if (json_object_get(all, "cursor") != NULL) {
+		printf("(more: --cursor %s)\n", sval(all, "cursor"));
+	}
+}
+
+/*
+ * A listing: with --limit, one page (its "cursor" says where the next
+ * starts); otherwise every page, merged into one array under FIELD.
+ */
+static int
+list_with(struct opts *o, const char *op, json_t *base, const char *field,
+	  void (*human)(const json_t *res))
+{
+	int code = 0;
+	json_t *all = list_fetch(o, op, base, field, o->limit, o->cursor, &code);
+
 	json_decref(base);
-	return code;
+	if (all == NULL) {
+		return code;
+	}
+	if (o->json) {
+		print_json(all);
+	} else {
+		human(all);
+		print_more(all);
+	}
+	json_decref(all);
+	return 0;
 }
 
 static int
 list(struct opts *o, const char *op, const char *field, void (*human)(const json_t *res))
 {
 	return list_with(o, op, NULL, field, human);
+}
+
+#define DEVCONF_ID_LEN 36 /* a UUID */
+#define DEVCONF_PREFIX "DEVICE_CONFIG:"
+
+/* Is S the form of a device configuration id, a UUID? */
+static bool
+is_uuid(const char *s)
+{
+	if (strlen(s) != DEVCONF_ID_LEN) {
+		return false;
+	}
+	for (int i = 0; i < DEVCONF_ID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : strchr("0123456789abcdefABCDEF", s[i]) == NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * DC, a device configuration's id or name, as its id in ID. The daemon
+ * takes ids only; a name is looked up among the device configurations the
+ * user may view, and refused when none or more than one has it. Anything
+ * of an id's form is taken as an id.
+ */
+static int
+devconf_id(struct opts *o, const char *dc, char id[DEVCONF_ID_LEN + 1])
+{
+	json_t *all, *d, *found = json_array();
+	size_t i;
+	int code = 0;
+	char ids[200] = "";
+
+	if (is_uuid(dc)) {
+		snprintf(id, DEVCONF_ID_LEN + 1, "%s", dc);
+		json_decref(found);
+		return 0;
+	}
+	if ((all = list_fetch(o, "devconf.list", NULL, "deviceConfigs", 0, NULL, &code)) == NULL) {
+		json_decref(found);
+		return code;
+	}
+	json_array_foreach(json_object_get(all, "deviceConfigs"), i, d) {
+		if (strcmp(sval(d, "name"), dc) == 0) {
+			json_array_append(found, d);
+			if (strlen(ids) + DEVCONF_ID_LEN + 3 < sizeof(ids)) {
+				strcat(ids, ids[0] != '\0' ? ", " : "");
+				strcat(ids, sval(d, "id"));
+			}
+		}
+	}
+	if (json_array_size(found) == 1) {
+		snprintf(id, DEVCONF_ID_LEN + 1, "%s", sval(json_array_get(found, 0), "id"));
+	} else if (json_array_size(found) == 0) {
+		code = ctl_fail(EXIT_REFUSED, "not_found",
+				"signetctl devconf list shows those you may view",
+				"no device configuration named '%s'", dc);
+	} else {
+		code = ctl_fail(EXIT_REFUSED, "conflict", "give the id of the one you mean",
+				"%zu device configurations are named '%s': %s",
+				json_array_size(found), dc, ids);
+	}
+	json_decref(found);
+	json_decref(all);
+	return code;
+}
+
+/* A resource of the ACL or the audit log: DEVICE_CONFIG:NAME becomes DEVICE_CONFIG:ID in BUF. */
+static int
+resource_arg(struct opts *o, const char **res, char *buf, size_t len)
+{
+	char id[DEVCONF_ID_LEN + 1];
+	int r;
+
+	if (strncmp(*res, DEVCONF_PREFIX, strlen(DEVCONF_PREFIX)) != 0) {
+		return 0;
+	}
+	if ((r = devconf_id(o, *res + strlen(DEVCONF_PREFIX), id)) != 0) {
+		return r;
+	}
+	snprintf(buf, len, DEVCONF_PREFIX "%s", id);
+	*res = buf;
+	return 0;
 }
 
 /* BYTES for people: "512 B", "3.2 MiB". */
@@ -333,8 +492,11 @@ h_status(const json_t *r)
 {
 	const json_t *t = json_object_get(r, "token"), *c = json_object_get(r, "counts");
 
-	printf("signetd %s, up %llds (since %s)\n", sval(r, "version"),
-	       (long long)json_integer_value(json_object_get(r, "uptime")), sval(r, "started"));
+	char up[32];
+
+	printf("signetd %s, up %s (since %s)\n", sval(r, "version"),
+	       ctl_duration(json_integer_value(json_object_get(r, "uptime")), up, sizeof(up)),
+	       sval(r, "started"));
 	printf("token: %s (%s %s, serial %s)%s\n", sval(t, "label"), sval(t, "manufacturer"),
 	       sval(t, "model"), sval(t, "serial"),
 	       json_is_true(json_object_get(t, "available")) ? "" : " UNAVAILABLE");
@@ -507,8 +669,8 @@ open_input(const char *path, int *fd)
 {
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", path,
+				strerror(errno));
 	}
 	return 0;
 }
@@ -634,18 +796,102 @@ c_key_show(struct opts *o, char **a)
 	return simple(o, "key.show", json_pack("{s:s}", "label", a[0]), NULL, 0, h_key);
 }
 
-static int
-write_output(const char *path, const char *data)
+/* Is PATH "-", standard output? */
+static bool
+is_stdout(const char *path)
 {
-	if (path == NULL) {
-		fputs(data, stdout);
+	return path != NULL && strcmp(path, "-") == 0;
+}
+
+/* LEN bytes of DATA to PATH (replaced atomically), or to standard output for NULL or "-". */
+static int
+write_output(const char *path, const void *data, size_t len)
+{
+	if (path == NULL || is_stdout(path)) {
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+			return ctl_fail(EXIT_REFUSED, NULL, NULL,
+					"cannot write standard output: %s", strerror(errno));
+		}
 		return 0;
 	}
-	if (file_write_atomic(path, data, strlen(data), 0644) != 0) {
-		fprintf(stderr, "signetctl: cannot write %s\n", path);
-		return EXIT_REFUSED;
+	if (file_write_atomic(path, data, len, 0644) != 0) {
+		return ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
 	}
 	return 0;
+}
+
+/* SIZE bytes of IN from its start to OUT (at OUT's offset), telling the progress line. 0 or -1. */
+static int
+copy_fd(int in, uint64_t size, int out)
+{
+	off_t off = 0;
+
+	while ((uint64_t)off < size) {
+		/* In pieces, so that the progress line moves. */
+		uint64_t left = size - (uint64_t)off, want = left < COPY_CHUNK ? left : COPY_CHUNK;
+		ssize_t n = copy_file_range(in, &off, out, NULL, want, 0);
+		if (n <= 0) {
+			/* To a pipe, or across file systems on older kernels: by hand. */
+			char buf[1 << 16];
+			ssize_t m = pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), off);
+			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
+				return -1;
+			}
+			off += m;
+		}
+		ctl_progress_set((uint64_t)off);
+	}
+	return 0;
+}
+
+/*
+ * SIZE bytes of IN to PATH: a temporary file beside it, synced and renamed
+ * into place (mode 0644); or to standard output for "-".
+ */
+static int
+save_fd(int in, uint64_t size, const char *path)
+{
+	char tmp[PATH_MAX];
+	int out, code = 0;
+
+	if (size >= CTL_PROGRESS_MIN) {
+		ctl_progress_start(is_stdout(path) ? "standard output" : path, size);
+	}
+	if (is_stdout(path)) {
+		if (fflush(stdout) != 0 || copy_fd(in, size, STDOUT_FILENO) != 0) {
+			return ctl_fail(EXIT_REFUSED, NULL, NULL,
+					"cannot write standard output: %s", strerror(errno));
+		}
+		ctl_progress_stop();
+		return 0;
+	}
+	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) ||
+	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", path,
+				strerror(errno));
+	}
+	if (copy_fd(in, size, out) != 0 || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
+	    rename(tmp, path) != 0) {
+		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "cannot write %s", path);
+		unlink(tmp);
+	}
+	ctl_progress_stop();
+	close(out);
+	return code;
+}
+
+/* An empty unlinked file in TMPDIR (default /var/tmp), or -1 with the error printed. */
+static int
+temp_file(void)
+{
+	const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		ctl_fail(EXIT_USAGE, NULL, "TMPDIR names where it goes",
+			 "cannot make a file in %s: %s", dir, strerror(errno));
+	}
+	return fd;
 }
 
 static int
@@ -662,10 +908,12 @@ c_key_csr(struct opts *o, char **a)
 	if (res == NULL) {
 		return code;
 	}
-	if (o->json) {
+	/* -o FILE writes the file also with --json, which then prints the result. */
+	if (!o->json || (o->output != NULL && !is_stdout(o->output))) {
+		code = write_output(o->output, sval(res, "csrPem"), strlen(sval(res, "csrPem")));
+	}
+	if (code == 0 && o->json) {
 		print_json(res);
-	} else {
-		code = write_output(o->output, sval(res, "csrPem"));
 	}
 	json_decref(res);
 	return code;
@@ -710,8 +958,8 @@ c_backup(struct opts *o, char **a)
 	/* We open the file: the daemon only ever writes to the descriptor we hand it. */
 	fd = open(a[0], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", a[0], strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", a[0],
+				strerror(errno));
 	}
 	r = simple(o, "backup", NULL, &fd, 1, h_backup);
 	close(fd);
@@ -723,28 +971,38 @@ c_backup(struct opts *o, char **a)
 
 /* ACL */
 
-static json_t *
-rule_args(char **a)
-{
-	return json_pack("{s:s, s:s, s:s}", "subject", a[0], "resource", a[1], "action", a[2]);
-}
-
 static void
 h_rule(const json_t *r)
 {
 	printf("%s\t%s\t%s\n", sval(r, "subject"), sval(r, "resource"), sval(r, "action"));
 }
 
+/* acl add|remove SUBJECT RESOURCE ACTION, a device configuration by name or id. */
+static int
+acl_change(struct opts *o, const char *op, char **a)
+{
+	char buf[sizeof(DEVCONF_PREFIX) + DEVCONF_ID_LEN];
+	const char *res = a[1];
+	int r;
+
+	if ((r = resource_arg(o, &res, buf, sizeof(buf))) != 0) {
+		return r;
+	}
+	return simple(
+	    o, op, json_pack("{s:s, s:s, s:s}", "subject", a[0], "resource", res, "action", a[2]),
+	    NULL, 0, h_rule);
+}
+
 static int
 c_acl_add(struct opts *o, char **a)
 {
-	return simple(o, "acl.add", rule_args(a), NULL, 0, h_rule);
+	return acl_change(o, "acl.add", a);
 }
 
 static int
 c_acl_remove(struct opts *o, char **a)
 {
-	return simple(o, "acl.remove", rule_args(a), NULL, 0, h_rule);
+	return acl_change(o, "acl.remove", a);
 }
 
 static void
@@ -835,11 +1093,11 @@ devconf_args(struct opts *o)
 		usage_error("--sign-key and --no-sign-keys exclude each other");
 		return NULL;
 	}
-	if (o->nsign_keys > 0 || o->no_sign_keys) {
-		json_object_set_new(args, "signKeys", str_array(o->sign_keys, o->nsign_keys));
-	}
 	if (o->package_key != NULL) {
 		json_object_set_new(args, "packageKey", json_string(o->package_key));
+	}
+	if (o->nsign_keys > 0 || o->no_sign_keys) {
+		json_object_set_new(args, "signKeys", str_array(o->sign_keys, o->nsign_keys));
 	}
 	if (o->nenc_keys > 0) {
 		json_object_set_new(args, "encryptKeys", str_array(o->enc_keys, o->nenc_keys));
@@ -853,8 +1111,8 @@ devconf_args(struct opts *o)
 			return NULL;
 		}
 		if (fd_read_all(fd, 16 * 1024, &pem, &len) != 0) {
-			fprintf(stderr, "signetctl: %s: not a readable file of at most 16 KiB\n",
-				o->enc_cert);
+			ctl_fail(EXIT_USAGE, NULL, NULL,
+				 "%s: not a readable file of at most 16 KiB", o->enc_cert);
 			close(fd);
 			json_decref(args);
 			return NULL;
@@ -950,32 +1208,52 @@ c_devconf_create(struct opts *o, char **a)
 static int
 c_devconf_update(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args = devconf_args(o);
+	int r;
 
 	if (args == NULL) {
 		return EXIT_USAGE;
 	}
-	json_object_set_new(args, "id", json_string(a[0]));
+	if ((r = devconf_id(o, a[0], id)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	json_object_set_new(args, "id", json_string(id));
 	return simple(o, "devconf.update", args, NULL, 0, h_devconf);
+}
+
+/* devconf enable|disable|show DC: OP with the id and ARGS' other members. */
+static int
+devconf_op(struct opts *o, const char *op, const char *dc, json_t *args)
+{
+	char id[DEVCONF_ID_LEN + 1];
+	int r;
+
+	if ((r = devconf_id(o, dc, id)) != 0) {
+		json_decref(args);
+		return r;
+	}
+	json_object_set_new(args, "id", json_string(id));
+	return simple(o, op, args, NULL, 0, h_devconf);
 }
 
 static int
 c_devconf_enable(struct opts *o, char **a)
 {
-	return simple(o, "devconf.update", json_pack("{s:s, s:b}", "id", a[0], "enabled", 1), NULL,
-		      0, h_devconf);
+	return devconf_op(o, "devconf.update", a[0], json_pack("{s:b}", "enabled", 1));
 }
 
 static int
 c_devconf_disable(struct opts *o, char **a)
 {
-	return simple(o, "devconf.disable", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+	return devconf_op(o, "devconf.disable", a[0], json_object());
 }
 
 static int
 c_devconf_show(struct opts *o, char **a)
 {
-	return simple(o, "devconf.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_devconf);
+	return devconf_op(o, "devconf.show", a[0], json_object());
 }
 
 static void
@@ -1037,18 +1315,37 @@ h_task_package(const json_t *t)
 	}
 }
 
+/* "LABEL: 2026-11-25T09:24:14Z (2 min ago)" for the time member K of O, if it has one. */
+static void
+print_time(const char *label, const json_t *o, const char *k)
+{
+	json_int_t t = json_integer_value(json_object_get(o, k));
+	char when[32], rel[32];
+
+	if (t > 0) {
+		printf("%s: %s (%s)\n", label, ctl_time(t, when, sizeof(when)),
+		       ctl_time_rel(t, time_now(), rel, sizeof(rel)));
+	}
+}
+
 static void
 h_task(const json_t *t)
 {
 	const json_t *res = json_object_get(t, "result");
 	size_t i;
 	json_t *e;
+	char when[32], rel[32];
 
 	printf("id: %s\ntype: %s\nstatus: %s\n", sval(t, "id"), sval(t, "type"), sval(t, "status"));
 	if (json_object_get(t, "name") != NULL) {
 		printf("name: %s\nrequester: %s\ndevice configuration: %s (%s)\n", sval(t, "name"),
-		       sval(t, "requester"), sval(t, "deviceConfigId"),
-		       sval(t, "deviceConfigName"));
+		       sval(t, "requester"), sval(t, "deviceConfigName"),
+		       sval(t, "deviceConfigId"));
+	}
+	print_time("created", t, "createdAt");
+	if (json_integer_value(json_object_get(t, "updatedAt")) !=
+	    json_integer_value(json_object_get(t, "createdAt"))) {
+		print_time("updated", t, "updatedAt");
 	}
 	json_array_foreach(json_object_get(t, "inputs"), i, e) {
 		const json_t *pk = json_object_get(t, "packaging");
@@ -1067,6 +1364,14 @@ h_task(const json_t *t)
 		}
 	}
 	h_task_package(t);
+	json_array_foreach(json_object_get(t, "approvals"), i, e) {
+		json_int_t at = json_integer_value(json_object_get(e, "time"));
+		printf("%s: %s at %s (%s)%s%s\n",
+		       strcmp(sval(e, "decision"), "REJECTED") == 0 ? "rejected" : "approved",
+		       sval(e, "approver"), ctl_time(at, when, sizeof(when)),
+		       ctl_time_rel(at, time_now(), rel, sizeof(rel)),
+		       json_is_string(json_object_get(e, "reason")) ? ": " : "", sval(e, "reason"));
+	}
 	if (json_is_string(json_object_get(t, "reason"))) {
 		printf("reason: %s\n", sval(t, "reason"));
 	}
@@ -1078,27 +1383,235 @@ h_task(const json_t *t)
 			printf("cms: %s\n", sval(res, "cms"));
 		}
 		if (json_object_get(res, "sha256") != NULL) {
-			printf("result: %lld bytes, sha256 %s, %s until %lld\n",
+			json_int_t exp = json_integer_value(json_object_get(res, "expiresAt"));
+			bool avail = json_is_true(json_object_get(res, "available"));
+			printf("result: %lld bytes, sha256 %s, %s %s (%s)\n",
 			       (long long)json_integer_value(json_object_get(res, "size")),
-			       sval(res, "sha256"),
-			       json_is_true(json_object_get(res, "available")) ? "available"
-									       : "expired",
-			       (long long)json_integer_value(json_object_get(res, "expiresAt")));
+			       sval(res, "sha256"), avail ? "available until" : "expired at",
+			       ctl_time(exp, when, sizeof(when)),
+			       ctl_time_rel(exp, time_now(), rel, sizeof(rel)));
 		}
 	}
+}
+
+/* A task as task show prints it. */
+static void
+print_task(const struct opts *o, json_t *t)
+{
+	if (o->json) {
+		print_json(t);
+	} else {
+		h_task(t);
+	}
+}
+
+/* What to do after a task had not ended in time, with the exit status of a timeout. */
+static int
+task_timeout(const char *id, const char *status, int seconds)
+{
+	char hint[96];
+
+	snprintf(hint, sizeof(hint), "signetctl task wait %s waits again", id);
+	return ctl_fail(EXIT_TIMEOUT, "timeout", hint, "task %s is still %s after %d s", id, status,
+			seconds);
+}
+
+/* The request timeout, for the connection too when it is open. */
+static void
+set_call_timeout(int seconds)
+{
+	timeout_ms = seconds * 1000;
+	cl.timeout_ms = timeout_ms;
+}
+
+/*
+ * Wait until task ID has ended: task.wait again and again (each at most
+ * WAIT_CHUNK seconds), at most --timeout seconds in all when given, with a
+ * progress line on a terminal. 0 and the final record in *OUT, or the
+ * error printed and its exit status (EXIT_TIMEOUT when time ran out).
+ */
+static int
+wait_final(struct opts *o, const char *id, const char *status, json_t **out)
+{
+	int64_t start = time_now();
+	json_t *t = NULL;
+	char label[80];
+	int code = 0;
+
+	snprintf(label, sizeof(label), "task %s", id);
+	ctl_progress_start(label, 0);
+	ctl_progress_status(status);
+	for (;;) {
+		int64_t chunk = WAIT_CHUNK;
+		if (o->timeout_set && start + o->timeout - time_now() < chunk) {
+			chunk = start + o->timeout - time_now();
+		}
+		if (chunk <= 0) {
+			code = task_timeout(id, t != NULL ? sval(t, "status") : status, o->timeout);
+			json_decref(t);
+			return code;
+		}
+		/* The socket stays quiet while the daemon waits. */
+		set_call_timeout((int)chunk + 30);
+		json_decref(t);
+		t = call(o, "task.wait",
+			 json_pack("{s:s, s:I}", "id", id, "timeout", (json_int_t)chunk), NULL, 0,
+			 &code, NULL, NULL);
+		if (t == NULL) {
+			return code;
+		}
+		if (json_is_true(json_object_get(t, "final"))) {
+			break;
+		}
+		ctl_progress_status(sval(t, "status"));
+	}
+	ctl_progress_stop();
+	*out = t;
+	return 0;
+}
+
+/* The result file of task ID to PATH; 0 and the download's answer in *RES, or an exit status. */
+static int
+download(struct opts *o, const char *id, const char *path, json_t **res)
+{
+	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0;
+
+	*res = call(o, "task.download", json_pack("{s:s}", "id", id), NULL, 0, &code, rfds, &rnfds);
+	if (*res == NULL) {
+		return code;
+	}
+	if (rnfds != 1) {
+		msg_close_fds(rfds, &rnfds);
+		json_decref(*res);
+		*res = NULL;
+		return ctl_fail(EXIT_REFUSED, "internal", NULL, "no file came with the answer");
+	}
+	code = save_fd(rfds[0], (uint64_t)json_integer_value(json_object_get(*res, "size")), path);
+	msg_close_fds(rfds, &rnfds);
+	if (code != 0) {
+		json_decref(*res);
+		*res = NULL;
+	}
+	return code;
+}
+
+/* The result of task T, which ended DONE, to -o: the raw signature, or the result file. */
+static int
+save_result(struct opts *o, const json_t *t)
+{
+	const json_t *res = json_object_get(t, "result");
+	const char *sig = json_string_value(json_object_get(res, "signature"));
+	json_t *dl = NULL;
+	int code;
+
+	if (sig != NULL) {
+		size_t max = base64_decoded_max(strlen(sig));
+		uint8_t *raw = malloc(max > 0 ? max : 1);
+		long n = raw != NULL ? base64_decode(sig, strlen(sig), raw, max, false) : -1;
+		code = n < 0
+			   ? ctl_fail(EXIT_REFUSED, "internal", NULL, "the signature is not base64")
+			   : write_output(o->output, raw, (size_t)n);
+		if (code == 0 && !o->json && !is_stdout(o->output)) {
+			printf("%s: signature of %ld bytes (task %s)\n", o->output, n,
+			       sval(t, "id"));
+		}
+		free(raw);
+		return code;
+	}
+	if ((code = download(o, sval(t, "id"), o->output, &dl)) == 0 && !o->json &&
+	    !is_stdout(o->output)) {
+		printf("%s: %lld bytes, sha256 %s (task %s)\n", o->output,
+		       (long long)json_integer_value(json_object_get(dl, "size")),
+		       sval(dl, "sha256"), sval(t, "id"));
+	}
+	json_decref(dl);
+	return code;
+}
+
+/* The total size of the files FDS, for the progress line of a big upload. */
+static uint64_t
+fds_size(const int *fds, int nfds)
+{
+	uint64_t total = 0;
+	struct stat st;
+
+	for (int i = 0; i < nfds; i++) {
+		if (fstat(fds[i], &st) == 0) {
+			total += (uint64_t)st.st_size;
+		}
+	}
+	return total;
+}
+
+/*
+ * Create a task with OP and print it; with --wait, wait until it has ended,
+ * then write its result to -o FILE, or print it as task show does. The exit
+ * status of a waited task is 0 only when it ended DONE.
+ */
+static int
+submit(struct opts *o, const char *op, json_t *args, const int *fds, int nfds)
+{
+	uint64_t size = fds_size(fds, nfds);
+	json_t *res, *t = NULL;
+	char label[64], sz[32];
+	int code = 0;
+
+	/* signetd reads the files from their descriptors itself: the line can say how long only. */
+	if (size >= CTL_PROGRESS_MIN) {
+		snprintf(label, sizeof(label), "signetd reads %s",
+			 size_text((json_int_t)size, sz, sizeof(sz)));
+		ctl_progress_start(label, 0);
+	}
+	res = call(o, op, args, fds, nfds, &code, NULL, NULL);
+	ctl_progress_stop();
+	if (res == NULL) {
+		return code;
+	}
+	if (!o->wait) {
+		print_task(o, res);
+		json_decref(res);
+		return 0;
+	}
+	code = wait_final(o, sval(res, "id"), sval(res, "status"), &t);
+	json_decref(res);
+	if (code != 0) {
+		return code;
+	}
+	if (strcmp(sval(t, "status"), "DONE") != 0 || o->output == NULL) {
+		if (o->output == NULL) {
+			print_task(o, t);
+		}
+		if (strcmp(sval(t, "status"), "DONE") != 0) {
+			code = ctl_fail(EXIT_REFUSED, NULL, NULL, "task %s ended %s%s%s",
+					sval(t, "id"), sval(t, "status"),
+					json_is_string(json_object_get(t, "reason")) ? ": " : "",
+					sval(t, "reason"));
+		}
+	} else if ((code = save_result(o, t)) == 0 && o->json) {
+		print_json(t);
+	}
+	json_decref(t);
+	return code;
 }
 
 static int
 c_task_sign(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args;
 	int fd = -1, r;
 
 	if (o->devconf == NULL || (o->file == NULL) == (o->input_b64 == NULL)) {
 		return usage_error(
-		    "task sign needs --devconf ID and --file F or --input-base64 B64");
+		    "task sign needs --devconf DC and --file F or --input-base64 B64");
 	}
-	args = json_pack("{s:s}", "devconf", o->devconf);
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task sign --wait -o FILE");
+	}
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	args = json_pack("{s:s}", "devconf", id);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
@@ -1112,7 +1625,7 @@ c_task_sign(struct opts *o, char **a)
 		json_decref(args);
 		return r;
 	}
-	r = simple(o, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, h_task);
+	r = submit(o, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
 	if (fd >= 0) {
 		close(fd);
 	}
@@ -1122,13 +1635,20 @@ c_task_sign(struct opts *o, char **a)
 static int
 c_task_encrypt(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args;
 	int fd, r;
 
 	if (o->devconf == NULL || o->file == NULL) {
-		return usage_error("task encrypt needs --devconf ID and --file F");
+		return usage_error("task encrypt needs --devconf DC and --file F");
 	}
-	args = json_pack("{s:s}", "devconf", o->devconf);
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task encrypt --wait -o FILE");
+	}
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	args = json_pack("{s:s}", "devconf", id);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
@@ -1139,7 +1659,7 @@ c_task_encrypt(struct opts *o, char **a)
 		json_decref(args);
 		return r;
 	}
-	r = simple(o, "task.encrypt", args, &fd, 1, h_task);
+	r = submit(o, "task.encrypt", args, &fd, 1);
 	close(fd);
 	return r;
 }
@@ -1152,14 +1672,17 @@ c_task_encrypt(struct opts *o, char **a)
 static int
 c_task_package(struct opts *o, char **a)
 {
+	char id[DEVCONF_ID_LEN + 1];
 	json_t *args, *inputs;
 	int fds[MSG_MAX_FDS], nfds = 0, n = 0, r = EXIT_USAGE, cat = -1;
 	uint64_t off = 0;
-
 	const char *files[512];
 
 	if (o->devconf == NULL) {
-		return usage_error("task package needs --devconf ID");
+		return usage_error("task package needs --devconf DC");
+	}
+	if (o->output != NULL && !o->wait) {
+		return usage_error("-o needs --wait: task package --wait -o FILE");
 	}
 	/* --firmware F, in order, then any given as plain arguments. */
 	for (int i = 0; i < o->nfirmware; i++) {
@@ -1171,18 +1694,19 @@ c_task_package(struct opts *o, char **a)
 	if (n == 0) {
 		return usage_error("task package needs --firmware F (one or more)");
 	}
+	if ((r = devconf_id(o, o->devconf, id)) != 0) {
+		return r;
+	}
+	r = EXIT_USAGE;
 	files[n] = NULL;
 	a = (char **)files;
 	inputs = json_array();
-	args = json_pack("{s:s, s:o}", "devconf", o->devconf, "inputs", inputs);
+	args = json_pack("{s:s, s:o}", "devconf", id, "inputs", inputs);
 	if (o->name != NULL) {
 		json_object_set_new(args, "name", json_string(o->name));
 	}
 	if (n + (o->metadata != NULL) > MSG_MAX_FDS) {
-		const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/var/tmp";
-		if ((cat = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
-			fprintf(stderr, "signetctl: cannot make a file in %s: %s\n", dir,
-				strerror(errno));
+		if ((cat = temp_file()) < 0) {
 			goto out;
 		}
 		fds[nfds++] = cat;
@@ -1213,8 +1737,8 @@ c_task_package(struct opts *o, char **a)
 			while (left > 0) {
 				ssize_t k = copy_file_range(fd, NULL, cat, &o2, left, 0);
 				if (k <= 0) {
-					fprintf(stderr, "signetctl: cannot copy %s: %s\n", path,
-						strerror(errno));
+					ctl_fail(EXIT_USAGE, NULL, NULL, "cannot copy %s: %s", path,
+						 strerror(errno));
 					close(fd);
 					json_decref(rec);
 					goto out;
@@ -1235,7 +1759,7 @@ c_task_package(struct opts *o, char **a)
 			json_object_set_new(args, "metadata", rec);
 		}
 	}
-	r = simple(o, "task.package", args, fds, nfds, h_task);
+	r = submit(o, "task.package", args, fds, nfds);
 	args = NULL;
 out:
 	json_decref(args);
@@ -1251,28 +1775,119 @@ c_task_show(struct opts *o, char **a)
 	return simple(o, "task.show", json_pack("{s:s}", "id", a[0]), NULL, 0, h_task);
 }
 
-static void
-h_tasks(const json_t *r)
+/* Display width of UTF-8 text: its code points. */
+static size_t
+text_width(const char *s)
 {
-	size_t i;
-	json_t *t;
+	size_t n = 0;
 
-	json_array_foreach(json_object_get(r, "tasks"), i, t) {
-		const json_t *in = json_array_get(json_object_get(t, "inputs"), 0);
-		long long age =
-		    (long long)(time(NULL) - json_integer_value(json_object_get(t, "createdAt")));
-		printf("%s\t%s\t%s\t%s\t%lld bytes\tsha256 %s\tdevice configuration %s\t"
-		       "requested by %s\t%llds ago\n",
-		       sval(t, "id"), sval(t, "type"), sval(t, "status"), sval(t, "name"),
-		       (long long)json_integer_value(json_object_get(in, "size")),
-		       sval(in, "sha256"), sval(t, "deviceConfigId"), sval(t, "requester"), age);
+	for (; *s != '\0'; s++) {
+		n += ((unsigned char)*s & 0xc0) != 0x80;
 	}
+	return n;
+}
+
+/*
+ * ROWS (arrays of strings, the first the header) as columns aligned with two
+ * spaces between them; the last column is not padded.
+ */
+static void
+print_table(const json_t *rows)
+{
+	size_t width[16] = {0}, i, j, ncols = json_array_size(json_array_get(rows, 0));
+	json_t *row, *cell;
+
+	ncols = ncols < ARRAY_SIZE(width) ? ncols : ARRAY_SIZE(width);
+	json_array_foreach(rows, i, row) {
+		json_array_foreach(row, j, cell) {
+			size_t w = text_width(json_string_value(cell));
+			if (j < ncols && w > width[j]) {
+				width[j] = w;
+			}
+		}
+	}
+	json_array_foreach(rows, i, row) {
+		for (j = 0; j < ncols; j++) {
+			const char *c = json_string_value(json_array_get(row, j));
+			c = c != NULL ? c : "";
+			if (j + 1 < ncols) {
+				printf("%s%*s", c, (int)(width[j] - text_width(c) + 2), "");
+			} else {
+				printf("%s\n", c);
+			}
+		}
+	}
+}
+
+/* The names of the device configurations the user may view, by id (NULL after an error). */
+static json_t *
+devconf_names(struct opts *o, int *code)
+{
+	json_t *all = list_fetch(o, "devconf.list", NULL, "deviceConfigs", 0, NULL, code), *names,
+	       *d;
+	size_t i;
+
+	if (all == NULL) {
+		return NULL;
+	}
+	names = json_object();
+	json_array_foreach(json_object_get(all, "deviceConfigs"), i, d) {
+		json_object_set_new(names, sval(d, "id"), json_string(sval(d, "name")));
+	}
+	json_decref(all);
+	return names;
+}
+
+/* The tasks as a table, newest first unless --oldest-first; device configurations by name. */
+static int
+h_task_table(struct opts *o, const json_t *all)
+{
+	const json_t *tasks = json_object_get(all, "tasks");
+	json_t *rows = json_array(), *names, *t, *in;
+	size_t n = json_array_size(tasks), i, j;
+	int code = 0;
+
+	if ((names = devconf_names(o, &code)) == NULL) {
+		json_decref(rows);
+		return code;
+	}
+	json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s]", "ID", "TYPE", "STATUS", "NAME",
+					      "SIZE", "DEVICE CONFIG", "REQUESTER", "CREATED"));
+	for (i = 0; i < n; i++) {
+		char size[32], rel[32];
+		json_int_t bytes = 0;
+		const char *dc;
+
+		t = json_array_get(tasks, o->oldest_first ? i : n - 1 - i);
+		json_array_foreach(json_object_get(t, "inputs"), j, in) {
+			bytes += json_integer_value(json_object_get(in, "size"));
+		}
+		dc = json_string_value(json_object_get(names, sval(t, "deviceConfigId")));
+		json_array_append_new(
+		    rows,
+		    json_pack("[s,s,s,s,s,s,s,s]", sval(t, "id"), sval(t, "type"),
+			      sval(t, "status"), sval(t, "name"),
+			      size_text(bytes, size, sizeof(size)),
+			      dc != NULL ? dc : sval(t, "deviceConfigId"), sval(t, "requester"),
+			      ctl_time_rel(json_integer_value(json_object_get(t, "createdAt")),
+					   time_now(), rel, sizeof(rel))));
+	}
+	if (n > 0) {
+		print_table(rows);
+	} else {
+		printf("no tasks\n");
+	}
+	print_more(all);
+	json_decref(rows);
+	json_decref(names);
+	return 0;
 }
 
 static int
 c_task_list(struct opts *o, char **a)
 {
-	json_t *base = json_object();
+	json_t *base = json_object(), *all;
+	int code = 0;
 
 	if (o->status != NULL) {
 		json_object_set_new(base, "status", json_string(o->status));
@@ -1280,7 +1895,18 @@ c_task_list(struct opts *o, char **a)
 	if (o->type != NULL) {
 		json_object_set_new(base, "type", json_string(o->type));
 	}
-	return list_with(o, "task.list", base, "tasks", h_tasks);
+	all = list_fetch(o, "task.list", base, "tasks", o->limit, o->cursor, &code);
+	json_decref(base);
+	if (all == NULL) {
+		return code;
+	}
+	if (o->json) {
+		print_json(all);
+	} else {
+		code = h_task_table(o, all);
+	}
+	json_decref(all);
+	return code;
 }
 
 static int
@@ -1304,14 +1930,11 @@ c_task_wait(struct opts *o, char **a)
 	}
 	st = sval(res, "status");
 	if (!json_is_true(json_object_get(res, "final"))) {
-		fprintf(stderr, "signetctl: unavailable: task %s is still %s after %d s\n", a[0],
-			st, wait);
-		code = EXIT_REFUSED;
+		code = task_timeout(a[0], st, wait);
 	} else if (strcmp(st, "DONE") != 0) {
-		fprintf(stderr, "signetctl: task %s ended %s%s%s\n", a[0], st,
-			json_is_string(json_object_get(res, "reason")) ? ": " : "",
-			sval(res, "reason"));
-		code = EXIT_REFUSED;
+		code = ctl_fail(EXIT_REFUSED, NULL, NULL, "task %s ended %s%s%s", a[0], st,
+				json_is_string(json_object_get(res, "reason")) ? ": " : "",
+				sval(res, "reason"));
 	}
 	json_decref(res);
 	return code;
@@ -1326,64 +1949,24 @@ c_task_cancel(struct opts *o, char **a)
 static int
 c_task_download(struct opts *o, char **a)
 {
-	int code = 0, rfds[MSG_MAX_FDS], rnfds = 0, out;
-	char tmp[PATH_MAX];
 	json_t *res;
-	off_t off = 0;
-	uint64_t size;
+	int code;
 
 	if (o->output == NULL) {
-		return usage_error("task download needs -o FILE");
+		return usage_error("task download needs -o FILE (- for standard output)");
 	}
-	res =
-	    call(o, "task.download", json_pack("{s:s}", "id", a[0]), NULL, 0, &code, rfds, &rnfds);
-	if (res == NULL) {
+	if ((code = download(o, a[0], o->output, &res)) != 0) {
 		return code;
 	}
-	if (rnfds != 1) {
-		fprintf(stderr, "signetctl: internal: no file came with the answer\n");
-		msg_close_fds(rfds, &rnfds);
-		json_decref(res);
-		return EXIT_REFUSED;
-	}
-	size = (uint64_t)json_integer_value(json_object_get(res, "size"));
-	if (!str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", o->output) ||
-	    (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
-		msg_close_fds(rfds, &rnfds);
-		json_decref(res);
-		return EXIT_USAGE;
-	}
-	while ((uint64_t)off < size) {
-		ssize_t n = copy_file_range(rfds[0], &off, out, NULL, size - (uint64_t)off, 0);
-		if (n <= 0) {
-			/* Across file systems older kernels refuse: copy by hand. */
-			char buf[1 << 16];
-			ssize_t m = pread(rfds[0], buf, sizeof(buf), off);
-			if (m <= 0 || write_all(out, buf, (size_t)m) != 0) {
-				break;
-			}
-			off += m;
-		}
-	}
-	if ((uint64_t)off != size || fsync(out) != 0 || fchmod(out, 0644) != 0 ||
-	    rename(tmp, o->output) != 0) {
-		fprintf(stderr, "signetctl: cannot write %s\n", o->output);
-		unlink(tmp);
-		code = EXIT_REFUSED;
-	}
-	close(out);
-	msg_close_fds(rfds, &rnfds);
-	if (code == 0) {
-		if (o->json) {
-			print_json(res);
-		} else {
-			printf("%s: %llu bytes, sha256 %s\n", o->output, (unsigned long long)size,
-			       sval(res, "sha256"));
-		}
+	if (o->json) {
+		print_json(res);
+	} else if (!is_stdout(o->output)) {
+		printf("%s: %lld bytes, sha256 %s\n", o->output,
+		       (long long)json_integer_value(json_object_get(res, "size")),
+		       sval(res, "sha256"));
 	}
 	json_decref(res);
-	return code;
+	return 0;
 }
 
 static int
@@ -1497,19 +2080,20 @@ c_events_watch(struct opts *o, char **a)
 			break;
 		}
 		if (r != 0) {
-			fprintf(stderr, "signetctl: unavailable: the event stream ended: %s\n",
-				strerror(-r));
-			return EXIT_REFUSED;
+			return ctl_fail(EXIT_REFUSED, "unavailable", NULL,
+					"the event stream ended: %s", strerror(-r));
 		}
 		ev = json_object_get(pkt, "event");
 		if (ev == NULL) {
 			json_t *e = json_object_get(pkt, "error");
-			fprintf(stderr, "signetctl: %s: %s\n", sval(e, "code"), sval(e, "message"));
+			r = ctl_fail(EXIT_REFUSED, sval(e, "code"), NULL, "%s", sval(e, "message"));
 			json_decref(pkt);
-			return EXIT_REFUSED;
+			return r;
 		}
 		{
-			char *line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+			char *line;
+			ctl_json_times(ev);
+			line = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
 			if (line != NULL) {
 				puts(line);
 				fflush(stdout);
@@ -1531,10 +2115,11 @@ h_audit(const json_t *r)
 	json_t *e;
 
 	json_array_foreach(json_object_get(r, "entries"), i, e) {
-		printf("%lld\t%lld\t%s\t%s\t%s\t%s\n",
+		char when[32];
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\n",
 		       (long long)json_integer_value(json_object_get(e, "seq")),
-		       (long long)json_integer_value(json_object_get(e, "time")), sval(e, "actor"),
-		       sval(e, "verb"), sval(e, "resource"), sval(e, "message"));
+		       ctl_time(json_integer_value(json_object_get(e, "time")), when, sizeof(when)),
+		       sval(e, "actor"), sval(e, "verb"), sval(e, "resource"), sval(e, "message"));
 	}
 }
 
@@ -1547,7 +2132,14 @@ c_audit_list(struct opts *o, char **a)
 		json_object_set_new(base, "chain", json_string(o->chain));
 	}
 	if (o->resource != NULL) {
-		json_object_set_new(base, "resource", json_string(o->resource));
+		char buf[sizeof(DEVCONF_PREFIX) + DEVCONF_ID_LEN];
+		const char *res = o->resource;
+		int r;
+		if ((r = resource_arg(o, &res, buf, sizeof(buf))) != 0) {
+			json_decref(base);
+			return r;
+		}
+		json_object_set_new(base, "resource", json_string(res));
 	}
 	return list_with(o, "audit.list", base, "entries", h_audit);
 }
@@ -1563,29 +2155,46 @@ h_export(const json_t *r)
 static int
 c_audit_export(struct opts *o, char **a)
 {
-	json_t *args = json_object();
-	int fd, r;
+	json_t *args = json_object(), *res;
+	struct stat st;
+	int fd, code = 0;
 
 	if (o->output == NULL) {
 		json_decref(args);
-		return usage_error("audit export needs -o FILE");
+		return usage_error("audit export needs -o FILE (- for standard output)");
 	}
 	if (o->chain != NULL) {
 		json_object_set_new(args, "chain", json_string(o->chain));
 	}
-	/* We open the file: the daemon writes only to the descriptor we hand it. */
-	fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * We open the file: the daemon writes only to the descriptor we hand it,
+	 * an empty regular file; for standard output a temporary one, copied out.
+	 */
+	if (is_stdout(o->output)) {
+		fd = temp_file();
+	} else if ((fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			      0600)) < 0) {
+		ctl_fail(EXIT_USAGE, NULL, NULL, "cannot create %s: %s", o->output,
+			 strerror(errno));
+	}
 	if (fd < 0) {
-		fprintf(stderr, "signetctl: cannot create %s: %s\n", o->output, strerror(errno));
 		json_decref(args);
 		return EXIT_USAGE;
 	}
-	r = simple(o, "audit.export", args, &fd, 1, h_export);
+	res = call(o, "audit.export", args, &fd, 1, &code, NULL, NULL);
+	if (res != NULL && is_stdout(o->output)) {
+		code = fstat(fd, &st) == 0 ? save_fd(fd, (uint64_t)st.st_size, "-") : EXIT_REFUSED;
+	} else if (res != NULL && o->json) {
+		print_json(res);
+	} else if (res != NULL) {
+		h_export(res);
+	}
 	close(fd);
-	if (r != 0) {
+	if (res == NULL && !is_stdout(o->output)) {
 		unlink(o->output);
 	}
-	return r;
+	json_decref(res);
+	return code;
 }
 
 static void
@@ -1609,15 +2218,16 @@ load_audit_pubkey(const char *path, EVP_PKEY **pub)
 
 	*pub = NULL;
 	if (f == NULL) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", path,
+				strerror(errno));
 	}
 	*pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	if (*pub == NULL || !EVP_PKEY_is_a(*pub, "EC") ||
 	    EVP_PKEY_get_group_name(*pub, group, sizeof(group), NULL) != 1 ||
 	    strcmp(group, "prime256v1") != 0) {
-		fprintf(stderr, "signetctl: %s is not an ECDSA P-256 public key in PEM\n", path);
+		ctl_fail(EXIT_USAGE, NULL, "signetctl audit pubkey prints it",
+			 "%s is not an ECDSA P-256 public key in PEM", path);
 		EVP_PKEY_free(*pub);
 		*pub = NULL;
 		return EXIT_USAGE;
@@ -1650,7 +2260,7 @@ c_audit_verify(struct opts *o, char **a)
 		}
 		code = (int)json_integer_value(json_object_get(live, "code"));
 		if (code != 0) {
-			fprintf(stderr, "signetctl: audit: %s\n", sval(live, "message"));
+			ctl_fail(code, "audit", NULL, "%s", sval(live, "message"));
 		} else if (!o->json) {
 			printf("audit log of %s: %lld entries, %lld checkpoints: verified\n",
 			       sval(live, "chain"),
@@ -1667,341 +2277,571 @@ c_audit_verify(struct opts *o, char **a)
 		return r;
 	}
 	if ((f = fopen(o->file, "re")) == NULL) {
-		fprintf(stderr, "signetctl: cannot open %s: %s\n", o->file, strerror(errno));
 		EVP_PKEY_free(pub);
-		return EXIT_USAGE;
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "cannot open %s: %s", o->file,
+				strerror(errno));
 	}
 	r = audit_verify_file(f, pub, &res);
 	fclose(f);
 	EVP_PKEY_free(pub);
 	if (r != AUDIT_VERIFY_OK) {
-		fprintf(stderr, "signetctl: audit: %s\n", res.message);
-		return r;
+		return ctl_fail(r, "audit", NULL, "%s", res.message);
 	}
 	printf("audit log of %s: %llu entries, %llu checkpoints: verified\n", res.chain,
 	       (unsigned long long)res.entries, (unsigned long long)res.checkpoints);
 	return 0;
 }
 
-static const struct cmd commands[] = {
-    {"status", NULL, 0, c_status, "status"},
-    {"whoami", NULL, 0, c_whoami, "whoami"},
-    {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER"},
-    {"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]"},
-    {"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]"},
-    {"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]"},
-    {"user", "show", 1, c_user_show, "user show NAME"},
-    {"user", "token", 1, c_user_token, "user token NAME"},
-    {"user", "revoke", 1, c_user_revoke, "user revoke NAME"},
-    {"user", "otp-enroll", 1, c_user_otp_enroll, "user otp-enroll NAME [--force]"},
-    {"user", "otp-reset", 1, c_user_otp_reset, "user otp-reset NAME"},
-    {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]"},
+#define LIST_OPTS "limit cursor"
+#define DEVCONF_OPTS                                                                               \
+	"sign-key package-key encrypt-key encrypt-cert cipher four-eyes quorum second-factor user "\
+	"approver description"
+#define TASK_ID "01a2126e-d347-7c54-8187-c2cd315f1da1"
+
+static const struct ctl_cmd commands[] = {
+    {"status", NULL, 0, c_status, "status", "",
+     "The daemon's version, token, counts and disk use. Needs no token.", "signetctl status"},
+    {"whoami", NULL, 0, c_whoami, "whoami", "", "Whose the API token is: user, tenant, kind.",
+     "signetctl whoami"},
+    {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER", "admin",
+     "Create a tenant and its initial admin, and print the admin's API token (shown once). "
+     "Local only.",
+     "signetctl tenant create acme --admin alice"},
+    {"tenant", "list", 0, c_tenant_list, "tenant list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenants and their initial admins. Local only.", "signetctl tenant list"},
+    {"user", "create", 1, c_user_create, "user create NAME [--group G]... [--client]",
+     "group client",
+     "Create a user of the token's tenant and print the user's API token (shown once).",
+     "signetctl user create ci --client --group builders"},
+    {"user", "list", 0, c_user_list, "user list [--limit N [--cursor C]]", LIST_OPTS,
+     "The users of the tenant, their groups, and who has no token.", "signetctl user list"},
+    {"user", "show", 1, c_user_show, "user show NAME", "", "One user of the tenant.",
+     "signetctl user show bob"},
+    {"user", "token", 1, c_user_token, "user token NAME", "",
+     "Issue a new API token for NAME and print it (shown once); the old one stops working.",
+     "signetctl user token bob"},
+    {"user", "revoke", 1, c_user_revoke, "user revoke NAME", "", "Revoke the user's API token.",
+     "signetctl user revoke bob"},
+    {"user", "otp-enroll", 1, c_user_otp_enroll, "user otp-enroll NAME [--force]", "force",
+     "Enroll NAME for TOTP approvals: the seed is made in the token and shown once, as a QR "
+     "code and an otpauth:// URI.",
+     "signetctl user otp-enroll carol"},
+    {"user", "otp-reset", 1, c_user_otp_reset, "user otp-reset NAME", "",
+     "Remove the TOTP seed of NAME (the initial admin only).", "signetctl user otp-reset carol"},
+    {"key", "generate", 1, c_key_generate, "key generate LABEL --alg ALG [--description TEXT]",
+     "alg description", "Generate a key in the token. Local only.",
+     "signetctl key generate fw --alg ECC_NIST_P256 --description \"firmware signing\""},
     {"key", "import", 1, c_key_import,
-     "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]"},
-    {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]"},
-    {"key", "show", 1, c_key_show, "key show LABEL"},
-    {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]"},
-    {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem"},
-    {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION"},
-    {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION"},
-    {"acl", "list", 0, c_acl_list, "acl list [--limit N [--cursor C]]"},
-    {"config", "get", 1, c_config_get, "config get KEY"},
-    {"config", "set", 2, c_config_set, "config set KEY JSON"},
+     "key import LABEL --alg AES_256|AES_128 --file RAWKEY [--description TEXT]",
+     "alg file description",
+     "Import a raw AES key (32 or 16 bytes) into the token as a non-extractable key. Local "
+     "only.",
+     "signetctl key import fw-aes --alg AES_256 --file aes.key"},
+    {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenant's keys: label, algorithm, origin.", "signetctl key list"},
+    {"key", "show", 1, c_key_show, "key show LABEL", "",
+     "A key: algorithm, PKCS#11 URI, certificate and public key in PEM.", "signetctl key show fw"},
+    {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]", "subject output",
+     "A PKCS#10 certificate request for a key pair, signed in the token: on standard output, "
+     "or in FILE.",
+     "signetctl key csr fw --subject \"/CN=Acme firmware/O=Acme\" -o fw.csr"},
+    {"key", "cert", 1, c_key_cert, "key cert LABEL --file CHAIN.pem", "file",
+     "Attach a certificate chain (PEM, the key's certificate first) to a key pair.",
+     "signetctl key cert fw --file fw-chain.pem"},
+    {"acl", "add", 3, c_acl_add, "acl add SUBJECT RESOURCE ACTION", "",
+     "Add a rule to the tenant's ACL. In DEVICE_CONFIG:DC, DC is a device configuration's name "
+     "or id.",
+     "signetctl acl add GROUP:builders DEVICE_CONFIG:fw-release USE"},
+    {"acl", "remove", 3, c_acl_remove, "acl remove SUBJECT RESOURCE ACTION", "",
+     "Remove a rule from the tenant's ACL.",
+     "signetctl acl remove GROUP:owners RESOURCE_TYPE:AUDIT_LOG VIEW"},
+    {"acl", "list", 0, c_acl_list, "acl list [--limit N [--cursor C]]", LIST_OPTS,
+     "The tenant's ACL rules.", "signetctl acl list"},
+    {"config", "get", 1, c_config_get, "config get KEY", "",
+     "A tenant configuration value, in JSON.", "signetctl config get approval.fourEyes.signing"},
+    {"config", "set", 2, c_config_set, "config set KEY JSON", "",
+     "Set a tenant configuration value (the initial admin only).",
+     "signetctl config set encryption.legacyCiphers.allowed true"},
     {"devconf", "create", 1, c_devconf_create,
-     "devconf create NAME [--sign-key LABEL]... [--package-key LABEL] "
-     "[--encrypt-key LABEL | --encrypt-cert FILE] "
+     "devconf create NAME [--sign-key LABEL]... [--package-key LABEL] [--encrypt-key LABEL | --encrypt-cert FILE] "
      "[--cipher C] [--four-eyes on|off] [--quorum N] [--second-factor TOTP|NONE] "
-     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]"},
+     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]",
+     DEVCONF_OPTS, "Create a device configuration and print it with its id.",
+     "signetctl devconf create fw-release --sign-key fw --encrypt-key fw-aes --four-eyes on "
+     "--user CLIENT:ci --approver GROUP:owners"},
     {"devconf", "update", 1, c_devconf_update,
-     "devconf update ID [the options of create] [--no-sign-keys]"},
-    {"devconf", "enable", 1, c_devconf_enable, "devconf enable ID"},
-    {"devconf", "disable", 1, c_devconf_disable, "devconf disable ID"},
-    {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]"},
-    {"devconf", "show", 1, c_devconf_show, "devconf show ID"},
+     "devconf update DC [--name NAME] [the options of create] [--no-sign-keys]",
+     "name no-sign-keys " DEVCONF_OPTS,
+     "Change the device configuration DC (its name or id): only what the options give; a list "
+     "option replaces the list.",
+     "signetctl devconf update fw-release --quorum 2"},
+    {"devconf", "enable", 1, c_devconf_enable, "devconf enable DC", "",
+     "Enable the device configuration DC (its name or id).", "signetctl devconf enable fw-release"},
+    {"devconf", "disable", 1, c_devconf_disable, "devconf disable DC", "",
+     "Disable the device configuration DC (its name or id): it takes no new tasks.",
+     "signetctl devconf disable fw-release"},
+    {"devconf", "list", 0, c_devconf_list, "devconf list [--limit N [--cursor C]]", LIST_OPTS,
+     "The device configurations you may view.", "signetctl devconf list"},
+    {"devconf", "show", 1, c_devconf_show, "devconf show DC", "",
+     "The device configuration DC (its name or id): keys, cipher, approval policy, users and "
+     "approvers.",
+     "signetctl devconf show fw-release"},
     {"task", "sign", 0, c_task_sign,
-     "task sign --devconf ID (--file F | --input-base64 B64 [--prehashed]) [--name N]"},
+     "task sign --devconf DC (--file F | --input-base64 B64 [--prehashed]) [--name N] "
+     "[--wait [-o FILE]]",
+     "devconf file input-base64 prehashed name wait output",
+     "Create a signing task with the device configuration's first signing key; when it needs "
+     "no approval, it is signed at once and the signature printed. With --wait, wait until it "
+     "has ended (approved and signed) and write the raw signature to -o FILE.",
+     "signetctl task sign --devconf fw-release --file fw.bin --wait -o fw.sig"},
     {"task", "encrypt", 0, c_task_encrypt,
-     "task encrypt --devconf ID --file F [--name N] [--sha256 HEX]"},
+     "task encrypt --devconf DC --file F [--name N] [--sha256 HEX] [--wait [-o FILE]]",
+     "devconf file name sha256 wait output",
+     "Create an encryption task with the device configuration's first encryption key. With "
+     "--wait, wait until it has ended and write the encrypted file to -o FILE.",
+     "signetctl task encrypt --devconf fw-release --file fw.bin --wait -o fw.enc"},
     {"task", "package", -1, c_task_package,
-     "task package --devconf ID --firmware F [--firmware F]... [--metadata M] [--name N]"},
-    {"task", "show", 1, c_task_show, "task show ID"},
-    {"task", "list", 0, c_task_list, "task list [--status S] [--type T] [--limit N [--cursor C]]"},
-    {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]"},
-    {"task", "cancel", 1, c_task_cancel, "task cancel ID"},
-    {"task", "approve", 1, c_task_approve, "task approve ID [--otp CODE] [--reason TEXT]"},
-    {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]"},
-    {"task", "download", 1, c_task_download, "task download ID -o FILE"},
-    {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]"},
+     "task package --devconf DC --firmware F [--firmware F]... [--metadata M] [--name N] "
+     "[--wait [-o FILE]]",
+     "devconf firmware metadata name wait output",
+     "Create a packaging task: a BOSCH_SE_V1 container of the firmware files, encrypted, with "
+     "a signed header. With --wait, wait until it has ended and write the container to -o "
+     "FILE.",
+     "signetctl task package --devconf fw-release --firmware app.bin --firmware boot.bin "
+     "--metadata meta.json --wait -o release.pkg",
+     true},
+    {"task", "show", 1, c_task_show, "task show ID", "",
+     "A task: status, inputs, approvals, result.", "signetctl task show " TASK_ID},
+    {"task", "list", 0, c_task_list,
+     "task list [--status S] [--type T] [--oldest-first] [--limit N [--cursor C]]",
+     "status type oldest-first " LIST_OPTS,
+     "The tasks you may see, as a table, newest first (with --json as the daemon lists them, "
+     "oldest first).",
+     "signetctl task list --status WAITING"},
+    {"task", "wait", 1, c_task_wait, "task wait ID [--timeout SEC]", "",
+     "Wait until the task has ended and print it; the exit status is 0 only when it ended "
+     "DONE.",
+     "signetctl task wait " TASK_ID " --timeout 300"},
+    {"task", "cancel", 1, c_task_cancel, "task cancel ID", "",
+     "Cancel a task of yours that has not ended.", "signetctl task cancel " TASK_ID},
+    {"task", "approve", 1, c_task_approve, "task approve ID [--otp CODE] [--reason TEXT]",
+     "otp reason", "Approve a task that waits for approval, with your TOTP code.",
+     "signetctl task approve " TASK_ID " --otp 141478 --reason \"release 1.2\""},
+    {"task", "reject", 1, c_task_reject, "task reject ID [--reason TEXT]", "reason",
+     "Reject a task that waits for approval.",
+     "signetctl task reject " TASK_ID " --reason \"not this build\""},
+    {"task", "download", 1, c_task_download, "task download ID -o FILE", "output",
+     "Write the result file of an encryption or packaging task to FILE (- for standard "
+     "output).",
+     "signetctl task download " TASK_ID " -o fw.enc"},
+    {"events", "watch", 0, c_events_watch, "events watch [--since SEQ] [--count N]", "since count",
+     "The tenant's events as JSON lines, as they happen.",
+     "signetctl events watch --since 0 --count 10"},
     {"audit", "list", 0, c_audit_list,
-     "audit list [--resource TYPE:ID] [--chain ~appliance] [--limit N [--cursor C]]"},
-    {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]"},
-    {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey"},
-    {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]"},
-    {"report", "verify", 1, c_report_verify, "report verify FILE"},
-    {"report", "submit", 1, c_report_submit, "report submit FILE [--type SYSTEM|UPDATE]"},
-    {"report", "list", 0, c_report_list, "report list [--limit N [--cursor C]]"},
-    {"backup", NULL, 1, c_backup, "backup FILE"},
+     "audit list [--resource TYPE:ID] [--chain ~appliance] [--limit N [--cursor C]]",
+     "resource chain " LIST_OPTS, "The entries of the tenant's audit log, oldest first.",
+     "signetctl audit list --resource TASK:" TASK_ID},
+    {"audit", "export", 0, c_audit_export, "audit export -o FILE [--chain ~appliance]",
+     "output chain",
+     "Export the audit log, with a new checkpoint, to FILE (a new file; - for standard "
+     "output).",
+     "signetctl audit export -o acme-audit.jsonl"},
+    {"audit", "pubkey", 0, c_audit_pubkey, "audit pubkey", "",
+     "The appliance's audit public key, in PEM.", "signetctl audit pubkey > signet-audit.pem"},
+    {"audit", "verify", 0, c_audit_verify, "audit verify [--file FILE --pubkey PEM] [--chain C]",
+     "file pubkey chain",
+     "Verify the live audit log, or, with --file, an export offline against the audit public "
+     "key.",
+     "signetctl audit verify --file acme-audit.jsonl --pubkey signet-audit.pem"},
+    {"report", "verify", 1, c_report_verify, "report verify FILE", "",
+     "Check a signed report (S/MIME) against the tenant's trusted certificate fingerprints.",
+     "signetctl report verify systemreport.msg.signed", true},
+    {"report", "submit", 1, c_report_submit, "report submit FILE [--type SYSTEM|UPDATE]", "type",
+     "Check a signed report and store it as a system or update report.",
+     "signetctl report submit updatereport.msg.signed --type UPDATE", true},
+    {"report", "list", 0, c_report_list, "report list [--limit N [--cursor C]]", LIST_OPTS,
+     "The stored reports.", "signetctl report list"},
+    {"backup", NULL, 1, c_backup, "backup FILE", "",
+     "Write a backup of the state to FILE (a new file). Local only.",
+     "signetctl backup /root/signet-$(date +%F).mdb", true},
 };
 
-static void
-usage(FILE *f)
+enum {
+	OPT_SOCKET = 256,
+	OPT_TOKEN,
+	OPT_TENANT,
+	OPT_JSON,
+	OPT_TIMEOUT,
+	OPT_VERSION,
+	OPT_ADMIN,
+	OPT_ALG,
+	OPT_DESCRIPTION,
+	OPT_FILE,
+	OPT_SUBJECT,
+	OPT_GROUP,
+	OPT_CLIENT,
+	OPT_LIMIT,
+	OPT_CURSOR,
+	OPT_DEVCONF,
+	OPT_INPUT_B64,
+	OPT_PREHASHED,
+	OPT_NAME,
+	OPT_SIGN_KEY,
+	OPT_PACKAGE_KEY,
+	OPT_NO_SIGN_KEYS,
+	OPT_ENCRYPT_KEY,
+	OPT_ENCRYPT_CERT,
+	OPT_CIPHER,
+	OPT_FOUR_EYES,
+	OPT_QUORUM,
+	OPT_SECOND_FACTOR,
+	OPT_USER,
+	OPT_APPROVER,
+	OPT_STATUS,
+	OPT_TYPE,
+	OPT_SINCE,
+	OPT_COUNT,
+	OPT_SHA256,
+	OPT_OTP,
+	OPT_CHAIN,
+	OPT_RESOURCE,
+	OPT_METADATA,
+	OPT_FIRMWARE,
+	OPT_REASON,
+	OPT_FORCE,
+	OPT_PUBKEY,
+	OPT_OLDEST_FIRST,
+	OPT_WAIT,
+};
+
+#define ARG  required_argument
+#define FLAG no_argument
+#define CIPHERS                                                                                    \
+	"AES256_CBC_PKCS7_PAD AES128_CBC_PKCS7_PAD AES256_CBC_ZERO_BYTE_PAD "                      \
+	"AES256_ECB_ZERO_BYTE_PAD AES128_ECB_ZERO_BYTE_PAD AES128_CTR_NO_PAD"
+#define STATUSES "CREATED WAITING APPROVED IN_PROGRESS DONE FAILED REJECTED EXPIRED CANCELED"
+
+static const struct ctl_option options[] = {
+    {"socket", ARG, OPT_SOCKET, "PATH", "@file",
+     "the daemon's socket (default: SIGNET_SOCKET, else " DEFAULT_SOCKET ")"},
+    {"token", ARG, OPT_TOKEN, "TOKEN", NULL, "the API token (default: SIGNET_TOKEN)"},
+    {"tenant", ARG, OPT_TENANT, "NAME", NULL,
+     "the token must be of this tenant (default: SIGNET_TENANT)"},
+    {"json", FLAG, OPT_JSON, NULL, NULL, "the result as JSON on stdout, errors as JSON on stderr"},
+    {"timeout", ARG, OPT_TIMEOUT, "SEC", NULL,
+     "seconds to wait for the daemon (task wait, --wait: for the task; events watch: for an "
+     "event)"},
+    {"help", FLAG, 'h', NULL, NULL, "this help; signetctl COMMAND --help: the command's"},
+    {"version", FLAG, OPT_VERSION, NULL, NULL, "the version"},
+    {"admin", ARG, OPT_ADMIN, "USER", NULL, "the tenant's initial admin"},
+    {"alg", ARG, OPT_ALG, "ALG",
+     "ECC_NIST_P256 ECC_NIST_P384 RSA_3072 RSA_4096 ED25519 AES_256 AES_128",
+     "ECC_NIST_P256, ECC_NIST_P384, RSA_3072, RSA_4096, ED25519, AES_256 or AES_128"},
+    {"description", ARG, OPT_DESCRIPTION, "TEXT", NULL, "a description"},
+    {"file", ARG, OPT_FILE, "FILE", "@file", "the file to read"},
+    {"subject", ARG, OPT_SUBJECT, "SUBJECT", NULL, "the request's subject, /CN=.../O=..."},
+    {"output", ARG, 'o', "FILE", "@file", "the file to write (- for standard output)"},
+    {"group", ARG, OPT_GROUP, "G", NULL, "a group of the user (up to 32)"},
+    {"client", FLAG, OPT_CLIENT, NULL, NULL, "a machine user"},
+    {"limit", ARG, OPT_LIMIT, "N", NULL, "one page of at most N entries (1 to 1000)"},
+    {"cursor", ARG, OPT_CURSOR, "C", NULL, "start after C, the cursor a page ended with"},
+    {"devconf", ARG, OPT_DEVCONF, "DC", NULL, "the device configuration: its name or id"},
+    {"input-base64", ARG, OPT_INPUT_B64, "B64", NULL, "the input in base64 (under 48 KiB)"},
+    {"prehashed", FLAG, OPT_PREHASHED, NULL, NULL, "B64 is the input's digest, not the input"},
+    {"name", ARG, OPT_NAME, "NAME", NULL,
+     "the task's name; devconf update: the device configuration's new name"},
+    {"sign-key", ARG, OPT_SIGN_KEY, "LABEL", NULL,
+     "a signing key for signing tasks (repeatable; tasks use the first)"},
+    {"package-key", ARG, OPT_PACKAGE_KEY, "LABEL", NULL,
+     "the key that signs package headers, and nothing else"},
+    {"no-sign-keys", FLAG, OPT_NO_SIGN_KEYS, NULL, NULL,
+     "devconf update: remove every signing key"},
+    {"encrypt-key", ARG, OPT_ENCRYPT_KEY, "LABEL", NULL,
+     "an AES key (repeatable; tasks use the first)"},
+    {"encrypt-cert", ARG, OPT_ENCRYPT_CERT, "FILE", "@file",
+     "a recipient's certificate (PEM): CMS EnvelopedData"},
+    {"cipher", ARG, OPT_CIPHER, "CIPHER", CIPHERS, "the encryption cipher"},
+    {"four-eyes", ARG, OPT_FOUR_EYES, "on|off", "on off", "whether tasks wait for approval"},
+    {"quorum", ARG, OPT_QUORUM, "N", NULL, "distinct approvals a task needs, 1 to 16"},
+    {"second-factor", ARG, OPT_SECOND_FACTOR, "TOTP|NONE", "TOTP NONE",
+     "whether approvals need a TOTP code"},
+    {"user", ARG, OPT_USER, "SUBJECT", NULL, "a subject that may create tasks (repeatable)"},
+    {"approver", ARG, OPT_APPROVER, "SUBJECT", NULL, "a subject that may approve (repeatable)"},
+    {"status", ARG, OPT_STATUS, "S", STATUSES, "only tasks in status S"},
+    {"type", ARG, OPT_TYPE, "T", "SIGNING ENCRYPTION PACKAGING SYSTEM UPDATE",
+     "task list: SIGNING, ENCRYPTION or PACKAGING; report submit: SYSTEM or UPDATE"},
+    {"since", ARG, OPT_SINCE, "SEQ", NULL, "from the event numbered SEQ (0: all kept)"},
+    {"count", ARG, OPT_COUNT, "N", NULL, "stop after N events"},
+    {"sha256", ARG, OPT_SHA256, "HEX", NULL, "the input's SHA-256, checked"},
+    {"otp", ARG, OPT_OTP, "CODE", NULL, "your current TOTP code"},
+    {"chain", ARG, OPT_CHAIN, "C", "~appliance", "the audit chain (~appliance: the appliance's)"},
+    {"resource", ARG, OPT_RESOURCE, "TYPE:ID", NULL, "only the entries of this resource"},
+    {"metadata", ARG, OPT_METADATA, "FILE", "@file", "the package's metadata"},
+    {"firmware", ARG, OPT_FIRMWARE, "FILE", "@file", "a firmware file (repeatable, in order)"},
+    {"reason", ARG, OPT_REASON, "TEXT", NULL, "why, recorded with the decision"},
+    {"force", FLAG, OPT_FORCE, NULL, NULL, "replace a seed the user has"},
+    {"pubkey", ARG, OPT_PUBKEY, "PEM", "@file", "the audit public key (audit pubkey prints it)"},
+    {"oldest-first", FLAG, OPT_OLDEST_FIRST, NULL, NULL,
+     "the table oldest first (--json always is)"},
+    {"wait", FLAG, OPT_WAIT, NULL, NULL,
+     "wait until the task has ended (at most --timeout SEC), then write its result to -o FILE"},
+};
+
+static const struct ctl_syntax syntax = {
+    options,
+    ARRAY_SIZE(options),
+    commands,
+    ARRAY_SIZE(commands),
+    "socket token tenant json timeout help version",
+};
+
+/* A number from LO to HI in TEXT, or a usage error naming OPTION. */
+static int
+number(const char *text, long long lo, long long hi, const char *option, long long *out)
 {
-	fprintf(f, "usage: signetctl [--socket PATH] [--token TOKEN] [--tenant NAME] [--json] "
-		   "[--timeout SEC] COMMAND\n"
-		   "commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		fprintf(f, "  %s\n", commands[i].usage);
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "%s takes a number from %lld to %lld",
+				option, lo, hi);
 	}
-	fprintf(f, "environment: SIGNET_SOCKET, SIGNET_TOKEN, SIGNET_TENANT\n"
-		   "exit status: 0 success, 1 refused by signetd (code and message on stderr), "
-		   "2 usage error; audit verify: 1 not an audit export, 3 an entry wrong, "
-		   "4 a checkpoint wrong, 5 the last entry not covered by a checkpoint\n");
+	*out = v;
+	return 0;
+}
+
+/* Append ARG to the list V of N values, at most MAX. */
+static int
+append(const char **v, int *n, int max, const char *arg, const char *option)
+{
+	if (*n >= max) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "at most %d %s", max, option);
+	}
+	v[(*n)++] = arg;
+	return 0;
+}
+
+static int
+set_option(struct opts *o, int c, const char *arg)
+{
+	long long v;
+	int r;
+
+	switch (c) {
+	case OPT_SOCKET:
+		o->socket = arg;
+		break;
+	case OPT_TOKEN:
+		o->token = arg;
+		break;
+	case OPT_TENANT:
+		o->tenant = arg;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_TIMEOUT:
+		if ((r = number(arg, 1, 86400, "--timeout", &v)) != 0) {
+			return r;
+		}
+		o->timeout = (int)v;
+		o->timeout_set = true;
+		break;
+	case 'h':
+		o->help = true;
+		break;
+	case OPT_VERSION:
+		o->version = true;
+		break;
+	case OPT_ADMIN:
+		o->admin = arg;
+		break;
+	case OPT_ALG:
+		o->alg = arg;
+		break;
+	case OPT_DESCRIPTION:
+		o->description = arg;
+		break;
+	case OPT_FILE:
+		o->file = arg;
+		break;
+	case OPT_SUBJECT:
+		o->subject = arg;
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_GROUP:
+		return append(o->groups, &o->ngroups, MAX_GROUPS, arg, "--group options");
+	case OPT_CLIENT:
+		o->client = true;
+		break;
+	case OPT_LIMIT:
+		if ((r = number(arg, 1, 1000, "--limit", &v)) != 0) {
+			return r;
+		}
+		o->limit = (long)v;
+		break;
+	case OPT_CURSOR:
+		o->cursor = arg;
+		break;
+	case OPT_DEVCONF:
+		o->devconf = arg;
+		break;
+	case OPT_INPUT_B64:
+		o->input_b64 = arg;
+		break;
+	case OPT_PREHASHED:
+		o->prehashed = true;
+		break;
+	case OPT_NAME:
+		o->name = arg;
+		break;
+	case OPT_SIGN_KEY:
+		return append(o->sign_keys, &o->nsign_keys, MAX_LIST, arg, "--sign-key options");
+	case OPT_PACKAGE_KEY:
+		o->package_key = arg;
+		break;
+	case OPT_NO_SIGN_KEYS:
+		o->no_sign_keys = true;
+		break;
+	case OPT_ENCRYPT_KEY:
+		return append(o->enc_keys, &o->nenc_keys, MAX_LIST, arg, "--encrypt-key options");
+	case OPT_USER:
+		return append(o->users, &o->nusers, MAX_LIST, arg, "--user options");
+	case OPT_APPROVER:
+		return append(o->approvers, &o->napprovers, MAX_LIST, arg, "--approver options");
+	case OPT_ENCRYPT_CERT:
+		o->enc_cert = arg;
+		break;
+	case OPT_CIPHER:
+		o->cipher = arg;
+		break;
+	case OPT_FOUR_EYES:
+		o->four_eyes = arg;
+		break;
+	case OPT_QUORUM:
+		if ((r = number(arg, 1, 16, "--quorum", &v)) != 0) {
+			return r;
+		}
+		o->quorum = (long)v;
+		break;
+	case OPT_SECOND_FACTOR:
+		o->second_factor = arg;
+		break;
+	case OPT_STATUS:
+		o->status = arg;
+		break;
+	case OPT_TYPE:
+		o->type = arg;
+		break;
+	case OPT_SINCE:
+		return number(arg, 0, LLONG_MAX, "--since", &o->since);
+	case OPT_COUNT:
+		if ((r = number(arg, 1, LONG_MAX, "--count", &v)) != 0) {
+			return r;
+		}
+		o->count = (long)v;
+		break;
+	case OPT_SHA256:
+		o->sha256 = arg;
+		break;
+	case OPT_OTP:
+		o->otp = arg;
+		break;
+	case OPT_CHAIN:
+		o->chain = arg;
+		break;
+	case OPT_RESOURCE:
+		o->resource = arg;
+		break;
+	case OPT_METADATA:
+		o->metadata = arg;
+		break;
+	case OPT_FIRMWARE:
+		return append(o->firmware, &o->nfirmware, 255, arg, "--firmware files");
+	case OPT_REASON:
+		o->reason = arg;
+		break;
+	case OPT_FORCE:
+		o->force = true;
+		break;
+	case OPT_PUBKEY:
+		o->pubkey = arg;
+		break;
+	case OPT_OLDEST_FIRST:
+		o->oldest_first = true;
+		break;
+	case OPT_WAIT:
+		o->wait = true;
+		break;
+	default:
+		return ctl_fail(EXIT_USAGE, "internal", NULL, "option %d not handled", c);
+	}
+	return 0;
+}
+
+/* Checks across options, before the daemon is asked. */
+static int
+check_combination(const struct opts *o)
+{
+	if (o->json && o->output != NULL && strcmp(o->output, "-") == 0) {
+		return usage_error(
+		    "-o - writes to standard output, where --json prints too: give a "
+		    "file, or drop --json");
+	}
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-	    {"socket", required_argument, NULL, 'S'},
-	    {"token", required_argument, NULL, 'T'},
-	    {"tenant", required_argument, NULL, 'N'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"admin", required_argument, NULL, 'a'},
-	    {"alg", required_argument, NULL, 'A'},
-	    {"description", required_argument, NULL, 'd'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"subject", required_argument, NULL, 's'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"group", required_argument, NULL, 'g'},
-	    {"client", no_argument, NULL, 'C'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"limit", required_argument, NULL, 'L'},
-	    {"cursor", required_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"devconf", required_argument, NULL, 1001},
-	    {"input-base64", required_argument, NULL, 1002},
-	    {"prehashed", no_argument, NULL, 1003},
-	    {"name", required_argument, NULL, 1004},
-	    {"sign-key", required_argument, NULL, 1005},
-	    {"encrypt-key", required_argument, NULL, 1006},
-	    {"encrypt-cert", required_argument, NULL, 1007},
-	    {"cipher", required_argument, NULL, 1008},
-	    {"four-eyes", required_argument, NULL, 1009},
-	    {"quorum", required_argument, NULL, 1010},
-	    {"second-factor", required_argument, NULL, 1011},
-	    {"user", required_argument, NULL, 1012},
-	    {"approver", required_argument, NULL, 1013},
-	    {"status", required_argument, NULL, 1014},
-	    {"type", required_argument, NULL, 1015},
-	    {"since", required_argument, NULL, 1016},
-	    {"count", required_argument, NULL, 1017},
-	    {"sha256", required_argument, NULL, 1018},
-	    {"otp", required_argument, NULL, 1019},
-	    {"chain", required_argument, NULL, 1030},
-	    {"resource", required_argument, NULL, 1031},
-	    {"metadata", required_argument, NULL, 1032},
-	    {"firmware", required_argument, NULL, 1033},
-	    {"reason", required_argument, NULL, 1020},
-	    {"force", no_argument, NULL, 1021},
-	    {"pubkey", required_argument, NULL, 1022},
-	    {"package-key", required_argument, NULL, 1034},
-	    {"no-sign-keys", no_argument, NULL, 1035},
-	    {NULL, 0, NULL, 0},
-	};
 	struct opts o = {0};
-	int c, r;
-	char **pos;
-	int npos;
+	struct ctl_line line;
+	const struct ctl_cmd *cmd;
+	int r, words;
 
 	json_use_wiping_allocator();
+	/* Errors found while the options are read are JSON too when --json comes later. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			ctl_json_errors = true;
+		}
+	}
+	if (argc >= 2 && strcmp(argv[1], "__complete") == 0) {
+		return ctl_complete(&syntax, argv + 2, argc - 2);
+	}
 	o.socket = getenv("SIGNET_SOCKET");
 	o.token = getenv("SIGNET_TOKEN");
 	o.tenant = getenv("SIGNET_TENANT");
-	o.timeout = 120;
+	o.timeout = DEFAULT_TIMEOUT;
 	o.since = -1;
-	while ((c = getopt_long(argc, argv, "o:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'T':
-			o.token = optarg;
-			break;
-		case 'N':
-			o.tenant = optarg;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'a':
-			o.admin = optarg;
-			break;
-		case 'A':
-			o.alg = optarg;
-			break;
-		case 'd':
-			o.description = optarg;
-			break;
-		case 'f':
-			o.file = optarg;
-			break;
-		case 's':
-			o.subject = optarg;
-			break;
-		case 'o':
-			o.output = optarg;
-			break;
-		case 'C':
-			o.client = true;
-			break;
-		case 'g':
-			if (o.ngroups >= MAX_GROUPS) {
-				return usage_error("at most 32 groups");
-			}
-			o.groups[o.ngroups++] = optarg;
-			break;
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 86400) {
-				return usage_error("--timeout takes seconds from 1 to 86400");
-			}
-			o.timeout = (int)v;
-			o.timeout_set = true;
-			break;
-		}
-		case 'L': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 1000) {
-				return usage_error("--limit takes a number from 1 to 1000");
-			}
-			o.limit = v;
-			break;
-		}
-		case 'R':
-			o.cursor = optarg;
-			break;
-		case 1001:
-			o.devconf = optarg;
-			break;
-		case 1002:
-			o.input_b64 = optarg;
-			break;
-		case 1003:
-			o.prehashed = true;
-			break;
-		case 1004:
-			o.name = optarg;
-			break;
-		case 1005:
-		case 1006:
-		case 1012:
-		case 1013: {
-			const char **v = c == 1005   ? o.sign_keys
-					 : c == 1006 ? o.enc_keys
-					 : c == 1012 ? o.users
-						     : o.approvers;
-			int *n = c == 1005   ? &o.nsign_keys
-				 : c == 1006 ? &o.nenc_keys
-				 : c == 1012 ? &o.nusers
-					     : &o.napprovers;
-			if (*n >= MAX_LIST) {
-				return usage_error("too many values for one option");
-			}
-			v[(*n)++] = optarg;
-			break;
-		}
-		case 1007:
-			o.enc_cert = optarg;
-			break;
-		case 1008:
-			o.cipher = optarg;
-			break;
-		case 1009:
-			o.four_eyes = optarg;
-			break;
-		case 1010:
-		case 1016:
-		case 1017: {
-			char *end;
-			long long v = strtoll(optarg, &end, 10);
-			if (*end != '\0' || v < (c == 1016 ? 0 : 1) || (c == 1010 && v > 16)) {
-				return usage_error(
-				    "--quorum takes 1..16, --since 0.., --count 1..");
-			}
-			if (c == 1010) {
-				o.quorum = (long)v;
-			} else if (c == 1016) {
-				o.since = v;
-			} else {
-				o.count = (long)v;
-			}
-			break;
-		}
-		case 1011:
-			o.second_factor = optarg;
-			break;
-		case 1014:
-			o.status = optarg;
-			break;
-		case 1015:
-			o.type = optarg;
-			break;
-		case 1018:
-			o.sha256 = optarg;
-			break;
-		case 1019:
-			o.otp = optarg;
-			break;
-		case 1030:
-			o.chain = optarg;
-			break;
-		case 1031:
-			o.resource = optarg;
-			break;
-		case 1032:
-			o.metadata = optarg;
-			break;
-		case 1033:
-			if (o.nfirmware == 255) {
-				fprintf(stderr, "signetctl: at most 255 --firmware files\n");
-				return EXIT_USAGE;
-			}
-			o.firmware[o.nfirmware++] = optarg;
-			break;
-		case 1020:
-			o.reason = optarg;
-			break;
-		case 1021:
-			o.force = true;
-			break;
-		case 1034:
-			o.package_key = optarg;
-			break;
-		case 1035:
-			o.no_sign_keys = true;
-			break;
-		case 1022:
-			o.pubkey = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("signetctl %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	if ((r = ctl_getopt(argc, argv, &syntax, set_option, &o, &line)) != 0) {
+		return r;
 	}
-	pos = argv + optind;
-	npos = argc - optind;
-	if (npos == 0) {
-		usage(stderr);
+	if (o.version) {
+		printf("signetctl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (line.nwords > 0 && strcmp(line.words[0], "help") == 0) {
+		return ctl_help(&syntax, line.words + 1, line.nwords - 1);
+	}
+	if (o.help) {
+		return ctl_help(&syntax, line.words, line.nwords);
+	}
+	if (line.nwords == 0) {
+		ctl_usage(stderr, &syntax);
 		return EXIT_USAGE;
+	}
+	if ((cmd = ctl_find(&syntax, line.words, line.nwords, &r)) == NULL ||
+	    (r = ctl_check_options(&syntax, cmd, &line)) != 0 || (r = check_combination(&o)) != 0) {
+		return r;
+	}
+	words = cmd->w2 != NULL ? 2 : 1;
+	if (cmd->nargs >= 0 && line.nwords - words != cmd->nargs) {
+		return ctl_fail(EXIT_USAGE, NULL, NULL, "usage: signetctl %s", cmd->usage);
 	}
 	if (o.token != NULL && o.token[0] == '\0') {
 		o.token = NULL;
@@ -2009,24 +2849,10 @@ main(int argc, char **argv)
 	if (o.tenant != NULL && o.tenant[0] == '\0') {
 		o.tenant = NULL;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		const struct cmd *cmd = &commands[i];
-		int words = cmd->w2 != NULL ? 2 : 1;
-		if (strcmp(pos[0], cmd->w1) != 0 ||
-		    (cmd->w2 != NULL && (npos < 2 || strcmp(pos[1], cmd->w2) != 0))) {
-			continue;
-		}
-		if (cmd->nargs >= 0 && npos - words != cmd->nargs) {
-			fprintf(stderr, "signetctl: usage: signetctl %s\n", cmd->usage);
-			return EXIT_USAGE;
-		}
-		sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
-		timeout_ms = o.timeout * 1000;
-		r = cmd->fn(&o, pos + words);
-		client_close(&cl);
-		return r;
-	}
-	fprintf(stderr, "signetctl: unknown command '%s'\n", pos[0]);
-	usage(stderr);
-	return EXIT_USAGE;
+	sock_path = o.socket != NULL ? o.socket : DEFAULT_SOCKET;
+	/* With --wait, --timeout bounds the wait for the task, not each request. */
+	timeout_ms = (o.wait ? DEFAULT_TIMEOUT : o.timeout) * 1000;
+	r = cmd->fn(&o, line.words + words);
+	client_close(&cl);
+	return r;
 }

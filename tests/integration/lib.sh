@@ -106,12 +106,14 @@ stop_daemon() {
 
 ctl() { "$SIGNETCTL" --socket "${DSOCK:-$SOCK}" "$@"; }
 
-# expect_refusal DESCRIPTION CODE COMMAND...: exit status 1 and "signetctl: CODE:" on stderr.
+# expect_refusal DESCRIPTION CODE COMMAND...: exit status 1 and "signetctl: CODE:" on stderr
+# (with --json: {"code": CODE, ...}).
 expect_refusal() {
 	d=$1; code=$2; shift 2
 	erc=0
 	"$@" >"$TMP/out" 2>"$TMP/err" || erc=$?
-	if [ $erc -eq 1 ] && grep -q "^signetctl: $code: " "$TMP/err"; then
+	if [ $erc -eq 1 ] && { grep -q "^signetctl: $code: " "$TMP/err" ||
+		jq -e --arg c "$code" '.code == $c' "$TMP/err" >/dev/null 2>&1; }; then
 		ok "$d"
 	else
 		not_ok "$d (exit $erc, stderr: $(head -c 300 "$TMP/err"))"

@@ -248,9 +248,9 @@ t0=$(now)
 wrc=0
 ctl task wait "$TW" --timeout 2 >"$TMP/out" 2>"$TMP/err" || wrc=$?
 el=$(since "$t0")
-check "task wait --timeout 2 on a waiting task exits 1 ($el s)" test "$wrc" = 1
+check "task wait --timeout 2 on a waiting task exits 124, a timeout ($el s)" test "$wrc" = 124
 check "... after about 2 s" sh -c "awk -v e=$el 'BEGIN { exit !(e >= 1.8 && e < 4) }'"
-check "... saying it is still WAITING" grep -q "still WAITING" "$TMP/err"
+check "... saying it is still WAITING" grep -q "^signetctl: timeout: task .* is still WAITING" "$TMP/err"
 ctl --json task wait "$TW" --timeout 30 >"$TMP/wait.out" 2>"$TMP/wait.err" &
 WPID=$!
 sleep 1

@@ -54,7 +54,8 @@ has signetd /usr/sbin/signetd /lib/systemd/system/signetd.service \
 	/usr/share/doc/signetd/protocol.md.gz /usr/share/doc/signetd/signetd.conf.example.gz
 has signet-front /usr/sbin/signet-front /lib/systemd/system/signet-front.service \
 	/etc/signet/signet-front.conf /usr/share/man/man8/signet-front.8.gz
-has signet-tools /usr/bin/signetctl /usr/share/man/man1/signetctl.1.gz
+has signet-tools /usr/bin/signetctl /usr/share/man/man1/signetctl.1.gz \
+	/usr/share/bash-completion/completions/signetctl
 # signet-verify, once its source is in the tree.
 if [ -f "$SRCDIR/tools/signet-verify.c" ]; then
 	has signet-tools /usr/bin/signet-verify /usr/share/man/man1/signet-verify.1.gz
@@ -121,6 +122,10 @@ else
 	# The packaged binaries run, and accept the configs shipped with them.
 	check "signetd --version matches the package" sh -c "'$R/usr/sbin/signetd' --version | grep -qx 'signetd ${VERSION%-*}'"
 	check "signetctl --version runs" "$R/usr/bin/signetctl" --version
+	# What bash-completion loads for signetctl, with the packaged signetctl's answers.
+	check "the packaged bash completion completes a subcommand" test "$(bash -c \
+		". '$R/usr/share/bash-completion/completions/signetctl' && complete -p signetctl >/dev/null &&
+		COMP_WORDS=('$R/usr/bin/signetctl' task li) COMP_CWORD=2 && _signetctl && echo \"\${COMPREPLY[*]}\"")" = list
 	check "signet-front accepts the shipped signet-front.conf" \
 		"$R/usr/sbin/signet-front" --check-config --config "$R/etc/signet/signet-front.conf"
 	SIGNETD=$R/usr/sbin/signetd

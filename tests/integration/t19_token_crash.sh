@@ -191,8 +191,17 @@ json .result.signature 2>/dev/null | base64 -d >"$TMP/sig" 2>/dev/null || true
 check "the four-eyes key base-ec signed the last approved task (openssl verifies)" \
 	openssl dgst -sha256 -verify "$TMP/base-ec.pub" -signature "$TMP/sig" "$TMP/approved.msg"
 check "the audit log verifies" ctl audit verify
-ctl --json audit list --chain '~appliance' --limit 1000 >"$TMP/out" || fatal "audit list ~appliance"
-audited=$(jq '[.entries[] | select(.verb == "RESTORED_TOKEN")] | length' "$TMP/out")
+# Every page of the appliance chain (each start adds entries and checkpoints).
+: >"$TMP/verbs"
+cursor=
+while :; do
+	ctl --json audit list --chain '~appliance' --limit 1000 ${cursor:+--cursor "$cursor"} \
+		>"$TMP/out" || fatal "audit list ~appliance"
+	jq -r '.entries[].verb' "$TMP/out" >>"$TMP/verbs"
+	cursor=$(jq -r '.cursor // empty' "$TMP/out")
+	[ -n "$cursor" ] || break
+done
+audited=$(grep -c '^RESTORED_TOKEN$' "$TMP/verbs" || true)
 # A crash between an entry and forgetting it records a restore twice, never zero times.
 check "each of the $restores restores is on the appliance audit chain ($audited entries)" \
 	test "$audited" -ge "$restores"
