@@ -621,26 +621,37 @@ answers "GET deviceConfig?size=1: 200" 200 "" GET '/api/v1/deviceConfig?size=1' 
 check "... one device configuration and a cursor" \
 	test "$(jq -r '"\(.deviceConfigs | length) \(.cursor != null)"' "$TMP/out")" = "1 true"
 
-# The audit log, two records a page: the first three pages equal signetctl's.
+# The audit log, two records a page, following the cursor until six entries came. signetd's
+# periodic checkpoints are records of the chain too, not listed (protocol.md, Paging): the first
+# lands at the daemon's first timer tick, among the first entries on a slow machine, and the page
+# that holds it has one entry fewer. What must hold every run: seq 1 to 6 in order, none missing
+# or twice, and each page the same as signetctl's page at the same cursor.
 cur=
-: >"$TMP/seqs"
-for page in 1 2 3; do
+: >"$TMP/paged"
+: >"$TMP/page.diffs"
+page=0
+while [ "$(wc -l <"$TMP/paged")" -lt 6 ] && [ $page -lt 10 ]; do
+	page=$((page + 1))
 	q="size=2${cur:+&cursor=$cur}"
-	answers "auditlog?$q: 200" 200 "" GET "/api/v1/auditlog?$q" "$A"
-	jq '{entries, cursor}' "$TMP/out" >"$TMP/page.rest"
-	ctl --json audit list --limit 2 ${cur:+--cursor "$cur"} | jq '{entries, cursor}' >"$TMP/page.ctl" || true
-	same_json "... page $page: its entries and cursor equal signetctl audit list --limit 2${cur:+ --cursor}" \
-		"$TMP/page.rest" cat "$TMP/page.ctl"
-	jq -r '.entries[].seq' "$TMP/out" >>"$TMP/seqs"
+	st=$(http GET "/api/v1/auditlog?$q" "$A")
+	jq -S '{entries, cursor}' "$TMP/out" >"$TMP/page.rest" 2>/dev/null || true
+	ctl --json audit list --limit 2 ${cur:+--cursor "$cur"} | jq -S '{entries, cursor}' >"$TMP/page.ctl" || true
+	if [ "$st" != 200 ] || ! cmp -s "$TMP/page.rest" "$TMP/page.ctl" ||
+		[ "$(jq '.entries | length' "$TMP/out")" -gt 2 ]; then
+		echo "page $page ($q): $st $(diff "$TMP/page.rest" "$TMP/page.ctl" | head -c 200)" >>"$TMP/page.diffs"
+	fi
+	jq -c '.entries[]' "$TMP/out" >>"$TMP/paged"
 	cur=$(jq -r '.cursor // empty' "$TMP/out")
 	[ -n "$cur" ] || break
 done
-check "the three pages hold seq 1 to 6 in order" test "$(tr '\n' ' ' <"$TMP/seqs")" = "1 2 3 4 5 6 "
+check "auditlog?size=2 pages, each 200, at most two entries, equal to signetctl audit list --limit 2 at the same cursor ($page pages)" \
+	sh -c "! test -s '$TMP/page.diffs' || { head -c 300 '$TMP/page.diffs' >&2; exit 1; }"
+check "the pages hold seq 1 to 6 in order" \
+	test "$(head -n 6 "$TMP/paged" | jq -r .seq | tr '\n' ' ')" = "1 2 3 4 5 6 "
 answers "auditlog/3: 200" 200 "" GET /api/v1/auditlog/3 "$A"
 cp "$TMP/out" "$TMP/one.json"
-http GET '/api/v1/auditlog?size=3' "$A" >/dev/null
 check "... one entry, the one of seq 3 in the listing" \
-	test "$(jq -c '.entries' "$TMP/one.json")" = "$(jq -c '[.entries[2]]' "$TMP/out")"
+	test "$(jq -c '.entries' "$TMP/one.json")" = "$(jq -s -c '[.[] | select(.seq == 3)]' "$TMP/paged")"
 check "... which is alice's creation of USER:carol" \
 	test "$(jq -r '.entries[0] | "\(.seq) \(.verb) \(.resource) \(.actor)"' "$TMP/one.json")" = "3 CREATED USER:carol USER:alice"
 answers "auditlog/999999: 404 not_found" 404 not_found GET /api/v1/auditlog/999999 "$A"
