@@ -106,6 +106,33 @@ stop_daemon() {
 
 ctl() { "$SIGNETCTL" --socket "${DSOCK:-$SOCK}" "$@"; }
 
+# requests: how many requests signetd has taken so far, this status call included.
+requests() { ctl --json status | jq -e .requests; }
+# wait_request N: wait until signetd has taken a request besides these status calls since
+# requests said N: a client started in the background is in flight. 1 if none came in 60 s.
+wait_request() {
+	_wr_prev=$1
+	_wr=0
+	while [ $_wr -lt 1200 ]; do
+		_wr_cur=$(requests) || return 1
+		[ $((_wr_cur - _wr_prev)) -lt 2 ] || return 0
+		_wr_prev=$_wr_cur
+		sleep 0.05
+		_wr=$((_wr + 1))
+	done
+	return 1
+}
+# wait_log ERE: wait until signetd's log has a line matching ERE (a state the test needs, never
+# a sleep); 1 if none came within 60 s.
+wait_log() {
+	_wl=0
+	while ! grep -Eq "$1" "$LOG" 2>/dev/null; do
+		[ $_wl -lt 1200 ] || return 1
+		sleep 0.05
+		_wl=$((_wl + 1))
+	done
+}
+
 # expect_refusal DESCRIPTION CODE COMMAND...: exit status 1 and "signetctl: CODE:" on stderr
 # (with --json: {"code": CODE, ...}).
 expect_refusal() {

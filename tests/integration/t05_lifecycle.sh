@@ -49,9 +49,10 @@ p11 --list-objects --type privkey 2>/dev/null | grep -c 'label: *acme/par-' >"$T
 check "the token holds all 16 private keys once" test "$(cat "$TMP/count")" = 16
 
 # Graceful shutdown: a slow request in flight is answered before the daemon exits.
+R0=$(requests)
 ctl --json key generate slow --alg RSA_4096 >"$TMP/slow.out" 2>"$TMP/slow.err" &
 CPID=$!
-sleep 0.3
+wait_request "$R0" || not_ok "signetd never took the key generate request"
 check "SIGTERM with work in flight still exits cleanly" stop_daemon
 crc=0; wait $CPID || crc=$?
 check "the in-flight request was answered" test $crc -eq 0

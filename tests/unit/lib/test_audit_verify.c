@@ -23,14 +23,6 @@
 #include "lib/codec.h"
 #include "lib/error.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
 #define CHAIN "acme"
 #define N     20 /* entries of the test log */
 #define EVERY 7  /* a checkpoint after every EVERY entries, and one at the end */
@@ -778,9 +770,13 @@ test_format(void **state)
 	fclose(f);
 }
 
-/* 500k entries with a checkpoint every 1000: measured, and only gross regressions fail. */
+/*
+ * 500k entries with a checkpoint every 1000: all verified and counted. The
+ * rate is printed as a comment for the curious, never asserted: a loaded
+ * machine must not fail `make check` (tests/bench measures).
+ */
 static void
-test_speed(void **state)
+test_large_log(void **state)
 {
 	const long long n = 500000;
 	struct audit_verify_result res;
@@ -823,11 +819,8 @@ test_speed(void **state)
 	assert_int_equal(res.checkpoints, n / 1000);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	rate = (double)n / secs;
-	printf("audit verify: %lld entries, %lld checkpoints in %.3f s: %.0f entries/s\n", n,
+	printf("# audit verify: %lld entries, %lld checkpoints in %.3f s: %.0f entries/s\n", n,
 	       n / 1000, secs, rate);
-#ifndef UNDER_SANITIZER
-	assert_true(rate > 100000);
-#endif
 }
 
 int
@@ -844,7 +837,7 @@ main(void)
 	    cmocka_unit_test(test_tail_truncated),
 	    cmocka_unit_test(test_checkpoints_wrong),
 	    cmocka_unit_test(test_format),
-	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_large_log),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
