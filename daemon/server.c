@@ -557,6 +557,14 @@ request_done(struct request *r, void *arg)
 	r->token = r->tenant_hint = NULL;
 	jargs_init(&r->args, NULL);
 	msg_close_fds(r->fds, &r->nfds);
+	if (r->delay_ms > 0 && r->conn->peer.uid == r->conn->srv->d->gateway_uid) {
+		/*
+		 * The gateway waits out the delay itself, after it has given its
+		 * connection back to its pool: held here, the refusals of a few bad
+		 * HTTP clients would hold every pooled connection (signet-front(8)).
+		 */
+		r->delay_ms = 0;
+	}
 	if (r->delay_ms > 0 && !r->conn->closed && !r->conn->srv->draining) {
 		/* The delay after a failed authentication waits on a timer, not on a thread. */
 		struct timeval tv = {r->delay_ms / 1000, (r->delay_ms % 1000) * 1000};
@@ -565,6 +573,15 @@ request_done(struct request *r, void *arg)
 		const struct config *cfg = s->d->cfg;
 		long bound = c->peer.uid == s->d->gateway_uid ? cfg->auth_fail_max_gateway
 							      : cfg->auth_fail_max_per_uid;
+		if (r->authenticated && delayed_of_uid(s, c->peer.uid) >= bound) {
+			/*
+			 * A refused TOTP code of an authenticated user past the bound:
+			 * answered now, not dropped (its outcome is already committed;
+			 * the lockout, not the delay, is what stops guessing).
+			 */
+			request_answer(r);
+			return;
+		}
 		if (delayed_of_uid(s, c->peer.uid) >= bound) {
 			/* Past its own small bound: the connection goes, unanswered. */
 			log_notice("connection from pid %ld (uid %ld): more than %ld failed "

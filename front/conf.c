@@ -46,6 +46,7 @@ static const struct key keys[] = {
     {"max_streams", K_LONG, OFF(max_streams), 0, 1024, 16, NULL},
     {"pool_size", K_LONG, OFF(pool_size), 1, 256, 16, NULL},
     {"daemon_timeout", K_LONG, OFF(daemon_timeout), 1, 3600, 300, NULL},
+    {"auth_fail_delay_ms", K_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -35,6 +35,7 @@ struct front_cfg {
 	long max_streams;        /* event streams at once */
 	long pool_size;          /* connections to signetd at once (calls wait for one) */
 	long daemon_timeout;     /* seconds to wait for signetd's answer */
+	long auth_fail_delay_ms; /* held after a failed authentication, off the pool */
 };
 
 void front_cfg_init(struct front_cfg *c);

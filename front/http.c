@@ -160,6 +160,19 @@ void
 http_call(struct req *q, const char *op, json_t *args, const int *fds, int nfds, struct call *c)
 {
 	pool_call(q->f->pool, op, q->auth, args, fds, nfds, c);
+	/*
+	 * signetd answers the gateway's failed authentications (and refused TOTP
+	 * codes) at once; the delay that slows guessing is held here, on this
+	 * client's own thread, after the pooled connection went back.
+	 */
+	if ((c->err == SIGNET_EUNAUTH || c->err == SIGNET_EOTP_INVALID ||
+	     c->err == SIGNET_EOTP_REPLAYED || c->err == SIGNET_ELOCKED_OUT) &&
+	    q->f->cfg->auth_fail_delay_ms > 0) {
+		struct timespec ts = {q->f->cfg->auth_fail_delay_ms / 1000,
+				      (q->f->cfg->auth_fail_delay_ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+		}
+	}
 }
 
 json_t *

@@ -292,6 +292,12 @@ fi
 answers "no token: 401 unauthenticated" 401 unauthenticated GET /api/v1/signingTask ""
 check "... with WWW-Authenticate: Bearer" test "$(hdr WWW-Authenticate)" = Bearer
 answers "a bad token: 401 unauthenticated" 401 unauthenticated GET /api/v1/signingTask sgn_not_a_token
+# signetd answers the gateway's failed authentications at once (auth_fail_delay_ms = 0 here
+# anyway); the front holds its own delay (auth_fail_delay_ms, default 250 ms) off its pool.
+ft=$(curl -s -o /dev/null -w '%{time_total}' -H 'Authorization: Bearer sgn_not_a_token' \
+	-H 'X-SE-TENANT: acme' "$BASE/api/v1/signingTask")
+check "... answered only after the front's failed-authentication delay (${ft} s >= 0.2 s)" \
+	awk -v t="$ft" 'BEGIN { exit !(t >= 0.2) }'
 answers "an Authorization that is not Bearer: 401" 401 unauthenticated GET /api/v1/signingTask "" \
 	-H "Authorization: Basic $(printf 'alice:x' | base64)"
 answers "an unknown path: 404 not_found" 404 not_found GET /api/v1/nothingHere "$A"
