@@ -12,7 +12,7 @@
 
 #define AUDIT_APPLIANCE   "~appliance" /* the chain of appliance-level entries */
 #define AUDIT_CKPT_EVERY  1000         /* entries between checkpoints */
-#define AUDIT_CKPT_IDLE_S 60           /* a checkpoint this long after entries were added */
+#define AUDIT_CKPT_IDLE_S 60           /* new entries get a checkpoint this long after the last one */
 
 /* Who did it: a subject, or a local peer by uid, or signetd itself. */
 struct audit_actor {
