@@ -38,6 +38,9 @@ struct config {
 	long approval_ttl;     /* [tasks] approval_ttl, seconds a task may wait for approval */
 	long max_input_mb;     /* [tasks] max_input_mb: largest input file, MiB */
 	long copy_inputs;      /* [tasks] copy_inputs: spool every input, even without approval */
+	long ingest_workers;   /* [tasks] ingest_workers: threads that read large inputs */
+	long ingest_per_user;  /* [tasks] ingest_per_user: inputs of one user read at a time */
+	long ingest_per_tenant; /* [tasks] ingest_per_tenant: inputs of one tenant read at a time */
 	long max_key_import;   /* not configurable: raw key file bound */
 };
 

@@ -25,6 +25,7 @@ struct op_desc;
 struct engine;
 struct token_guard;
 struct authfail;
+struct ingest;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -38,6 +39,7 @@ struct daemon {
 	struct engine *engine; /* the threads that run tasks */
 	struct token_guard *guard; /* generations of the embedded token's files, or NULL */
 	struct authfail *authfail; /* failed authentications counted per tenant and source */
+	struct ingest *ingest;     /* the threads that read large inputs */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */

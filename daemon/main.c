@@ -28,6 +28,7 @@
 #include "daemon/authfail.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/ingest.h"
 #include "daemon/init.h"
 #include "daemon/ops.h"
 #include "daemon/sandbox.h"
@@ -301,6 +302,11 @@ run(struct config *cfg)
 		log_err("cannot create the event loop");
 		goto out;
 	}
+	/* Before the server: its workers hand large inputs to these threads. */
+	if (ingest_start(&d) != 0) {
+		log_err("cannot start the ingest threads");
+		goto out;
+	}
 	if (server_start(&d, &d.server) != 0) {
 		goto out;
 	}
@@ -349,8 +355,11 @@ out:
 	 * (it publishes events to the server), then the server, the store and
 	 * the token.
 	 */
+	/* Inputs being read end early; their requests are answered through the workers. */
+	ingest_stop(&d);
 	workers_stop(d.workers);
 	d.workers = NULL;
+	ingest_free(&d);
 	tasks_stop(&d);
 	if (d.store != NULL && d.hsm != NULL && code == 0) {
 		/* The stop is recorded and every chain ends with a signed checkpoint. */

@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "daemon/ingest.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
@@ -102,6 +103,17 @@ spool_view(struct request *r)
 	return o != NULL ? o : json_null();
 }
 
+/* The ingest threads: how many, and the requests whose inputs they read or that wait for one. */
+static json_t *
+ingest_view(struct request *r)
+{
+	struct ingest_stats s;
+
+	ingest_stats(r->d, &s);
+	return json_pack("{s:I, s:I, s:I}", "threads", (json_int_t)s.threads, "running",
+			 (json_int_t)s.running, "waiting", (json_int_t)s.waiting);
+}
+
 int
 op_status(struct request *r)
 {
@@ -130,6 +142,7 @@ op_status(struct request *r)
 	if (r->result != NULL) {
 		json_object_set_new(r->result, "store", store_view(r));
 		json_object_set_new(r->result, "spool", spool_view(r));
+		json_object_set_new(r->result, "ingest", ingest_view(r));
 	}
 	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }

@@ -14,6 +14,7 @@
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
+#include "daemon/ingest.h"
 #include "daemon/package.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
@@ -376,9 +377,9 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 	return 0;
 }
 
-/* The input descriptor: exactly one, a readable regular file on a local file system. */
+/* The input descriptor: exactly one, a readable regular file on a local file system; its size. */
 static int
-input_fd(struct request *r, int *fd)
+input_fd(struct request *r, int *fd, uint64_t *size)
 {
 	struct stat st;
 	int fl;
@@ -402,6 +403,7 @@ input_fd(struct request *r, int *fd)
 	if (st.st_size == 0) {
 		return req_fail(r, SIGNET_EINVAL, "the input file is empty");
 	}
+	*size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -411,128 +413,83 @@ alg_digest_len(enum hsm_alg alg)
 	return alg == HSM_ALG_ECC_NIST_P384 ? 48 : 32;
 }
 
-int
-op_task_sign(struct request *r)
-{
-	struct task_ctx x = {.r = r};
-	const char *b64 = NULL, *name;
-	bool prehashed = false, autohash = false;
-	const json_t *ph;
-	uint8_t *msg = NULL;
-	size_t msglen = 0;
+/* A task.sign request: what the handler learned, and what reading its input adds. */
+struct sign_job {
+	struct task_ctx x;
+	const char *name;
+	bool prehashed;
+	int fd;        /* the input file (the request's), or -1 for inputBase64 */
+	uint64_t size; /* its size when the request came: exactly what is read */
+	uint8_t *msg;  /* inputBase64 decoded, or the message of an Ed25519 key */
+	size_t msglen;
 	struct digests dg;
-	json_t *task = NULL, *result = NULL, *sg, *in;
-	enum hsm_alg alg;
-	bool wait;
-	int rc, fd = -1;
+};
 
-	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
-	    jargs_str(&r->args, "inputBase64", false, MSG_MAX_SIZE, &b64) != 0 ||
-	    (name = task_name_arg(r, "input")) == NULL) {
-		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+static void
+sign_job_free(struct sign_job *j)
+{
+	if (j->msg != NULL) {
+		secure_wipe(j->msg, j->msglen);
+		free(j->msg);
 	}
-	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys.
-	 */
-	ph = json_object_get(r->args.obj, "prehashed");
-	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
-		autohash = true;
-	} else if (jargs_bool(&r->args, "prehashed", false, &prehashed) != 0) {
-		return req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
+	task_ctx_free(&j->x);
+	free(j);
+}
+
+/* Read the input file of J: its digests, and for Ed25519 the message itself. */
+static int
+sign_read(struct request *r, struct sign_job *j, const atomic_bool *stop)
+{
+	enum hsm_alg alg = j->x.key.alg;
+	int rc;
+
+	if (alg == HSM_ALG_ED25519) {
+		if (stop != NULL && atomic_load(stop)) {
+			return req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
+		}
+		if ((j->msg = malloc((size_t)j->size)) == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		j->msglen = (size_t)j->size;
+		if (fd_pread_all(j->fd, j->msg, j->msglen, 0) != 0) {
+			return req_fail(r, SIGNET_EINVAL,
+					"the input file cannot be read, or is shorter than stated");
+		}
+		EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
+		EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(), NULL);
+		j->dg.size = j->msglen;
+		return 0;
 	}
-	if ((b64 == NULL) == (r->nfds == 0)) {
-		return req_fail(r, SIGNET_EINVAL,
-				"give the input either as inputBase64 or as a file descriptor");
+	{
+		struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
+		rc = spool_ingest(&src, NULL, alg == HSM_ALG_ECC_NIST_P384, false, &j->dg, j->x.why,
+				  sizeof(j->x.why));
 	}
-	if (prehashed && b64 == NULL) {
-		return req_fail(r, SIGNET_EINVAL, "a prehashed input is given as inputBase64");
+	if (rc != 0) {
+		return req_fail(r, rc, "%s", j->x.why[0] ? j->x.why : "cannot read the input");
 	}
-	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
-		goto out;
-	}
-	alg = x.key.alg;
-	if (autohash) {
-		prehashed = alg == HSM_ALG_RSA_3072 || alg == HSM_ALG_RSA_4096;
-		if (prehashed && b64 == NULL) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "the input of an RSA-PSS key is its 32-byte SHA-256 digest");
-			goto out;
-		}
-	}
-	if (prehashed && alg == HSM_ALG_ED25519) {
-		rc = req_fail(r, SIGNET_EINVAL,
-			      "Ed25519 signs the message itself: no prehashed input");
-		goto out;
-	}
-	memset(&dg, 0, sizeof(dg));
-	if (b64 != NULL) {
-		long n;
-		msg = malloc(base64_decoded_max(strlen(b64)) + 1);
-		n = msg != NULL ? base64_decode(b64, strlen(b64), msg,
-						base64_decoded_max(strlen(b64)), false)
-				: -1;
-		if (n <= 0) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "inputBase64 must be non-empty standard base64");
-			goto out;
-		}
-		msglen = (size_t)n;
-		if (msglen > INLINE_INPUT_MAX) {
-			rc = req_fail(r, SIGNET_ETOO_LARGE, "inputBase64 holds more than 1 MiB");
-			goto out;
-		}
-		if (prehashed && msglen != alg_digest_len(alg)) {
-			rc =
-			    req_fail(r, SIGNET_EINVAL,
-				     "a prehashed input for %s is a %zu-byte digest, not %zu bytes",
-				     hsm_alg_name(alg), alg_digest_len(alg), msglen);
-			goto out;
-		}
-		if (!prehashed) {
-			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
-			 */
-			EVP_Digest(msg, msglen, dg.sha256, NULL, EVP_sha256(), NULL);
-			if (alg == HSM_ALG_ECC_NIST_P384) {
-				EVP_Digest(msg, msglen, dg.sha384, NULL, EVP_sha384(), NULL);
-			}
-			if (alg == HSM_ALG_ED25519) {
-				EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
-			}
-		}
-		dg.size = msglen;
-	} else {
-		if ((rc = input_fd(r, &fd)) != 0) {
-			goto out;
-		}
-		if (alg == HSM_ALG_ED25519) {
-			rc = fd_read_all(fd, TASK_ED25519_MAX, &msg, &msglen);
-			if (rc == SIGNET_ETOO_LARGE) {
-				rc = req_fail(r, rc, "Ed25519 inputs are limited to %u MiB",
-					      TASK_ED25519_MAX >> 20);
-				goto out;
-			}
-			if (rc != 0) {
-				rc = req_fail(r, SIGNET_EINVAL, "the input file cannot be read");
-				goto out;
-			}
-			EVP_Digest(msg, msglen, dg.sha256, NULL, EVP_sha256(), NULL);
-			EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
-			dg.size = msglen;
-		} else {
-			rc = spool_ingest(fd, NULL, (uint64_t)r->d->cfg->max_input_mb << 20,
-					  alg == HSM_ALG_ECC_NIST_P384, false, &dg, x.why,
-					  sizeof(x.why));
-			if (rc != 0) {
-				rc = req_fail(r, rc, "%s",
-					      x.why[0] ? x.why : "cannot read the input");
-				goto out;
-			}
-		}
-		if (dg.size == 0) {
-			rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
-			goto out;
-		}
-	}
-	task = task_new(r, "SIGNING", x.devconf, name);
+	return 0;
+}
+
+/*
+ * The task of J, its input read: stored waiting for approval, or signed now
+ * and stored DONE or FAILED. CX: on an ingest thread (its session, a
+ * synchronous write); NULL on the request worker (its session; the write
+ * is queued and the answer deferred to its commit).
+ */
+static int
+sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
+{
+	struct task_ctx *x = &j->x;
+	enum hsm_alg alg = x->key.alg;
+	const char *name = j->name;
+	bool prehashed = j->prehashed, wait;
+	uint8_t *msg = j->msg;
+	size_t msglen = j->msglen;
+	json_t *task = NULL, *result = NULL, *sg, *in;
+	int rc;
+
+	task = task_new(r, "SIGNING", x->devconf, name);
 	if (task == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
@@ -542,27 +499,28 @@ op_task_sign(struct request *r)
 			       "sha256", alg_digest_len(alg) == 32 ? hexj(msg, 32) : json_null(),
 			       "prehashed", 1);
 	} else {
-		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)dg.size,
-			       "sha256", hexj(dg.sha256, 32));
+		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)j->dg.size,
+			       "sha256", hexj(j->dg.sha256, 32));
 	}
 	if (alg == HSM_ALG_ECC_NIST_P384) {
 		/* What P-384 signs: shown to approvers and bound by their approvals. */
-		json_object_set_new(in, "sha384", prehashed ? hexj(msg, 48) : hexj(dg.sha384, 48));
+		json_object_set_new(in, "sha384",
+				    prehashed ? hexj(msg, 48) : hexj(j->dg.sha384, 48));
 	}
 	json_array_append_new(json_object_get(task, "inputs"), in);
-	sg = json_pack("{s:s, s:s, s:b}", "key", x.key.label, "algorithm", hsm_alg_name(alg),
+	sg = json_pack("{s:s, s:s, s:b}", "key", x->key.label, "algorithm", hsm_alg_name(alg),
 		       "prehashed", prehashed);
 	if (alg == HSM_ALG_ED25519) {
-		json_object_set_new(sg, "cmsDigest", hexj(dg.sha512, 64));
+		json_object_set_new(sg, "cmsDigest", hexj(j->dg.sha512, 64));
 	} else if (prehashed) {
 		json_object_set_new(sg, "digest", hexj(msg, msglen));
 	} else if (alg == HSM_ALG_ECC_NIST_P384) {
-		json_object_set_new(sg, "digest", hexj(dg.sha384, 48));
+		json_object_set_new(sg, "digest", hexj(j->dg.sha384, 48));
 	} else {
-		json_object_set_new(sg, "digest", hexj(dg.sha256, 32));
+		json_object_set_new(sg, "digest", hexj(j->dg.sha256, 32));
 	}
 	json_object_set_new(task, "signing", sg);
-	wait = needs_approval(x.devconf, x.four_eyes);
+	wait = needs_approval(x->devconf, x->four_eyes);
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -585,27 +543,35 @@ op_task_sign(struct request *r)
 		}
 		rc = task_write(r, task, TS_COUNT, NULL, NULL);
 	} else {
+		struct hsm_session *hs = cx != NULL ? ingest_session(cx) : r->hs;
 		char why[256] = "";
-		if (r->hs == NULL) {
+		if (hs == NULL) {
 			rc = req_fail(r, SIGNET_ETOKEN, "the token is not available");
 			goto out;
 		}
 		/*
 		 * No approval: sign now and record the whole run in one durable
-		 * transaction. The commit is queued: this worker signs the next
-		 * request while the store syncs this one with others.
+		 * transaction. On a request worker the commit is queued: the
+		 * worker signs the next request while the store syncs this one
+		 * with others.
 		 */
-		rc = exec_sign(r->hs, task, &x.key, msg, msglen, &result, why, sizeof(why));
+		rc = exec_sign(hs, task, &x->key, msg, msglen, &result, why, sizeof(why));
 		if (rc != 0) {
 			log_notice("task %s failed: %s",
 				   json_string_value(json_object_get(task, "id")), why);
 		}
-		rc = task_write_deferred(r, task, rc == 0 ? TS_DONE : TS_FAILED,
-					 rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
-					 result);
-		if (rc == 0) {
-			task = result = NULL; /* the commit owns them now */
-			goto out;
+		if (cx == NULL) {
+			rc = task_write_deferred(
+			    r, task, rc == 0 ? TS_DONE : TS_FAILED,
+			    rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)), result);
+			if (rc == 0) {
+				task = result = NULL; /* the commit owns them now */
+				goto out;
+			}
+		} else {
+			rc = task_write(r, task, rc == 0 ? TS_DONE : TS_FAILED,
+					rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
+					result);
 		}
 	}
 	if (rc == 0) {
@@ -616,13 +582,225 @@ op_task_sign(struct request *r)
 		}
 	}
 out:
-	if (msg != NULL) {
-		secure_wipe(msg, msglen);
-		free(msg);
-	}
 	json_decref(result);
 	json_decref(task);
-	task_ctx_free(&x);
+	return rc;
+}
+
+/* On an ingest thread: read the input file, then sign or store the task. */
+static int
+sign_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct sign_job *j = arg;
+	int rc = sign_read(r, j, cx->stop);
+
+	if (rc == 0) {
+		rc = sign_finish(r, j, cx);
+	}
+	sign_job_free(j);
+	return rc;
+}
+
+int
+op_task_sign(struct request *r)
+{
+	struct sign_job *j = calloc(1, sizeof(*j));
+	struct task_ctx *x;
+	const char *b64 = NULL;
+	bool autohash = false;
+	const json_t *ph;
+	enum hsm_alg alg;
+	int rc;
+
+	if (j == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	x = &j->x;
+	x->r = r;
+	j->fd = -1;
+	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x->devconf_id) != 0 ||
+	    jargs_str(&r->args, "inputBase64", false, MSG_MAX_SIZE, &b64) != 0 ||
+	    (j->name = task_name_arg(r, "input")) == NULL) {
+		rc = req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+		goto out;
+	}
+	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys.
+	 */
+	ph = json_object_get(r->args.obj, "prehashed");
+	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
+		autohash = true;
+	} else if (jargs_bool(&r->args, "prehashed", false, &j->prehashed) != 0) {
+		rc = req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
+		goto out;
+	}
+	if ((b64 == NULL) == (r->nfds == 0)) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "give the input either as inputBase64 or as a file descriptor");
+		goto out;
+	}
+	if (j->prehashed && b64 == NULL) {
+		rc = req_fail(r, SIGNET_EINVAL, "a prehashed input is given as inputBase64");
+		goto out;
+	}
+	if ((rc = store_read(r->d->store, task_ctx_txn, x)) != 0) {
+		goto out;
+	}
+	alg = x->key.alg;
+	if (autohash) {
+		j->prehashed = alg == HSM_ALG_RSA_3072 || alg == HSM_ALG_RSA_4096;
+		if (j->prehashed && b64 == NULL) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "the input of an RSA-PSS key is its 32-byte SHA-256 digest");
+			goto out;
+		}
+	}
+	if (j->prehashed && alg == HSM_ALG_ED25519) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "Ed25519 signs the message itself: no prehashed input");
+		goto out;
+	}
+	if (b64 != NULL) {
+		long n;
+		j->msg = malloc(base64_decoded_max(strlen(b64)) + 1);
+		n = j->msg != NULL ? base64_decode(b64, strlen(b64), j->msg,
+						   base64_decoded_max(strlen(b64)), false)
+				   : -1;
+		if (n <= 0) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "inputBase64 must be non-empty standard base64");
+			goto out;
+		}
+		j->msglen = (size_t)n;
+		if (j->msglen > INLINE_INPUT_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "inputBase64 holds more than 1 MiB");
+			goto out;
+		}
+		if (j->prehashed && j->msglen != alg_digest_len(alg)) {
+			rc =
+			    req_fail(r, SIGNET_EINVAL,
+				     "a prehashed input for %s is a %zu-byte digest, not %zu bytes",
+				     hsm_alg_name(alg), alg_digest_len(alg), j->msglen);
+			goto out;
+		}
+		if (!j->prehashed) {
+			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
+			 */
+			EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
+			if (alg == HSM_ALG_ECC_NIST_P384) {
+				EVP_Digest(j->msg, j->msglen, j->dg.sha384, NULL, EVP_sha384(),
+					   NULL);
+			}
+			if (alg == HSM_ALG_ED25519) {
+				EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(),
+					   NULL);
+			}
+		}
+		j->dg.size = j->msglen;
+	} else {
+		if ((rc = input_fd(r, &j->fd, &j->size)) != 0) {
+			goto out;
+		}
+		if (alg == HSM_ALG_ED25519 && j->size > TASK_ED25519_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "Ed25519 inputs are limited to %u MiB",
+				      TASK_ED25519_MAX >> 20);
+			goto out;
+		}
+		if (j->size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE,
+				      "the input is larger than %ld MiB ([tasks] max_input_mb)",
+				      r->d->cfg->max_input_mb);
+			goto out;
+		}
+		if (j->size > INGEST_INLINE_MAX) {
+			/* A large file is read on an ingest thread: this worker serves others. */
+			if ((rc = ingest_submit(r, sign_ingest, j)) == 0) {
+				return 0;
+			}
+			goto out;
+		}
+		if ((rc = sign_read(r, j, NULL)) != 0) {
+			goto out;
+		}
+	}
+	rc = sign_finish(r, j, NULL);
+out:
+	sign_job_free(j);
+	return rc;
+}
+
+/* A task.encrypt request whose input is copied to the spool. */
+struct encrypt_job {
+	json_t *task;
+	char path[PATH_MAX];
+	const char *name, *want; /* in the request's arguments */
+	int fd;                  /* the request's */
+	uint64_t size;           /* exactly what is copied */
+	bool wait;
+};
+
+static void
+encrypt_job_free(struct encrypt_job *j)
+{
+	json_decref(j->task);
+	free(j);
+}
+
+/* Copy J's input to the spool while hashing it, then store its task. STOP: see spool_src. */
+static int
+encrypt_spool(struct request *r, struct encrypt_job *j, const atomic_bool *stop)
+{
+	struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
+	const char *id = json_string_value(json_object_get(j->task, "id"));
+	char why[256] = "";
+	struct digests dg;
+	uint64_t t0 = time_mono_ms();
+	int rc;
+
+	/* The daemon's own copy: what is approved and encrypted cannot change under it. */
+	rc = spool_ingest(&src, j->path, false, false, &dg, why, sizeof(why));
+	if (rc != 0) {
+		return req_fail(r, rc, "%s", why[0] ? why : "cannot read the input");
+	}
+	log_info("task %s: input of %llu bytes spooled in %llu ms", id, (unsigned long long)dg.size,
+		 (unsigned long long)(time_mono_ms() - t0));
+	if (j->want != NULL) {
+		char hex[65];
+		hex_encode(dg.sha256, 32, hex);
+		if (strcasecmp(j->want, hex) != 0) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "the input's SHA-256 does not match the sha256 given");
+			goto out;
+		}
+	}
+	json_array_append_new(json_object_get(j->task, "inputs"),
+			      json_pack("{s:s, s:I, s:o}", "name", j->name, "size",
+					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
+	json_object_set_new(j->task, "spool", json_true());
+	if (j->wait) {
+		json_object_set_new(j->task, "status", json_string("WAITING"));
+		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+	}
+	if ((rc = task_write(r, j->task, TS_COUNT, NULL, NULL)) != 0) {
+		goto out;
+	}
+	if (!j->wait) {
+		tasks_enqueue(r->d, r->subject.tenant, id);
+	}
+	r->result = task_created_view(j->task);
+	return 0;
+out:
+	unlink(j->path);
+	return rc;
+}
+
+/* On an ingest thread: copy the input, store the task. */
+static int
+encrypt_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct encrypt_job *j = arg;
+	int rc = encrypt_spool(r, j, cx->stop);
+
+	encrypt_job_free(j);
 	return rc;
 }
 
@@ -632,10 +810,10 @@ op_task_encrypt(struct request *r)
 	struct task_ctx x = {.r = r};
 	const char *name, *want = NULL, *type, *id;
 	char path[PATH_MAX], fname[64];
-	struct digests dg;
+	struct encrypt_job *j = NULL;
 	json_t *task = NULL, *enc;
-	bool wait, spooled = false;
-	uint64_t t0;
+	bool wait;
+	uint64_t size;
 	int rc, fd = -1, direct_fd = -1;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -643,8 +821,13 @@ op_task_encrypt(struct request *r)
 	    (name = task_name_arg(r, "input")) == NULL) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
-	if ((rc = input_fd(r, &fd)) != 0) {
+	if ((rc = input_fd(r, &fd, &size)) != 0) {
 		return rc;
+	}
+	if (size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+		return req_fail(r, SIGNET_ETOO_LARGE,
+				"the input is larger than %ld MiB ([tasks] max_input_mb)",
+				r->d->cfg->max_input_mb);
 	}
 	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
 		goto out;
@@ -707,20 +890,13 @@ op_task_encrypt(struct request *r)
 		 * hashing it in the same pass, instead of copying it first. Such a
 		 * task does not survive a restart (it fails as interrupted).
 		 */
-		struct stat st;
-		if (fstat(fd, &st) != 0 ||
-		    (uint64_t)st.st_size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
-			rc = req_fail(r, SIGNET_ETOO_LARGE, "the input is larger than %ld MiB",
-				      r->d->cfg->max_input_mb);
-			goto out;
-		}
 		if ((direct_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 			rc = req_fail(r, SIGNET_EUNAVAILABLE, "out of descriptors");
 			goto out;
 		}
-		json_array_append_new(json_object_get(task, "inputs"),
-				      json_pack("{s:s, s:I, s:n}", "name", name, "size",
-						(json_int_t)st.st_size, "sha256"));
+		json_array_append_new(
+		    json_object_get(task, "inputs"),
+		    json_pack("{s:s, s:I, s:n}", "name", name, "size", (json_int_t)size, "sha256"));
 		json_object_set_new(task, "direct", json_true());
 		if (want != NULL) {
 			json_object_set_new(task, "expectedSha256", json_string(want));
@@ -733,49 +909,29 @@ op_task_encrypt(struct request *r)
 		r->result = task_created_view(task);
 		goto out;
 	}
-	/* The daemon's own copy: what is approved and encrypted cannot change under it. */
-	t0 = time_mono_ms();
-	rc = spool_ingest(fd, path, (uint64_t)r->d->cfg->max_input_mb << 20, false, false, &dg,
-			  x.why, sizeof(x.why));
-	if (rc != 0) {
-		rc = req_fail(r, rc, "%s", x.why[0] ? x.why : "cannot read the input");
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	spooled = true;
-	log_info("task %s: input of %llu bytes spooled in %llu ms", id, (unsigned long long)dg.size,
-		 (unsigned long long)(time_mono_ms() - t0));
-	if (dg.size == 0) {
-		rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
-		goto out;
-	}
-	if (want != NULL) {
-		char hex[65];
-		hex_encode(dg.sha256, 32, hex);
-		if (strcasecmp(want, hex) != 0) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "the input's SHA-256 does not match the sha256 given");
-			goto out;
+	j->task = task;
+	task = NULL;
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	j->name = name;
+	j->want = want;
+	j->fd = fd;
+	j->size = size;
+	j->wait = wait;
+	if (size > INGEST_INLINE_MAX) {
+		/* A large file is copied on an ingest thread: this worker serves others. */
+		if ((rc = ingest_submit(r, encrypt_ingest, j)) == 0) {
+			j = NULL;
 		}
-	}
-	json_array_append_new(json_object_get(task, "inputs"),
-			      json_pack("{s:s, s:I, s:o}", "name", name, "size",
-					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
-	json_object_set_new(task, "spool", json_true());
-	if (wait) {
-		json_object_set_new(task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
-	}
-	if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
 		goto out;
 	}
-	spooled = false; /* the task owns it now */
-	if (!wait) {
-		tasks_enqueue(r->d, r->subject.tenant, id);
-	}
-	r->result = task_created_view(task);
+	rc = encrypt_spool(r, j, NULL);
 out:
-	if (spooled) {
-		unlink(path);
+	if (j != NULL) {
+		encrypt_job_free(j);
 	}
 	if (direct_fd >= 0) {
 		close(direct_fd);
@@ -876,8 +1032,9 @@ package_fds_check(struct request *r)
 /* Spool region G as input N of task ID, checking its size and digest; its record in *OUT. */
 static int
 package_ingest(struct request *r, const char *id, size_t n, const struct region *g,
-	       const char *name, const char *role, json_t **out)
+	       const char *name, const char *role, const atomic_bool *stop, json_t **out)
 {
+	struct spool_src src = {.fd = g->fd, .off = g->off, .len = g->size, .stop = stop};
 	char fname[64], path[PATH_MAX], hex[65], why[256] = "";
 	struct digests dg;
 	int rc;
@@ -886,7 +1043,7 @@ package_ingest(struct request *r, const char *id, size_t n, const struct region 
 	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	rc = spool_ingest_range(g->fd, g->off, g->size, path, &dg, why, sizeof(why));
+	rc = spool_ingest(&src, path, false, false, &dg, why, sizeof(why));
 	if (rc != 0) {
 		return req_fail(r, rc, "%s", why[0] ? why : "cannot read an input");
 	}
@@ -914,6 +1071,83 @@ package_unspool(struct request *r, const char *id, size_t n)
 	}
 }
 
+/* A task.package request whose inputs are copied to the spool. */
+struct package_job {
+	json_t *task;
+	struct region *rg, mdr; /* the firmware files and the metadata (size 0: none) */
+	size_t nin;
+	bool wait;
+	uint64_t t0;
+};
+
+static void
+package_job_free(struct package_job *j)
+{
+	json_decref(j->task);
+	free(j->rg);
+	free(j);
+}
+
+/* Copy J's inputs to the spool while hashing them, then store its task. STOP: see spool_src. */
+static int
+package_spool(struct request *r, struct package_job *j, const atomic_bool *stop)
+{
+	const char *id = json_string_value(json_object_get(j->task, "id"));
+	size_t nspooled = 0;
+	json_t *rec;
+	int rc;
+
+	/* The daemon's own copies: what is approved and packaged cannot change under it. */
+	for (size_t i = 0; i < j->nin; i++) {
+		char dflt[32];
+		snprintf(dflt, sizeof(dflt), "input-%zu", i);
+		if ((rc = package_ingest(r, id, i, &j->rg[i], j->rg[i].name ? j->rg[i].name : dflt,
+					 "firmware", stop, &rec)) != 0) {
+			goto out;
+		}
+		nspooled++;
+		json_array_append_new(json_object_get(j->task, "inputs"), rec);
+	}
+	if (j->mdr.size > 0) {
+		if ((rc = package_ingest(r, id, j->nin, &j->mdr, "metadata", "metadata", stop,
+					 &rec)) != 0) {
+			goto out;
+		}
+		nspooled++;
+		json_array_append_new(json_object_get(j->task, "inputs"), rec);
+	}
+	log_info("task %s: %zu inputs spooled in %llu ms", id, nspooled,
+		 (unsigned long long)(time_mono_ms() - j->t0));
+	if (j->wait) {
+		json_object_set_new(j->task, "status", json_string("WAITING"));
+		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+	}
+	if ((rc = task_write(r, j->task, TS_COUNT, NULL, NULL)) != 0) {
+		goto out;
+	}
+	nspooled = 0; /* the task owns them now */
+	if (!j->wait) {
+		tasks_enqueue(r->d, r->subject.tenant, id);
+	}
+	r->result = task_created_view(j->task);
+out:
+	if (nspooled > 0) {
+		package_unspool(r, id, nspooled);
+	}
+	return rc;
+}
+
+/* On an ingest thread: copy the inputs, store the task. */
+static int
+package_ingest_run(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct package_job *j = arg;
+	int rc = package_spool(r, j, cx->stop);
+
+	package_job_free(j);
+	return rc;
+}
+
 int
 op_task_package(struct request *r)
 {
@@ -921,13 +1155,13 @@ op_task_package(struct request *r)
 	const json_t *inputs = json_object_get(r->args.obj, "inputs");
 	const json_t *meta = json_object_get(r->args.obj, "metadata");
 	struct region *rg = NULL, mdr;
-	const char *name, *cname, *fmtname, *id;
+	const char *name, *cname, *fmtname;
 	const struct package_format *fmt;
+	struct package_job *job = NULL;
 	enum hsm_cipher c;
-	size_t nin, nspooled = 0;
-	json_t *task = NULL, *rec;
-	bool wait;
-	uint64_t t0 = time_mono_ms();
+	size_t nin;
+	json_t *task = NULL;
+	uint64_t t0 = time_mono_ms(), total = 0;
 	int rc;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -985,9 +1219,9 @@ op_task_package(struct request *r)
 	 * copy it 255 times), and the spool must have room for them.
 	 */
 	{
-		uint64_t total = mdr.size;
 		struct statfs sf;
 		char spool[PATH_MAX];
+		total = mdr.size;
 		for (size_t i = 0; i < nin; i++) {
 			total += rg[i].size;
 			for (size_t j = 0; j < i; j++) {
@@ -1056,7 +1290,6 @@ op_task_package(struct request *r)
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	id = json_string_value(json_object_get(task, "id"));
 	json_object_set_new(task, "encryption",
 			    json_pack("{s:s, s:s}", "key", x.ekey.label, "cipher", cname));
 	json_object_set_new(
@@ -1064,42 +1297,29 @@ op_task_package(struct request *r)
 	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
 	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
 	json_object_set_new(task, "spool", json_true());
-	/* The daemon's own copies: what is approved and packaged cannot change under it. */
-	for (size_t i = 0; i < nin; i++) {
-		char dflt[32];
-		snprintf(dflt, sizeof(dflt), "input-%zu", i);
-		if ((rc = package_ingest(r, id, i, &rg[i], rg[i].name ? rg[i].name : dflt,
-					 "firmware", &rec)) != 0) {
-			goto out;
-		}
-		nspooled++;
-		json_array_append_new(json_object_get(task, "inputs"), rec);
-	}
-	if (mdr.size > 0) {
-		if ((rc = package_ingest(r, id, nin, &mdr, "metadata", "metadata", &rec)) != 0) {
-			goto out;
-		}
-		nspooled++;
-		json_array_append_new(json_object_get(task, "inputs"), rec);
-	}
-	log_info("task %s: %zu inputs spooled in %llu ms", id, nspooled,
-		 (unsigned long long)(time_mono_ms() - t0));
-	wait = needs_approval(x.devconf, x.four_eyes);
-	if (wait) {
-		json_object_set_new(task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
-	}
-	if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	nspooled = 0; /* the task owns them now */
-	if (!wait) {
-		tasks_enqueue(r->d, r->subject.tenant, id);
+	job->task = task;
+	task = NULL;
+	job->rg = rg;
+	rg = NULL;
+	job->mdr = mdr;
+	job->nin = nin;
+	job->wait = needs_approval(x.devconf, x.four_eyes);
+	job->t0 = t0;
+	if (total > INGEST_INLINE_MAX) {
+		/* Large files are copied on an ingest thread: this worker serves others. */
+		if ((rc = ingest_submit(r, package_ingest_run, job)) == 0) {
+			job = NULL;
+		}
+		goto out;
 	}
-	r->result = task_created_view(task);
+	rc = package_spool(r, job, NULL);
 out:
-	if (nspooled > 0) {
-		package_unspool(r, json_string_value(json_object_get(task, "id")), nspooled);
+	if (job != NULL) {
+		package_job_free(job);
 	}
 	free(rg);
 	json_decref(task);

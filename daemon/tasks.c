@@ -447,10 +447,9 @@ ingest_write_err(int e, const char *path, char *why, size_t whylen)
 	return r;
 }
 
-/* Copy from START: LEN bytes exactly when EXACT, else to the end of the file (at most MAX). */
-static int
-ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, uint64_t max,
-       bool want384, bool want512, struct digests *out, char *why, size_t whylen)
+int
+spool_ingest(const struct spool_src *src, const char *path, bool want384, bool want512,
+	     struct digests *out, char *why, size_t whylen)
 {
 	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c384 = NULL, *c512 = NULL;
 	uint8_t *buf = malloc(INGEST_CHUNK);
@@ -479,10 +478,15 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 	for (;;) {
 		size_t want = INGEST_CHUNK;
 		ssize_t n;
-		if (exact && len - off < want) {
-			want = (size_t)(len - off);
+		if (src->len - off < want) {
+			want = (size_t)(src->len - off);
 		}
-		n = want > 0 ? pread(in_fd, buf, want, (off_t)(start + off)) : 0;
+		if (src->stop != NULL && atomic_load(src->stop)) {
+			snprintf(why, whylen, "the daemon is shutting down");
+			r = SIGNET_EUNAVAILABLE;
+			goto done;
+		}
+		n = want > 0 ? pread(src->fd, buf, want, (off_t)(src->off + off)) : 0;
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -492,18 +496,12 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 			goto done;
 		}
 		if (n == 0) {
-			if (exact && off < len) {
+			if (off < src->len) {
 				snprintf(why, whylen, "the input file is shorter than stated");
 				r = SIGNET_EINVAL;
 				goto done;
 			}
 			break;
-		}
-		if (off + (uint64_t)n > max) {
-			snprintf(why, whylen, "the input is larger than %llu bytes",
-				 (unsigned long long)max);
-			r = SIGNET_ETOO_LARGE;
-			goto done;
 		}
 		EVP_DigestUpdate(c256, buf, (size_t)n);
 		if (c384 != NULL) {
@@ -539,18 +537,4 @@ done:
 	EVP_MD_CTX_free(c384);
 	EVP_MD_CTX_free(c512);
 	return r;
-}
-
-int
-spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
-	     struct digests *out, char *why, size_t whylen)
-{
-	return ingest(in_fd, 0, 0, false, path, max, want384, want512, out, why, whylen);
-}
-
-int
-spool_ingest_range(int in_fd, uint64_t off, uint64_t len, const char *path, struct digests *out,
-		   char *why, size_t whylen)
-{
-	return ingest(in_fd, off, len, true, path, UINT64_MAX, false, false, out, why, whylen);
 }

@@ -343,6 +343,13 @@ h_status(const json_t *r)
 	       (long long)json_integer_value(json_object_get(r, "connections")),
 	       (long long)json_integer_value(json_object_get(r, "workers")));
 	h_status_space(json_object_get(r, "store"), json_object_get(r, "spool"));
+	if (json_is_object(json_object_get(r, "ingest"))) {
+		const json_t *in = json_object_get(r, "ingest");
+		printf("ingest: %lld reading, %lld waiting (%lld threads)\n",
+		       (long long)json_integer_value(json_object_get(in, "running")),
+		       (long long)json_integer_value(json_object_get(in, "waiting")),
+		       (long long)json_integer_value(json_object_get(in, "threads")));
+	}
 }
 
 static int
