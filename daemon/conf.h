@@ -41,6 +41,9 @@ struct config {
 	long ingest_workers;   /* [tasks] ingest_workers: threads that read large inputs */
 	long ingest_per_user;  /* [tasks] ingest_per_user: inputs of one user read at a time */
 	long ingest_per_tenant; /* [tasks] ingest_per_tenant: inputs of one tenant read at a time */
+	long spool_quota_tenant_mb; /* [tasks] spool_quota_tenant_mb: a tenant's spool bytes, MiB */
+	long spool_quota_user_mb;   /* [tasks] spool_quota_user_mb: a user's spool bytes, MiB */
+	long spool_reserve_mb;      /* [tasks] spool_reserve_mb: free space spool copies leave */
 	long max_key_import;   /* not configurable: raw key file bound */
 };
 

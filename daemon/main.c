@@ -31,6 +31,7 @@
 #include "daemon/ingest.h"
 #include "daemon/init.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/sandbox.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -290,6 +291,9 @@ run(struct config *cfg)
 		goto out;
 	}
 	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
+	if (quota_start(&d) != 0) {
+		goto out;
+	}
 	if (keys_check_all(&d, missing, sizeof(missing), &missing_used) != 0 ||
 	    otp_seeds_check_all(&d, missing, sizeof(missing), &missing_used) != 0) {
 		log_err("cannot check the keys in the token");
@@ -382,6 +386,7 @@ out:
 	if (sigint != NULL) {
 		event_free(sigint);
 	}
+	quota_stop(&d);
 	store_close(d.store);
 	hsm_close(d.hsm);
 	token_guard_close(d.guard);

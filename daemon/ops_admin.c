@@ -12,6 +12,7 @@
 
 #include "daemon/ingest.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "hsm/hsm.h"
@@ -96,7 +97,9 @@ spool_view(struct request *r)
 		}
 		closedir(dp);
 	}
-	o = json_pack("{s:I, s:I}", "used", (json_int_t)bytes, "files", (json_int_t)files);
+	o = json_pack("{s:I, s:I, s:I, s:I}", "used", (json_int_t)bytes, "files", (json_int_t)files,
+		      "claimed", (json_int_t)quota_claimed(r->d), "reserve",
+		      (json_int_t)((uint64_t)r->d->cfg->spool_reserve_mb << 20));
 	if (o != NULL && spool_path(r->d, "", "", dir, sizeof(dir)) == 0) {
 		fs_add(o, dir);
 	}

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "daemon/audit.h"
@@ -17,6 +16,7 @@
 #include "daemon/ingest.h"
 #include "daemon/package.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -24,6 +24,7 @@
 #include "daemon/workers.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
+#include "lib/envelope.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -33,7 +34,6 @@
 #define INLINE_INPUT_MAX (1u << 20) /* inputBase64, decoded */
 #define WAIT_DEFAULT_S   60
 #define WAIT_MAX_S       3600
-#define SPOOL_RESERVE    (64u << 20) /* free space a package's inputs leave in the spool */
 
 /* What creating a task needs from the store, read in one snapshot. */
 struct task_ctx {
@@ -423,11 +423,13 @@ struct sign_job {
 	uint8_t *msg;  /* inputBase64 decoded, or the message of an Ed25519 key */
 	size_t msglen;
 	struct digests dg;
+	struct quota_claim claim; /* an Ed25519 message kept in the spool for approval */
 };
 
 static void
 sign_job_free(struct sign_job *j)
 {
+	quota_release(j->x.r->d, &j->claim);
 	if (j->msg != NULL) {
 		secure_wipe(j->msg, j->msglen);
 		free(j->msg);
@@ -601,6 +603,17 @@ sign_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
 	return rc;
 }
 
+/* An Ed25519 message that waits for approval is kept in the spool: claimed before a byte is read.
+ */
+static int
+sign_claim(struct request *r, struct sign_job *j, uint64_t len)
+{
+	if (j->x.key.alg != HSM_ALG_ED25519 || !needs_approval(j->x.devconf, j->x.four_eyes)) {
+		return 0;
+	}
+	return quota_claim(r, len, len, &j->claim);
+}
+
 int
 op_task_sign(struct request *r)
 {
@@ -682,6 +695,9 @@ op_task_sign(struct request *r)
 				     hsm_alg_name(alg), alg_digest_len(alg), j->msglen);
 			goto out;
 		}
+		if ((rc = sign_claim(r, j, j->msglen)) != 0) {
+			goto out;
+		}
 		if (!j->prehashed) {
 			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
 			 */
@@ -711,6 +727,9 @@ op_task_sign(struct request *r)
 				      r->d->cfg->max_input_mb);
 			goto out;
 		}
+		if ((rc = sign_claim(r, j, j->size)) != 0) {
+			goto out;
+		}
 		if (j->size > INGEST_INLINE_MAX) {
 			/* A large file is read on an ingest thread: this worker serves others. */
 			if ((rc = ingest_submit(r, sign_ingest, j)) == 0) {
@@ -736,11 +755,13 @@ struct encrypt_job {
 	int fd;                  /* the request's */
 	uint64_t size;           /* exactly what is copied */
 	bool wait;
+	struct quota_claim claim; /* the copy and the result, until the task record holds them */
 };
 
 static void
-encrypt_job_free(struct encrypt_job *j)
+encrypt_job_free(struct daemon *d, struct encrypt_job *j)
 {
+	quota_release(d, &j->claim);
 	json_decref(j->task);
 	free(j);
 }
@@ -800,20 +821,22 @@ encrypt_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
 	struct encrypt_job *j = arg;
 	int rc = encrypt_spool(r, j, cx->stop);
 
-	encrypt_job_free(j);
+	encrypt_job_free(r->d, j);
 	return rc;
 }
 
 int
 op_task_encrypt(struct request *r)
 {
+	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
 	const char *name, *want = NULL, *type, *id;
 	char path[PATH_MAX], fname[64];
 	struct encrypt_job *j = NULL;
+	struct quota_claim claim = {0};
 	json_t *task = NULL, *enc;
 	bool wait;
-	uint64_t size;
+	uint64_t size, out_max;
 	int rc, fd = -1, direct_fd = -1;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -859,12 +882,15 @@ op_task_encrypt(struct request *r)
 		}
 		json_object_set_new(enc, "key", json_string(x.key.label));
 		json_object_set_new(enc, "cipher", json_string(cname));
+		out_max = hsm_cipher_out_max(c, size);
 	} else {
 		json_object_set_new(enc, "certificateSha256",
 				    json_incref(json_object_get(x.enc_ref, "sha256")));
 		json_object_set_new(enc, "certificatePem",
 				    json_incref(json_object_get(x.enc_ref, "certificatePem")));
 		json_object_set_new(enc, "format", json_string("CMS_ENVELOPED_DATA"));
+		out_max = envelope_size_max(
+		    size, json_string_length(json_object_get(x.enc_ref, "certificatePem")));
 	}
 	task = task_new(r, "ENCRYPTION", x.devconf, name);
 	if (task == NULL) {
@@ -873,6 +899,8 @@ op_task_encrypt(struct request *r)
 		goto out;
 	}
 	json_object_set_new(task, "encryption", enc);
+	/* The result's room is the requester's from the start (quota.h). */
+	json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
 	id = json_string_value(json_object_get(task, "id"));
 	snprintf(fname, sizeof(fname), "%s.0", id);
 	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
@@ -890,6 +918,9 @@ op_task_encrypt(struct request *r)
 		 * hashing it in the same pass, instead of copying it first. Such a
 		 * task does not survive a restart (it fails as interrupted).
 		 */
+		if ((rc = quota_claim(r, out_max, 0, &claim)) != 0) {
+			goto out;
+		}
 		if ((direct_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 			rc = req_fail(r, SIGNET_EUNAVAILABLE, "out of descriptors");
 			goto out;
@@ -921,6 +952,10 @@ op_task_encrypt(struct request *r)
 	j->fd = fd;
 	j->size = size;
 	j->wait = wait;
+	/* Decided before a byte is written, from the file's size. */
+	if ((rc = quota_claim(r, size + out_max, size, &j->claim)) != 0) {
+		goto out;
+	}
 	if (size > INGEST_INLINE_MAX) {
 		/* A large file is copied on an ingest thread: this worker serves others. */
 		if ((rc = ingest_submit(r, encrypt_ingest, j)) == 0) {
@@ -931,8 +966,9 @@ op_task_encrypt(struct request *r)
 	rc = encrypt_spool(r, j, NULL);
 out:
 	if (j != NULL) {
-		encrypt_job_free(j);
+		encrypt_job_free(d, j);
 	}
+	quota_release(d, &claim);
 	if (direct_fd >= 0) {
 		close(direct_fd);
 	}
@@ -1078,11 +1114,13 @@ struct package_job {
 	size_t nin;
 	bool wait;
 	uint64_t t0;
+	struct quota_claim claim; /* the copies and the package, until the task record holds them */
 };
 
 static void
-package_job_free(struct package_job *j)
+package_job_free(struct daemon *d, struct package_job *j)
 {
+	quota_release(d, &j->claim);
 	json_decref(j->task);
 	free(j->rg);
 	free(j);
@@ -1144,13 +1182,14 @@ package_ingest_run(struct request *r, struct ingest_ctx *cx, void *arg)
 	struct package_job *j = arg;
 	int rc = package_spool(r, j, cx->stop);
 
-	package_job_free(j);
+	package_job_free(r->d, j);
 	return rc;
 }
 
 int
 op_task_package(struct request *r)
 {
+	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
 	const json_t *inputs = json_object_get(r->args.obj, "inputs");
 	const json_t *meta = json_object_get(r->args.obj, "metadata");
@@ -1161,7 +1200,7 @@ op_task_package(struct request *r)
 	enum hsm_cipher c;
 	size_t nin;
 	json_t *task = NULL;
-	uint64_t t0 = time_mono_ms(), total = 0;
+	uint64_t t0 = time_mono_ms(), total = 0, out_max;
 	int rc;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -1216,11 +1255,9 @@ op_task_package(struct request *r)
 	 * What is copied is bounded as a whole, not per file: the inputs
 	 * together stay within [tasks] max_input_mb, no two regions of one
 	 * descriptor overlap (255 names for one sparse region would otherwise
-	 * copy it 255 times), and the spool must have room for them.
+	 * copy it 255 times); the spool's room for them is claimed below.
 	 */
 	{
-		struct statfs sf;
-		char spool[PATH_MAX];
 		total = mdr.size;
 		for (size_t i = 0; i < nin; i++) {
 			total += rg[i].size;
@@ -1246,13 +1283,6 @@ op_task_package(struct request *r)
 			    r, SIGNET_ETOO_LARGE,
 			    "the inputs together are larger than %ld MiB ([tasks] max_input_mb)",
 			    r->d->cfg->max_input_mb);
-			goto out;
-		}
-		if (spool_path(r->d, "in", "", spool, sizeof(spool)) == 0 &&
-		    statfs(spool, &sf) == 0 &&
-		    (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize < total + SPOOL_RESERVE) {
-			rc = req_fail(r, SIGNET_ENOSPACE,
-				      "no space left in the spool for these inputs now");
 			goto out;
 		}
 	}
@@ -1297,6 +1327,20 @@ op_task_package(struct request *r)
 	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
 	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
 	json_object_set_new(task, "spool", json_true());
+	{
+		/* The result's room is the requester's from the start (quota.h). */
+		uint64_t *sizes = calloc(nin, sizeof(*sizes));
+		if (sizes == NULL) {
+			rc = SIGNET_EINTERNAL;
+			goto out;
+		}
+		for (size_t i = 0; i < nin; i++) {
+			sizes[i] = rg[i].size;
+		}
+		out_max = package_size_max(fmt, c, sizes, (unsigned)nin, (size_t)mdr.size);
+		free(sizes);
+		json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
+	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
@@ -1309,6 +1353,10 @@ op_task_package(struct request *r)
 	job->nin = nin;
 	job->wait = needs_approval(x.devconf, x.four_eyes);
 	job->t0 = t0;
+	/* Decided before a byte is written, from the regions' sizes. */
+	if ((rc = quota_claim(r, total + out_max, total, &job->claim)) != 0) {
+		goto out;
+	}
 	if (total > INGEST_INLINE_MAX) {
 		/* Large files are copied on an ingest thread: this worker serves others. */
 		if ((rc = ingest_submit(r, package_ingest_run, job)) == 0) {
@@ -1319,7 +1367,7 @@ op_task_package(struct request *r)
 	rc = package_spool(r, job, NULL);
 out:
 	if (job != NULL) {
-		package_job_free(job);
+		package_job_free(d, job);
 	}
 	free(rg);
 	json_decref(task);

@@ -78,6 +78,18 @@ package_format_find(const char *name)
 	return NULL;
 }
 
+uint64_t
+package_size_max(const struct package_format *f, enum hsm_cipher c, const uint64_t *sizes,
+		 unsigned nseg, size_t mdlen)
+{
+	uint64_t n = f->header_size(nseg, mdlen) + PACKAGE_SIG_MAX;
+
+	for (unsigned i = 0; i < nseg; i++) {
+		n += hsm_cipher_out_max(c, sizes[i]);
+	}
+	return n;
+}
+
 bool
 package_sig_supported(enum hsm_alg alg)
 {
@@ -298,7 +310,7 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	struct keyref ek, sk;
 	bool have_ek = false, have_sk = false;
 	char tmppath[PATH_MAX], outpath[PATH_MAX], name[80], inpath[PATH_MAX], cid[TASK_ID_LEN + 1];
-	uint8_t *hdr = NULL, *md = NULL, sig[1024], digest[64], file_sha[32];
+	uint8_t *hdr = NULL, *md = NULL, sig[PACKAGE_SIG_MAX], digest[64], file_sha[32];
 	size_t hlen = 0, hsize, siglen = sizeof(sig), dlen = 0, ninputs = json_array_size(inputs);
 	uint64_t off, t0 = time_mono_ms();
 	int out_fd = -1, r;

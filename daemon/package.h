@@ -39,7 +39,16 @@ struct package_format {
 	int (*header)(const struct package_plan *p, uint8_t **out, size_t *len);
 };
 
+#define PACKAGE_SIG_MAX 1024 /* the longest signature of a header (RSA-4096: 512 bytes) */
+
 const struct package_format *package_format_find(const char *name);
+/*
+ * The most bytes a package of format F takes: the header for NSEG firmware
+ * files (SIZES) and MDLEN bytes of metadata, each segment encrypted with
+ * cipher C, and the signature.
+ */
+uint64_t package_size_max(const struct package_format *f, enum hsm_cipher c, const uint64_t *sizes,
+			  unsigned nseg, size_t mdlen);
 /* Can the format's signature codes name this signing algorithm? */
 bool package_sig_supported(enum hsm_alg alg);
 

@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "daemon/quota.h"
 #include "daemon/server.h"
 #include "daemon/tasks.h"
 #include "lib/codec.h"
@@ -192,14 +193,21 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 	enum task_status st = task_status_of(task);
 	char key[256];
 	size_t klen;
-	json_t *empty;
+	uint64_t before = 0;
+	json_t *empty, *prev = NULL;
 
 	if (tenant == NULL || !task_id_valid(id) || st == TS_COUNT) {
 		return SIGNET_EINTERNAL;
 	}
 	json_object_set_new(task, "updatedAt", json_integer(time_now()));
 	klen = store_key2(key, sizeof(key), tenant, id);
+	/* What the record held in the spool before: its sums change with it (quota.h). */
+	if (old != TS_COUNT && store_get_json(t, STORE_DB_TASKS, key, klen, &prev) == 0) {
+		before = quota_task_charge(prev);
+	}
+	json_decref(prev);
 	store_put_json(t, STORE_DB_TASKS, key, klen, task, false);
+	quota_task_update(t, task, before);
 	if (old != st) {
 		if (old != TS_COUNT) {
 			klen = index_key(key, sizeof(key), tenant, old, id);
@@ -277,6 +285,7 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	/* One record, one index entry, one event per status passed through. */
 	klen = store_key2(key, sizeof(key), tenant, id);
 	store_put_json(t, STORE_DB_TASKS, key, klen, task, true);
+	quota_task_update(t, task, 0);
 	empty = json_object();
 	klen = index_key(key, sizeof(key), tenant, last, id);
 	store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
@@ -372,8 +381,10 @@ task_view(const json_t *task)
 	json_t *v = json_deep_copy(task);
 
 	if (v != NULL) {
-		/* Where the daemon keeps things is its own business. */
+		/* Where the daemon keeps things, and what it keeps room for, is its own business.
+		 */
 		json_object_del(v, "spool");
+		json_object_del(v, "resultMax");
 	}
 	return v;
 }
