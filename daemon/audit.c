@@ -391,13 +391,14 @@ audit_authfail_flush(struct daemon *d, bool all)
 	} while (n == ARRAY_SIZE(sums));
 }
 
-void
-audit_after(struct request *r)
+/* FINISH: R is a deferred request whose work ended; it goes to the loop here, entry or not. */
+static void
+after_run(struct request *r, bool finish)
 {
 	struct after x = {0}, *xp;
 
 	if (r->audited || r->resumed || r->op == NULL || strcmp(r->op->name, "status") == 0) {
-		return;
+		goto none;
 	}
 	if (r->authenticated) {
 		snprintf(x.chain, sizeof(x.chain), "%s", r->subject.tenant);
@@ -416,13 +417,13 @@ audit_after(struct request *r)
 		}
 		if (!own) {
 			r->audited = true;
-			return;
+			goto none;
 		}
 		snprintf(x.chain, sizeof(x.chain), "%s", r->tenant_hint);
 	} else if (r->local) {
 		snprintf(x.chain, sizeof(x.chain), "%s", AUDIT_APPLIANCE);
 	} else {
-		return; /* no tenant known: the log line is all there is */
+		goto none; /* no tenant known: the log line is all there is */
 	}
 	resource_of(r, x.resource, sizeof(x.resource));
 	if (strcmp(r->op->name, "backup") == 0) {
@@ -461,18 +462,38 @@ audit_after(struct request *r)
 		log_err("audit: cannot record %s of %s: the request is refused", x.verb,
 			r->op->name);
 		audit_refuse(r, SIGNET_EUNAVAILABLE);
-		return;
+		goto none;
 	}
 	*xp = x;
 	xp->r = r;
-	r->deferred = true;
-	if (store_write_async(r->d->store, after_txn, xp, after_done) != 0) {
-		log_err("audit: cannot record %s of %s: the request is refused", x.verb,
-			r->op->name);
-		r->deferred = false;
-		free(xp);
-		audit_refuse(r, SIGNET_EUNAVAILABLE);
+	if (!finish) {
+		r->deferred = true;
 	}
+	if (store_write_async(r->d->store, after_txn, xp, after_done) == 0) {
+		return;
+	}
+	log_err("audit: cannot record %s of %s: the request is refused", x.verb, r->op->name);
+	if (!finish) {
+		r->deferred = false;
+	}
+	free(xp);
+	audit_refuse(r, SIGNET_EUNAVAILABLE);
+none:
+	if (finish) {
+		workers_finish(r->d->workers, r);
+	}
+}
+
+void
+audit_after(struct request *r)
+{
+	after_run(r, false);
+}
+
+void
+audit_after_finish(struct request *r)
+{
+	after_run(r, true);
 }
 
 struct tenant_check {

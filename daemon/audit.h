@@ -37,6 +37,8 @@ int audit_req(struct store_txn *t, struct request *r, const char *verb, const ch
 	      const char *message, const json_t *value);
 /* After an op that did not audit inside its transaction (reads, refusals): one entry of its own. */
 void audit_after(struct request *r);
+/* The same for a deferred request whose work ended (any thread); then hands R to the loop. */
+void audit_after_finish(struct request *r);
 /*
  * Write the counted failed authentications of windows that ended (all of
  * them when ALL, at shutdown: then synchronously).

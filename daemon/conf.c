@@ -66,6 +66,14 @@ static const struct cfg_key cfg_keys[] = {
     {"tasks", "approval_ttl", CFG_LONG, OFF(approval_ttl), 1, 31536000, 259200, NULL},
     {"tasks", "max_input_mb", CFG_LONG, OFF(max_input_mb), 1, 4095, 4095, NULL},
     {"tasks", "copy_inputs", CFG_LONG, OFF(copy_inputs), 0, 1, 0, NULL},
+    {"tasks", "ingest_workers", CFG_LONG, OFF(ingest_workers), 1, 64, 4, NULL},
+    {"tasks", "ingest_per_user", CFG_LONG, OFF(ingest_per_user), 1, 64, 1, NULL},
+    {"tasks", "ingest_per_tenant", CFG_LONG, OFF(ingest_per_tenant), 1, 64, 2, NULL},
+    {"tasks", "spool_quota_tenant_mb", CFG_LONG, OFF(spool_quota_tenant_mb), 0, 1073741824, 65536,
+     NULL},
+    {"tasks", "spool_quota_user_mb", CFG_LONG, OFF(spool_quota_user_mb), 0, 1073741824, 16384,
+     NULL},
+    {"tasks", "spool_reserve_mb", CFG_LONG, OFF(spool_reserve_mb), 0, 1048576, 64, NULL},
 };
 
 #define CONFIG_FILE_MAX (64 * 1024) /* bytes */

@@ -38,6 +38,12 @@ struct config {
 	long approval_ttl;     /* [tasks] approval_ttl, seconds a task may wait for approval */
 	long max_input_mb;     /* [tasks] max_input_mb: largest input file, MiB */
 	long copy_inputs;      /* [tasks] copy_inputs: spool every input, even without approval */
+	long ingest_workers;   /* [tasks] ingest_workers: threads that read large inputs */
+	long ingest_per_user;  /* [tasks] ingest_per_user: inputs of one user read at a time */
+	long ingest_per_tenant; /* [tasks] ingest_per_tenant: inputs of one tenant read at a time */
+	long spool_quota_tenant_mb; /* [tasks] spool_quota_tenant_mb: a tenant's spool bytes, MiB */
+	long spool_quota_user_mb;   /* [tasks] spool_quota_user_mb: a user's spool bytes, MiB */
+	long spool_reserve_mb;      /* [tasks] spool_reserve_mb: free space spool copies leave */
 	long max_key_import;   /* not configurable: raw key file bound */
 };
 

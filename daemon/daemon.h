@@ -25,6 +25,8 @@ struct op_desc;
 struct engine;
 struct token_guard;
 struct authfail;
+struct ingest;
+struct quota;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -38,6 +40,8 @@ struct daemon {
 	struct engine *engine; /* the threads that run tasks */
 	struct token_guard *guard; /* generations of the embedded token's files, or NULL */
 	struct authfail *authfail; /* failed authentications counted per tenant and source */
+	struct ingest *ingest;     /* the threads that read large inputs */
+	struct quota *quota;       /* claims of spool space not yet in a task record */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */

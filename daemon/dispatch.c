@@ -213,3 +213,10 @@ dispatch_complete(struct request *r, int rc)
 		}
 	}
 }
+
+void
+dispatch_finish(struct request *r, int rc)
+{
+	dispatch_complete(r, rc);
+	audit_after_finish(r);
+}

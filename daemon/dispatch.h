@@ -36,3 +36,9 @@ void dispatch_run(struct request *r);
 /* After the handler (or its deferred commit): turn RC into the answer's error, drop partial
  * results. */
 void dispatch_complete(struct request *r, int rc);
+/*
+ * A deferred request's work ended off its worker (any thread): its answer
+ * from RC, an audit entry of its own when its work wrote none, then the
+ * loop sends it.
+ */
+void dispatch_finish(struct request *r, int rc);

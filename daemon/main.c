@@ -29,8 +29,10 @@
 #include "daemon/authfail.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/ingest.h"
 #include "daemon/init.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/sandbox.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -299,6 +301,9 @@ run(struct config *cfg)
 		goto out;
 	}
 	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
+	if (quota_start(&d) != 0) {
+		goto out;
+	}
 	/*
 	 * The embedded token's files before the module reads them: damaged ones
 	 * (a crash while they were rewritten) are replaced from the newest good
@@ -344,6 +349,11 @@ run(struct config *cfg)
 	}
 	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL) {
 		log_err("cannot create the event loop");
+		goto out;
+	}
+	/* Before the server: its workers hand large inputs to these threads. */
+	if (ingest_start(&d) != 0) {
+		log_err("cannot start the ingest threads");
 		goto out;
 	}
 	if (server_start(&d, &d.server) != 0) {
@@ -394,8 +404,11 @@ out:
 	 * (it publishes events to the server), then the server, the store and
 	 * the token.
 	 */
+	/* Inputs being read end early; their requests are answered through the workers. */
+	ingest_stop(&d);
 	workers_stop(d.workers);
 	d.workers = NULL;
+	ingest_free(&d);
 	tasks_stop(&d);
 	if (d.store != NULL && d.hsm != NULL && code == 0) {
 		/* The stop is recorded and every chain ends with a signed checkpoint. */
@@ -418,6 +431,7 @@ out:
 	if (sigint != NULL) {
 		event_free(sigint);
 	}
+	quota_stop(&d);
 	store_close(d.store);
 	hsm_close(d.hsm);
 	token_guard_close(d.guard);

@@ -10,7 +10,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "daemon/ingest.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "hsm/hsm.h"
@@ -95,11 +97,24 @@ spool_view(struct request *r)
 		}
 		closedir(dp);
 	}
-	o = json_pack("{s:I, s:I}", "used", (json_int_t)bytes, "files", (json_int_t)files);
+	o = json_pack("{s:I, s:I, s:I, s:I}", "used", (json_int_t)bytes, "files", (json_int_t)files,
+		      "claimed", (json_int_t)quota_claimed(r->d), "reserve",
+		      (json_int_t)((uint64_t)r->d->cfg->spool_reserve_mb << 20));
 	if (o != NULL && spool_path(r->d, "", "", dir, sizeof(dir)) == 0) {
 		fs_add(o, dir);
 	}
 	return o != NULL ? o : json_null();
+}
+
+/* The ingest threads: how many, and the requests whose inputs they read or that wait for one. */
+static json_t *
+ingest_view(struct request *r)
+{
+	struct ingest_stats s;
+
+	ingest_stats(r->d, &s);
+	return json_pack("{s:I, s:I, s:I}", "threads", (json_int_t)s.threads, "running",
+			 (json_int_t)s.running, "waiting", (json_int_t)s.waiting);
 }
 
 int
@@ -130,6 +145,7 @@ op_status(struct request *r)
 	if (r->result != NULL) {
 		json_object_set_new(r->result, "store", store_view(r));
 		json_object_set_new(r->result, "spool", spool_view(r));
+		json_object_set_new(r->result, "ingest", ingest_view(r));
 	}
 	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }

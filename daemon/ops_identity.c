@@ -8,6 +8,7 @@
 #include "daemon/rules.h"
 #include "daemon/audit.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/store.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -332,11 +333,29 @@ op_user_revoke(struct request *r)
 	return user_token_common(r, true);
 }
 
+/* BYTES of QUOTA: {"used", "quota"}, quota null when there is none. */
+static json_t *
+use_view(uint64_t used, uint64_t quota)
+{
+	return json_pack("{s:I, s:o}", "used", (json_int_t)used, "quota",
+			 quota > 0 ? json_integer((json_int_t)quota) : json_null());
+}
+
 int
 op_whoami(struct request *r)
 {
-	r->result = json_pack("{s:s, s:s, s:b, s:b, s:b}", "tenant", r->subject.tenant, "user",
-			      r->subject.user, "admin", r->subject.admin, "client",
-			      r->subject.client, "local", r->local);
-	return 0;
+	char me[ACL_SUBJECT_MAX];
+	struct quota_use u;
+	int rc;
+
+	policy_subject_name(&r->subject, me, sizeof(me));
+	if ((rc = quota_use_of(r->d, r->subject.tenant, me, &u)) != 0) {
+		return rc;
+	}
+	r->result =
+	    json_pack("{s:s, s:s, s:b, s:b, s:b, s:{s:o, s:o}}", "tenant", r->subject.tenant,
+		      "user", r->subject.user, "admin", r->subject.admin, "client",
+		      r->subject.client, "local", r->local, "spool", "user",
+		      use_view(u.user, u.user_quota), "tenant", use_view(u.tenant, u.tenant_quota));
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }

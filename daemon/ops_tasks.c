@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
+#include "daemon/ingest.h"
 #include "daemon/package.h"
 #include "daemon/ops.h"
+#include "daemon/quota.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -23,6 +24,7 @@
 #include "daemon/workers.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
+#include "lib/envelope.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -32,7 +34,6 @@
 #define INLINE_INPUT_MAX (1u << 20) /* inputBase64, decoded */
 #define WAIT_DEFAULT_S   60
 #define WAIT_MAX_S       3600
-#define SPOOL_RESERVE    (64u << 20) /* free space a package's inputs leave in the spool */
 
 /* What creating a task needs from the store, read in one snapshot. */
 struct task_ctx {
@@ -502,9 +503,9 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 	return 0;
 }
 
-/* The input descriptor: exactly one, a readable regular file on a local file system. */
+/* The input descriptor: exactly one, a readable regular file on a local file system; its size. */
 static int
-input_fd(struct request *r, int *fd)
+input_fd(struct request *r, int *fd, uint64_t *size)
 {
 	struct stat st;
 	int fl;
@@ -528,6 +529,7 @@ input_fd(struct request *r, int *fd)
 	if (st.st_size == 0) {
 		return req_fail(r, SIGNET_EINVAL, "the input file is empty");
 	}
+	*size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -537,142 +539,101 @@ alg_digest_len(enum hsm_alg alg)
 	return alg == HSM_ALG_ECC_NIST_P384 ? 48 : 32;
 }
 
-int
-op_task_sign(struct request *r)
-{
-	struct task_ctx x = {.r = r};
-	const char *b64 = NULL, *name;
-	bool prehashed = false, autohash = false;
-	const json_t *ph;
-	uint8_t *msg = NULL;
-	size_t msglen = 0;
+/* A task.sign request: what the handler learned, and what reading its input adds. */
+struct sign_job {
+	struct task_ctx x;
+	const char *name;
+	bool prehashed;
+	int fd;        /* the input file (the request's), or -1 for inputBase64 */
+	uint64_t size; /* its size when the request came: exactly what is read */
+	uint8_t *msg;  /* inputBase64 decoded, or the message of an Ed25519 key */
+	size_t msglen;
 	struct digests dg;
-	json_t *task = NULL, *result = NULL, *sg, *in;
-	enum hsm_alg alg;
-	bool wait;
-	int rc, fd = -1;
+	struct quota_claim claim; /* an Ed25519 message kept in the spool for approval */
+};
 
-	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
-	    jargs_str(&r->args, "inputBase64", false, MSG_MAX_SIZE, &b64) != 0 ||
-	    (name = task_name_arg(r, "input")) == NULL) {
-		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+static void
+sign_job_free(struct sign_job *j)
+{
+	quota_release(j->x.r->d, &j->claim);
+	if (j->msg != NULL) {
+		secure_wipe(j->msg, j->msglen);
+		free(j->msg);
 	}
-	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys.
-	 */
-	ph = json_object_get(r->args.obj, "prehashed");
-	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
-		autohash = true;
-	} else if (jargs_bool(&r->args, "prehashed", false, &prehashed) != 0) {
-		return req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
+	task_ctx_free(&j->x);
+	free(j);
+}
+
+/* Read the input file of J: its digests, and for Ed25519 the message itself. */
+static int
+sign_read(struct request *r, struct sign_job *j, const atomic_bool *stop)
+{
+	enum hsm_alg alg = j->x.key.alg;
+	int rc;
+
+	if (alg == HSM_ALG_ED25519) {
+		if (stop != NULL && atomic_load(stop)) {
+			return req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
+		}
+		if ((j->msg = malloc((size_t)j->size)) == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		j->msglen = (size_t)j->size;
+		if (fd_pread_all(j->fd, j->msg, j->msglen, 0) != 0) {
+			return req_fail(r, SIGNET_EINVAL,
+					"the input file cannot be read, or is shorter than stated");
+		}
+		EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
+		EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(), NULL);
+		j->dg.size = j->msglen;
+		return 0;
 	}
-	if ((b64 == NULL) == (r->nfds == 0)) {
-		return req_fail(r, SIGNET_EINVAL,
-				"give the input either as inputBase64 or as a file descriptor");
+	{
+		struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
+		rc = spool_ingest(&src, NULL, alg == HSM_ALG_ECC_NIST_P384, false, &j->dg, j->x.why,
+				  sizeof(j->x.why));
 	}
-	if (prehashed && b64 == NULL) {
-		return req_fail(r, SIGNET_EINVAL, "a prehashed input is given as inputBase64");
+	if (rc != 0) {
+		return req_fail(r, rc, "%s", j->x.why[0] ? j->x.why : "cannot read the input");
 	}
-	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
-		goto out;
-	}
-	alg = x.key.alg;
-	if (autohash) {
-		prehashed = alg == HSM_ALG_RSA_3072 || alg == HSM_ALG_RSA_4096;
-		if (prehashed && b64 == NULL) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "the input of an RSA-PSS key is its 32-byte SHA-256 digest");
-			goto out;
-		}
-	}
-	if (prehashed && alg == HSM_ALG_ED25519) {
-		rc = req_fail(r, SIGNET_EINVAL,
-			      "Ed25519 signs the message itself: no prehashed input");
-		goto out;
-	}
-	memset(&dg, 0, sizeof(dg));
-	if (b64 != NULL) {
-		long n;
-		msg = malloc(base64_decoded_max(strlen(b64)) + 1);
-		n = msg != NULL ? base64_decode(b64, strlen(b64), msg,
-						base64_decoded_max(strlen(b64)), false)
-				: -1;
-		if (n <= 0) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "inputBase64 must be non-empty standard base64");
-			goto out;
-		}
-		msglen = (size_t)n;
-		if (msglen > INLINE_INPUT_MAX) {
-			rc = req_fail(r, SIGNET_ETOO_LARGE, "inputBase64 holds more than 1 MiB");
-			goto out;
-		}
-		if (prehashed && msglen != alg_digest_len(alg)) {
-			rc =
-			    req_fail(r, SIGNET_EINVAL,
-				     "a prehashed input for %s is a %zu-byte digest, not %zu bytes",
-				     hsm_alg_name(alg), alg_digest_len(alg), msglen);
-			goto out;
-		}
-		if (!prehashed) {
-			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
-			 */
-			EVP_Digest(msg, msglen, dg.sha256, NULL, EVP_sha256(), NULL);
-			if (alg == HSM_ALG_ECC_NIST_P384) {
-				EVP_Digest(msg, msglen, dg.sha384, NULL, EVP_sha384(), NULL);
-			}
-			if (alg == HSM_ALG_ED25519) {
-				EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
-			}
-		}
-		dg.size = msglen;
-	} else {
-		if ((rc = input_fd(r, &fd)) != 0) {
-			goto out;
-		}
-		if (alg == HSM_ALG_ED25519) {
-			rc = fd_read_all(fd, TASK_ED25519_MAX, &msg, &msglen);
-			if (rc == SIGNET_ETOO_LARGE) {
-				rc = req_fail(r, rc, "Ed25519 inputs are limited to %u MiB",
-					      TASK_ED25519_MAX >> 20);
-				goto out;
-			}
-			if (rc != 0) {
-				rc = req_fail(r, SIGNET_EINVAL, "the input file cannot be read");
-				goto out;
-			}
-			EVP_Digest(msg, msglen, dg.sha256, NULL, EVP_sha256(), NULL);
-			EVP_Digest(msg, msglen, dg.sha512, NULL, EVP_sha512(), NULL);
-			dg.size = msglen;
-		} else {
-			rc = spool_ingest(fd, NULL, (uint64_t)r->d->cfg->max_input_mb << 20,
-					  alg == HSM_ALG_ECC_NIST_P384, false, &dg, x.why,
-					  sizeof(x.why));
-			if (rc != 0) {
-				rc = req_fail(r, rc, "%s",
-					      x.why[0] ? x.why : "cannot read the input");
-				goto out;
-			}
-		}
-		if (dg.size == 0) {
-			rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
-			goto out;
-		}
-	}
+	return 0;
+}
+
+/*
+ * The task of J, its input read: stored waiting for approval, or signed now
+ * and stored DONE or FAILED. CX: on an ingest thread (its session, a
+ * synchronous write); NULL on the request worker (its session; the write
+ * is queued and the answer deferred to its commit).
+ */
+static int
+sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
+{
+	struct task_ctx *x = &j->x;
+	enum hsm_alg alg = x->key.alg;
+	const char *name = j->name;
+	bool prehashed = j->prehashed, wait;
+	uint8_t *msg = j->msg;
+	size_t msglen = j->msglen;
+	json_t *task = NULL, *result = NULL, *sg, *in;
+	int rc;
+
 	/*
 	 * Defence in depth: a package header is signed by a packaging task only.
 	 * The rule is that a signing key never signs one (one key, one purpose);
-	 * a prehashed digest cannot be recognised.
+	 * a prehashed digest cannot be recognised. An input read from a file
+	 * left its first bytes in j->dg.head.
 	 */
 	if (!prehashed &&
-	    (msg != NULL
-		 ? package_is_header(msg, msglen, msglen)
-		 : package_is_header(dg.head, dg.size < sizeof(dg.head) ? dg.size : sizeof(dg.head),
-				     dg.size))) {
+	    (msg != NULL ? package_is_header(msg, msglen, msglen)
+			 : package_is_header(j->dg.head,
+					     j->dg.size < sizeof(j->dg.head) ? j->dg.size
+									     : sizeof(j->dg.head),
+					     j->dg.size))) {
 		rc = req_fail(r, SIGNET_EINVAL,
 			      "the input is a package header: only a packaging task signs one");
 		goto out;
 	}
-	task = task_new(r, "SIGNING", x.devconf, name);
+	task = task_new(r, "SIGNING", x->devconf, name);
 	if (task == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
@@ -682,27 +643,28 @@ op_task_sign(struct request *r)
 			       "sha256", alg_digest_len(alg) == 32 ? hexj(msg, 32) : json_null(),
 			       "prehashed", 1);
 	} else {
-		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)dg.size,
-			       "sha256", hexj(dg.sha256, 32));
+		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)j->dg.size,
+			       "sha256", hexj(j->dg.sha256, 32));
 	}
 	if (alg == HSM_ALG_ECC_NIST_P384) {
 		/* What P-384 signs: shown to approvers and bound by their approvals. */
-		json_object_set_new(in, "sha384", prehashed ? hexj(msg, 48) : hexj(dg.sha384, 48));
+		json_object_set_new(in, "sha384",
+				    prehashed ? hexj(msg, 48) : hexj(j->dg.sha384, 48));
 	}
 	json_array_append_new(json_object_get(task, "inputs"), in);
-	sg = json_pack("{s:s, s:s, s:b}", "key", x.key.label, "algorithm", hsm_alg_name(alg),
+	sg = json_pack("{s:s, s:s, s:b}", "key", x->key.label, "algorithm", hsm_alg_name(alg),
 		       "prehashed", prehashed);
 	if (alg == HSM_ALG_ED25519) {
-		json_object_set_new(sg, "cmsDigest", hexj(dg.sha512, 64));
+		json_object_set_new(sg, "cmsDigest", hexj(j->dg.sha512, 64));
 	} else if (prehashed) {
 		json_object_set_new(sg, "digest", hexj(msg, msglen));
 	} else if (alg == HSM_ALG_ECC_NIST_P384) {
-		json_object_set_new(sg, "digest", hexj(dg.sha384, 48));
+		json_object_set_new(sg, "digest", hexj(j->dg.sha384, 48));
 	} else {
-		json_object_set_new(sg, "digest", hexj(dg.sha256, 32));
+		json_object_set_new(sg, "digest", hexj(j->dg.sha256, 32));
 	}
 	json_object_set_new(task, "signing", sg);
-	wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
+	wait = strict_apply(x, task, needs_approval(x->devconf, x->four_eyes));
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -725,27 +687,35 @@ op_task_sign(struct request *r)
 		}
 		rc = task_write(r, task, TS_COUNT, NULL, NULL);
 	} else {
+		struct hsm_session *hs = cx != NULL ? ingest_session(cx) : r->hs;
 		char why[256] = "";
-		if (r->hs == NULL) {
+		if (hs == NULL) {
 			rc = req_fail(r, SIGNET_ETOKEN, "the token is not available");
 			goto out;
 		}
 		/*
 		 * No approval: sign now and record the whole run in one durable
-		 * transaction. The commit is queued: this worker signs the next
-		 * request while the store syncs this one with others.
+		 * transaction. On a request worker the commit is queued: the
+		 * worker signs the next request while the store syncs this one
+		 * with others.
 		 */
-		rc = exec_sign(r->hs, task, &x.key, msg, msglen, &result, why, sizeof(why));
+		rc = exec_sign(hs, task, &x->key, msg, msglen, &result, why, sizeof(why));
 		if (rc != 0) {
 			log_notice("task %s failed: %s",
 				   json_string_value(json_object_get(task, "id")), why);
 		}
-		rc = task_write_deferred(r, task, rc == 0 ? TS_DONE : TS_FAILED,
-					 rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
-					 result);
-		if (rc == 0) {
-			task = result = NULL; /* the commit owns them now */
-			goto out;
+		if (cx == NULL) {
+			rc = task_write_deferred(
+			    r, task, rc == 0 ? TS_DONE : TS_FAILED,
+			    rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)), result);
+			if (rc == 0) {
+				task = result = NULL; /* the commit owns them now */
+				goto out;
+			}
+		} else {
+			rc = task_write(r, task, rc == 0 ? TS_DONE : TS_FAILED,
+					rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
+					result);
 		}
 	}
 	if (rc == 0) {
@@ -756,26 +726,261 @@ op_task_sign(struct request *r)
 		}
 	}
 out:
-	if (msg != NULL) {
-		secure_wipe(msg, msglen);
-		free(msg);
-	}
 	json_decref(result);
 	json_decref(task);
-	task_ctx_free(&x);
+	return rc;
+}
+
+/* On an ingest thread: read the input file, then sign or store the task. */
+static int
+sign_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct sign_job *j = arg;
+	int rc = sign_read(r, j, cx->stop);
+
+	if (rc == 0) {
+		rc = sign_finish(r, j, cx);
+	}
+	sign_job_free(j);
+	return rc;
+}
+
+/* An Ed25519 message that waits for approval is kept in the spool: claimed before a byte is read.
+ */
+static int
+sign_claim(struct request *r, struct sign_job *j, uint64_t len)
+{
+	/* As sign_finish decides: the device configuration's policy, or a stricter one on the key. */
+	if (j->x.key.alg != HSM_ALG_ED25519 ||
+	    !(needs_approval(j->x.devconf, j->x.four_eyes) || j->x.strict.required)) {
+		return 0;
+	}
+	return quota_claim(r, len, len, &j->claim);
+}
+
+int
+op_task_sign(struct request *r)
+{
+	struct sign_job *j = calloc(1, sizeof(*j));
+	struct task_ctx *x;
+	const char *b64 = NULL;
+	bool autohash = false;
+	const json_t *ph;
+	enum hsm_alg alg;
+	int rc;
+
+	if (j == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	x = &j->x;
+	x->r = r;
+	j->fd = -1;
+	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x->devconf_id) != 0 ||
+	    jargs_str(&r->args, "inputBase64", false, MSG_MAX_SIZE, &b64) != 0 ||
+	    (j->name = task_name_arg(r, "input")) == NULL) {
+		rc = req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+		goto out;
+	}
+	/* "auto" (the REST rule, DESIGN 8): the input is a SHA-256 digest exactly for RSA-PSS keys.
+	 */
+	ph = json_object_get(r->args.obj, "prehashed");
+	if (json_is_string(ph) && strcmp(json_string_value(ph), "auto") == 0) {
+		autohash = true;
+	} else if (jargs_bool(&r->args, "prehashed", false, &j->prehashed) != 0) {
+		rc = req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
+		goto out;
+	}
+	if ((b64 == NULL) == (r->nfds == 0)) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "give the input either as inputBase64 or as a file descriptor");
+		goto out;
+	}
+	if (j->prehashed && b64 == NULL) {
+		rc = req_fail(r, SIGNET_EINVAL, "a prehashed input is given as inputBase64");
+		goto out;
+	}
+	if ((rc = store_read(r->d->store, task_ctx_txn, x)) != 0) {
+		goto out;
+	}
+	alg = x->key.alg;
+	if (autohash) {
+		j->prehashed = alg == HSM_ALG_RSA_3072 || alg == HSM_ALG_RSA_4096;
+		if (j->prehashed && b64 == NULL) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "the input of an RSA-PSS key is its 32-byte SHA-256 digest");
+			goto out;
+		}
+	}
+	if (j->prehashed && alg == HSM_ALG_ED25519) {
+		rc = req_fail(r, SIGNET_EINVAL,
+			      "Ed25519 signs the message itself: no prehashed input");
+		goto out;
+	}
+	if (b64 != NULL) {
+		long n;
+		j->msg = malloc(base64_decoded_max(strlen(b64)) + 1);
+		n = j->msg != NULL ? base64_decode(b64, strlen(b64), j->msg,
+						   base64_decoded_max(strlen(b64)), false)
+				   : -1;
+		if (n <= 0) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "inputBase64 must be non-empty standard base64");
+			goto out;
+		}
+		j->msglen = (size_t)n;
+		if (j->msglen > INLINE_INPUT_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "inputBase64 holds more than 1 MiB");
+			goto out;
+		}
+		if (j->prehashed && j->msglen != alg_digest_len(alg)) {
+			rc =
+			    req_fail(r, SIGNET_EINVAL,
+				     "a prehashed input for %s is a %zu-byte digest, not %zu bytes",
+				     hsm_alg_name(alg), alg_digest_len(alg), j->msglen);
+			goto out;
+		}
+		if ((rc = sign_claim(r, j, j->msglen)) != 0) {
+			goto out;
+		}
+		if (!j->prehashed) {
+			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
+			 */
+			EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
+			if (alg == HSM_ALG_ECC_NIST_P384) {
+				EVP_Digest(j->msg, j->msglen, j->dg.sha384, NULL, EVP_sha384(),
+					   NULL);
+			}
+			if (alg == HSM_ALG_ED25519) {
+				EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(),
+					   NULL);
+			}
+		}
+		j->dg.size = j->msglen;
+	} else {
+		if ((rc = input_fd(r, &j->fd, &j->size)) != 0) {
+			goto out;
+		}
+		if (alg == HSM_ALG_ED25519 && j->size > TASK_ED25519_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE, "Ed25519 inputs are limited to %u MiB",
+				      TASK_ED25519_MAX >> 20);
+			goto out;
+		}
+		if (j->size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE,
+				      "the input is larger than %ld MiB ([tasks] max_input_mb)",
+				      r->d->cfg->max_input_mb);
+			goto out;
+		}
+		if ((rc = sign_claim(r, j, j->size)) != 0) {
+			goto out;
+		}
+		if (j->size > INGEST_INLINE_MAX) {
+			/* A large file is read on an ingest thread: this worker serves others. */
+			if ((rc = ingest_submit(r, sign_ingest, j)) == 0) {
+				return 0;
+			}
+			goto out;
+		}
+		if ((rc = sign_read(r, j, NULL)) != 0) {
+			goto out;
+		}
+	}
+	rc = sign_finish(r, j, NULL);
+out:
+	sign_job_free(j);
+	return rc;
+}
+
+/* A task.encrypt request whose input is copied to the spool. */
+struct encrypt_job {
+	json_t *task;
+	char path[PATH_MAX];
+	const char *name, *want; /* in the request's arguments */
+	int fd;                  /* the request's */
+	uint64_t size;           /* exactly what is copied */
+	bool wait;
+	struct quota_claim claim; /* the copy and the result, until the task record holds them */
+};
+
+static void
+encrypt_job_free(struct daemon *d, struct encrypt_job *j)
+{
+	quota_release(d, &j->claim);
+	json_decref(j->task);
+	free(j);
+}
+
+/* Copy J's input to the spool while hashing it, then store its task. STOP: see spool_src. */
+static int
+encrypt_spool(struct request *r, struct encrypt_job *j, const atomic_bool *stop)
+{
+	struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
+	const char *id = json_string_value(json_object_get(j->task, "id"));
+	char why[256] = "";
+	struct digests dg;
+	uint64_t t0 = time_mono_ms();
+	int rc;
+
+	/* The daemon's own copy: what is approved and encrypted cannot change under it. */
+	rc = spool_ingest(&src, j->path, false, false, &dg, why, sizeof(why));
+	if (rc != 0) {
+		return req_fail(r, rc, "%s", why[0] ? why : "cannot read the input");
+	}
+	log_info("task %s: input of %llu bytes spooled in %llu ms", id, (unsigned long long)dg.size,
+		 (unsigned long long)(time_mono_ms() - t0));
+	if (j->want != NULL) {
+		char hex[65];
+		hex_encode(dg.sha256, 32, hex);
+		if (strcasecmp(j->want, hex) != 0) {
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "the input's SHA-256 does not match the sha256 given");
+			goto out;
+		}
+	}
+	json_array_append_new(json_object_get(j->task, "inputs"),
+			      json_pack("{s:s, s:I, s:o}", "name", j->name, "size",
+					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
+	json_object_set_new(j->task, "spool", json_true());
+	if (j->wait) {
+		json_object_set_new(j->task, "status", json_string("WAITING"));
+		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+	}
+	if ((rc = task_write(r, j->task, TS_COUNT, NULL, NULL)) != 0) {
+		goto out;
+	}
+	if (!j->wait) {
+		tasks_enqueue(r->d, r->subject.tenant, id);
+	}
+	r->result = task_created_view(j->task);
+	return 0;
+out:
+	unlink(j->path);
+	return rc;
+}
+
+/* On an ingest thread: copy the input, store the task. */
+static int
+encrypt_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct encrypt_job *j = arg;
+	int rc = encrypt_spool(r, j, cx->stop);
+
+	encrypt_job_free(r->d, j);
 	return rc;
 }
 
 int
 op_task_encrypt(struct request *r)
 {
+	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
 	const char *name, *want = NULL, *type, *id;
 	char path[PATH_MAX], fname[64];
-	struct digests dg;
+	struct encrypt_job *j = NULL;
+	struct quota_claim claim = {0};
 	json_t *task = NULL, *enc;
-	bool wait, spooled = false;
-	uint64_t t0;
+	bool wait;
+	uint64_t size, out_max;
 	int rc, fd = -1, direct_fd = -1;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -783,8 +988,13 @@ op_task_encrypt(struct request *r)
 	    (name = task_name_arg(r, "input")) == NULL) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
-	if ((rc = input_fd(r, &fd)) != 0) {
+	if ((rc = input_fd(r, &fd, &size)) != 0) {
 		return rc;
+	}
+	if (size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
+		return req_fail(r, SIGNET_ETOO_LARGE,
+				"the input is larger than %ld MiB ([tasks] max_input_mb)",
+				r->d->cfg->max_input_mb);
 	}
 	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
 		goto out;
@@ -816,12 +1026,15 @@ op_task_encrypt(struct request *r)
 		}
 		json_object_set_new(enc, "key", json_string(x.key.label));
 		json_object_set_new(enc, "cipher", json_string(cname));
+		out_max = hsm_cipher_out_max(c, size);
 	} else {
 		json_object_set_new(enc, "certificateSha256",
 				    json_incref(json_object_get(x.enc_ref, "sha256")));
 		json_object_set_new(enc, "certificatePem",
 				    json_incref(json_object_get(x.enc_ref, "certificatePem")));
 		json_object_set_new(enc, "format", json_string("CMS_ENVELOPED_DATA"));
+		out_max = envelope_size_max(
+		    size, json_string_length(json_object_get(x.enc_ref, "certificatePem")));
 	}
 	task = task_new(r, "ENCRYPTION", x.devconf, name);
 	if (task == NULL) {
@@ -830,6 +1043,8 @@ op_task_encrypt(struct request *r)
 		goto out;
 	}
 	json_object_set_new(task, "encryption", enc);
+	/* The result's room is the requester's from the start (quota.h). */
+	json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
 	id = json_string_value(json_object_get(task, "id"));
 	snprintf(fname, sizeof(fname), "%s.0", id);
 	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
@@ -847,20 +1062,16 @@ op_task_encrypt(struct request *r)
 		 * hashing it in the same pass, instead of copying it first. Such a
 		 * task does not survive a restart (it fails as interrupted).
 		 */
-		struct stat st;
-		if (fstat(fd, &st) != 0 ||
-		    (uint64_t)st.st_size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
-			rc = req_fail(r, SIGNET_ETOO_LARGE, "the input is larger than %ld MiB",
-				      r->d->cfg->max_input_mb);
+		if ((rc = quota_claim(r, out_max, 0, &claim)) != 0) {
 			goto out;
 		}
 		if ((direct_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 			rc = req_fail(r, SIGNET_EUNAVAILABLE, "out of descriptors");
 			goto out;
 		}
-		json_array_append_new(json_object_get(task, "inputs"),
-				      json_pack("{s:s, s:I, s:n}", "name", name, "size",
-						(json_int_t)st.st_size, "sha256"));
+		json_array_append_new(
+		    json_object_get(task, "inputs"),
+		    json_pack("{s:s, s:I, s:n}", "name", name, "size", (json_int_t)size, "sha256"));
 		json_object_set_new(task, "direct", json_true());
 		if (want != NULL) {
 			json_object_set_new(task, "expectedSha256", json_string(want));
@@ -873,50 +1084,35 @@ op_task_encrypt(struct request *r)
 		r->result = task_created_view(task);
 		goto out;
 	}
-	/* The daemon's own copy: what is approved and encrypted cannot change under it. */
-	t0 = time_mono_ms();
-	rc = spool_ingest(fd, path, (uint64_t)r->d->cfg->max_input_mb << 20, false, false, &dg,
-			  x.why, sizeof(x.why));
-	if (rc != 0) {
-		rc = req_fail(r, rc, "%s", x.why[0] ? x.why : "cannot read the input");
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	spooled = true;
-	log_info("task %s: input of %llu bytes spooled in %llu ms", id, (unsigned long long)dg.size,
-		 (unsigned long long)(time_mono_ms() - t0));
-	if (dg.size == 0) {
-		rc = req_fail(r, SIGNET_EINVAL, "the input file is empty");
+	j->task = task;
+	task = NULL;
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	j->name = name;
+	j->want = want;
+	j->fd = fd;
+	j->size = size;
+	j->wait = wait;
+	/* Decided before a byte is written, from the file's size. */
+	if ((rc = quota_claim(r, size + out_max, size, &j->claim)) != 0) {
 		goto out;
 	}
-	if (want != NULL) {
-		char hex[65];
-		hex_encode(dg.sha256, 32, hex);
-		if (strcasecmp(want, hex) != 0) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "the input's SHA-256 does not match the sha256 given");
-			goto out;
+	if (size > INGEST_INLINE_MAX) {
+		/* A large file is copied on an ingest thread: this worker serves others. */
+		if ((rc = ingest_submit(r, encrypt_ingest, j)) == 0) {
+			j = NULL;
 		}
-	}
-	json_array_append_new(json_object_get(task, "inputs"),
-			      json_pack("{s:s, s:I, s:o}", "name", name, "size",
-					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
-	json_object_set_new(task, "spool", json_true());
-	if (wait) {
-		json_object_set_new(task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
-	}
-	if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
 		goto out;
 	}
-	spooled = false; /* the task owns it now */
-	if (!wait) {
-		tasks_enqueue(r->d, r->subject.tenant, id);
-	}
-	r->result = task_created_view(task);
+	rc = encrypt_spool(r, j, NULL);
 out:
-	if (spooled) {
-		unlink(path);
+	if (j != NULL) {
+		encrypt_job_free(d, j);
 	}
+	quota_release(d, &claim);
 	if (direct_fd >= 0) {
 		close(direct_fd);
 	}
@@ -1034,21 +1230,107 @@ package_metadata(struct request *r, const struct package_region *g, uint8_t **md
 	return 0;
 }
 
+/* A task.package request: what package_prepare needs, on whichever thread runs it. */
+struct package_job {
+	json_t *task;
+	const struct package_format *fmt;
+	struct package_region *rg, mdr; /* the firmware files and the metadata (size 0: none) */
+	size_t nin;
+	uint8_t ek_id[HSM_ID_LEN];
+	enum hsm_cipher cipher;
+	enum hsm_alg sigalg;
+	bool wait;
+	struct quota_claim claim; /* the package file, until the task record holds it */
+};
+
+static void
+package_job_free(struct daemon *d, struct package_job *j)
+{
+	quota_release(d, &j->claim);
+	json_decref(j->task);
+	free(j->rg);
+	free(j);
+}
+
+/*
+ * Encrypt J's segments into its package file and build the header
+ * (package_prepare), then store the task with its children. HS: the token
+ * session of the thread that runs it; STOP: see package_prepare.
+ */
+static int
+package_make(struct request *r, struct package_job *j, struct hsm_session *hs,
+	     const atomic_bool *stop)
+{
+	const char *id = json_string_value(json_object_get(j->task, "id"));
+	json_t *children = NULL;
+	uint8_t *md = NULL;
+	bool prepared = false;
+	char why[256] = "";
+	int rc;
+
+	if ((rc = package_metadata(r, &j->mdr, &md)) != 0) {
+		goto out;
+	}
+	/*
+	 * The segments are encrypted now, before the task may wait: its approvers
+	 * see every segment and the digest of the header that will be signed, and
+	 * what they approve cannot change under them. The packaging key is not
+	 * touched before the approval.
+	 */
+	rc = package_prepare(r->d, hs, j->fmt, j->task, j->ek_id, j->cipher, j->sigalg, j->rg,
+			     j->nin, md, j->mdr.size, stop, &children, why, sizeof(why));
+	if (rc != 0) {
+		rc = req_fail(r, rc, "%s", why[0] ? why : "the package could not be prepared");
+		goto out;
+	}
+	prepared = true;
+	if (j->wait) {
+		json_object_set_new(j->task, "status", json_string("WAITING"));
+		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+	}
+	if ((rc = task_write_children(r, j->task, children)) != 0) {
+		goto out;
+	}
+	prepared = false; /* the task owns the package file now */
+	if (!j->wait) {
+		tasks_enqueue(r->d, r->subject.tenant, id);
+	}
+	r->result = task_created_view(j->task);
+out:
+	if (prepared) {
+		spool_remove_inputs(r->d, id, 0);
+	}
+	free(md);
+	json_decref(children);
+	return rc;
+}
+
+/* On an ingest thread, with its token session: make the package, store the task. */
+static int
+package_ingest_run(struct request *r, struct ingest_ctx *cx, void *arg)
+{
+	struct package_job *j = arg;
+	int rc = package_make(r, j, ingest_session(cx), cx->stop);
+
+	package_job_free(r->d, j);
+	return rc;
+}
+
 int
 op_task_package(struct request *r)
 {
+	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
 	const json_t *inputs = json_object_get(r->args.obj, "inputs");
 	const json_t *meta = json_object_get(r->args.obj, "metadata");
 	struct package_region *rg = NULL, mdr;
-	const char *name, *cname, *fmtname, *id;
+	const char *name, *cname, *fmtname;
 	const struct package_format *fmt;
+	struct package_job *job = NULL;
 	enum hsm_cipher c;
 	size_t nin;
-	json_t *task = NULL, *children = NULL;
-	uint8_t *md = NULL;
-	bool wait, prepared = false;
-	char why[256] = "";
+	json_t *task = NULL;
+	uint64_t total = 0, out_max;
 	int rc;
 
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
@@ -1100,15 +1382,14 @@ op_task_package(struct request *r)
 		}
 	}
 	/*
-	 * What is copied is bounded as a whole, not per file: the inputs
+	 * What is read is bounded as a whole, not per file: the inputs
 	 * together stay within [tasks] max_input_mb, no two regions of one
 	 * descriptor overlap (255 names for one sparse region would otherwise
-	 * copy it 255 times), and the spool must have room for them.
+	 * encrypt it 255 times); the spool's room for the package is claimed
+	 * below.
 	 */
 	{
-		uint64_t total = mdr.size;
-		struct statfs sf;
-		char spool[PATH_MAX];
+		total = mdr.size;
 		for (size_t i = 0; i < nin; i++) {
 			total += rg[i].size;
 			for (size_t j = 0; j < i; j++) {
@@ -1133,13 +1414,6 @@ op_task_package(struct request *r)
 			    r, SIGNET_ETOO_LARGE,
 			    "the inputs together are larger than %ld MiB ([tasks] max_input_mb)",
 			    r->d->cfg->max_input_mb);
-			goto out;
-		}
-		if (spool_path(r->d, "in", "", spool, sizeof(spool)) == 0 &&
-		    statfs(spool, &sf) == 0 &&
-		    (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize < total + SPOOL_RESERVE) {
-			rc = req_fail(r, SIGNET_ENOSPACE,
-				      "no space left in the spool for these inputs now");
 			goto out;
 		}
 	}
@@ -1177,7 +1451,6 @@ op_task_package(struct request *r)
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	id = json_string_value(json_object_get(task, "id"));
 	json_object_set_new(task, "encryption",
 			    json_pack("{s:s, s:s}", "key", x.ekey.label, "cipher", cname));
 	json_object_set_new(
@@ -1185,42 +1458,56 @@ op_task_package(struct request *r)
 	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
 	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
 	json_object_set_new(task, "spool", json_true());
-	if ((rc = package_metadata(r, &mdr, &md)) != 0) {
+	{
+		/*
+		 * The package file is what the task holds in the spool, from its
+		 * request to its end (quota.h): its bound, from the regions' sizes.
+		 */
+		uint64_t *sizes = calloc(nin, sizeof(*sizes));
+		if (sizes == NULL) {
+			rc = SIGNET_EINTERNAL;
+			goto out;
+		}
+		for (size_t i = 0; i < nin; i++) {
+			sizes[i] = rg[i].size;
+		}
+		out_max = package_size_max(fmt, c, sizes, (unsigned)nin, (size_t)mdr.size);
+		free(sizes);
+		json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	/*
-	 * The segments are encrypted now, before the task may wait: its approvers
-	 * see every segment and the digest of the header that will be signed, and
-	 * what they approve cannot change under them. The packaging key is not
-	 * touched before the approval.
-	 */
-	rc = package_prepare(r->d, r->hs, fmt, task, x.ekey.id, c, x.key.alg, rg, nin, md, mdr.size,
-			     &children, why, sizeof(why));
-	if (rc != 0) {
-		rc = req_fail(r, rc, "%s", why[0] ? why : "the package could not be prepared");
+	job->fmt = fmt;
+	job->rg = rg;
+	rg = NULL;
+	job->mdr = mdr;
+	job->nin = nin;
+	memcpy(job->ek_id, x.ekey.id, HSM_ID_LEN);
+	job->cipher = c;
+	job->sigalg = x.key.alg;
+	/* The strictest policy on the packaging key, decided with the task's other rights. */
+	job->wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
+	job->task = task;
+	task = NULL;
+	/* Decided before a byte is written: the package file is written by this request. */
+	if ((rc = quota_claim(r, out_max, out_max, &job->claim)) != 0) {
 		goto out;
 	}
-	prepared = true;
-	wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
-	if (wait) {
-		json_object_set_new(task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
-	}
-	if ((rc = task_write_children(r, task, children)) != 0) {
+	if (total > INGEST_INLINE_MAX) {
+		/* Large files are encrypted on an ingest thread: this worker serves others. */
+		if ((rc = ingest_submit(r, package_ingest_run, job)) == 0) {
+			job = NULL;
+		}
 		goto out;
 	}
-	prepared = false; /* the task owns the package file now */
-	if (!wait) {
-		tasks_enqueue(r->d, r->subject.tenant, id);
-	}
-	r->result = task_created_view(task);
+	rc = package_make(r, job, r->hs, NULL);
 out:
-	if (prepared) {
-		spool_remove_inputs(r->d, id, 0);
+	if (job != NULL) {
+		package_job_free(d, job);
 	}
 	free(rg);
-	free(md);
-	json_decref(children);
 	json_decref(task);
 	task_ctx_free(&x);
 	return rc;

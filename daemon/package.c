@@ -109,6 +109,18 @@ package_format_find(const char *name)
 	return NULL;
 }
 
+uint64_t
+package_size_max(const struct package_format *f, enum hsm_cipher c, const uint64_t *sizes,
+		 unsigned nseg, size_t mdlen)
+{
+	uint64_t n = f->header_size(nseg, mdlen) + PACKAGE_SIG_MAX;
+
+	for (unsigned i = 0; i < nseg; i++) {
+		n += hsm_cipher_out_max(c, sizes[i]);
+	}
+	return n;
+}
+
 bool
 package_sig_supported(enum hsm_alg alg)
 {
@@ -437,7 +449,7 @@ int
 package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
 		json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
 		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
-		size_t mdlen, json_t **children, char *why, size_t whylen)
+		size_t mdlen, const atomic_bool *stop, json_t **children, char *why, size_t whylen)
 {
 	const char *id = json_string_value(json_object_get(task, "id"));
 	struct package_plan *plan = calloc(1, sizeof(*plan));
@@ -478,6 +490,11 @@ package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_f
 	off = hsize;
 	for (size_t i = 0; i < n; i++) {
 		struct hsm_crypt_result cr;
+		if (stop != NULL && atomic_load(stop)) {
+			snprintf(why, whylen, "the daemon is shutting down");
+			r = SIGNET_EUNAVAILABLE;
+			goto out;
+		}
 		if ((r = prepare_segment(hs, task, ek_id, cipher, &rg[i], i, fd, off, &cr, kids,
 					 why, whylen)) != 0) {
 			goto out;
@@ -586,7 +603,7 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	struct keyref sk;
 	bool have_sk = false;
 	char inpath[PATH_MAX], outpath[PATH_MAX], cid[TASK_ID_LEN + 1];
-	uint8_t *hdr = NULL, sig[1024], digest[64], file_sha[32], sha[32];
+	uint8_t *hdr = NULL, sig[PACKAGE_SIG_MAX], digest[64], file_sha[32], sha[32];
 	size_t hlen = 0, siglen = sizeof(sig), dlen = 0;
 	uint64_t off, t0 = time_mono_ms();
 	EVP_MD_CTX *whole = EVP_MD_CTX_new();

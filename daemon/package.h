@@ -2,6 +2,7 @@
 /* Packaging tasks: the container formats (strategies) and the run of a packaging task. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,8 @@ struct package_format {
 	bool (*is_header)(const uint8_t *head, size_t headlen, uint64_t total);
 };
 
+#define PACKAGE_SIG_MAX 1024 /* the longest signature of a header (RSA-4096: 512 bytes) */
+
 const struct package_format *package_format_find(const char *name);
 /*
  * Is an input of TOTAL bytes, starting with HEAD (its first HEADLEN bytes,
@@ -63,6 +66,13 @@ const struct package_format *package_format_find(const char *name);
  * tasks never signs headers, and a digest cannot be recognised).
  */
 bool package_is_header(const uint8_t *head, size_t headlen, uint64_t total);
+/*
+ * The most bytes a package of format F takes: the header for NSEG firmware
+ * files (SIZES) and MDLEN bytes of metadata, each segment encrypted with
+ * cipher C, and the signature.
+ */
+uint64_t package_size_max(const struct package_format *f, enum hsm_cipher c, const uint64_t *sizes,
+			  unsigned nseg, size_t mdlen);
 /* Can the format's signature codes name this signing algorithm? */
 bool package_sig_supported(enum hsm_alg alg);
 
@@ -80,11 +90,15 @@ bool package_sig_supported(enum hsm_alg alg);
  * and header {size, sha256}. *CHILDREN:
  * the ENCRYPTION children, done, for package_children_put in the
  * transaction that stores TASK. On failure (WHY) the file is removed.
+ * HS is the session of the thread that runs it (an ingest thread's for
+ * large inputs). When STOP (may be NULL) is set, it ends before the next
+ * segment with SIGNET_EUNAVAILABLE.
  */
 int package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
 		    json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
 		    enum hsm_alg sigalg, const struct package_region *rg, size_t n,
-		    const uint8_t *md, size_t mdlen, json_t **children, char *why, size_t whylen);
+		    const uint8_t *md, size_t mdlen, const atomic_bool *stop, json_t **children,
+		    char *why, size_t whylen);
 
 /* Store the children of package_prepare (CREATED, IN_PROGRESS, DONE) with their audit entries. */
 int package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "daemon/dispatch.h"
+#include "daemon/ingest.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"
 #include "daemon/tasks.h"
@@ -1195,6 +1196,8 @@ server_shutdown(struct server *s)
 		evtimer_add(s->drain_timer, &tv);
 	}
 	server_answer_delayed(s);
+	/* Inputs still being read or waiting for it are refused now, not waited for. */
+	ingest_abort(s->d);
 	while (s->parked != NULL) {
 		park_drop(s, s->parked, true);
 	}

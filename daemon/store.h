@@ -27,6 +27,7 @@ enum store_db {
 	STORE_DB_AUDIT, /* chain \0 be64 seq -> entry; chain \0 be64 seq \1 be64 n -> checkpoint */
 	STORE_DB_AUDIT_HEADS, /* chain -> {seq, hash, ckptSeq, ckptSig, ckptCount, lastAppend} */
 	STORE_DB_REPORTS,     /* tenant \0 id -> verified signed report */
+	STORE_DB_SPOOL_USE,   /* tenant [\0 requester] -> {bytes}: spool held by tasks (quota.h) */
 	STORE_DB_COUNT,
 };
 

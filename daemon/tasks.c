@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "daemon/quota.h"
 #include "daemon/server.h"
 #include "daemon/tasks.h"
 #include "lib/codec.h"
@@ -192,14 +193,21 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 	enum task_status st = task_status_of(task);
 	char key[256];
 	size_t klen;
-	json_t *empty;
+	uint64_t before = 0;
+	json_t *empty, *prev = NULL;
 
 	if (tenant == NULL || !task_id_valid(id) || st == TS_COUNT) {
 		return SIGNET_EINTERNAL;
 	}
 	json_object_set_new(task, "updatedAt", json_integer(time_now()));
 	klen = store_key2(key, sizeof(key), tenant, id);
+	/* What the record held in the spool before: its sums change with it (quota.h). */
+	if (old != TS_COUNT && store_get_json(t, STORE_DB_TASKS, key, klen, &prev) == 0) {
+		before = quota_task_charge(prev);
+	}
+	json_decref(prev);
 	store_put_json(t, STORE_DB_TASKS, key, klen, task, false);
+	quota_task_update(t, task, before);
 	if (old != st) {
 		if (old != TS_COUNT) {
 			klen = index_key(key, sizeof(key), tenant, old, id);
@@ -277,6 +285,7 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	/* One record, one index entry, one event per status passed through. */
 	klen = store_key2(key, sizeof(key), tenant, id);
 	store_put_json(t, STORE_DB_TASKS, key, klen, task, true);
+	quota_task_update(t, task, 0);
 	empty = json_object();
 	klen = index_key(key, sizeof(key), tenant, last, id);
 	store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
@@ -372,8 +381,10 @@ task_view(const json_t *task)
 	json_t *v = json_deep_copy(task);
 
 	if (v != NULL) {
-		/* Where the daemon keeps things is its own business. */
+		/* Where the daemon keeps things, and what it keeps room for, is its own business.
+		 */
 		json_object_del(v, "spool");
+		json_object_del(v, "resultMax");
 	}
 	return v;
 }
@@ -465,15 +476,57 @@ ingest_write_err(int e, const char *path, char *why, size_t whylen)
 	return r;
 }
 
-/* Copy from START: LEN bytes exactly when EXACT, else to the end of the file (at most MAX). */
-static int
-ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, uint64_t max,
-       bool want384, bool want512, struct digests *out, char *why, size_t whylen)
+/*
+ * Where data resumes in FD at or after POS: POS when it is data (or the
+ * filesystem cannot tell), else the end of the hole there (UINT64_MAX: a
+ * hole to the end of the file). A hole reads as zeros: hashed without
+ * reading it, and left a hole in the copy, it costs no I/O and no page
+ * cache, so a sparse input of gigabytes only costs its hashing.
+ */
+static uint64_t
+hole_end(int fd, uint64_t pos)
+{
+	off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+
+	if (d < 0) {
+		return errno == ENXIO ? UINT64_MAX : pos;
+	}
+	return (uint64_t)d;
+}
+
+/* Where the data at POS ends (the next hole; UINT64_MAX when the filesystem cannot tell). */
+static uint64_t
+data_end(int fd, uint64_t pos)
+{
+	off_t h = lseek(fd, (off_t)pos, SEEK_HOLE);
+
+	return h > (off_t)pos ? (uint64_t)h : UINT64_MAX;
+}
+
+static void
+digests_update(EVP_MD_CTX *c256, EVP_MD_CTX *c384, EVP_MD_CTX *c512, const uint8_t *p, size_t n)
+{
+	EVP_DigestUpdate(c256, p, n);
+	if (c384 != NULL) {
+		EVP_DigestUpdate(c384, p, n);
+	}
+	if (c512 != NULL) {
+		EVP_DigestUpdate(c512, p, n);
+	}
+}
+
+int
+spool_ingest(const struct spool_src *src, const char *path, bool want384, bool want512,
+	     struct digests *out, char *why, size_t whylen)
 {
 	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c384 = NULL, *c512 = NULL;
 	uint8_t *buf = malloc(INGEST_CHUNK);
 	int out_fd = -1, r = SIGNET_EINTERNAL, werr;
-	uint64_t off = 0;
+	uint64_t off = 0, data_to = 0;
+	bool zeros = false; /* BUF holds zeros */
+	/* SEEK_DATA moves the descriptor's offset, which its client shares: put it back after. */
+	off_t saved = lseek(src->fd, 0, SEEK_CUR);
+	struct stat st;
 
 	memset(out, 0, sizeof(*out));
 	if (c256 == NULL || buf == NULL || EVP_DigestInit_ex(c256, EVP_sha256(), NULL) != 1) {
@@ -494,13 +547,36 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 			goto done;
 		}
 	}
-	for (;;) {
-		size_t want = INGEST_CHUNK;
+	while (off < src->len) {
+		uint64_t pos = src->off + off, left = src->len - off;
+		size_t want = left < INGEST_CHUNK ? (size_t)left : INGEST_CHUNK;
 		ssize_t n;
-		if (exact && len - off < want) {
-			want = (size_t)(len - off);
+		if (src->stop != NULL && atomic_load(src->stop)) {
+			snprintf(why, whylen, "the daemon is shutting down");
+			r = SIGNET_EUNAVAILABLE;
+			goto done;
 		}
-		n = want > 0 ? pread(in_fd, buf, want, (off_t)(start + off)) : 0;
+		if (pos >= data_to) {
+			uint64_t d = hole_end(src->fd, pos);
+			if (d > pos) {
+				if (d - pos < want) {
+					want = (size_t)(d - pos);
+				}
+				if (!zeros) {
+					memset(buf, 0, INGEST_CHUNK);
+					zeros = true;
+				}
+				digests_update(c256, c384, c512, buf, want);
+				off += want;
+				continue;
+			}
+			data_to = data_end(src->fd, pos);
+		}
+		if (data_to - pos < want) {
+			want = (size_t)(data_to - pos);
+		}
+		zeros = false;
+		n = pread(src->fd, buf, want, (off_t)pos);
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -510,35 +586,31 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 			goto done;
 		}
 		if (n == 0) {
-			if (exact && off < len) {
-				snprintf(why, whylen, "the input file is shorter than stated");
-				r = SIGNET_EINVAL;
-				goto done;
-			}
 			break;
 		}
-		if (off + (uint64_t)n > max) {
-			snprintf(why, whylen, "the input is larger than %llu bytes",
-				 (unsigned long long)max);
-			r = SIGNET_ETOO_LARGE;
-			goto done;
-		}
 		if (off < sizeof(out->head)) {
+			/* A hole before leaves zeros there, as it reads. */
 			size_t h = sizeof(out->head) - (size_t)off;
 			memcpy(out->head + off, buf, (size_t)n < h ? (size_t)n : h);
 		}
-		EVP_DigestUpdate(c256, buf, (size_t)n);
-		if (c384 != NULL) {
-			EVP_DigestUpdate(c384, buf, (size_t)n);
-		}
-		if (c512 != NULL) {
-			EVP_DigestUpdate(c512, buf, (size_t)n);
-		}
-		if (out_fd >= 0 && (werr = write_all(out_fd, buf, (size_t)n)) != 0) {
+		digests_update(c256, c384, c512, buf, (size_t)n);
+		if (out_fd >= 0 && (werr = fd_pwrite_all(out_fd, buf, (size_t)n, off)) != 0) {
 			r = ingest_write_err(-werr, path, why, whylen);
 			goto done;
 		}
 		off += (uint64_t)n;
+	}
+	/* Past its end a file reads as a hole: one that shrank is refused as ending early. */
+	if (off < src->len || fstat(src->fd, &st) != 0 ||
+	    (uint64_t)st.st_size < src->off + src->len) {
+		snprintf(why, whylen, "the input file is shorter than stated");
+		r = SIGNET_EINVAL;
+		goto done;
+	}
+	/* The copy's holes, a trailing one included. */
+	if (out_fd >= 0 && ftruncate(out_fd, (off_t)src->len) != 0) {
+		r = ingest_write_err(errno, path, why, whylen);
+		goto done;
 	}
 	EVP_DigestFinal_ex(c256, out->sha256, NULL);
 	if (c384 != NULL) {
@@ -550,6 +622,9 @@ ingest(int in_fd, uint64_t start, uint64_t len, bool exact, const char *path, ui
 	out->size = off;
 	r = 0;
 done:
+	if (saved >= 0) {
+		lseek(src->fd, saved, SEEK_SET);
+	}
 	if (out_fd >= 0) {
 		close(out_fd);
 		if (r != 0) {
@@ -561,18 +636,4 @@ done:
 	EVP_MD_CTX_free(c384);
 	EVP_MD_CTX_free(c512);
 	return r;
-}
-
-int
-spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
-	     struct digests *out, char *why, size_t whylen)
-{
-	return ingest(in_fd, 0, 0, false, path, max, want384, want512, out, why, whylen);
-}
-
-int
-spool_ingest_range(int in_fd, uint64_t off, uint64_t len, const char *path, struct digests *out,
-		   char *why, size_t whylen)
-{
-	return ingest(in_fd, off, len, true, path, UINT64_MAX, false, false, out, why, whylen);
 }

@@ -2,6 +2,7 @@
 /* Tasks: the record and its status model, events, the spool, the threads that run tasks. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -89,20 +90,27 @@ int spool_path(struct daemon *d, const char *dir, const char *name, char *out, s
 void spool_remove_inputs(struct daemon *d, const char *id, size_t n);
 
 /*
- * Copy IN_FD (a local regular file, from offset 0) into a new spool input
- * file PATH while hashing it; at most MAX bytes. Fills SHA256 and SIZE; when
- * SHA384 / SHA512 are not NULL those digests too. PATH NULL: hash only.
+ * What an input is read from: exactly LEN bytes of FD (a local regular
+ * file) from OFF, its size when the request came (a shorter file is
+ * SIGNET_EINVAL; what it grew by since is not read). When STOP (may be
+ * NULL) is set, the read ends early with SIGNET_EUNAVAILABLE.
+ */
+struct spool_src {
+	int fd;
+	uint64_t off, len;
+	const atomic_bool *stop;
+};
+/*
+ * Copy SRC into a new spool input file PATH while hashing it. Fills SHA256
+ * and SIZE; when WANT384 / WANT512, those digests too. PATH NULL: hash only.
  */
 struct digests {
 	uint8_t sha256[32], sha384[48], sha512[64];
 	uint64_t size;
-	uint8_t head[16]; /* the first bytes read (min(size, 16) of them) */
+	uint8_t head[16]; /* the first bytes (min(size, 16) of them; a hole's read as zeros) */
 };
-int spool_ingest(int in_fd, const char *path, uint64_t max, bool want384, bool want512,
+int spool_ingest(const struct spool_src *src, const char *path, bool want384, bool want512,
 		 struct digests *out, char *why, size_t whylen);
-/* The same for exactly LEN bytes from OFF (a shorter file is SIGNET_EINVAL). */
-int spool_ingest_range(int in_fd, uint64_t off, uint64_t len, const char *path,
-		       struct digests *out, char *why, size_t whylen);
 
 /* The task engine. */
 int tasks_start(struct daemon *d);

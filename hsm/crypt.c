@@ -434,6 +434,13 @@ hsm_cipher_iv_len(enum hsm_cipher c)
 	return (unsigned)c < HSM_CIPHER_COUNT ? cipher_table[c].iv_len : 0;
 }
 
+uint64_t
+hsm_cipher_out_max(enum hsm_cipher c, uint64_t in_len)
+{
+	/* Padding adds at most one block (PKCS#7: 1 to 16 bytes, zero bytes: 0 to 15). */
+	return in_len + CRYPT_BLOCK + hsm_cipher_iv_len(c);
+}
+
 int
 hsm_encrypt_fd(struct hsm_session *s, enum hsm_cipher c, const uint8_t id[HSM_ID_LEN], int in_fd,
 	       uint64_t in_len, int out_fd, struct hsm_crypt_result *res)

@@ -30,6 +30,8 @@ enum hsm_alg hsm_cipher_key_alg(enum hsm_cipher c);
 bool hsm_cipher_is_legacy(enum hsm_cipher c);
 /* Bytes of IV appended to the ciphertext (16, or 0 for ECB). */
 size_t hsm_cipher_iv_len(enum hsm_cipher c);
+/* The most bytes an encryption of IN_LEN bytes writes with cipher C: padding and IV included. */
+uint64_t hsm_cipher_out_max(enum hsm_cipher c, uint64_t in_len);
 
 struct hsm_crypt_result {
 	uint8_t in_sha256[32];

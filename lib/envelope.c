@@ -242,6 +242,16 @@ recipient_check(X509 *cert)
 	return 0;
 }
 
+/* Each chunk of streamed content has a header of a few bytes (about 4 per KiB written). */
+#define ENVELOPE_CHUNK_SHARE 64   /* at most 1 byte of chunk headers per this many of content */
+#define ENVELOPE_FRAME_MAX   8192 /* algorithm identifiers, the wrapped key, the DER frame */
+
+uint64_t
+envelope_size_max(uint64_t in_len, size_t cert_len)
+{
+	return in_len + in_len / ENVELOPE_CHUNK_SHARE + 16 + ENVELOPE_FRAME_MAX + cert_len;
+}
+
 int
 envelope_encrypt_fd(X509 *recipient, int in_fd, uint64_t in_len, int out_fd,
 		    struct envelope_result *res)

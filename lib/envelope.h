@@ -26,3 +26,9 @@ struct envelope_result {
  */
 int envelope_encrypt_fd(X509 *recipient, int in_fd, uint64_t in_len, int out_fd,
 			struct envelope_result *res);
+/*
+ * The most bytes envelope_encrypt_fd writes for IN_LEN bytes to a
+ * recipient certificate of CERT_LEN bytes (DER or PEM): the content in
+ * BER chunks, its padding, and the recipient info naming the certificate.
+ */
+uint64_t envelope_size_max(uint64_t in_len, size_t cert_len);

@@ -30,6 +30,7 @@ static const struct err_desc err_table[] = {
     {SIGNET_EUNAVAILABLE, "unavailable", "service temporarily unavailable"},
     {SIGNET_EINTERNAL, "internal", "internal error"},
     {SIGNET_ENOSPACE, "no_space", "no space left on the device"},
+    {SIGNET_EQUOTA, "quota_exceeded", "a spool quota would be exceeded"},
 };
 
 static const struct err_desc *

@@ -19,7 +19,8 @@ enum signet_err {
 	SIGNET_EUNAVAILABLE = -13,  /* "unavailable" */
 	SIGNET_EINTERNAL = -14,     /* "internal" */
 	SIGNET_ENOSPACE = -15,      /* "no_space" */
-	SIGNET_ERR_MIN = -15,
+	SIGNET_EQUOTA = -16,        /* "quota_exceeded" */
+	SIGNET_ERR_MIN = -16,
 };
 
 /* The wire code ("invalid", "denied", ...) of an error; "internal" for unknown values. */

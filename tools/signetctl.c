@@ -479,6 +479,13 @@ h_status_space(const json_t *st, const json_t *sp)
 		printf("spool: %lld files, %s",
 		       (long long)json_integer_value(json_object_get(sp, "files")),
 		       size_text(json_integer_value(json_object_get(sp, "used")), a, sizeof(a)));
+		if (json_is_integer(json_object_get(sp, "reserve"))) {
+			printf(" (claimed %s, reserve %s)",
+			       size_text(json_integer_value(json_object_get(sp, "claimed")), b,
+					 sizeof(b)),
+			       size_text(json_integer_value(json_object_get(sp, "reserve")), c,
+					 sizeof(c)));
+		}
 		print_fs(sp);
 	}
 	if (json_is_true(json_object_get(st, "full"))) {
@@ -508,6 +515,13 @@ h_status(const json_t *r)
 	       (long long)json_integer_value(json_object_get(r, "connections")),
 	       (long long)json_integer_value(json_object_get(r, "workers")));
 	h_status_space(json_object_get(r, "store"), json_object_get(r, "spool"));
+	if (json_is_object(json_object_get(r, "ingest"))) {
+		const json_t *in = json_object_get(r, "ingest");
+		printf("ingest: %lld reading, %lld waiting (%lld threads)\n",
+		       (long long)json_integer_value(json_object_get(in, "running")),
+		       (long long)json_integer_value(json_object_get(in, "waiting")),
+		       (long long)json_integer_value(json_object_get(in, "threads")));
+	}
 }
 
 static int
@@ -516,12 +530,35 @@ c_status(struct opts *o, char **a)
 	return simple(o, "status", NULL, NULL, 0, h_status);
 }
 
+/* "X of Y" (or "X, no quota") for a part of whoami's spool object. */
+static void
+print_use(const char *who, const json_t *u)
+{
+	char a[32], b[32];
+
+	printf("%s %s", who,
+	       size_text(json_integer_value(json_object_get(u, "used")), a, sizeof(a)));
+	if (json_is_integer(json_object_get(u, "quota"))) {
+		printf(" of %s",
+		       size_text(json_integer_value(json_object_get(u, "quota")), b, sizeof(b)));
+	} else {
+		printf(", no quota");
+	}
+}
+
 static void
 h_whoami(const json_t *r)
 {
+	const json_t *sp = json_object_get(r, "spool");
+
 	printf("USER:%s of tenant %s%s%s\n", sval(r, "user"), sval(r, "tenant"),
 	       json_is_true(json_object_get(r, "admin")) ? " (initial admin)" : "",
 	       json_is_true(json_object_get(r, "local")) ? ", local" : "");
+	if (json_is_object(sp)) {
+		print_use("spool: yours", json_object_get(sp, "user"));
+		print_use("; the tenant's", json_object_get(sp, "tenant"));
+		printf("\n");
+	}
 }
 
 static int

@@ -88,8 +88,9 @@ new_task() {
 
 MSG=$(printf 'firmware image 15' | base64)
 head -c 65536 /dev/urandom >"$TMP/in.bin"
-printf '[tasks]\ncapability_grace = 1\n' >"$TMP/a.conf"
-printf '[store]\nreserve_mb = 1\n[tasks]\ncapability_grace = 1\nresult_ttl = 10\n' >"$TMP/b.conf"
+# No spool reserve ([tasks] spool_reserve_mb, t23): here the disk itself is full.
+printf '[tasks]\ncapability_grace = 1\nspool_reserve_mb = 0\n' >"$TMP/a.conf"
+printf '[store]\nreserve_mb = 1\n[tasks]\ncapability_grace = 1\nresult_ttl = 10\nspool_reserve_mb = 0\n' >"$TMP/b.conf"
 
 # --- 1. The spool alone is full --------------------------------------------------------------
 

@@ -117,6 +117,12 @@ test_defaults(void **state)
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(c->map_size_mb, 64);
 	assert_int_equal(c->reserve_mb, 8);
+	assert_int_equal(c->ingest_workers, 4);
+	assert_int_equal(c->ingest_per_user, 1);
+	assert_int_equal(c->ingest_per_tenant, 2);
+	assert_int_equal(c->spool_quota_tenant_mb, 65536);
+	assert_int_equal(c->spool_quota_user_mb, 16384);
+	assert_int_equal(c->spool_reserve_mb, 64);
 	assert_int_equal(c->max_key_import, 64);
 }
 
@@ -263,6 +269,13 @@ test_integers_out_of_range_refused(void **state)
 	    "[store]\nmap_size_mb = 1048577\n",
 	    "[store]\nreserve_mb = -1\n",
 	    "[store]\nreserve_mb = 4097\n",
+	    "[tasks]\ningest_workers = 0\n",
+	    "[tasks]\ningest_workers = 65\n",
+	    "[tasks]\ningest_per_user = 0\n",
+	    "[tasks]\ningest_per_tenant = 65\n",
+	    "[tasks]\nspool_quota_user_mb = -1\n",
+	    "[tasks]\nspool_quota_tenant_mb = 1073741825\n",
+	    "[tasks]\nspool_reserve_mb = 1048577\n",
 	};
 	struct fixture *f = *state;
 

@@ -34,6 +34,7 @@ static const struct {
     {SIGNET_EUNAVAILABLE, "unavailable"},
     {SIGNET_EINTERNAL, "internal"},
     {SIGNET_ENOSPACE, "no_space"},
+    {SIGNET_EQUOTA, "quota_exceeded"},
 };
 
 #define NWIRE (sizeof(wire) / sizeof(wire[0]))
