@@ -79,7 +79,7 @@ start_daemon() {
 	$VALGRIND "$SIGNETD" --state-dir "$STATE" "$@" ${DUSER:+--user "$DUSER"} >>"$LOG" 2>&1 &
 	DPID=$!
 	i=0
-	while [ $i -lt 200 ]; do
+	while [ $i -lt "${START_TRIES:-200}" ]; do
 		if "$SIGNETCTL" --socket "${DSOCK:-$SOCK}" status >/dev/null 2>&1; then
 			return 0
 		fi
@@ -91,7 +91,7 @@ start_daemon() {
 		sleep 0.05
 		i=$((i + 1))
 	done
-	fatal "signetd did not answer within 10 s"
+	fatal "signetd did not answer within $((${START_TRIES:-200} / 20)) s"
 }
 
 # stop_daemon: SIGTERM and wait; fails if the exit was not clean.
