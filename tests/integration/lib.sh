@@ -150,6 +150,15 @@ expect_refusal() {
 # json FIELD: read a jq path from the last command's stdout.
 json() { jq -er "$1" "$TMP/out"; }
 
+# flip_byte FILE OFFSET: invert every bit of one byte, so the file surely changes (writing a
+# fixed byte leaves it as it was whenever that byte, of a random IV or digest, was already it).
+flip_byte() {
+	_b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+	[ -n "$_b" ] || return 1
+	printf "\\$(printf '%03o' $((_b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+	[ "$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')" = $((_b ^ 255)) ]
+}
+
 p11() {
 	SOFTHSM2_CONF=$STATE/softhsm2.conf pkcs11-tool --module "$SOFTHSM_MODULE" \
 		--token-label signet --login --pin "$(cat "$STATE/token-pin")" "$@"

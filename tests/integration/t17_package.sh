@@ -347,7 +347,7 @@ if pkg p1 "$DC1" --metadata "$TMP/meta.json" "$TMP/fw-a.bin" "$TMP/fw-b.bin"; th
 		check "p1: signet-verify's segments are the firmware files, its metadata the metadata" \
 			sh -c "cmp -s '$TMP/p1.sv/segment-000' '$TMP/fw-a.bin' && cmp -s '$TMP/p1.sv/segment-001' '$TMP/fw-b.bin' && cmp -s '$TMP/p1.sv/metadata' '$TMP/meta.json'"
 		cp "$TMP/p1.pkg" "$TMP/p1.bad"
-		printf 'x' | dd of="$TMP/p1.bad" bs=1 seek=200 conv=notrunc 2>/dev/null
+		flip_byte "$TMP/p1.bad" 200 || not_ok "p1: byte 200 of a copy flipped"
 		svrc=0
 		"$SIGNET_VERIFY" -q --pubkey "$TMP/ECC_NIST_P256.pub" "$TMP/p1.bad" 2>/dev/null || svrc=$?
 		check "p1: signet-verify refuses a changed segment byte (exit 3, bad hash; got $svrc)" test "$svrc" = 3

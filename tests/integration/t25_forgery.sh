@@ -243,7 +243,8 @@ as "$M_TOKEN" --json task package --devconf "$DCP" --firmware "$TMP/good.bin" --
 	>"$TMP/out" 2>"$TMP/err" || not_ok "another packaging task ($(cat "$TMP/err"))"
 TID=$(json .id)
 check "its package is made ready in the spool while it waits" test -s "$STATE/spool/in/$TID.pkg"
-printf 'X' | dd of="$STATE/spool/in/$TID.pkg" bs=1 seek=20 conv=notrunc 2>/dev/null
+check "the header in the spool is changed (the first byte of its segment's SHA-256)" \
+	flip_byte "$STATE/spool/in/$TID.pkg" 20
 as "$C_TOKEN" --json task approve "$TID" --otp "$(oathtool --totp -b --now "$(date -u -d @$(($(date +%s) + 30)) '+%Y-%m-%d %H:%M:%S UTC')" "$SEC_carol")" \
 	>"$TMP/out" 2>"$TMP/err" || not_ok "carol approves the second package ($(cat "$TMP/err"))"
 ctl --json task wait "$TID" --timeout 60 >"$TMP/out" 2>"$TMP/err" || true
