@@ -364,7 +364,9 @@ task_write_txn(struct store_txn *t, void *arg)
 	    (rc = package_children_put(t, r->d, &x->note, x->children)) != 0) {
 		return rc;
 	}
-	if ((rc = rules_put_capability(
+	/* The engine's right to run it later: a task that ran already needs none. */
+	if (x->final == TS_COUNT &&
+	    (rc = rules_put_capability(
 		 t, tenant, id, json_string_value(json_object_get(x->task, "requester")),
 		 json_string_value(json_object_get(x->task, "deviceConfigId")),
 		 key != NULL ? key
@@ -378,9 +380,6 @@ task_write_txn(struct store_txn *t, void *arg)
 	if (x->initial == TS_WAITING) {
 		timer_put(t, time_now() + r->d->cfg->approval_ttl, "approval", tenant, id);
 	}
-	if (x->final != TS_COUNT) {
-		timer_put(t, time_now() + r->d->cfg->capability_grace, "cap", tenant, id);
-	}
 	{
 		char res[64];
 		json_t *v =
@@ -389,15 +388,16 @@ task_write_txn(struct store_txn *t, void *arg)
 			      json_object_get(x->task, "deviceConfigId"), "inputs",
 			      json_object_get(x->task, "inputs"));
 		snprintf(res, sizeof(res), "TASK:%s", id);
-		rc = audit_req(t, r, "CREATED", res, "task created", v);
-		json_decref(v);
-		if (rc == 0 && x->final != TS_COUNT) {
-			rc = audit_req(t, r, x->final == TS_DONE ? "DONE" : "FAILED", res,
-				       x->final == TS_DONE
-					   ? "task run at once: done"
-					   : (x->reason != NULL ? x->reason : "failed"),
-				       NULL);
+		/* A task run at once has one entry: its creation, with its end (status, reason). */
+		if (x->final != TS_COUNT && x->reason != NULL) {
+			json_object_set_new(v, "reason", json_string(x->reason));
 		}
+		rc = audit_req(t, r, "CREATED", res,
+			       x->final == TS_COUNT  ? "task created"
+			       : x->final == TS_DONE ? "task created and run at once: done"
+						     : "task created and run at once: failed",
+			       v);
+		json_decref(v);
 		if (rc != 0) {
 			return rc;
 		}

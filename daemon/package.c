@@ -235,17 +235,15 @@ package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
 		const char *tenant = json_string_value(json_object_get(c, "tenant"));
 		struct audit_actor a;
 		char res[64];
-		json_t *v = json_pack("{s:O, s:O}", "type", json_object_get(c, "type"), "parent",
-				      json_object_get(c, "parent"));
+		json_t *v = json_pack("{s:O, s:O, s:s}", "type", json_object_get(c, "type"),
+				      "parent", json_object_get(c, "parent"), "status", "DONE");
+		/* Made already done: one event (DONE) and one entry, as a task run at once. */
 		int r = task_put_new(t, n, c, path, 3);
 		audit_actor_daemon(d, tenant, &a);
 		snprintf(res, sizeof(res), "TASK:%s", json_string_value(json_object_get(c, "id")));
 		if (r == 0) {
-			r = audit_append(t, tenant, &a, "CREATED", res, "child task of a package",
-					 v);
-		}
-		if (r == 0) {
-			r = audit_append(t, tenant, &a, "DONE", res, "DONE", NULL);
+			r = audit_append(t, tenant, &a, "CREATED", res,
+					 "child task of a package, made done", v);
 		}
 		json_decref(v);
 		if (r != 0) {

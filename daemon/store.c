@@ -205,10 +205,21 @@ store_reserve_keep(struct store *st)
 	    mdb_env_get_fd(st->env, &fd) != 0) {
 		return 0;
 	}
-	/* Short, or with a hole: allocate (posix_fallocate fills holes, keeps data). */
-	if ((uint64_t)sb.st_size < used + reserve ||
-	    (uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size) {
+	/*
+	 * With a hole: allocate the whole file (posix_fallocate fills holes,
+	 * keeps data). Short: allocate the missing tail and as much again
+	 * beyond it (or just the tail when the filesystem has no more), so
+	 * that a top-up, whose cost grows with the file's extents, comes once
+	 * per RESERVE bytes of growth and not at every batch.
+	 */
+	if ((uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size) {
 		e = posix_fallocate(fd, 0, (off_t)(used + reserve));
+	} else if ((uint64_t)sb.st_size < used + reserve) {
+		off_t from = sb.st_size;
+		e = posix_fallocate(fd, from, (off_t)(used + 2 * (uint64_t)reserve) - from);
+		if (e == ENOSPC || e == EDQUOT) {
+			e = posix_fallocate(fd, from, (off_t)(used + reserve) - from);
+		}
 	}
 	if (e != 0 && e != ENOSPC && e != EDQUOT) {
 		log_warning("store: this filesystem cannot keep a reserve (%s): on a full disk "

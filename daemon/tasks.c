@@ -282,7 +282,11 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	if (task_status_final(last)) {
 		json_object_set_new(task, "finishedAt", json_integer(now));
 	}
-	/* One record, one index entry, one event per status passed through. */
+	/*
+	 * One record, one index entry, one event per status passed through;
+	 * a task written already ended (run in its request) has one event, its
+	 * end: its record holds when it was created, started and finished.
+	 */
 	klen = store_key2(key, sizeof(key), tenant, id);
 	store_put_json(t, STORE_DB_TASKS, key, klen, task, true);
 	quota_task_update(t, task, 0);
@@ -293,7 +297,7 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	ref = json_pack("{s:s}", "tenant", tenant);
 	store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
 	json_decref(ref);
-	for (size_t i = 0; i < npath && t->err == 0; i++) {
+	for (size_t i = task_status_final(last) ? npath - 1 : 0; i < npath && t->err == 0; i++) {
 		if ((r = status_event(t, n, task, path[i])) != 0) {
 			return r;
 		}
