@@ -10,9 +10,10 @@
 #include "daemon/store.h"
 #include "hsm/hsm.h"
 
-#define AUDIT_APPLIANCE   "~appliance" /* the chain of appliance-level entries */
-#define AUDIT_CKPT_EVERY  1000         /* entries between checkpoints */
-#define AUDIT_CKPT_IDLE_S 60           /* new entries get a checkpoint this long after the last one */
+#define AUDIT_APPLIANCE    "~appliance" /* the chain of appliance-level entries */
+#define AUDIT_CKPT_EVERY   1000         /* entries between checkpoints */
+#define AUDIT_CKPT_IDLE_S  60 /* new entries get a checkpoint this long after the last one */
+#define AUDIT_CKPT_CHECK_S 1  /* the checkpointer looks at every chain this often */
 
 /* Who did it: a subject, or a local peer by uid, or signetd itself. */
 struct audit_actor {
@@ -55,8 +56,20 @@ int audit_appliance(struct daemon *d, const char *verb, const char *resource, co
 /* The audit key: made in the token on first start, its CKA_ID kept in the store's meta. */
 int audit_key_read_id(struct daemon *d, uint8_t id[HSM_ID_LEN]);
 int audit_key_ensure(struct daemon *d);
-/* Sign a checkpoint for every chain that needs one (FORCE: every chain with new entries). */
-void audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force);
+/*
+ * Sign a checkpoint for every chain that needs one (FORCE: every chain with
+ * new entries); how many were made.
+ */
+size_t audit_checkpoint_all(struct daemon *d, struct hsm_session *hs, bool force);
+/*
+ * The checkpointer: its own thread and token session, which checks every
+ * chain each AUDIT_CKPT_CHECK_S seconds (audit_checkpoint_all), whatever
+ * the task engine is doing. Stop it before the checkpoints of a shutdown.
+ */
+int audit_checkpointer_start(struct daemon *d);
+void audit_checkpointer_stop(struct daemon *d);
+/* Checkpoints the checkpointer made since the start. */
+unsigned long audit_checkpoints_made(struct daemon *d);
 /* Sign a fresh checkpoint of CHAIN now (export); 0 or an error. */
 int audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain);
 

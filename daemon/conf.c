@@ -61,6 +61,7 @@ static const struct cfg_key cfg_keys[] = {
     {"store", "map_size_mb", CFG_LONG, OFF(map_size_mb), 1, 1048576, 64, NULL},
     {"store", "reserve_mb", CFG_LONG, OFF(reserve_mb), 0, 4096, 8, NULL},
     {"tasks", "workers", CFG_LONG, OFF(task_workers), 1, 64, 2, NULL},
+    {"tasks", "queue_max", CFG_LONG, OFF(task_queue_max), 1, 1000000, 4096, NULL},
     {"tasks", "result_ttl", CFG_LONG, OFF(result_ttl), 1, 31536000, 86400, NULL},
     {"tasks", "capability_grace", CFG_LONG, OFF(capability_grace), 0, 86400, 60, NULL},
     {"tasks", "approval_ttl", CFG_LONG, OFF(approval_ttl), 1, 31536000, 259200, NULL},

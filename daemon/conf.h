@@ -32,6 +32,7 @@ struct config {
 	long map_size_mb;      /* [store] map_size_mb: initial LMDB map */
 	long reserve_mb;       /* [store] reserve_mb: disk kept for writes that free space */
 	long task_workers;     /* [tasks] workers: threads that run tasks */
+	long task_queue_max;   /* [tasks] queue_max: tasks queued for those threads, at most */
 	long result_ttl;       /* [tasks] result_ttl, seconds a result file stays downloadable */
 	long capability_grace; /* [tasks] capability_grace, seconds a task's capability outlives it
 				*/

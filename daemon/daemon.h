@@ -27,6 +27,7 @@ struct token_guard;
 struct authfail;
 struct ingest;
 struct quota;
+struct audit_ckpt;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -42,6 +43,7 @@ struct daemon {
 	struct authfail *authfail; /* failed authentications counted per tenant and source */
 	struct ingest *ingest;     /* the threads that read large inputs */
 	struct quota *quota;       /* claims of spool space not yet in a task record */
+	struct audit_ckpt *checkpointer; /* the thread that signs audit checkpoints on schedule */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */

@@ -29,29 +29,43 @@
 #include "lib/util.h"
 #include "policy/approval.h"
 
-enum job_kind {
-	JOB_RUN,
-	JOB_SWEEP,
-};
-
 struct job {
-	enum job_kind kind;
 	char tenant[ACL_NAME_MAX + 1];
 	char id[TASK_ID_LEN + 1];
 	int fd; /* the client's input, read in place (a task without a spooled copy); else -1 */
+	bool resume; /* found IN_PROGRESS after a restart: it may start from there */
 	struct job *next;
 };
 
+/* One thread of the engine, and the task it holds (so a refind does not queue it again). */
+struct engine_thread {
+	struct engine *e;
+	pthread_t tid;
+	char holding[TASK_ID_LEN + 1];
+};
+
+/*
+ * The queue is bounded (QUEUE_MAX, [tasks] queue_max). A task accepted
+ * while it is full is not lost: its record waits in the store (CREATED,
+ * APPROVED, or IN_PROGRESS after a restart) and BACKLOG says that some do;
+ * the first thread to find the queue empty reads them back (engine_refind).
+ * DROPPED counts the tasks left in the store, so a refind knows whether one
+ * came in while it read. Due timers are swept in batches by one thread at a
+ * time (SWEEPING), and a thread that swept takes a task next if one waits.
+ */
 struct engine {
 	struct daemon *d;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct job *head, *tail;
-	bool sweep_queued;
+	size_t queued, queue_max;
+	bool backlog, refinding, refind_hold, recovered;
+	uint64_t dropped;
+	bool sweep_wanted, sweeping;
 	bool stopping;
 	int direct; /* queued jobs holding a client's descriptor */
 	int n;
-	pthread_t *threads;
+	struct engine_thread *threads;
 };
 
 /* Keys */
@@ -727,10 +741,14 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 	return true;
 }
 
-/* Run one queued task from its current status to DONE or FAILED. */
+/*
+ * Run one queued task from its current status to DONE or FAILED. Only a
+ * task found IN_PROGRESS after a restart (RESUME) starts from there: a job
+ * queued twice (a refind and the enqueue of its own request) runs once.
+ */
 static void
 run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const char *id,
-	 int direct_fd)
+	 int direct_fd, bool resume)
 {
 	static const enum task_status runnable[] = {TS_CREATED, TS_APPROVED, TS_IN_PROGRESS};
 	struct daemon *d = e->d;
@@ -743,17 +761,18 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		struct transition x = {.d = d,
 				       .tenant = tenant,
 				       .id = id,
-				       .nfrom = 3,
+				       .nfrom = resume ? 3 : 2,
 				       .to = TS_IN_PROGRESS,
 				       .recount = true};
 		memcpy(x.from, runnable, sizeof(runnable));
 		if ((r = store_write(d->store, transition_txn, &x)) != 0 || x.skipped) {
 			json_decref(x.task);
 			if (r == SIGNET_ENOSPACE) {
-				/* It cannot even start on a full disk: it ends now, not at a restart. */
+				/* It cannot even start on a full disk: it ends now, not at a
+				 * restart. */
 				log_notice("task %s of tenant %s failed: %s", id, tenant,
 					   TASK_REASON_NO_SPACE);
-				if (transition(d, tenant, id, runnable, 3, TS_FAILED,
+				if (transition(d, tenant, id, runnable, resume ? 3 : 2, TS_FAILED,
 					       TASK_REASON_NO_SPACE, NULL, NULL) == 0) {
 					spool_remove_inputs(d, id, 255);
 				}
@@ -875,55 +894,62 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 
 /* Expiry and capability removal */
 
+/*
+ * Due timers handled in one write transaction: enough that a sweep keeps
+ * up with thousands of tasks a second, few enough that its commit stays
+ * short (each row is at most a task record, an event and an audit entry).
+ */
+#define SWEEP_BATCH 256
+
 struct due {
 	uint8_t key[128];
 	size_t klen;
 	char kind[16], tenant[ACL_NAME_MAX + 1], id[TASK_ID_LEN + 1];
-};
-
-struct sweep_one {
-	struct daemon *d;
-	struct due *due;
-	struct evnote note;
 	bool unlink_result;
 	bool expired; /* a waiting task ran out of time: its spooled inputs go */
 };
 
-static int
-sweep_one_txn(struct store_txn *t, void *arg)
+struct sweep_batch {
+	struct daemon *d;
+	int64_t now;
+	struct due due[SWEEP_BATCH];
+	size_t n;
+	bool more; /* more timers were due than one batch takes */
+	struct evnote note;
+};
+
+/* One due timer, in the batch's write transaction. */
+static void
+sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 {
-	struct sweep_one *x = arg;
-	struct due *u = x->due;
 	json_t *task = NULL;
 
-	memset(&x->note, 0, sizeof(x->note));
-	x->unlink_result = false;
-	x->expired = false;
+	u->unlink_result = false;
+	u->expired = false;
 	store_del(t, STORE_DB_TIMERS, u->key, u->klen);
 	if (strcmp(u->kind, "cap") == 0) {
 		rules_del_capability(t, u->tenant, u->id);
 	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
 		if (task_status_of(task) == TS_WAITING) {
+			struct audit_actor a;
+			char res[64];
 			json_object_set_new(task, "decision", json_string("EXPIRED"));
 			task_set_status(t, &x->note, task, TS_EXPIRED,
 					"approval not given in time");
-			{
-				struct audit_actor a;
-				char res[64];
-				audit_actor_daemon(x->d, u->tenant, &a);
-				snprintf(res, sizeof(res), "TASK:%s", u->id);
-				audit_append(t, u->tenant, &a, "EXPIRED", res,
-					     "approval not given in time", NULL);
-			}
+			audit_actor_daemon(x->d, u->tenant, &a);
+			snprintf(res, sizeof(res), "TASK:%s", u->id);
+			audit_append(t, u->tenant, &a, "EXPIRED", res, "approval not given in time",
+				     NULL);
 			timer_put(t, time_now() + x->d->cfg->capability_grace, "cap", u->tenant,
 				  u->id);
-			x->expired = true;
+			u->expired = true;
 		}
-		json_decref(task);
 	} else if (strcmp(u->kind, "result") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		json_t *res = json_object_get(task, "result");
 		if (json_is_true(json_object_get(res, "available"))) {
+			struct audit_actor a;
+			char rid[64];
 			json_t *ev;
 			json_object_set_new(res, "available", json_false());
 			json_object_set_new(res, "expiredAt", json_integer(time_now()));
@@ -935,39 +961,31 @@ sweep_one_txn(struct store_txn *t, void *arg)
 				       json_object_get(task, "requester"), "deviceConfigId",
 				       json_object_get(task, "deviceConfigId"));
 			events_append(t, &x->note, ev);
-			x->unlink_result = true;
-			{
-				struct audit_actor a;
-				char rid[64];
-				audit_actor_daemon(x->d, u->tenant, &a);
-				snprintf(rid, sizeof(rid), "TASK:%s", u->id);
-				audit_append(t, u->tenant, &a, "EXPIRED", rid,
-					     "result file removed", NULL);
-			}
+			u->unlink_result = true;
+			audit_actor_daemon(x->d, u->tenant, &a);
+			snprintf(rid, sizeof(rid), "TASK:%s", u->id);
+			audit_append(t, u->tenant, &a, "EXPIRED", rid, "result file removed", NULL);
 		}
-		json_decref(task);
 	}
-	return t->err;
+	json_decref(task);
 }
-
-struct sweep_scan {
-	int64_t now;
-	struct due due[64];
-	size_t n;
-};
 
 static int
 sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
 {
-	struct sweep_scan *x = arg;
+	struct sweep_batch *x = arg;
 	struct due *u;
 	const char *kind = json_string_value(json_object_get(val, "kind"));
 	const char *tenant = json_string_value(json_object_get(val, "tenant"));
 	const char *id = json_string_value(json_object_get(val, "id"));
 	json_int_t due = json_integer_value(json_object_get(val, "due"));
 
-	if (due > x->now || x->n == sizeof(x->due) / sizeof(x->due[0])) {
+	if (due > x->now) {
 		return STORE_PAGE_FULL; /* in time order: nothing later is due */
+	}
+	if (x->n == SWEEP_BATCH) {
+		x->more = true;
+		return STORE_PAGE_FULL;
 	}
 	if (kind == NULL || tenant == NULL || id == NULL || key->mv_size > sizeof(x->due[0].key) ||
 	    strlen(kind) >= sizeof(x->due[0].kind) || strlen(tenant) > ACL_NAME_MAX ||
@@ -985,98 +1003,386 @@ sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
 	return 0;
 }
 
+/* Up to SWEEP_BATCH due timers, found and handled in one write (repeatable: the store may rerun
+ * it). */
 static int
-sweep_scan_txn(struct store_txn *t, void *arg)
+sweep_batch_txn(struct store_txn *t, void *arg)
 {
-	struct sweep_scan *x = arg;
-	struct store_page pg = {.limit = sizeof(x->due) / sizeof(x->due[0]) + 1};
-	int r = store_foreach_page(t, STORE_DB_TIMERS, NULL, 0, &pg, sweep_scan_cb, x);
+	struct sweep_batch *x = arg;
+	struct store_page pg = {.limit = SWEEP_BATCH + 1};
+	int r;
 
-	return r == SIGNET_ETOO_LARGE ? 0 : r;
+	x->n = 0;
+	x->more = false;
+	memset(&x->note, 0, sizeof(x->note));
+	r = store_foreach_page(t, STORE_DB_TIMERS, NULL, 0, &pg, sweep_scan_cb, x);
+	if (r != 0 && r != SIGNET_ETOO_LARGE) {
+		return r;
+	}
+	for (size_t i = 0; i < x->n && t->err == 0; i++) {
+		sweep_row(t, x, &x->due[i]);
+	}
+	return t->err;
 }
 
-static void
+/* One batch of due timers; true when more are due (the engine gives it another turn). */
+static bool
 sweep(struct engine *e)
 {
 	struct daemon *d = e->d;
-	struct sweep_scan *x = calloc(1, sizeof(*x));
+	struct sweep_batch *x = calloc(1, sizeof(*x));
+	bool more;
 
 	if (x == NULL) {
-		return;
+		return false;
 	}
-	do {
-		x->n = 0;
-		x->now = time_now();
-		if (store_read(d->store, sweep_scan_txn, x) != 0) {
-			break;
+	x->d = d;
+	x->now = time_now();
+	/* Expiry frees space: it may use the reserve. */
+	if (store_write_reserve(d->store, sweep_batch_txn, x) != 0) {
+		free(x);
+		return false; /* tried again at the next tick */
+	}
+	events_publish(d, &x->note);
+	for (size_t i = 0; i < x->n; i++) {
+		struct due *u = &x->due[i];
+		if (u->expired) {
+			spool_remove_inputs(d, u->id, 255);
+			log_info("task %s: approval not given in time, expired", u->id);
 		}
-		for (size_t i = 0; i < x->n; i++) {
-			struct sweep_one o = {.d = d, .due = &x->due[i]};
-			/* Expiry frees space: it may use the reserve. */
-			if (store_write_reserve(d->store, sweep_one_txn, &o) != 0) {
-				x->n = 0;
-				break;
+		if (u->unlink_result) {
+			char path[PATH_MAX];
+			if (spool_path(d, "out", u->id, path, sizeof(path)) == 0) {
+				unlink(path);
 			}
-			events_publish(d, &o.note);
-			if (o.expired) {
-				spool_remove_inputs(d, x->due[i].id, 255);
-				log_info("task %s: approval not given in time, expired",
-					 x->due[i].id);
-			}
-			if (o.unlink_result) {
-				char path[PATH_MAX];
-				if (spool_path(d, "out", x->due[i].id, path, sizeof(path)) == 0) {
-					unlink(path);
-				}
-				log_info("task %s: result expired and removed", x->due[i].id);
-			}
+			log_info("task %s: result expired and removed", u->id);
 		}
-	} while (x->n == sizeof(x->due) / sizeof(x->due[0]) && !e->stopping);
+	}
+	if (x->n > 0) {
+		log_debug("sweep: %zu due timer(s) in one write%s", x->n,
+			  x->more ? ", more due" : "");
+	}
+	more = x->more;
 	free(x);
+	return more;
+}
+
+/* Finding queued tasks again */
+
+struct pending {
+	char tenant[ACL_NAME_MAX + 1];
+	char id[TASK_ID_LEN + 1];
+	enum task_status st;
+};
+
+/*
+ * The unfinished tasks (CREATED, APPROVED, IN_PROGRESS) of every tenant,
+ * read through the status index: time proportional to them, not to every
+ * task ever kept. At most MAX of them when MAX is not 0 (then MORE says
+ * whether there were others).
+ */
+struct pending_scan {
+	struct pending *p;
+	size_t n, cap, max;
+	bool more;
+	bool runnable; /* leave out what the engine never runs from the store (engine_refind) */
+	int err;
+	struct store_txn *t;
+	const char *tenant; /* of the prefix being read */
+	enum task_status st;
+};
+
+/* Children run inside their package; a task read in place cannot run without its client's file. */
+static bool
+pending_runnable(struct store_txn *t, const char *tenant, const char *id)
+{
+	json_t *task = NULL;
+	bool ok = task_get(t, tenant, id, &task) == 0 &&
+		  !json_is_string(json_object_get(task, "parent")) &&
+		  !json_is_true(json_object_get(task, "direct"));
+
+	json_decref(task);
+	return ok;
+}
+
+static int
+pending_cb(const MDB_val *key, void *arg)
+{
+	struct pending_scan *x = arg;
+	size_t pl = strlen(x->tenant) + 1 + strlen(task_status_name(x->st)) + 1;
+
+	if (key->mv_size != pl + TASK_ID_LEN) {
+		return 0;
+	}
+	if (x->runnable) {
+		char id[TASK_ID_LEN + 1];
+		memcpy(id, (const char *)key->mv_data + pl, TASK_ID_LEN);
+		id[TASK_ID_LEN] = '\0';
+		if (!pending_runnable(x->t, x->tenant, id)) {
+			return 0;
+		}
+	}
+	if (x->max > 0 && x->n == x->max) {
+		x->more = true;
+		return 1;
+	}
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? x->cap * 2 : 64;
+		struct pending *np = realloc(x->p, ncap * sizeof(*np));
+		if (np == NULL) {
+			x->err = SIGNET_EINTERNAL;
+			return SIGNET_EINTERNAL;
+		}
+		x->p = np;
+		x->cap = ncap;
+	}
+	snprintf(x->p[x->n].tenant, sizeof(x->p[x->n].tenant), "%s", x->tenant);
+	memcpy(x->p[x->n].id, (const char *)key->mv_data + pl, TASK_ID_LEN);
+	x->p[x->n].id[TASK_ID_LEN] = '\0';
+	x->p[x->n].st = x->st;
+	x->n++;
+	return 0;
+}
+
+static int
+tenant_name_cb(const MDB_val *key, void *arg)
+{
+	json_t *names = arg;
+
+	if (key->mv_size == 0 || key->mv_size > ACL_NAME_MAX) {
+		return 0;
+	}
+	return json_array_append_new(names, json_stringn(key->mv_data, key->mv_size)) == 0
+		   ? 0
+		   : SIGNET_EINTERNAL;
+}
+
+static int
+pending_scan_txn(struct store_txn *t, void *arg)
+{
+	static const enum task_status live[] = {TS_CREATED, TS_APPROVED, TS_IN_PROGRESS};
+	struct pending_scan *x = arg;
+	json_t *names = json_array(), *v;
+	size_t i;
+	int r;
+
+	x->n = 0;
+	x->more = false;
+	x->err = 0;
+	x->t = t;
+	if (names == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	r = store_foreach_key(t, STORE_DB_TENANTS, NULL, 0, tenant_name_cb, names);
+	json_array_foreach(names, i, v) {
+		for (size_t k = 0; r == 0 && !x->more && k < sizeof(live) / sizeof(live[0]); k++) {
+			char prefix[ACL_NAME_MAX + 32];
+			const char *parts[] = {json_string_value(v), task_status_name(live[k]), ""};
+			size_t plen = store_keyv(prefix, sizeof(prefix), parts, 3);
+			x->tenant = json_string_value(v);
+			x->st = live[k];
+			if (plen > 0) {
+				r = store_foreach_key(t, STORE_DB_TASK_INDEX, prefix, plen,
+						      pending_cb, x);
+			}
+		}
+	}
+	json_decref(names);
+	return r != 0 ? r : x->err;
 }
 
 /* Threads */
 
-static void *
-engine_main(void *arg)
-{
-	struct engine *e = arg;
-	struct hsm_session *hs = NULL;
+enum pick {
+	PICK_NONE,
+	PICK_RUN,
+	PICK_SWEEP,
+	PICK_REFIND,
+	PICK_STOP,
+};
 
-	for (;;) {
-		struct job *j;
-		pthread_mutex_lock(&e->lock);
-		while (e->head == NULL && !e->stopping) {
-			pthread_cond_wait(&e->cond, &e->lock);
-		}
-		if (e->stopping) {
-			pthread_mutex_unlock(&e->lock);
-			break;
-		}
-		j = e->head;
-		e->head = j->next;
+/*
+ * What a thread does next. The sweep takes one thread at a time, and a
+ * thread that just swept a batch takes a waiting task before it sweeps
+ * again: tasks get threads between batches, and the sweep gets its turns.
+ */
+static enum pick
+engine_pick_locked(struct engine *e, bool swept, struct job **j)
+{
+	if (e->stopping) {
+		return PICK_STOP;
+	}
+	if (e->sweep_wanted && !e->sweeping && !(swept && e->head != NULL)) {
+		return PICK_SWEEP;
+	}
+	if (e->head != NULL) {
+		*j = e->head;
+		e->head = (*j)->next;
 		if (e->head == NULL) {
 			e->tail = NULL;
 		}
-		if (j->kind == JOB_SWEEP) {
-			e->sweep_queued = false;
+		e->queued--;
+		return PICK_RUN;
+	}
+	if (e->backlog && e->recovered && !e->refinding && !e->refind_hold) {
+		return PICK_REFIND;
+	}
+	return PICK_NONE;
+}
+
+/* Under the lock: queue J (taken), past the bound when FORCE; false when it stays in the store. */
+static bool
+engine_queue_locked(struct engine *e, struct job *j, bool force)
+{
+	if (e->stopping || (!force && (e->backlog || e->queued >= e->queue_max))) {
+		return false;
+	}
+	j->next = NULL;
+	if (e->tail != NULL) {
+		e->tail->next = j;
+	} else {
+		e->head = j;
+	}
+	e->tail = j;
+	e->queued++;
+	if (j->fd >= 0) {
+		e->direct++;
+	}
+	pthread_cond_signal(&e->cond);
+	return true;
+}
+
+static struct job *
+job_new(const char *tenant, const char *id, int fd, bool resume)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		j->fd = fd;
+		j->resume = resume;
+		snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
+		snprintf(j->id, sizeof(j->id), "%s", id);
+	}
+	return j;
+}
+
+/* Is task ID held by a thread of the engine now? */
+static bool
+engine_holds_locked(const struct engine *e, const char *id)
+{
+	for (int i = 0; i < e->n; i++) {
+		if (strcmp(e->threads[i].holding, id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The queue is empty and tasks accepted while it was full wait in the
+ * store: queue up to queue_max of them again, oldest first per tenant.
+ */
+static void
+engine_refind(struct engine *e)
+{
+	struct pending_scan x = {.max = e->queue_max, .runnable = true};
+	size_t queued = 0;
+	uint64_t dropped;
+	int r;
+
+	pthread_mutex_lock(&e->lock);
+	dropped = e->dropped;
+	pthread_mutex_unlock(&e->lock);
+	r = store_read(e->d->store, pending_scan_txn, &x);
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; r == 0 && i < x.n; i++) {
+		struct job *j;
+		/* IN_PROGRESS and held: running now. Else interrupted by a restart: resumed. */
+		if (x.p[i].st == TS_IN_PROGRESS && engine_holds_locked(e, x.p[i].id)) {
+			continue;
+		}
+		j = job_new(x.p[i].tenant, x.p[i].id, -1, x.p[i].st == TS_IN_PROGRESS);
+		if (j == NULL) {
+			r = SIGNET_EINTERNAL;
+			break;
+		}
+		if (!engine_queue_locked(e, j, true)) {
+			free(j); /* stopping: it stays in the store */
+			continue;
+		}
+		queued++;
+	}
+	if (r == 0 && !x.more && e->dropped == dropped) {
+		e->backlog = false;
+	}
+	/* A failed read, or one that found nothing to queue, is tried again at the next tick. */
+	e->refind_hold = r != 0 || (queued == 0 && e->backlog);
+	e->refinding = false;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	if (r != 0) {
+		log_err("engine: cannot read the tasks waiting in the store: %s",
+			signet_strerror(r));
+	} else {
+		log_info("engine: %zu task(s) queued again from the store%s", queued,
+			 x.more ? ", more wait there" : "");
+	}
+	free(x.p);
+}
+
+static void *
+engine_main(void *arg)
+{
+	struct engine_thread *th = arg;
+	struct engine *e = th->e;
+	struct hsm_session *hs = NULL;
+	bool swept = false;
+
+	for (;;) {
+		struct job *j = NULL;
+		enum pick p;
+
+		pthread_mutex_lock(&e->lock);
+		while ((p = engine_pick_locked(e, swept, &j)) == PICK_NONE) {
+			pthread_cond_wait(&e->cond, &e->lock);
+		}
+		if (p == PICK_SWEEP) {
+			e->sweeping = true;
+		} else if (p == PICK_REFIND) {
+			e->refinding = true;
+		} else if (p == PICK_RUN) {
+			snprintf(th->holding, sizeof(th->holding), "%s", j->id);
 		}
 		pthread_mutex_unlock(&e->lock);
+		if (p == PICK_STOP) {
+			break;
+		}
+		swept = p == PICK_SWEEP;
+		if (p == PICK_SWEEP) {
+			bool more = sweep(e);
+			pthread_mutex_lock(&e->lock);
+			e->sweeping = false;
+			e->sweep_wanted = more; /* else at the next tick */
+			pthread_cond_broadcast(&e->cond);
+			pthread_mutex_unlock(&e->lock);
+			continue;
+		}
+		if (p == PICK_REFIND) {
+			engine_refind(e);
+			continue;
+		}
 		if (hs == NULL && e->d->hsm != NULL && hsm_session_open(e->d->hsm, &hs) != 0) {
 			hs = NULL;
 		}
-		if (j->kind == JOB_RUN) {
-			run_task(e, hs, j->tenant, j->id, j->fd);
-		} else {
-			sweep(e);
-			/* Every 1000 entries, or a minute after the last: a signed checkpoint. */
-			audit_checkpoint_all(e->d, hs, false);
+		run_task(e, hs, j->tenant, j->id, j->fd, j->resume);
+		pthread_mutex_lock(&e->lock);
+		th->holding[0] = '\0';
+		if (j->fd >= 0) {
+			e->direct--;
 		}
+		pthread_mutex_unlock(&e->lock);
 		if (j->fd >= 0) {
 			close(j->fd);
-			pthread_mutex_lock(&e->lock);
-			e->direct--;
-			pthread_mutex_unlock(&e->lock);
 		}
 		free(j);
 	}
@@ -1084,32 +1390,41 @@ engine_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Queue a task. A task read in place (FD) is always queued: it cannot wait
+ * in the store. Any other waits there when the queue is full, and the
+ * engine finds it again (engine_refind).
+ */
 static void
-engine_push(struct engine *e, struct job *j)
+engine_enqueue(struct daemon *d, const char *tenant, const char *id, int fd, bool resume)
 {
-	pthread_mutex_lock(&e->lock);
-	if (e->stopping || (j->kind == JOB_SWEEP && e->sweep_queued)) {
-		pthread_mutex_unlock(&e->lock);
-		if (j->fd >= 0) {
-			close(j->fd);
+	struct engine *e = d->engine;
+	struct job *j = job_new(tenant, id, fd, resume);
+	bool queued = false;
+
+	if (j == NULL || e == NULL) {
+		/* Still CREATED in the store: the next start runs it (or fails it, if direct). */
+		log_err("task %s: cannot queue it now; it is taken up after a restart", id);
+		if (fd >= 0) {
+			close(fd);
 		}
 		free(j);
 		return;
 	}
-	if (j->fd >= 0) {
-		e->direct++;
+	pthread_mutex_lock(&e->lock);
+	queued = engine_queue_locked(e, j, fd >= 0);
+	if (!queued && !e->stopping) {
+		e->backlog = true;
+		e->dropped++;
 	}
-	if (j->kind == JOB_SWEEP) {
-		e->sweep_queued = true;
-	}
-	if (e->tail != NULL) {
-		e->tail->next = j;
-	} else {
-		e->head = j;
-	}
-	e->tail = j;
-	pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
+	if (!queued) {
+		/* What was not queued stays CREATED, APPROVED or IN_PROGRESS in the store. */
+		if (fd >= 0) {
+			close(fd);
+		}
+		free(j);
+	}
 }
 
 bool
@@ -1127,44 +1442,116 @@ tasks_direct_ok(struct daemon *d)
 	return ok;
 }
 
+int
+tasks_admit(struct daemon *d, char *why, size_t whylen)
+{
+	struct engine *e = d->engine;
+	size_t queued;
+	bool full;
+
+	if (e == NULL) {
+		snprintf(why, whylen, "the daemon is shutting down");
+		return SIGNET_EUNAVAILABLE;
+	}
+	pthread_mutex_lock(&e->lock);
+	full = e->backlog || e->queued >= e->queue_max;
+	queued = e->queued;
+	pthread_mutex_unlock(&e->lock);
+	if (!full) {
+		return 0;
+	}
+	snprintf(why, whylen,
+		 "the task engine is busy (%zu tasks queued, %s; [tasks] queue_max %zu): nothing "
+		 "was created; send again in a few seconds",
+		 queued, queued >= e->queue_max ? "the queue is full" : "more wait in the store",
+		 e->queue_max);
+	return SIGNET_EUNAVAILABLE;
+}
+
 void
 tasks_enqueue(struct daemon *d, const char *tenant, const char *id)
 {
-	tasks_enqueue_fd(d, tenant, id, -1);
+	engine_enqueue(d, tenant, id, -1, false);
 }
 
 void
 tasks_enqueue_fd(struct daemon *d, const char *tenant, const char *id, int fd)
 {
-	struct job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL || d->engine == NULL) {
-		/* Still CREATED in the store: the next start runs it (or fails it, if direct). */
-		log_err("task %s: cannot queue it now; it is taken up after a restart", id);
-		if (fd >= 0) {
-			close(fd);
-		}
-		free(j);
-		return;
-	}
-	j->fd = fd;
-	j->kind = JOB_RUN;
-	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
-	snprintf(j->id, sizeof(j->id), "%s", id);
-	engine_push(d->engine, j);
+	engine_enqueue(d, tenant, id, fd, false);
 }
 
 void
 tasks_tick(struct daemon *d)
 {
-	struct job *j;
+	struct engine *e = d->engine;
 
-	if (d->engine == NULL || (j = calloc(1, sizeof(*j))) == NULL) {
+	if (e == NULL) {
 		return;
 	}
-	j->fd = -1;
-	j->kind = JOB_SWEEP;
-	engine_push(d->engine, j);
+	pthread_mutex_lock(&e->lock);
+	e->sweep_wanted = true;
+	e->refind_hold = false;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void
+tasks_stats(struct daemon *d, struct tasks_stats *s)
+{
+	struct engine *e = d->engine;
+
+	memset(s, 0, sizeof(*s));
+	s->queue_max = (size_t)d->cfg->task_queue_max;
+	if (e == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&e->lock);
+	s->threads = (size_t)e->n;
+	s->queued = e->queued;
+	s->backlog = e->backlog;
+	s->sweeping = e->sweeping || e->sweep_wanted;
+	pthread_mutex_unlock(&e->lock);
+}
+
+struct due_count {
+	uint64_t now;
+	size_t n, max;
+};
+
+/* From the keys alone (big-endian due time first): no record is parsed. */
+static int
+due_count_cb(const MDB_val *key, void *arg)
+{
+	struct due_count *x = arg;
+	const uint8_t *k = key->mv_data;
+	uint64_t due = 0;
+
+	if (key->mv_size < 8 || x->n == x->max) {
+		return 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		due = due << 8 | k[i];
+	}
+	if (due > x->now) {
+		return 1; /* in time order: nothing later is due */
+	}
+	x->n++;
+	return 0;
+}
+
+static int
+due_count_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach_key(t, STORE_DB_TIMERS, NULL, 0, due_count_cb, arg);
+}
+
+size_t
+tasks_timers_due(struct daemon *d, size_t max)
+{
+	struct due_count x = {.now = (uint64_t)time_now(), .max = max};
+
+	(void)store_read(d->store, due_count_txn, &x);
+	return x.n;
 }
 
 int
@@ -1176,6 +1563,7 @@ tasks_start(struct daemon *d)
 		return SIGNET_EINTERNAL;
 	}
 	e->d = d;
+	e->queue_max = (size_t)d->cfg->task_queue_max;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	e->threads = calloc((size_t)d->cfg->task_workers, sizeof(*e->threads));
@@ -1185,7 +1573,8 @@ tasks_start(struct daemon *d)
 	}
 	d->engine = e;
 	for (long i = 0; i < d->cfg->task_workers; i++) {
-		if (pthread_create(&e->threads[i], NULL, engine_main, e) != 0) {
+		e->threads[i].e = e;
+		if (pthread_create(&e->threads[i].tid, NULL, engine_main, &e->threads[i]) != 0) {
 			log_err("cannot start task thread %ld", i);
 			tasks_stop(d);
 			return SIGNET_EINTERNAL;
@@ -1208,7 +1597,7 @@ tasks_stop(struct daemon *d)
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	for (int i = 0; i < e->n; i++) {
-		pthread_join(e->threads[i], NULL);
+		pthread_join(e->threads[i].tid, NULL);
 	}
 	/* What was queued stays CREATED or APPROVED in the store: the next start runs it. */
 	while (e->head != NULL) {
@@ -1228,65 +1617,6 @@ tasks_stop(struct daemon *d)
 }
 
 /* Recovery */
-
-struct pending {
-	char tenant[ACL_NAME_MAX + 1];
-	char id[TASK_ID_LEN + 1];
-	enum task_status st;
-};
-
-struct recover_scan {
-	struct pending *p;
-	size_t n, cap;
-	int err;
-};
-
-static int
-recover_scan_cb(const MDB_val *key, json_t *val, void *arg)
-{
-	struct recover_scan *x = arg;
-	const char *k = key->mv_data;
-	size_t tl = strnlen(k, key->mv_size), sl;
-	char status[32];
-	enum task_status st;
-
-	if (tl >= key->mv_size || tl > ACL_NAME_MAX) {
-		return 0;
-	}
-	sl = strnlen(k + tl + 1, key->mv_size - tl - 1);
-	if (sl >= sizeof(status) || tl + 1 + sl + 1 + TASK_ID_LEN != key->mv_size) {
-		return 0;
-	}
-	memcpy(status, k + tl + 1, sl);
-	status[sl] = '\0';
-	if (task_status_parse(status, &st) != 0 ||
-	    (st != TS_CREATED && st != TS_APPROVED && st != TS_IN_PROGRESS)) {
-		return 0;
-	}
-	if (x->n == x->cap) {
-		size_t ncap = x->cap ? x->cap * 2 : 64;
-		struct pending *np = realloc(x->p, ncap * sizeof(*np));
-		if (np == NULL) {
-			x->err = SIGNET_EINTERNAL;
-			return SIGNET_EINTERNAL;
-		}
-		x->p = np;
-		x->cap = ncap;
-	}
-	memcpy(x->p[x->n].tenant, k, tl);
-	x->p[x->n].tenant[tl] = '\0';
-	memcpy(x->p[x->n].id, k + tl + 1 + sl + 1, TASK_ID_LEN);
-	x->p[x->n].id[TASK_ID_LEN] = '\0';
-	x->p[x->n].st = st;
-	x->n++;
-	return 0;
-}
-
-static int
-recover_scan_txn(struct store_txn *t, void *arg)
-{
-	return store_foreach(t, STORE_DB_TASK_INDEX, NULL, 0, recover_scan_cb, arg);
-}
 
 /* Are the inputs of an interrupted task still there to run it again? */
 static bool
@@ -1412,7 +1742,7 @@ int
 tasks_recover(struct daemon *d)
 {
 	static const char *const subs[] = {"in", "out", "tmp"};
-	struct recover_scan x = {0};
+	struct pending_scan x = {0};
 	size_t requeued = 0, failed = 0;
 	int r;
 
@@ -1426,9 +1756,10 @@ tasks_recover(struct daemon *d)
 	}
 	/* Partial outputs of interrupted tasks. */
 	spool_clean(d, "tmp", 't');
-	if ((r = store_read(d->store, recover_scan_txn, &x)) != 0 || x.err != 0) {
+	/* The unfinished tasks only, through the status index (not every task kept). */
+	if ((r = store_read(d->store, pending_scan_txn, &x)) != 0) {
 		free(x.p);
-		return r != 0 ? r : x.err;
+		return r;
 	}
 	/* Before anything runs: a task running now could be mid-way between rename and commit. */
 	spool_clean(d, "in", 'i');
@@ -1446,7 +1777,9 @@ tasks_recover(struct daemon *d)
 		}
 		json_decref(tr.task);
 		if (ok) {
-			tasks_enqueue(d, x.p[i].tenant, x.p[i].id);
+			/* Past queue_max it waits in the store, and the engine finds it again. */
+			engine_enqueue(d, x.p[i].tenant, x.p[i].id, -1,
+				       x.p[i].st == TS_IN_PROGRESS);
 			requeued++;
 		} else {
 			static const enum task_status live[] = {TS_CREATED, TS_APPROVED,
@@ -1458,6 +1791,14 @@ tasks_recover(struct daemon *d)
 		}
 	}
 	free(x.p);
+	if (d->engine != NULL) {
+		/* From now on, what waits in the store may be read back (nothing is failed under
+		 * it). */
+		pthread_mutex_lock(&d->engine->lock);
+		d->engine->recovered = true;
+		pthread_cond_broadcast(&d->engine->cond);
+		pthread_mutex_unlock(&d->engine->lock);
+	}
 	if (requeued + failed > 0) {
 		log_notice("recovery: %zu task(s) queued again, %zu failed as interrupted",
 			   requeued, failed);

@@ -133,7 +133,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	server_shutdown(d->server);
 }
 
-/* Once a second: due timers (result expiry, capability removal) are looked at off the loop. */
+/*
+ * Once a second: due timers (result expiry, capability removal) are looked
+ * at off the loop. Audit checkpoints have a thread of their own.
+ */
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -367,6 +370,10 @@ run(struct config *cfg)
 	if (audit_key_ensure(&d) != 0) {
 		log_err("the audit key is not available: checkpoints cannot be signed");
 	}
+	if (audit_checkpointer_start(&d) != 0) {
+		log_err("cannot start the audit checkpointer");
+		goto out;
+	}
 	token_report(&d, &guard_report, missing);
 	audit_appliance(&d, "STARTED_DAEMON", "APPLIANCE:signetd", "signetd started");
 	tick = event_new(d.base, -1, EV_PERSIST, on_tick, &d);
@@ -410,6 +417,7 @@ out:
 	d.workers = NULL;
 	ingest_free(&d);
 	tasks_stop(&d);
+	audit_checkpointer_stop(&d);
 	if (d.store != NULL && d.hsm != NULL && code == 0) {
 		/* The stop is recorded and every chain ends with a signed checkpoint. */
 		struct hsm_session *hs = NULL;

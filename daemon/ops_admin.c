@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "daemon/audit.h"
 #include "daemon/ingest.h"
 #include "daemon/ops.h"
 #include "daemon/quota.h"
@@ -36,6 +37,7 @@ counts_txn(struct store_txn *t, void *arg)
 }
 
 #define STATUS_SPOOL_FILES_MAX 100000 /* files the status op counts in the spool, at most */
+#define STATUS_TIMERS_DUE_MAX  100000 /* due timers the status op counts, at most */
 
 /* Add the filesystem that holds PATH to O: bytes free (to signetd) and its size. */
 static void
@@ -55,15 +57,18 @@ static json_t *
 store_view(struct request *r)
 {
 	struct store_usage u;
+	uint64_t writes, commits;
 	char db[PATH_MAX];
 	json_t *o;
 
 	if (store_usage(r->d->store, &u) != 0) {
 		return json_null();
 	}
-	o = json_pack("{s:I, s:I, s:I, s:I, s:b}", "used", (json_int_t)u.used, "fileSize",
+	store_stats(r->d->store, &writes, &commits);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "used", (json_int_t)u.used, "fileSize",
 		      (json_int_t)u.file_size, "mapSize", (json_int_t)u.map_size, "reserve",
-		      (json_int_t)u.reserve, "full", u.full);
+		      (json_int_t)u.reserve, "full", u.full, "writes", (json_int_t)writes,
+		      "commits", (json_int_t)commits);
 	if (o != NULL && str_printf(db, sizeof(db), "%s/db", r->d->cfg->state_dir)) {
 		fs_add(o, db);
 	}
@@ -117,6 +122,19 @@ ingest_view(struct request *r)
 			 (json_int_t)s.running, "waiting", (json_int_t)s.waiting);
 }
 
+/* The task engine: its queue, tasks waiting in the store for room in it, due timers. */
+static json_t *
+engine_view(struct request *r)
+{
+	struct tasks_stats s;
+
+	tasks_stats(r->d, &s);
+	return json_pack("{s:I, s:I, s:I, s:b, s:I}", "threads", (json_int_t)s.threads, "queued",
+			 (json_int_t)s.queued, "queueMax", (json_int_t)s.queue_max, "backlog",
+			 s.backlog, "timersDue",
+			 (json_int_t)tasks_timers_due(r->d, STATUS_TIMERS_DUE_MAX));
+}
+
 int
 op_status(struct request *r)
 {
@@ -146,6 +164,10 @@ op_status(struct request *r)
 		json_object_set_new(r->result, "store", store_view(r));
 		json_object_set_new(r->result, "spool", spool_view(r));
 		json_object_set_new(r->result, "ingest", ingest_view(r));
+		json_object_set_new(r->result, "engine", engine_view(r));
+		json_object_set_new(
+		    r->result, "audit",
+		    json_pack("{s:I}", "checkpoints", (json_int_t)audit_checkpoints_made(r->d)));
 	}
 	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }

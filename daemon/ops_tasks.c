@@ -891,6 +891,16 @@ out:
 	return rc;
 }
 
+/* SIGNET_EUNAVAILABLE (with a retry hint) when a task that runs at once cannot be queued now. */
+static int
+engine_busy(struct request *r)
+{
+	char why[200];
+	int rc = tasks_admit(r->d, why, sizeof(why));
+
+	return rc == 0 ? 0 : req_fail(r, rc, "%s", why);
+}
+
 /* A task.encrypt request whose input is copied to the spool. */
 struct encrypt_job {
 	json_t *task;
@@ -1054,6 +1064,10 @@ op_task_encrypt(struct request *r)
 	wait = needs_approval(x.devconf, x.four_eyes);
 	if (want != NULL && (strlen(want) != 64 || !hex_valid(want))) {
 		rc = req_fail(r, SIGNET_EINVAL, "sha256 must be 64 hex digits");
+		goto out;
+	}
+	/* It would run at once: refused before anything is written while the engine is full. */
+	if (!wait && (rc = engine_busy(r)) != 0) {
 		goto out;
 	}
 	if (!wait && r->d->cfg->copy_inputs == 0 && tasks_direct_ok(r->d)) {
@@ -1491,6 +1505,9 @@ op_task_package(struct request *r)
 	job->wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
 	job->task = task;
 	task = NULL;
+	if (!job->wait && (rc = engine_busy(r)) != 0) {
+		goto out;
+	}
 	/* Decided before a byte is written: the package file is written by this request. */
 	if ((rc = quota_claim(r, out_max, out_max, &job->claim)) != 0) {
 		goto out;

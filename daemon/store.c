@@ -62,7 +62,7 @@ struct store {
 	bool qstop;
 	bool committer_running;
 	pthread_t committer;
-	unsigned long batches, writes; /* for the log at close */
+	atomic_ulong batches, writes; /* for the log at close and the status op */
 	/*
 	 * The reserve (store_set_reserve): bytes kept allocated on disk in the
 	 * data file past its last page in use. LMDB writes pages with pwrite
@@ -386,7 +386,8 @@ store_close(struct store *st)
 		pthread_mutex_unlock(&st->qlock);
 		pthread_join(st->committer, NULL);
 		st->committer_running = false;
-		log_info("store: %lu writes in %lu commits", st->writes, st->batches);
+		log_info("store: %lu writes in %lu commits", atomic_load(&st->writes),
+			 atomic_load(&st->batches));
 	}
 	pthread_mutex_destroy(&st->qlock);
 	pthread_cond_destroy(&st->qcond);
@@ -396,6 +397,13 @@ store_close(struct store *st)
 	}
 	pthread_rwlock_destroy(&st->resize_lock);
 	free(st);
+}
+
+void
+store_stats(struct store *st, uint64_t *writes, uint64_t *commits)
+{
+	*writes = atomic_load(&st->writes);
+	*commits = atomic_load(&st->batches);
 }
 
 int

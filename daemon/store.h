@@ -70,6 +70,9 @@ struct store_usage {
 };
 int store_usage(struct store *st, struct store_usage *u);
 
+/* Writes (store_write and the like) and the durable commits they shared, since the open. */
+void store_stats(struct store *st, uint64_t *writes, uint64_t *commits);
+
 /* The project error of an LMDB return code: an MDB_* code, or the errno of a failed write. */
 int store_error(int rc);
 

@@ -19,6 +19,9 @@
  *                   login goes with them), as after a token reset;
  *   device-removed  the call fails once with CKR_DEVICE_REMOVED.
  * Every handled fault is counted in the file "faults" in the same folder.
+ * While a file "hold-encrypt" exists there, C_EncryptInit waits (at most
+ * 10 minutes) before it goes on, once it has appended a line to the file
+ * "held": a test holds a task in the engine for as long as it needs.
  * Every C_SignInit also appends the key object's CKA_ID, in hex, as one line
  * of the file "signinit" there ("?" when the id cannot be read).
  */
@@ -120,6 +123,29 @@ fault_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 	return real->C_SignInit(s, m, key);
 }
 
+static CK_RV
+fault_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	const char *dir = getenv("P11FAULT_DIR");
+	char hold[4096], held[4096];
+	FILE *f;
+
+	if (dir != NULL) {
+		snprintf(hold, sizeof(hold), "%s/hold-encrypt", dir);
+		snprintf(held, sizeof(held), "%s/held", dir);
+		if (access(hold, F_OK) == 0) {
+			if ((f = fopen(held, "a")) != NULL) {
+				fputs("encrypt\n", f);
+				fclose(f);
+			}
+			for (int i = 0; i < 30000 && access(hold, F_OK) == 0; i++) {
+				usleep(20000);
+			}
+		}
+	}
+	return real->C_EncryptInit(s, m, key);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 
 CK_RV
@@ -142,6 +168,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		wrapped.C_FindObjectsInit = fault_FindObjectsInit;
 		wrapped.C_GetAttributeValue = fault_GetAttributeValue;
 		wrapped.C_SignInit = fault_SignInit;
+		wrapped.C_EncryptInit = fault_EncryptInit;
 	}
 	*out = &wrapped;
 	return CKR_OK;

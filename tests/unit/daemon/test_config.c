@@ -123,6 +123,7 @@ test_defaults(void **state)
 	assert_int_equal(c->spool_quota_tenant_mb, 65536);
 	assert_int_equal(c->spool_quota_user_mb, 16384);
 	assert_int_equal(c->spool_reserve_mb, 64);
+	assert_int_equal(c->task_queue_max, 4096);
 	assert_int_equal(c->max_key_import, 64);
 }
 
@@ -276,6 +277,8 @@ test_integers_out_of_range_refused(void **state)
 	    "[tasks]\nspool_quota_user_mb = -1\n",
 	    "[tasks]\nspool_quota_tenant_mb = 1073741825\n",
 	    "[tasks]\nspool_reserve_mb = 1048577\n",
+	    "[tasks]\nqueue_max = 0\n",
+	    "[tasks]\nqueue_max = 1000001\n",
 	};
 	struct fixture *f = *state;
 
@@ -295,6 +298,10 @@ test_integers_out_of_range_refused(void **state)
 	assert_int_equal(f->c.shutdown_timeout, 3600);
 	load_ok(f, "[daemon]\nworkers = 64\n");
 	assert_int_equal(f->c.workers, 64);
+	load_ok(f, "[tasks]\nqueue_max = 1\n");
+	assert_int_equal(f->c.task_queue_max, 1);
+	load_ok(f, "[tasks]\nqueue_max = 1000000\n");
+	assert_int_equal(f->c.task_queue_max, 1000000);
 }
 
 static void
