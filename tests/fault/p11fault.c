@@ -12,12 +12,21 @@
 
 /*
  * P11FAULT_MODULE names the real module; P11FAULT_DIR a folder where a test
- * drops trigger files, consumed by the next C_FindObjectsInit or
- * C_GetAttributeValue calls (a file
- * holding a number N fires N times, an empty one once):
+ * drops trigger files (a file holding a number N fires N times, an empty
+ * one once). Consumed by the next C_FindObjectsInit or C_GetAttributeValue
+ * calls:
  *   close-sessions  the real module closes every session of the slot (the
  *                   login goes with them), as after a token reset;
- *   device-removed  the call fails once with CKR_DEVICE_REMOVED.
+ *   device-removed  the call fails once with CKR_DEVICE_REMOVED;
+ *   device-error    the call fails once with CKR_DEVICE_ERROR.
+ * Consumed by the function they name (the unit tests of hsm/ use them):
+ *   encrypt-device-error  C_EncryptUpdate fails with CKR_DEVICE_ERROR, which
+ *                         ends the operation;
+ *   encrypt-close-sessions  C_EncryptUpdate finds every session of the slot
+ *                         closed (the real module answers for itself);
+ *   sign-device-error     C_Sign fails with CKR_DEVICE_ERROR;
+ *   open-session-error    C_OpenSession fails with CKR_DEVICE_ERROR;
+ *   login-pin-incorrect   C_Login fails with CKR_PIN_INCORRECT.
  * Every handled fault is counted in the file "faults" in the same folder.
  * Every C_SignInit also appends the key object's CKA_ID, in hex, as one line
  * of the file "signinit" there ("?" when the id cannot be read).
@@ -57,21 +66,77 @@ take_trigger(const char *name)
 	return 1;
 }
 
+static void
+close_all(CK_SESSION_HANDLE s)
+{
+	CK_SESSION_INFO si;
+
+	if (real->C_GetSessionInfo(s, &si) == CKR_OK) {
+		real->C_CloseAllSessions(si.slotID);
+	}
+}
+
 /* A fault fires on the first object look-up of an operation: a search or a cached handle's check.
  */
 static CK_RV
 fault_inject(CK_SESSION_HANDLE s)
 {
 	if (take_trigger("close-sessions")) {
-		CK_SESSION_INFO si;
-		if (real->C_GetSessionInfo(s, &si) == CKR_OK) {
-			real->C_CloseAllSessions(si.slotID);
-		}
+		close_all(s);
 	}
 	if (take_trigger("device-removed")) {
 		return CKR_DEVICE_REMOVED;
 	}
+	if (take_trigger("device-error")) {
+		return CKR_DEVICE_ERROR;
+	}
 	return CKR_OK;
+}
+
+static CK_RV
+fault_EncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+		    CK_ULONG_PTR outlen)
+{
+	if (take_trigger("encrypt-close-sessions")) {
+		close_all(s);
+	}
+	if (take_trigger("encrypt-device-error")) {
+		/* A failed update ends the operation: end it in the real module too. */
+		CK_BYTE scratch[64];
+		CK_ULONG n = sizeof(scratch);
+		(void)real->C_EncryptFinal(s, scratch, &n);
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_EncryptUpdate(s, in, inlen, out, outlen);
+}
+
+static CK_RV
+fault_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+	   CK_ULONG_PTR siglen)
+{
+	if (take_trigger("sign-device-error")) {
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_Sign(s, data, len, sig, siglen);
+}
+
+static CK_RV
+fault_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+		  CK_SESSION_HANDLE_PTR out)
+{
+	if (take_trigger("open-session-error")) {
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_OpenSession(slot, flags, app, notify, out);
+}
+
+static CK_RV
+fault_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	if (take_trigger("login-pin-incorrect")) {
+		return CKR_PIN_INCORRECT;
+	}
+	return real->C_Login(s, user, pin, len);
 }
 
 static CK_RV
@@ -142,6 +207,10 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		wrapped.C_FindObjectsInit = fault_FindObjectsInit;
 		wrapped.C_GetAttributeValue = fault_GetAttributeValue;
 		wrapped.C_SignInit = fault_SignInit;
+		wrapped.C_EncryptUpdate = fault_EncryptUpdate;
+		wrapped.C_Sign = fault_Sign;
+		wrapped.C_OpenSession = fault_OpenSession;
+		wrapped.C_Login = fault_Login;
 	}
 	*out = &wrapped;
 	return CKR_OK;
