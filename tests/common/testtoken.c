@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "lib/error.h"
 #include "tests/common/testtoken.h"
@@ -215,4 +216,48 @@ out:
 	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
 	return ok;
+}
+
+static X509 *
+cert_sign(EVP_PKEY *pub, const char *cn, EVP_PKEY *signer, X509 *issuer)
+{
+	X509 *c = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	ASN1_INTEGER *serial = ASN1_INTEGER_new();
+
+	if (c == NULL || name == NULL || serial == NULL || !X509_set_version(c, 2) ||
+	    !ASN1_INTEGER_set(serial, (long)(random() & 0x7fffffff)) ||
+	    !X509_set_serialNumber(c, serial) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+					-1, 0) ||
+	    !X509_set_subject_name(c, name) ||
+	    !X509_set_issuer_name(c, issuer != NULL ? X509_get_subject_name(issuer) : name) ||
+	    X509_gmtime_adj(X509_getm_notBefore(c), -60) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(c), 86400) == NULL || !X509_set_pubkey(c, pub) ||
+	    X509_sign(c, signer, EVP_sha256()) <= 0) {
+		X509_free(c);
+		c = NULL;
+	}
+	X509_NAME_free(name);
+	ASN1_INTEGER_free(serial);
+	return c;
+}
+
+int
+test_ca_make(const char *cn, EVP_PKEY **key, X509 **cert)
+{
+	*key = EVP_EC_gen("P-256");
+	*cert = *key != NULL ? cert_sign(*key, cn, *key, NULL) : NULL;
+	if (*cert == NULL) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+X509 *
+test_cert_issue(EVP_PKEY *pub, const char *cn, EVP_PKEY *ca_key, X509 *ca)
+{
+	return cert_sign(pub, cn, ca_key, ca);
 }

@@ -52,3 +52,8 @@ void test_token_fault_reset(struct test_token *t);
  */
 int test_verify(EVP_PKEY *pk, enum hsm_alg alg, const uint8_t *data, size_t len, const uint8_t *sig,
 		size_t siglen);
+
+/* A software CA (P-256, self-signed, CN=CN) for certificates of token keys. 0 or -1. */
+int test_ca_make(const char *cn, EVP_PKEY **key, X509 **cert);
+/* A leaf certificate for PUB (CN=CN) issued by the CA; NULL on failure. */
+X509 *test_cert_issue(EVP_PKEY *pub, const char *cn, EVP_PKEY *ca_key, X509 *ca);

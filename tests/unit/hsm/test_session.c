@@ -201,6 +201,7 @@ test_err_translation(void **state)
 	assert_int_equal(hsm_err(CKR_OBJECT_HANDLE_INVALID, "test"), SIGNET_ENOTFOUND);
 	assert_int_equal(hsm_err(CKR_DATA_LEN_RANGE, "test"), SIGNET_EINVAL);
 	assert_int_equal(hsm_err(CKR_KEY_SIZE_RANGE, "test"), SIGNET_EINVAL);
+	assert_int_equal(hsm_err(CKR_BUFFER_TOO_SMALL, "test"), SIGNET_EINTERNAL);
 	assert_int_equal(hsm_err(CKR_DEVICE_ERROR, "test"), SIGNET_ETOKEN);
 	assert_int_equal(hsm_err(CKR_GENERAL_ERROR, "test"), SIGNET_ETOKEN);
 
