@@ -136,7 +136,7 @@ test_token_free(struct test_token *t)
 }
 
 void
-test_token_fault(struct test_token *t, const char *name, int count)
+test_token_fault_after(struct test_token *t, const char *name, int count, int skip)
 {
 	char path[256];
 	FILE *f;
@@ -144,9 +144,15 @@ test_token_fault(struct test_token *t, const char *name, int count)
 	snprintf(path, sizeof(path), "%s/%s", t->fault_dir, name);
 	f = fopen(path, "w");
 	if (f != NULL) {
-		fprintf(f, "%d\n", count);
+		fprintf(f, "%d %d\n", count, skip);
 		fclose(f);
 	}
+}
+
+void
+test_token_fault(struct test_token *t, const char *name, int count)
+{
+	test_token_fault_after(t, name, count, 0);
 }
 
 int

@@ -40,6 +40,8 @@ bool test_fault_available(void);
 /* Arm the fault module: trigger NAME ("close-sessions", "device-removed", ...) fires COUNT times.
  */
 void test_token_fault(struct test_token *t, const char *name, int count);
+/* The same after SKIP calls that reach the trigger have passed unharmed. */
+void test_token_fault_after(struct test_token *t, const char *name, int count, int skip);
 /* How many faults the module has injected so far. */
 int test_token_faults_fired(const struct test_token *t);
 /* Disarm every trigger and forget the count. */

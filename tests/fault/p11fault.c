@@ -13,12 +13,10 @@
 /*
  * P11FAULT_MODULE names the real module; P11FAULT_DIR a folder where a test
  * drops trigger files (a file holding a number N fires N times, an empty
- * one once). Consumed by the next C_FindObjectsInit or C_GetAttributeValue
- * calls:
- *   close-sessions  the real module closes every session of the slot (the
- *                   login goes with them), as after a token reset;
- *   device-removed  the call fails once with CKR_DEVICE_REMOVED;
- *   device-error    the call fails once with CKR_DEVICE_ERROR.
+ * one once; "N K" lets K calls pass first, then fires N times). Consumed by the next
+ * C_FindObjectsInit or C_GetAttributeValue calls: close-sessions  the real module closes every
+ * session of the slot (the login goes with them), as after a token reset; device-removed  the call
+ * fails once with CKR_DEVICE_REMOVED; device-error    the call fails once with CKR_DEVICE_ERROR.
  * Consumed by the function they name (the unit tests of hsm/ use them):
  *   encrypt-device-error  C_EncryptUpdate fails with CKR_DEVICE_ERROR, which
  *                         ends the operation;
@@ -34,6 +32,23 @@
 static CK_FUNCTION_LIST real_copy, wrapped;
 static CK_FUNCTION_LIST *real;
 
+/* Write the trigger's new count over the old one, and close it. */
+static void
+trigger_rewrite(FILE *f, int left, int skip)
+{
+	rewind(f);
+	if (skip > 0) {
+		fprintf(f, "%d %d\n", left, skip);
+	} else {
+		fprintf(f, "%d\n", left);
+	}
+	/* The new text may be shorter ("10" becomes "9"): nothing of the old may follow. */
+	if (fflush(f) != 0 || ftruncate(fileno(f), ftell(f)) != 0) {
+		perror("p11fault: rewriting a trigger");
+	}
+	fclose(f);
+}
+
 static int
 take_trigger(const char *name)
 {
@@ -45,17 +60,21 @@ take_trigger(const char *name)
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "r+");
-	int left = 1;
+	int left = 1, skip = 0, n;
 	if (f == NULL) {
 		return 0;
 	}
-	if (fscanf(f, "%d", &left) != 1 || left <= 1) {
+	n = fscanf(f, "%d %d", &left, &skip);
+	if (n == 2 && skip > 0) {
+		/* Not yet: this call passes, one fewer to let pass. */
+		trigger_rewrite(f, left, skip - 1);
+		return 0;
+	}
+	if (n < 1 || left <= 1) {
 		fclose(f);
 		unlink(path);
 	} else {
-		rewind(f);
-		fprintf(f, "%d\n", left - 1);
-		fclose(f);
+		trigger_rewrite(f, left - 1, 0);
 	}
 	snprintf(path, sizeof(path), "%s/faults", dir);
 	f = fopen(path, "a");
