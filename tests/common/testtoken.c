@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "lib/error.h"
 #include "tests/common/testtoken.h"
@@ -224,6 +225,16 @@ out:
 	return ok;
 }
 
+static bool
+ext_add(X509 *c, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	bool ok = e != NULL && X509_add_ext(c, e, -1) == 1;
+
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
 static X509 *
 cert_sign(EVP_PKEY *pub, const char *cn, EVP_PKEY *signer, X509 *issuer)
 {
@@ -231,7 +242,17 @@ cert_sign(EVP_PKEY *pub, const char *cn, EVP_PKEY *signer, X509 *issuer)
 	X509_NAME *name = X509_NAME_new();
 	ASN1_INTEGER *serial = ASN1_INTEGER_new();
 
-	if (c == NULL || name == NULL || serial == NULL || !X509_set_version(c, 2) ||
+	/* A CA says so; a leaf is a plain end entity. */
+	if (c == NULL ||
+	    (issuer == NULL && (!ext_add(c, NID_basic_constraints, "critical,CA:TRUE") ||
+				!ext_add(c, NID_key_usage, "critical,keyCertSign"))) ||
+	    (issuer != NULL && !ext_add(c, NID_basic_constraints, "critical,CA:FALSE"))) {
+		X509_free(c);
+		X509_NAME_free(name);
+		ASN1_INTEGER_free(serial);
+		return NULL;
+	}
+	if (name == NULL || serial == NULL || !X509_set_version(c, 2) ||
 	    !ASN1_INTEGER_set(serial, (long)(random() & 0x7fffffff)) ||
 	    !X509_set_serialNumber(c, serial) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
