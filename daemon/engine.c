@@ -904,7 +904,7 @@ sweep_one_txn(struct store_txn *t, void *arg)
 		rules_del_capability(t, u->tenant, u->id);
 	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
-		if (task_status_of(task) == TS_WAITING) {
+		if (task_transition_allowed(task_status_of(task), TS_EXPIRED)) {
 			json_object_set_new(task, "decision", json_string("EXPIRED"));
 			task_set_status(t, &x->note, task, TS_EXPIRED,
 					"approval not given in time");
