@@ -931,7 +931,7 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 		rules_del_capability(t, u->tenant, u->id);
 	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
-		if (task_status_of(task) == TS_WAITING) {
+		if (task_transition_allowed(task_status_of(task), TS_EXPIRED)) {
 			struct audit_actor a;
 			char res[64];
 			json_object_set_new(task, "decision", json_string("EXPIRED"));

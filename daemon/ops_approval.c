@@ -314,7 +314,7 @@ seed_read_txn(struct store_txn *t, void *arg)
 		x->worth_it =
 		    x->enrolled && !totp_locked(&st, time_now()) &&
 		    task_get(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
-		    task_status_of(task) == TS_WAITING &&
+		    task_transition_allowed(task_status_of(task), TS_APPROVED) &&
 		    policy_allows_on(&x->r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG,
 				     json_string_value(json_object_get(task, "deviceConfigId")));
 		json_decref(task);
@@ -395,7 +395,8 @@ decide_txn(struct store_txn *t, void *arg)
 	    json_object_get(json_object_get(x->task, "approval"), "secondFactor"));
 	/* Out of time counts as past approval even before the sweeper marks it EXPIRED. */
 	f.task_waiting =
-	    task_status_of(x->task) == TS_WAITING &&
+	    task_transition_allowed(task_status_of(x->task),
+				    x->approve ? TS_APPROVED : TS_REJECTED) &&
 	    !approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
 			      r->d->cfg->approval_ttl, now);
 	f.devconf_enabled = json_is_true(json_object_get(devconf, "enabled"));

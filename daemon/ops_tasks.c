@@ -1792,7 +1792,7 @@ task_cancel_txn(struct store_txn *t, void *arg)
 		return req_fail(r, SIGNET_EDENIED, "only the requester may cancel a task");
 	}
 	st = task_status_of(x->task);
-	if (task_status_final(st)) {
+	if (!task_transition_allowed(st, TS_CANCELED)) {
 		return req_fail(r, SIGNET_ECONFLICT, "the task is %s already",
 				task_status_name(st));
 	}

@@ -51,6 +51,43 @@ task_status_final(enum task_status s)
 	       s == TS_CANCELED;
 }
 
+#define TS_BIT(s) (1u << (s))
+
+bool
+task_transition_allowed(enum task_status from, enum task_status to)
+{
+	static const unsigned next[TS_COUNT] = {
+	    /*
+	     * Waiting for approval, or run (at once, or by an engine thread); FAILED
+	     * when it cannot start for lack of space or a restart finds it
+	     * interrupted; CANCELED by its requester.
+	     */
+	    [TS_CREATED] = TS_BIT(TS_WAITING) | TS_BIT(TS_IN_PROGRESS) | TS_BIT(TS_FAILED) |
+			   TS_BIT(TS_CANCELED),
+	    /* Decided on (task.approve, task.reject), out of time, or canceled. */
+	    [TS_WAITING] = TS_BIT(TS_APPROVED) | TS_BIT(TS_REJECTED) | TS_BIT(TS_EXPIRED) |
+			   TS_BIT(TS_CANCELED),
+	    /*
+	     * Run; WAITING again when too few of its approvals still count as it
+	     * starts, FAILED when then its time for approval is over, or as for
+	     * CREATED.
+	     */
+	    [TS_APPROVED] = TS_BIT(TS_IN_PROGRESS) | TS_BIT(TS_WAITING) | TS_BIT(TS_FAILED) |
+			    TS_BIT(TS_CANCELED),
+	    /* Finished; or, taken up again after a restart, as for APPROVED. */
+	    [TS_IN_PROGRESS] =
+		TS_BIT(TS_DONE) | TS_BIT(TS_FAILED) | TS_BIT(TS_WAITING) | TS_BIT(TS_CANCELED),
+	};
+
+	if ((unsigned)from >= TS_COUNT || (unsigned)to >= TS_COUNT) {
+		return false;
+	}
+	if (from == to) {
+		return !task_status_final(from);
+	}
+	return (next[from] & TS_BIT(to)) != 0;
+}
+
 enum task_status
 task_status_of(const json_t *task)
 {
@@ -272,6 +309,13 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	if (tenant == NULL || !task_id_valid(id) || npath == 0) {
 		return SIGNET_EINTERNAL;
 	}
+	for (size_t i = 1; i < npath; i++) {
+		if (path[i] == path[i - 1] || !task_transition_allowed(path[i - 1], path[i])) {
+			log_err("task %s: %s then %s is not a path of the status model", id,
+				task_status_name(path[i - 1]), task_status_name(path[i]));
+			return SIGNET_EINTERNAL;
+		}
+	}
 	json_object_set_new(task, "status", json_string(task_status_name(last)));
 	json_object_set_new(task, "updatedAt", json_integer(now));
 	for (size_t i = 0; i < npath; i++) {
@@ -312,6 +356,13 @@ task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_s
 	enum task_status old = task_status_of(task);
 	int64_t now = time_now();
 
+	/* Every caller checked the task's status in this transaction: a refusal here is a bug. */
+	if (!task_transition_allowed(old, st)) {
+		log_err("task %s: %s to %s is not a change of the status model",
+			json_string_value(json_object_get(task, "id")) ?: "?",
+			task_status_name(old), task_status_name(st));
+		return SIGNET_EINTERNAL;
+	}
 	json_object_set_new(task, "status", json_string(task_status_name(st)));
 	if (reason != NULL) {
 		json_object_set_new(task, "reason", json_string(reason));

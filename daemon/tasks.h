@@ -32,6 +32,13 @@ enum task_status {
 const char *task_status_name(enum task_status s);
 int task_status_parse(const char *name, enum task_status *out);
 bool task_status_final(enum task_status s);
+/*
+ * The status model (doc/protocol.md section 9.2): may a task in FROM move
+ * to TO? Staying in a status that is not final is allowed (the record is
+ * written again: a task IN_PROGRESS taken up after a restart); nothing
+ * leaves a final status, and TS_COUNT (a broken record) goes nowhere.
+ */
+bool task_transition_allowed(enum task_status from, enum task_status to);
 /* The status of a task record (TS_COUNT when the record is broken). */
 enum task_status task_status_of(const json_t *task);
 

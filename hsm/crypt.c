@@ -230,8 +230,7 @@ encrypt_abandon(struct hsm_session *s)
 	CK_RV rv = s->h->f->C_EncryptFinal(s->handle, scratch, &n);
 
 	if (rv == CKR_BUFFER_TOO_SMALL) {
-		(void)s->h->f->C_CloseSession(s->handle);
-		s->open = false;
+		hsm_session_discard(s);
 	}
 }
 

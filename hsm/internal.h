@@ -54,6 +54,14 @@ bool hsm_rv_recoverable(CK_RV rv);
 CK_RV hsm_session_reopen(struct hsm_session *s);
 
 /*
+ * Close the session's handle now; its next use opens a new one. The way to
+ * end an operation that the token keeps active (after CKR_BUFFER_TOO_SMALL
+ * from C_Sign or C_EncryptFinal): left alone, it makes every later call on
+ * the session fail with CKR_OPERATION_ACTIVE, which no retry cures.
+ */
+void hsm_session_discard(struct hsm_session *s);
+
+/*
  * Run FN on the session; on a recoverable error reopen, log in again and
  * run it once more. FN must be safe to repeat after a failed attempt.
  */

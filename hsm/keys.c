@@ -240,7 +240,8 @@ hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_
 	CK_RV rv;
 
 	*out = NULL;
-	if (hsm_alg_is_secret(alg)) {
+	/* op_public indexes alg_table: an unknown algorithm must not get there. */
+	if ((unsigned)alg >= HSM_ALG_COUNT || hsm_alg_is_secret(alg)) {
 		return SIGNET_EINVAL;
 	}
 	rv = hsm_run(s, op_public, &a);
@@ -561,7 +562,13 @@ op_sign(struct hsm_session *s, void *arg)
 	if (rv != CKR_OK) {
 		return rv;
 	}
-	return s->h->f->C_Sign(s->handle, (CK_BYTE_PTR)a->data, a->len, a->sig, &a->siglen);
+	rv = s->h->f->C_Sign(s->handle, (CK_BYTE_PTR)a->data, a->len, a->sig, &a->siglen);
+	if (rv == CKR_BUFFER_TOO_SMALL) {
+		/* The caller's buffer is too small, and the signing operation still active. */
+		log_err("signing: the signature needs %lu bytes", (unsigned long)a->siglen);
+		hsm_session_discard(s);
+	}
+	return rv;
 }
 
 /* Convert a PKCS#11 ECDSA signature (r || s) to DER. */

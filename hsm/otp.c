@@ -122,6 +122,9 @@ op_hmac(struct hsm_session *s, void *arg)
 		return rv;
 	}
 	rv = s->h->f->C_Sign(s->handle, (CK_BYTE_PTR)a->msg, a->len, a->out, &outlen);
+	if (rv == CKR_BUFFER_TOO_SMALL) {
+		hsm_session_discard(s); /* the operation is still active: end it with the session */
+	}
 	if (rv == CKR_OK && outlen != HSM_HMAC_SHA1_LEN) {
 		return CKR_FUNCTION_FAILED;
 	}

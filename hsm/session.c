@@ -43,6 +43,10 @@ hsm_err(CK_RV rv, const char *what)
 	case CKR_OBJECT_HANDLE_INVALID:
 		log_err("%s: key not found in token (CKR 0x%lx)", what, (unsigned long)rv);
 		return SIGNET_ENOTFOUND;
+	case CKR_BUFFER_TOO_SMALL:
+		/* Our buffer, not the token's fault nor the client's. */
+		log_err("%s: output buffer too small (CKR 0x%lx)", what, (unsigned long)rv);
+		return SIGNET_EINTERNAL;
 	case CKR_DATA_LEN_RANGE:
 	case CKR_KEY_SIZE_RANGE:
 	case CKR_ATTRIBUTE_VALUE_INVALID:
@@ -80,16 +84,22 @@ hsm_login_locked(struct hsm *h, CK_SESSION_HANDLE sess)
 	return rv;
 }
 
+void
+hsm_session_discard(struct hsm_session *s)
+{
+	if (s->open) {
+		(void)s->h->f->C_CloseSession(s->handle);
+		s->open = false;
+	}
+}
+
 CK_RV
 hsm_session_reopen(struct hsm_session *s)
 {
 	struct hsm *h = s->h;
 	CK_RV rv;
 
-	if (s->open) {
-		(void)h->f->C_CloseSession(s->handle);
-		s->open = false;
-	}
+	hsm_session_discard(s);
 	memset(s->cache, 0, sizeof(s->cache));
 	rv = h->f->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
 				 &s->handle);

@@ -12,12 +12,19 @@
 
 /*
  * P11FAULT_MODULE names the real module; P11FAULT_DIR a folder where a test
- * drops trigger files, consumed by the next C_FindObjectsInit or
- * C_GetAttributeValue calls (a file
- * holding a number N fires N times, an empty one once):
- *   close-sessions  the real module closes every session of the slot (the
- *                   login goes with them), as after a token reset;
- *   device-removed  the call fails once with CKR_DEVICE_REMOVED.
+ * drops trigger files (a file holding a number N fires N times, an empty
+ * one once; "N K" lets K calls pass first, then fires N times). Consumed by the next
+ * C_FindObjectsInit or C_GetAttributeValue calls: close-sessions  the real module closes every
+ * session of the slot (the login goes with them), as after a token reset; device-removed  the call
+ * fails once with CKR_DEVICE_REMOVED; device-error    the call fails once with CKR_DEVICE_ERROR.
+ * Consumed by the function they name (the unit tests of hsm/ use them):
+ *   encrypt-device-error  C_EncryptUpdate fails with CKR_DEVICE_ERROR, which
+ *                         ends the operation;
+ *   encrypt-close-sessions  C_EncryptUpdate finds every session of the slot
+ *                         closed (the real module answers for itself);
+ *   sign-device-error     C_Sign fails with CKR_DEVICE_ERROR;
+ *   open-session-error    C_OpenSession fails with CKR_DEVICE_ERROR;
+ *   login-pin-incorrect   C_Login fails with CKR_PIN_INCORRECT.
  * Every handled fault is counted in the file "faults" in the same folder.
  * While a file "hold-encrypt" exists there, C_EncryptInit waits (at most
  * 10 minutes) before it goes on, once it has appended a line to the file
@@ -27,6 +34,23 @@
  */
 static CK_FUNCTION_LIST real_copy, wrapped;
 static CK_FUNCTION_LIST *real;
+
+/* Write the trigger's new count over the old one, and close it. */
+static void
+trigger_rewrite(FILE *f, int left, int skip)
+{
+	rewind(f);
+	if (skip > 0) {
+		fprintf(f, "%d %d\n", left, skip);
+	} else {
+		fprintf(f, "%d\n", left);
+	}
+	/* The new text may be shorter ("10" becomes "9"): nothing of the old may follow. */
+	if (fflush(f) != 0 || ftruncate(fileno(f), ftell(f)) != 0) {
+		perror("p11fault: rewriting a trigger");
+	}
+	fclose(f);
+}
 
 static int
 take_trigger(const char *name)
@@ -39,17 +63,21 @@ take_trigger(const char *name)
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "r+");
-	int left = 1;
+	int left = 1, skip = 0, n;
 	if (f == NULL) {
 		return 0;
 	}
-	if (fscanf(f, "%d", &left) != 1 || left <= 1) {
+	n = fscanf(f, "%d %d", &left, &skip);
+	if (n == 2 && skip > 0) {
+		/* Not yet: this call passes, one fewer to let pass. */
+		trigger_rewrite(f, left, skip - 1);
+		return 0;
+	}
+	if (n < 1 || left <= 1) {
 		fclose(f);
 		unlink(path);
 	} else {
-		rewind(f);
-		fprintf(f, "%d\n", left - 1);
-		fclose(f);
+		trigger_rewrite(f, left - 1, 0);
 	}
 	snprintf(path, sizeof(path), "%s/faults", dir);
 	f = fopen(path, "a");
@@ -60,21 +88,77 @@ take_trigger(const char *name)
 	return 1;
 }
 
+static void
+close_all(CK_SESSION_HANDLE s)
+{
+	CK_SESSION_INFO si;
+
+	if (real->C_GetSessionInfo(s, &si) == CKR_OK) {
+		real->C_CloseAllSessions(si.slotID);
+	}
+}
+
 /* A fault fires on the first object look-up of an operation: a search or a cached handle's check.
  */
 static CK_RV
 fault_inject(CK_SESSION_HANDLE s)
 {
 	if (take_trigger("close-sessions")) {
-		CK_SESSION_INFO si;
-		if (real->C_GetSessionInfo(s, &si) == CKR_OK) {
-			real->C_CloseAllSessions(si.slotID);
-		}
+		close_all(s);
 	}
 	if (take_trigger("device-removed")) {
 		return CKR_DEVICE_REMOVED;
 	}
+	if (take_trigger("device-error")) {
+		return CKR_DEVICE_ERROR;
+	}
 	return CKR_OK;
+}
+
+static CK_RV
+fault_EncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+		    CK_ULONG_PTR outlen)
+{
+	if (take_trigger("encrypt-close-sessions")) {
+		close_all(s);
+	}
+	if (take_trigger("encrypt-device-error")) {
+		/* A failed update ends the operation: end it in the real module too. */
+		CK_BYTE scratch[64];
+		CK_ULONG n = sizeof(scratch);
+		(void)real->C_EncryptFinal(s, scratch, &n);
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_EncryptUpdate(s, in, inlen, out, outlen);
+}
+
+static CK_RV
+fault_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+	   CK_ULONG_PTR siglen)
+{
+	if (take_trigger("sign-device-error")) {
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_Sign(s, data, len, sig, siglen);
+}
+
+static CK_RV
+fault_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+		  CK_SESSION_HANDLE_PTR out)
+{
+	if (take_trigger("open-session-error")) {
+		return CKR_DEVICE_ERROR;
+	}
+	return real->C_OpenSession(slot, flags, app, notify, out);
+}
+
+static CK_RV
+fault_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	if (take_trigger("login-pin-incorrect")) {
+		return CKR_PIN_INCORRECT;
+	}
+	return real->C_Login(s, user, pin, len);
 }
 
 static CK_RV
@@ -169,6 +253,10 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		wrapped.C_GetAttributeValue = fault_GetAttributeValue;
 		wrapped.C_SignInit = fault_SignInit;
 		wrapped.C_EncryptInit = fault_EncryptInit;
+		wrapped.C_EncryptUpdate = fault_EncryptUpdate;
+		wrapped.C_Sign = fault_Sign;
+		wrapped.C_OpenSession = fault_OpenSession;
+		wrapped.C_Login = fault_Login;
 	}
 	*out = &wrapped;
 	return CKR_OK;

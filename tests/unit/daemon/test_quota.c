@@ -260,7 +260,8 @@ test_sums_follow_records(void **state)
 	change(f, "acme", ID_B, TS_DONE, NULL, true);
 	assert_int_equal(user_use(f, "acme", "USER:erin"), 0);
 	assert_int_equal(tenant_use(f, "acme"), 0);
-	change(f, "other", ID_C, TS_FAILED, NULL, false);
+	/* A WAITING task ends EXPIRED (or REJECTED, CANCELED), never FAILED. */
+	change(f, "other", ID_C, TS_EXPIRED, NULL, false);
 	assert_int_equal(tenant_use(f, "other"), 0);
 }
 
