@@ -307,7 +307,7 @@ after_done(void *arg, int rc)
 		audit_refuse(r, rc);
 	}
 	free(x);
-	workers_finish(r->d->workers, r);
+	workers_release(r->d->workers, r);
 }
 
 static bool tenant_exists(struct store *st, const char *name);
@@ -471,20 +471,20 @@ after_run(struct request *r, bool finish)
 	*xp = x;
 	xp->r = r;
 	if (!finish) {
-		r->deferred = true;
+		dispatch_defer(r);
 	}
 	if (store_write_async(r->d->store, after_txn, xp, after_done) == 0) {
 		return;
 	}
 	log_err("audit: cannot record %s of %s: the request is refused", x.verb, r->op->name);
 	if (!finish) {
-		r->deferred = false;
+		dispatch_undefer(r);
 	}
 	free(xp);
 	audit_refuse(r, SIGNET_EUNAVAILABLE);
 none:
 	if (finish) {
-		workers_finish(r->d->workers, r);
+		workers_release(r->d->workers, r);
 	}
 }
 

@@ -57,7 +57,36 @@ struct peer {
 	gid_t gid;
 };
 
-/* One request: decoded on the loop, run on a worker, answered on the loop. */
+/*
+ * One request: decoded on the loop, run on a worker, answered on the loop.
+ *
+ * Its life cycle, written down once (doc/request-flow.md tells it whole):
+ *
+ *   loop (server.c)        reads the packet, makes R, workers_submit();
+ *   worker (workers.c)     dispatch_run(): authenticate, authorise, check the
+ *                          arguments, run the op's handler. A handler that
+ *                          ends its work there returns its result; a read or
+ *                          a refusal then gets its audit entry, queued to the
+ *                          committer (audit_after), and the answer waits for
+ *                          that commit, not the worker;
+ *   elsewhere              a handler that hands its work on (a durable write
+ *                          queued to the committer: dispatch_defer_write; a
+ *                          job for the ingest pool) calls dispatch_defer()
+ *                          before another thread can see R, and returns; the
+ *                          thread that ends the work calls dispatch_finish()
+ *                          (answer, audit entry if none yet);
+ *   loop                   once both the worker and the finisher have let go
+ *                          of R (STAGE below), request_done() sends the answer.
+ *
+ * The loop never waits on the token, a file or a disk sync: workers, the
+ * ingest pool and the committer do.
+ */
+enum req_stage {
+	REQ_RUNNING,  /* on its worker, which answers it */
+	REQ_DEFERRED, /* handed on (dispatch_defer): its worker and its finisher both hold it */
+	REQ_LET_GO,   /* one of the two has let go (under the workers' lock): the other answers */
+};
+
 struct request {
 	struct daemon *d;
 	struct conn *conn;
@@ -80,14 +109,9 @@ struct request {
 	char message[256];
 	int out_fds[MSG_MAX_FDS];
 	int out_nfds;
-	/*
-	 * The handler queued its durable write (store_write_async) and returned:
-	 * the answer goes out when the commit completes (dispatch_complete), and
-	 * the worker meanwhile takes the next request.
-	 */
-	bool deferred;
+	/* Where it is in its life cycle (above); changed under the workers' lock once handed on. */
+	_Atomic enum req_stage stage;
 	bool audited; /* its audit entry is written (inside its own transaction, or after it) */
-	bool commit_done, worker_released; /* under the workers' lock: whoever is last answers */
 	unsigned delay_ms;
 	struct event *delay_ev; /* the failed-authentication delay, while it runs */
 	bool delay_released;    /* waiting out the delay: no longer counted in flight */

@@ -2,12 +2,14 @@
 /* The const table of socket API ops and the checks every request passes before its handler. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/identity.h"
 #include "daemon/rules.h"
+#include "daemon/store.h"
 #include "daemon/ops.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -183,7 +185,7 @@ dispatch_run_checked(struct request *r)
 	}
 run:
 	rc = op->fn(r);
-	if (!r->deferred) {
+	if (atomic_load(&r->stage) == REQ_RUNNING) {
 		dispatch_complete(r, rc);
 	}
 }
@@ -193,9 +195,68 @@ dispatch_run(struct request *r)
 {
 	dispatch_run_checked(r);
 	/* Reads and refusals get their audit entry here; changes wrote theirs with the change. */
-	if (!r->deferred) {
+	if (atomic_load(&r->stage) == REQ_RUNNING) {
 		audit_after(r);
 	}
+}
+
+void
+dispatch_defer(struct request *r)
+{
+	atomic_store(&r->stage, REQ_DEFERRED);
+}
+
+void
+dispatch_undefer(struct request *r)
+{
+	atomic_store(&r->stage, REQ_RUNNING);
+}
+
+struct defer_write {
+	struct request *r;
+	int (*txn)(struct store_txn *t, void *arg);
+	void *arg;
+	void (*committed)(struct request *r, void *arg, int rc);
+};
+
+static int
+defer_write_txn(struct store_txn *t, void *p)
+{
+	struct defer_write *x = p;
+
+	return x->txn(t, x->arg);
+}
+
+static void
+defer_write_done(void *p, int rc)
+{
+	struct defer_write *x = p;
+	struct request *r = x->r;
+
+	if (x->committed != NULL) {
+		x->committed(r, x->arg, rc);
+	}
+	free(x);
+	dispatch_finish(r, rc);
+}
+
+int
+dispatch_defer_write(struct request *r, int (*txn)(struct store_txn *t, void *arg), void *arg,
+		     void (*committed)(struct request *r, void *arg, int rc))
+{
+	struct defer_write *x = malloc(sizeof(*x));
+
+	if (x == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	*x = (struct defer_write){.r = r, .txn = txn, .arg = arg, .committed = committed};
+	dispatch_defer(r);
+	if (store_write_async(r->d->store, defer_write_txn, x, defer_write_done) != 0) {
+		dispatch_undefer(r);
+		free(x);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
 }
 
 void

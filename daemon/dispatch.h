@@ -37,8 +37,28 @@ void dispatch_run(struct request *r);
  * results. */
 void dispatch_complete(struct request *r, int rc);
 /*
+ * The life cycle of a request is told in daemon.h (struct request); these
+ * are its only ways off its worker.
+ *
+ * dispatch_defer: R's handler hands its work on; call it before another
+ * thread can see R. dispatch_undefer: the hand-off failed before anyone
+ * saw R, its worker answers after all.
+ */
+void dispatch_defer(struct request *r);
+void dispatch_undefer(struct request *r);
+/*
  * A deferred request's work ended off its worker (any thread): its answer
  * from RC, an audit entry of its own when its work wrote none, then the
  * loop sends it.
  */
 void dispatch_finish(struct request *r, int rc);
+struct store_txn;
+/*
+ * Hand R's durable write on to the committer (store_write_async: TXN with
+ * ARG) and answer once it is on disk: COMMITTED (may be NULL) runs on the
+ * committer with the commit's RC and fills R's result, then
+ * dispatch_finish(R, RC). The worker takes its next request meanwhile.
+ * 0, or an error with nothing queued (R is its worker's again).
+ */
+int dispatch_defer_write(struct request *r, int (*txn)(struct store_txn *t, void *arg), void *arg,
+			 void (*committed)(struct request *r, void *arg, int rc));

@@ -220,7 +220,7 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 				user >= INGEST_WAIT_PER_USER ? r->subject.user : r->subject.tenant);
 	}
 	/* Before a thread can see it: the worker must leave R to whoever finishes it. */
-	r->deferred = true;
+	dispatch_defer(r);
 	if (p->tail != NULL) {
 		p->tail->next = j;
 	} else {

@@ -38,7 +38,7 @@ int ingest_start(struct daemon *d);
 /*
  * Run FN(R, ..., ARG) on an ingest thread, at most [tasks] ingest_per_user
  * of one user and ingest_per_tenant of one tenant at a time; R is answered
- * when FN returns (R->deferred is set here), with an audit entry of its
+ * when FN returns (R is deferred here: dispatch_defer), with an audit entry of its
  * own when FN wrote none. On a worker only; R is not the caller's after 0.
  * SIGNET_EUNAVAILABLE, with R's message, when R's user or tenant has too
  * many requests waiting or the daemon stops: nothing is queued then and

@@ -452,11 +452,11 @@ struct deferred_write {
 	char reason[256];
 };
 
+/* On the committer: the answer of a task written after it ran (dispatch_defer_write). */
 static void
-task_write_committed(void *arg, int rc)
+task_write_committed(struct request *r, void *arg, int rc)
 {
 	struct deferred_write *x = arg;
-	struct request *r = x->w.r;
 
 	if (rc == 0) {
 		events_publish(r->d, &x->w.note);
@@ -467,8 +467,14 @@ task_write_committed(void *arg, int rc)
 	json_decref(x->w.task);
 	json_decref(x->w.result);
 	free(x);
-	dispatch_complete(r, rc);
-	workers_finish(r->d->workers, r);
+}
+
+static int
+task_write_deferred_txn(struct store_txn *t, void *arg)
+{
+	struct deferred_write *x = arg;
+
+	return task_write_txn(t, &x->w);
 }
 
 /*
@@ -481,6 +487,7 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 		    json_t *result)
 {
 	struct deferred_write *x = calloc(1, sizeof(*x));
+	int rc;
 
 	if (x == NULL) {
 		return SIGNET_EINTERNAL;
@@ -494,13 +501,10 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 		snprintf(x->reason, sizeof(x->reason), "%s", reason);
 		x->w.reason = x->reason;
 	}
-	r->deferred = true;
-	if (store_write_async(r->d->store, task_write_txn, &x->w, task_write_committed) != 0) {
-		r->deferred = false;
+	if ((rc = dispatch_defer_write(r, task_write_deferred_txn, x, task_write_committed)) != 0) {
 		free(x);
-		return SIGNET_EINTERNAL;
 	}
-	return 0;
+	return rc;
 }
 
 /* The input descriptor: exactly one, a readable regular file on a local file system; its size. */

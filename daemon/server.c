@@ -427,7 +427,7 @@ request_resume(struct request *r)
 	r->blocked = false;
 	r->resumed = true;
 	/* Its first run's deferred answer is long done: start this run clean. */
-	r->deferred = r->commit_done = r->worker_released = false;
+	atomic_store(&r->stage, REQ_RUNNING);
 	r->err = 0;
 	r->message[0] = '\0';
 	json_decref(r->result);

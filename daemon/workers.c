@@ -81,13 +81,14 @@ worker_main(void *arg)
 		}
 		r->hs = NULL;
 		pthread_mutex_lock(&w->lock);
-		if (r->deferred && !r->commit_done) {
-			/* Answered by workers_finish once its commit is on disk. */
-			r->worker_released = true;
+		if (atomic_load(&r->stage) == REQ_DEFERRED) {
+			/* Its finisher is still at work: workers_release answers it. */
+			atomic_store(&r->stage, REQ_LET_GO);
 			w->deferred++;
 			pthread_mutex_unlock(&w->lock);
 			continue;
 		}
+		/* REQ_RUNNING, or REQ_LET_GO: its finisher let go first. */
 		if (w->done_tail != NULL) {
 			w->done_tail->next = r;
 		} else {
@@ -169,12 +170,12 @@ fail:
 }
 
 void
-workers_finish(struct workers *w, struct request *r)
+workers_release(struct workers *w, struct request *r)
 {
 	pthread_mutex_lock(&w->lock);
-	if (!r->worker_released) {
+	if (atomic_load(&r->stage) == REQ_DEFERRED) {
 		/* Its worker has not let go of it yet: the worker answers it. */
-		r->commit_done = true;
+		atomic_store(&r->stage, REQ_LET_GO);
 		pthread_mutex_unlock(&w->lock);
 		return;
 	}

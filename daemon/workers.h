@@ -13,8 +13,12 @@ int workers_start(struct daemon *d, int n, worker_run_fn run, worker_done_fn don
 		  struct workers **out);
 /* Queue a request; never blocks. */
 void workers_submit(struct workers *w, struct request *r);
-/* A deferred request (R->deferred) is finished: hand it to the loop. Any thread. */
-void workers_finish(struct workers *w, struct request *r);
+/*
+ * The finisher of a deferred request (R->stage, daemon.h) lets go of it: the
+ * last of it and the worker hands R to the loop. Any thread; through
+ * dispatch_finish (or the audit entry it writes), never directly.
+ */
+void workers_release(struct workers *w, struct request *r);
 /* Requests queued or running now. */
 long workers_pending(struct workers *w);
 /* Let the queue drain, then stop and join every thread and close their sessions. */
