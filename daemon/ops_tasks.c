@@ -837,10 +837,11 @@ op_task_sign(struct request *r)
 			goto out;
 		}
 		if (j->prehashed && j->msglen != alg_digest_len(alg)) {
-			rc =
-			    req_fail(r, SIGNET_EINVAL,
-				     "a prehashed input for %s is a %zu-byte digest, not %zu bytes",
-				     hsm_alg_name(alg), alg_digest_len(alg), j->msglen);
+			rc = req_fail(r, SIGNET_EINVAL,
+				      "a prehashed input for %s is the %zu-byte %s digest of the "
+				      "message, not %zu bytes",
+				      hsm_alg_name(alg), alg_digest_len(alg),
+				      alg_digest_len(alg) == 48 ? "SHA-384" : "SHA-256", j->msglen);
 			goto out;
 		}
 		if ((rc = sign_claim(r, j, j->msglen)) != 0) {

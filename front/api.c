@@ -121,6 +121,41 @@ task_check_type(struct req *q, json_t **task)
 	return 0;
 }
 
+/*
+ * Answer a call that created something: 201 with its result and, in
+ * Location, where it is read again: AT and the result's id (AT NULL: the
+ * creating path's item of that id), or (a rule) the rules of its subject.
+ */
+static enum MHD_Result
+reply_created_at(struct req *q, struct call *c, const char *at)
+{
+	const char *id = c->err == 0 ? json_string_value(json_object_get(c->result, "id")) : NULL;
+	const char *subject =
+	    c->err == 0 ? json_string_value(json_object_get(c->result, "subject")) : NULL;
+
+	q->location[0] = '\0';
+	/* signetd's ids and subjects are names and UUIDs: nothing in them needs escaping. */
+	if (id != NULL && strspn(id, "0123456789abcdefABCDEF-") == strlen(id)) {
+		if (at != NULL) {
+			snprintf(q->location, sizeof(q->location), "%s%s", at, id);
+		} else {
+			snprintf(q->location, sizeof(q->location), "%s/%s", q->rt->pattern, id);
+		}
+	} else if (subject != NULL &&
+		   name_is_valid(strchr(subject, ':') != NULL ? strchr(subject, ':') + 1
+							      : subject)) {
+		snprintf(q->location, sizeof(q->location), "%s?subject=%s", q->rt->pattern,
+			 subject);
+	}
+	return http_call_reply(q, c, MHD_HTTP_CREATED);
+}
+
+static enum MHD_Result
+reply_created(struct req *q, struct call *c)
+{
+	return reply_created_at(q, c, NULL);
+}
+
 /* ---- health ---- */
 
 static enum MHD_Result
@@ -140,17 +175,92 @@ h_health(struct req *q)
 
 /* ---- tasks ---- */
 
+/*
+ * What inputBase64 is, the same for every key (doc/rest.md): the message,
+ * or its digest when "prehashed" is true or "hash" names the digest's
+ * algorithm. "args" gets signetd's boolean "prehashed". 0, or -1 after
+ * answering.
+ */
+static int
+sign_input_rule(struct req *q, json_t *args)
+{
+	const json_t *ph = json_object_get(args, "prehashed");
+	const char *in = json_string_value(json_object_get(args, "inputBase64"));
+	const char *hash = json_string_value(json_object_get(args, "hash"));
+	size_t want = 0, max = base64_decoded_max(strlen(in));
+	uint8_t *raw;
+	long n;
+
+	if (ph != NULL && !json_is_boolean(ph)) {
+		bad(q, "%s must be true or false", "prehashed");
+		return -1;
+	}
+	if (json_object_get(args, "hash") != NULL) {
+		if (hash != NULL && strcmp(hash, "SHA-256") == 0) {
+			want = 32;
+		} else if (hash != NULL && strcmp(hash, "SHA-384") == 0) {
+			want = 48;
+		} else {
+			bad(q, "%s must be SHA-256 or SHA-384 (the digest inputBase64 holds)",
+			    "hash");
+			return -1;
+		}
+		if (json_is_false(ph)) {
+			bad(q, "hash names the digest of a prehashed input: it cannot go with "
+			       "\"prehashed\": false");
+			return -1;
+		}
+		/* "hash" names one of the two: the string itself is not used past here. */
+		hash = want == 32 ? "SHA-256" : "SHA-384";
+		json_object_del(args, "hash");
+		json_object_set_new(args, "prehashed", json_true());
+	} else if (ph == NULL) {
+		json_object_set_new(args, "prehashed", json_false());
+	}
+	if (!json_is_true(json_object_get(args, "prehashed"))) {
+		return 0;
+	}
+	/* A digest: its length is checked here as far as the request says it (signetd checks it
+	 * against the key). */
+	raw = malloc(max + 1);
+	n = raw != NULL ? base64_decode(in, strlen(in), raw, max, false) : -1;
+	free(raw);
+	if (n <= 0) {
+		bad(q, "%s must be non-empty standard base64", "inputBase64");
+		return -1;
+	}
+	if (want != 0 && (size_t)n != want) {
+		bad(q, "inputBase64 must be the %zu-byte %s digest of the message, not %ld bytes",
+		    want, hash, n);
+		return -1;
+	}
+	if (want == 0 && n != 32 && n != 48) {
+		bad(q,
+		    "a prehashed inputBase64 is a digest of the message: 32 bytes of SHA-256 "
+		    "(RSA_3072, RSA_4096, ECC_NIST_P256) or 48 bytes of SHA-384 (ECC_NIST_P384), "
+		    "not %ld bytes",
+		    n);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result sign_file(struct req *q);
+
 static enum MHD_Result
 h_sign(struct req *q)
 {
-	static const char *const names[] = {"deviceConfigId", "inputBase64", "name", "prehashed",
-					    NULL};
-	json_t *body = http_body_object(q), *args;
-	const json_t *dc, *in, *ph;
+	static const char *const names[] = {"deviceConfigId", "inputBase64", "name",
+					    "prehashed",      "hash",        NULL};
+	json_t *body, *args;
+	const json_t *dc, *in;
 	struct call c;
 	int fd = -1;
 
-	if (body == NULL) {
+	if (q->body == BODY_MULTIPART) {
+		return sign_file(q);
+	}
+	if ((body = http_body_object(q)) == NULL) {
 		return MHD_YES;
 	}
 	args = json_object();
@@ -162,22 +272,18 @@ h_sign(struct req *q)
 	json_decref(body);
 	dc = json_object_get(args, "deviceConfigId");
 	in = json_object_get(args, "inputBase64");
-	ph = json_object_get(args, "prehashed");
 	if (!json_is_string(dc) || !json_is_string(in)) {
 		json_decref(args);
 		return bad(q, "%s and inputBase64 are required strings", "deviceConfigId");
 	}
-	if (ph != NULL && !json_is_boolean(ph)) {
+	if (sign_input_rule(q, args) != 0) {
 		json_decref(args);
-		return bad(q, "%s must be true or false", "prehashed");
+		return MHD_YES;
 	}
 	json_object_set(args, "devconf", (json_t *)dc);
 	json_object_del(args, "deviceConfigId");
-	if (ph == NULL) {
-		json_object_set_new(args, "prehashed", json_string("auto"));
-	}
 	if (json_string_length(in) > INLINE_B64_MAX) {
-		/* Too large for a socket packet: decode into a spool file and pass that. */
+		/* Too large for a socket packet (never a digest): decode into a spool file. */
 		const char *s = json_string_value(in);
 		size_t max = base64_decoded_max(strlen(s));
 		uint8_t *raw = malloc(max + 1);
@@ -199,17 +305,14 @@ h_sign(struct req *q)
 		}
 		free(raw);
 		json_object_del(args, "inputBase64");
-		if (ph == NULL) {
-			json_object_del(args, "prehashed");
-			json_object_set_new(args, "prehashed", json_string("auto"));
-		}
+		json_object_del(args, "prehashed");
 	}
 	http_call(q, "task.sign", args, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &c);
 	json_decref(args);
 	if (fd >= 0) {
 		close(fd);
 	}
-	return http_call_reply(q, &c, MHD_HTTP_CREATED);
+	return reply_created(q, &c);
 }
 
 static const struct part *
@@ -276,36 +379,57 @@ checksum_check(struct req *q, const char *given, const struct part *p)
 	return 0;
 }
 
+/*
+ * A body of one file (field "file") and the text fields deviceConfigId,
+ * name and sha256checksum: the file's part, the configuration and the
+ * name (the field, else the file's own name, else NULL). 0, or -1 after
+ * answering.
+ */
+static int
+one_file(struct req *q, const struct part **file, const char **dc, const char **name)
+{
+	static const char *const names[] = {"deviceConfigId", "name", "sha256checksum", NULL};
+	const struct part *p;
+	int n;
+
+	if (fields_check(q, names) != 0) {
+		return -1;
+	}
+	p = find_part(&q->up, "file", &n);
+	if ((*dc = field(q, "deviceConfigId")) == NULL) {
+		bad(q, "%s is required", "deviceConfigId");
+		return -1;
+	}
+	if (n != 1) {
+		bad(q, "exactly one '%s' is required", "file");
+		return -1;
+	}
+	if (p->size == 0) {
+		bad(q, "the %s is empty", "file");
+		return -1;
+	}
+	if (checksum_check(q, field(q, "sha256checksum"), p) != 0) {
+		return -1;
+	}
+	*name = field(q, "name");
+	if (*name == NULL && p->filename[0] != '\0') {
+		*name = p->filename;
+	}
+	*file = p;
+	return 0;
+}
+
 static enum MHD_Result
 h_encrypt(struct req *q)
 {
-	static const char *const names[] = {"deviceConfigId", "name", "sha256checksum", NULL};
 	const struct part *p;
 	const char *dc, *name;
 	char hex[65];
 	json_t *args;
 	struct call c;
-	int n;
 
-	if (fields_check(q, names) != 0) {
+	if (one_file(q, &p, &dc, &name) != 0) {
 		return MHD_YES;
-	}
-	p = find_part(&q->up, "file", &n);
-	if ((dc = field(q, "deviceConfigId")) == NULL) {
-		return bad(q, "%s is required", "deviceConfigId");
-	}
-	if (n != 1) {
-		return bad(q, "exactly one '%s' is required", "file");
-	}
-	if (p->size == 0) {
-		return bad(q, "the %s is empty", "file");
-	}
-	if (checksum_check(q, field(q, "sha256checksum"), p) != 0) {
-		return MHD_YES;
-	}
-	name = field(q, "name");
-	if (name == NULL && p->filename[0] != '\0') {
-		name = p->filename;
 	}
 	hex_encode(p->sha256, 32, hex);
 	args = json_pack("{s:s, s:s}", "devconf", dc, "sha256", hex);
@@ -315,7 +439,29 @@ h_encrypt(struct req *q)
 	/* signetd reads the file from its start and checks it against our digest. */
 	http_call(q, "task.encrypt", args, &q->up.fd, 1, &c);
 	json_decref(args);
-	return http_call_reply(q, &c, MHD_HTTP_CREATED);
+	return reply_created(q, &c);
+}
+
+/* A signing task whose input, the message, came as a multipart file: signetd reads the spool
+ * file. */
+static enum MHD_Result
+sign_file(struct req *q)
+{
+	const struct part *p;
+	const char *dc, *name;
+	json_t *args;
+	struct call c;
+
+	if (one_file(q, &p, &dc, &name) != 0) {
+		return MHD_YES;
+	}
+	args = json_pack("{s:s, s:b}", "devconf", dc, "prehashed", 0);
+	if (name != NULL) {
+		json_object_set_new(args, "name", json_string(name));
+	}
+	http_call(q, "task.sign", args, &q->up.fd, 1, &c);
+	json_decref(args);
+	return reply_created(q, &c);
 }
 
 static enum MHD_Result
@@ -401,7 +547,7 @@ h_package(struct req *q)
 	}
 	http_call(q, "task.package", args, &q->up.fd, 1, &c);
 	json_decref(args);
-	return http_call_reply(q, &c, MHD_HTTP_CREATED);
+	return reply_created(q, &c);
 }
 
 static enum MHD_Result
@@ -472,6 +618,21 @@ h_approval(struct req *q)
 	http_call(q, approve ? "task.approve" : "task.reject", args, NULL, 0, &c);
 	json_decref(args);
 	return http_call_reply(q, &c, MHD_HTTP_ACCEPTED);
+}
+
+static enum MHD_Result
+h_cancel(struct req *q)
+{
+	json_t *args;
+	struct call c;
+
+	if (task_check_type(q, NULL) != 0) {
+		return MHD_YES;
+	}
+	args = json_pack("{s:s}", "id", q->params[0]);
+	http_call(q, "task.cancel", args, NULL, 0, &c);
+	json_decref(args);
+	return http_call_reply(q, &c, MHD_HTTP_OK);
 }
 
 static enum MHD_Result
@@ -583,7 +744,7 @@ h_dc_write(struct req *q)
 	}
 	http_call(q, create ? "devconf.create" : "devconf.update", args, NULL, 0, &c);
 	json_decref(args);
-	return http_call_reply(q, &c, create ? MHD_HTTP_CREATED : MHD_HTTP_OK);
+	return create ? reply_created(q, &c) : http_call_reply(q, &c, MHD_HTTP_OK);
 }
 
 /* ---- ACL ---- */
@@ -703,7 +864,7 @@ h_acl_change(struct req *q)
 	}
 	http_call(q, add ? "acl.add" : "acl.remove", args, NULL, 0, &c);
 	json_decref(args);
-	return http_call_reply(q, &c, add ? MHD_HTTP_CREATED : MHD_HTTP_OK);
+	return add ? reply_created(q, &c) : http_call_reply(q, &c, MHD_HTTP_OK);
 }
 
 /* ---- audit log ---- */
@@ -760,6 +921,72 @@ h_events(struct req *q)
 		}
 	}
 	return http_events(q, n);
+}
+
+/* ---- keys, for verifiers ---- */
+
+/* How a key of ALG signs (doc/formats.md), and the digest a prehashed input of it is. */
+static const struct {
+	const char *alg, *scheme, *digest;
+	int digest_len;
+} key_schemes[] = {
+    {"ECC_NIST_P256", "ECDSA_SHA_256", "SHA-256", 32},
+    {"ECC_NIST_P384", "ECDSA_SHA_384", "SHA-384", 48},
+    {"RSA_3072", "RSASSA_PSS_SHA_256", "SHA-256", 32},
+    {"RSA_4096", "RSASSA_PSS_SHA_256", "SHA-256", 32},
+    {"ED25519", "ED25519", NULL, 0},
+};
+
+static enum MHD_Result
+h_key_show(struct req *q)
+{
+	json_t *args = json_pack("{s:s}", "label", q->params[0]), *k;
+	const char *alg;
+	struct call c;
+
+	http_call(q, "key.show", args, NULL, 0, &c);
+	json_decref(args);
+	if (c.err != 0) {
+		return http_call_reply(q, &c, MHD_HTTP_OK);
+	}
+	k = c.result;
+	alg = json_string_value(json_object_get(k, "algorithm"));
+	for (size_t i = 0; alg != NULL && i < sizeof(key_schemes) / sizeof(key_schemes[0]); i++) {
+		if (strcmp(alg, key_schemes[i].alg) == 0) {
+			json_object_set_new(k, "schemes", json_pack("[s]", key_schemes[i].scheme));
+			json_object_set_new(k, "prehash",
+					    key_schemes[i].digest != NULL
+						? json_pack("{s:s, s:i}", "hash",
+							    key_schemes[i].digest, "length",
+							    key_schemes[i].digest_len)
+						: json_null());
+		}
+	}
+	if (json_object_get(k, "schemes") == NULL) {
+		/* A secret key: it encrypts, it signs nothing. */
+		json_object_set_new(k, "schemes", json_array());
+		json_object_set_new(k, "prehash", json_null());
+	}
+	return http_call_reply(q, &c, MHD_HTTP_OK);
+}
+
+static enum MHD_Result
+h_whoami(struct req *q)
+{
+	struct call c;
+
+	http_call(q, "whoami", NULL, NULL, 0, &c);
+	return http_call_reply(q, &c, MHD_HTTP_OK);
+}
+
+static enum MHD_Result
+h_openapi(struct req *q)
+{
+	if (q->f->openapi == NULL) {
+		return http_error(q, MHD_HTTP_NOT_FOUND, "not_found",
+				  "the OpenAPI document is not installed");
+	}
+	return http_static(q, q->f->openapi, q->f->openapi_len, "application/yaml");
 }
 
 /* ---- tenant configuration ---- */
@@ -836,25 +1063,32 @@ h_report(struct req *q)
 		call_done(&c);
 		return r;
 	}
-	return http_call_reply(q, &c, MHD_HTTP_CREATED);
+	/* A report is read again in the audit log, whose entry holds its record. */
+	return reply_created_at(q, &c, "/api/v1/auditlog?resource=REPORT:");
 }
 
 /* ---- the table ---- */
 
 static const char *const encrypt_files[] = {"file", NULL};
+static const char *const sign_files[] = {"file", NULL};
 static const char *const package_files[] = {"inputFiles", "metadata", NULL};
 static const char *const report_files[] = {"signedReport", NULL};
 
 #define TASK_ROUTES(path, type)                                                                    \
 	{"GET", "/api/v1/" path, h_task_list, BODY_NONE, NULL, type, false},                       \
 	    {"GET", "/api/v1/" path "/*", h_task_show, BODY_NONE, NULL, type, false},              \
+	    {"POST", "/api/v1/" path "/*/approval", h_approval, BODY_JSON, NULL, type, false},     \
 	{                                                                                          \
-		"POST", "/api/v1/" path "/*/approval", h_approval, BODY_JSON, NULL, type, false    \
+		"POST", "/api/v1/" path "/*/cancel", h_cancel, BODY_NONE, NULL, type, false        \
 	}
 
 static const struct route routes[] = {
     {"GET", "/healthz", h_health, BODY_NONE, NULL, NULL, true},
-    {"POST", "/api/v1/signingTask", h_sign, BODY_JSON, NULL, "SIGNING", false},
+    {"GET", "/api/openapi.yaml", h_openapi, BODY_NONE, NULL, NULL, true},
+    {"GET", "/api/v1/whoami", h_whoami, BODY_NONE, NULL, NULL, false},
+    {"GET", "/api/v1/keys", h_list, BODY_NONE, NULL, "key.list", false},
+    {"GET", "/api/v1/keys/*", h_key_show, BODY_NONE, NULL, NULL, false},
+    {"POST", "/api/v1/signingTask", h_sign, BODY_EITHER, sign_files, "SIGNING", false},
     TASK_ROUTES("signingTask", "SIGNING"),
     {"POST", "/api/v1/encryptionTask", h_encrypt, BODY_MULTIPART, encrypt_files, "ENCRYPTION",
      false},

@@ -12,6 +12,10 @@
 
 #include "front/front.h"
 
+#ifndef SIGNET_DOCDIR
+#define SIGNET_DOCDIR "/usr/share/doc/signet"
+#endif
+
 enum kind { K_STR, K_LONG, K_LISTEN };
 
 struct key {
@@ -32,6 +36,7 @@ static const struct key keys[] = {
     {"user", K_STR, OFF(user), 1, 64, 0, NULL},
     {"tmpdir", K_STR, OFF(tmpdir), 1, 4000, 0, "/var/tmp"},
     {"log_level", K_STR, OFF(log_level), 1, 16, 0, "info"},
+    {"openapi", K_STR, OFF(openapi), 1, 4000, 0, SIGNET_DOCDIR "/openapi.yaml"},
     {"max_connections", K_LONG, OFF(max_connections), 1, 10000, 256, NULL},
     {"max_connections_per_ip", K_LONG, OFF(max_connections_per_ip), 1, 10000, 64, NULL},
     {"max_pending_per_ip", K_LONG, OFF(max_pending_per_ip), 1, 10000, 8, NULL},

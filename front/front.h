@@ -20,6 +20,7 @@ struct front_cfg {
 	char *user;               /* drop to this user when started as root */
 	char *tmpdir;             /* where uploads are spooled (unlinked files) */
 	char *log_level;
+	char *openapi;        /* the OpenAPI document served at /api/openapi.yaml */
 	long max_connections; /* HTTP connections at once */
 	long max_connections_per_ip;
 	long max_pending_per_ip; /* plain HTTP: connections whose request head is awaited, per
@@ -84,6 +85,8 @@ struct front {
 	int uid_dropped; /* the uid it runs as */
 	int stop_fd;     /* readable once the gateway stops (event streams end) */
 	struct deadlines *deadlines;
+	char *openapi; /* the OpenAPI document, read at start, or NULL */
+	size_t openapi_len;
 };
 
 /* One listen address: its HTTP server and, for plain HTTP, the guard that accepts for it. */

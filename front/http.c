@@ -105,6 +105,9 @@ http_json(struct req *q, unsigned status, json_t *body)
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && q->allow != NULL) {
 		MHD_add_response_header(rsp, "Allow", q->allow);
 	}
+	if (status == MHD_HTTP_CREATED && q->location[0] != '\0') {
+		MHD_add_response_header(rsp, "Location", q->location);
+	}
 	if (status == MHD_HTTP_UNAUTHORIZED) {
 		MHD_add_response_header(rsp, "WWW-Authenticate", "Bearer");
 	}
@@ -215,15 +218,117 @@ safe_filename(const char *in, char *out, size_t outlen)
 	}
 }
 
+enum range_kind { RANGE_NONE, RANGE_ONE, RANGE_UNSATISFIABLE };
+
+/*
+ * The one byte range of a Range header over SIZE bytes (RFC 9110 14.2):
+ * "bytes=A-B", "bytes=A-" or "bytes=-N". Several ranges, another unit or a
+ * malformed value are ignored (the whole file is sent), as the RFC allows.
+ */
+static enum range_kind
+range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+	unsigned long long a = 0, b = 0;
+	bool has_a, has_b;
+	const char *p;
+	char *end;
+
+	if (h == NULL || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
+		return RANGE_NONE;
+	}
+	p = h + 6;
+	while (*p == ' ') {
+		p++;
+	}
+	has_a = *p >= '0' && *p <= '9';
+	if (has_a) {
+		errno = 0;
+		a = strtoull(p, &end, 10);
+		if (errno != 0) {
+			return RANGE_NONE;
+		}
+		p = end;
+	}
+	if (*p++ != '-') {
+		return RANGE_NONE;
+	}
+	has_b = *p >= '0' && *p <= '9';
+	if (has_b) {
+		errno = 0;
+		b = strtoull(p, &end, 10);
+		if (errno != 0) {
+			return RANGE_NONE;
+		}
+		p = end;
+	}
+	while (*p == ' ') {
+		p++;
+	}
+	if (*p != '\0' || (!has_a && !has_b) || (has_a && has_b && b < a)) {
+		return RANGE_NONE;
+	}
+	if (!has_a) {
+		/* The last B bytes. */
+		if (b == 0 || size == 0) {
+			return RANGE_UNSATISFIABLE;
+		}
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return RANGE_ONE;
+	}
+	if (a >= size) {
+		return RANGE_UNSATISFIABLE;
+	}
+	*first = a;
+	*last = has_b && b < size ? b : size - 1;
+	return RANGE_ONE;
+}
+
 enum MHD_Result
 http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sha256_hex)
 {
+	const char *if_range = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "If-Range");
 	struct MHD_Response *rsp;
-	char fname[300], disp[360];
+	char fname[300], disp[360], etag[70] = "", crange[80];
+	uint64_t first = 0, last = size > 0 ? size - 1 : 0;
+	enum range_kind rk;
+	unsigned status = MHD_HTTP_OK;
 	enum MHD_Result ok;
 
+	if (sha256_hex != NULL && strlen(sha256_hex) == 64) {
+		snprintf(etag, sizeof(etag), "\"%s\"", sha256_hex);
+	}
+	rk = range_parse(MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Range"), size,
+			 &first, &last);
+	/* If-Range names the file the client has part of: another one is sent whole. */
+	if (rk != RANGE_NONE && if_range != NULL &&
+	    (etag[0] == '\0' || strcmp(if_range, etag) != 0)) {
+		rk = RANGE_NONE;
+		first = 0;
+		last = size > 0 ? size - 1 : 0;
+	}
+	if (rk == RANGE_UNSATISFIABLE) {
+		close(fd);
+		rsp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		if (rsp == NULL) {
+			return MHD_NO;
+		}
+		snprintf(crange, sizeof(crange), "bytes */%llu", (unsigned long long)size);
+		MHD_add_response_header(rsp, "Content-Range", crange);
+		common_headers(q, rsp);
+		ok = MHD_queue_response(q->conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, rsp);
+		MHD_destroy_response(rsp);
+		q->responded = true;
+		q->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+		return ok;
+	}
 	/* MHD sends it with sendfile() where it can (plain HTTP), and closes FD. */
-	rsp = MHD_create_response_from_fd64(size, fd);
+	if (rk == RANGE_ONE) {
+		status = MHD_HTTP_PARTIAL_CONTENT;
+		rsp = MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first);
+	} else {
+		rsp = MHD_create_response_from_fd64(size, fd);
+	}
 	if (rsp == NULL) {
 		close(fd);
 		return http_error(q, 500, "internal", "cannot send the file");
@@ -232,9 +337,17 @@ http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sh
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", fname);
 	MHD_add_response_header(rsp, "Content-Type", "application/octet-stream");
 	MHD_add_response_header(rsp, "Content-Disposition", disp);
-	if (sha256_hex != NULL && strlen(sha256_hex) == 64) {
+	MHD_add_response_header(rsp, "Accept-Ranges", "bytes");
+	if (rk == RANGE_ONE) {
+		snprintf(crange, sizeof(crange), "bytes %llu-%llu/%llu", (unsigned long long)first,
+			 (unsigned long long)last, (unsigned long long)size);
+		MHD_add_response_header(rsp, "Content-Range", crange);
+	}
+	if (etag[0] != '\0') {
 		uint8_t d[32];
 		char b64[64], hdr[80];
+		MHD_add_response_header(rsp, "ETag", etag);
+		/* The digest of the whole file, on a part too: the client checks what it joined. */
 		if (hex_decode(sha256_hex, d, sizeof(d))) {
 			base64_encode(d, sizeof(d), b64, false);
 			snprintf(hdr, sizeof(hdr), "sha-256=%s", b64);
@@ -243,9 +356,28 @@ http_file(struct req *q, int fd, uint64_t size, const char *name, const char *sh
 		}
 	}
 	common_headers(q, rsp);
-	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
+	ok = MHD_queue_response(q->conn, status, rsp);
 	MHD_destroy_response(rsp);
 	q->responded = true;
+	q->status = (int)status;
+	return ok;
+}
+
+enum MHD_Result
+http_static(struct req *q, const char *text, size_t len, const char *ctype)
+{
+	struct MHD_Response *rsp;
+	enum MHD_Result ok;
+
+	rsp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (rsp == NULL) {
+		return MHD_NO;
+	}
+	MHD_add_response_header(rsp, "Content-Type", ctype);
+	common_headers(q, rsp);
+	ok = MHD_queue_response(q->conn, MHD_HTTP_OK, rsp);
+	MHD_destroy_response(rsp);
+	q->responded = ok == MHD_YES;
 	q->status = MHD_HTTP_OK;
 	return ok;
 }
@@ -913,7 +1045,11 @@ req_begin(struct req *q, const char *method, const char *url)
 					    "a bearer token is required");
 	}
 	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
-	switch (q->rt->body) {
+	q->body = q->rt->body;
+	if (q->body == BODY_EITHER) {
+		q->body = content_type_is(q, "multipart/form-data") ? BODY_MULTIPART : BODY_JSON;
+	}
+	switch (q->body) {
 	case BODY_NONE:
 		q->max = 0;
 		break;
@@ -932,6 +1068,7 @@ req_begin(struct req *q, const char *method, const char *url)
 					  "the body must be application/json");
 		}
 		break;
+	case BODY_EITHER: /* resolved above */
 	case BODY_MULTIPART:
 		q->max = (size_t)q->f->cfg->max_upload_mb * 1024 * 1024;
 		if (q->rt->max_body > 0 && q->rt->max_body < q->max) {
@@ -982,7 +1119,7 @@ req_begin(struct req *q, const char *method, const char *url)
 static bool
 req_is_upload(const struct req *q)
 {
-	return q->rt != NULL && q->rt->body == BODY_MULTIPART;
+	return q->rt != NULL && q->body == BODY_MULTIPART;
 }
 
 /* When the whole request must have arrived: uploads have request_timeout, the rest body_timeout. */
@@ -1011,11 +1148,11 @@ req_body(struct req *q, const char *data, size_t size)
 			    req_is_upload(q) ? "request_timeout" : "body_timeout");
 		return MHD_NO;
 	}
-	if (q->rt == NULL || q->rt->body == BODY_NONE) {
+	if (q->rt == NULL || q->body == BODY_NONE) {
 		req_fail(q, MHD_HTTP_BAD_REQUEST, "invalid", "this request takes no body");
 		return MHD_YES;
 	}
-	if (q->rt->body == BODY_JSON) {
+	if (q->body == BODY_JSON) {
 		if (q->len + size > q->max) {
 			q->overflow = true;
 			req_fail(q, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",

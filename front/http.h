@@ -19,7 +19,8 @@
 struct req;
 typedef enum MHD_Result (*http_handler)(struct req *q);
 
-enum body_kind { BODY_NONE, BODY_JSON, BODY_MULTIPART };
+/* BODY_EITHER: JSON or, by its Content-Type, multipart (a signing task's input as a file). */
+enum body_kind { BODY_NONE, BODY_JSON, BODY_MULTIPART, BODY_EITHER };
 
 struct route {
 	const char *method;
@@ -62,6 +63,8 @@ struct req {
 	struct deadline *deadline; /* the connection's (front/deadline.c), or NULL */
 	bool conn_close;           /* answer with "Connection: close" */
 	const struct route *rt;
+	enum body_kind body; /* the route's, BODY_EITHER resolved by the Content-Type */
+	char location[320];  /* a 201's Location header, or "" */
 	char method[16];
 	char path[256];
 	char params[2][HTTP_MAX_SEGMENT + 1];
@@ -104,11 +107,17 @@ void http_call(struct req *q, const char *op, json_t *args, const int *fds, int 
 	       struct call *c);
 /* The parsed JSON body (an object), or NULL after answering 400. */
 json_t *http_body_object(struct req *q);
-/* Answer with the file FD (owned) of SIZE bytes as an attachment named NAME. */
+/*
+ * Answer with the file FD (owned) of SIZE bytes as an attachment named NAME:
+ * 200, or 206 with the one byte range a Range header asks for (416 when it
+ * cannot be satisfied).
+ */
 enum MHD_Result http_file(struct req *q, int fd, uint64_t size, const char *name,
 			  const char *sha256_hex);
 /* Answer with an event stream from signetd starting after SINCE (-1: from now). */
 enum MHD_Result http_events(struct req *q, long long since);
+/* Answer with TEXT (static, LEN bytes) of type CTYPE. */
+enum MHD_Result http_static(struct req *q, const char *text, size_t len, const char *ctype);
 /* A new unlinked file in the spool directory, or -1. */
 int http_tmpfile(struct front *f);
 

@@ -27,13 +27,15 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 #define TLS_FILE_MAX (256 * 1024)
+#define OPENAPI_MAX  (1024 * 1024) /* the OpenAPI document, read once at start */
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: signet-front [--config FILE] [--socket PATH] [--listen ADDR:PORT]...\n"
 		     "                    [--tls-cert FILE --tls-key FILE] [--user NAME]\n"
-		     "                    [--tmpdir DIR] [--log-level LEVEL] [--check-config]\n"
+		     "                    [--tmpdir DIR] [--log-level LEVEL] [--openapi FILE]\n"
+		     "                    [--check-config]\n"
 		     "       signet-front --version\n");
 }
 
@@ -180,13 +182,19 @@ read_text(const char *path, bool secret)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"socket", required_argument, NULL, 's'},
-	    {"listen", required_argument, NULL, 'l'},  {"tls-cert", required_argument, NULL, 'C'},
-	    {"tls-key", required_argument, NULL, 'K'}, {"user", required_argument, NULL, 'u'},
-	    {"tmpdir", required_argument, NULL, 't'},  {"log-level", required_argument, NULL, 'L'},
-	    {"check-config", no_argument, NULL, 'k'},  {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"socket", required_argument, NULL, 's'},
+					     {"listen", required_argument, NULL, 'l'},
+					     {"tls-cert", required_argument, NULL, 'C'},
+					     {"tls-key", required_argument, NULL, 'K'},
+					     {"user", required_argument, NULL, 'u'},
+					     {"tmpdir", required_argument, NULL, 't'},
+					     {"log-level", required_argument, NULL, 'L'},
+					     {"check-config", no_argument, NULL, 'k'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"openapi", required_argument, NULL, 'O'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	struct front_cfg cfg;
 	struct front f = {0};
 	struct listener lst[FRONT_MAX_LISTEN] = {0};
@@ -247,6 +255,9 @@ main(int argc, char **argv)
 			break;
 		case 'L':
 			key_name = "log_level";
+			break;
+		case 'O':
+			key_name = "openapi";
 			break;
 		case 'k':
 			check_only = true;
@@ -327,6 +338,23 @@ main(int argc, char **argv)
 				     (key = read_text(cfg.tls_key, true)) == NULL)) {
 		goto out;
 	}
+	/* Read once, before the drop: served from memory, whatever the front may read later. */
+	{
+		uint8_t *doc = NULL;
+		size_t len = 0;
+		int fd = open(cfg.openapi, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fd_read_all(fd, OPENAPI_MAX, &doc, &len) == 0) {
+			f.openapi = (char *)doc;
+			f.openapi_len = len;
+		} else {
+			log_warning(
+			    "cannot read the OpenAPI document %s: /api/openapi.yaml answers 404",
+			    cfg.openapi);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+	}
 	if (drop_privileges(cfg.user) != 0) {
 		goto out;
 	}
@@ -400,6 +428,7 @@ out:
 		}
 	}
 	free(cert);
+	free(f.openapi);
 	if (key != NULL) {
 		secure_wipe(key, strlen(key));
 		free(key);

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake pkg-config \
  libssl-dev libp11-dev libp11-kit-dev libevent-dev liblmdb-dev libjansson-dev \
  libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev libseccomp-dev \
- softhsm2 oathtool \
+ softhsm2 oathtool python3-yaml python3-jsonschema \
  openssl opensc lmdb-utils jq util-linux python3 curl \
  debhelper dpkg-dev lintian"
 missing=
