@@ -176,10 +176,12 @@ h_health(struct req *q)
 /* ---- tasks ---- */
 
 /*
- * What inputBase64 is, the same for every key (doc/rest.md): the message,
- * or its digest when "prehashed" is true or "hash" names the digest's
- * algorithm. "args" gets signetd's boolean "prehashed". 0, or -1 after
- * answering.
+ * What inputBase64 is (doc/rest.md): what the request says, the same for
+ * every key: the message with "prehashed": false, its digest with
+ * "prehashed": true or "hash" naming the digest's algorithm. A request that
+ * says neither keeps the Sign & Encrypt API's rule (DESIGN 8): the SHA-256
+ * digest for an RSA-PSS key, the message for every other ("prehashed":
+ * "auto" to signetd, which knows the key). 0, or -1 after answering.
  */
 static int
 sign_input_rule(struct req *q, json_t *args)
@@ -215,7 +217,7 @@ sign_input_rule(struct req *q, json_t *args)
 		json_object_del(args, "hash");
 		json_object_set_new(args, "prehashed", json_true());
 	} else if (ph == NULL) {
-		json_object_set_new(args, "prehashed", json_false());
+		json_object_set_new(args, "prehashed", json_string("auto"));
 	}
 	if (!json_is_true(json_object_get(args, "prehashed"))) {
 		return 0;

@@ -333,7 +333,7 @@ check "none of these made a task" test "$(ntasks)" = 0
 
 ###########################################################################################
 # 3. Signing with four-eyes approval: ECDSA over the message, RSA-PSS over the SHA-256 digest
-# (prehashed: inputBase64 is the message unless the request says it is a digest).
+# (the Sign & Encrypt API's rule, DESIGN 8, when the request says neither prehashed nor hash).
 printf 'firmware image 7.1 for the REST test\n' >"$TMP/msg.bin"
 printf 'firmware image 7.2 for the REST test\n' >"$TMP/other.bin"
 openssl dgst -sha256 -binary "$TMP/msg.bin" >"$TMP/msg.sha256"
@@ -346,8 +346,8 @@ T_EC=$(jq -r '.id // "none"' "$TMP/out")
 check "ECDSA: signetctl shows the same task WAITING, named fw-ec, by alice, over the message's sha256" \
 	test "$(ctl --json task show "$T_EC" | jq -r '[.status, .name, .requester, .inputs[0].sha256] | join(" ")')" = "WAITING fw-ec USER:alice $MSG_SHA"
 
-st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/msg.sha256")\", \"prehashed\": true, \"name\": \"fw-rsa\"}")
-check "RSA: POST signingTask with the SHA-256 digest (prehashed): 201 WAITING (got $st: $(body))" \
+st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/msg.sha256")\", \"name\": \"fw-rsa\"}")
+check "RSA: POST signingTask with the SHA-256 digest: 201 WAITING (got $st: $(body))" \
 	test "$st/$(jq -r .status "$TMP/out" 2>/dev/null)" = 201/WAITING
 T_RSA=$(jq -r '.id // "none"' "$TMP/out")
 ctl --json task show "$T_RSA" >"$TMP/show.json" 2>/dev/null || true

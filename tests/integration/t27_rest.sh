@@ -162,13 +162,14 @@ answers "a multipart signing task without its file: 400" 400 invalid \
 	POST /api/v1/signingTask "$A" -F "deviceConfigId=$DC_EC"
 
 ###########################################################################################
-# 2. One rule for inputBase64: the message, for every key, unless prehashed or hash says a digest.
+# 2. One rule for inputBase64: what prehashed or hash says, for every key; a request that says
+# neither keeps the Sign & Encrypt API's rule (DESIGN 8): the SHA-256 digest for RSA-PSS keys.
 printf 'release 7.1 manifest\n' >"$TMP/m.bin"
 openssl dgst -sha256 -binary "$TMP/m.bin" >"$TMP/m.sha256"
 openssl dgst -sha384 -binary "$TMP/m.bin" >"$TMP/m.sha384"
-st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/m.bin")\"}")
+st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/m.bin")\", \"prehashed\": false}")
 jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/m-rsa.sig"
-check "RSA, inputBase64 without prehashed is the message: the signature verifies over it (got $st)" \
+check "RSA, inputBase64 with prehashed false is the message: the signature verifies over it (got $st)" \
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
 	-verify "$TMP/rsa.pub" -signature "$TMP/m-rsa.sig" "$TMP/m.bin"
 st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/m.sha256")\", \"hash\": \"SHA-256\"}")
@@ -176,6 +177,15 @@ jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/m-rsa2.sig"
 check "RSA, the digest with hash SHA-256: the signature verifies over the message (got $st)" \
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
 	-verify "$TMP/rsa.pub" -signature "$TMP/m-rsa2.sig" "$TMP/m.bin"
+st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_RSA\", \"inputBase64\": \"$(b64 "$TMP/m.sha256")\"}")
+jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/m-rsa3.sig"
+check "RSA, the digest with neither prehashed nor hash (DESIGN 8): verifies over the message (got $st)" \
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+	-verify "$TMP/rsa.pub" -signature "$TMP/m-rsa3.sig" "$TMP/m.bin"
+st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_EC\", \"inputBase64\": \"$(b64 "$TMP/m.bin")\"}")
+jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/m-ec.sig"
+check "ECDSA, the message with neither: verifies over the message (got $st)" \
+	openssl dgst -sha256 -verify "$TMP/ec.pub" -signature "$TMP/m-ec.sig" "$TMP/m.bin"
 st=$(post_json /api/v1/signingTask "$A" "{\"deviceConfigId\": \"$DC_384\", \"inputBase64\": \"$(b64 "$TMP/m.sha384")\", \"prehashed\": true}")
 jq -r '.result.signature // empty' "$TMP/out" | base64 -d >"$TMP/m-384.sig"
 check "P-384, the SHA-384 digest with prehashed: verifies over the message with -sha384 (got $st)" \
