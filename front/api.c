@@ -854,6 +854,7 @@ static const char *const report_files[] = {"signedReport", NULL};
 
 static const struct route routes[] = {
     {"GET", "/healthz", h_health, BODY_NONE, NULL, NULL, true},
+    {"GET", "/metrics", metrics_handler, BODY_NONE, NULL, NULL, true},
     {"POST", "/api/v1/signingTask", h_sign, BODY_JSON, NULL, "SIGNING", false},
     TASK_ROUTES("signingTask", "SIGNING"),
     {"POST", "/api/v1/encryptionTask", h_encrypt, BODY_MULTIPART, encrypt_files, "ENCRYPTION",
