@@ -254,7 +254,7 @@ static const struct status_metric status_metrics[] = {
     {"spool", "claimed", "signet_spool_claimed_bytes", "gauge",
      "Spool space claimed by requests still reading their inputs."},
     {"spool", "reserve", "signet_spool_reserve_bytes", "gauge",
-     "Spool space kept free ([spool] reserve_mb)."},
+     "Spool space kept free ([tasks] spool_reserve_mb)."},
     {"spool", "fsFree", "signet_spool_fs_free_bytes", "gauge",
      "Free bytes (to signetd) of the filesystem holding the spool."},
     {"spool", "fsSize", "signet_spool_fs_size_bytes", "gauge",
