@@ -21,8 +21,8 @@ static const char *const type_names[METRICS_TASK_TYPES] = {"SIGNING", "ENCRYPTIO
 
 /* Upper bounds of the duration buckets, in milliseconds. */
 static const uint64_t bucket_ms[METRICS_LATENCY_BUCKETS] = {
-    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000,
-    3600000};
+    1,    5,    10,    25,    50,    100,    250,     500,    1000,
+    2500, 5000, 10000, 30000, 60000, 300000, 1800000, 3600000};
 
 struct metrics {
 	atomic_ullong entered[METRICS_TASK_TYPES][METRICS_TASK_STATUSES];
@@ -247,7 +247,8 @@ metrics_render_counters(struct daemon *d, struct wbuf *w)
 		       get(&m->counter[MC_OTP_WRONG]));
 	metrics_printf(w, "signet_otp_failures_total{reason=\"replayed\"} %llu\n",
 		       get(&m->counter[MC_OTP_REPLAYED]));
-	counter(w, "signet_otp_lockouts_total", "Approver lockouts started by repeated wrong codes.",
+	counter(w, "signet_otp_lockouts_total",
+		"Approver lockouts started by repeated wrong codes.",
 		get(&m->counter[MC_LOCKOUTS]));
 	counter(w, "signet_otp_locked_refusals_total",
 		"Approvals refused because the approver was locked out.",
@@ -258,9 +259,10 @@ metrics_render_counters(struct daemon *d, struct wbuf *w)
 	counter(w, "signet_denied_total", "Requests refused by the ACL before their handler ran.",
 		get(&m->counter[MC_DENIED]));
 	hsm_counters(&errors, &retries);
-	counter(w, "signet_token_errors_total",
-		"PKCS#11 calls that failed with a token error (not a refused input or a missing key).",
-		(unsigned long long)errors);
+	counter(
+	    w, "signet_token_errors_total",
+	    "PKCS#11 calls that failed with a token error (not a refused input or a missing key).",
+	    (unsigned long long)errors);
 	counter(w, "signet_token_retries_total",
 		"PKCS#11 operations repeated on a new session after a recoverable token error.",
 		(unsigned long long)retries);

@@ -22,20 +22,21 @@ struct wbuf;
  */
 struct task_tally {
 	uint32_t entered[METRICS_TASK_TYPES][METRICS_TASK_STATUSES];
-	uint32_t ended[METRICS_TASK_TYPES][METRICS_LATENCY_BUCKETS + 1]; /* per bucket, not summed */
+	uint32_t ended[METRICS_TASK_TYPES]
+		      [METRICS_LATENCY_BUCKETS + 1]; /* per bucket, not summed */
 	uint64_t ended_ms[METRICS_TASK_TYPES];
 	bool any;
 };
 
 enum metrics_counter {
-	MC_APPROVED,         /* approvals given (task.approve that counted) */
-	MC_REJECTED,         /* rejections (task.reject) */
-	MC_OTP_WRONG,        /* TOTP codes refused as wrong */
-	MC_OTP_REPLAYED,     /* TOTP codes refused as used already */
-	MC_OTP_LOCKED,       /* approvals refused because the approver was locked out */
-	MC_LOCKOUTS,         /* lockouts started */
-	MC_AUTH_FAILED,      /* requests refused for an invalid or revoked API token */
-	MC_DENIED,           /* requests refused by the ACL (op level) */
+	MC_APPROVED,     /* approvals given (task.approve that counted) */
+	MC_REJECTED,     /* rejections (task.reject) */
+	MC_OTP_WRONG,    /* TOTP codes refused as wrong */
+	MC_OTP_REPLAYED, /* TOTP codes refused as used already */
+	MC_OTP_LOCKED,   /* approvals refused because the approver was locked out */
+	MC_LOCKOUTS,     /* lockouts started */
+	MC_AUTH_FAILED,  /* requests refused for an invalid or revoked API token */
+	MC_DENIED,       /* requests refused by the ACL (op level) */
 	MC_COUNT,
 };
 
