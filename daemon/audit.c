@@ -401,7 +401,8 @@ after_run(struct request *r, bool finish)
 {
 	struct after x = {0}, *xp;
 
-	if (r->audited || r->resumed || r->op == NULL || strcmp(r->op->name, "status") == 0) {
+	if (r->audited || r->resumed || r->op == NULL || strcmp(r->op->name, "status") == 0 ||
+	    strcmp(r->op->name, "metrics") == 0) {
 		goto none;
 	}
 	if (r->authenticated) {

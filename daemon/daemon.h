@@ -28,6 +28,7 @@ struct authfail;
 struct ingest;
 struct quota;
 struct audit_ckpt;
+struct metrics;
 
 #define WATCH_BATCH 32 /* events one events.watch run fetches and sends */
 
@@ -44,6 +45,7 @@ struct daemon {
 	struct ingest *ingest;     /* the threads that read large inputs */
 	struct quota *quota;       /* claims of spool space not yet in a task record */
 	struct audit_ckpt *checkpointer; /* the thread that signs audit checkpoints on schedule */
+	struct metrics *metrics;         /* counters since start (metrics.h), or NULL */
 	int64_t started;
 	uid_t self_uid;
 	uid_t gateway_uid; /* [daemon] gateway_user, or (uid_t)-1 */

@@ -8,6 +8,7 @@
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/identity.h"
+#include "daemon/metrics.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
 #include "daemon/ops.h"
@@ -61,6 +62,8 @@ static const struct op_desc op_table[] = {
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
     {"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
     /* Any user of the tenant may submit: trust comes from the report's signature chain. */
+    /* Appliance-wide numbers, no tenant's: local administrators and the gateway only. */
+    {"metrics", op_metrics, OP_MONITOR, ACL_NONE, ACL_RT_NONE, 0, NOARGS},
     {"report.list", op_report_list, OP_AUTH, ACL_VIEW, ACL_RT_AUDIT_LOG, 0,
      ARGS("limit", "cursor")},
     {"report.submit", op_report_submit, OP_AUTH, ACL_NONE, ACL_RT_NONE, 1, ARGS("kind")},
@@ -158,6 +161,7 @@ dispatch_run_checked(struct request *r)
 		if (ident_authenticate(r->d->store, r->token, r->tenant_hint, &r->subject) != 0) {
 			/* One answer for every failure, after a delay: no oracle, slow guessing. */
 			r->delay_ms = (unsigned)r->d->cfg->auth_fail_delay_ms;
+			metrics_add(r->d, MC_AUTH_FAILED);
 			log_notice("%s: authentication failed (pid %ld uid %u)", op->name,
 				   (long)r->peer.pid, (unsigned)r->peer.uid);
 			req_fail(r, SIGNET_EUNAUTH, "invalid or revoked API token");
@@ -167,6 +171,7 @@ dispatch_run_checked(struct request *r)
 		ident_token_hash(r->token, r->token_hash);
 		if (!(op->flags & OP_PER_RESOURCE) &&
 		    !policy_allows(&r->subject, op->action, op->rtype)) {
+			metrics_add(r->d, MC_DENIED);
 			log_notice("%s: denied to USER:%s of tenant %s", op->name, r->subject.user,
 				   r->subject.tenant);
 			req_fail(r, SIGNET_EDENIED, "USER:%s may not %s RESOURCE_TYPE:%s",

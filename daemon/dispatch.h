@@ -16,6 +16,8 @@ enum op_flags {
 	 * and listings show only what it grants.
 	 */
 	OP_PER_RESOURCE = 1 << 3,
+	/* only for a local administrator or the gateway peer ([daemon] gateway_user); no token */
+	OP_MONITOR = 1 << 4,
 };
 
 struct op_desc {

@@ -30,6 +30,7 @@
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
 #include "daemon/ingest.h"
+#include "daemon/metrics.h"
 #include "daemon/init.h"
 #include "daemon/ops.h"
 #include "daemon/quota.h"
@@ -297,6 +298,9 @@ run(struct config *cfg)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	if ((d.metrics = metrics_new()) == NULL) {
+		goto out;
+	}
 	if (!str_printf(dbdir, sizeof(dbdir), "%s/db", cfg->state_dir)) {
 		goto out;
 	}
@@ -445,6 +449,7 @@ out:
 	token_guard_close(d.guard);
 	token_guard_report_free(&guard_report);
 	authfail_free(d.authfail);
+	metrics_free(d.metrics);
 	if (lock_fd >= 0) {
 		close(lock_fd);
 	}

@@ -6,6 +6,7 @@
 #include "daemon/store.h"
 
 int op_status(struct request *r);
+int op_metrics(struct request *r);
 int op_backup(struct request *r);
 
 int op_tenant_create(struct request *r);

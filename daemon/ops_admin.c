@@ -6,17 +6,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "daemon/audit.h"
 #include "daemon/ingest.h"
+#include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/quota.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "hsm/hsm.h"
+#include "lib/buf.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -202,4 +206,181 @@ op_backup(struct request *r)
 		   (unsigned)r->peer.uid);
 	r->result = json_pack("{s:I}", "bytes", (json_int_t)st.st_size);
 	return 0;
+}
+
+/* ---- metrics ---- */
+
+#define METRICS_TEXT_MAX 49152 /* bytes of text: with its JSON escaping it fits one reply */
+
+/* A number of the status op's result, as a metric. */
+struct status_metric {
+	const char *view; /* member of the result holding KEY, or NULL: the result itself */
+	const char *key;
+	const char *name;
+	const char *type;
+	const char *help;
+};
+
+static const struct status_metric status_metrics[] = {
+    {"token", "available", "signet_token_available", "gauge",
+     "1 when the worker that answered had a PKCS#11 session, else 0."},
+    {"counts", "tenants", "signet_tenants", "gauge", "Tenants."},
+    {"counts", "users", "signet_users", "gauge", "Users of all tenants."},
+    {"counts", "keys", "signet_keys", "gauge", "Keys of all tenants."},
+    {NULL, "connections", "signet_connections", "gauge", "Socket connections open now."},
+    {NULL, "workers", "signet_workers", "gauge", "Request worker threads."},
+    {NULL, "requests", "signet_requests_total", "counter",
+     "Requests accepted since start, this one included."},
+    {"store", "used", "signet_store_used_bytes", "gauge",
+     "The LMDB data file up to its last page in use."},
+    {"store", "fileSize", "signet_store_file_bytes", "gauge",
+     "The LMDB data file, with the reserve allocated past it."},
+    {"store", "mapSize", "signet_store_map_bytes", "gauge", "The LMDB map size."},
+    {"store", "reserve", "signet_store_reserve_bytes", "gauge",
+     "The store's reserve kept ([store] reserve_mb)."},
+    {"store", "full", "signet_store_full", "gauge",
+     "1 while only writes that end work or free space commit, else 0."},
+    {"store", "writes", "signet_store_writes_total", "counter",
+     "Write transactions run since start."},
+    {"store", "commits", "signet_store_commits_total", "counter",
+     "LMDB commits since start (batched writes share one)."},
+    {"store", "fsFree", "signet_store_fs_free_bytes", "gauge",
+     "Free bytes (to signetd) of the filesystem holding the store."},
+    {"store", "fsSize", "signet_store_fs_size_bytes", "gauge",
+     "Size of the filesystem holding the store."},
+    {"spool", "used", "signet_spool_used_bytes", "gauge",
+     "Bytes of the spool's files (inputs, results, partial files)."},
+    {"spool", "files", "signet_spool_files", "gauge", "Files in the spool."},
+    {"spool", "claimed", "signet_spool_claimed_bytes", "gauge",
+     "Spool space claimed by requests still reading their inputs."},
+    {"spool", "reserve", "signet_spool_reserve_bytes", "gauge",
+     "Spool space kept free ([tasks] spool_reserve_mb)."},
+    {"spool", "fsFree", "signet_spool_fs_free_bytes", "gauge",
+     "Free bytes (to signetd) of the filesystem holding the spool."},
+    {"spool", "fsSize", "signet_spool_fs_size_bytes", "gauge",
+     "Size of the filesystem holding the spool."},
+    {"ingest", "threads", "signet_ingest_threads", "gauge", "Ingest threads."},
+    {"ingest", "running", "signet_ingest_running", "gauge",
+     "Requests whose inputs an ingest thread reads now."},
+    {"ingest", "waiting", "signet_ingest_waiting", "gauge",
+     "Requests waiting for an ingest thread."},
+    {"engine", "threads", "signet_engine_threads", "gauge", "Task engine threads."},
+    {"engine", "queued", "signet_engine_queued", "gauge", "Tasks in the engine's queue."},
+    {"engine", "queueMax", "signet_engine_queue_max", "gauge",
+     "The engine queue's bound ([tasks] queue_max)."},
+    {"engine", "backlog", "signet_engine_backlog", "gauge",
+     "1 while runnable tasks wait in the store for room in the queue, else 0."},
+    {"engine", "timersDue", "signet_engine_timers_due", "gauge",
+     "Timers due and not yet handled (counted up to 100000)."},
+    {"audit", "checkpoints", "signet_audit_checkpoints_total", "counter",
+     "Audit checkpoints signed since start."},
+};
+
+static void
+status_metric_put(struct wbuf *w, const json_t *status, const struct status_metric *m)
+{
+	const json_t *o = m->view != NULL ? json_object_get(status, m->view) : status;
+	const json_t *v = json_object_get(o, m->key);
+
+	if (!json_is_integer(v) && !json_is_boolean(v)) {
+		return;
+	}
+	metrics_head(w, m->name, m->type, m->help);
+	metrics_printf(w, "%s %lld\n", m->name,
+		       json_is_boolean(v) ? (long long)json_is_true(v)
+					  : (long long)json_integer_value(v));
+}
+
+/* What the store holds: audit chains and their entries, events, tasks. */
+struct store_metrics {
+	uint64_t chains, entries, appliance, events;
+	size_t tasks;
+};
+
+static int
+heads_cb(const MDB_val *key, json_t *val, void *arg)
+{
+	struct store_metrics *x = arg;
+	json_int_t seq = json_integer_value(json_object_get(val, "seq"));
+
+	x->chains++;
+	x->entries += seq > 0 ? (uint64_t)seq : 0;
+	if (key->mv_size == strlen(AUDIT_APPLIANCE) &&
+	    memcmp(key->mv_data, AUDIT_APPLIANCE, key->mv_size) == 0) {
+		x->appliance = seq > 0 ? (uint64_t)seq : 0;
+	}
+	return 0;
+}
+
+static int
+store_metrics_txn(struct store_txn *t, void *arg)
+{
+	struct store_metrics *x = arg;
+
+	x->tasks = store_count(t, STORE_DB_TASKS);
+	x->events = events_last_seq(t);
+	return store_foreach(t, STORE_DB_AUDIT_HEADS, NULL, 0, heads_cb, x);
+}
+
+static void
+gauge(struct wbuf *w, const char *name, const char *help, unsigned long long v)
+{
+	metrics_head(w, name, "gauge", help);
+	metrics_printf(w, "%s %llu\n", name, v);
+}
+
+static void
+metrics_store_put(struct request *r, struct wbuf *w)
+{
+	struct store_metrics x = {0};
+
+	if (store_read(r->d->store, store_metrics_txn, &x) != 0) {
+		return;
+	}
+	gauge(w, "signet_tasks", "Task records in the store, of every status.",
+	      (unsigned long long)x.tasks);
+	gauge(w, "signet_events_last_seq", "The sequence number of the last event.",
+	      (unsigned long long)x.events);
+	gauge(w, "signet_audit_chains", "Audit chains (the appliance's and one per tenant).",
+	      (unsigned long long)x.chains);
+	gauge(w, "signet_audit_entries", "Entries of all audit chains together.",
+	      (unsigned long long)x.entries);
+	gauge(w, "signet_audit_appliance_entries", "Entries of the appliance's audit chain.",
+	      (unsigned long long)x.appliance);
+}
+
+int
+op_metrics(struct request *r)
+{
+	struct wbuf w;
+	json_t *status;
+	uint8_t *text;
+	size_t len;
+	int rc;
+
+	/* The status op's numbers, read the same way, then the counters. */
+	if ((rc = op_status(r)) != 0) {
+		return rc;
+	}
+	status = r->result;
+	r->result = NULL;
+	wbuf_init(&w, METRICS_TEXT_MAX);
+	metrics_head(&w, "signet_build_info", "gauge", "Always 1; the version in its label.");
+	metrics_printf(&w, "signet_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	metrics_head(&w, "process_start_time_seconds", "gauge",
+		     "When signetd started, in seconds since the epoch.");
+	metrics_printf(&w, "process_start_time_seconds %lld\n", (long long)r->d->started);
+	for (size_t i = 0; i < sizeof(status_metrics) / sizeof(status_metrics[0]); i++) {
+		status_metric_put(&w, status, &status_metrics[i]);
+	}
+	json_decref(status);
+	metrics_store_put(r, &w);
+	metrics_render_counters(r->d, &w);
+	if ((text = wbuf_steal(&w, &len)) == NULL) {
+		wbuf_free(&w);
+		return req_fail(r, SIGNET_EINTERNAL, "the metrics do not fit in a reply");
+	}
+	r->result = json_pack("{s:s%}", "text", (const char *)text, len);
+	free(text);
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }

@@ -11,6 +11,7 @@
 
 #include "daemon/approvals.h"
 #include "daemon/audit.h"
+#include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
 #include "daemon/store.h"
@@ -618,6 +619,13 @@ decide(struct request *r, bool approve)
 		events_publish(r->d, &x.note);
 	}
 	if (rc == 0 && x.refusal != 0) {
+		metrics_add(r->d, x.refusal == SIGNET_EOTP_INVALID    ? MC_OTP_WRONG
+				  : x.refusal == SIGNET_EOTP_REPLAYED ? MC_OTP_REPLAYED
+				  : x.refusal == SIGNET_ELOCKED_OUT   ? MC_OTP_LOCKED
+								      : MC_COUNT);
+		if (x.locked_now) {
+			metrics_add(r->d, MC_LOCKOUTS);
+		}
 		if (x.refusal == SIGNET_EOTP_INVALID || x.refusal == SIGNET_EOTP_REPLAYED ||
 		    x.refusal == SIGNET_ELOCKED_OUT) {
 			/* A short wait after each failure, on the loop's timer. */
@@ -630,6 +638,7 @@ decide(struct request *r, bool approve)
 	} else if (rc == 0) {
 		log_notice("USER:%s of tenant %s %s task %s", r->subject.user, r->subject.tenant,
 			   approve ? "approved" : "rejected", x.id);
+		metrics_add(r->d, approve ? MC_APPROVED : MC_REJECTED);
 		if (x.enqueue) {
 			tasks_enqueue(r->d, r->subject.tenant, x.id);
 		}

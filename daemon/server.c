@@ -703,6 +703,13 @@ process_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds, int nfd
 				"this operation is for local administrators only");
 		return;
 	}
+	if ((op->flags & OP_MONITOR) && !c->local && c->peer.uid != s->d->gateway_uid) {
+		msg_close_fds(fds, &nfds);
+		json_decref(msg);
+		conn_send_error(c, id, SIGNET_EDENIED,
+				"this operation is for local administrators and the gateway only");
+		return;
+	}
 	if (s->draining) {
 		msg_close_fds(fds, &nfds);
 		json_decref(msg);

@@ -197,6 +197,7 @@ events_append(struct store_txn *t, struct evnote *n, json_t *ev)
 void
 events_publish(struct daemon *d, const struct evnote *n)
 {
+	metrics_tasks_add(d, &n->tally);
 	if (n->last != 0 && d->server != NULL) {
 		server_notify(d->server, n);
 	}
@@ -264,7 +265,9 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 		return t->err;
 	}
 	if (old != st) {
-		json_t *ev = json_pack(
+		json_t *ev;
+		metrics_tally_status(&n->tally, task, (int)st, task_status_final(st));
+		ev = json_pack(
 		    "{s:s, s:s, s:s, s:O, s:s, s:O, s:O}", "type", "task.status", "tenant", tenant,
 		    "task", id, "taskType", json_object_get(task, "type"), "status",
 		    task_status_name(st), "requester", json_object_get(task, "requester"),
@@ -341,6 +344,9 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	ref = json_pack("{s:s}", "tenant", tenant);
 	store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
 	json_decref(ref);
+	for (size_t i = 0; i < npath && t->err == 0; i++) {
+		metrics_tally_status(&n->tally, task, (int)path[i], task_status_final(path[i]));
+	}
 	for (size_t i = task_status_final(last) ? npath - 1 : 0; i < npath && t->err == 0; i++) {
 		if ((r = status_event(t, n, task, path[i])) != 0) {
 			return r;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "daemon/daemon.h"
+#include "daemon/metrics.h"
 #include "daemon/store.h"
 
 #define TASK_ID_LEN 36 /* a UUID (version 7: time-ordered) */
@@ -56,11 +57,12 @@ struct evnote {
 	size_t nfinal;
 	char final[16][TASK_ID_LEN + 1];
 	bool overflow;
+	struct task_tally tally; /* statuses entered, for the metrics (added once committed) */
 };
 
 /* Append an event (taking EV) to the global sequence; records it in N. */
 int events_append(struct store_txn *t, struct evnote *n, json_t *ev);
-/* After a commit: tell the loop (any thread; no-op before the server runs). */
+/* After a commit: tell the loop (any thread; no-op before the server runs); count the tally. */
 void events_publish(struct daemon *d, const struct evnote *n);
 /* The last sequence number in the store (0 when none). */
 uint64_t events_last_seq(struct store_txn *t);

@@ -1087,6 +1087,7 @@ static const char *const report_files[] = {"signedReport", NULL};
 static const struct route routes[] = {
     {"GET", "/healthz", h_health, BODY_NONE, NULL, NULL, true},
     {"GET", "/api/openapi.yaml", h_openapi, BODY_NONE, NULL, NULL, true},
+    {"GET", "/metrics", metrics_handler, BODY_NONE, NULL, NULL, true},
     {"GET", "/api/v1/whoami", h_whoami, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/v1/keys", h_list, BODY_NONE, NULL, "key.list", false},
     {"GET", "/api/v1/keys/*", h_key_show, BODY_NONE, NULL, NULL, false},

@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "front/front.h"
+#include "lib/util.h"
 
 #ifndef SIGNET_DOCDIR
 #define SIGNET_DOCDIR "/usr/share/doc/signet"
@@ -52,6 +53,8 @@ static const struct key keys[] = {
     {"pool_size", K_LONG, OFF(pool_size), 1, 256, 16, NULL},
     {"daemon_timeout", K_LONG, OFF(daemon_timeout), 1, 3600, 300, NULL},
     {"auth_fail_delay_ms", K_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
+    {"metrics", K_STR, OFF(metrics), 1, 8, 0, "off"},
+    {"metrics_token", K_STR, OFF(metrics_token), FRONT_METRICS_TOKEN_MIN, 256, 0, NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -75,6 +78,9 @@ front_cfg_free(struct front_cfg *c)
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].kind == K_STR) {
 			char **p = (char **)((char *)c + keys[i].off);
+			if (*p != NULL && keys[i].off == OFF(metrics_token)) {
+				secure_wipe(*p, strlen(*p));
+			}
 			free(*p);
 			*p = NULL;
 		}
@@ -116,6 +122,11 @@ front_cfg_set(struct front_cfg *c, const char *name, const char *value, char *er
 	}
 	if (len < (size_t)k->min || len > (size_t)k->max) {
 		snprintf(err, errlen, "%s must be %ld to %ld bytes", name, k->min, k->max);
+		return -1;
+	}
+	if (k->off == OFF(metrics) && k->kind == K_STR && strcmp(value, "on") != 0 &&
+	    strcmp(value, "off") != 0) {
+		snprintf(err, errlen, "%s must be on or off", name);
 		return -1;
 	}
 	if (k->kind == K_LISTEN) {

@@ -37,7 +37,11 @@ struct front_cfg {
 	long pool_size;          /* connections to signetd at once (calls wait for one) */
 	long daemon_timeout;     /* seconds to wait for signetd's answer */
 	long auth_fail_delay_ms; /* held after a failed authentication, off the pool */
+	char *metrics;           /* "on": GET /metrics answers (signetd's metrics op); "off": 404 */
+	char *metrics_token;     /* when set, /metrics needs "Authorization: Bearer" with it */
 };
+
+#define FRONT_METRICS_TOKEN_MIN 16 /* bytes of a metrics_token, at least */
 
 void front_cfg_init(struct front_cfg *c);
 void front_cfg_free(struct front_cfg *c);

@@ -122,6 +122,25 @@ http_json(struct req *q, unsigned status, json_t *body)
 }
 
 enum MHD_Result
+http_text(struct req *q, unsigned status, const char *content_type, const char *text, size_t len)
+{
+	struct MHD_Response *rsp;
+	enum MHD_Result ok;
+
+	rsp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (rsp == NULL) {
+		return MHD_NO;
+	}
+	MHD_add_response_header(rsp, "Content-Type", content_type);
+	common_headers(q, rsp);
+	ok = MHD_queue_response(q->conn, status, rsp);
+	MHD_destroy_response(rsp);
+	q->responded = ok == MHD_YES;
+	q->status = (int)status;
+	return ok;
+}
+
+enum MHD_Result
 http_error(struct req *q, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[300];

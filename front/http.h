@@ -91,6 +91,11 @@ struct req {
 
 /* Answer with a JSON body (stolen). */
 enum MHD_Result http_json(struct req *q, unsigned status, json_t *body);
+/* Answer with LEN bytes of TEXT (copied) as CONTENT_TYPE. */
+enum MHD_Result http_text(struct req *q, unsigned status, const char *content_type,
+			  const char *text, size_t len);
+/* GET /metrics (front/metrics.c): signetd's metrics op, when [front] metrics is on. */
+enum MHD_Result metrics_handler(struct req *q);
 /* Answer {"code", "message"} with STATUS. */
 enum MHD_Result http_error(struct req *q, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -54,6 +54,11 @@ struct hsm_token_info {
 int hsm_open(const struct hsm_config *cfg, struct hsm **out);
 void hsm_close(struct hsm *h);
 void hsm_get_token_info(const struct hsm *h, struct hsm_token_info *info);
+/*
+ * Since start: PKCS#11 calls that failed with a token error, and operations
+ * repeated on a new session after a recoverable one. Thread-safe.
+ */
+void hsm_counters(uint64_t *errors, uint64_t *retries);
 
 /* A session for one thread. Opened lazily; reopened and re-logged-in on recoverable errors. */
 int hsm_session_open(struct hsm *h, struct hsm_session **out);

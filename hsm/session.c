@@ -2,6 +2,7 @@
 /* PKCS#11 module loading, token selection, login and per-thread sessions with recovery. */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,16 @@ copy_padded(char *dst, size_t dstlen, const unsigned char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
+/* Process-wide: one token per process. */
+static atomic_ullong token_errors, token_retries;
+
+void
+hsm_counters(uint64_t *errors, uint64_t *retries)
+{
+	*errors = atomic_load_explicit(&token_errors, memory_order_relaxed);
+	*retries = atomic_load_explicit(&token_retries, memory_order_relaxed);
+}
+
 int
 hsm_err(CK_RV rv, const char *what)
 {
@@ -38,6 +49,7 @@ hsm_err(CK_RV rv, const char *what)
 		/* The daemon's PIN, not the client's credentials: a token error to any client. */
 		log_err("%s: token refused the PIN (%s)", what,
 			rv == CKR_PIN_LOCKED ? "PIN locked" : "PIN incorrect");
+		atomic_fetch_add_explicit(&token_errors, 1, memory_order_relaxed);
 		return SIGNET_ETOKEN;
 	case CKR_KEY_HANDLE_INVALID:
 	case CKR_OBJECT_HANDLE_INVALID:
@@ -54,6 +66,7 @@ hsm_err(CK_RV rv, const char *what)
 		return SIGNET_EINVAL;
 	default:
 		log_err("%s: token error CKR 0x%lx", what, (unsigned long)rv);
+		atomic_fetch_add_explicit(&token_errors, 1, memory_order_relaxed);
 		return SIGNET_ETOKEN;
 	}
 }
@@ -131,6 +144,7 @@ hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *
 	}
 	log_warning("token session lost (CKR 0x%lx); reopening and retrying once",
 		    (unsigned long)rv);
+	atomic_fetch_add_explicit(&token_retries, 1, memory_order_relaxed);
 	if ((rv = hsm_session_reopen(s)) != CKR_OK) {
 		return rv;
 	}

@@ -530,6 +530,18 @@ c_status(struct opts *o, char **a)
 	return simple(o, "status", NULL, NULL, 0, h_status);
 }
 
+static void
+h_metrics(const json_t *r)
+{
+	fputs(sval(r, "text"), stdout);
+}
+
+static int
+c_metrics(struct opts *o, char **a)
+{
+	return simple(o, "metrics", NULL, NULL, 0, h_metrics);
+}
+
 /* "X of Y" (or "X, no quota") for a part of whoami's spool object. */
 static void
 print_use(const char *who, const json_t *u)
@@ -2338,6 +2350,10 @@ c_audit_verify(struct opts *o, char **a)
 static const struct ctl_cmd commands[] = {
     {"status", NULL, 0, c_status, "status", "",
      "The daemon's version, token, counts and disk use. Needs no token.", "signetctl status"},
+    {"metrics", NULL, 0, c_metrics, "metrics", "",
+     "The daemon's counters and gauges in the Prometheus text format (doc/metrics.md). Needs "
+     "no token; local administrators only.",
+     "signetctl metrics"},
     {"whoami", NULL, 0, c_whoami, "whoami", "", "Whose the API token is: user, tenant, kind.",
      "signetctl whoami"},
     {"tenant", "create", 1, c_tenant_create, "tenant create NAME --admin USER", "admin",
