@@ -183,6 +183,15 @@ rest 'TASK=$(curl --fail-with-body -sS -H "Authorization: Bearer $BOB" -F "devic
 echo "task $TASK waits for approval"
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $CAROL" "$SIGNET_URL/api/v1/signingTask/$TASK" | jq "{name, status, requester, inputs}"'
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $CAROL" -H "Content-Type: application/json" -d "{\"decision\": \"APPROVED\", \"otp\": \"$(oathtool --totp -b "$CAROL_SEED")\", \"reason\": \"release reviewed\"}" "$SIGNET_URL/api/v1/signingTask/$TASK/approval" | jq "{status, decision}"'
+# A pipe's status is its last command's: check what the approval did.
+st=$(SIGNET_TOKEN=$BOB "$ctl" --json task show "$TASK" | jq -r .status)
+case $st in
+APPROVED | IN_PROGRESS | DONE) ;;
+*)
+	echo "the approval did not take: the task is $st"
+	exit 1
+	;;
+esac
 SIGNET_TOKEN=$BOB run "$ctl" task wait "$TASK"
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $BOB" "$SIGNET_URL/api/v1/signingTask/$TASK" | jq -er .result.signature | base64 -d > "$DEMO_DIR/release.sig"'
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $BOB" "$SIGNET_URL/api/v1/keys/release-p256" | jq -er .publicKeyPem > "$DEMO_DIR/release-p256.pub"'
