@@ -13,6 +13,7 @@
 #   SIGNET_DEMO_USER, SIGNET_DEMO_FRONT_USER, SIGNET_DEMO_GROUP
 #                     as root: the users signetd and signet-front run as and the group that may
 #                     open the socket (default signet, signet-front, signet-api, made when missing)
+# shellcheck disable=SC2016 # the single-quoted $ lines are printed as a reader types them
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${SIGNET_DEMO_BIN:-}" ]; then
@@ -34,7 +35,7 @@ port=${SIGNET_DEMO_PORT:-8080}
 # signetd never stays root: as root, it runs as its own user and signet-front as another, which
 # reaches the socket only through a group: the socket's group (socket_group), of which the front's
 # user is a member, may traverse the state directory (mode 0710) and open the socket (mode 0660).
-user= fuser= group=
+user='' fuser='' group=''
 if [ "$(id -u)" -eq 0 ]; then
 	user=${SIGNET_DEMO_USER:-signet}
 	fuser=${SIGNET_DEMO_FRONT_USER:-signet-front}
@@ -81,7 +82,11 @@ if ! "$b/signetctl" status >/dev/null 2>&1; then
 	i=0
 	until "$b/signetctl" status >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt 100 ] && kill -0 "$dpid" 2>/dev/null || { echo "signetd did not start:"; tail "$state/signetd.log"; exit 1; }
+		if [ $i -ge 100 ] || ! kill -0 "$dpid" 2>/dev/null; then
+			echo "signetd did not start:"
+			tail "$state/signetd.log"
+			exit 1
+		fi
 		sleep 0.1
 	done
 fi
@@ -100,8 +105,11 @@ $started"
 	i=0
 	until [ "$(curl -s -o /dev/null -w '%{http_code}' "$SIGNET_URL/healthz")" = 200 ]; do
 		i=$((i + 1))
-		[ $i -lt 100 ] && kill -0 "$fpid" 2>/dev/null ||
-			{ echo "signet-front did not start:"; tail "$state/signet-front.log"; exit 1; }
+		if [ $i -ge 100 ] || ! kill -0 "$fpid" 2>/dev/null; then
+			echo "signet-front did not start:"
+			tail "$state/signet-front.log"
+			exit 1
+		fi
 		sleep 0.1
 	done
 else
@@ -172,9 +180,10 @@ env=$state/demo.env
 (
 	umask 077
 	printf "export PATH='%s':\"\$PATH\"\n" "$b"
-	for v in SIGNET_URL SIGNET_SOCKET SIGNET_TENANT SIGNET_TOKEN BOB CAROL CAROL_SEED DC RELEASE_DC DEMO_DIR; do
-		eval "val=\$$v"
-		printf "export %s='%s'\n" "$v" "$val"
+	for nv in "SIGNET_URL=$SIGNET_URL" "SIGNET_SOCKET=$SIGNET_SOCKET" "SIGNET_TENANT=$SIGNET_TENANT" \
+		"SIGNET_TOKEN=$SIGNET_TOKEN" "BOB=$BOB" "CAROL=$CAROL" "CAROL_SEED=$CAROL_SEED" "DC=$DC" \
+		"RELEASE_DC=$RELEASE_DC" "DEMO_DIR=$DEMO_DIR"; do
+		printf "export %s='%s'\n" "${nv%%=*}" "${nv#*=}"
 	done
 ) >"$env"
 echo "(these names are in $env: after \". $env\", a shell can paste the lines below)"

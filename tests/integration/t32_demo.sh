@@ -17,6 +17,7 @@ for _t in curl jq oathtool openssl bash "$PY"; do
 done
 
 DSTATE=$TMP/demo-state
+# shellcheck disable=SC2034 # lib.sh's ctl talks to DSOCK
 DSOCK=$DSTATE/signetd.sock
 DOUT=$TMP/demo.out
 ENVF=$DSTATE/demo.env
@@ -116,7 +117,7 @@ else
 fi
 
 # 4. The gateway reaches the socket through a group, not as the daemon's user.
-DPID_DEMO= FPID_DEMO=
+DPID_DEMO='' FPID_DEMO=''
 for _p in $KILL_PIDS; do
 	case $(readlink "/proc/$_p/exe" 2>/dev/null) in
 	*/signetd) DPID_DEMO=$_p ;;
@@ -191,6 +192,7 @@ in_quick_start() {
 	_q=$1
 	shift
 	mkdir -p "$TMP/qs.$_q"
+	# shellcheck disable=SC1090
 	(cd "$TMP/qs.$_q" && . "$ENVF" && timeout 120 "$@") >"$TMP/qs.$_q.out" 2>&1
 }
 
