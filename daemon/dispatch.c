@@ -21,7 +21,7 @@
 /* Sorted by name: dispatch_find bisects. */
 #define DEVCONF_ARGS                                                                               \
 	"name", "description", "signKeys", "packageKey", "encryptKeys", "encryptCert", "cipher",   \
-	    "packaging", "fourEyes", "quorum", "secondFactor", "users", "approvers"
+	    "packaging", "fourEyes", "quorum", "secondFactor", "users", "approvers", "allowedSchemes"
 #define PER_DC (OP_AUTH | OP_PER_RESOURCE)
 static const struct op_desc op_table[] = {
     {"acl.add", op_acl_add, OP_AUTH, ACL_CREATE, ACL_RT_ACL, 0,
@@ -88,7 +88,8 @@ static const struct op_desc op_table[] = {
      ARGS("id", "reason")},
     {"task.show", op_task_show, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id")},
     {"task.sign", op_task_sign, PER_DC | OP_TOKEN, ACL_USE, ACL_RT_DEVICE_CONFIG, 1,
-     ARGS("devconf", "name", "inputBase64", "prehashed")},
+     ARGS("devconf", "name", "inputBase64", "prehashed", "scheme", "hash", "saltLength",
+	  "encoding", "attach")},
     {"task.wait", op_task_wait, PER_DC, ACL_VIEW, ACL_RT_DEVICE_CONFIG, 0, ARGS("id", "timeout")},
     {"tenant.create", op_tenant_create, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0, ARGS("name", "admin")},
     {"tenant.list", op_tenant_list, OP_LOCAL, ACL_NONE, ACL_RT_NONE, 0, ARGS("limit", "cursor")},

@@ -214,6 +214,101 @@ b64_string(const uint8_t *p, size_t n)
 	return j;
 }
 
+void
+sign_params_record(json_t *sg, const struct hsm_sign_params *p, bool attach)
+{
+	json_object_set_new(sg, "scheme", json_string(hsm_scheme_name(p->scheme)));
+	if (p->scheme != HSM_SCHEME_EDDSA) {
+		json_object_set_new(sg, "hash", json_string(hsm_hash_name(p->hash)));
+	}
+	if (p->scheme == HSM_SCHEME_RSA_PSS) {
+		json_object_set_new(sg, "saltLength", json_integer(p->salt_len));
+	}
+	if (p->scheme == HSM_SCHEME_ECDSA) {
+		json_object_set_new(sg, "encoding", json_string(p->raw ? "raw" : "der"));
+	}
+	json_object_set_new(sg, "attach", json_boolean(attach));
+}
+
+int
+sign_params_load(const json_t *sg, enum hsm_alg alg, struct hsm_sign_params *p, bool *attach)
+{
+	const char *scheme = json_string_value(json_object_get(sg, "scheme"));
+	const char *hash = json_string_value(json_object_get(sg, "hash"));
+	const char *enc = json_string_value(json_object_get(sg, "encoding"));
+	const json_t *salt = json_object_get(sg, "saltLength");
+	char why[160];
+
+	hsm_sign_params_default(alg, p);
+	*attach = json_is_true(json_object_get(sg, "attach"));
+	if (scheme == NULL) {
+		return 0; /* made before schemes were recorded */
+	}
+	if (hsm_scheme_parse(scheme, &p->scheme) != 0 ||
+	    (hash != NULL && hsm_hash_parse(hash, &p->hash) != 0) ||
+	    (enc != NULL && strcmp(enc, "der") != 0 && strcmp(enc, "raw") != 0) ||
+	    (salt != NULL && (!json_is_integer(salt) || json_integer_value(salt) < 0 ||
+			      json_integer_value(salt) > 4096))) {
+		return SIGNET_EINTERNAL;
+	}
+	p->salt_len = p->scheme == HSM_SCHEME_RSA_PSS ? (unsigned)json_integer_value(salt) : 0;
+	p->raw = enc != NULL && strcmp(enc, "raw") == 0;
+	return hsm_sign_params_check(alg, p, why, sizeof(why)) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+json_t *
+sign_params_view(const json_t *sg)
+{
+	static const char *const keys[] = {"scheme", "hash", "saltLength", "encoding", "attach"};
+	json_t *v = json_object();
+
+	for (size_t i = 0; v != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *e = json_object_get(sg, keys[i]);
+		if (e != NULL) {
+			json_object_set(v, keys[i], e);
+		}
+	}
+	return v;
+}
+
+unsigned
+devconf_schemes(const json_t *dc)
+{
+	const json_t *a = json_object_get(dc, "allowedSchemes");
+	enum hsm_scheme sc;
+	unsigned mask = 0;
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(a)) {
+		return HSM_SCHEMES_DEFAULT;
+	}
+	json_array_foreach(a, i, e) {
+		if (hsm_scheme_parse(json_string_value(e), &sc) == 0) {
+			mask |= 1u << sc;
+		}
+	}
+	return mask;
+}
+
+const char *
+schemes_text(unsigned mask, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < HSM_SCHEME_COUNT && n < len; i++) {
+		if (mask & (1u << i)) {
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "",
+					      hsm_scheme_name((enum hsm_scheme)i));
+		}
+	}
+	if (buf[0] == '\0') {
+		snprintf(buf, len, "none");
+	}
+	return buf;
+}
+
 int
 exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, const uint8_t *msg,
 	  size_t msglen, json_t **result, char *why, size_t whylen)
@@ -221,35 +316,52 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 	const json_t *sg = json_object_get(task, "signing");
 	const char *dhex = json_string_value(json_object_get(sg, "digest"));
 	const char *chex = json_string_value(json_object_get(sg, "cmsDigest"));
+	struct hsm_sign_params p;
 	uint8_t digest[64], cmsd[64], sig[1024];
 	size_t dlen = 0, clen = 0, siglen = sizeof(sig);
 	uint8_t *der = NULL;
 	size_t derlen = 0;
+	bool attach;
 	int r;
 
 	*result = NULL;
+	if (sign_params_load(sg, k->alg, &p, &attach) != 0) {
+		snprintf(why, whylen, "the task's signature scheme is damaged");
+		return SIGNET_EINTERNAL;
+	}
+	if (attach && k->cert == NULL) {
+		snprintf(why, whylen, "key %s has no certificate: no CMS to embed the content in",
+			 k->label);
+		return SIGNET_EINVAL;
+	}
+	if ((k->alg == HSM_ALG_ED25519 || attach) && msg == NULL) {
+		snprintf(why, whylen, "the input to sign is missing");
+		return SIGNET_EINTERNAL;
+	}
 	if (k->alg == HSM_ALG_ED25519) {
-		if (msg == NULL) {
-			snprintf(why, whylen, "the input to sign is missing");
-			return SIGNET_EINTERNAL;
-		}
-		r = hsm_sign(hs, k->alg, k->id, msg, msglen, sig, &siglen);
+		r = hsm_sign_ex(hs, k->alg, k->id, &p, msg, msglen, sig, &siglen);
 	} else {
 		dlen = dhex != NULL ? strlen(dhex) / 2 : 0;
 		if (dlen == 0 || dlen > sizeof(digest) || !hex_decode(dhex, digest, dlen)) {
 			snprintf(why, whylen, "the task's digest is damaged");
 			return SIGNET_EINTERNAL;
 		}
-		r = hsm_sign(hs, k->alg, k->id, digest, dlen, sig, &siglen);
+		r = hsm_sign_ex(hs, k->alg, k->id, &p, digest, dlen, sig, &siglen);
 	}
 	if (r != 0) {
 		snprintf(why, whylen, "the token refused to sign (%s)", signet_strerror(r));
 		return r;
 	}
-	*result =
-	    json_pack("{s:o, s:s}", "signature", b64_string(sig, siglen), "keyLabel", k->label);
+	*result = json_pack("{s:o, s:s, s:s}", "signature", b64_string(sig, siglen), "keyLabel",
+			    k->label, "scheme", hsm_scheme_name(p.scheme));
 	if (*result == NULL) {
 		return SIGNET_EINTERNAL;
+	}
+	if (p.scheme != HSM_SCHEME_EDDSA) {
+		json_object_set_new(*result, "hash", json_string(hsm_hash_name(p.hash)));
+	}
+	if (p.scheme == HSM_SCHEME_ECDSA) {
+		json_object_set_new(*result, "encoding", json_string(p.raw ? "raw" : "der"));
 	}
 	if (k->cert != NULL) {
 		if (k->alg == HSM_ALG_ED25519) {
@@ -267,8 +379,8 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 			*result = NULL;
 			return SIGNET_EINTERNAL;
 		}
-		r = hsm_cms_sign_detached(hs, k->alg, k->id, k->cert, k->chain, cmsd, clen, &der,
-					  &derlen);
+		r = hsm_cms_sign(hs, k->alg, k->id, &p, k->cert, k->chain, cmsd, clen,
+				 attach ? msg : NULL, attach ? msglen : 0, &der, &derlen);
 		if (r != 0) {
 			snprintf(why, whylen, "the CMS signature failed (%s)", signet_strerror(r));
 			json_decref(*result);
@@ -276,6 +388,9 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 			return r;
 		}
 		json_object_set_new(*result, "cms", b64_string(der, derlen));
+		if (attach) {
+			json_object_set_new(*result, "attached", json_true());
+		}
 		OPENSSL_free(der);
 	}
 	return 0;
@@ -702,6 +817,16 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 				napproved++;
 			}
 		}
+		if (json_object_get(sg, "scheme") != NULL) {
+			json_t *v = sign_params_view(sg);
+			bool same = json_equal(json_object_get(a, "signingScheme"), v);
+			json_decref(v);
+			if (!same) {
+				snprintf(why, whylen, "the signature scheme is not the approved one");
+				json_decref(seen);
+				return false;
+			}
+		}
 		if (digest != NULL && !json_equal(json_object_get(a, "signingDigest"),
 						  json_object_get(sg, "digest"))) {
 			snprintf(why, whylen, "the digest to sign is not the approved one");
@@ -731,7 +856,11 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 		snprintf(why, whylen, "the task lacks the approvals its quorum asks for");
 		return false;
 	}
-	if (digest != NULL && alg != NULL && strcmp(alg, "ECC_NIST_P384") != 0 &&
+	/* A SHA-256 digest (the recorded hash, or the key's before hashes were recorded). */
+	if (digest != NULL && alg != NULL &&
+	    (json_object_get(sg, "hash") != NULL
+		 ? strcmp(json_string_value(json_object_get(sg, "hash")) ?: "", "SHA-256") == 0
+		 : strcmp(alg, "ECC_NIST_P384") != 0) &&
 	    !json_is_true(json_object_get(sg, "prehashed")) &&
 	    !json_equal(json_object_get(json_array_get(inputs, 0), "sha256"),
 			json_object_get(sg, "digest"))) {
@@ -816,13 +945,18 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		if (r == 0) {
 			r = keyref_check_purpose(&k, KEY_PURPOSE_SIGNING, why, sizeof(why));
 		}
-		if (r == 0 && k.alg == HSM_ALG_ED25519) {
+		if (r == 0 &&
+		    (k.alg == HSM_ALG_ED25519 ||
+		     json_is_true(json_object_get(json_object_get(task, "signing"), "attach")))) {
 			char name[64], path[PATH_MAX];
 			int fd;
 			snprintf(name, sizeof(name), "%s.0", id);
 			spool_path(d, "in", name, path, sizeof(path));
 			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			if (fd < 0 || fd_read_all(fd, TASK_ED25519_MAX, &msg, &msglen) != 0) {
+			if (fd < 0 || fd_read_all(fd,
+						  TASK_ED25519_MAX > TASK_ATTACH_MAX ? TASK_ED25519_MAX
+										     : TASK_ATTACH_MAX,
+						  &msg, &msglen) != 0) {
 				snprintf(why, sizeof(why), "interrupted: the input is gone");
 				r = SIGNET_EUNAVAILABLE;
 			}

@@ -42,9 +42,33 @@ int engine_read_key(struct daemon *d, const char *tenant, const char *label, str
 void keyref_clear(struct keyref *k);
 
 /*
- * Sign for a SIGNING task: the digest recorded in the task (RSA, ECDSA) or
- * MSG (Ed25519); adds a detached CMS signature when the key has a
- * certificate. *RESULT is {"signature", "keyLabel", "cms"?}.
+ * Content embedded in a CMS (attach): the CMS is returned inline in the
+ * task's result, which must fit a reply packet with the rest of the task.
+ */
+#define TASK_ATTACH_MAX (32u << 10)
+
+/*
+ * A signing task's scheme (doc/protocol.md, task.sign), recorded in its
+ * "signing" object: scheme, hash (not EdDSA), saltLength (RSA_PSS),
+ * encoding (ECDSA), attach. A task made before schemes were recorded has
+ * none of them and signs as its key did then (hsm_sign_params_default).
+ */
+void sign_params_record(json_t *sg, const struct hsm_sign_params *p, bool attach);
+/* 0, or SIGNET_EINTERNAL when the recorded members are damaged. */
+int sign_params_load(const json_t *sg, enum hsm_alg alg, struct hsm_sign_params *p, bool *attach);
+/* What an approval binds of SG: the members above that it holds (a new object). */
+json_t *sign_params_view(const json_t *sg);
+/* The schemes device configuration DC allows (its allowedSchemes), as a mask of 1 << scheme. */
+unsigned devconf_schemes(const json_t *dc);
+/* "RSA_PSS, ECDSA" into BUF. */
+const char *schemes_text(unsigned mask, char *buf, size_t len);
+
+/*
+ * Sign for a SIGNING task with its recorded scheme: the digest recorded in
+ * the task (RSA, ECDSA) or MSG (Ed25519); adds a CMS signature when the
+ * key has a certificate, detached, or with MSG embedded when the task
+ * says attach. *RESULT is {"signature", "keyLabel", "scheme", "hash"?,
+ * "encoding"?, "cms"?}.
  */
 int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k,
 	      const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen);

@@ -11,6 +11,7 @@
 
 #include "daemon/approvals.h"
 #include "daemon/audit.h"
+#include "daemon/engine.h"
 #include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
@@ -519,6 +520,13 @@ decide_txn(struct store_txn *t, void *arg)
 			json_object_set(
 			    rec, "signingDigest",
 			    json_object_get(json_object_get(x->task, "signing"), "digest"));
+		}
+		/* And how it will be signed: scheme, hash, salt, encoding, attach (shown in task.show). */
+		if (rec != NULL &&
+		    json_object_get(json_object_get(x->task, "signing"), "scheme") != NULL) {
+			json_object_set_new(
+			    rec, "signingScheme",
+			    sign_params_view(json_object_get(x->task, "signing")));
 		}
 		if (rec != NULL && x->approve) {
 			json_object_set_new(rec, "credential", json_string(cred));

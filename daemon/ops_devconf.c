@@ -55,8 +55,8 @@ static int
 devconf_rights(struct request *r, bool create)
 {
 	static const char *const keys[] = {"signKeys", "packageKey", "encryptKeys", "encryptCert"};
-	static const char *const policy[] = {"cipher", "packaging", "fourEyes", "quorum",
-					     "secondFactor"};
+	static const char *const policy[] = {"cipher",	      "packaging",    "fourEyes",
+					     "quorum",	      "secondFactor", "allowedSchemes"};
 	bool k = false, p = false, subj = args_has(r, "users") || args_has(r, "approvers");
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -385,6 +385,42 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		}
 		json_object_set_new(rec, "cipher", json_string(s));
 	}
+	if (args_has(r, "allowedSchemes")) {
+		/* Which signature schemes its signing tasks may ask for (doc/protocol.md). */
+		const json_t *a = json_object_get(r->args.obj, "allowedSchemes");
+		enum hsm_scheme sc;
+		size_t i;
+		json_t *e, *list;
+		if (json_is_null(a)) {
+			json_object_del(rec, "allowedSchemes"); /* back to the default */
+		} else {
+			if (!json_is_array(a) || json_array_size(a) == 0 ||
+			    json_array_size(a) > HSM_SCHEME_COUNT) {
+				return req_fail(r, SIGNET_EINVAL,
+						"allowedSchemes must be a non-empty list of RSA_PSS, "
+						"RSA_PKCS1_V15, ECDSA, EDDSA (or null: the default)");
+			}
+			list = json_array();
+			for (int k = 0; k < HSM_SCHEME_COUNT; k++) {
+				bool named = false;
+				json_array_foreach(a, i, e) {
+					if (hsm_scheme_parse(json_string_value(e), &sc) != 0) {
+						json_decref(list);
+						return req_fail(r, SIGNET_EINVAL,
+								"allowedSchemes: unknown scheme; the "
+								"schemes are RSA_PSS, RSA_PKCS1_V15, "
+								"ECDSA, EDDSA");
+					}
+					named = named || (int)sc == k;
+				}
+				if (named) {
+					json_array_append_new(
+					    list, json_string(hsm_scheme_name((enum hsm_scheme)k)));
+				}
+			}
+			json_object_set_new(rec, "allowedSchemes", list);
+		}
+	}
 	if (args_has(r, "packaging")) {
 		if (jargs_str(&r->args, "packaging", true, 64, &s) != 0 ||
 		    strcmp(s, "BOSCH_SE_V1") != 0) {
@@ -525,6 +561,9 @@ devconf_audit(struct store_txn *t, struct request *r, const json_t *rec, const c
 	    json_object_get(rec, "packaging"), "approval", json_object_get(rec, "approval"),
 	    "subjects", json_object_get(rec, "subjects"));
 
+	if (v != NULL && json_object_get(rec, "allowedSchemes") != NULL) {
+		json_object_set(v, "allowedSchemes", json_object_get(rec, "allowedSchemes"));
+	}
 	if (v != NULL && json_is_string(json_object_get(rec, "packagingKey"))) {
 		json_object_set(v, "packagingKey", json_object_get(rec, "packagingKey"));
 	}

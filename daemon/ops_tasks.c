@@ -56,6 +56,9 @@ struct task_ctx {
 		bool required, totp;
 		json_int_t quorum;
 		char from[80]; /* a configuration that imposes it, for the log */
+		/* signing: the schemes every configuration that signs with the key allows */
+		unsigned schemes;
+		char schemes_from[80]; /* one that allows fewer than the task's own */
 	} strict;
 	char why[256];
 };
@@ -89,6 +92,11 @@ strict_scan_cb(const MDB_val *key, json_t *dc, void *arg)
 		json_array_foreach(json_object_get(dc, "signingKeys"), i, v) {
 			uses = uses || strcmp(json_string_value(v) ?: "", s->label) == 0;
 		}
+	}
+	if (uses && !s->pkg && (x->strict.schemes & ~devconf_schemes(dc)) != 0) {
+		x->strict.schemes &= devconf_schemes(dc);
+		snprintf(x->strict.schemes_from, sizeof(x->strict.schemes_from), "%s",
+			 json_string_value(json_object_get(dc, "name")) ?: "?");
 	}
 	if (!uses || !needs_approval(dc, x->four_eyes)) {
 		return 0;
@@ -236,6 +244,7 @@ task_ctx_txn(struct store_txn *t, void *arg)
 		if (sign || pkg) {
 			struct strict_scan s = {x, label, pkg};
 			memset(&x->strict, 0, sizeof(x->strict));
+			x->strict.schemes = ~0u;
 			if ((rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
 						strlen(r->subject.tenant) + 1, strict_scan_cb, &s)) !=
 			    0) {
@@ -548,6 +557,11 @@ struct sign_job {
 	struct task_ctx x;
 	const char *name;
 	bool prehashed;
+	/* The scheme as asked (NULL, -1: not given), then as resolved by sign_scheme. */
+	const char *scheme_arg, *hash_arg, *encoding_arg;
+	int64_t salt_arg;
+	struct hsm_sign_params p;
+	bool attach;
 	int fd;        /* the input file (the request's), or -1 for inputBase64 */
 	uint64_t size; /* its size when the request came: exactly what is read */
 	uint8_t *msg;  /* inputBase64 decoded, or the message of an Ed25519 key */
@@ -568,14 +582,28 @@ sign_job_free(struct sign_job *j)
 	free(j);
 }
 
-/* Read the input file of J: its digests, and for Ed25519 the message itself. */
+/* The digests of the message J signs: SHA-256 (recorded), its hash's, SHA-512 for Ed25519's CMS. */
+static void
+sign_digests(struct sign_job *j, const uint8_t *msg, size_t len)
+{
+	EVP_Digest(msg, len, j->dg.sha256, NULL, EVP_sha256(), NULL);
+	if (j->p.scheme != HSM_SCHEME_EDDSA && j->p.hash == HSM_HASH_SHA384) {
+		EVP_Digest(msg, len, j->dg.sha384, NULL, EVP_sha384(), NULL);
+	}
+	if (j->p.scheme == HSM_SCHEME_EDDSA || j->p.hash == HSM_HASH_SHA512) {
+		EVP_Digest(msg, len, j->dg.sha512, NULL, EVP_sha512(), NULL);
+	}
+	j->dg.size = len;
+}
+
+/* Read the input file of J: its digests, and for Ed25519 or attach the message itself. */
 static int
 sign_read(struct request *r, struct sign_job *j, const atomic_bool *stop)
 {
 	enum hsm_alg alg = j->x.key.alg;
 	int rc;
 
-	if (alg == HSM_ALG_ED25519) {
+	if (alg == HSM_ALG_ED25519 || j->attach) {
 		if (stop != NULL && atomic_load(stop)) {
 			return req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
 		}
@@ -587,15 +615,13 @@ sign_read(struct request *r, struct sign_job *j, const atomic_bool *stop)
 			return req_fail(r, SIGNET_EINVAL,
 					"the input file cannot be read, or is shorter than stated");
 		}
-		EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
-		EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(), NULL);
-		j->dg.size = j->msglen;
+		sign_digests(j, j->msg, j->msglen);
 		return 0;
 	}
 	{
 		struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
-		rc = spool_ingest(&src, NULL, alg == HSM_ALG_ECC_NIST_P384, false, &j->dg, j->x.why,
-				  sizeof(j->x.why));
+		rc = spool_ingest(&src, NULL, j->p.hash == HSM_HASH_SHA384,
+				  j->p.hash == HSM_HASH_SHA512, &j->dg, j->x.why, sizeof(j->x.why));
 	}
 	if (rc != 0) {
 		return req_fail(r, rc, "%s", j->x.why[0] ? j->x.why : "cannot read the input");
@@ -615,7 +641,7 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 	struct task_ctx *x = &j->x;
 	enum hsm_alg alg = x->key.alg;
 	const char *name = j->name;
-	bool prehashed = j->prehashed, wait;
+	bool prehashed = j->prehashed, wait, eddsa;
 	uint8_t *msg = j->msg;
 	size_t msglen = j->msglen;
 	json_t *task = NULL, *result = NULL, *sg, *in;
@@ -642,37 +668,44 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
+	eddsa = j->p.scheme == HSM_SCHEME_EDDSA;
 	if (prehashed) {
 		in = json_pack("{s:s, s:I, s:o, s:b}", "name", name, "size", (json_int_t)msglen,
-			       "sha256", alg_digest_len(alg) == 32 ? hexj(msg, 32) : json_null(),
+			       "sha256", j->p.hash == HSM_HASH_SHA256 ? hexj(msg, 32) : json_null(),
 			       "prehashed", 1);
 	} else {
 		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)j->dg.size,
 			       "sha256", hexj(j->dg.sha256, 32));
 	}
-	if (alg == HSM_ALG_ECC_NIST_P384) {
-		/* What P-384 signs: shown to approvers and bound by their approvals. */
+	/* What a SHA-384 or SHA-512 scheme signs: shown to approvers and bound by their approvals. */
+	if (!eddsa && j->p.hash == HSM_HASH_SHA384) {
 		json_object_set_new(in, "sha384",
 				    prehashed ? hexj(msg, 48) : hexj(j->dg.sha384, 48));
+	} else if (!eddsa && j->p.hash == HSM_HASH_SHA512) {
+		json_object_set_new(in, "sha512",
+				    prehashed ? hexj(msg, 64) : hexj(j->dg.sha512, 64));
 	}
 	json_array_append_new(json_object_get(task, "inputs"), in);
 	sg = json_pack("{s:s, s:s, s:b}", "key", x->key.label, "algorithm", hsm_alg_name(alg),
 		       "prehashed", prehashed);
-	if (alg == HSM_ALG_ED25519) {
+	if (eddsa) {
 		json_object_set_new(sg, "cmsDigest", hexj(j->dg.sha512, 64));
 	} else if (prehashed) {
 		json_object_set_new(sg, "digest", hexj(msg, msglen));
-	} else if (alg == HSM_ALG_ECC_NIST_P384) {
+	} else if (j->p.hash == HSM_HASH_SHA384) {
 		json_object_set_new(sg, "digest", hexj(j->dg.sha384, 48));
+	} else if (j->p.hash == HSM_HASH_SHA512) {
+		json_object_set_new(sg, "digest", hexj(j->dg.sha512, 64));
 	} else {
 		json_object_set_new(sg, "digest", hexj(j->dg.sha256, 32));
 	}
+	sign_params_record(sg, &j->p, j->attach);
 	json_object_set_new(task, "signing", sg);
 	wait = strict_apply(x, task, needs_approval(x->devconf, x->four_eyes));
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
-		if (alg == HSM_ALG_ED25519) {
+		if (alg == HSM_ALG_ED25519 || j->attach) {
 			/* The message itself must outlive the request: keep it in the spool. */
 			char path[PATH_MAX], fname[64];
 			snprintf(fname, sizeof(fname), "%s.0",
@@ -755,11 +788,158 @@ static int
 sign_claim(struct request *r, struct sign_job *j, uint64_t len)
 {
 	/* As sign_finish decides: the device configuration's policy, or a stricter one on the key. */
-	if (j->x.key.alg != HSM_ALG_ED25519 ||
+	if ((j->x.key.alg != HSM_ALG_ED25519 && !j->attach) ||
 	    !(needs_approval(j->x.devconf, j->x.four_eyes) || j->x.strict.required)) {
 		return 0;
 	}
 	return quota_claim(r, len, len, &j->claim);
+}
+
+/* The scheme members of a task.sign request, as given (checked against the key later). */
+static int
+sign_scheme_args(struct request *r, struct sign_job *j)
+{
+	enum hsm_scheme sc;
+	enum hsm_hash h;
+
+	j->salt_arg = -1;
+	if (jargs_str(&r->args, "scheme", false, 32, &j->scheme_arg) != 0 ||
+	    (j->scheme_arg != NULL && hsm_scheme_parse(j->scheme_arg, &sc) != 0)) {
+		return req_fail(r, SIGNET_EINVAL,
+				"scheme must be RSA_PSS, RSA_PKCS1_V15, ECDSA or EDDSA");
+	}
+	if (jargs_str(&r->args, "hash", false, 16, &j->hash_arg) != 0 ||
+	    (j->hash_arg != NULL && hsm_hash_parse(j->hash_arg, &h) != 0)) {
+		return req_fail(r, SIGNET_EINVAL, "hash must be SHA-256, SHA-384 or SHA-512");
+	}
+	if (jargs_int(&r->args, "saltLength", false, 0, 4096, &j->salt_arg) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "saltLength must be an integer from 0 to 4096");
+	}
+	if (jargs_str(&r->args, "encoding", false, 8, &j->encoding_arg) != 0 ||
+	    (j->encoding_arg != NULL && strcmp(j->encoding_arg, "der") != 0 &&
+	     strcmp(j->encoding_arg, "raw") != 0)) {
+		return req_fail(r, SIGNET_EINVAL, "encoding must be der or raw");
+	}
+	if (jargs_bool(&r->args, "attach", false, &j->attach) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "attach must be true or false");
+	}
+	return 0;
+}
+
+/*
+ * The scheme of J's task, its key known: the one asked for, or the key's
+ * default (the first scheme allowed for the key when its default is not).
+ * The device configuration, and every other that signs with the key, must
+ * allow it (one key, one policy: DESIGN §5). The hash comes in sign_hash.
+ */
+static int
+sign_scheme(struct request *r, struct sign_job *j)
+{
+	struct task_ctx *x = &j->x;
+	enum hsm_alg alg = x->key.alg;
+	unsigned own = devconf_schemes(x->devconf), allowed = own & x->strict.schemes;
+	char list[96];
+
+	hsm_sign_params_default(alg, &j->p);
+	if (j->scheme_arg != NULL) {
+		hsm_scheme_parse(j->scheme_arg, &j->p.scheme);
+	} else if (!(allowed & (1u << j->p.scheme))) {
+		for (int i = 0; i < HSM_SCHEME_COUNT; i++) {
+			if ((allowed & (1u << i)) && hsm_scheme_fits((enum hsm_scheme)i, alg)) {
+				j->p.scheme = (enum hsm_scheme)i;
+				break;
+			}
+		}
+	}
+	j->p.salt_len = j->p.scheme == HSM_SCHEME_RSA_PSS ? HSM_PSS_SALT_DEFAULT : 0;
+	if (!hsm_scheme_fits(j->p.scheme, alg)) {
+		return req_fail(r, SIGNET_EINVAL, "scheme %s does not sign with key %s (%s)",
+				hsm_scheme_name(j->p.scheme), x->key.label, hsm_alg_name(alg));
+	}
+	if (!(own & (1u << j->p.scheme))) {
+		return req_fail(r, SIGNET_EDENIED,
+				"device configuration %s does not allow %s signatures "
+				"(allowedSchemes: %s)",
+				json_string_value(json_object_get(x->devconf, "name")) ?: "?",
+				hsm_scheme_name(j->p.scheme), schemes_text(own, list, sizeof(list)));
+	}
+	if (!(allowed & (1u << j->p.scheme))) {
+		return req_fail(r, SIGNET_EDENIED,
+				"device configuration %s, which signs with the same key %s, does "
+				"not allow %s signatures (allowedSchemes: %s)",
+				x->strict.schemes_from, x->key.label, hsm_scheme_name(j->p.scheme),
+				schemes_text(x->strict.schemes, list, sizeof(list)));
+	}
+	if (j->p.scheme == HSM_SCHEME_EDDSA && j->hash_arg != NULL) {
+		return req_fail(r, SIGNET_EINVAL,
+				"EDDSA signs the message itself: hash does not apply");
+	}
+	if (j->salt_arg >= 0) {
+		if (j->p.scheme != HSM_SCHEME_RSA_PSS) {
+			return req_fail(r, SIGNET_EINVAL, "saltLength is for RSA_PSS signatures only");
+		}
+		j->p.salt_len = (unsigned)j->salt_arg;
+	}
+	if (j->encoding_arg != NULL) {
+		if (j->p.scheme != HSM_SCHEME_ECDSA) {
+			return req_fail(r, SIGNET_EINVAL, "encoding is for ECDSA signatures only");
+		}
+		j->p.raw = strcmp(j->encoding_arg, "raw") == 0;
+	}
+	if (j->attach && x->key.cert == NULL) {
+		return req_fail(r, SIGNET_EINVAL,
+				"attach embeds the content in the CMS signature, and key %s has no "
+				"certificate: no CMS is made",
+				x->key.label);
+	}
+	if (j->attach && j->prehashed) {
+		return req_fail(r, SIGNET_EINVAL,
+				"attach embeds the content: give the content, not its digest");
+	}
+	return 0;
+}
+
+/*
+ * The hash: asked for, or named by a prehashed digest's length when the
+ * request names a scheme or a hash; a request that names neither keeps
+ * the old rule (the key's hash, and a digest of its length). LEN: the
+ * prehashed digest's length.
+ */
+static int
+sign_hash(struct request *r, struct sign_job *j, size_t len)
+{
+	enum hsm_alg alg = j->x.key.alg;
+	char why[160];
+
+	if (j->p.scheme != HSM_SCHEME_EDDSA) {
+		if (j->hash_arg != NULL) {
+			hsm_hash_parse(j->hash_arg, &j->p.hash);
+			if (j->prehashed && len != hsm_hash_len(j->p.hash)) {
+				return req_fail(r, SIGNET_EINVAL,
+						"hash %s names a %zu-byte digest: the prehashed "
+						"input has %zu bytes",
+						j->hash_arg, hsm_hash_len(j->p.hash), len);
+			}
+		} else if (j->prehashed && j->scheme_arg != NULL) {
+			if (hsm_hash_by_len(len, &j->p.hash) != 0) {
+				return req_fail(r, SIGNET_EINVAL,
+						"a prehashed input is a digest of the message: 32 "
+						"(SHA-256), 48 (SHA-384) or 64 (SHA-512) bytes, not "
+						"%zu bytes",
+						len);
+			}
+		} else if (j->prehashed && len != alg_digest_len(alg)) {
+			return req_fail(r, SIGNET_EINVAL,
+					"a prehashed input for %s is the %zu-byte %s digest of the "
+					"message, not %zu bytes",
+					hsm_alg_name(alg), alg_digest_len(alg),
+					alg_digest_len(alg) == 48 ? "SHA-384" : "SHA-256", len);
+		}
+	}
+	if (hsm_sign_params_check(alg, &j->p, why, sizeof(why)) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", why);
+	}
+	return 0;
 }
 
 int
@@ -794,6 +974,9 @@ op_task_sign(struct request *r)
 		rc = req_fail(r, SIGNET_EINVAL, "prehashed must be true, false or \"auto\"");
 		goto out;
 	}
+	if ((rc = sign_scheme_args(r, j)) != 0) {
+		goto out;
+	}
 	if ((b64 == NULL) == (r->nfds == 0)) {
 		rc = req_fail(r, SIGNET_EINVAL,
 			      "give the input either as inputBase64 or as a file descriptor");
@@ -820,6 +1003,9 @@ op_task_sign(struct request *r)
 			      "Ed25519 signs the message itself: no prehashed input");
 		goto out;
 	}
+	if ((rc = sign_scheme(r, j)) != 0) {
+		goto out;
+	}
 	if (b64 != NULL) {
 		long n;
 		j->msg = malloc(base64_decoded_max(strlen(b64)) + 1);
@@ -836,38 +1022,40 @@ op_task_sign(struct request *r)
 			rc = req_fail(r, SIGNET_ETOO_LARGE, "inputBase64 holds more than 1 MiB");
 			goto out;
 		}
-		if (j->prehashed && j->msglen != alg_digest_len(alg)) {
-			rc = req_fail(r, SIGNET_EINVAL,
-				      "a prehashed input for %s is the %zu-byte %s digest of the "
-				      "message, not %zu bytes",
-				      hsm_alg_name(alg), alg_digest_len(alg),
-				      alg_digest_len(alg) == 48 ? "SHA-384" : "SHA-256", j->msglen);
+		if ((rc = sign_hash(r, j, j->msglen)) != 0) {
+			goto out;
+		}
+		if (j->attach && j->msglen > TASK_ATTACH_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE,
+				      "content embedded in a CMS signature (attach) is limited to "
+				      "%u KiB",
+				      TASK_ATTACH_MAX >> 10);
 			goto out;
 		}
 		if ((rc = sign_claim(r, j, j->msglen)) != 0) {
 			goto out;
 		}
 		if (!j->prehashed) {
-			/* SHA-256 is recorded; the key may need SHA-384 or (Ed25519's CMS) SHA-512.
-			 */
-			EVP_Digest(j->msg, j->msglen, j->dg.sha256, NULL, EVP_sha256(), NULL);
-			if (alg == HSM_ALG_ECC_NIST_P384) {
-				EVP_Digest(j->msg, j->msglen, j->dg.sha384, NULL, EVP_sha384(),
-					   NULL);
-			}
-			if (alg == HSM_ALG_ED25519) {
-				EVP_Digest(j->msg, j->msglen, j->dg.sha512, NULL, EVP_sha512(),
-					   NULL);
-			}
+			sign_digests(j, j->msg, j->msglen);
 		}
 		j->dg.size = j->msglen;
 	} else {
 		if ((rc = input_fd(r, &j->fd, &j->size)) != 0) {
 			goto out;
 		}
+		if ((rc = sign_hash(r, j, 0)) != 0) {
+			goto out;
+		}
 		if (alg == HSM_ALG_ED25519 && j->size > TASK_ED25519_MAX) {
 			rc = req_fail(r, SIGNET_ETOO_LARGE, "Ed25519 inputs are limited to %u MiB",
 				      TASK_ED25519_MAX >> 20);
+			goto out;
+		}
+		if (j->attach && j->size > TASK_ATTACH_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE,
+				      "content embedded in a CMS signature (attach) is limited to "
+				      "%u KiB",
+				      TASK_ATTACH_MAX >> 10);
 			goto out;
 		}
 		if (j->size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {

@@ -202,8 +202,10 @@ sign_input_rule(struct req *q, json_t *args)
 			want = 32;
 		} else if (hash != NULL && strcmp(hash, "SHA-384") == 0) {
 			want = 48;
+		} else if (hash != NULL && strcmp(hash, "SHA-512") == 0) {
+			want = 64;
 		} else {
-			bad(q, "%s must be SHA-256 or SHA-384 (the digest inputBase64 holds)",
+			bad(q, "%s must be SHA-256, SHA-384 or SHA-512 (the digest inputBase64 holds)",
 			    "hash");
 			return -1;
 		}
@@ -212,9 +214,9 @@ sign_input_rule(struct req *q, json_t *args)
 			       "\"prehashed\": false");
 			return -1;
 		}
-		/* "hash" names one of the two: the string itself is not used past here. */
-		hash = want == 32 ? "SHA-256" : "SHA-384";
-		json_object_del(args, "hash");
+		/* "hash" names the digest; signetd checks it against the key and the scheme. */
+		hash = want == 32 ? "SHA-256" : want == 48 ? "SHA-384" : "SHA-512";
+		json_object_set_new(args, "hash", json_string(hash));
 		json_object_set_new(args, "prehashed", json_true());
 	} else if (ph == NULL) {
 		json_object_set_new(args, "prehashed", json_string("auto"));
@@ -236,7 +238,8 @@ sign_input_rule(struct req *q, json_t *args)
 		    want, hash, n);
 		return -1;
 	}
-	if (want == 0 && n != 32 && n != 48) {
+	if (want == 0 && n != 32 && n != 48 &&
+	    !(n == 64 && json_object_get(args, "scheme") != NULL)) {
 		bad(q,
 		    "a prehashed inputBase64 is a digest of the message: 32 bytes of SHA-256 "
 		    "(RSA_3072, RSA_4096, ECC_NIST_P256) or 48 bytes of SHA-384 (ECC_NIST_P384), "
@@ -252,8 +255,9 @@ static enum MHD_Result sign_file(struct req *q);
 static enum MHD_Result
 h_sign(struct req *q)
 {
-	static const char *const names[] = {"deviceConfigId", "inputBase64", "name",
-					    "prehashed",      "hash",        NULL};
+	static const char *const names[] = {
+	    "deviceConfigId", "inputBase64", "name",     "prehashed", "hash",
+	    "scheme",	      "saltLength",  "encoding", "attach",    NULL};
 	json_t *body, *args;
 	const json_t *dc, *in;
 	struct call c;
@@ -683,7 +687,7 @@ h_download(struct req *q)
 static const char *const devconf_names[] = {
     "name",         "description", "signKeys",  "packageKey", "encryptKeys",
     "encryptCert",  "cipher",      "packaging", "fourEyes",   "quorum",
-    "secondFactor", "users",       "approvers", "enabled",    NULL};
+    "secondFactor", "users",       "approvers", "enabled",    "allowedSchemes", NULL};
 
 /* A paged listing: the route's arg names the op; `size` and `cursor` are its page. */
 static enum MHD_Result

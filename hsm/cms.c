@@ -16,28 +16,57 @@
 #include "lib/error.h"
 #include "lib/log.h"
 
-#define CMS_PSS_SALT_LEN 32   /* RSASSA-PSS salt length; hsm_sign uses the same */
-#define CMS_SIG_MAX      1024 /* room for any signature hsm_sign makes (RSA-4096: 512) */
+#define CMS_SIG_MAX 1024 /* room for any signature hsm_sign makes (RSA-4096: 512) */
 
-/* How each key algorithm signs: the digest, the signatureAlgorithm, what the token gets. */
+/* How the signer signs: the digest, the signatureAlgorithm, what the token gets. */
 struct cms_scheme {
-	const EVP_MD *(*md)(void); /* digestAlgorithm; also hashes the attributes unless pure */
-	int sig_nid;               /* signatureAlgorithm */
-	bool pure;                 /* the token signs the attribute bytes themselves (EdDSA) */
+	const EVP_MD *md; /* digestAlgorithm; also hashes the attributes unless pure */
+	int sig_nid;      /* signatureAlgorithm */
+	bool pure;        /* the token signs the attribute bytes themselves (EdDSA) */
+	struct hsm_sign_params p;
 };
 
-static const struct cms_scheme scheme_table[HSM_ALG_COUNT] = {
-    [HSM_ALG_ECC_NIST_P256] = {EVP_sha256, NID_ecdsa_with_SHA256, false},
-    [HSM_ALG_ECC_NIST_P384] = {EVP_sha384, NID_ecdsa_with_SHA384, false},
-    [HSM_ALG_RSA_3072] = {EVP_sha256, NID_rsassaPss, false},
-    [HSM_ALG_RSA_4096] = {EVP_sha256, NID_rsassaPss, false},
-    /* RFC 8419: pure Ed25519 over the attributes, SHA-512 for the content. */
-    [HSM_ALG_ED25519] = {EVP_sha512, NID_ED25519, true},
-};
+/* The CMS form of P: ECDSA signatures are always DER there (RFC 5753). */
+static int
+cms_scheme_of(enum hsm_alg alg, const struct hsm_sign_params *p, struct cms_scheme *sc)
+{
+	static const int ecdsa_nid[HSM_HASH_COUNT] = {NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA384,
+						      NID_ecdsa_with_SHA512};
+	char why[160];
 
-/* RSASSA-PSS-params (RFC 4055) for SHA-256, MGF1 with SHA-256, the salt length above, trailer 1. */
+	memset(sc, 0, sizeof(*sc));
+	sc->p = *p;
+	sc->p.raw = false;
+	if (hsm_sign_params_check(alg, &sc->p, why, sizeof(why)) != 0) {
+		log_err("cms: %s", why);
+		return SIGNET_EINVAL;
+	}
+	sc->md = hsm_hash_md(p->hash);
+	switch (p->scheme) {
+	case HSM_SCHEME_ECDSA:
+		sc->sig_nid = ecdsa_nid[p->hash];
+		break;
+	case HSM_SCHEME_RSA_PSS:
+		sc->sig_nid = NID_rsassaPss;
+		break;
+	case HSM_SCHEME_RSA_PKCS1_V15:
+		sc->sig_nid = NID_rsaEncryption; /* RFC 3370 3.2: what OpenSSL writes, too */
+		break;
+	case HSM_SCHEME_EDDSA:
+		/* RFC 8419: pure Ed25519 over the attributes, SHA-512 for the content. */
+		sc->md = EVP_sha512();
+		sc->sig_nid = NID_ED25519;
+		sc->pure = true;
+		break;
+	default:
+		return SIGNET_EINVAL;
+	}
+	return 0;
+}
+
+/* RSASSA-PSS-params (RFC 4055): the scheme's hash, MGF1 with the same hash, its salt, trailer 1. */
 static ASN1_STRING *
-pss_params_der(void)
+pss_params_der(const struct cms_scheme *sc)
 {
 	RSA_PSS_PARAMS *pss = RSA_PSS_PARAMS_new();
 	X509_ALGOR *mgf_md = X509_ALGOR_new();
@@ -50,11 +79,11 @@ pss_params_der(void)
 	pss->maskGenAlgorithm = X509_ALGOR_new();
 	pss->saltLength = ASN1_INTEGER_new();
 	if (pss->hashAlgorithm == NULL || pss->maskGenAlgorithm == NULL ||
-	    pss->saltLength == NULL || !ASN1_INTEGER_set(pss->saltLength, CMS_PSS_SALT_LEN)) {
+	    pss->saltLength == NULL || !ASN1_INTEGER_set(pss->saltLength, (long)sc->p.salt_len)) {
 		goto out;
 	}
-	X509_ALGOR_set_md(pss->hashAlgorithm, EVP_sha256());
-	X509_ALGOR_set_md(mgf_md, EVP_sha256());
+	X509_ALGOR_set_md(pss->hashAlgorithm, sc->md);
+	X509_ALGOR_set_md(mgf_md, sc->md);
 	if (ASN1_item_pack(mgf_md, ASN1_ITEM_rptr(X509_ALGOR), &mgf_param) == NULL ||
 	    !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
 			     mgf_param)) {
@@ -79,11 +108,14 @@ signature_algorithm_set(CMS_SignerInfo *si, const struct cms_scheme *sc)
 	if (sigalg == NULL) {
 		return false;
 	}
-	/* ECDSA (RFC 5758) and Ed25519 (RFC 8410) take no parameters at all, not even NULL. */
+	/* rsaEncryption takes NULL; ECDSA (RFC 5758) and Ed25519 (RFC 8410) nothing at all. */
+	if (sc->sig_nid == NID_rsaEncryption) {
+		return X509_ALGOR_set0(sigalg, OBJ_nid2obj(sc->sig_nid), V_ASN1_NULL, NULL) == 1;
+	}
 	if (sc->sig_nid != NID_rsassaPss) {
 		return X509_ALGOR_set0(sigalg, OBJ_nid2obj(sc->sig_nid), V_ASN1_UNDEF, NULL) == 1;
 	}
-	params = pss_params_der();
+	params = pss_params_der(sc);
 	if (params == NULL ||
 	    !X509_ALGOR_set0(sigalg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, params)) {
 		ASN1_STRING_free(params);
@@ -151,12 +183,12 @@ signed_attrs_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t *id,
 	unsigned int mdlen;
 
 	if (sc->pure) {
-		return hsm_sign(s, alg, id, tbs, tbslen, sig, siglen);
+		return hsm_sign_ex(s, alg, id, &sc->p, tbs, tbslen, sig, siglen);
 	}
-	if (EVP_Digest(tbs, tbslen, md, &mdlen, sc->md(), NULL) != 1) {
+	if (EVP_Digest(tbs, tbslen, md, &mdlen, sc->md, NULL) != 1) {
 		return SIGNET_EINTERNAL;
 	}
-	return hsm_sign(s, alg, id, md, mdlen, sig, siglen);
+	return hsm_sign_ex(s, alg, id, &sc->p, md, mdlen, sig, siglen);
 }
 
 /* Add the chain, skipping the signer and repeats: OpenSSL 3.0 fails on a duplicate. */
@@ -241,12 +273,25 @@ out:
 	return ok;
 }
 
-int
-hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
-		      X509 *signer, STACK_OF(X509) *chain, const uint8_t *digest, size_t digest_len,
-		      uint8_t **der, size_t *der_len)
+/* Does CONTENT hash to DIGEST under MD? */
+static bool
+content_matches(const EVP_MD *md, const uint8_t *content, size_t len, const uint8_t *digest)
 {
-	const struct cms_scheme *sc;
+	unsigned char got[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	return EVP_Digest(content, len, got, &n, md, NULL) == 1 &&
+	       n == (unsigned)EVP_MD_get_size(md) && CRYPTO_memcmp(got, digest, n) == 0;
+}
+
+int
+hsm_cms_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
+	     const struct hsm_sign_params *params, X509 *signer, STACK_OF(X509) *chain,
+	     const uint8_t *digest, size_t digest_len, const uint8_t *content, size_t content_len,
+	     uint8_t **der, size_t *der_len)
+{
+	struct cms_scheme scv, *sc = &scv;
+	ASN1_OCTET_STRING **econtent;
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
 	EVP_PKEY *pub = NULL;
@@ -257,13 +302,17 @@ hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[
 
 	*der = NULL;
 	*der_len = 0;
-	if ((unsigned)alg >= HSM_ALG_COUNT || scheme_table[alg].md == NULL || signer == NULL) {
+	if ((unsigned)alg >= HSM_ALG_COUNT || hsm_alg_is_secret(alg) || signer == NULL ||
+	    params == NULL || cms_scheme_of(alg, params, sc) != 0) {
 		return SIGNET_EINVAL;
 	}
-	sc = &scheme_table[alg];
-	if (digest == NULL || digest_len != (size_t)EVP_MD_get_size(sc->md())) {
+	if (digest == NULL || digest_len != (size_t)EVP_MD_get_size(sc->md)) {
 		log_err("cms: a %s signature needs a %s digest of the content", hsm_alg_name(alg),
-			EVP_MD_get0_name(sc->md()));
+			EVP_MD_get0_name(sc->md));
+		return SIGNET_EINVAL;
+	}
+	if (content != NULL && !content_matches(sc->md, content, content_len, digest)) {
+		log_err("cms: the content to embed is not the one whose digest is signed");
 		return SIGNET_EINVAL;
 	}
 	if ((r = hsm_key_public(s, alg, id, &pub)) != 0) {
@@ -278,10 +327,19 @@ hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[
 	}
 	r = SIGNET_EINTERNAL;
 	cms = CMS_ContentInfo_new();
-	if (cms == NULL || !CMS_SignedData_init(cms) || !CMS_set_detached(cms, 1)) {
+	if (cms == NULL || !CMS_SignedData_init(cms) || !CMS_set_detached(cms, content == NULL)) {
 		goto out;
 	}
-	si = CMS_add1_signer(cms, signer, pub, sc->md(), CMS_PARTIAL | CMS_NOSMIMECAP);
+	if (content != NULL) {
+		/* Attached: the content itself is the eContent (RAUC bundles, openssl cms -verify). */
+		econtent = CMS_get0_content(cms);
+		if (econtent == NULL || *econtent == NULL ||
+		    !ASN1_OCTET_STRING_set(*econtent, content, (int)content_len)) {
+			goto out;
+		}
+		(*econtent)->flags &= ~ASN1_STRING_FLAG_CONT;
+	}
+	si = CMS_add1_signer(cms, signer, pub, sc->md, CMS_PARTIAL | CMS_NOSMIMECAP);
 	if (si == NULL || !chain_add(cms, signer, chain) || !signature_algorithm_set(si, sc) ||
 	    !signed_attrs_add(si, digest, digest_len)) {
 		goto out;
@@ -319,4 +377,21 @@ out:
 	CMS_ContentInfo_free(cms);
 	EVP_PKEY_free(pub);
 	return r;
+}
+
+int
+hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
+		      X509 *signer, STACK_OF(X509) *chain, const uint8_t *digest, size_t digest_len,
+		      uint8_t **der, size_t *der_len)
+{
+	struct hsm_sign_params p;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((unsigned)alg >= HSM_ALG_COUNT || hsm_alg_is_secret(alg)) {
+		return SIGNET_EINVAL;
+	}
+	hsm_sign_params_default(alg, &p);
+	return hsm_cms_sign(s, alg, id, &p, signer, chain, digest, digest_len, NULL, 0, der,
+			    der_len);
 }

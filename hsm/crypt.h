@@ -77,3 +77,15 @@ int hsm_encrypt_fd_at(struct hsm_session *s, enum hsm_cipher c, const uint8_t id
 int hsm_cms_sign_detached(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
 			  X509 *signer, STACK_OF(X509) *chain, const uint8_t *digest,
 			  size_t digest_len, uint8_t **der, size_t *der_len);
+/*
+ * The same with the signer's scheme P (its hash is the digest's and the
+ * digestAlgorithm; RSA_PKCS1_V15 signs as rsaEncryption, RSA_PSS with P's
+ * salt; ECDSA is DER whatever P->raw says), and CONTENT (may be NULL:
+ * detached) embedded as the eContent when given, which must hash to
+ * DIGEST. `openssl cms -verify -binary -inform DER` verifies an attached
+ * result without -content.
+ */
+int hsm_cms_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
+		 const struct hsm_sign_params *p, X509 *signer, STACK_OF(X509) *chain,
+		 const uint8_t *digest, size_t digest_len, const uint8_t *content,
+		 size_t content_len, uint8_t **der, size_t *der_len);

@@ -98,7 +98,64 @@ int hsm_key_check(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_
 int hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
 		   EVP_PKEY **out);
 
-/* Sign DATA with the private key: ECDSA and RSA take a SHA-256/384 digest, Ed25519 the message. */
+/* Signature schemes a key signs with (doc/formats.md). */
+enum hsm_scheme {
+	HSM_SCHEME_RSA_PSS,
+	HSM_SCHEME_RSA_PKCS1_V15,
+	HSM_SCHEME_ECDSA,
+	HSM_SCHEME_EDDSA,
+	HSM_SCHEME_COUNT,
+};
+
+enum hsm_hash {
+	HSM_HASH_SHA256,
+	HSM_HASH_SHA384,
+	HSM_HASH_SHA512,
+	HSM_HASH_COUNT,
+};
+
+#define HSM_PSS_SALT_DEFAULT 32 /* RSASSA-PSS salt length unless the caller asks for another */
+#define HSM_SCHEMES_DEFAULT                                                                        \
+	((1u << HSM_SCHEME_RSA_PSS) | (1u << HSM_SCHEME_ECDSA) | (1u << HSM_SCHEME_EDDSA))
+
+/* How a signature is made: scheme, the hash of the digest, PSS salt, ECDSA r||s instead of DER. */
+struct hsm_sign_params {
+	enum hsm_scheme scheme;
+	enum hsm_hash hash; /* not used by EDDSA */
+	unsigned salt_len;  /* RSA_PSS only */
+	bool raw;           /* ECDSA only: r||s, fixed width (PKCS#11, JOSE), not DER */
+};
+
+const char *hsm_scheme_name(enum hsm_scheme scheme);
+int hsm_scheme_parse(const char *name, enum hsm_scheme *scheme);
+const char *hsm_hash_name(enum hsm_hash hash); /* "SHA-256" ... */
+int hsm_hash_parse(const char *name, enum hsm_hash *hash);
+size_t hsm_hash_len(enum hsm_hash hash);
+/* The hash whose digest is LEN bytes long; SIGNET_EINVAL for another length. */
+int hsm_hash_by_len(size_t len, enum hsm_hash *hash);
+const EVP_MD *hsm_hash_md(enum hsm_hash hash);
+/* Does SCHEME sign with a key of ALG? */
+bool hsm_scheme_fits(enum hsm_scheme scheme, enum hsm_alg alg);
+/* The key's scheme when the caller names none: RSA_PSS, ECDSA or EDDSA. */
+enum hsm_scheme hsm_scheme_default(enum hsm_alg alg);
+/* Today's parameters for ALG: RSA-PSS SHA-256 salt 32, ECDSA DER with the curve's hash, EdDSA. */
+void hsm_sign_params_default(enum hsm_alg alg, struct hsm_sign_params *p);
+/* The largest PSS salt a key of ALG allows with HASH (emLen - hLen - 2). */
+unsigned hsm_pss_salt_max(enum hsm_alg alg, enum hsm_hash hash);
+/* 0, or SIGNET_EINVAL with WHY when P cannot sign with a key of ALG. */
+int hsm_sign_params_check(enum hsm_alg alg, const struct hsm_sign_params *p, char *why,
+			  size_t whylen);
+
+/*
+ * Sign with the private key as P says: RSA and ECDSA take the digest of
+ * P's hash (RSA_PKCS1_V15 wraps it in a DigestInfo for CKM_RSA_PKCS,
+ * RSA_PSS uses CKM_RSA_PKCS_PSS with MGF1 of the same hash), Ed25519 the
+ * message. SIGNET_EINVAL when P does not fit ALG or LEN the hash.
+ */
+int hsm_sign_ex(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
+		const struct hsm_sign_params *p, const uint8_t *data, size_t len, uint8_t *sig,
+		size_t *siglen);
+/* hsm_sign_ex with the key's default parameters: ECDSA and RSA take a SHA-256/384 digest. */
 int hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
 	     const uint8_t *data, size_t len, uint8_t *sig, size_t *siglen);
 

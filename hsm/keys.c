@@ -599,35 +599,80 @@ out:
 	return ret;
 }
 
-int
-hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN], const uint8_t *data,
-	 size_t len, uint8_t *sig, size_t *siglen)
+/* DER DigestInfo prefixes (RFC 8017 9.2, note 1): what CKM_RSA_PKCS signs before the digest. */
+static const uint8_t di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+				    0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+				    0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+				    0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+
+/* The PKCS#11 hash mechanism and MGF1 generator of HASH. */
+static void
+pss_params_of(enum hsm_hash hash, unsigned salt, CK_RSA_PKCS_PSS_PARAMS *pss)
 {
-	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+	switch (hash) {
+	case HSM_HASH_SHA384:
+		pss->hashAlg = CKM_SHA384;
+		pss->mgf = CKG_MGF1_SHA384;
+		break;
+	case HSM_HASH_SHA512:
+		pss->hashAlg = CKM_SHA512;
+		pss->mgf = CKG_MGF1_SHA512;
+		break;
+	default:
+		pss->hashAlg = CKM_SHA256;
+		pss->mgf = CKG_MGF1_SHA256;
+		break;
+	}
+	pss->sLen = salt;
+}
+
+int
+hsm_sign_ex(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN],
+	    const struct hsm_sign_params *p, const uint8_t *data, size_t len, uint8_t *sig,
+	    size_t *siglen)
+{
+	CK_RSA_PKCS_PSS_PARAMS pss;
 	struct sign_arg a = {id, {0, NULL, 0}, data, len, sig, *siglen};
-	uint8_t raw[132];
+	uint8_t raw[132], di[19 + 64];
+	const uint8_t *prefix;
+	char why[160];
 	CK_RV rv;
 
-	switch (alg) {
-	case HSM_ALG_ECC_NIST_P256:
-	case HSM_ALG_ECC_NIST_P384:
-		if (len != (alg == HSM_ALG_ECC_NIST_P256 ? 32u : 48u)) {
-			return SIGNET_EINVAL;
-		}
+	if (hsm_sign_params_check(alg, p, why, sizeof(why)) != 0) {
+		log_err("signing: %s", why);
+		return SIGNET_EINVAL;
+	}
+	if (p->scheme != HSM_SCHEME_EDDSA && len != hsm_hash_len(p->hash)) {
+		return SIGNET_EINVAL;
+	}
+	switch (p->scheme) {
+	case HSM_SCHEME_ECDSA:
 		a.mech.mechanism = CKM_ECDSA;
-		a.sig = raw;
-		a.siglen = sizeof(raw);
-		break;
-	case HSM_ALG_RSA_3072:
-	case HSM_ALG_RSA_4096:
-		if (len != 32) {
-			return SIGNET_EINVAL;
+		if (!p->raw) {
+			a.sig = raw;
+			a.siglen = sizeof(raw);
 		}
+		break;
+	case HSM_SCHEME_RSA_PSS:
+		pss_params_of(p->hash, p->salt_len, &pss);
 		a.mech.mechanism = CKM_RSA_PKCS_PSS;
 		a.mech.pParameter = &pss;
 		a.mech.ulParameterLen = sizeof(pss);
 		break;
-	case HSM_ALG_ED25519:
+	case HSM_SCHEME_RSA_PKCS1_V15:
+		/* The token pads; the DigestInfo (hash OID and digest) is ours to build. */
+		prefix = p->hash == HSM_HASH_SHA512   ? di_sha512
+			 : p->hash == HSM_HASH_SHA384 ? di_sha384
+						      : di_sha256;
+		memcpy(di, prefix, sizeof(di_sha256));
+		memcpy(di + sizeof(di_sha256), data, len);
+		a.mech.mechanism = CKM_RSA_PKCS;
+		a.data = di;
+		a.len = sizeof(di_sha256) + len;
+		break;
+	case HSM_SCHEME_EDDSA:
 		a.mech.mechanism = CKM_EDDSA;
 		break;
 	default:
@@ -642,6 +687,19 @@ hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN], 
 	}
 	*siglen = a.siglen;
 	return 0;
+}
+
+int
+hsm_sign(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_LEN], const uint8_t *data,
+	 size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct hsm_sign_params p;
+
+	if ((unsigned)alg >= HSM_ALG_COUNT || hsm_alg_is_secret(alg)) {
+		return SIGNET_EINVAL;
+	}
+	hsm_sign_params_default(alg, &p);
+	return hsm_sign_ex(s, alg, id, &p, data, len, sig, siglen);
 }
 
 /* Sign the DER to-be-signed bytes of a certificate request with the token key. */

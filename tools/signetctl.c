@@ -59,6 +59,11 @@ struct opts {
 	const char *devconf;
 	const char *input_b64;
 	bool prehashed;
+	const char *scheme, *hash, *encoding; /* task sign */
+	long salt_length;                     /* task sign: -1 unless given */
+	bool attach;
+	const char *allow_schemes[MAX_LIST]; /* devconf: allowedSchemes */
+	int nallow_schemes;
 	const char *name;
 	const char *sign_keys[MAX_LIST];
 	int nsign_keys;
@@ -1194,6 +1199,10 @@ devconf_args(struct opts *o)
 	if (o->napprovers > 0) {
 		json_object_set_new(args, "approvers", str_array(o->approvers, o->napprovers));
 	}
+	if (o->nallow_schemes > 0) {
+		json_object_set_new(args, "allowedSchemes",
+				    str_array(o->allow_schemes, o->nallow_schemes));
+	}
 	return args;
 }
 
@@ -1225,6 +1234,15 @@ h_devconf(const json_t *r)
 		}
 	}
 	printf("cipher: %s\npackaging: %s\n", sval(r, "cipher"), sval(r, "packaging"));
+	if (json_is_array(json_object_get(r, "allowedSchemes"))) {
+		printf("allowed schemes:");
+		json_array_foreach(json_object_get(r, "allowedSchemes"), i, e) {
+			printf(" %s", json_string_value(e));
+		}
+		printf("\n");
+	} else {
+		printf("allowed schemes: default (RSA_PSS ECDSA EDDSA)\n");
+	}
 	printf("four eyes: %s, quorum %lld, second factor %s\n",
 	       json_is_boolean(fe) ? (json_is_true(fe) ? "on" : "off") : "default",
 	       (long long)json_integer_value(json_object_get(ap, "quorum")),
@@ -1364,6 +1382,41 @@ h_task_package(const json_t *t)
 	}
 }
 
+/* A signing task's key and scheme: what its approvers approve. */
+static void
+h_task_scheme(const json_t *t)
+{
+	const json_t *sg = json_object_get(t, "signing");
+
+	if (strcmp(sval(t, "type"), "SIGNING") != 0 || !json_is_object(sg)) {
+		return;
+	}
+	printf("signing: key %s (%s)", sval(sg, "key"), sval(sg, "algorithm"));
+	if (json_is_string(json_object_get(sg, "scheme"))) {
+		printf(", scheme %s", sval(sg, "scheme"));
+	}
+	if (json_is_string(json_object_get(sg, "hash"))) {
+		printf(", hash %s", sval(sg, "hash"));
+	}
+	if (json_is_integer(json_object_get(sg, "saltLength"))) {
+		printf(", salt %lld",
+		       (long long)json_integer_value(json_object_get(sg, "saltLength")));
+	}
+	if (json_is_string(json_object_get(sg, "encoding"))) {
+		printf(", encoding %s", sval(sg, "encoding"));
+	}
+	if (json_is_true(json_object_get(sg, "attach"))) {
+		printf(", CMS with the content attached");
+	}
+	if (json_is_true(json_object_get(sg, "prehashed"))) {
+		printf(", prehashed");
+	}
+	printf("\n");
+	if (json_is_string(json_object_get(sg, "digest"))) {
+		printf("digest to sign: %s\n", sval(sg, "digest"));
+	}
+}
+
 /* "LABEL: 2026-11-25T09:24:14Z (2 min ago)" for the time member K of O, if it has one. */
 static void
 print_time(const char *label, const json_t *o, const char *k)
@@ -1413,6 +1466,7 @@ h_task(const json_t *t)
 		}
 	}
 	h_task_package(t);
+	h_task_scheme(t);
 	json_array_foreach(json_object_get(t, "approvals"), i, e) {
 		json_int_t at = json_integer_value(json_object_get(e, "time"));
 		printf("%s: %s at %s (%s)%s%s\n",
@@ -1669,6 +1723,21 @@ c_task_sign(struct opts *o, char **a)
 	}
 	if (o->prehashed) {
 		json_object_set_new(args, "prehashed", json_true());
+	}
+	if (o->scheme != NULL) {
+		json_object_set_new(args, "scheme", json_string(o->scheme));
+	}
+	if (o->hash != NULL) {
+		json_object_set_new(args, "hash", json_string(o->hash));
+	}
+	if (o->salt_length >= 0) {
+		json_object_set_new(args, "saltLength", json_integer(o->salt_length));
+	}
+	if (o->encoding != NULL) {
+		json_object_set_new(args, "encoding", json_string(o->encoding));
+	}
+	if (o->attach) {
+		json_object_set_new(args, "attach", json_true());
 	}
 	if (o->file != NULL && (r = open_input(o->file, &fd)) != 0) {
 		json_decref(args);
@@ -2344,7 +2413,7 @@ c_audit_verify(struct opts *o, char **a)
 #define LIST_OPTS "limit cursor"
 #define DEVCONF_OPTS                                                                               \
 	"sign-key package-key encrypt-key encrypt-cert cipher four-eyes quorum second-factor user "\
-	"approver description"
+	"approver description allow-scheme"
 #define TASK_ID "01a2126e-d347-7c54-8187-c2cd315f1da1"
 
 static const struct ctl_cmd commands[] = {
@@ -2418,7 +2487,7 @@ static const struct ctl_cmd commands[] = {
     {"devconf", "create", 1, c_devconf_create,
      "devconf create NAME [--sign-key LABEL]... [--package-key LABEL] [--encrypt-key LABEL | --encrypt-cert FILE] "
      "[--cipher C] [--four-eyes on|off] [--quorum N] [--second-factor TOTP|NONE] "
-     "[--user SUBJECT]... [--approver SUBJECT]... [--description TEXT]",
+     "[--user SUBJECT]... [--approver SUBJECT]... [--allow-scheme S]... [--description TEXT]",
      DEVCONF_OPTS, "Create a device configuration and print it with its id.",
      "signetctl devconf create fw-release --sign-key fw --encrypt-key fw-aes --four-eyes on "
      "--user CLIENT:ci --approver GROUP:owners"},
@@ -2441,8 +2510,10 @@ static const struct ctl_cmd commands[] = {
      "signetctl devconf show fw-release"},
     {"task", "sign", 0, c_task_sign,
      "task sign --devconf DC (--file F | --input-base64 B64 [--prehashed]) [--name N] "
+     "[--scheme S] [--hash H] [--salt-length N] [--encoding der|raw] [--attach] "
      "[--wait [-o FILE]]",
-     "devconf file input-base64 prehashed name wait output",
+     "devconf file input-base64 prehashed name scheme hash salt-length encoding attach wait "
+     "output",
      "Create a signing task with the device configuration's first signing key; when it needs "
      "no approval, it is signed at once and the signature printed. With --wait, wait until it "
      "has ended (approved and signed) and write the raw signature to -o FILE.",
@@ -2538,6 +2609,12 @@ enum {
 	OPT_DEVCONF,
 	OPT_INPUT_B64,
 	OPT_PREHASHED,
+	OPT_SCHEME,
+	OPT_HASH,
+	OPT_SALT_LENGTH,
+	OPT_ENCODING,
+	OPT_ATTACH,
+	OPT_ALLOW_SCHEME,
 	OPT_NAME,
 	OPT_SIGN_KEY,
 	OPT_PACKAGE_KEY,
@@ -2572,6 +2649,7 @@ enum {
 #define CIPHERS                                                                                    \
 	"AES256_CBC_PKCS7_PAD AES128_CBC_PKCS7_PAD AES256_CBC_ZERO_BYTE_PAD "                      \
 	"AES256_ECB_ZERO_BYTE_PAD AES128_ECB_ZERO_BYTE_PAD AES128_CTR_NO_PAD"
+#define SCHEMES  "RSA_PSS RSA_PKCS1_V15 ECDSA EDDSA"
 #define STATUSES "CREATED WAITING APPROVED IN_PROGRESS DONE FAILED REJECTED EXPIRED CANCELED"
 
 static const struct ctl_option options[] = {
@@ -2601,6 +2679,16 @@ static const struct ctl_option options[] = {
     {"devconf", ARG, OPT_DEVCONF, "DC", NULL, "the device configuration: its name or id"},
     {"input-base64", ARG, OPT_INPUT_B64, "B64", NULL, "the input in base64 (under 48 KiB)"},
     {"prehashed", FLAG, OPT_PREHASHED, NULL, NULL, "B64 is the input's digest, not the input"},
+    {"scheme", ARG, OPT_SCHEME, "S", SCHEMES,
+     "the signature scheme (default: the key's, RSA_PSS for RSA keys)"},
+    {"hash", ARG, OPT_HASH, "H", "SHA-256 SHA-384 SHA-512",
+     "the hash signed (with --prehashed: the digest's)"},
+    {"salt-length", ARG, OPT_SALT_LENGTH, "N", NULL, "the RSA_PSS salt length (default 32)"},
+    {"encoding", ARG, OPT_ENCODING, "der|raw", "der raw",
+     "an ECDSA signature as DER (default) or r||s"},
+    {"attach", FLAG, OPT_ATTACH, NULL, NULL, "the CMS signature embeds the content"},
+    {"allow-scheme", ARG, OPT_ALLOW_SCHEME, "S", SCHEMES,
+     "a signature scheme its signing tasks may use (repeatable; default RSA_PSS ECDSA EDDSA)"},
     {"name", ARG, OPT_NAME, "NAME", NULL,
      "the task's name; devconf update: the device configuration's new name"},
     {"sign-key", ARG, OPT_SIGN_KEY, "LABEL", NULL,
@@ -2749,6 +2837,27 @@ set_option(struct opts *o, int c, const char *arg)
 	case OPT_PREHASHED:
 		o->prehashed = true;
 		break;
+	case OPT_SCHEME:
+		o->scheme = arg;
+		break;
+	case OPT_HASH:
+		o->hash = arg;
+		break;
+	case OPT_SALT_LENGTH:
+		if ((r = number(arg, 0, 4096, "--salt-length", &v)) != 0) {
+			return r;
+		}
+		o->salt_length = (long)v;
+		break;
+	case OPT_ENCODING:
+		o->encoding = arg;
+		break;
+	case OPT_ATTACH:
+		o->attach = true;
+		break;
+	case OPT_ALLOW_SCHEME:
+		return append(o->allow_schemes, &o->nallow_schemes, MAX_LIST, arg,
+			      "--allow-scheme options");
 	case OPT_NAME:
 		o->name = arg;
 		break;
@@ -2871,6 +2980,7 @@ main(int argc, char **argv)
 	o.tenant = getenv("SIGNET_TENANT");
 	o.timeout = DEFAULT_TIMEOUT;
 	o.since = -1;
+	o.salt_length = -1;
 	if ((r = ctl_getopt(argc, argv, &syntax, set_option, &o, &line)) != 0) {
 		return r;
 	}
