@@ -286,8 +286,18 @@ session_sign_in(struct req *q)
 	}
 	tok = json_string_value(json_object_get(body, "token"));
 	tenant = json_string_value(json_object_get(body, "tenant"));
+	{
+		const char *k;
+		json_t *v;
+		json_object_foreach (body, k, v) {
+			if (strcmp(k, "token") != 0 && strcmp(k, "tenant") != 0) {
+				json_decref(body);
+				return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+						  "unknown member '%.64s'", k);
+			}
+		}
+	}
 	if (tok == NULL || tok[0] == '\0' || strlen(tok) > SESSION_TOKEN ||
-	    json_object_size(body) > 2 ||
 	    (json_object_get(body, "tenant") != NULL && (tenant == NULL || tenant[0] != '\0') &&
 	     (tenant == NULL || strlen(tenant) > 64 || !name_is_valid(tenant)))) {
 		json_decref(body);
