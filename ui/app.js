@@ -147,13 +147,17 @@ function mono(s) {
   return el('span', { className: 'mono' }, s === null || s === undefined ? '—' : s);
 }
 
+let detailSeq = 0;
 async function showDetails(id) {
   const summary = state.tasks.get(id);
+  const seq = ++detailSeq;
   state.selected = id;
   renderTasks();
   try {
     const t = await call('GET', taskPath(summary.type, id));
-    renderDetails(t);
+    if (seq === detailSeq) { // an older answer that comes late does not overwrite a newer one
+      renderDetails(t);
+    }
   } catch (e) {
     failed(e);
   }
