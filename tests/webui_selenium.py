@@ -96,9 +96,11 @@ def create(d, kind, name, path):
     Select(d.find_element(By.ID, "new-dc")).select_by_value(E["DC"])
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
+    before = d.find_element(By.ID, "new-status").text
     d.find_element(By.ID, "new-submit").click()
-    wait(d, lambda d: "Task " in d.find_element(By.ID, "new-status").text and " is " in
-         d.find_element(By.ID, "new-status").text, 60)
+    # The status of the previous task stays until this one's answer replaces it.
+    wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
+        d.find_element(By.ID, "new-status").text), 60)
     text = d.find_element(By.ID, "new-status").text
     return text.split()[1], text
 
