@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "front/http.h"
+#include "front/session.h"
+#include "front/ui.h"
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -1090,6 +1092,12 @@ static const char *const report_files[] = {"signedReport", NULL};
 
 static const struct route routes[] = {
     {"GET", "/healthz", h_health, BODY_NONE, NULL, NULL, true},
+    {"GET", "/", ui_redirect, BODY_NONE, NULL, NULL, true},
+    {"GET", "/ui", ui_handler, BODY_NONE, NULL, NULL, true},
+    {"GET", "/ui/*", ui_handler, BODY_NONE, NULL, NULL, true},
+    {"POST", "/api/ui/session", session_handler, BODY_JSON, NULL, NULL, true},
+    {"GET", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
+    {"DELETE", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/openapi.yaml", h_openapi, BODY_NONE, NULL, NULL, true},
     {"GET", "/metrics", metrics_handler, BODY_NONE, NULL, NULL, true},
     {"GET", "/api/v1/whoami", h_whoami, BODY_NONE, NULL, NULL, false},
@@ -1144,8 +1152,8 @@ split(const char *path, char seg[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1], int *
 		e = strchr(p, '/');
 		len = e != NULL ? (size_t)(e - p) : strlen(p);
 		if (len == 0) {
-			/* A trailing slash is tolerated; an empty segment elsewhere is not. */
-			return e == NULL && *n > 0;
+			/* A trailing slash is tolerated (and "/" itself); an empty segment elsewhere is not. */
+			return e == NULL && (*n > 0 || p == path + 1);
 		}
 		if (*n == HTTP_MAX_SEGMENTS || len > HTTP_MAX_SEGMENT) {
 			return false;

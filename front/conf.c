@@ -13,6 +13,9 @@
 #include "front/front.h"
 #include "lib/util.h"
 
+#ifndef SIGNET_UIDIR
+#define SIGNET_UIDIR "/usr/share/signet/ui"
+#endif
 #ifndef SIGNET_DOCDIR
 #define SIGNET_DOCDIR "/usr/share/doc/signet"
 #endif
@@ -55,6 +58,11 @@ static const struct key keys[] = {
     {"auth_fail_delay_ms", K_LONG, OFF(auth_fail_delay_ms), 0, 5000, 250, NULL},
     {"metrics", K_STR, OFF(metrics), 1, 8, 0, "off"},
     {"metrics_token", K_STR, OFF(metrics_token), FRONT_METRICS_TOKEN_MIN, 256, 0, NULL},
+    {"ui", K_STR, OFF(ui), 1, 8, 0, "on"},
+    {"ui_dir", K_STR, OFF(ui_dir), 1, 4000, 0, SIGNET_UIDIR},
+    {"max_sessions", K_LONG, OFF(max_sessions), 1, 100000, 256, NULL},
+    {"session_idle_timeout", K_LONG, OFF(session_idle_timeout), 30, 86400, 900, NULL},
+    {"session_lifetime", K_LONG, OFF(session_lifetime), 60, 604800, 43200, NULL},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -124,7 +132,7 @@ front_cfg_set(struct front_cfg *c, const char *name, const char *value, char *er
 		snprintf(err, errlen, "%s must be %ld to %ld bytes", name, k->min, k->max);
 		return -1;
 	}
-	if (k->off == OFF(metrics) && k->kind == K_STR && strcmp(value, "on") != 0 &&
+	if ((k->off == OFF(metrics) || k->off == OFF(ui)) && k->kind == K_STR && strcmp(value, "on") != 0 &&
 	    strcmp(value, "off") != 0) {
 		snprintf(err, errlen, "%s must be on or off", name);
 		return -1;

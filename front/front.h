@@ -39,6 +39,11 @@ struct front_cfg {
 	long auth_fail_delay_ms; /* held after a failed authentication, off the pool */
 	char *metrics;           /* "on": GET /metrics answers (signetd's metrics op); "off": 404 */
 	char *metrics_token;     /* when set, /metrics needs "Authorization: Bearer" with it */
+	char *ui;                /* "on": the web UI at /ui/ and its sessions; "off": 404 */
+	char *ui_dir;            /* the web UI's files */
+	long max_sessions;       /* web UI sessions at once */
+	long session_idle_timeout; /* seconds a session may go unused */
+	long session_lifetime;     /* seconds a session lasts at most */
 };
 
 #define FRONT_METRICS_TOKEN_MIN 16 /* bytes of a metrics_token, at least */
@@ -90,6 +95,8 @@ struct front {
 	int stop_fd;     /* readable once the gateway stops (event streams end) */
 	struct deadlines *deadlines;
 	char *openapi; /* the OpenAPI document, read at start, or NULL */
+	struct ui_files *ui;       /* the web UI's files (front/ui.c), or NULL */
+	struct sessions *sessions; /* its sessions (front/session.c), or NULL when the UI is off */
 	size_t openapi_len;
 };
 

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "front/http.h"
+#include "front/session.h"
 #include "lib/client.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -108,6 +109,9 @@ http_json(struct req *q, unsigned status, json_t *body)
 	if (status == MHD_HTTP_CREATED && q->location[0] != '\0') {
 		MHD_add_response_header(rsp, "Location", q->location);
 	}
+	if (q->set_cookie[0] != '\0') {
+		MHD_add_response_header(rsp, "Set-Cookie", q->set_cookie);
+	}
 	if (status == MHD_HTTP_UNAUTHORIZED) {
 		MHD_add_response_header(rsp, "WWW-Authenticate", "Bearer");
 	}
@@ -183,6 +187,9 @@ void
 http_call(struct req *q, const char *op, json_t *args, const int *fds, int nfds, struct call *c)
 {
 	pool_call(q->f->pool, op, q->auth, args, fds, nfds, c);
+	if (c->err == SIGNET_EUNAUTH) {
+		session_end_of(q); /* a web UI session whose token was revoked or replaced */
+	}
 	/*
 	 * signetd answers the gateway's failed authentications (and refused TOTP
 	 * codes) at once; the delay that slows guessing is held here, on this
@@ -410,6 +417,7 @@ struct sse {
 	char *pending;
 	size_t plen, poff;
 	bool ended;
+	uint64_t session_gen; /* a web UI session's stream ends with the session */
 };
 
 static void
@@ -481,7 +489,8 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 				      {.fd = s->f->stop_fd, .events = POLLIN}};
 		int n;
 
-		if (s->ended) {
+		if (s->ended ||
+		    (s->session_gen != 0 && !session_alive(s->f->sessions, s->session_gen))) {
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
 		/*
@@ -566,6 +575,10 @@ http_events(struct req *q, long long since)
 				  r != 0 ? "signetd is not available" : (msg ? msg : "error"));
 	}
 	json_decref(reply);
+	s->session_gen = q->session_gen;
+	/* signetd holds the watch's token from here on: the gateway's copy is not kept open. */
+	json_decref(q->auth);
+	q->auth = NULL;
 	rsp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);
 	if (rsp == NULL) {
 		sse_free(s);
@@ -911,7 +924,17 @@ req_auth(struct req *q)
 		return 0; /* nothing of the caller is forwarded */
 	}
 	if (h == NULL) {
-		return -1;
+		/* The web UI's session cookie stands for the token (front/session.c). */
+		switch (session_req_auth(q)) {
+		case SESSION_OK:
+			return 0;
+		case SESSION_GONE:
+			return -3;
+		case SESSION_NO_CSRF:
+			return -4;
+		default:
+			return -1;
+		}
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
 		return -1;
@@ -1058,10 +1081,22 @@ req_begin(struct req *q, const char *method, const char *url)
 		}
 	}
 	if ((a = req_auth(q)) != 0) {
-		return a == -2 ? http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
-					    "X-SE-TENANT is not a tenant name")
-			       : http_error(q, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
-					    "a bearer token is required");
+		switch (a) {
+		case -2:
+			return http_error(q, MHD_HTTP_BAD_REQUEST, "invalid",
+					  "X-SE-TENANT is not a tenant name");
+		case -3:
+			return http_error(q, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+					  "the session has ended (signed out, or unused too long): "
+					  "sign in again");
+		case -4:
+			return http_error(q, MHD_HTTP_FORBIDDEN, "denied",
+					  "a request with the session cookie that changes anything "
+					  "needs the session's " SESSION_CSRF_HEADER " header");
+		default:
+			return http_error(q, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+					  "a bearer token is required");
+		}
 	}
 	cl = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Length");
 	q->body = q->rt->body;

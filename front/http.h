@@ -65,6 +65,8 @@ struct req {
 	const struct route *rt;
 	enum body_kind body; /* the route's, BODY_EITHER resolved by the Content-Type */
 	char location[320];  /* a 201's Location header, or "" */
+	char set_cookie[160]; /* a Set-Cookie header (front/session.c), or "" */
+	uint64_t session_gen; /* the web UI session the request came with, or 0 */
 	char method[16];
 	char path[256];
 	char params[2][HTTP_MAX_SEGMENT + 1];

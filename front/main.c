@@ -20,6 +20,8 @@
 #include <microhttpd.h>
 
 #include "front/front.h"
+#include "front/session.h"
+#include "front/ui.h"
 #include "lib/log.h"
 #include "lib/privdrop.h"
 #include "lib/util.h"
@@ -355,6 +357,13 @@ main(int argc, char **argv)
 			close(fd);
 		}
 	}
+	if (strcmp(cfg.ui, "on") == 0) {
+		f.ui = ui_load(cfg.ui_dir);
+		if ((f.sessions = sessions_new(cfg.max_sessions, cfg.session_idle_timeout,
+					       cfg.session_lifetime)) == NULL) {
+			goto out;
+		}
+	}
 	if (drop_privileges(cfg.user) != 0) {
 		goto out;
 	}
@@ -422,6 +431,8 @@ out:
 	}
 	deadlines_free(f.deadlines);
 	pool_free(f.pool);
+	sessions_free(f.sessions);
+	ui_free(f.ui);
 	for (int i = 0; i < 2; i++) {
 		if (stop[i] >= 0) {
 			close(stop[i]);

@@ -8,7 +8,8 @@ PKGS="build-essential autoconf automake pkg-config \
  libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev libseccomp-dev \
  softhsm2 oathtool python3-yaml python3-jsonschema \
  openssl opensc lmdb-utils jq util-linux python3 python3-prometheus-client curl \
- debhelper dpkg-dev lintian"
+ debhelper dpkg-dev lintian \
+ chromium chromium-driver python3-selenium"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

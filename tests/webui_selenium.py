@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# The web UI in a real browser (headless Chromium through chromedriver), driven for
+# tests/integration/t33_webui.sh: a requester and an approver, each in their own browser.
+# Prints TAP-like "ok - ..." / "not ok - ..." lines; the shell test counts them.
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+E = os.environ
+BASE = E["BASE"]
+SHOTS = E["SHOTS"]
+FAILS = 0
+
+
+def ok(cond, what):
+    global FAILS
+    if cond:
+        print(f"ok - {what}", flush=True)
+    else:
+        FAILS += 1
+        print(f"not ok - {what}", flush=True)
+    return cond
+
+
+def browser(name, download_dir=None):
+    o = webdriver.ChromeOptions()
+    o.binary_location = E.get("CHROMIUM", "/usr/bin/chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+              "--window-size=1280,800", "--no-first-run", "--password-store=basic",
+              f"--user-data-dir={E['TMP']}/profile-{name}"):
+        o.add_argument(a)
+    if download_dir:
+        o.add_experimental_option("prefs", {
+            "download.default_directory": download_dir,
+            "download.prompt_for_download": False,
+            "safebrowsing.enabled": False,
+        })
+    d = webdriver.Chrome(service=Service(E.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=o)
+    if download_dir:
+        d.execute_cdp_cmd("Browser.setDownloadBehavior",
+                          {"behavior": "allow", "downloadPath": download_dir})
+    d.set_script_timeout(20)
+    return d
+
+
+def wait(d, cond, secs=20):
+    return WebDriverWait(d, secs, poll_frequency=0.1).until(cond)
+
+
+def shot(d, name):
+    d.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def sign_in(d, token, who):
+    d.get(BASE + "/")
+    ok(d.current_url == BASE + "/ui/", f"{who}: / leads to /ui/ ({d.current_url})")
+    wait(d, EC.visibility_of_element_located((By.ID, "signin-token")))
+    d.find_element(By.ID, "signin-token").send_keys(token)
+    d.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+    wait(d, EC.visibility_of_element_located((By.ID, "app")))
+    ok(who in d.find_element(By.ID, "who").text, f"{who}: signed in, the header names the user")
+
+
+def token_hidden(d, token, who):
+    seen = d.execute_script(
+        "return [document.cookie, JSON.stringify(Object.assign({}, localStorage)),"
+        " JSON.stringify(Object.assign({}, sessionStorage))];")
+    ok(all(token not in s for s in seen),
+       f"{who}: the API token is in neither document.cookie, localStorage nor sessionStorage")
+    ok("signet_session" not in seen[0], f"{who}: the session cookie is not readable by scripts")
+    c = [c for c in d.get_cookies() if c["name"] == "signet_session"]
+    ok(len(c) == 1 and c[0].get("httpOnly") and c[0].get("sameSite") == "Strict",
+       f"{who}: the session cookie is HttpOnly and SameSite=Strict ({c})")
+    return c[0]["value"] if c else ""
+
+
+def tab(d, name):
+    d.find_element(By.ID, f"tab-{name}").click()
+
+
+def create(d, kind, name, path):
+    tab(d, "new")
+    d.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
+    wait(d, lambda d: len(Select(d.find_element(By.ID, "new-dc")).options) > 0)
+    Select(d.find_element(By.ID, "new-dc")).select_by_value(E["DC"])
+    d.find_element(By.ID, "new-name").send_keys(name)
+    d.find_element(By.ID, "new-file").send_keys(path)
+    before = d.find_element(By.ID, "new-status").text
+    d.find_element(By.ID, "new-submit").click()
+    # The status of the previous task stays until this one's answer replaces it.
+    wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
+        d.find_element(By.ID, "new-status").text), 60)
+    text = d.find_element(By.ID, "new-status").text
+    return text.split()[1], text
+
+
+def curl(*args):
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
+                       capture_output=True, text=True)
+    return r.stdout.strip(), r.stderr
+
+
+def main():
+    fw = E["FIRMWARE"]
+    dl = E["DOWNLOADS"]
+    req = browser("requester", dl)
+    apr = browser("approver")
+    try:
+        run(req, apr, fw, dl)
+    finally:
+        req.quit()
+        apr.quit()
+
+
+def run(req, apr, fw, dl):
+    # The requester signs in and uploads a firmware for the four-eyes configuration.
+    sign_in(req, E["REQ_TOKEN"], E["REQ_USER"])
+    cookie = token_hidden(req, E["REQ_TOKEN"], "requester")
+    tid, status = create(req, "signingTask", "fw-1.0.bin", fw)
+    ok("WAITING" in status, f"the signing task was made and waits for approval ({status})")
+    ok(req.find_element(By.ID, "new-progress").get_attribute("value") == "100",
+       "the upload's progress bar reached 100")
+    tab(req, "tasks")
+    row = f'#task-rows tr[data-id="{tid}"]'
+    wait(req, EC.presence_of_element_located((By.CSS_SELECTOR, row)))
+    ok("WAITING" in req.find_element(By.CSS_SELECTOR, row).text, "the task list shows it WAITING")
+    req.find_element(By.CSS_SELECTOR, row + " button").click()
+    wait(req, EC.visibility_of_element_located((By.ID, "details")))
+    wait(req, lambda d: E["FW_SHA256"] in d.find_element(By.ID, "details").text)
+    ok(True, "the details show the input's sha256")
+    shot(req, "01-requester-waiting")
+
+    # The approver, in a browser of their own, sees it in the inbox and approves with a code.
+    sign_in(apr, E["APR_TOKEN"], E["APR_USER"])
+    token_hidden(apr, E["APR_TOKEN"], "approver")
+    tab(apr, "inbox")
+    item = f'#inbox article[data-id="{tid}"]'
+    try:
+        wait(apr, EC.visibility_of_element_located((By.CSS_SELECTOR, item)))
+        found = True
+    except TimeoutException:
+        found = False
+    ok(found, "the approver's inbox holds the task")
+    if not found:
+        shot(apr, "02-approver-inbox-missing")
+        return
+    text = apr.find_element(By.CSS_SELECTOR, item).text
+    ok(E["FW_SHA256"] in text, "the inbox shows the input's sha256")
+    ok(f"USER:{E['REQ_USER']}" in text and "fw-1.0.bin" in text and E["DC_NAME"] in text,
+       "... the requester, the name and the device configuration")
+    otp = apr.find_element(By.CSS_SELECTOR, item + " input[autocomplete=one-time-code]")
+    otp.send_keys("000000")
+    apr.find_element(By.CSS_SELECTOR, item + " button.approve").click()
+    wait(apr, lambda d: d.find_element(By.CSS_SELECTOR, item + " p.error").text != "")
+    msg = apr.find_element(By.CSS_SELECTOR, item + " p.error").text
+    ok("code is wrong" in msg, f"a wrong code is refused in words ({msg})")
+    shot(apr, "02-approver-refused")
+    otp.clear()
+    # A fresh step: the wrong code above is no replay, but wait for a code not used before.
+    code = subprocess.run(["oathtool", "--totp", "-b", E["APR_SECRET"]], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    otp.send_keys(code)
+    apr.find_element(By.CSS_SELECTOR, item + " button.approve").click()
+    wait(apr, lambda d: "Approved" in d.find_element(By.ID, "notices").text)
+    ok(True, "the approver's approval was taken")
+    shot(apr, "03-approver-approved")
+
+    # The requester's page is told, and the signature downloads by itself.
+    try:
+        wait(req, lambda d: "is now DONE" in d.find_element(By.ID, "notices").text, 60)
+        ok(True, "the requester's page shows the DONE notification")
+    except TimeoutException:
+        ok(False, "the requester's page shows the DONE notification: "
+           + req.find_element(By.ID, "notices").text)
+    sig = None
+    for _ in range(300):
+        files = [f for f in glob.glob(os.path.join(dl, "*")) if not f.endswith(".crdownload")]
+        if files:
+            sig = files[0]
+            break
+        time.sleep(0.1)
+    ok(sig is not None and sig.endswith(".sig"), f"the signature downloaded by itself ({sig})")
+    shot(req, "04-requester-done")
+    if sig:
+        v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", E["PUBKEY"], "-signature",
+                            sig, fw], capture_output=True, text=True)
+        ok(v.returncode == 0 and "Verified OK" in v.stdout,
+           f"openssl verifies the downloaded signature ({v.stdout.strip()} {v.stderr.strip()})")
+
+    # A hostile task name is shown as text.
+    evil = "<img src=x onerror=alert(1)>"
+    eid, _ = create(req, "signingTask", evil, fw)
+    tab(req, "tasks")
+    erow = f'#task-rows tr[data-id="{eid}"]'
+    wait(req, EC.presence_of_element_located((By.CSS_SELECTOR, erow)))
+    ok(req.find_element(By.CSS_SELECTOR, erow + " button").text == evil,
+       "the name <img src=x onerror=alert(1)> is shown as text")
+    ok(req.execute_script("return document.querySelectorAll('img').length") == 0,
+       "... and no img element was made of it")
+    tab(apr, "inbox")
+    apr.find_element(By.ID, "refresh").click() if apr.find_element(By.ID, "refresh").is_displayed() else None
+    wait(apr, EC.presence_of_element_located((By.CSS_SELECTOR, f'#inbox article[data-id="{eid}"] h3')), 30)
+    ok(apr.find_element(By.CSS_SELECTOR, f'#inbox article[data-id="{eid}"] h3').text == evil
+       and apr.execute_script("return document.querySelectorAll('img').length") == 0,
+       "... in the approver's inbox too")
+    alert = True
+    try:
+        req.switch_to.alert
+    except NoAlertPresentException:
+        alert = False
+    ok(not alert, "no script of the name ran (no alert)")
+    shot(apr, "05-approver-hostile-name")
+
+    # A cross-site style POST: the cookie without the CSRF header is refused.
+    st, body = curl("-X", "POST", "-H", f"Cookie: signet_session={cookie}",
+                    f"{BASE}/api/v1/signingTask/{eid}/cancel")
+    ok(st == "403" and json.loads(body or "{}").get("code") == "denied",
+       f"a POST with the cookie but without X-CSRF-Token is refused 403 ({st} {body})")
+    st, body = curl("-X", "POST", "-H", f"Cookie: signet_session={cookie}", "-H",
+                    "X-CSRF-Token: " + "A" * 43, f"{BASE}/api/v1/signingTask/{eid}/cancel")
+    ok(st == "403", f"... and with a wrong one ({st})")
+    st, body = curl("-H", f"Cookie: signet_session={cookie}", f"{BASE}/api/v1/signingTask/{eid}")
+    ok(st == "200" and json.loads(body).get("status") == "WAITING",
+       f"... the task was left alone; a GET with the cookie reads it ({st})")
+
+    # Narrow window.
+    req.set_window_size(420, 800)
+    tab(req, "tasks")
+    shot(req, "06-requester-narrow")
+    ok(req.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+       "a narrow window (420 px) needs no horizontal scrolling of the page")
+    req.set_window_size(1280, 800)
+
+    # Sign-out ends the session: the cookie is worth nothing afterwards.
+    req.find_element(By.ID, "signout").click()
+    wait(req, EC.visibility_of_element_located((By.ID, "signin-token")))
+    st, body = curl("-H", f"Cookie: signet_session={cookie}", f"{BASE}/api/v1/whoami")
+    ok(st == "401", f"after sign-out the old cookie is refused ({st})")
+    logs = [l for l in req.get_log("browser") if "Content Security Policy" in l.get("message", "")]
+    ok(not logs, f"no CSP violation was reported in the console ({logs[:2]})")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # a step that could not be made
+        FAILS += 1
+        print(f"not ok - the browser run stopped: {type(e).__name__}: {str(e)[:400]}", flush=True)
+    sys.exit(1 if FAILS else 0)
