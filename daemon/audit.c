@@ -43,17 +43,153 @@ entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
 	return cl + 9;
 }
 
+/*
+ * An entry as stored. The chain and seq are in its key, prevHash is the
+ * previous entry's hash, the tenant is mostly the chain's, and "type" is
+ * always "entry": the stored form ("v": 2) leaves them out and names the
+ * rest briefly; audit_record_load puts them back. Checkpoints, and entries
+ * written before, are stored whole (no "v").
+ */
+#define AUDIT_RECORD_V 2
+
+static const struct {
+	const char *name, *brief;
+} entry_briefs[] = {
+    {"time", "tm"},     {"tenant", "tn"},  {"actor", "a"}, {"peerUid", "u"}, {"verb", "vb"},
+    {"resource", "rs"}, {"message", "m"}, {"value", "vl"}, {"hash", "h"},
+};
+#define ENTRY_NBRIEFS (sizeof(entry_briefs) / sizeof(entry_briefs[0]))
+
+static json_t *
+entry_pack(const char *chain, const json_t *entry)
+{
+	json_t *rec = json_pack("{s:i}", "v", AUDIT_RECORD_V);
+
+	for (size_t i = 0; rec != NULL && i < ENTRY_NBRIEFS; i++) {
+		json_t *v = json_object_get(entry, entry_briefs[i].name);
+		if (strcmp(entry_briefs[i].name, "tenant") == 0 && json_is_string(v) &&
+		    strcmp(json_string_value(v), chain) == 0) {
+			continue;
+		}
+		json_object_set(rec, entry_briefs[i].brief, v != NULL ? v : json_null());
+	}
+	return rec;
+}
+
+/* The hash of entry SEQ of CHAIN as stored (zeros for 0); 0 or an error. */
+static int
+stored_hash(struct store_txn *t, const char *chain, uint64_t seq, char out[65])
+{
+	uint8_t key[160];
+	size_t klen;
+	json_t *e = NULL;
+	const char *h;
+	int rc;
+
+	if (seq == 0) {
+		memcpy(out, ZERO_HASH, 65);
+		return 0;
+	}
+	if ((klen = entry_key(key, sizeof(key), chain, seq)) == 0) {
+		return SIGNET_EINTERNAL;
+	}
+	if ((rc = store_get_json(t, STORE_DB_AUDIT, key, klen, &e)) != 0) {
+		return rc;
+	}
+	h = json_string_value(json_object_get(e, "h")) ?: json_string_value(json_object_get(e, "hash"));
+	rc = h != NULL && strlen(h) == 64 ? 0 : SIGNET_EINTERNAL;
+	if (rc == 0) {
+		memcpy(out, h, 65);
+	}
+	json_decref(e);
+	return rc;
+}
+
+json_t *
+audit_record_load(struct store_txn *t, const void *key, size_t klen, json_t *rec,
+		  struct audit_cursor *cur)
+{
+	const uint8_t *k = key;
+	const uint8_t *nul = memchr(k, '\0', klen);
+	uint64_t seq = 0;
+	char chain[AUDIT_CHAIN_MAX + 1], prev[65];
+	const char *h;
+	json_t *e;
+
+	if (json_integer_value(json_object_get(rec, "v")) != AUDIT_RECORD_V) {
+		/* Whole: a checkpoint, or an entry written before. */
+		h = json_string_value(json_object_get(rec, "hash"));
+		if (cur != NULL && h != NULL && strlen(h) == 64 &&
+		    strcmp(json_string_value(json_object_get(rec, "type")) ?: "", "entry") == 0) {
+			cur->seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+			memcpy(cur->hash, h, 65);
+		}
+		return json_incref(rec);
+	}
+	if (nul == NULL || (size_t)(nul - k) > AUDIT_CHAIN_MAX || klen != (size_t)(nul - k) + 9) {
+		return NULL;
+	}
+	memcpy(chain, k, (size_t)(nul - k));
+	chain[nul - k] = '\0';
+	for (int i = 0; i < 8; i++) {
+		seq = seq << 8 | nul[1 + i];
+	}
+	if (cur != NULL && cur->seq + 1 == seq && cur->seq != 0) {
+		memcpy(prev, cur->hash, 65);
+	} else if (stored_hash(t, chain, seq - 1, prev) != 0) {
+		return NULL;
+	}
+	e = json_pack("{s:s, s:s, s:I, s:O, s:O}", "type", "entry", "chain", chain, "seq",
+		      (json_int_t)seq, "time", json_object_get(rec, "tm"), "tenant",
+		      json_object_get(rec, "tn") ?: json_string(chain));
+	if (e == NULL) {
+		return NULL;
+	}
+	if (json_object_get(rec, "tn") == NULL) {
+		/* json_string(chain) above was a new reference taken by O: drop ours. */
+		json_decref(json_object_get(e, "tenant"));
+	}
+	for (size_t i = 2; i < ENTRY_NBRIEFS - 1; i++) {
+		json_t *v = json_object_get(rec, entry_briefs[i].brief);
+		json_object_set(e, entry_briefs[i].name, v != NULL ? v : json_null());
+	}
+	json_object_set_new(e, "prevHash", json_string(prev));
+	json_object_set(e, "hash", json_object_get(rec, "h"));
+	h = json_string_value(json_object_get(rec, "h"));
+	if (h == NULL || strlen(h) != 64) {
+		json_decref(e);
+		return NULL;
+	}
+	if (cur != NULL) {
+		cur->seq = seq;
+		memcpy(cur->hash, h, 65);
+	}
+	return e;
+}
+
 int
 audit_entry_get(struct store_txn *t, const char *chain, uint64_t seq, json_t **out)
 {
 	uint8_t key[160];
 	size_t klen = entry_key(key, sizeof(key), chain, seq);
 
+	json_t *rec = NULL;
+	int rc;
+
 	*out = NULL;
 	if (klen == 0) {
 		return SIGNET_ENOTFOUND;
 	}
-	return store_get_json(t, STORE_DB_AUDIT, key, klen, out);
+	if ((rc = store_get_json(t, STORE_DB_AUDIT, key, klen, &rec)) != 0) {
+		return rc;
+	}
+	*out = audit_record_load(t, key, klen, rec, NULL);
+	json_decref(rec);
+	if (*out == NULL) {
+		log_err("audit: entry %llu of chain %s is damaged", (unsigned long long)seq, chain);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
 }
 
 void
@@ -132,7 +268,16 @@ audit_append(struct store_txn *t, const char *chain, const struct audit_actor *a
 	audit_entry_hash(prev, entry, h);
 	hex_encode(h, 32, hex);
 	json_object_set_new(entry, "hash", json_string(hex));
-	store_put_json(t, STORE_DB_AUDIT, key, klen, entry, true);
+	{
+		json_t *rec = entry_pack(chain, entry);
+		if (rec == NULL) {
+			json_decref(entry);
+			json_decref(head);
+			return SIGNET_EINTERNAL;
+		}
+		store_put_json(t, STORE_DB_AUDIT, key, klen, rec, true);
+		json_decref(rec);
+	}
 	json_object_set_new(head, "seq", json_integer((json_int_t)seq));
 	json_object_set_new(head, "hash", json_string(hex));
 	json_object_set_new(head, "lastAppend", json_integer(time_now()));

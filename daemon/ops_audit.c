@@ -61,12 +61,13 @@ struct list_run {
 	const char *rtype; /* resource type: entries whose resource starts with "TYPE:" */
 	struct store_page pg;
 	struct ops_list out;
+	struct store_txn *t;
+	struct audit_cursor cur;
 };
 
 static int
-list_cb(const MDB_val *key, json_t *val, void *arg)
+list_entry(struct list_run *x, json_t *val)
 {
-	struct list_run *x = arg;
 	const char *res = json_string_value(json_object_get(val, "resource"));
 
 	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") != 0) {
@@ -82,6 +83,21 @@ list_cb(const MDB_val *key, json_t *val, void *arg)
 		}
 	}
 	return ops_list_append(&x->out, json_deep_copy(val));
+}
+
+static int
+list_cb(const MDB_val *key, json_t *rec, void *arg)
+{
+	struct list_run *x = arg;
+	json_t *val = audit_record_load(x->t, key->mv_data, key->mv_size, rec, &x->cur);
+	int rc;
+
+	if (val == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = list_entry(x, val);
+	json_decref(val);
+	return rc;
 }
 
 struct list_txn_arg {
@@ -108,6 +124,8 @@ list_txn(struct store_txn *t, void *arg)
 	}
 
 	/* The prefix includes the NUL: chain "ab" never lists "abc". */
+	a->x->t = t;
+	memset(&a->x->cur, 0, sizeof(a->x->cur));
 	return store_foreach_page(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, &a->x->pg,
 				  list_cb, a->x);
 }
@@ -147,12 +165,13 @@ struct export_run {
 	size_t entries, checkpoints;
 	uint64_t upto; /* the last entry the final checkpoint covers: later ones wait for the next */
 	int err;
+	struct store_txn *t;
+	struct audit_cursor cur;
 };
 
 static int
-export_cb(const MDB_val *key, json_t *val, void *arg)
+export_record(struct export_run *x, json_t *val)
 {
-	struct export_run *x = arg;
 	char *line;
 
 	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") == 0 &&
@@ -174,6 +193,21 @@ export_cb(const MDB_val *key, json_t *val, void *arg)
 	return 0;
 }
 
+static int
+export_cb(const MDB_val *key, json_t *rec, void *arg)
+{
+	struct export_run *x = arg;
+	json_t *val = audit_record_load(x->t, key->mv_data, key->mv_size, rec, &x->cur);
+	int rc;
+
+	if (val == NULL) {
+		return x->err = SIGNET_EINTERNAL;
+	}
+	rc = export_record(x, val);
+	json_decref(val);
+	return rc;
+}
+
 struct export_txn_arg {
 	struct export_run *x;
 	const char *chain;
@@ -191,6 +225,8 @@ export_txn(struct store_txn *t, void *arg)
 		a->x->upto = (uint64_t)json_integer_value(json_object_get(head, "ckptSeq"));
 		json_decref(head);
 	}
+	a->x->t = t;
+	memset(&a->x->cur, 0, sizeof(a->x->cur));
 	return store_foreach(t, STORE_DB_AUDIT, a->chain, strlen(a->chain) + 1, export_cb, a->x);
 }
 

@@ -1685,7 +1685,12 @@ task_list_cb(const MDB_val *key, json_t *val, void *arg)
 	int rc;
 
 	if (!x->by_status) {
-		return task_list_item(x, val);
+		if ((task = task_record_load(key->mv_data, key->mv_size, val)) == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		rc = task_list_item(x, task);
+		json_decref(task);
+		return rc;
 	}
 	/* An index key "tenant \0 status \0 id": the id is its last TASK_ID_LEN bytes. */
 	if (key->mv_size < TASK_ID_LEN) {
@@ -1939,9 +1944,8 @@ struct watch_fetch {
 };
 
 static int
-watch_cb(const MDB_val *key, json_t *val, void *arg)
+watch_event(struct watch_fetch *x, json_t *val)
 {
-	struct watch_fetch *x = arg;
 	struct policy_subject *s = &x->r->subject;
 	const char *tenant = json_string_value(json_object_get(val, "tenant"));
 	const char *req = json_string_value(json_object_get(val, "requester"));
@@ -1969,6 +1973,20 @@ watch_cb(const MDB_val *key, json_t *val, void *arg)
 	n = json_dumpb(val, NULL, 0, JSON_COMPACT);
 	x->bytes += n;
 	return json_array_append(x->events, val) == 0 ? 0 : SIGNET_EINTERNAL;
+}
+
+static int
+watch_cb(const MDB_val *key, json_t *rec, void *arg)
+{
+	json_t *val = event_load(key->mv_data, key->mv_size, rec);
+	int rc;
+
+	if (val == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = watch_event(arg, val);
+	json_decref(val);
+	return rc;
 }
 
 static int

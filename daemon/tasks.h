@@ -62,6 +62,8 @@ struct evnote {
 
 /* Append an event (taking EV) to the global sequence; records it in N. */
 int events_append(struct store_txn *t, struct evnote *n, json_t *ev);
+/* An event as stored under KEY (the be64 seq) as events.watch sends it: a new reference, or NULL. */
+json_t *event_load(const void *key, size_t klen, json_t *rec);
 /* After a commit: tell the loop (any thread; no-op before the server runs); count the tally. */
 void events_publish(struct daemon *d, const struct evnote *n);
 /* The last sequence number in the store (0 when none). */
@@ -83,6 +85,14 @@ int task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum
 /* Change a task's status (and reason) in a write transaction. */
 int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 		    const char *reason);
+/*
+ * The task record as stored (doc/formats: a brief form, "v": 2) and back:
+ * task_record_pack gives the stored form of TASK; task_record_load gives
+ * the whole record of REC stored under KEY (tenant \0 id), a new
+ * reference (REC itself when it was stored whole, before), or NULL.
+ */
+json_t *task_record_pack(const json_t *task);
+json_t *task_record_load(const void *key, size_t klen, json_t *rec);
 /* Fetch a task by tenant and id. */
 int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
