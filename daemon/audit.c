@@ -46,11 +46,10 @@ entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
 /*
  * An entry as stored. The chain and seq are in its key, prevHash is the
  * previous entry's hash, the tenant is mostly the chain's, and "type" is
- * always "entry": the stored form ("v": 2) leaves them out and names the
- * rest briefly; audit_record_load puts them back. Checkpoints, and entries
- * written before, are stored whole (no "v").
+ * always "entry": the stored form leaves them out and names the rest
+ * briefly (its hash is "h"); audit_record_load puts them back. Checkpoints,
+ * and entries written before, are stored whole (their hash is "hash").
  */
-#define AUDIT_RECORD_V 2
 
 static const struct {
 	const char *name, *brief;
@@ -60,12 +59,59 @@ static const struct {
 };
 #define ENTRY_NBRIEFS (sizeof(entry_briefs) / sizeof(entry_briefs[0]))
 
+#define VALUE_DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/*
+ * The value, a JSON text, stored as the JSON it holds ("vj", no escaped
+ * quotes) when dumping that gives the text back exactly; else as it is.
+ */
+static void
+value_pack(json_t *rec, json_t *v)
+{
+	const char *text = json_string_value(v);
+	json_t *j = text != NULL ? json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)
+				 : NULL;
+	char *back = j != NULL ? json_dumps(j, VALUE_DUMP_FLAGS) : NULL;
+
+	if (back != NULL && strcmp(back, text) == 0) {
+		json_object_set_new(rec, "vj", j);
+	} else {
+		json_decref(j);
+		json_object_set(rec, "vl", v != NULL ? v : json_null());
+	}
+	free(back);
+}
+
+/* The hash (hex) of a stored entry: "h" in base64url, or "hash" in hex (written before). */
+static int
+rec_hash(const json_t *rec, char out[65])
+{
+	const char *h = json_string_value(json_object_get(rec, "h"));
+	uint8_t raw[33];
+
+	if (h != NULL) {
+		if (base64_decode(h, strlen(h), raw, sizeof(raw), true) != 32) {
+			return SIGNET_EINTERNAL;
+		}
+		hex_encode(raw, 32, out);
+		return 0;
+	}
+	h = json_string_value(json_object_get(rec, "hash"));
+	if (h == NULL || strlen(h) != 64) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(out, h, 65);
+	return 0;
+}
+
 static json_t *
 entry_pack(const char *chain, const json_t *entry)
 {
-	json_t *rec = json_pack("{s:i}", "v", AUDIT_RECORD_V);
+	json_t *rec = json_object();
+	uint8_t raw[32];
+	char b64[48];
 
-	for (size_t i = 0; rec != NULL && i < ENTRY_NBRIEFS; i++) {
+	for (size_t i = 0; rec != NULL && i < ENTRY_NBRIEFS - 2; i++) {
 		json_t *v = json_object_get(entry, entry_briefs[i].name);
 		if (strcmp(entry_briefs[i].name, "tenant") == 0 && json_is_string(v) &&
 		    strcmp(json_string_value(v), chain) == 0) {
@@ -73,6 +119,16 @@ entry_pack(const char *chain, const json_t *entry)
 		}
 		json_object_set(rec, entry_briefs[i].brief, v != NULL ? v : json_null());
 	}
+	if (rec == NULL) {
+		return NULL;
+	}
+	value_pack(rec, json_object_get(entry, "value"));
+	if (!hex_decode(json_string_value(json_object_get(entry, "hash")) ?: "", raw, 32)) {
+		json_decref(rec);
+		return NULL;
+	}
+	base64_encode(raw, 32, b64, true);
+	json_object_set_new(rec, "h", json_string(b64));
 	return rec;
 }
 
@@ -83,7 +139,6 @@ stored_hash(struct store_txn *t, const char *chain, uint64_t seq, char out[65])
 	uint8_t key[160];
 	size_t klen;
 	json_t *e = NULL;
-	const char *h;
 	int rc;
 
 	if (seq == 0) {
@@ -96,11 +151,7 @@ stored_hash(struct store_txn *t, const char *chain, uint64_t seq, char out[65])
 	if ((rc = store_get_json(t, STORE_DB_AUDIT, key, klen, &e)) != 0) {
 		return rc;
 	}
-	h = json_string_value(json_object_get(e, "h")) ?: json_string_value(json_object_get(e, "hash"));
-	rc = h != NULL && strlen(h) == 64 ? 0 : SIGNET_EINTERNAL;
-	if (rc == 0) {
-		memcpy(out, h, 65);
-	}
+	rc = rec_hash(e, out);
 	json_decref(e);
 	return rc;
 }
@@ -112,11 +163,11 @@ audit_record_load(struct store_txn *t, const void *key, size_t klen, json_t *rec
 	const uint8_t *k = key;
 	const uint8_t *nul = memchr(k, '\0', klen);
 	uint64_t seq = 0;
-	char chain[AUDIT_CHAIN_MAX + 1], prev[65];
+	char chain[AUDIT_CHAIN_MAX + 1], prev[65], hash[65];
 	const char *h;
-	json_t *e;
+	json_t *e, *vj;
 
-	if (json_integer_value(json_object_get(rec, "v")) != AUDIT_RECORD_V) {
+	if (json_object_get(rec, "h") == NULL) {
 		/* Whole: a checkpoint, or an entry written before. */
 		h = json_string_value(json_object_get(rec, "hash"));
 		if (cur != NULL && h != NULL && strlen(h) == 64 &&
@@ -149,20 +200,26 @@ audit_record_load(struct store_txn *t, const void *key, size_t klen, json_t *rec
 		/* json_string(chain) above was a new reference taken by O: drop ours. */
 		json_decref(json_object_get(e, "tenant"));
 	}
-	for (size_t i = 2; i < ENTRY_NBRIEFS - 1; i++) {
+	for (size_t i = 2; i < ENTRY_NBRIEFS - 2; i++) {
 		json_t *v = json_object_get(rec, entry_briefs[i].brief);
 		json_object_set(e, entry_briefs[i].name, v != NULL ? v : json_null());
 	}
-	json_object_set_new(e, "prevHash", json_string(prev));
-	json_object_set(e, "hash", json_object_get(rec, "h"));
-	h = json_string_value(json_object_get(rec, "h"));
-	if (h == NULL || strlen(h) != 64) {
+	if ((vj = json_object_get(rec, "vj")) != NULL) {
+		char *text = json_dumps(vj, VALUE_DUMP_FLAGS);
+		json_object_set_new(e, "value", text != NULL ? json_string(text) : NULL);
+		free(text);
+	} else {
+		json_object_set(e, "value", json_object_get(rec, "vl") ?: json_null());
+	}
+	if (rec_hash(rec, hash) != 0 || json_object_get(e, "value") == NULL) {
 		json_decref(e);
 		return NULL;
 	}
+	json_object_set_new(e, "prevHash", json_string(prev));
+	json_object_set_new(e, "hash", json_string(hash));
 	if (cur != NULL) {
 		cur->seq = seq;
-		memcpy(cur->hash, h, 65);
+		memcpy(cur->hash, hash, 65);
 	}
 	return e;
 }

@@ -74,7 +74,7 @@ unsigned long audit_checkpoints_made(struct daemon *d);
 int audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain);
 
 /*
- * A record of the audit db as read (entries are stored briefly, "v": 2):
+ * A record of the audit db as read (entries are stored briefly):
  * the whole entry or checkpoint REC under KEY stands for, a new reference,
  * or NULL when it is damaged. CUR (may be NULL) remembers the last entry
  * loaded, whose hash is the next one's prevHash; zero it before a walk.

@@ -1941,6 +1941,7 @@ struct watch_fetch {
 	uint64_t next;
 	size_t bytes;
 	bool more;
+	uint64_t oldest; /* the oldest event kept, when the ones the watch asks for were pruned */
 };
 
 static int
@@ -2000,6 +2001,15 @@ watch_txn(struct store_txn *t, void *arg)
 		x->next = events_last_seq(t) + 1;
 		return 0;
 	}
+	/*
+	 * Events past [tasks] events_keep are pruned: a watch that asks for one
+	 * of them would miss it. The sequence has no holes, so an oldest
+	 * event past NEXT means NEXT is gone.
+	 */
+	x->oldest = events_first_seq(t);
+	if (x->next > 0 && x->oldest > x->next) {
+		return SIGNET_EEXPIRED;
+	}
 	/* The cursor form of a page: start after the record before NEXT. */
 	if (x->next > 0) {
 		uint64_t prev = x->next - 1;
@@ -2036,6 +2046,17 @@ op_events_watch(struct request *r)
 	}
 	if ((rc = store_read(r->d->store, watch_txn, &x)) != 0) {
 		json_decref(x.events);
+		if (rc == SIGNET_EEXPIRED) {
+			/* A parked watch overtaken by the pruning ends as a revoked one does. */
+			r->mode = REQ_ONCE;
+			return req_fail(r, rc,
+					"the events after seq %llu were pruned ([tasks] events_keep "
+					"%ld): the oldest kept is %llu; watch again with since %llu, "
+					"and read the audit log for what happened before",
+					(unsigned long long)x.next - 1, r->d->cfg->events_keep,
+					(unsigned long long)x.oldest,
+					(unsigned long long)x.oldest - 1);
+		}
 		return rc;
 	}
 	if (x.from_now) {

@@ -994,6 +994,39 @@ store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t 
 }
 
 size_t
+store_del_first(struct store_txn *t, enum store_db db, size_t max)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	if (t->err != 0) {
+		return 0;
+	}
+	if (!t->write) {
+		store_txn_fail(t, SIGNET_EINTERNAL);
+		return 0;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		store_txn_fail_mdb(t, rc, "opening a cursor");
+		return 0;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < max;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+			break;
+		}
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		store_txn_fail_mdb(t, rc, "deleting");
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
+size_t
 store_count(struct store_txn *t, enum store_db db)
 {
 	MDB_stat s;

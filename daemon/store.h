@@ -155,6 +155,8 @@ int store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *kle
 int store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 		     void *out_key, size_t *out_klen, json_t **out);
 
+/* Delete the first records of DB, at most MAX of them (sticky error); how many went. */
+size_t store_del_first(struct store_txn *t, enum store_db db, size_t max);
 /* Number of records in DB. */
 size_t store_count(struct store_txn *t, enum store_db db);
 

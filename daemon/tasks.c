@@ -174,9 +174,9 @@ events_last_seq(struct store_txn *t)
 }
 
 /*
- * An event as stored: "v": 2, its members briefly named, without seq (its
- * key); event_load gives it back as events.watch sends it, seq before time.
- * An event without "v" (written before) is read as it is.
+ * An event as stored: its members briefly named ("y" for "type"), without
+ * seq (its key); event_load gives it back as events.watch sends it, seq
+ * before time. An event with "type" (written before) is read as it is.
  */
 static const struct {
 	const char *name, *brief;
@@ -206,14 +206,14 @@ event_load(const void *key, size_t klen, json_t *rec)
 	json_t *ev, *v;
 	const char *name;
 
-	if (json_integer_value(json_object_get(rec, "v")) != 2) {
+	if (json_object_get(rec, "y") == NULL) {
 		return json_incref(rec);
 	}
 	if (klen != 8 || (ev = json_object()) == NULL) {
 		return NULL;
 	}
 	json_object_foreach(rec, name, v) {
-		if (strcmp(name, "v") != 0 && strcmp(name, "tm") != 0) {
+		if (strcmp(name, "tm") != 0) {
 			json_object_set(ev, event_name(name, false), v);
 		}
 	}
@@ -235,7 +235,7 @@ events_append(struct store_txn *t, struct evnote *n, json_t *ev)
 	}
 	seq = (n->last != 0 ? n->last : events_last_seq(t)) + 1;
 	json_object_set_new(ev, "time", json_integer(time_now()));
-	if ((rec = json_pack("{s:i}", "v", 2)) == NULL) {
+	if ((rec = json_object()) == NULL) {
 		json_decref(ev);
 		return SIGNET_EINTERNAL;
 	}
@@ -251,6 +251,39 @@ events_append(struct store_txn *t, struct evnote *n, json_t *ev)
 		n->last = seq;
 	}
 	return t->err;
+}
+
+size_t
+events_prune(struct store_txn *t, uint64_t keep, size_t max, bool *more)
+{
+	size_t n = store_count(t, STORE_DB_EVENTS), drop;
+
+	*more = false;
+	if (keep == 0 || n <= keep) {
+		return 0;
+	}
+	drop = n - keep;
+	if (drop > max) {
+		drop = max;
+		*more = true;
+	}
+	return store_del_first(t, STORE_DB_EVENTS, drop);
+}
+
+uint64_t
+events_first_seq(struct store_txn *t)
+{
+	uint8_t zero[8] = {0}, k[8];
+	size_t klen = sizeof(k);
+	json_t *v = NULL;
+
+	if (store_first_from(t, STORE_DB_EVENTS, zero, sizeof(zero), k, &klen, &v) != 0 ||
+	    klen != 8) {
+		json_decref(v);
+		return 0;
+	}
+	json_decref(v);
+	return get_be64(k);
 }
 
 void
@@ -277,11 +310,11 @@ note_final(struct evnote *n, const char *id)
  * of it is known without storing it: the id and tenant are in the key,
  * most members of a task that ran at once hold their defaults, the digest
  * to sign is the input's, and the times are those of its creation. The
- * stored form ("v": 2) leaves all that out and names members briefly;
- * task_record_load puts it back, the members in the order task_new gives
- * them. A record without "v" (written before) is read as it is.
+ * stored form leaves all that out and names members briefly ("t" for
+ * "type"); task_record_load puts it back, the members in the order
+ * task_new gives them. A record with "type" (written before, whole) is
+ * read as it is.
  */
-#define TASK_RECORD_V 2
 
 /*
  * A member of the record: its short name as stored, the JSON text of the
@@ -391,7 +424,7 @@ json_t *
 task_record_pack(const json_t *task)
 {
 	json_int_t created = json_integer_value(json_object_get(task, "createdAt"));
-	json_t *rec = json_pack("{s:i}", "v", TASK_RECORD_V), *v;
+	json_t *rec = json_object(), *v;
 	const char *name;
 
 	if (rec == NULL) {
@@ -463,7 +496,7 @@ task_record_load(const void *key, size_t klen, json_t *rec)
 	json_t *task, *v;
 	const char *name;
 
-	if (json_integer_value(json_object_get(rec, "v")) != TASK_RECORD_V) {
+	if (json_object_get(rec, "t") == NULL) {
 		return json_incref(rec);
 	}
 	/* The key: tenant \0 id. */
@@ -489,7 +522,7 @@ task_record_load(const void *key, size_t klen, json_t *rec)
 	}
 	json_object_foreach(rec, name, v) {
 		const struct task_member *m = member_by(name, true);
-		if (strcmp(name, "v") == 0 || (m != NULL && m->leading)) {
+		if (m != NULL && m->leading) {
 			continue;
 		}
 		if (m == NULL) {

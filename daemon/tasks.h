@@ -66,6 +66,14 @@ int events_append(struct store_txn *t, struct evnote *n, json_t *ev);
 json_t *event_load(const void *key, size_t klen, json_t *rec);
 /* After a commit: tell the loop (any thread; no-op before the server runs); count the tally. */
 void events_publish(struct daemon *d, const struct evnote *n);
+/*
+ * Delete the oldest events past the newest KEEP ([tasks] events_keep), at
+ * most MAX in this write transaction; how many went. MORE: others remain.
+ * The newest event always stays: its seq goes on from there.
+ */
+size_t events_prune(struct store_txn *t, uint64_t keep, size_t max, bool *more);
+/* The oldest sequence number in the store (0 when none): a watch may resume from it - 1. */
+uint64_t events_first_seq(struct store_txn *t);
 /* The last sequence number in the store (0 when none). */
 uint64_t events_last_seq(struct store_txn *t);
 
@@ -86,7 +94,7 @@ int task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum
 int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 		    const char *reason);
 /*
- * The task record as stored (doc/formats: a brief form, "v": 2) and back:
+ * The task record as stored (a brief form, doc/formats.md) and back:
  * task_record_pack gives the stored form of TASK; task_record_load gives
  * the whole record of REC stored under KEY (tenant \0 id), a new
  * reference (REC itself when it was stored whole, before), or NULL.
