@@ -43,17 +43,210 @@ entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
 	return cl + 9;
 }
 
+/*
+ * An entry as stored. The chain and seq are in its key, prevHash is the
+ * previous entry's hash, the tenant is mostly the chain's, and "type" is
+ * always "entry": the stored form leaves them out and names the rest
+ * briefly (its hash is "h"); audit_record_load puts them back. Checkpoints,
+ * and entries written before, are stored whole (their hash is "hash").
+ */
+
+static const struct {
+	const char *name, *brief;
+} entry_briefs[] = {
+    {"time", "tm"},     {"tenant", "tn"},  {"actor", "a"}, {"peerUid", "u"}, {"verb", "vb"},
+    {"resource", "rs"}, {"message", "m"}, {"value", "vl"}, {"hash", "h"},
+};
+#define ENTRY_NBRIEFS (sizeof(entry_briefs) / sizeof(entry_briefs[0]))
+
+#define VALUE_DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/*
+ * The value, a JSON text, stored as the JSON it holds ("vj", no escaped
+ * quotes) when dumping that gives the text back exactly; else as it is.
+ */
+static void
+value_pack(json_t *rec, json_t *v)
+{
+	const char *text = json_string_value(v);
+	json_t *j = text != NULL ? json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)
+				 : NULL;
+	char *back = j != NULL ? json_dumps(j, VALUE_DUMP_FLAGS) : NULL;
+
+	if (back != NULL && strcmp(back, text) == 0) {
+		json_object_set_new(rec, "vj", j);
+	} else {
+		json_decref(j);
+		json_object_set(rec, "vl", v != NULL ? v : json_null());
+	}
+	free(back);
+}
+
+/* The hash (hex) of a stored entry: "h" in base64url, or "hash" in hex (written before). */
+static int
+rec_hash(const json_t *rec, char out[65])
+{
+	const char *h = json_string_value(json_object_get(rec, "h"));
+	uint8_t raw[33];
+
+	if (h != NULL) {
+		if (base64_decode(h, strlen(h), raw, sizeof(raw), true) != 32) {
+			return SIGNET_EINTERNAL;
+		}
+		hex_encode(raw, 32, out);
+		return 0;
+	}
+	h = json_string_value(json_object_get(rec, "hash"));
+	if (h == NULL || strlen(h) != 64) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(out, h, 65);
+	return 0;
+}
+
+static json_t *
+entry_pack(const char *chain, const json_t *entry)
+{
+	json_t *rec = json_object();
+	uint8_t raw[32];
+	char b64[48];
+
+	for (size_t i = 0; rec != NULL && i < ENTRY_NBRIEFS - 2; i++) {
+		json_t *v = json_object_get(entry, entry_briefs[i].name);
+		if (strcmp(entry_briefs[i].name, "tenant") == 0 && json_is_string(v) &&
+		    strcmp(json_string_value(v), chain) == 0) {
+			continue;
+		}
+		json_object_set(rec, entry_briefs[i].brief, v != NULL ? v : json_null());
+	}
+	if (rec == NULL) {
+		return NULL;
+	}
+	value_pack(rec, json_object_get(entry, "value"));
+	if (!hex_decode(json_string_value(json_object_get(entry, "hash")) ?: "", raw, 32)) {
+		json_decref(rec);
+		return NULL;
+	}
+	base64_encode(raw, 32, b64, true);
+	json_object_set_new(rec, "h", json_string(b64));
+	return rec;
+}
+
+/* The hash of entry SEQ of CHAIN as stored (zeros for 0); 0 or an error. */
+static int
+stored_hash(struct store_txn *t, const char *chain, uint64_t seq, char out[65])
+{
+	uint8_t key[160];
+	size_t klen;
+	json_t *e = NULL;
+	int rc;
+
+	if (seq == 0) {
+		memcpy(out, ZERO_HASH, 65);
+		return 0;
+	}
+	if ((klen = entry_key(key, sizeof(key), chain, seq)) == 0) {
+		return SIGNET_EINTERNAL;
+	}
+	if ((rc = store_get_json(t, STORE_DB_AUDIT, key, klen, &e)) != 0) {
+		return rc;
+	}
+	rc = rec_hash(e, out);
+	json_decref(e);
+	return rc;
+}
+
+json_t *
+audit_record_load(struct store_txn *t, const void *key, size_t klen, json_t *rec,
+		  struct audit_cursor *cur)
+{
+	const uint8_t *k = key;
+	const uint8_t *nul = memchr(k, '\0', klen);
+	uint64_t seq = 0;
+	char chain[AUDIT_CHAIN_MAX + 1], prev[65], hash[65];
+	const char *h;
+	json_t *e, *vj;
+
+	if (json_object_get(rec, "h") == NULL) {
+		/* Whole: a checkpoint, or an entry written before. */
+		h = json_string_value(json_object_get(rec, "hash"));
+		if (cur != NULL && h != NULL && strlen(h) == 64 &&
+		    strcmp(json_string_value(json_object_get(rec, "type")) ?: "", "entry") == 0) {
+			cur->seq = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+			memcpy(cur->hash, h, 65);
+		}
+		return json_incref(rec);
+	}
+	if (nul == NULL || (size_t)(nul - k) > AUDIT_CHAIN_MAX || klen != (size_t)(nul - k) + 9) {
+		return NULL;
+	}
+	memcpy(chain, k, (size_t)(nul - k));
+	chain[nul - k] = '\0';
+	for (int i = 0; i < 8; i++) {
+		seq = seq << 8 | nul[1 + i];
+	}
+	if (cur != NULL && cur->seq + 1 == seq && cur->seq != 0) {
+		memcpy(prev, cur->hash, 65);
+	} else if (stored_hash(t, chain, seq - 1, prev) != 0) {
+		return NULL;
+	}
+	e = json_pack("{s:s, s:s, s:I, s:O, s:O}", "type", "entry", "chain", chain, "seq",
+		      (json_int_t)seq, "time", json_object_get(rec, "tm"), "tenant",
+		      json_object_get(rec, "tn") ?: json_string(chain));
+	if (e == NULL) {
+		return NULL;
+	}
+	if (json_object_get(rec, "tn") == NULL) {
+		/* json_string(chain) above was a new reference taken by O: drop ours. */
+		json_decref(json_object_get(e, "tenant"));
+	}
+	for (size_t i = 2; i < ENTRY_NBRIEFS - 2; i++) {
+		json_t *v = json_object_get(rec, entry_briefs[i].brief);
+		json_object_set(e, entry_briefs[i].name, v != NULL ? v : json_null());
+	}
+	if ((vj = json_object_get(rec, "vj")) != NULL) {
+		char *text = json_dumps(vj, VALUE_DUMP_FLAGS);
+		json_object_set_new(e, "value", text != NULL ? json_string(text) : NULL);
+		free(text);
+	} else {
+		json_object_set(e, "value", json_object_get(rec, "vl") ?: json_null());
+	}
+	if (rec_hash(rec, hash) != 0 || json_object_get(e, "value") == NULL) {
+		json_decref(e);
+		return NULL;
+	}
+	json_object_set_new(e, "prevHash", json_string(prev));
+	json_object_set_new(e, "hash", json_string(hash));
+	if (cur != NULL) {
+		cur->seq = seq;
+		memcpy(cur->hash, hash, 65);
+	}
+	return e;
+}
+
 int
 audit_entry_get(struct store_txn *t, const char *chain, uint64_t seq, json_t **out)
 {
 	uint8_t key[160];
 	size_t klen = entry_key(key, sizeof(key), chain, seq);
 
+	json_t *rec = NULL;
+	int rc;
+
 	*out = NULL;
 	if (klen == 0) {
 		return SIGNET_ENOTFOUND;
 	}
-	return store_get_json(t, STORE_DB_AUDIT, key, klen, out);
+	if ((rc = store_get_json(t, STORE_DB_AUDIT, key, klen, &rec)) != 0) {
+		return rc;
+	}
+	*out = audit_record_load(t, key, klen, rec, NULL);
+	json_decref(rec);
+	if (*out == NULL) {
+		log_err("audit: entry %llu of chain %s is damaged", (unsigned long long)seq, chain);
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
 }
 
 void
@@ -132,7 +325,16 @@ audit_append(struct store_txn *t, const char *chain, const struct audit_actor *a
 	audit_entry_hash(prev, entry, h);
 	hex_encode(h, 32, hex);
 	json_object_set_new(entry, "hash", json_string(hex));
-	store_put_json(t, STORE_DB_AUDIT, key, klen, entry, true);
+	{
+		json_t *rec = entry_pack(chain, entry);
+		if (rec == NULL) {
+			json_decref(entry);
+			json_decref(head);
+			return SIGNET_EINTERNAL;
+		}
+		store_put_json(t, STORE_DB_AUDIT, key, klen, rec, true);
+		json_decref(rec);
+	}
 	json_object_set_new(head, "seq", json_integer((json_int_t)seq));
 	json_object_set_new(head, "hash", json_string(hex));
 	json_object_set_new(head, "lastAppend", json_integer(time_now()));

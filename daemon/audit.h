@@ -73,5 +73,17 @@ unsigned long audit_checkpoints_made(struct daemon *d);
 /* Sign a fresh checkpoint of CHAIN now (export); 0 or an error. */
 int audit_checkpoint_chain(struct daemon *d, struct hsm_session *hs, const char *chain);
 
+/*
+ * A record of the audit db as read (entries are stored briefly):
+ * the whole entry or checkpoint REC under KEY stands for, a new reference,
+ * or NULL when it is damaged. CUR (may be NULL) remembers the last entry
+ * loaded, whose hash is the next one's prevHash; zero it before a walk.
+ */
+struct audit_cursor {
+	uint64_t seq;
+	char hash[65];
+};
+json_t *audit_record_load(struct store_txn *t, const void *key, size_t klen, json_t *rec,
+			  struct audit_cursor *cur);
 /* The entry SEQ of CHAIN: 0 and *OUT (caller decrefs), or SIGNET_ENOTFOUND. */
 int audit_entry_get(struct store_txn *t, const char *chain, uint64_t seq, json_t **out);

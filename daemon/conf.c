@@ -64,6 +64,7 @@ static const struct cfg_key cfg_keys[] = {
     {"tasks", "queue_max", CFG_LONG, OFF(task_queue_max), 1, 1000000, 4096, NULL},
     {"tasks", "result_ttl", CFG_LONG, OFF(result_ttl), 1, 31536000, 86400, NULL},
     {"tasks", "capability_grace", CFG_LONG, OFF(capability_grace), 0, 86400, 60, NULL},
+    {"tasks", "events_keep", CFG_LONG, OFF(events_keep), 1, 1000000000, 1000000, NULL},
     {"tasks", "approval_ttl", CFG_LONG, OFF(approval_ttl), 1, 31536000, 259200, NULL},
     {"tasks", "max_input_mb", CFG_LONG, OFF(max_input_mb), 1, 4095, 4095, NULL},
     {"tasks", "copy_inputs", CFG_LONG, OFF(copy_inputs), 0, 1, 0, NULL},

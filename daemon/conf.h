@@ -37,6 +37,7 @@ struct config {
 	long capability_grace; /* [tasks] capability_grace, seconds a task's capability outlives it
 				*/
 	long approval_ttl;     /* [tasks] approval_ttl, seconds a task may wait for approval */
+	long events_keep;      /* [tasks] events_keep: the newest events kept, the resume window */
 	long max_input_mb;     /* [tasks] max_input_mb: largest input file, MiB */
 	long copy_inputs;      /* [tasks] copy_inputs: spool every input, even without approval */
 	long ingest_workers;   /* [tasks] ingest_workers: threads that read large inputs */

@@ -1034,6 +1034,8 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
  * short (each row is at most a task record, an event and an audit entry).
  */
 #define SWEEP_BATCH 256
+/* Events pruned past [tasks] events_keep in one sweep's write: deletions alone, cheap ones. */
+#define EVENTS_PRUNE_BATCH 2048
 
 struct due {
 	uint8_t key[128];
@@ -1048,7 +1050,8 @@ struct sweep_batch {
 	int64_t now;
 	struct due due[SWEEP_BATCH];
 	size_t n;
-	bool more; /* more timers were due than one batch takes */
+	bool more; /* more timers were due than one batch takes, or more events to prune */
+	size_t pruned;
 	struct evnote note;
 };
 
@@ -1156,6 +1159,13 @@ sweep_batch_txn(struct store_txn *t, void *arg)
 	for (size_t i = 0; i < x->n && t->err == 0; i++) {
 		sweep_row(t, x, &x->due[i]);
 	}
+	/* Events past the resume window, oldest first; the audit log keeps the history. */
+	if (t->err == 0) {
+		bool more_events;
+		x->pruned = events_prune(t, (uint64_t)x->d->cfg->events_keep, EVENTS_PRUNE_BATCH,
+					 &more_events);
+		x->more = x->more || more_events;
+	}
 	return t->err;
 }
 
@@ -1192,9 +1202,9 @@ sweep(struct engine *e)
 			log_info("task %s: result expired and removed", u->id);
 		}
 	}
-	if (x->n > 0) {
-		log_debug("sweep: %zu due timer(s) in one write%s", x->n,
-			  x->more ? ", more due" : "");
+	if (x->n > 0 || x->pruned > 0) {
+		log_debug("sweep: %zu due timer(s) and %zu old event(s) in one write%s", x->n,
+			  x->pruned, x->more ? ", more due" : "");
 	}
 	more = x->more;
 	free(x);

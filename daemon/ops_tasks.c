@@ -1873,7 +1873,12 @@ task_list_cb(const MDB_val *key, json_t *val, void *arg)
 	int rc;
 
 	if (!x->by_status) {
-		return task_list_item(x, val);
+		if ((task = task_record_load(key->mv_data, key->mv_size, val)) == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		rc = task_list_item(x, task);
+		json_decref(task);
+		return rc;
 	}
 	/* An index key "tenant \0 status \0 id": the id is its last TASK_ID_LEN bytes. */
 	if (key->mv_size < TASK_ID_LEN) {
@@ -2124,12 +2129,12 @@ struct watch_fetch {
 	uint64_t next;
 	size_t bytes;
 	bool more;
+	uint64_t oldest; /* the oldest event kept, when the ones the watch asks for were pruned */
 };
 
 static int
-watch_cb(const MDB_val *key, json_t *val, void *arg)
+watch_event(struct watch_fetch *x, json_t *val)
 {
-	struct watch_fetch *x = arg;
 	struct policy_subject *s = &x->r->subject;
 	const char *tenant = json_string_value(json_object_get(val, "tenant"));
 	const char *req = json_string_value(json_object_get(val, "requester"));
@@ -2160,6 +2165,20 @@ watch_cb(const MDB_val *key, json_t *val, void *arg)
 }
 
 static int
+watch_cb(const MDB_val *key, json_t *rec, void *arg)
+{
+	json_t *val = event_load(key->mv_data, key->mv_size, rec);
+	int rc;
+
+	if (val == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = watch_event(arg, val);
+	json_decref(val);
+	return rc;
+}
+
+static int
 watch_txn(struct store_txn *t, void *arg)
 {
 	struct watch_fetch *x = arg;
@@ -2169,6 +2188,15 @@ watch_txn(struct store_txn *t, void *arg)
 	if (x->from_now) {
 		x->next = events_last_seq(t) + 1;
 		return 0;
+	}
+	/*
+	 * Events past [tasks] events_keep are pruned: a watch that asks for one
+	 * of them would miss it. The sequence has no holes, so an oldest
+	 * event past NEXT means NEXT is gone.
+	 */
+	x->oldest = events_first_seq(t);
+	if (x->next > 0 && x->oldest > x->next) {
+		return SIGNET_EEXPIRED;
 	}
 	/* The cursor form of a page: start after the record before NEXT. */
 	if (x->next > 0) {
@@ -2206,6 +2234,17 @@ op_events_watch(struct request *r)
 	}
 	if ((rc = store_read(r->d->store, watch_txn, &x)) != 0) {
 		json_decref(x.events);
+		if (rc == SIGNET_EEXPIRED) {
+			/* A parked watch overtaken by the pruning ends as a revoked one does. */
+			r->mode = REQ_ONCE;
+			return req_fail(r, rc,
+					"the events after seq %llu were pruned ([tasks] events_keep "
+					"%ld): the oldest kept is %llu; watch again with since %llu, "
+					"and read the audit log for what happened before",
+					(unsigned long long)x.next - 1, r->d->cfg->events_keep,
+					(unsigned long long)x.oldest,
+					(unsigned long long)x.oldest - 1);
+		}
 		return rc;
 	}
 	if (x.from_now) {

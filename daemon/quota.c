@@ -144,17 +144,18 @@ quota_task_update(struct store_txn *t, const json_t *task, uint64_t before)
 
 /* An older store: sum every task's charge once, in one transaction with the mark. */
 static int
-recount_cb(const MDB_val *key, json_t *task, void *arg)
+recount_cb(const MDB_val *key, json_t *rec, void *arg)
 {
 	struct store_txn *t = arg;
+	json_t *task = task_record_load(key->mv_data, key->mv_size, rec);
 	const char *tenant = json_string_value(json_object_get(task, "tenant"));
 	const char *requester = json_string_value(json_object_get(task, "requester"));
 	uint64_t c = quota_task_charge(task);
 
-	(void)key;
 	if (c > 0 && tenant != NULL && requester != NULL) {
 		use_change(t, tenant, requester, c, 0);
 	}
+	json_decref(task);
 	return t->err;
 }
 

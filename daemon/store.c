@@ -715,7 +715,7 @@ parse_record(const MDB_val *v)
 	if (v->mv_size > STORE_VALUE_MAX) {
 		return NULL;
 	}
-	return json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES, &jerr);
+	return json_loadb(v->mv_data, v->mv_size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 }
 
 int
@@ -748,9 +748,9 @@ store_exists(struct store_txn *t, enum store_db db, const void *key, size_t klen
 	return t->err == 0 && mdb_get(t->txn, t->st->dbi[db], &k, &v) == 0;
 }
 
-void
-store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
-	       const json_t *val, bool nooverwrite)
+static void
+store_put_flags(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		const json_t *val, unsigned flags)
 {
 	char *s;
 	MDB_val k = {klen, (void *)key}, v;
@@ -763,7 +763,7 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 		store_txn_fail(t, SIGNET_EINTERNAL);
 		return;
 	}
-	s = json_dumps(val, JSON_COMPACT);
+	s = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s == NULL || strlen(s) > STORE_VALUE_MAX) {
 		free(s);
 		store_txn_fail(t, s == NULL ? SIGNET_EINTERNAL : SIGNET_EINVAL);
@@ -771,11 +771,26 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 	}
 	v.mv_data = s;
 	v.mv_size = strlen(s);
-	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, nooverwrite ? MDB_NOOVERWRITE : 0);
+	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
 	free(s);
 	if (rc != 0) {
 		store_txn_fail_mdb(t, rc, "writing");
 	}
+}
+
+void
+store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+	       const json_t *val, bool nooverwrite)
+{
+	store_put_flags(t, db, key, klen, val, nooverwrite ? MDB_NOOVERWRITE : 0);
+}
+
+/* MDB_APPEND splits a full page at the new key, so appended records fill their pages. */
+void
+store_append_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		  const json_t *val)
+{
+	store_put_flags(t, db, key, klen, val, MDB_APPEND);
 }
 
 void
@@ -976,6 +991,39 @@ store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t 
 	}
 	mdb_cursor_close(c);
 	return r;
+}
+
+size_t
+store_del_first(struct store_txn *t, enum store_db db, size_t max)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	if (t->err != 0) {
+		return 0;
+	}
+	if (!t->write) {
+		store_txn_fail(t, SIGNET_EINTERNAL);
+		return 0;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+		store_txn_fail_mdb(t, rc, "opening a cursor");
+		return 0;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < max;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+			break;
+		}
+		n++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		store_txn_fail_mdb(t, rc, "deleting");
+	}
+	mdb_cursor_close(c);
+	return n;
 }
 
 size_t

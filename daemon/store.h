@@ -111,6 +111,9 @@ bool store_exists(struct store_txn *t, enum store_db db, const void *key, size_t
 /* Store a JSON record (sticky error). NOOVERWRITE fails with SIGNET_ECONFLICT if present. */
 void store_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 		    const json_t *val, bool nooverwrite);
+/* Store a JSON record whose key is past every key of DB (sticky error; SIGNET_ECONFLICT if not). */
+void store_append_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+		       const json_t *val);
 void store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen);
 
 /* Call FN for each record whose key starts with PREFIX, in key order; FN returns 0, or an error to
@@ -152,6 +155,8 @@ int store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *kle
 int store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 		     void *out_key, size_t *out_klen, json_t **out);
 
+/* Delete the first records of DB, at most MAX of them (sticky error); how many went. */
+size_t store_del_first(struct store_txn *t, enum store_db db, size_t max);
 /* Number of records in DB. */
 size_t store_count(struct store_txn *t, enum store_db db);
 

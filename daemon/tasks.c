@@ -173,25 +173,117 @@ events_last_seq(struct store_txn *t)
 	return get_be64(k);
 }
 
+/*
+ * An event as stored: its members briefly named ("y" for "type"), without
+ * seq (its key); event_load gives it back as events.watch sends it, seq
+ * before time. An event with "type" (written before) is read as it is.
+ */
+static const struct {
+	const char *name, *brief;
+} event_briefs[] = {
+    {"type", "y"},      {"tenant", "tn"},    {"task", "k"},
+    {"taskType", "kt"}, {"status", "st"},    {"requester", "rq"},
+    {"deviceConfigId", "dc"}, {"by", "b"},   {"decision", "de"},
+    {"approver", "ap"}, {"user", "us"},      {"lockedUntil", "lu"},
+    {"time", "tm"},
+};
+#define EVENT_NBRIEFS (sizeof(event_briefs) / sizeof(event_briefs[0]))
+
+static const char *
+event_name(const char *name, bool to_brief)
+{
+	for (size_t i = 0; i < EVENT_NBRIEFS; i++) {
+		if (strcmp(to_brief ? event_briefs[i].name : event_briefs[i].brief, name) == 0) {
+			return to_brief ? event_briefs[i].brief : event_briefs[i].name;
+		}
+	}
+	return name;
+}
+
+json_t *
+event_load(const void *key, size_t klen, json_t *rec)
+{
+	json_t *ev, *v;
+	const char *name;
+
+	if (json_object_get(rec, "y") == NULL) {
+		return json_incref(rec);
+	}
+	if (klen != 8 || (ev = json_object()) == NULL) {
+		return NULL;
+	}
+	json_object_foreach(rec, name, v) {
+		if (strcmp(name, "tm") != 0) {
+			json_object_set(ev, event_name(name, false), v);
+		}
+	}
+	json_object_set_new(ev, "seq", json_integer((json_int_t)get_be64(key)));
+	json_object_set(ev, "time", json_object_get(rec, "tm"));
+	return ev;
+}
+
 int
 events_append(struct store_txn *t, struct evnote *n, json_t *ev)
 {
 	uint8_t k[8];
 	uint64_t seq;
+	json_t *rec, *v;
+	const char *name;
 
 	if (ev == NULL) {
 		return SIGNET_EINTERNAL;
 	}
 	seq = (n->last != 0 ? n->last : events_last_seq(t)) + 1;
-	json_object_set_new(ev, "seq", json_integer((json_int_t)seq));
 	json_object_set_new(ev, "time", json_integer(time_now()));
+	if ((rec = json_object()) == NULL) {
+		json_decref(ev);
+		return SIGNET_EINTERNAL;
+	}
+	json_object_foreach(ev, name, v) {
+		json_object_set(rec, event_name(name, true), v);
+	}
 	be64(k, seq);
-	store_put_json(t, STORE_DB_EVENTS, k, sizeof(k), ev, true);
+	/* The sequence only grows: append, which fills the pages. */
+	store_append_json(t, STORE_DB_EVENTS, k, sizeof(k), rec);
+	json_decref(rec);
 	json_decref(ev);
 	if (t->err == 0) {
 		n->last = seq;
 	}
 	return t->err;
+}
+
+size_t
+events_prune(struct store_txn *t, uint64_t keep, size_t max, bool *more)
+{
+	size_t n = store_count(t, STORE_DB_EVENTS), drop;
+
+	*more = false;
+	if (keep == 0 || n <= keep) {
+		return 0;
+	}
+	drop = n - keep;
+	if (drop > max) {
+		drop = max;
+		*more = true;
+	}
+	return store_del_first(t, STORE_DB_EVENTS, drop);
+}
+
+uint64_t
+events_first_seq(struct store_txn *t)
+{
+	uint8_t zero[8] = {0}, k[8];
+	size_t klen = sizeof(k);
+	json_t *v = NULL;
+
+	if (store_first_from(t, STORE_DB_EVENTS, zero, sizeof(zero), k, &klen, &v) != 0 ||
+	    klen != 8) {
+		json_decref(v);
+		return 0;
+	}
+	json_decref(v);
+	return get_be64(k);
 }
 
 void
@@ -211,6 +303,277 @@ note_final(struct evnote *n, const char *id)
 	} else {
 		n->overflow = true;
 	}
+}
+
+/*
+ * The task record as stored. task.show returns the whole record, but much
+ * of it is known without storing it: the id and tenant are in the key,
+ * most members of a task that ran at once hold their defaults, the digest
+ * to sign is the input's, and the times are those of its creation. The
+ * stored form leaves all that out and names members briefly ("t" for
+ * "type"); task_record_load puts it back, the members in the order
+ * task_new gives them. A record with "type" (written before, whole) is
+ * read as it is.
+ */
+
+/*
+ * A member of the record: its short name as stored, the JSON text of the
+ * value it is left out for (NULL: always stored), and whether it is stored
+ * as seconds after createdAt.
+ */
+static const struct task_member {
+	const char *name, *brief, *def;
+	bool delta;
+	bool leading; /* one of the members every record starts with, in this order */
+} task_members[] = {
+    {"type", "t", NULL, false, true},
+    {"status", "st", NULL, false, true},
+    {"name", "n", "\"input\"", false, true},
+    {"requester", "rq", NULL, false, true},
+    {"deviceConfigId", "dc", NULL, false, true},
+    {"deviceConfigName", "dn", NULL, false, true},
+    {"inputs", "in", NULL, false, true},
+    {"approval", "ap", "{\"required\":false,\"quorum\":1,\"secondFactor\":\"TOTP\"}", false,
+     true},
+    {"approvals", "av", "[]", false, true},
+    {"decision", "de", "null", false, true},
+    {"result", "r", "null", false, true},
+    {"reason", "rs", "null", false, true},
+    {"parent", "pa", "null", false, true},
+    {"children", "ch", "[]", false, true},
+    {"createdAt", "c", NULL, false, true},
+    {"signing", "sg", NULL, false, false},
+    {"encryption", "en", NULL, false, false},
+    {"packaging", "pk", NULL, false, false},
+    {"updatedAt", "u", NULL, true, false},
+    {"startedAt", "s", NULL, true, false},
+    {"finishedAt", "f", NULL, true, false},
+};
+#define TASK_NMEMBERS (sizeof(task_members) / sizeof(task_members[0]))
+
+static json_t *
+member_default(const struct task_member *m)
+{
+	return m->def != NULL ? json_loads(m->def, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+static const struct task_member *
+member_by(const char *name, bool brief)
+{
+	for (size_t i = 0; i < TASK_NMEMBERS; i++) {
+		if (strcmp(brief ? task_members[i].brief : task_members[i].name, name) == 0) {
+			return &task_members[i];
+		}
+	}
+	return NULL;
+}
+
+/* What a signing task signs, when it is its one input's digest (sha384 for P-384). */
+static const json_t *
+input_digest(const json_t *task)
+{
+	const json_t *in = json_object_get(task, "inputs");
+	const json_t *x;
+
+	if (json_array_size(in) != 1) {
+		return NULL;
+	}
+	x = json_array_get(in, 0);
+	return json_object_get(x, "sha384") != NULL ? json_object_get(x, "sha384")
+						     : json_object_get(x, "sha256");
+}
+
+/* The stored form of a member that holds a derivable part: a copy without it, or NULL. */
+static json_t *
+member_pack(const json_t *task, const char *name, json_t *v)
+{
+	const char *tname = json_string_value(json_object_get(task, "name"));
+	const json_t *sg = json_object_get(task, "signing");
+	json_t *c;
+
+	if (strcmp(name, "signing") == 0 && json_is_string(json_object_get(v, "digest")) &&
+	    json_equal(json_object_get(v, "digest"), input_digest(task))) {
+		c = json_copy(v);
+		json_object_set_new(c, "digest", json_true());
+		return c;
+	}
+	if (strcmp(name, "result") == 0 && json_object_get(v, "signature") != NULL &&
+	    json_is_string(json_object_get(sg, "key")) &&
+	    json_equal(json_object_get(v, "keyLabel"), json_object_get(sg, "key"))) {
+		c = json_copy(v);
+		json_object_del(c, "keyLabel");
+		return c;
+	}
+	if (strcmp(name, "inputs") == 0 && tname != NULL) {
+		size_t i;
+		json_t *x;
+		c = json_array();
+		json_array_foreach(v, i, x) {
+			json_t *e = json_copy(x);
+			if (json_equal(json_object_get(e, "name"), json_object_get(task, "name"))) {
+				json_object_del(e, "name");
+			}
+			json_array_append_new(c, e);
+		}
+		return c;
+	}
+	return NULL;
+}
+
+json_t *
+task_record_pack(const json_t *task)
+{
+	json_int_t created = json_integer_value(json_object_get(task, "createdAt"));
+	json_t *rec = json_object(), *v;
+	const char *name;
+
+	if (rec == NULL) {
+		return NULL;
+	}
+	json_object_foreach((json_t *)task, name, v) {
+		const struct task_member *m = member_by(name, false);
+		json_t *c;
+		if (strcmp(name, "id") == 0 || strcmp(name, "tenant") == 0) {
+			continue;
+		}
+		if (m == NULL) {
+			json_object_set(rec, name, v);
+			continue;
+		}
+		if (m->def != NULL) {
+			json_t *d = member_default(m);
+			bool same = json_equal(d, v);
+			json_decref(d);
+			if (same) {
+				continue;
+			}
+		}
+		if (m->delta && json_is_integer(v)) {
+			json_object_set_new(rec, m->brief,
+					    json_integer(json_integer_value(v) - created));
+		} else if ((c = member_pack(task, name, v)) != NULL) {
+			json_object_set_new(rec, m->brief, c);
+		} else {
+			json_object_set(rec, m->brief, v);
+		}
+	}
+	return rec;
+}
+
+/* Put back in a v2 record's members what task_record_pack left out of them. */
+static void
+members_unpack(json_t *task)
+{
+	json_t *sg = json_object_get(task, "signing"), *res = json_object_get(task, "result");
+	json_t *in = json_object_get(task, "inputs"), *x;
+	size_t i;
+
+	if (json_is_true(json_object_get(sg, "digest")) && input_digest(task) != NULL) {
+		json_object_set(sg, "digest", (json_t *)input_digest(task));
+	}
+	json_array_foreach(in, i, x) {
+		if (json_object_get(x, "name") == NULL) {
+			/* The name first, as the record was made. */
+			json_t *e = json_pack("{s:O}", "name", json_object_get(task, "name"));
+			json_object_update(e, x);
+			json_array_set_new(in, i, e);
+		}
+	}
+	if (json_object_get(res, "signature") != NULL && json_object_get(res, "keyLabel") == NULL &&
+	    json_is_string(json_object_get(sg, "key"))) {
+		json_t *r = json_pack("{s:O, s:O}", "signature", json_object_get(res, "signature"),
+				      "keyLabel", json_object_get(sg, "key"));
+		json_object_update_missing(r, res);
+		json_object_set_new(task, "result", r);
+	}
+}
+
+json_t *
+task_record_load(const void *key, size_t klen, json_t *rec)
+{
+	const char *k = key, *id;
+	json_int_t created;
+	json_t *task, *v;
+	const char *name;
+
+	if (json_object_get(rec, "t") == NULL) {
+		return json_incref(rec);
+	}
+	/* The key: tenant \0 id. */
+	id = memchr(k, '\0', klen);
+	if (id == NULL || (size_t)(k + klen - id - 1) != TASK_ID_LEN) {
+		return NULL;
+	}
+	id++;
+	created = json_integer_value(json_object_get(rec, "c"));
+	task = json_pack("{s:s%, s:s%}", "id", id, (size_t)TASK_ID_LEN, "tenant", k,
+			 (size_t)(id - 1 - k));
+	if (task == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < TASK_NMEMBERS && task_members[i].leading; i++) {
+		const struct task_member *m = &task_members[i];
+		v = json_object_get(rec, m->brief);
+		if (v != NULL) {
+			json_object_set(task, m->name, v);
+		} else if (m->def != NULL) {
+			json_object_set_new(task, m->name, member_default(m));
+		}
+	}
+	json_object_foreach(rec, name, v) {
+		const struct task_member *m = member_by(name, true);
+		if (m != NULL && m->leading) {
+			continue;
+		}
+		if (m == NULL) {
+			json_object_set(task, name, v);
+		} else if (m->delta && json_is_integer(v)) {
+			json_object_set_new(task, m->name,
+					    json_integer(created + json_integer_value(v)));
+		} else {
+			json_object_set_new(task, m->name, json_deep_copy(v));
+		}
+	}
+	/* The leading members are shared with REC: copy those the next step changes. */
+	json_object_set_new(task, "inputs", json_deep_copy(json_object_get(task, "inputs")));
+	json_object_set_new(task, "result", json_deep_copy(json_object_get(task, "result")));
+	members_unpack(task);
+	return task;
+}
+
+static void
+task_record_put(struct store_txn *t, const char *key, size_t klen, const json_t *task,
+		bool nooverwrite)
+{
+	json_t *rec = task_record_pack(task);
+
+	if (rec == NULL) {
+		if (t->err == 0) {
+			t->err = SIGNET_EINTERNAL;
+		}
+		return;
+	}
+	store_put_json(t, STORE_DB_TASKS, key, klen, rec, nooverwrite);
+	json_decref(rec);
+}
+
+static int
+task_record_get(struct store_txn *t, const char *key, size_t klen, json_t **out)
+{
+	json_t *rec = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = store_get_json(t, STORE_DB_TASKS, key, klen, &rec)) != 0) {
+		return r;
+	}
+	*out = task_record_load(key, klen, rec);
+	json_decref(rec);
+	if (*out == NULL) {
+		log_err("store: a task record is corrupt");
+		return SIGNET_EINTERNAL;
+	}
+	return 0;
 }
 
 /* Task records */
@@ -240,11 +603,11 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 	json_object_set_new(task, "updatedAt", json_integer(time_now()));
 	klen = store_key2(key, sizeof(key), tenant, id);
 	/* What the record held in the spool before: its sums change with it (quota.h). */
-	if (old != TS_COUNT && store_get_json(t, STORE_DB_TASKS, key, klen, &prev) == 0) {
+	if (old != TS_COUNT && task_record_get(t, key, klen, &prev) == 0) {
 		before = quota_task_charge(prev);
 	}
 	json_decref(prev);
-	store_put_json(t, STORE_DB_TASKS, key, klen, task, false);
+	task_record_put(t, key, klen, task, false);
 	quota_task_update(t, task, before);
 	if (old != st) {
 		if (old != TS_COUNT) {
@@ -257,7 +620,7 @@ task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status o
 		json_decref(empty);
 	}
 	if (old == TS_COUNT) {
-		json_t *ref = json_pack("{s:s}", "tenant", tenant);
+		json_t *ref = json_string(tenant);
 		store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
 		json_decref(ref);
 	}
@@ -335,13 +698,13 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	 * end: its record holds when it was created, started and finished.
 	 */
 	klen = store_key2(key, sizeof(key), tenant, id);
-	store_put_json(t, STORE_DB_TASKS, key, klen, task, true);
+	task_record_put(t, key, klen, task, true);
 	quota_task_update(t, task, 0);
 	empty = json_object();
 	klen = index_key(key, sizeof(key), tenant, last, id);
 	store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
 	json_decref(empty);
-	ref = json_pack("{s:s}", "tenant", tenant);
+	ref = json_string(tenant);
 	store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
 	json_decref(ref);
 	for (size_t i = 0; i < npath && t->err == 0; i++) {
@@ -393,7 +756,7 @@ task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out)
 		return SIGNET_ENOTFOUND;
 	}
 	klen = store_key2(key, sizeof(key), tenant, id);
-	return klen == 0 ? SIGNET_ENOTFOUND : store_get_json(t, STORE_DB_TASKS, key, klen, out);
+	return klen == 0 ? SIGNET_ENOTFOUND : task_record_get(t, key, klen, out);
 }
 
 int
@@ -409,7 +772,9 @@ task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len)
 	if ((r = store_get_json(t, STORE_DB_TASK_REFS, id, strlen(id), &ref)) != 0) {
 		return r;
 	}
-	ten = json_string_value(json_object_get(ref, "tenant"));
+	/* The tenant's name; before, an object {"tenant": name}. */
+	ten = json_is_string(ref) ? json_string_value(ref)
+				  : json_string_value(json_object_get(ref, "tenant"));
 	r = ten != NULL && strlen(ten) < len ? 0 : SIGNET_EINTERNAL;
 	if (r == 0) {
 		snprintf(tenant, len, "%s", ten);

@@ -62,8 +62,18 @@ struct evnote {
 
 /* Append an event (taking EV) to the global sequence; records it in N. */
 int events_append(struct store_txn *t, struct evnote *n, json_t *ev);
+/* An event as stored under KEY (the be64 seq) as events.watch sends it: a new reference, or NULL. */
+json_t *event_load(const void *key, size_t klen, json_t *rec);
 /* After a commit: tell the loop (any thread; no-op before the server runs); count the tally. */
 void events_publish(struct daemon *d, const struct evnote *n);
+/*
+ * Delete the oldest events past the newest KEEP ([tasks] events_keep), at
+ * most MAX in this write transaction; how many went. MORE: others remain.
+ * The newest event always stays: its seq goes on from there.
+ */
+size_t events_prune(struct store_txn *t, uint64_t keep, size_t max, bool *more);
+/* The oldest sequence number in the store (0 when none): a watch may resume from it - 1. */
+uint64_t events_first_seq(struct store_txn *t);
 /* The last sequence number in the store (0 when none). */
 uint64_t events_last_seq(struct store_txn *t);
 
@@ -83,6 +93,14 @@ int task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum
 /* Change a task's status (and reason) in a write transaction. */
 int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 		    const char *reason);
+/*
+ * The task record as stored (a brief form, doc/formats.md) and back:
+ * task_record_pack gives the stored form of TASK; task_record_load gives
+ * the whole record of REC stored under KEY (tenant \0 id), a new
+ * reference (REC itself when it was stored whole, before), or NULL.
+ */
+json_t *task_record_pack(const json_t *task);
+json_t *task_record_load(const void *key, size_t klen, json_t *rec);
 /* Fetch a task by tenant and id. */
 int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */

@@ -40,7 +40,12 @@
  *      and while one user sends 8 sparse inputs of 4095 MiB to sign
  *      (issue 14: p99 within 50 ms).
  * Ratios are printed at the end. With SIGNET_BENCH_ONLY=fairness only 6
- * runs. A benchmark, not a test: it is never run by `make check`.
+ * runs. With SIGNET_BENCH_ONLY=scale only 7 runs:
+ *   7. scale (issue 18 items 6, 7): the store's bytes per signing task, and
+ *      the latency (median, p99) of task.list's first page and of
+ *      task.show, at 1000 tasks and again at SIGNET_BENCH_TASKS (default
+ *      100000; 1000000 takes about twenty minutes here), and the ratios.
+ * A benchmark, not a test: it is never run by `make check`.
  */
 
 struct bench {
@@ -463,6 +468,125 @@ fairness(struct bench *b, const char *dc_sign, double seconds)
 	free(lat);
 }
 
+/* 7. Scale: latency of the first page of task.list and of task.show, at 1k tasks and at N. */
+struct lat {
+	double p50, p99;
+};
+
+static struct lat
+op_latency(struct bench *b, const char *op, json_t *args, int rounds)
+{
+	struct client c = {.fd = -1};
+	json_t *auth = json_pack("{s:s}", "token", b->token);
+	double *l = malloc(sizeof(double) * (size_t)rounds);
+	struct lat out = {0, 0};
+
+	if (l == NULL || client_connect(&c, b->sock, 60000) != 0) {
+		die("cannot connect");
+	}
+	for (int i = 0; i < rounds; i++) {
+		json_t *rep = NULL;
+		int rfds[MSG_MAX_FDS], rn = 0;
+		double t0 = now();
+		if (client_call(&c, op, auth, json_incref(args), NULL, 0, &rep, rfds, &rn) != 0 ||
+		    !json_is_true(json_object_get(rep, "ok"))) {
+			die("a timed call failed");
+		}
+		l[i] = (now() - t0) * 1000.0;
+		json_decref(rep);
+	}
+	qsort(l, (size_t)rounds, sizeof(double), cmp_double);
+	out.p50 = l[rounds / 2];
+	out.p99 = l[rounds * 99 / 100];
+	free(l);
+	client_close(&c);
+	json_decref(auth);
+	json_decref(args);
+	return out;
+}
+
+static long
+store_used(struct bench *b)
+{
+	struct client c = {.fd = -1};
+	json_t *res;
+	long used;
+
+	if (client_connect(&c, b->sock, 60000) != 0) {
+		die("cannot connect");
+	}
+	res = call(&c, "status", NULL, NULL, 0, NULL);
+	used = (long)json_integer_value(json_object_get(json_object_get(res, "store"), "used"));
+	json_decref(res);
+	client_close(&c);
+	return used;
+}
+
+/* Sign until the store holds TOTAL signing tasks (COUNT so far), CLIENTS at a time. */
+static void
+fill_tasks(struct bench *b, long *count, long total, int clients)
+{
+	while (*count < total) {
+		double left = (double)(total - *count);
+		/* A short run at a time: about 2000 tasks a second here. */
+		b->seconds = left / 2000.0 < 0.5 ? 0.5 : left / 2000.0 > 20 ? 20 : left / 2000.0;
+		b->mode = 0;
+		b->ops = b->errors = b->nlat = 0;
+		{
+			pthread_t t[64];
+			for (int i = 0; i < clients; i++) {
+				pthread_create(&t[i], NULL, worker, b);
+			}
+			for (int i = 0; i < clients; i++) {
+				pthread_join(t[i], NULL);
+			}
+		}
+		*count += b->ops;
+		fprintf(stderr, "  %ld tasks\n", *count);
+	}
+}
+
+static void
+scale(struct bench *b, int clients)
+{
+	long n = getenv("SIGNET_BENCH_TASKS") != NULL ? atol(getenv("SIGNET_BENCH_TASKS")) : 100000;
+	long count = 0, used0, used1;
+	struct lat l1, s1, ln, sn;
+	char id[64];
+	struct client c = {.fd = -1};
+	json_t *res;
+
+	start_signetd(2);
+	used0 = store_used(b);
+	fill_tasks(b, &count, 1000, clients);
+	if (client_connect(&c, b->sock, 60000) != 0) {
+		die("cannot connect");
+	}
+	res = call(&c, "task.list", json_pack("{s:i}", "limit", 1), NULL, 0, b->token);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(json_array_get(json_object_get(res, "tasks"), 0),
+						   "id")));
+	json_decref(res);
+	client_close(&c);
+	l1 = op_latency(b, "task.list", json_object(), 500);
+	s1 = op_latency(b, "task.show", json_pack("{s:s}", "id", id), 500);
+	printf("%-44s p50 %.3f ms  p99 %.3f ms\n", "task.list first page, 1000 tasks", l1.p50, l1.p99);
+	printf("%-44s p50 %.3f ms  p99 %.3f ms\n", "task.show, 1000 tasks", s1.p50, s1.p99);
+	fflush(stdout);
+	fill_tasks(b, &count, n, clients);
+	used1 = store_used(b);
+	ln = op_latency(b, "task.list", json_object(), 500);
+	sn = op_latency(b, "task.show", json_pack("{s:s}", "id", id), 500);
+	printf("%-44s p50 %.3f ms  p99 %.3f ms  (%ld tasks)\n", "task.list first page, N tasks",
+	       ln.p50, ln.p99, count);
+	printf("%-44s p50 %.3f ms  p99 %.3f ms\n", "task.show, N tasks", sn.p50, sn.p99);
+	printf("  store: %ld bytes per signing task (%ld tasks, %ld bytes used)\n",
+	       (used1 - used0) / count, count, used1 - used0);
+	printf("  task.list N / 1k: %.2f   [target <= 1.2]    task.show N / 1k: %.2f\n",
+	       ln.p50 / l1.p50, sn.p50 / s1.p50);
+	stop_signetd();
+}
+
 /* The CKA_ID in a key's PKCS#11 URI ("...;id=%01%02..."). */
 static int
 uri_id(const char *uri, uint8_t id[HSM_ID_LEN])
@@ -577,6 +701,11 @@ main(int argc, char **argv)
 	    strcmp(getenv("SIGNET_BENCH_ONLY"), "fairness") == 0) {
 		stop_signetd();
 		fairness(&b, dc_sign, b.seconds);
+		goto done;
+	}
+	if (getenv("SIGNET_BENCH_ONLY") != NULL && strcmp(getenv("SIGNET_BENCH_ONLY"), "scale") == 0) {
+		stop_signetd();
+		scale(&b, clients);
 		goto done;
 	}
 

@@ -284,6 +284,269 @@ test_set_status_checks_change(void **state)
 	assert_int_equal(x.events, 5);
 }
 
+/* A signing task run at once, as task.show gives it (and as it was stored whole before). */
+#define SHA "98cfc1a7e174b97a624b3f55453c143d338176f5492d7c5fcb6d27a2998b3310"
+static const char whole_task[] =
+    "{\"id\":\"" ID_A "\",\"tenant\":\"acme\",\"type\":\"SIGNING\",\"status\":\"DONE\","
+    "\"name\":\"input\",\"requester\":\"USER:alice\","
+    "\"deviceConfigId\":\"01a24ef9-ba15-7591-a17f-c104e6e92962\",\"deviceConfigName\":\"sign\","
+    "\"inputs\":[{\"name\":\"input\",\"size\":32,\"sha256\":\"" SHA "\",\"prehashed\":true}],"
+    "\"approval\":{\"required\":false,\"quorum\":1,\"secondFactor\":\"TOTP\"},\"approvals\":[],"
+    "\"decision\":null,\"result\":{\"signature\":\"MEUCIGew6hvp8DXO\",\"keyLabel\":\"sk\"},"
+    "\"reason\":null,\"parent\":null,\"children\":[],\"createdAt\":1796621318,"
+    "\"signing\":{\"key\":\"sk\",\"algorithm\":\"ECC_NIST_P256\",\"prehashed\":true,"
+    "\"digest\":\"" SHA "\"},\"updatedAt\":1796621318,\"startedAt\":1796621318,"
+    "\"finishedAt\":1796621319}";
+
+static void
+assert_json_same(const json_t *a, const json_t *b)
+{
+	char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(b, JSON_COMPACT);
+
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_string_equal(x, y); /* the same members, in the same order */
+	free(x);
+	free(y);
+}
+
+/* The stored form is brief, and reads back as the whole record, in the same order. */
+static void
+test_record_round_trip(void **state)
+{
+	json_t *task = json_loads(whole_task, 0, NULL), *rec, *back;
+	char key[128];
+	size_t klen = store_key2(key, sizeof(key), "acme", ID_A);
+	char *text;
+
+	(void)state;
+	assert_non_null(task);
+	rec = task_record_pack(task);
+	assert_non_null(rec);
+	text = json_dumps(rec, JSON_COMPACT);
+	/* No id, tenant, defaults or the digest twice; about half the bytes. */
+	assert_null(strstr(text, ID_A));
+	assert_null(strstr(text, "null"));
+	assert_non_null(strstr(text, SHA));
+	assert_null(strstr(strstr(text, SHA) + 64, SHA));
+	assert_true(strlen(text) * 10 < strlen(whole_task) * 6);
+	free(text);
+	back = task_record_load(key, klen, rec);
+	assert_non_null(back);
+	assert_json_same(back, task);
+	json_decref(back);
+	json_decref(rec);
+	/* A task whose members differ from the defaults keeps them. */
+	json_object_set_new(task, "name", json_string("fw.bin"));
+	json_object_set_new(task, "reason", json_string("why"));
+	json_object_set_new(json_object_get(task, "signing"), "digest", json_string("ab"));
+	json_object_set_new(json_object_get(task, "result"), "keyLabel", json_string("old"));
+	rec = task_record_pack(task);
+	back = task_record_load(key, klen, rec);
+	assert_json_same(back, task);
+	json_decref(back);
+	json_decref(rec);
+	json_decref(task);
+}
+
+/* A record stored whole, by an older signetd, reads as it is. */
+static void
+test_record_old_form(void **state)
+{
+	json_t *task = json_loads(whole_task, 0, NULL), *back;
+	char key[128];
+	size_t klen = store_key2(key, sizeof(key), "acme", ID_A);
+
+	(void)state;
+	back = task_record_load(key, klen, task);
+	assert_ptr_equal(back, task);
+	json_decref(back);
+	json_decref(task);
+}
+
+struct old_put {
+	const char *text;
+	bool event;
+};
+
+/* Write records the way an older signetd did: whole, under the same keys. */
+static int
+old_put_txn(struct store_txn *t, void *arg)
+{
+	struct old_put *o = arg;
+	json_t *v = json_loads(o->text, 0, NULL);
+	char key[128];
+	size_t klen;
+
+	if (o->event) {
+		uint8_t k[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+		store_put_json(t, STORE_DB_EVENTS, k, 8, v, true);
+	} else {
+		klen = store_key2(key, sizeof(key), "acme", ID_A);
+		store_put_json(t, STORE_DB_TASKS, key, klen, v, true);
+		json_decref(v);
+		v = json_pack("{s:s}", "tenant", "acme");
+		store_put_json(t, STORE_DB_TASK_REFS, ID_A, strlen(ID_A), v, true);
+	}
+	json_decref(v);
+	return t->err;
+}
+
+struct old_read {
+	json_t *task;
+	char tenant[65];
+	int rc;
+};
+
+static int
+old_read_txn(struct store_txn *t, void *arg)
+{
+	struct old_read *o = arg;
+
+	o->rc = task_get(t, "acme", ID_A, &o->task);
+	if (o->rc == 0) {
+		o->rc = task_tenant(t, ID_A, o->tenant, sizeof(o->tenant));
+	}
+	return 0;
+}
+
+static int
+old_change_txn(struct store_txn *t, void *arg)
+{
+	struct evnote n = {0};
+	json_t *task = NULL;
+	int rc;
+
+	(void)arg;
+	if ((rc = task_get(t, "acme", ID_A, &task)) == 0) {
+		json_object_set_new(task, "reason", json_string("looked at again"));
+		rc = task_put(t, &n, task, TS_DONE);
+	}
+	json_decref(task);
+	return rc;
+}
+
+/* A state directory of today's signetd: its task and ref read back; a change stores them brief. */
+static void
+test_store_old_records(void **state)
+{
+	struct fixture *f = *state;
+	struct old_put put = {whole_task, false};
+	struct old_read rd = {0};
+	json_t *want = json_loads(whole_task, 0, NULL);
+
+	assert_int_equal(store_write(f->st, old_put_txn, &put), 0);
+	assert_int_equal(store_read(f->st, old_read_txn, &rd), 0);
+	assert_int_equal(rd.rc, 0);
+	assert_string_equal(rd.tenant, "acme");
+	assert_json_same(rd.task, want);
+	json_decref(rd.task);
+	assert_int_equal(store_write(f->st, old_change_txn, NULL), 0);
+	memset(&rd, 0, sizeof(rd));
+	assert_int_equal(store_read(f->st, old_read_txn, &rd), 0);
+	assert_int_equal(rd.rc, 0);
+	json_object_set_new(want, "reason", json_string("looked at again"));
+	json_object_set(want, "updatedAt", json_object_get(rd.task, "updatedAt"));
+	assert_json_same(rd.task, want);
+	json_decref(rd.task);
+	json_decref(want);
+}
+
+/* Events: stored brief and read back as sent; an old one reads as it is. */
+static void
+test_event_forms(void **state)
+{
+	uint8_t k[8] = {0, 0, 0, 0, 0, 0, 0, 7};
+	json_t *old = json_pack("{s:s, s:s, s:i, s:i}", "type", "task.status", "tenant", "acme",
+				"seq", 7, "time", 5);
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:i}", "y", "task.status", "tn", "acme", "st",
+				"DONE", "tm", 5);
+	json_t *ev;
+
+	(void)state;
+	ev = event_load(k, 8, old);
+	assert_ptr_equal(ev, old);
+	json_decref(ev);
+	ev = event_load(k, 8, rec);
+	assert_non_null(ev);
+	{
+		char *s = json_dumps(ev, JSON_COMPACT);
+		assert_string_equal(
+		    s, "{\"type\":\"task.status\",\"tenant\":\"acme\",\"status\":\"DONE\",\"seq\":7,"
+		       "\"time\":5}");
+		free(s);
+	}
+	json_decref(ev);
+	json_decref(rec);
+	json_decref(old);
+}
+
+struct prune {
+	size_t n, keep, pruned;
+	bool more;
+	uint64_t first, last;
+};
+
+static int
+events_txn(struct store_txn *t, void *arg)
+{
+	struct prune *p = arg;
+	struct evnote n = {0};
+
+	for (size_t i = 0; i < p->n && t->err == 0; i++) {
+		events_append(t, &n, json_pack("{s:s}", "type", "task.status"));
+	}
+	return t->err;
+}
+
+static int
+prune_txn(struct store_txn *t, void *arg)
+{
+	struct prune *p = arg;
+
+	p->pruned = events_prune(t, p->keep, 4, &p->more);
+	return t->err;
+}
+
+static int
+ends_txn(struct store_txn *t, void *arg)
+{
+	struct prune *p = arg;
+
+	p->first = events_first_seq(t);
+	p->last = events_last_seq(t);
+	return 0;
+}
+
+/* Events past the window go in batches, oldest first; the sequence goes on. */
+static void
+test_events_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct prune p = {.n = 10, .keep = 3};
+
+	assert_int_equal(store_write(f->st, events_txn, &p), 0);
+	assert_int_equal(store_write(f->st, prune_txn, &p), 0);
+	assert_int_equal(p.pruned, 4);
+	assert_true(p.more);
+	assert_int_equal(store_write(f->st, prune_txn, &p), 0);
+	assert_int_equal(p.pruned, 3);
+	assert_false(p.more);
+	assert_int_equal(store_write(f->st, prune_txn, &p), 0);
+	assert_int_equal(p.pruned, 0);
+	assert_int_equal(store_read(f->st, ends_txn, &p), 0);
+	assert_int_equal(p.first, 8);
+	assert_int_equal(p.last, 10);
+	p.keep = 1;
+	assert_int_equal(store_write(f->st, prune_txn, &p), 0);
+	assert_int_equal(store_read(f->st, ends_txn, &p), 0);
+	assert_int_equal(p.first, 10); /* the newest stays */
+	p.n = 1;
+	assert_int_equal(store_write(f->st, events_txn, &p), 0);
+	assert_int_equal(store_read(f->st, ends_txn, &p), 0);
+	assert_int_equal(p.last, 11);
+}
+
 int
 main(void)
 {
@@ -293,6 +556,11 @@ main(void)
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test_setup_teardown(test_put_new_checks_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_status_checks_change, setup, teardown),
+	    cmocka_unit_test(test_record_round_trip),
+	    cmocka_unit_test(test_record_old_form),
+	    cmocka_unit_test_setup_teardown(test_store_old_records, setup, teardown),
+	    cmocka_unit_test(test_event_forms),
+	    cmocka_unit_test_setup_teardown(test_events_prune, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
