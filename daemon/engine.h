@@ -41,7 +41,11 @@ int engine_read_key(struct daemon *d, const char *tenant, const char *label, str
 		    char *why, size_t whylen);
 void keyref_clear(struct keyref *k);
 
-#define TASK_ATTACH_MAX (16u << 20) /* content embedded in a CMS: held in memory, kept for approval */
+/*
+ * Content embedded in a CMS (attach): the CMS is returned inline in the
+ * task's result, which must fit a reply packet with the rest of the task.
+ */
+#define TASK_ATTACH_MAX (32u << 10)
 
 /*
  * A signing task's scheme (doc/protocol.md, task.sign), recorded in its

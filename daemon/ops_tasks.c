@@ -851,6 +851,7 @@ sign_scheme(struct request *r, struct sign_job *j)
 			}
 		}
 	}
+	j->p.salt_len = j->p.scheme == HSM_SCHEME_RSA_PSS ? HSM_PSS_SALT_DEFAULT : 0;
 	if (!hsm_scheme_fits(j->p.scheme, alg)) {
 		return req_fail(r, SIGNET_EINVAL, "scheme %s does not sign with key %s (%s)",
 				hsm_scheme_name(j->p.scheme), x->key.label, hsm_alg_name(alg));
@@ -1024,6 +1025,13 @@ op_task_sign(struct request *r)
 		if ((rc = sign_hash(r, j, j->msglen)) != 0) {
 			goto out;
 		}
+		if (j->attach && j->msglen > TASK_ATTACH_MAX) {
+			rc = req_fail(r, SIGNET_ETOO_LARGE,
+				      "content embedded in a CMS signature (attach) is limited to "
+				      "%u KiB",
+				      TASK_ATTACH_MAX >> 10);
+			goto out;
+		}
 		if ((rc = sign_claim(r, j, j->msglen)) != 0) {
 			goto out;
 		}
@@ -1046,8 +1054,8 @@ op_task_sign(struct request *r)
 		if (j->attach && j->size > TASK_ATTACH_MAX) {
 			rc = req_fail(r, SIGNET_ETOO_LARGE,
 				      "content embedded in a CMS signature (attach) is limited to "
-				      "%u MiB",
-				      TASK_ATTACH_MAX >> 20);
+				      "%u KiB",
+				      TASK_ATTACH_MAX >> 10);
 			goto out;
 		}
 		if (j->size > ((uint64_t)r->d->cfg->max_input_mb << 20)) {
