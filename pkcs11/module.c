@@ -118,9 +118,10 @@ enumerate_locked(void)
 		return CKR_OK;
 	}
 	if (g.conf.token[0] != '\0') {
+		/* signetd down or the token refused: no slot now, and another try next time. */
 		if ((rv = p11d_load_keys(&g.conf, g.conf.token, &g.keys, &g.nkeys)) != CKR_OK) {
 			p11_debug(&g.conf, "cannot list the device configurations (0x%lx)", rv);
-			g.nkeys = 0;
+			return rv == CKR_HOST_MEMORY ? rv : CKR_OK;
 		}
 		g.slots = calloc(g.nkeys > 0 ? g.nkeys : 1, sizeof(*g.slots));
 		if (g.slots == NULL) {

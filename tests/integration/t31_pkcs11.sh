@@ -50,8 +50,9 @@ done
 ctl key csr ec --subject "/CN=firmware ec/O=Acme" -o "$TMP/ec.csr" || fatal "key csr"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
 	-out "$TMP/ca.crt" -subj "/CN=Test Root" -days 30 2>/dev/null
+printf 'extendedKeyUsage = codeSigning, emailProtection\nkeyUsage = digitalSignature\n' >"$TMP/ext.cnf"
 openssl x509 -req -in "$TMP/ec.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" -CAcreateserial \
-	-out "$TMP/ec.crt" -days 10 2>/dev/null
+	-extfile "$TMP/ext.cnf" -out "$TMP/ec.crt" -days 10 2>/dev/null
 cat "$TMP/ec.crt" "$TMP/ca.crt" >"$TMP/chain.pem"
 ctl key cert ec --file "$TMP/chain.pem" >/dev/null || fatal "key cert"
 
@@ -208,6 +209,17 @@ EOC
 		openssl cms -verify -binary -inform DER -in "$TMP/cms.der" -content "$TMP/msg.bin" \
 		-CAfile "$TMP/ca.crt" -out /dev/null
 	unset OPENSSL_CONF
+	if command -v osslsigncode >/dev/null 2>&1; then
+		printf 'Write-Host "firmware tool 1.0"\r\n' >"$TMP/tool.ps1"
+		rm -f "$TMP/tool-signed.ps1"
+		SIGNET_TOKEN=$B_TOKEN osslsigncode sign -pkcs11engine "$ENGINE" -pkcs11module "$M" \
+			-key "$URI" -certs "$TMP/chain.pem" -h sha256 -in "$TMP/tool.ps1" \
+			-out "$TMP/tool-signed.ps1" >"$TMP/o.out" 2>&1
+		check "osslsigncode signs through the module; osslsigncode verify accepts it" \
+			osslsigncode verify -CAfile "$TMP/ca.crt" -in "$TMP/tool-signed.ps1"
+	else
+		not_ok "osslsigncode is installed"
+	fi
 else
 	not_ok "the pkcs11 engine (libengine-pkcs11-openssl) is installed"
 fi
