@@ -3,7 +3,7 @@
 # libsignet-pkcs11 (doc/pkcs11.md) through real tools: pkcs11-tool lists slots, objects and
 # mechanisms and signs with each mechanism, openssl verifies; openssl pkeyutl and cms through the
 # pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
-# and a fork() signing at once (p11threads).
+# and a fork() signing at once (p11threads); osslsigncode and rauc bundle through the module.
 . "$TESTLIB"
 
 : "${SIGNET_PKCS11:?SIGNET_PKCS11 must name libsignet-pkcs11.so}"
@@ -219,6 +219,18 @@ EOC
 			osslsigncode verify -CAfile "$TMP/ca.crt" -in "$TMP/tool-signed.ps1"
 	else
 		not_ok "osslsigncode is installed"
+	fi
+	if command -v rauc >/dev/null 2>&1 && command -v mksquashfs >/dev/null 2>&1; then
+		mkdir -p "$TMP/bundle"
+		head -c 65536 /dev/urandom >"$TMP/bundle/rootfs.img"
+		printf '[update]\ncompatible=signet-test\nversion=1.0\n[bundle]\nformat=verity\n[image.rootfs]\nfilename=rootfs.img\n' \
+			>"$TMP/bundle/manifest.raucm"
+		SIGNET_TOKEN=$B_TOKEN RAUC_PKCS11_MODULE=$M rauc bundle --cert "$TMP/ec.crt" --key "$URI" \
+			"$TMP/bundle" "$TMP/update.raucb" >"$TMP/r.out" 2>&1 || sed 's/^/# rauc: /' "$TMP/r.out"
+		check "rauc bundle signs through the module; rauc info --keyring accepts it" \
+			rauc info --keyring "$TMP/ca.crt" "$TMP/update.raucb"
+	else
+		not_ok "rauc and mksquashfs are installed"
 	fi
 else
 	not_ok "the pkcs11 engine (libengine-pkcs11-openssl) is installed"
