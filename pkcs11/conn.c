@@ -186,7 +186,8 @@ call(const struct p11_conf *c, const char *token, const char *op, json_t *args, 
 		return CKR_DEVICE_ERROR;
 	}
 	err = json_object_get(r->rep, "error");
-	copy_str(r->code, sizeof(r->code), json_string_value(json_object_get(err, "code")) ?: "internal");
+	copy_str(r->code, sizeof(r->code),
+		 json_string_value(json_object_get(err, "code")) ?: "internal");
 	copy_str(r->message, sizeof(r->message),
 		 json_string_value(json_object_get(err, "message")) ?: "");
 	return CKR_OK;
@@ -318,7 +319,8 @@ key_fill_alg(struct p11_key *k, const char *alg)
 	return true;
 }
 
-/* key.show LABEL into K (devconf fields already set). CKR_OK, or CKR_FUNCTION_REJECTED to skip it. */
+/* key.show LABEL into K (devconf fields already set). CKR_OK, or CKR_FUNCTION_REJECTED to skip it.
+ */
 static CK_RV
 key_load(const struct p11_conf *c, const char *token, struct p11_key *k)
 {
@@ -365,8 +367,10 @@ subjects_name(const json_t *list, const char *user)
 	json_array_foreach(list, i, s) {
 		const char *v = json_string_value(s);
 
-		/* Group members are not known to a user: a configuration used by a group is offered. */
-		if (v != NULL && (strcmp(v, u) == 0 || strcmp(v, cl) == 0 || strncmp(v, "GROUP:", 6) == 0)) {
+		/* Group members are not known to a user: a configuration used by a group is
+		 * offered. */
+		if (v != NULL &&
+		    (strcmp(v, u) == 0 || strcmp(v, cl) == 0 || strncmp(v, "GROUP:", 6) == 0)) {
 			return true;
 		}
 	}
@@ -375,8 +379,8 @@ subjects_name(const json_t *list, const char *user)
 
 /* Add DC (a devconf.show result) to KEYS when the user may use it and its key is readable. */
 static CK_RV
-keys_add(const struct p11_conf *c, const char *token, const json_t *dc, const char *user, bool admin,
-	 struct p11_key *keys, size_t *n)
+keys_add(const struct p11_conf *c, const char *token, const json_t *dc, const char *user,
+	 bool admin, struct p11_key *keys, size_t *n)
 {
 	const json_t *sk = json_object_get(dc, "signingKeys");
 	const char *id = json_string_value(json_object_get(dc, "id"));
@@ -389,7 +393,8 @@ keys_add(const struct p11_conf *c, const char *token, const json_t *dc, const ch
 	    !json_is_true(json_object_get(dc, "enabled"))) {
 		return CKR_OK;
 	}
-	if (!admin && !subjects_name(json_object_get(json_object_get(dc, "subjects"), "USE"), user)) {
+	if (!admin &&
+	    !subjects_name(json_object_get(json_object_get(dc, "subjects"), "USE"), user)) {
 		return CKR_OK;
 	}
 	memset(k, 0, sizeof(*k));
@@ -401,7 +406,8 @@ keys_add(const struct p11_conf *c, const char *token, const json_t *dc, const ch
 		(*n)++;
 		return CKR_OK;
 	}
-	p11_debug(c, "device configuration %s: key '%s' cannot be read (VIEW on RESOURCE_TYPE:KEY?)",
+	p11_debug(c,
+		  "device configuration %s: key '%s' cannot be read (VIEW on RESOURCE_TYPE:KEY?)",
 		  name, label);
 	p11_keys_free(k, 1);
 	return rv == CKR_HOST_MEMORY || rv == CKR_DEVICE_ERROR ? rv : CKR_OK;
@@ -454,7 +460,8 @@ p11d_load_keys(const struct p11_conf *c, const char *token, struct p11_key **out
 		json_array_foreach(json_object_get(page.result, "deviceConfigs"), i, dc) {
 			json_t *a = json_pack("{s:O}", "id", json_object_get(dc, "id"));
 
-			if (a == NULL || (rv = call_ok(c, token, "devconf.show", a, &one)) != CKR_OK) {
+			if (a == NULL ||
+			    (rv = call_ok(c, token, "devconf.show", a, &one)) != CKR_OK) {
 				json_decref(a);
 				rv = CKR_OK; /* gone since the listing, or not viewable */
 				continue;
@@ -564,7 +571,8 @@ static CK_RV
 take_signature(const struct p11_conf *c, const struct p11_key *k, const json_t *task, uint8_t *sig,
 	       size_t *siglen)
 {
-	const char *b64 = json_string_value(json_object_get(json_object_get(task, "result"), "signature"));
+	const char *b64 =
+	    json_string_value(json_object_get(json_object_get(task, "result"), "signature"));
 	uint8_t buf[1024];
 	long n;
 
@@ -599,8 +607,8 @@ cancel_task(const struct p11_conf *c, const char *token, const char *id)
 
 /* Wait for task ID (whose reply is in R) to end, within the configured time. */
 static CK_RV
-wait_task(const struct p11_conf *c, const char *token, const struct p11_key *k,
-	  struct p11_reply *r, uint8_t *sig, size_t *siglen)
+wait_task(const struct p11_conf *c, const char *token, const struct p11_key *k, struct p11_reply *r,
+	  uint8_t *sig, size_t *siglen)
 {
 	char id[64];
 	time_t deadline = time(NULL) + c->wait_timeout;
@@ -619,31 +627,36 @@ wait_task(const struct p11_conf *c, const char *token, const struct p11_key *k,
 		if (strcmp(st, "REJECTED") == 0 || strcmp(st, "EXPIRED") == 0 ||
 		    strcmp(st, "CANCELED") == 0 || strcmp(st, "FAILED") == 0) {
 			const json_t *why = json_object_get(r->result, "reason");
-			const json_t *ap = json_array_get(json_object_get(r->result, "approvals"),
-							  json_array_size(json_object_get(r->result, "approvals")) - 1);
+			const json_t *ap = json_array_get(
+			    json_object_get(r->result, "approvals"),
+			    json_array_size(json_object_get(r->result, "approvals")) - 1);
 			const char *reason = json_string_value(why);
 
 			if (reason == NULL) {
 				reason = json_string_value(json_object_get(ap, "reason"));
 			}
-			p11_debug(c, "task %s ended %s%s%s", id, st, reason ? ": " : "", reason ?: "");
+			p11_debug(c, "task %s ended %s%s%s", id, st, reason ? ": " : "",
+				  reason ?: "");
 			rv = strcmp(st, "FAILED") == 0 ? CKR_DEVICE_ERROR : CKR_FUNCTION_REJECTED;
 			break;
 		}
 		if (left <= 0 || id[0] == '\0') {
-			p11_debug(c, "task %s still %s after %ld s (SIGNET_WAIT_TIMEOUT): cancelled", id,
-				  st, c->wait_timeout);
+			p11_debug(c,
+				  "task %s still %s after %ld s (SIGNET_WAIT_TIMEOUT): cancelled",
+				  id, st, c->wait_timeout);
 			cancel_task(c, token, id);
 			rv = CKR_FUNCTION_REJECTED;
 			break;
 		}
 		p11_debug(c, "task %s is %s: waiting for its approval", id, st);
 		reply_free(r);
-		a = json_pack("{s:s, s:I}", "id", id, "timeout", (json_int_t)(left > 3600 ? 3600 : left));
+		a = json_pack("{s:s, s:I}", "id", id, "timeout",
+			      (json_int_t)(left > 3600 ? 3600 : left));
 		if (a == NULL) {
 			return CKR_HOST_MEMORY;
 		}
-		rv = call(c, token, "task.wait", a, (int)((left > 3600 ? 3600 : left) + 30) * 1000, r);
+		rv = call(c, token, "task.wait", a, (int)((left > 3600 ? 3600 : left) + 30) * 1000,
+			  r);
 		json_decref(a);
 		if (rv == CKR_OK && r->result == NULL) {
 			p11_debug(c, "task.wait %s: %s: %s", id, r->code, r->message);

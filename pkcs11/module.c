@@ -39,11 +39,11 @@ struct session {
 	size_t nfound, pos;
 	bool signing;
 	const struct p11_mech *mech;
-	size_t key;          /* index in the slot's keys */
+	size_t key; /* index in the slot's keys */
 	CK_MECHANISM_TYPE pss_hash;
 	long salt;
-	EVP_MD_CTX *md;      /* hashing mechanisms */
-	bool multipart;      /* C_SignUpdate was called */
+	EVP_MD_CTX *md; /* hashing mechanisms */
+	bool multipart; /* C_SignUpdate was called */
 	/* The last input refused by signetd (rejected, expired, timed out): not asked again. */
 	uint8_t refused[64];
 	size_t refusedlen, refusedkey;
@@ -108,7 +108,8 @@ slots_free_locked(void)
 	g.enumerated = false;
 }
 
-/* With a token from the environment or the config file: one slot per configuration; else one login slot. */
+/* With a token from the environment or the config file: one slot per configuration; else one login
+ * slot. */
 static CK_RV
 enumerate_locked(void)
 {
@@ -232,8 +233,10 @@ attr_ec(const struct p11_key *k, CK_ATTRIBUTE_TYPE t, struct aval *v)
 	size_t n = 0;
 
 	if (t == CKA_EC_PARAMS) {
-		v->p = k->alg == P11_ALG_P256 ? oid_p256 : k->alg == P11_ALG_P384 ? oid_p384 : oid_ed25519;
-		v->len = k->alg == P11_ALG_P256	  ? sizeof(oid_p256)
+		v->p = k->alg == P11_ALG_P256   ? oid_p256
+		       : k->alg == P11_ALG_P384 ? oid_p384
+						: oid_ed25519;
+		v->len = k->alg == P11_ALG_P256   ? sizeof(oid_p256)
 			 : k->alg == P11_ALG_P384 ? sizeof(oid_p384)
 						  : sizeof(oid_ed25519);
 		return ATTR_OK;
@@ -266,8 +269,8 @@ attr_rsa(const struct p11_key *k, CK_ATTRIBUTE_TYPE t, struct aval *v)
 		aval_ul(v, k->bits);
 		return ATTR_OK;
 	}
-	if (!EVP_PKEY_get_bn_param(k->pub, t == CKA_MODULUS ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_RSA_E,
-				   &bn)) {
+	if (!EVP_PKEY_get_bn_param(
+		k->pub, t == CKA_MODULUS ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_RSA_E, &bn)) {
 		return ATTR_INVALID;
 	}
 	n = BN_num_bytes(bn) <= (int)sizeof(v->buf) ? BN_bn2bin(bn, v->buf) : -1;
@@ -283,7 +286,9 @@ attr_rsa(const struct p11_key *k, CK_ATTRIBUTE_TYPE t, struct aval *v)
 static CK_KEY_TYPE
 key_type(const struct p11_key *k)
 {
-	return k->alg == P11_ALG_RSA ? CKK_RSA : k->alg == P11_ALG_ED25519 ? CKK_EC_EDWARDS : CKK_EC;
+	return k->alg == P11_ALG_RSA       ? CKK_RSA
+	       : k->alg == P11_ALG_ED25519 ? CKK_EC_EDWARDS
+					   : CKK_EC;
 }
 
 /* What both key objects share, and their key-type specific public parts. */
@@ -442,7 +447,8 @@ object_matches(const struct p11_key *k, int kind, const CK_ATTRIBUTE *tmpl, CK_U
 	bool ok = v != NULL;
 
 	for (CK_ULONG i = 0; ok && i < n; i++) {
-		ok = attr_get(k, kind, tmpl[i].type, v) == ATTR_OK && v->len == tmpl[i].ulValueLen &&
+		ok = attr_get(k, kind, tmpl[i].type, v) == ATTR_OK &&
+		     v->len == tmpl[i].ulValueLen &&
 		     (v->len == 0 || memcmp(v->p, tmpl[i].pValue, v->len) == 0);
 	}
 	free(v);
@@ -774,8 +780,9 @@ p11_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
 	in = g.slots[s->slot].logged_in;
 	info->slotID = s->slot;
 	info->flags = s->flags;
-	info->state = (s->flags & CKF_RW_SESSION) ? (in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION)
-						  : (in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION);
+	info->state = (s->flags & CKF_RW_SESSION)
+			  ? (in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION)
+			  : (in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION);
 	info->ulDeviceError = 0;
 	LEAVE(CKR_OK);
 }
@@ -816,7 +823,8 @@ p11_Login(CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR *pin, CK_ULONG len
 	if (len == 0 && g.conf.token[0] == '\0') {
 		LEAVE(CKR_PIN_INCORRECT);
 	}
-	memcpy(tok, len > 0 ? (const char *)pin : g.conf.token, len > 0 ? len : strlen(g.conf.token) + 1);
+	memcpy(tok, len > 0 ? (const char *)pin : g.conf.token,
+	       len > 0 ? len : strlen(g.conf.token) + 1);
 	if (len > 0) {
 		tok[len] = '\0';
 	}
@@ -1073,7 +1081,8 @@ p11_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 	}
 	s->key = (size_t)(key / 4 - 1);
 	if (s->mech->md != NULL) {
-		if ((s->md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(s->md, s->mech->md(), NULL)) {
+		if ((s->md = EVP_MD_CTX_new()) == NULL ||
+		    !EVP_DigestInit_ex(s->md, s->mech->md(), NULL)) {
 			sign_end(s);
 			LEAVE(CKR_HOST_MEMORY);
 		}
@@ -1082,7 +1091,8 @@ p11_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 	LEAVE(CKR_OK);
 }
 
-/* The request for the signetd task: what the mechanism makes of DATA (a digest already for hashing ones). */
+/* The request for the signetd task: what the mechanism makes of DATA (a digest already for hashing
+ * ones). */
 static CK_RV
 sign_request(const struct session *s, const struct p11_key *k, const uint8_t *data, size_t len,
 	     struct p11_sign_req *q)
@@ -1117,7 +1127,7 @@ sign_request(const struct session *s, const struct p11_key *k, const uint8_t *da
 	}
 	/* CKM_RSA_PKCS: a DigestInfo of a hash signetd knows, nothing else (no raw RSA oracle). */
 	return p11_digestinfo_parse(data, len, &q->hash, &q->input, &q->inlen) ? CKR_OK
-										 : CKR_DATA_INVALID;
+									       : CKR_DATA_INVALID;
 	(void)k;
 }
 
@@ -1284,14 +1294,15 @@ NOT_SUPPORTED(InitToken, (CK_SLOT_ID a, CK_UTF8CHAR *b, CK_ULONG c, CK_UTF8CHAR 
 NOT_SUPPORTED(InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR *b, CK_ULONG c))
 NOT_SUPPORTED(SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR *b, CK_ULONG c, CK_UTF8CHAR *d, CK_ULONG e))
 NOT_SUPPORTED(GetOperationState, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG *c))
-NOT_SUPPORTED(SetOperationState, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_OBJECT_HANDLE d,
-				  CK_OBJECT_HANDLE e))
+NOT_SUPPORTED(SetOperationState,
+	      (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e))
 NOT_SUPPORTED(CreateObject, (CK_SESSION_HANDLE a, CK_ATTRIBUTE *b, CK_ULONG c, CK_OBJECT_HANDLE *d))
 NOT_SUPPORTED(CopyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE *c, CK_ULONG d,
 			   CK_OBJECT_HANDLE *e))
 NOT_SUPPORTED(DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b))
 NOT_SUPPORTED(GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG *c))
-NOT_SUPPORTED(SetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE *c, CK_ULONG d))
+NOT_SUPPORTED(SetAttributeValue,
+	      (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE *c, CK_ULONG d))
 NOT_SUPPORTED(EncryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c))
 NOT_SUPPORTED(Encrypt, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
 NOT_SUPPORTED(EncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
@@ -1313,16 +1324,21 @@ NOT_SUPPORTED(VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c))
 NOT_SUPPORTED(VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c))
 NOT_SUPPORTED(VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c))
 NOT_SUPPORTED(VerifyRecover, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
-NOT_SUPPORTED(DigestEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
-NOT_SUPPORTED(DecryptDigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
-NOT_SUPPORTED(SignEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
-NOT_SUPPORTED(DecryptVerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
+NOT_SUPPORTED(DigestEncryptUpdate,
+	      (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
+NOT_SUPPORTED(DecryptDigestUpdate,
+	      (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
+NOT_SUPPORTED(SignEncryptUpdate,
+	      (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
+NOT_SUPPORTED(DecryptVerifyUpdate,
+	      (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
 NOT_SUPPORTED(GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d,
 			    CK_OBJECT_HANDLE *e))
-NOT_SUPPORTED(GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d,
-				CK_ATTRIBUTE *e, CK_ULONG f, CK_OBJECT_HANDLE *g2, CK_OBJECT_HANDLE *h))
-NOT_SUPPORTED(WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d,
-			CK_BYTE *e, CK_ULONG *f))
+NOT_SUPPORTED(GenerateKeyPair,
+	      (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d, CK_ATTRIBUTE *e,
+	       CK_ULONG f, CK_OBJECT_HANDLE *g2, CK_OBJECT_HANDLE *h))
+NOT_SUPPORTED(WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c,
+			CK_OBJECT_HANDLE d, CK_BYTE *e, CK_ULONG *f))
 NOT_SUPPORTED(UnwrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_BYTE *d,
 			  CK_ULONG e, CK_ATTRIBUTE *f, CK_ULONG g2, CK_OBJECT_HANDLE *h))
 NOT_SUPPORTED(DeriveKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE *d,
@@ -1338,19 +1354,74 @@ static CK_RV p11_GetFunctionList(CK_FUNCTION_LIST **list);
 static CK_FUNCTION_LIST functions = {
     {2, 40},
 #define F(n) .C_##n = p11_##n
-    F(Initialize), F(Finalize), F(GetInfo), F(GetFunctionList), F(GetSlotList), F(GetSlotInfo),
-    F(GetTokenInfo), F(GetMechanismList), F(GetMechanismInfo), F(InitToken), F(InitPIN), F(SetPIN),
-    F(OpenSession), F(CloseSession), F(CloseAllSessions), F(GetSessionInfo), F(GetOperationState),
-    F(SetOperationState), F(Login), F(Logout), F(CreateObject), F(CopyObject), F(DestroyObject),
-    F(GetObjectSize), F(GetAttributeValue), F(SetAttributeValue), F(FindObjectsInit), F(FindObjects),
-    F(FindObjectsFinal), F(EncryptInit), F(Encrypt), F(EncryptUpdate), F(EncryptFinal),
-    F(DecryptInit), F(Decrypt), F(DecryptUpdate), F(DecryptFinal), F(DigestInit), F(Digest),
-    F(DigestUpdate), F(DigestKey), F(DigestFinal), F(SignInit), F(Sign), F(SignUpdate), F(SignFinal),
-    F(SignRecoverInit), F(SignRecover), F(VerifyInit), F(Verify), F(VerifyUpdate), F(VerifyFinal),
-    F(VerifyRecoverInit), F(VerifyRecover), F(DigestEncryptUpdate), F(DecryptDigestUpdate),
-    F(SignEncryptUpdate), F(DecryptVerifyUpdate), F(GenerateKey), F(GenerateKeyPair), F(WrapKey),
-    F(UnwrapKey), F(DeriveKey), F(SeedRandom), F(GenerateRandom), F(GetFunctionStatus),
-    F(CancelFunction), F(WaitForSlotEvent),
+    F(Initialize),
+    F(Finalize),
+    F(GetInfo),
+    F(GetFunctionList),
+    F(GetSlotList),
+    F(GetSlotInfo),
+    F(GetTokenInfo),
+    F(GetMechanismList),
+    F(GetMechanismInfo),
+    F(InitToken),
+    F(InitPIN),
+    F(SetPIN),
+    F(OpenSession),
+    F(CloseSession),
+    F(CloseAllSessions),
+    F(GetSessionInfo),
+    F(GetOperationState),
+    F(SetOperationState),
+    F(Login),
+    F(Logout),
+    F(CreateObject),
+    F(CopyObject),
+    F(DestroyObject),
+    F(GetObjectSize),
+    F(GetAttributeValue),
+    F(SetAttributeValue),
+    F(FindObjectsInit),
+    F(FindObjects),
+    F(FindObjectsFinal),
+    F(EncryptInit),
+    F(Encrypt),
+    F(EncryptUpdate),
+    F(EncryptFinal),
+    F(DecryptInit),
+    F(Decrypt),
+    F(DecryptUpdate),
+    F(DecryptFinal),
+    F(DigestInit),
+    F(Digest),
+    F(DigestUpdate),
+    F(DigestKey),
+    F(DigestFinal),
+    F(SignInit),
+    F(Sign),
+    F(SignUpdate),
+    F(SignFinal),
+    F(SignRecoverInit),
+    F(SignRecover),
+    F(VerifyInit),
+    F(Verify),
+    F(VerifyUpdate),
+    F(VerifyFinal),
+    F(VerifyRecoverInit),
+    F(VerifyRecover),
+    F(DigestEncryptUpdate),
+    F(DecryptDigestUpdate),
+    F(SignEncryptUpdate),
+    F(DecryptVerifyUpdate),
+    F(GenerateKey),
+    F(GenerateKeyPair),
+    F(WrapKey),
+    F(UnwrapKey),
+    F(DeriveKey),
+    F(SeedRandom),
+    F(GenerateRandom),
+    F(GetFunctionStatus),
+    F(CancelFunction),
+    F(WaitForSlotEvent),
 #undef F
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* t31's helper: sign through libsignet-pkcs11 from several threads at once, then in a forked child. */
+/* t31's helper: sign through libsignet-pkcs11 from several threads at once, then in a forked child.
+ */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -35,8 +36,9 @@ sign_one(const char *tag, const unsigned char *dig)
 		fprintf(stderr, "%s: C_OpenSession 0x%lx\n", tag, rv);
 		return 1;
 	}
-	if (f->C_FindObjectsInit(s, &t, 1) != CKR_OK || f->C_FindObjects(s, &key, 1, &n) != CKR_OK ||
-	    f->C_FindObjectsFinal(s) != CKR_OK || n != 1) {
+	if (f->C_FindObjectsInit(s, &t, 1) != CKR_OK ||
+	    f->C_FindObjects(s, &key, 1, &n) != CKR_OK || f->C_FindObjectsFinal(s) != CKR_OK ||
+	    n != 1) {
 		fprintf(stderr, "%s: no private key\n", tag);
 		return 1;
 	}
@@ -84,7 +86,8 @@ main(int argc, char **argv)
 	nthreads = atoi(argv[3]);
 	slot = strtoul(argv[2], NULL, 10);
 	in = stdin;
-	if (fread(digest, 1, sizeof(digest), in) != sizeof(digest) || nthreads < 1 || nthreads > 16) {
+	if (fread(digest, 1, sizeof(digest), in) != sizeof(digest) || nthreads < 1 ||
+	    nthreads > 16) {
 		return 2;
 	}
 	if ((dl = dlopen(argv[1], RTLD_NOW)) == NULL ||
