@@ -18,6 +18,7 @@
 #include "daemon/approvals.h"
 #include "daemon/audit.h"
 #include "daemon/engine.h"
+#include "daemon/events.h"
 #include "daemon/package.h"
 #include "daemon/rules.h"
 #include "daemon/tasks.h"

@@ -12,6 +12,7 @@
 #include "daemon/approvals.h"
 #include "daemon/audit.h"
 #include "daemon/engine.h"
+#include "daemon/events.h"
 #include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"

@@ -13,6 +13,7 @@
 #include "daemon/audit.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
+#include "daemon/events.h"
 #include "daemon/ingest.h"
 #include "daemon/package.h"
 #include "daemon/ops.h"

@@ -15,6 +15,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/engine.h"
+#include "daemon/events.h"
 #include "daemon/package.h"
 #include "daemon/tasks.h"
 #include "hsm/crypt.h"

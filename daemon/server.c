@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "daemon/dispatch.h"
+#include "daemon/events.h"
 #include "daemon/ingest.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"

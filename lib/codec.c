@@ -223,3 +223,22 @@ base32_encode(const uint8_t *in, size_t n, char *out)
 	}
 	out[o] = '\0';
 }
+
+void
+be64_put(uint8_t out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+	}
+}
+
+uint64_t
+be64_get(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | in[i];
+	}
+	return v;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Strict base64 (RFC 4648, standard and URL alphabets) and hex codecs. */
+/* Strict base64 (RFC 4648, standard and URL alphabets) and hex codecs; big-endian integers. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,3 +29,7 @@ bool hex_decode(const char *in, uint8_t *out, size_t outlen);
 bool hex_valid(const char *s);
 /* RFC 4648 base32 (A-Z2-7), no padding: OUT holds (N * 8 + 4) / 5 + 1 bytes. */
 void base32_encode(const uint8_t *in, size_t n, char *out);
+
+/* A 64-bit integer as 8 big-endian bytes (store keys that sort by it) and back. */
+void be64_put(uint8_t out[8], uint64_t v);
+uint64_t be64_get(const uint8_t in[8]);

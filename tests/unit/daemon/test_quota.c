@@ -17,6 +17,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 #include "daemon/quota.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"

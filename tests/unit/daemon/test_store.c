@@ -20,6 +20,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "daemon/events.h"
 #include "daemon/store.h"
 #include "lib/error.h"
 

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "daemon/events.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "lib/error.h"
