@@ -22,6 +22,7 @@
 #include "daemon/package.h"
 #include "daemon/rules.h"
 #include "daemon/tasks.h"
+#include "daemon/timers.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
 #include "lib/envelope.h"

@@ -18,6 +18,7 @@
 #include "daemon/rules.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/timers.h"
 #include "daemon/tokenguard.h"
 #include "hsm/otp.h"
 #include "lib/codec.h"

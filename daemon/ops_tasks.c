@@ -22,6 +22,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/timers.h"
 #include "daemon/workers.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tasks: the record and its status model, timers, the spool, the threads that run tasks. */
+/* Tasks: the record and its status model, the spool, the threads that run tasks. */
 #pragma once
 
 #include <stdatomic.h>
@@ -78,11 +78,6 @@ json_t *task_record_load(const void *key, size_t klen, json_t *rec);
 int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
 int task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len);
-
-/* Timers: work due at a time (result expiry, capability removal, approval expiry). */
-int timer_put(struct store_txn *t, int64_t due, const char *kind, const char *tenant,
-	      const char *id);
-void timer_del(struct store_txn *t, int64_t due, const char *kind, const char *id);
 
 /* Spool paths: in/<id>.<n> inputs, in/<id>.pkg a package being made, out/<id> results, tmp/. */
 int spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len);

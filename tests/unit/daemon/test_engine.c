@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
+#include "daemon/timers.h"
 #include "lib/error.h"
 #include "lib/util.h"
 
