@@ -21,6 +21,7 @@
 #include "daemon/events.h"
 #include "daemon/package.h"
 #include "daemon/rules.h"
+#include "daemon/spool.h"
 #include "daemon/tasks.h"
 #include "daemon/timers.h"
 #include "hsm/crypt.h"
@@ -398,26 +399,6 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 	return 0;
 }
 
-int
-engine_fsync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, r;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL) {
-		return -1;
-	}
-	*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		return -1;
-	}
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 static int
 exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int direct_fd,
 	     json_t **result, json_t **input, char *why, size_t whylen)
@@ -529,7 +510,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 		r = signet_err_from_errno(e);
 	}
 	close(out_fd);
-	if (r == 0 && (rename(tmppath, outpath) != 0 || engine_fsync_dir(outpath) != 0)) {
+	if (r == 0 && (rename(tmppath, outpath) != 0 || spool_fsync_dir(outpath) != 0)) {
 		int e = errno;
 		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
 		r = signet_err_from_errno(e);

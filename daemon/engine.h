@@ -73,9 +73,6 @@ const char *schemes_text(unsigned mask, char *buf, size_t len);
 int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k,
 	      const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen);
 
-/* fsync the directory that holds PATH (after a rename into it). */
-int engine_fsync_dir(const char *path);
-
 /*
  * Move task ID from one of FROM to TO in its own durable write (with its
  * event and audit entry), storing RESULT (taken; may be NULL) when given.

@@ -18,6 +18,7 @@
 #include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/quota.h"
+#include "daemon/spool.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "hsm/hsm.h"

@@ -16,6 +16,7 @@
 #include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"
+#include "daemon/spool.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "daemon/timers.h"

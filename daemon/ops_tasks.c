@@ -20,6 +20,7 @@
 #include "daemon/quota.h"
 #include "daemon/rules.h"
 #include "daemon/server.h"
+#include "daemon/spool.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "daemon/timers.h"

@@ -17,6 +17,7 @@
 #include "daemon/engine.h"
 #include "daemon/events.h"
 #include "daemon/package.h"
+#include "daemon/spool.h"
 #include "daemon/tasks.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
@@ -522,7 +523,7 @@ package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_f
 		goto out;
 	}
 	if ((r = fd_pwrite_all(fd, hdr, hlen, 0)) == 0 &&
-	    (fsync(fd) != 0 || engine_fsync_dir(path) != 0)) {
+	    (fsync(fd) != 0 || spool_fsync_dir(path) != 0)) {
 		r = -errno;
 	}
 	if (r != 0) {
@@ -713,7 +714,7 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 	off += siglen;
 	close(fd);
 	fd = -1;
-	if (rename(inpath, outpath) != 0 || engine_fsync_dir(outpath) != 0) {
+	if (rename(inpath, outpath) != 0 || spool_fsync_dir(outpath) != 0) {
 		int e = errno;
 		log_err("task %s: cannot move the result in place: %s", id, strerror(e));
 		r = signet_err_from_errno(e);

@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 
 #include "daemon/quota.h"
+#include "daemon/spool.h"
 #include "daemon/tasks.h"
 #include "lib/error.h"
 #include "lib/log.h"

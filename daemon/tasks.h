@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tasks: the record and its status model, the spool, the threads that run tasks. */
+/* Tasks: the record, its status model and index, the client view; the engine's entry points. */
 #pragma once
 
 #include <stdatomic.h>
@@ -78,34 +78,6 @@ json_t *task_record_load(const void *key, size_t klen, json_t *rec);
 int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
 int task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len);
-
-/* Spool paths: in/<id>.<n> inputs, in/<id>.pkg a package being made, out/<id> results, tmp/. */
-int spool_path(struct daemon *d, const char *dir, const char *name, char *out, size_t len);
-/* Remove a task's inputs from the spool: in/<id>.0 to in/<id>.<N-1>, and in/<id>.pkg. */
-void spool_remove_inputs(struct daemon *d, const char *id, size_t n);
-
-/*
- * What an input is read from: exactly LEN bytes of FD (a local regular
- * file) from OFF, its size when the request came (a shorter file is
- * SIGNET_EINVAL; what it grew by since is not read). When STOP (may be
- * NULL) is set, the read ends early with SIGNET_EUNAVAILABLE.
- */
-struct spool_src {
-	int fd;
-	uint64_t off, len;
-	const atomic_bool *stop;
-};
-/*
- * Copy SRC into a new spool input file PATH while hashing it. Fills SHA256
- * and SIZE; when WANT384 / WANT512, those digests too. PATH NULL: hash only.
- */
-struct digests {
-	uint8_t sha256[32], sha384[48], sha512[64];
-	uint64_t size;
-	uint8_t head[16]; /* the first bytes (min(size, 16) of them; a hole's read as zeros) */
-};
-int spool_ingest(const struct spool_src *src, const char *path, bool want384, bool want512,
-		 struct digests *out, char *why, size_t whylen);
 
 /* The task engine. */
 int tasks_start(struct daemon *d);
