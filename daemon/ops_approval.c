@@ -13,6 +13,7 @@
 #include "daemon/audit.h"
 #include "daemon/engine.h"
 #include "daemon/events.h"
+#include "daemon/exec.h"
 #include "daemon/metrics.h"
 #include "daemon/ops.h"
 #include "daemon/rules.h"

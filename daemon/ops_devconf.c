@@ -10,8 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "daemon/engine.h"
 #include "daemon/audit.h"
+#include "daemon/keyref.h"
 #include "daemon/ops.h"
 #include "daemon/package.h"
 #include "daemon/rules.h"

@@ -16,6 +16,7 @@
 #include "daemon/audit.h"
 #include "daemon/engine.h"
 #include "daemon/events.h"
+#include "daemon/keyref.h"
 #include "daemon/package.h"
 #include "daemon/spool.h"
 #include "daemon/tasks.h"
@@ -630,7 +631,7 @@ exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_
 		goto out;
 	}
 	fail_orphans(d, task);
-	if ((r = engine_read_key(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "",
+	if ((r = keyref_read(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "",
 				 &sk, why, whylen)) != 0) {
 		goto out;
 	}
