@@ -29,6 +29,7 @@
 #include "daemon/authfail.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/engine.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
 #include "daemon/init.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/audit.h"
+#include "daemon/engine.h"
 #include "daemon/events.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"

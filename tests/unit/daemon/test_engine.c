@@ -17,6 +17,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/engine.h"
 #include "daemon/store.h"
 #include "daemon/tasks.h"
 #include "daemon/timers.h"
