@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # libsignet-pkcs11 (doc/pkcs11.md) through real tools: pkcs11-tool lists slots, objects and
-# mechanisms and signs with each mechanism (SHA-512 ones included), openssl verifies; openssl pkeyutl and cms through the
-# pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
+# mechanisms and signs with each mechanism (SHA-512 ones included), openssl verifies; openssl
+# pkeyutl and cms through the pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
 # and a fork() signing at once (p11threads); osslsigncode and rauc bundle through the module.
 . "$TESTLIB"
 
