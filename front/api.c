@@ -207,7 +207,8 @@ sign_input_rule(struct req *q, json_t *args)
 		} else if (hash != NULL && strcmp(hash, "SHA-512") == 0) {
 			want = 64;
 		} else {
-			bad(q, "%s must be SHA-256, SHA-384 or SHA-512 (the digest inputBase64 holds)",
+			bad(q,
+			    "%s must be SHA-256, SHA-384 or SHA-512 (the digest inputBase64 holds)",
 			    "hash");
 			return -1;
 		}
@@ -259,7 +260,7 @@ h_sign(struct req *q)
 {
 	static const char *const names[] = {
 	    "deviceConfigId", "inputBase64", "name",     "prehashed", "hash",
-	    "scheme",	      "saltLength",  "encoding", "attach",    NULL};
+	    "scheme",         "saltLength",  "encoding", "attach",    NULL};
 	json_t *body, *args;
 	const json_t *dc, *in;
 	struct call c;
@@ -388,15 +389,15 @@ checksum_check(struct req *q, const char *given, const struct part *p)
 }
 
 /*
- * A body of one file (field "file") and the text fields deviceConfigId,
- * name and sha256checksum: the file's part, the configuration and the
- * name (the field, else the file's own name, else NULL). 0, or -1 after
- * answering.
+ * A body of one file (field "file") and the text fields NAMES (among them
+ * deviceConfigId, name and sha256checksum): the file's part, the
+ * configuration and the name (the field, else the file's own name, else
+ * NULL). 0, or -1 after answering.
  */
 static int
-one_file(struct req *q, const struct part **file, const char **dc, const char **name)
+one_file(struct req *q, const char *const *names, const struct part **file, const char **dc,
+	 const char **name)
 {
-	static const char *const names[] = {"deviceConfigId", "name", "sha256checksum", NULL};
 	const struct part *p;
 	int n;
 
@@ -430,13 +431,14 @@ one_file(struct req *q, const struct part **file, const char **dc, const char **
 static enum MHD_Result
 h_encrypt(struct req *q)
 {
+	static const char *const names[] = {"deviceConfigId", "name", "sha256checksum", NULL};
 	const struct part *p;
 	const char *dc, *name;
 	char hex[65];
 	json_t *args;
 	struct call c;
 
-	if (one_file(q, &p, &dc, &name) != 0) {
+	if (one_file(q, names, &p, &dc, &name) != 0) {
 		return MHD_YES;
 	}
 	hex_encode(p->sha256, 32, hex);
@@ -450,22 +452,69 @@ h_encrypt(struct req *q)
 	return reply_created(q, &c);
 }
 
-/* A signing task whose input, the message, came as a multipart file: signetd reads the spool
- * file. */
+/*
+ * The signing scheme's form fields as task.sign arguments: scheme, hash
+ * and encoding as given (signetd checks them), saltLength a decimal
+ * integer, attach true or false. 0, or -1 after answering.
+ */
+static int
+sign_fields(struct req *q, json_t *args)
+{
+	static const char *const strs[] = {"scheme", "hash", "encoding", NULL};
+	const char *v;
+
+	for (const char *const *n = strs; *n != NULL; n++) {
+		if ((v = field(q, *n)) != NULL) {
+			json_object_set_new(args, *n, json_string(v));
+		}
+	}
+	if ((v = field(q, "saltLength")) != NULL) {
+		size_t len = strlen(v);
+
+		/* at most 4 digits: signetd's bound is 4096, and no overflow to think about */
+		if (len == 0 || len > 4 || strspn(v, "0123456789") != len) {
+			bad(q, "%s must be an integer from 0 to 4096", "saltLength");
+			return -1;
+		}
+		json_object_set_new(args, "saltLength", json_integer(atoi(v)));
+	}
+	if ((v = field(q, "attach")) != NULL) {
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+			bad(q, "%s must be true or false", "attach");
+			return -1;
+		}
+		json_object_set_new(args, "attach", json_boolean(strcmp(v, "true") == 0));
+	}
+	return 0;
+}
+
+/*
+ * A signing task whose input, the message, came as a multipart file:
+ * signetd reads the spool file. The form's scheme fields are those of
+ * the JSON body, but hash names the hash signetd computes over the file
+ * (the file is never a digest).
+ */
 static enum MHD_Result
 sign_file(struct req *q)
 {
+	static const char *const names[] = {"deviceConfigId", "name",   "sha256checksum",
+					    "scheme",         "hash",   "saltLength",
+					    "encoding",       "attach", NULL};
 	const struct part *p;
 	const char *dc, *name;
 	json_t *args;
 	struct call c;
 
-	if (one_file(q, &p, &dc, &name) != 0) {
+	if (one_file(q, names, &p, &dc, &name) != 0) {
 		return MHD_YES;
 	}
 	args = json_pack("{s:s, s:b}", "devconf", dc, "prehashed", 0);
 	if (name != NULL) {
 		json_object_set_new(args, "name", json_string(name));
+	}
+	if (sign_fields(q, args) != 0) {
+		json_decref(args);
+		return MHD_YES;
 	}
 	http_call(q, "task.sign", args, &q->up.fd, 1, &c);
 	json_decref(args);
@@ -687,9 +736,9 @@ h_download(struct req *q)
 /* ---- device configurations ---- */
 
 static const char *const devconf_names[] = {
-    "name",         "description", "signKeys",  "packageKey", "encryptKeys",
-    "encryptCert",  "cipher",      "packaging", "fourEyes",   "quorum",
-    "secondFactor", "users",       "approvers", "enabled",    "allowedSchemes", NULL};
+    "name",      "description", "signKeys",       "packageKey", "encryptKeys",  "encryptCert",
+    "cipher",    "packaging",   "fourEyes",       "quorum",     "secondFactor", "users",
+    "approvers", "enabled",     "allowedSchemes", NULL};
 
 /* A paged listing: the route's arg names the op; `size` and `cursor` are its page. */
 static enum MHD_Result
@@ -1152,7 +1201,8 @@ split(const char *path, char seg[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1], int *
 		e = strchr(p, '/');
 		len = e != NULL ? (size_t)(e - p) : strlen(p);
 		if (len == 0) {
-			/* A trailing slash is tolerated (and "/" itself); an empty segment elsewhere is not. */
+			/* A trailing slash is tolerated (and "/" itself); an empty segment
+			 * elsewhere is not. */
 			return e == NULL && (*n > 0 || p == path + 1);
 		}
 		if (*n == HTTP_MAX_SEGMENTS || len > HTTP_MAX_SEGMENT) {

@@ -3,7 +3,8 @@
 # Signature schemes chosen per request (issue 16 item 1): RSA PKCS#1 v1.5 and PSS with each hash and
 # salt, ECDSA DER and raw r||s, prehashed digests of each hash, CMS detached and attached, checked
 # with openssl; allowedSchemes of a device configuration refusing the others; an approval bound to
-# the scheme it was shown; one new scheme through signet-front.
+# the scheme it was shown; one new scheme through signet-front, and the scheme's form fields of a
+# multipart signing task.
 . "$TESTLIB"
 
 : "${SIGNET_FRONT:?SIGNET_FRONT must name the signet-front binary}"
@@ -286,5 +287,64 @@ st=$(rest "{\"deviceConfigId\": \"$(cat "$TMP/dc.dc-ec")\", \"inputBase64\": \"$
 check "REST: ECDSA raw (got $st)" test "$st" = 201 -a "$(json .result.encoding)" = raw
 st=$(rest "{\"deviceConfigId\": \"$(cat "$TMP/dc.dc-pss")\", \"inputBase64\": \"$(base64 -w0 "$TMP/m.sha256")\", \"scheme\": \"RSA_PKCS1_V15\"}")
 check "REST: a scheme the device configuration forbids is 403 (got $st)" test "$st" = 403
+
+# 8. REST multipart: the scheme's form fields, hash the one signetd computes over the file.
+# restf DC FIELDS...: POST m.bin (or a later -F file=...) as a multipart signing task.
+restf() {
+	_dc=$1
+	shift
+	case " $* " in *" file=@"*) ;; *) set -- -F "file=@$TMP/m.bin" "$@" ;; esac
+	curl -sS -o "$TMP/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $SIGNET_TOKEN" \
+		-H 'X-SE-TENANT: acme' -F "deviceConfigId=$_dc" "$@" "$BASE/api/v1/signingTask"
+}
+st=$(restf "$DC_RSA" -F scheme=RSA_PKCS1_V15 -F hash=SHA-512)
+check "multipart: 201 for RSA_PKCS1_V15 hash SHA-512 (got $st: $(head -c 200 "$TMP/out"))" test "$st" = 201
+check "multipart: the result names scheme and hash" \
+	test "$(json '.result | "\(.scheme) \(.hash)"')" = "RSA_PKCS1_V15 SHA-512"
+json .result.signature | base64 -d >"$TMP/mp.v15"
+check "multipart: openssl dgst -sha512 -verify over the file" \
+	openssl dgst -sha512 -verify "$TMP/rsa.pub" -signature "$TMP/mp.v15" "$TMP/m.bin"
+st=$(restf "$DC_RSA" -F scheme=RSA_PSS -F hash=SHA-384 -F saltLength=48)
+check "multipart: 201 for RSA_PSS SHA-384 salt 48 (got $st: $(head -c 200 "$TMP/out"))" test "$st" = 201
+json .result.signature | base64 -d >"$TMP/mp.pss"
+check "multipart: RSA_PSS SHA-384 verifies with rsa_pss_saltlen:48" \
+	openssl dgst -sha384 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 \
+	-verify "$TMP/rsa.pub" -signature "$TMP/mp.pss" "$TMP/m.bin"
+check "multipart: ... and not with salt 32 (saltLength was passed on)" \
+	sh -c "! openssl dgst -sha384 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+	-verify '$TMP/rsa.pub' -signature '$TMP/mp.pss' '$TMP/m.bin' >/dev/null 2>&1"
+st=$(restf "$(cat "$TMP/dc.dc-ec")" -F scheme=ECDSA -F hash=SHA-384 -F encoding=raw)
+check "multipart: 201 for ECDSA SHA-384 raw (got $st: $(head -c 200 "$TMP/out"))" test "$st" = 201
+check "multipart: the result says ECDSA SHA-384 raw" \
+	test "$(json '.result | "\(.scheme) \(.hash) \(.encoding)"')" = "ECDSA SHA-384 raw"
+json .result.signature | base64 -d >"$TMP/mp.ecr"
+check "multipart: raw r||s of 64 bytes" test "$(wc -c <"$TMP/mp.ecr")" -eq 64
+der_of_raw "$TMP/mp.ecr" "$TMP/mp.ecr.der"
+check "multipart: ECDSA raw SHA-384 verifies" \
+	openssl dgst -sha384 -verify "$TMP/ec.pub" -signature "$TMP/mp.ecr.der" "$TMP/m.bin"
+st=$(restf "$(cat "$TMP/dc.dc-ec")" -F "file=@$TMP/manifest" -F attach=true)
+check "multipart: 201 for attach=true (got $st: $(head -c 200 "$TMP/out"))" test "$st" = 201
+check "multipart: the result says attached" test "$(json .result.attached)" = true
+json .result.cms | base64 -d >"$TMP/mp.cms"
+check "multipart: the attached CMS verifies without -content" \
+	openssl cms -verify -binary -inform DER -in "$TMP/mp.cms" -CAfile "$TMP/ca.pem" -purpose any \
+	-out "$TMP/mp.out"
+check "multipart: ... and holds the file" cmp -s "$TMP/mp.out" "$TMP/manifest"
+st=$(restf "$(cat "$TMP/dc.dc-ec")" -F "file=@$TMP/manifest" -F attach=false)
+check "multipart: attach=false gives a detached CMS (got $st)" \
+	test "$st" = 201 -a "$(json '.result.attached // false')" = false
+st=$(restf "$DC_RSA" -F saltLength=4x)
+check "multipart: saltLength not an integer is 400 (got $st)" test "$st" = 400
+check "multipart: ... saying so" grep -q "saltLength must be an integer" "$TMP/out"
+st=$(restf "$DC_RSA" -F attach=yes)
+check "multipart: attach neither true nor false is 400 (got $st)" test "$st" = 400
+st=$(restf "$DC_RSA" -F hash=MD5)
+check "multipart: hash MD5 is 400 (got $st)" test "$st" = 400
+st=$(restf "$DC_RSA" -F scheme=RSA_PSS -F saltLength=351)
+check "multipart: a salt above the key's maximum is 400 (got $st)" test "$st" = 400
+st=$(restf "$(cat "$TMP/dc.dc-pss")" -F scheme=RSA_PKCS1_V15)
+check "multipart: a scheme the device configuration forbids is 403 (got $st)" test "$st" = 403
+st=$(restf "$DC_RSA" -F prehashed=true)
+check "multipart: prehashed is not a form field (got $st)" test "$st" = 400
 
 check "stop at the end" stop_daemon

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # libsignet-pkcs11 (doc/pkcs11.md) through real tools: pkcs11-tool lists slots, objects and
-# mechanisms and signs with each mechanism, openssl verifies; openssl pkeyutl and cms through the
-# pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
+# mechanisms and signs with each mechanism (SHA-512 ones included), openssl verifies; openssl
+# pkeyutl and cms through the pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
 # and a fork() signing at once (p11threads); osslsigncode and rauc bundle through the module.
 . "$TESTLIB"
 
@@ -96,11 +96,11 @@ openssl pkey -pubin -inform DER -in "$TMP/rsa.p11pub.der" -out "$TMP/rsa.p11pub.
 check "the RSA public key object is the key's (CKA_MODULUS, CKA_PUBLIC_EXPONENT)" \
 	cmp "$TMP/rsa.p11pub.pem" "$TMP/rsa.pub"
 p11 --token-label dc-ec -M >"$TMP/mechs" 2>&1
-check "dc-ec offers ECDSA, ECDSA-SHA256, ECDSA-SHA384" \
-	sh -c "grep -q '^  *ECDSA,' '$TMP/mechs' && grep -q 'ECDSA-SHA256' '$TMP/mechs' && grep -q 'ECDSA-SHA384' '$TMP/mechs'"
+check "dc-ec offers ECDSA, ECDSA-SHA256, ECDSA-SHA384, ECDSA-SHA512" \
+	sh -c "grep -q '^  *ECDSA,' '$TMP/mechs' && grep -q 'ECDSA-SHA256' '$TMP/mechs' && grep -q 'ECDSA-SHA384' '$TMP/mechs' && grep -q 'ECDSA-SHA512' '$TMP/mechs'"
 p11 --token-label dc-rsa -M >"$TMP/mechs" 2>&1
-check "dc-rsa offers RSA-PKCS, SHA256-RSA-PKCS, RSA-PKCS-PSS, SHA384-RSA-PKCS-PSS" \
-	sh -c "grep -q 'RSA-PKCS,' '$TMP/mechs' && grep -q 'SHA256-RSA-PKCS,' '$TMP/mechs' && grep -q '^  *RSA-PKCS-PSS' '$TMP/mechs' && grep -q 'SHA384-RSA-PKCS-PSS' '$TMP/mechs'"
+check "dc-rsa offers RSA-PKCS, SHA256-RSA-PKCS, SHA512-RSA-PKCS, RSA-PKCS-PSS, SHA384-RSA-PKCS-PSS, SHA512-RSA-PKCS-PSS" \
+	sh -c "grep -q 'RSA-PKCS,' '$TMP/mechs' && grep -q 'SHA256-RSA-PKCS,' '$TMP/mechs' && grep -q 'SHA512-RSA-PKCS,' '$TMP/mechs' && grep -q '^  *RSA-PKCS-PSS' '$TMP/mechs' && grep -q 'SHA384-RSA-PKCS-PSS' '$TMP/mechs' && grep -q 'SHA512-RSA-PKCS-PSS' '$TMP/mechs'"
 p11 --token-label dc-ec --read-object --type privkey --label ec -o "$TMP/priv" >/dev/null 2>&1 || true
 check "no private value leaves: reading the private key gives nothing" sh -c "! test -s '$TMP/priv'"
 check "... and the key is sensitive, never extractable" \
@@ -132,6 +132,13 @@ check "... a raw r||s of 96 bytes" test "$(wc -c <"$TMP/sig")" -eq 96
 raw2der "$TMP/sig" "$TMP/sig.der"
 check "... openssl dgst -sha384 verifies" openssl dgst -sha384 -verify "$TMP/ec384.pub" \
 	-signature "$TMP/sig.der" "$TMP/msg.bin"
+sign_ok "P-256 with SHA-512, hashed in the module" dc-ec ECDSA-SHA512 "$TMP/msg.bin"
+check "... a raw r||s of 64 bytes" test "$(wc -c <"$TMP/sig")" -eq 64
+raw2der "$TMP/sig" "$TMP/sig.der"
+check "... openssl dgst -sha512 verifies" openssl dgst -sha512 -verify "$TMP/ec.pub" \
+	-signature "$TMP/sig.der" "$TMP/msg.bin"
+check "... and not as SHA-256 (SHA-512 was signed)" sh -c "! openssl dgst -sha256 -verify '$TMP/ec.pub' \
+	-signature '$TMP/sig.der' '$TMP/msg.bin' >/dev/null 2>&1"
 sign_ok "P-384 digest" dc-ec384 ECDSA "$TMP/msg.sha384" --signature-format openssl
 check "... openssl verifies pkcs11-tool's DER" openssl pkeyutl -verify -pubin \
 	-inkey "$TMP/ec384.pub" -in "$TMP/msg.sha384" -sigfile "$TMP/sig"
@@ -147,6 +154,23 @@ check "... openssl verifies PSS SHA-384 with salt 20" openssl dgst -sha384 -veri
 	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:20 -signature "$TMP/sig" "$TMP/msg.bin"
 check "... and not with another salt length" sh -c "! openssl dgst -sha384 -verify '$TMP/rsa.pub' \
 	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -signature '$TMP/sig' '$TMP/msg.bin' >/dev/null 2>&1"
+sign_ok "SHA512-RSA-PKCS-PSS, salt 64" dc-rsa SHA512-RSA-PKCS-PSS "$TMP/msg.bin" \
+	--mgf MGF1-SHA512 --salt-len 64
+check "... openssl verifies PSS SHA-512 with salt 64" openssl dgst -sha512 -verify "$TMP/rsa.pub" \
+	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:64 -signature "$TMP/sig" "$TMP/msg.bin"
+check "... and not with salt 32" sh -c "! openssl dgst -sha512 -verify '$TMP/rsa.pub' \
+	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -signature '$TMP/sig' '$TMP/msg.bin' >/dev/null 2>&1"
+sign_ok "PKCS#1 v1.5 with SHA-512, hashed in the module" dc-rsa SHA512-RSA-PKCS "$TMP/msg.bin"
+check "... openssl dgst -sha512 verifies v1.5" openssl dgst -sha512 -verify "$TMP/rsa.pub" \
+	-signature "$TMP/sig" "$TMP/msg.bin"
+check "... and not as SHA-256" sh -c "! openssl dgst -sha256 -verify '$TMP/rsa.pub' \
+	-signature '$TMP/sig' '$TMP/msg.bin' >/dev/null 2>&1"
+openssl dgst -sha512 -binary "$TMP/msg.bin" >"$TMP/msg.sha512"
+printf '\060\121\060\015\006\011\140\206\110\001\145\003\004\002\003\005\000\004\100' >"$TMP/di512"
+cat "$TMP/msg.sha512" >>"$TMP/di512"
+sign_ok "PKCS#1 v1.5 over a SHA-512 DigestInfo" dc-rsa RSA-PKCS "$TMP/di512"
+check "... openssl dgst -sha512 verifies it" openssl dgst -sha512 -verify "$TMP/rsa.pub" \
+	-signature "$TMP/sig" "$TMP/msg.bin"
 sign_ok "PKCS#1 v1.5, hashed in the module" dc-rsa SHA256-RSA-PKCS "$TMP/msg.bin"
 check "... openssl dgst -sha256 verifies v1.5" openssl dgst -sha256 -verify "$TMP/rsa.pub" \
 	-signature "$TMP/sig" "$TMP/msg.bin"
