@@ -82,7 +82,7 @@ timers_put_txn(struct store_txn *t, void *arg)
 
 	for (size_t i = 0; i < x->n; i++) {
 		char id[TASK_ID_LEN + 1];
-		snprintf(id, sizeof(id), "01a2aaaa-0000-7000-8000-%012zu", i);
+		snprintf(id, sizeof(id), "01a2aaaa-0000-7000-8000-%012u", (unsigned)(i % 1000000));
 		timer_put(t, x->due, "cap", "acme", id);
 	}
 	return t->err;
