@@ -127,6 +127,10 @@ sc=$(hdr Set-Cookie)
 check "sign-in with bob's token is 201 with his name and a CSRF token ($st)" \
 	test "$st $(jq -r '.user + " " + .tenant + " " + (.csrfToken | length | tostring)' "$TMP/out")" = "201 bob acme 43"
 CSRF=$(jq -r .csrfToken "$TMP/out")
+check "... with Location /api/ui/session, as doc/openapi.yaml says ($(hdr Location))" \
+	test "$(hdr Location)" = /api/ui/session
+check "doc/openapi.yaml describes /api/ui/session (POST, GET, DELETE), X-CSRF-Token and /ui/" \
+	/usr/bin/python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); s = d["paths"]["/api/ui/session"]; assert {"post", "get", "delete"} <= set(s) and "/ui/" in d["paths"] and d["components"]["parameters"]["CsrfToken"]["name"] == "X-CSRF-Token" and d["components"]["securitySchemes"]["session"]["in"] == "cookie"' "$SRCDIR/doc/openapi.yaml"
 check "the cookie is HttpOnly, SameSite=Strict, Path=/ ($sc)" \
 	sh -c "echo '$sc' | grep -q '^signet_session=[A-Za-z0-9_-]\{43\}; Path=/; HttpOnly; SameSite=Strict$'"
 check "the token is nowhere in the answer" sh -c "! grep -qF '$B' '$TMP/out' '$TMP/hdr'"
