@@ -89,20 +89,94 @@ def tab(d, name):
     d.find_element(By.ID, f"tab-{name}").click()
 
 
-def create(d, kind, name, path):
+def create(d, kind, name, path, dc=None, secs=60):
     tab(d, "new")
     d.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
-    wait(d, lambda d: len(Select(d.find_element(By.ID, "new-dc")).options) > 0)
-    Select(d.find_element(By.ID, "new-dc")).select_by_value(E["DC"])
+    dc = dc or E["DC"]
+    wait(d, lambda d: any(o.get_attribute("value") == dc
+                          for o in Select(d.find_element(By.ID, "new-dc")).options))
+    Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
     before = d.find_element(By.ID, "new-status").text
     d.find_element(By.ID, "new-submit").click()
     # The status of the previous task stays until this one's answer replaces it.
     wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
-        d.find_element(By.ID, "new-status").text), 60)
+        d.find_element(By.ID, "new-status").text), secs)
     text = d.find_element(By.ID, "new-status").text
     return text.split()[1], text
+
+
+def api(path):
+    st, body = curl("-H", f"Authorization: Bearer {E['REQ_TOKEN']}", BASE + path)
+    return json.loads(body) if st == "200" else {}
+
+
+def new_download(dl, before, secs=120):
+    """The first file of DL not in BEFORE once its download is complete, or None."""
+    end = time.time() + secs
+    while time.time() < end:
+        files = [f for f in glob.glob(os.path.join(dl, "*"))
+                 if f not in before and not f.endswith(".crdownload")]
+        if files and not glob.glob(os.path.join(dl, "*.crdownload")):
+            return files[0]
+        time.sleep(0.2)
+    return None
+
+
+def open_task(d, tid):
+    tab(d, "tasks")
+    row = f'#task-rows tr[data-id="{tid}"]'
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, row)))
+    d.find_element(By.CSS_SELECTOR, row + " button").click()
+    wait(d, lambda d: tid in d.find_element(By.ID, "details").text)
+
+
+def expiry(req, dl):
+    """An encryption result shows its time left, then, when signetd's task.expired event comes,
+    that it is gone: no download button, the hash still there, and no reload of the page."""
+    before = set(glob.glob(os.path.join(dl, "*")))
+    tid, status = create(req, "encryptionTask", "small.bin", E["SMALL"], E["DC_ENC"])
+    ok(any(w in status for w in ("CREATED", "IN_PROGRESS", "DONE")), f"a small encryption task was made ({status})")
+    new_download(dl, before, 30)  # its automatic download, out of the way
+    open_task(req, tid)
+    wait(req, lambda d: "DONE" in d.find_element(By.ID, "details").text)
+    rec = api(f"/api/v1/encryptionTask/{tid}")
+    sha = (rec.get("result") or {}).get("sha256", "?")
+    req.execute_script("window.__signetSamePage = 'yes';")
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "details-ttl")), 10)
+        left = req.find_element(By.ID, "details-ttl").text
+    except TimeoutException:
+        left = ""
+    ttl = int(E["RESULT_TTL"])
+    secs = [int(w) for w in left.split() if w.isdigit()]
+    ok(left.endswith(" s left") and secs and 0 < secs[-1] <= ttl,
+       f"the result shows its time left ({left!r}, result_ttl {ttl} s)")
+    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    ok("Download result" in buttons, f"... and a download button while it is there ({buttons})")
+    time.sleep(1.5)
+    later = req.find_element(By.ID, "details-ttl").text
+    ok(later != left, f"... the time left counts down ({left!r}, then {later!r})")
+    shot(req, "07-result-time-left")
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "details-expired")), ttl + 30)
+        gone = req.find_element(By.ID, "details-expired").text
+    except TimeoutException:
+        gone = ""
+    ok("no longer available" in gone, f"after result_ttl the details say the file is gone ({gone!r})")
+    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    ok("Download result" not in buttons, f"... the download button is gone ({buttons})")
+    ok(len(sha) == 64 and sha in req.find_element(By.ID, "details").text,
+       f"... the result's sha256 stays visible ({sha})")
+    ok(req.execute_script("return window.__signetSamePage || ''") == "yes",
+       "... without a reload of the page (the task.expired event)")
+    ok("has expired" in req.find_element(By.ID, "notices").text,
+       "... and a notice says the result expired")
+    rec = api(f"/api/v1/encryptionTask/{tid}")
+    ok((rec.get("result") or {}).get("available") is False,
+       f"... as the API says (available {(rec.get('result') or {}).get('available')})")
+    shot(req, "08-result-expired")
 
 
 def curl(*args):
@@ -234,6 +308,8 @@ def run(req, apr, fw, dl):
     ok(st == "200" and json.loads(body).get("status") == "WAITING",
        f"... the task was left alone; a GET with the cookie reads it ({st})")
 
+    expiry(req, dl)
+
     # Narrow window.
     req.set_window_size(420, 800)
     tab(req, "tasks")
@@ -255,6 +331,8 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as e:  # a step that could not be made
+        import traceback
         FAILS += 1
-        print(f"not ok - the browser run stopped: {type(e).__name__}: {str(e)[:400]}", flush=True)
+        where = " < ".join(f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_tb(e.__traceback__)))
+        print(f"not ok - the browser run stopped: {type(e).__name__}: {str(e)[:400]} at {where}", flush=True)
     sys.exit(1 if FAILS else 0)

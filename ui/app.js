@@ -206,9 +206,17 @@ function renderDetails(t) {
     dlRow(list, 'Finished', timeEl(t.finishedAt));
   }
   const r = t.result;
+  stopCountdown();
   if (r && r.sha256) {
     dlRow(list, 'Result', bytes(r.size), el('br'), 'sha256 ', mono(r.sha256));
-    dlRow(list, 'Result expires', r.available === false ? 'no longer available' : timeEl(r.expiresAt));
+    if (r.available === false) {
+      dlRow(list, 'Result file', el('strong', { id: 'details-expired', className: 'expired' },
+        'Expired: the file is no longer available'), r.expiredAt ? [' (', timeEl(r.expiredAt), ')'] : null);
+    } else {
+      const left = el('span', { id: 'details-ttl' });
+      dlRow(list, 'Result expires', left, ' ', timeEl(r.expiresAt));
+      startCountdown(left, r.expiresAt);
+    }
   } else if (r && r.signature) {
     dlRow(list, 'Signature', `by key ${r.keyLabel || ''}`);
     const h = el('span', { className: 'mono' }, '…');
@@ -221,6 +229,30 @@ function renderDetails(t) {
   if (!FINAL.has(t.status) && t.requester === subject()) {
     actions.append(el('button', { type: 'button', className: 'danger', on: { click: () => cancel(t) } }, 'Cancel task'));
   }
+}
+
+// The time left of the shown result, second by second; the task.expired event ends it.
+let countdown = null;
+function stopCountdown() {
+  clearInterval(countdown);
+  countdown = null;
+}
+
+function timeLeft(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = h ? [`${h} h`, `${m} min`] : (m ? [`${m} min`, `${s % 60} s`] : [`${s % 60} s`]);
+  return parts.join(' ');
+}
+
+function startCountdown(node, expiresAt) {
+  const tick = () => {
+    const left = expiresAt - Date.now() / 1000;
+    node.textContent = left > 0 ? `${timeLeft(left)} left` : 'expiring now';
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
 }
 
 async function cancel(t) {
@@ -506,6 +538,13 @@ function onStatus(ev) {
     if (mine && e.status === 'DONE') {
       maybeAutoDownload(e.task, e.taskType);
     }
+  } else if (e.type === 'task.expired') {
+    if (known && known.result) {
+      known.result.available = false;
+    }
+    if (mine) {
+      notify(`The result of task “${name}” has expired: the file is no longer available.`, 'bad');
+    }
   } else if (e.type === 'task.approval' && mine) {
     notify(`${e.approver} ${e.decision === 'APPROVED' ? 'approved' : 'rejected'} task “${name}”.`, e.decision === 'APPROVED' ? 'good' : 'bad');
   }
@@ -517,6 +556,7 @@ function watch() {
   const es = new EventSource('/api/v1/events', { withCredentials: true });
   es.addEventListener('task.status', onStatus);
   es.addEventListener('task.approval', onStatus);
+  es.addEventListener('task.expired', onStatus);
   es.addEventListener('error', async () => {
     if (es.readyState === EventSource.CLOSED) {
       // The gateway refused the stream (the session ended?) or ended it.
@@ -550,6 +590,7 @@ function failed(e) {
 
 function signedOut(why) {
   stopWatching();
+  stopCountdown();
   state.me = null;
   state.tasks.clear();
   state.inbox.clear();

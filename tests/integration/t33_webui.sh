@@ -52,6 +52,8 @@ mkdir "$TMP/spool" "$TMP/shots" "$TMP/downloads"
 chmod 1777 "$TMP/spool"
 DSOCK=$TMP/run/signetd.sock
 ROOT=false
+RESULT_TTL=20
+BIG_MB=50
 [ "$(id -u)" != 0 ] || ROOT=true
 {
 	printf '[daemon]\nsocket = %s\nauth_fail_delay_ms = 0\n' "$DSOCK"
@@ -60,6 +62,8 @@ ROOT=false
 	else
 		printf 'max_connections_per_uid = 1000\n'
 	fi
+	# Results expire soon enough for the browser to see one go (the expiry check below).
+	printf '[tasks]\nresult_ttl = %s\n' "$RESULT_TTL"
 } >"$TMP/signetd.conf"
 init_state
 for_daemon "$TMP/run"
@@ -79,6 +83,11 @@ json .publicKeyPem | sed '/^$/d' >"$TMP/fw.pub"
 ctl --json devconf create dc-fw --sign-key fw --four-eyes on --second-factor TOTP \
 	--user USER:bob --approver USER:carol >"$TMP/out" || fatal "devconf create"
 DC=$(json .id)
+head -c 32 /dev/urandom >"$TMP/aes256.raw"
+ctl key import enc --alg AES_256 --file "$TMP/aes256.raw" >/dev/null || fatal "key import enc"
+ctl --json devconf create dc-enc --encrypt-key enc --four-eyes off --user USER:bob >"$TMP/out" ||
+	fatal "devconf create dc-enc"
+DC_ENC=$(json .id)
 
 # The front serves the source tree's ui/ (the installed copy is $(pkgdatadir)/ui).
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -155,6 +164,10 @@ fi
 # 2. The browser run.
 head -c 300000 /dev/urandom >"$TMP/fw-1.0.bin"
 SHA=$(sha256sum "$TMP/fw-1.0.bin" | cut -d' ' -f1)
+head -c 5000 /dev/urandom >"$TMP/small.bin"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
+export DC_ENC RESULT_TTL SMALL="$TMP/small.bin" BIG="$TMP/big.bin" \
+	AES_KEY="$(od -An -tx1 -v "$TMP/aes256.raw" | tr -d ' \n')"
 export BASE TMP SHOTS="$TMP/shots" DOWNLOADS="$TMP/downloads" FIRMWARE="$TMP/fw-1.0.bin" \
 	FW_SHA256="$SHA" PUBKEY="$TMP/fw.pub" DC DC_NAME=dc-fw REQ_TOKEN="$B" REQ_USER=bob \
 	APR_TOKEN="$C" APR_USER=carol APR_SECRET="$SEC_carol" CHROMIUM CHROMEDRIVER
