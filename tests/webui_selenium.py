@@ -93,16 +93,33 @@ def create(d, kind, name, path, dc=None, secs=60):
     tab(d, "new")
     d.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
     dc = dc or E["DC"]
-    wait(d, lambda d: any(o.get_attribute("value") == dc
-                          for o in Select(d.find_element(By.ID, "new-dc")).options))
+    try:
+        wait(d, lambda d: any(o.get_attribute("value") == dc
+                              for o in Select(d.find_element(By.ID, "new-dc")).options))
+    except TimeoutException:
+        shot(d, "99-no-devconf")
+        raise TimeoutException(
+            f"no option {dc} in #new-dc: {[o.get_attribute('value') for o in Select(d.find_element(By.ID, 'new-dc')).options]}"
+            f" url {d.current_url} app hidden {d.find_element(By.ID, 'app').get_attribute('hidden')}"
+            f" signin error {d.find_element(By.ID, 'signin-error').text!r}"
+            f" notices {d.find_element(By.ID, 'notices').text!r}"
+            f" console {[l.get('message', '')[:200] for l in d.get_log('browser')][-5:]}")
     Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
     before = d.find_element(By.ID, "new-status").text
     d.find_element(By.ID, "new-submit").click()
     # The status of the previous task stays until this one's answer replaces it.
-    wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
-        d.find_element(By.ID, "new-status").text), secs)
+    try:
+        wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
+            d.find_element(By.ID, "new-status").text), secs)
+    except TimeoutException:
+        shot(d, "99-no-new-task")
+        why = d.execute_script(
+            "return [...document.querySelectorAll('#new-form :invalid')].map((e) => e.id + ':' +"
+            " e.validationMessage).join(', ') + ' disabled=' + document.getElementById('new-submit').disabled")
+        raise TimeoutException(f"no new task for {name}: the page says "
+                               f"{d.find_element(By.ID, 'new-status').text!r}; invalid: {why}")
     text = d.find_element(By.ID, "new-status").text
     return text.split()[1], text
 
@@ -177,6 +194,52 @@ def expiry(req, dl):
     ok((rec.get("result") or {}).get("available") is False,
        f"... as the API says (available {(rec.get('result') or {}).get('available')})")
     shot(req, "08-result-expired")
+
+
+def big_encryption(req, dl):
+    """A large file encrypted through the page: the progress bar moves through the upload, and
+    the automatic download decrypts, with openssl enc and the imported key, to the original."""
+    big = E["BIG"]
+    size = os.path.getsize(big)
+    before = set(glob.glob(os.path.join(dl, "*")))
+    tab(req, "new")
+    # Every value the bar takes, as it takes it (value reflects the attribute).
+    req.execute_script(
+        "window.__signetProgress = [];"
+        "const b = document.getElementById('new-progress');"
+        "new MutationObserver(() => window.__signetProgress.push(Number(b.value)))"
+        ".observe(b, {attributes: true, attributeFilter: ['value']});")
+    t0 = time.time()
+    tid, status = create(req, "encryptionTask", "big.bin", big, E["DC_ENC"], 300)
+    took = time.time() - t0
+    ok(any(w in status for w in ("CREATED", "IN_PROGRESS", "DONE")),
+       f"a {size >> 20} MiB encryption task was made through the page in {took:.1f} s ({status})")
+    seen = req.execute_script("return window.__signetProgress")
+    ok(any(0 < v < 100 for v in seen) and seen[-1] == 100,
+       f"... the progress bar moved through the upload to 100 ({len(seen)} values, "
+       f"{sorted(set(seen))[:6]}...)")
+    got = new_download(dl, before, 300)
+    want = 16 * (size // 16 + 1) + 16  # AES256_CBC_PKCS7_PAD, IV appended (doc/formats.md)
+    ok(got is not None and os.path.getsize(got) == want,
+       f"... its result downloaded by itself ({got}, {os.path.getsize(got) if got else 0} bytes, "
+       f"{want} expected) in {time.time() - t0:.1f} s")
+    if not got:
+        return
+    with open(got, "rb") as f:
+        f.seek(-16, os.SEEK_END)
+        iv = f.read(16).hex()
+    ct = got + ".ct"
+    subprocess.run(["head", "-c", str(os.path.getsize(got) - 16), got], stdout=open(ct, "wb"),
+                   check=True)
+    out = got + ".dec"
+    d = subprocess.run(["openssl", "enc", "-d", "-aes-256-cbc", "-K", E["AES_KEY"], "-iv", iv,
+                        "-in", ct, "-out", out], capture_output=True, text=True)
+    c = subprocess.run(["cmp", big, out], capture_output=True, text=True)
+    ok(d.returncode == 0 and c.returncode == 0,
+       f"... openssl enc -d with the imported key and the appended IV gives the original back "
+       f"({d.stderr.strip()[:200]} {c.stdout.strip()[:200]})")
+    for f in (ct, out):
+        os.unlink(f)
 
 
 def curl(*args):
@@ -308,6 +371,7 @@ def run(req, apr, fw, dl):
     ok(st == "200" and json.loads(body).get("status") == "WAITING",
        f"... the task was left alone; a GET with the cookie reads it ({st})")
 
+    big_encryption(req, dl)
     expiry(req, dl)
 
     # Narrow window.
