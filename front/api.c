@@ -1122,6 +1122,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/acl/subjects/rules", h_acl_change, BODY_JSON, NULL, NULL, false},
     {"DELETE", "/api/v1/acl/subjects/rules", h_acl_change, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/v1/auditlog", h_audit, BODY_NONE, NULL, NULL, false},
+    {"POST", "/api/v1/auditlog/verify", h_list, BODY_NONE, NULL, "audit.verify", false},
     {"GET", "/api/v1/auditlog/*", h_audit, BODY_NONE, NULL, "one", false},
     {"GET", "/api/v1/auditlog/deviceconfigs/*", h_audit, BODY_NONE, NULL, "deviceconfig", false},
     {"GET", "/api/v1/auditlog/resources/*", h_audit, BODY_NONE, NULL, "type", false},

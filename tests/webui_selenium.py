@@ -242,6 +242,78 @@ def big_encryption(req, dl):
         os.unlink(f)
 
 
+def officer_views(off, req, dl):
+    """The officer's read-only views: configurations with keys, approvers and policy; keys with
+    the public key's download; the audit log in pages, and its verification."""
+    sign_in(off, E["ADM_TOKEN"], E["ADM_USER"])
+    tab(off, "configs")
+    row = f'#dc-list tr[data-id="{E["DC"]}"] button'
+    wait(off, EC.element_to_be_clickable((By.CSS_SELECTOR, row)))
+    ok(E["DC_ENC"] in off.find_element(By.ID, "dc-list").text,
+       "configurations: both device configurations are listed")
+    off.find_element(By.CSS_SELECTOR, row).click()
+    wait(off, lambda d: E["DC"] in d.find_element(By.ID, "dc-details").text)
+    text = off.find_element(By.ID, "dc-details").text
+    ok(E["DC_NAME"] in text and "fw" in text.split("Signing keys", 1)[-1].split("\n")[1]
+       and f"Approvers\nUSER:{E['APR_USER']}" in text and f"Users\nUSER:{E['REQ_USER']}" in text
+       and "TOTP" in text and "yes, quorum" in text,
+       f"... its details show the signing key, users, approvers and the policy ({text[:400]!r})")
+    ok(not off.find_elements(By.CSS_SELECTOR, "#dc-details input, #dc-details form"),
+       "... read-only: nothing to edit")
+    shot(off, "09-officer-configs")
+
+    tab(off, "keys")
+    wait(off, EC.presence_of_element_located((By.CSS_SELECTOR, '#key-list tr[data-label="fw"]')))
+    ok(not off.find_elements(By.CSS_SELECTOR, '#key-list tr[data-label="enc"] button.pubkey'),
+       "keys: the AES key has no public key to download")
+    before = set(glob.glob(os.path.join(dl, "*")))
+    off.find_element(By.CSS_SELECTOR, '#key-list tr[data-label="fw"] button.pubkey').click()
+    got = new_download(dl, before, 30)
+    same = False
+    if got:
+        with open(got) as a, open(E["PUBKEY"]) as b:
+            same = a.read().strip() == b.read().strip()
+    ok(got is not None and got.endswith("fw.pub.pem") and same,
+       f"... the signing key's public key downloads, the same PEM as signetctl's ({got})")
+    shot(off, "10-officer-keys")
+
+    tab(off, "audit")
+    wait(off, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-rows tr")))
+    first = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    ok(0 < len(first) <= 25 and off.find_element(By.ID, "audit-next").is_enabled()
+       and not off.find_element(By.ID, "audit-prev").is_enabled(),
+       f"audit log: a first page of at most 25 entries, Next on, Previous off ({len(first)})")
+    off.find_element(By.ID, "audit-next").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-page").text == "Page 2")
+    wait(off, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-rows tr")
+         and d.find_element(By.CSS_SELECTOR, "#audit-rows tr").get_attribute("data-seq") not in first)
+    second = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    ok(second and not set(second) & set(first) and off.find_element(By.ID, "audit-prev").is_enabled(),
+       f"... Next shows the next entries ({first[:1]}..{first[-1:]} then {second[:1]}..{second[-1:]})")
+    off.find_element(By.ID, "audit-prev").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-page").text == "Page 1")
+    wait(off, lambda d: d.find_element(By.CSS_SELECTOR, "#audit-rows tr").get_attribute("data-seq") == first[0])
+    ok(True, "... and Previous the first page again")
+    off.find_element(By.ID, "audit-verify").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-verify-result").text not in ("", "Verifying…"), 60)
+    v = off.find_element(By.ID, "audit-verify-result").text
+    ok(v.startswith("Verified: chain ") and " entries" in v,
+       f"... Verify the chain (audit.verify through POST /api/v1/auditlog/verify) says so ({v})")
+    shot(off, "11-officer-audit")
+
+    # What the ACL refuses is said: the requester's own rights, as the API answers them.
+    st, _ = curl("-H", f"Authorization: Bearer {E['REQ_TOKEN']}", BASE + "/api/v1/auditlog?size=1")
+    tab(req, "audit")
+    if st == "403":
+        wait(req, lambda d: "do not let you see" in d.find_element(By.ID, "audit-denied").text)
+        ok(not req.find_element(By.ID, "audit-table").is_displayed(),
+           "the requester, without the right, is told so in the audit view (no entries)")
+    else:
+        wait(req, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-rows tr")))
+        ok(True, f"the requester may read the audit log ({st}) and sees it")
+    tab(req, "tasks")
+
+
 def curl(*args):
     r = subprocess.run(["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
                        capture_output=True, text=True)
@@ -373,6 +445,11 @@ def run(req, apr, fw, dl):
 
     big_encryption(req, dl)
     expiry(req, dl)
+    off = browser("officer", dl)
+    try:
+        officer_views(off, req, dl)
+    finally:
+        off.quit()
 
     # Narrow window.
     req.set_window_size(420, 800)

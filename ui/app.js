@@ -2,6 +2,9 @@
 // signet's web UI: sign-in, the live task list, the approver's inbox, new tasks, notifications.
 import { ApiError, call, currentSession, signIn, signOut, upload, TYPES, taskPath } from './api.js';
 import { el, clear, $, timeEl, bytes } from './dom.js';
+import { loadAudit, loadDeviceConfigList, loadKeys, setupOfficer } from './officer.js';
+
+const TABS = ['tasks', 'inbox', 'new', 'configs', 'keys', 'audit', 'settings'];
 
 const FINAL = new Set(['DONE', 'FAILED', 'REJECTED', 'EXPIRED', 'CANCELED']);
 const REFUSALS = {
@@ -89,12 +92,18 @@ function show(id) {
 }
 
 function selectTab(name) {
-  for (const t of ['tasks', 'inbox', 'new', 'settings']) {
+  for (const t of TABS) {
     $(`tab-${t}`).setAttribute('aria-selected', String(t === name));
     $(`view-${t}`).hidden = t !== name;
   }
   if (name === 'new') {
     loadDeviceConfigs();
+  } else if (name === 'configs') {
+    loadDeviceConfigList();
+  } else if (name === 'keys') {
+    loadKeys();
+  } else if (name === 'audit') {
+    loadAudit();
   }
 }
 
@@ -498,16 +507,22 @@ function maybeAutoDownload(id, type) {
   notify('The result is being downloaded.', 'good');
 }
 
+// Refreshes asked for within 150 ms are one; every caller's promise is kept (a later call that
+// restarts the timer must not leave an earlier caller waiting forever: the upload form did).
 let refreshTimer = null;
+let refreshWaiting = [];
 function refresh() {
   clearTimeout(refreshTimer);
   return new Promise((resolve) => {
+    refreshWaiting.push(resolve);
     refreshTimer = setTimeout(async () => {
+      const waiting = refreshWaiting;
+      refreshWaiting = [];
       await Promise.all([loadTasks(), loadInbox()]);
       if (state.selected && state.tasks.has(state.selected) && !$('details').hidden) {
         showDetails(state.selected);
       }
-      resolve();
+      waiting.forEach((r) => r());
     }, 150);
   });
 }
@@ -637,7 +652,7 @@ async function onSignOut() {
 }
 
 function keyboardTabs(ev) {
-  const order = ['tasks', 'inbox', 'new', 'settings'];
+  const order = TABS;
   const cur = order.findIndex((t) => $(`tab-${t}`) === document.activeElement);
   if (cur < 0 || (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft')) {
     return;
@@ -650,7 +665,8 @@ function keyboardTabs(ev) {
 async function main() {
   $('signin-form').addEventListener('submit', onSignIn);
   $('signout').addEventListener('click', onSignOut);
-  for (const t of ['tasks', 'inbox', 'new', 'settings']) {
+  setupOfficer(failed);
+  for (const t of TABS) {
     $(`tab-${t}`).addEventListener('click', () => selectTab(t));
   }
   document.querySelector('.tabs').addEventListener('keydown', keyboardTabs);

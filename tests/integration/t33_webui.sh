@@ -166,7 +166,7 @@ head -c 300000 /dev/urandom >"$TMP/fw-1.0.bin"
 SHA=$(sha256sum "$TMP/fw-1.0.bin" | cut -d' ' -f1)
 head -c 5000 /dev/urandom >"$TMP/small.bin"
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
-export DC_ENC RESULT_TTL SMALL="$TMP/small.bin" BIG="$TMP/big.bin" \
+export ADM_TOKEN="$SIGNET_TOKEN" ADM_USER=alice DC_ENC RESULT_TTL SMALL="$TMP/small.bin" BIG="$TMP/big.bin" \
 	AES_KEY="$(od -An -tx1 -v "$TMP/aes256.raw" | tr -d ' \n')"
 export BASE TMP SHOTS="$TMP/shots" DOWNLOADS="$TMP/downloads" FIRMWARE="$TMP/fw-1.0.bin" \
 	FW_SHA256="$SHA" PUBKEY="$TMP/fw.pub" DC DC_NAME=dc-fw REQ_TOKEN="$B" REQ_USER=bob \
