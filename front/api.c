@@ -11,6 +11,7 @@
 
 #include "front/http.h"
 #include "front/session.h"
+#include "front/otp.h"
 #include "front/ui.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -1098,6 +1099,7 @@ static const struct route routes[] = {
     {"POST", "/api/ui/session", session_handler, BODY_JSON, NULL, NULL, true},
     {"GET", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
     {"DELETE", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
+    {"POST", "/api/ui/otp", otp_enroll_handler, BODY_JSON, NULL, NULL, false},
     {"GET", "/api/openapi.yaml", h_openapi, BODY_NONE, NULL, NULL, true},
     {"GET", "/metrics", metrics_handler, BODY_NONE, NULL, NULL, true},
     {"GET", "/api/v1/whoami", h_whoami, BODY_NONE, NULL, NULL, false},

@@ -314,6 +314,42 @@ def officer_views(off, req, dl):
     tab(req, "tasks")
 
 
+def otp_enrollment(req):
+    """The requester enrolls an authenticator: the front's SVG QR code of the otpauth URI."""
+    tab(req, "settings")
+    req.find_element(By.ID, "otp-enroll").click()
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "otp-qr")), 30)
+    except TimeoutException:
+        ok(False, f"otp: the QR code is shown ({req.find_element(By.ID, 'otp-error').text})")
+        return
+    secret = req.find_element(By.ID, "otp-secret").text
+    n = int(req.find_element(By.ID, "otp-qr").get_attribute("data-modules") or 0)
+    d = req.execute_script("return document.querySelector('#otp-qr path').getAttribute('d')")
+    dark = set()
+    for cmd in d.split("M")[1:]:
+        x, rest = cmd.split(" ", 1)
+        dark.add((int(x) - 4, int(rest.split("h", 1)[0]) - 4))
+    finder = all(((x, y) in dark) == (x in (0, 6) or y in (0, 6) or (2 <= x <= 4 and 2 <= y <= 4))
+                 for x in range(7) for y in range(7))
+    ok(req.execute_script("return document.getElementById('otp-qr') instanceof SVGSVGElement")
+       and n >= 21 and (n - 21) % 4 == 0 and finder and len(dark) > n * n // 4,
+       f"otp: the enrollment shows the front's SVG QR code ({n}x{n} modules, finder pattern {finder})")
+    ok(len(secret) == 32 and all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in secret),
+       "... and the base32 secret")
+    code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True)
+    ok(code.returncode == 0 and len(code.stdout.strip()) == 6, "... which oathtool takes")
+    with open(os.path.join(E["TMP"], "otp.secret"), "w") as f:
+        f.write(secret)
+    shot(req, "12-otp-enrolled")
+    req.find_element(By.ID, "otp-enroll").click()
+    wait(req, lambda d: d.find_element(By.ID, "otp-error").text != "")
+    ok("enrolled already" in req.find_element(By.ID, "otp-error").text
+       and not req.find_elements(By.ID, "otp-qr"),
+       f"... a second enrollment is refused in words ({req.find_element(By.ID, 'otp-error').text})")
+    tab(req, "tasks")
+
+
 def curl(*args):
     r = subprocess.run(["curl", "-sS", "-o", "/dev/stderr", "-w", "%{http_code}", *args],
                        capture_output=True, text=True)
@@ -450,6 +486,8 @@ def run(req, apr, fw, dl):
         officer_views(off, req, dl)
     finally:
         off.quit()
+
+    otp_enrollment(req)
 
     # Narrow window.
     req.set_window_size(420, 800)

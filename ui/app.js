@@ -13,7 +13,7 @@ const REFUSALS = {
   locked_out: 'Too many wrong codes: your approvals are locked for 15 minutes.',
   self_approval: 'You requested this task: someone else must approve it.',
   denied: 'You may not do this.',
-  conflict: 'The task no longer waits for a decision, or you decided already.',
+  conflict: 'The task no longer waits for a decision, you decided already, or (enrollment) you are enrolled already: the initial admin can enroll you again.',
   unauthenticated: 'Your session has ended: sign in again.',
   not_found: 'No such task, or you may not see it.',
   expired: 'The result is no longer available.',
@@ -593,6 +593,43 @@ function stopWatching() {
   }
 }
 
+// ---- TOTP enrollment ----
+
+// The front draws the QR code (an SVG of rects in one path); it is parsed as SVG, never as HTML.
+function svgNode(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = doc.documentElement;
+  if (root.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) {
+    throw new Error('the QR code could not be shown');
+  }
+  for (const n of root.querySelectorAll('*')) {
+    if (!['rect', 'path'].includes(n.nodeName)) {
+      n.remove();
+    }
+  }
+  return document.importNode(root, true);
+}
+
+async function enrollOtp() {
+  const box = $('otp-result');
+  const msg = $('otp-error');
+  clear(box);
+  msg.textContent = '';
+  try {
+    const r = await call('POST', '/api/ui/otp', { name: state.me.user });
+    const svg = svgNode(r.qrSvg);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'QR code of the otpauth URI');
+    svg.id = 'otp-qr';
+    box.append(svg,
+      el('p', {}, 'Scan it with your authenticator app, or type the secret: ', el('span', { id: 'otp-secret', className: 'mono' }, r.secret)),
+      el('p', { className: 'hint' }, `${r.algorithm}, ${r.digits} digits, every ${r.period} s. It is shown this once: the appliance cannot show it again.`));
+    box.hidden = false;
+  } catch (e) {
+    msg.textContent = words(e);
+  }
+}
+
 // ---- session ----
 
 function failed(e) {
@@ -606,6 +643,7 @@ function failed(e) {
 function signedOut(why) {
   stopWatching();
   stopCountdown();
+  clear($('otp-result'));
   state.me = null;
   state.tasks.clear();
   state.inbox.clear();
@@ -666,6 +704,7 @@ async function main() {
   $('signin-form').addEventListener('submit', onSignIn);
   $('signout').addEventListener('click', onSignOut);
   setupOfficer(failed);
+  $('otp-enroll').addEventListener('click', enrollOtp);
   for (const t of TABS) {
     $(`tab-${t}`).addEventListener('click', () => selectTab(t));
   }

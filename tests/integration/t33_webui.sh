@@ -179,4 +179,8 @@ T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$TMP/selenium.out" || true)))
 if ! grep -q '^ok - ' "$TMP/selenium.out"; then
 	not_ok "the browser run made no check: $(tail -c 600 "$TMP/selenium.err")"
 fi
+if [ -s "$TMP/otp.secret" ]; then
+	check "the TOTP seed the page showed is in no log and no spool file" \
+		sh -c "! grep -rqF \"\$(cat '$TMP/otp.secret')\" '$TMP/front.log' '$TMP/spool'"
+fi
 say "# screenshots: $(ls "$TMP/shots" | tr '\n' ' ')(kept with SIGNET_KEEP_SHOTS=DIR)"
