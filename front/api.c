@@ -11,6 +11,7 @@
 
 #include "front/http.h"
 #include "front/session.h"
+#include "front/otp.h"
 #include "front/ui.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -1147,6 +1148,7 @@ static const struct route routes[] = {
     {"POST", "/api/ui/session", session_handler, BODY_JSON, NULL, NULL, true},
     {"GET", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
     {"DELETE", "/api/ui/session", session_handler, BODY_NONE, NULL, NULL, false},
+    {"POST", "/api/ui/otp", otp_enroll_handler, BODY_JSON, NULL, NULL, false},
     {"GET", "/api/openapi.yaml", h_openapi, BODY_NONE, NULL, NULL, true},
     {"GET", "/metrics", metrics_handler, BODY_NONE, NULL, NULL, true},
     {"GET", "/api/v1/whoami", h_whoami, BODY_NONE, NULL, NULL, false},
@@ -1171,6 +1173,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/acl/subjects/rules", h_acl_change, BODY_JSON, NULL, NULL, false},
     {"DELETE", "/api/v1/acl/subjects/rules", h_acl_change, BODY_NONE, NULL, NULL, false},
     {"GET", "/api/v1/auditlog", h_audit, BODY_NONE, NULL, NULL, false},
+    {"POST", "/api/v1/auditlog/verify", h_list, BODY_NONE, NULL, "audit.verify", false},
     {"GET", "/api/v1/auditlog/*", h_audit, BODY_NONE, NULL, "one", false},
     {"GET", "/api/v1/auditlog/deviceconfigs/*", h_audit, BODY_NONE, NULL, "deviceconfig", false},
     {"GET", "/api/v1/auditlog/resources/*", h_audit, BODY_NONE, NULL, "type", false},

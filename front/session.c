@@ -347,6 +347,8 @@ session_sign_in(struct req *q)
 	} else {
 		base64_encode(id, sizeof(id), idtext, true);
 		cookie_set(q, idtext, false);
+		/* Where the session is read again (GET), as every 201 says. */
+		snprintf(q->location, sizeof(q->location), "%s", "/api/ui/session");
 		r = http_json(q, MHD_HTTP_CREATED, out);
 		secure_wipe(idtext, sizeof(idtext));
 		secure_wipe(q->set_cookie, sizeof(q->set_cookie));

@@ -89,20 +89,265 @@ def tab(d, name):
     d.find_element(By.ID, f"tab-{name}").click()
 
 
-def create(d, kind, name, path):
+def create(d, kind, name, path, dc=None, secs=60):
     tab(d, "new")
     d.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
-    wait(d, lambda d: len(Select(d.find_element(By.ID, "new-dc")).options) > 0)
-    Select(d.find_element(By.ID, "new-dc")).select_by_value(E["DC"])
+    dc = dc or E["DC"]
+    try:
+        wait(d, lambda d: any(o.get_attribute("value") == dc
+                              for o in Select(d.find_element(By.ID, "new-dc")).options))
+    except TimeoutException:
+        shot(d, "99-no-devconf")
+        raise TimeoutException(
+            f"no option {dc} in #new-dc: {[o.get_attribute('value') for o in Select(d.find_element(By.ID, 'new-dc')).options]}"
+            f" url {d.current_url} app hidden {d.find_element(By.ID, 'app').get_attribute('hidden')}"
+            f" signin error {d.find_element(By.ID, 'signin-error').text!r}"
+            f" notices {d.find_element(By.ID, 'notices').text!r}"
+            f" console {[l.get('message', '')[:200] for l in d.get_log('browser')][-5:]}")
+    Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
     before = d.find_element(By.ID, "new-status").text
     d.find_element(By.ID, "new-submit").click()
     # The status of the previous task stays until this one's answer replaces it.
-    wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
-        d.find_element(By.ID, "new-status").text), 60)
+    try:
+        wait(d, lambda d: (lambda t: t.startswith("Task ") and " is " in t and t != before)(
+            d.find_element(By.ID, "new-status").text), secs)
+    except TimeoutException:
+        shot(d, "99-no-new-task")
+        why = d.execute_script(
+            "return [...document.querySelectorAll('#new-form :invalid')].map((e) => e.id + ':' +"
+            " e.validationMessage).join(', ') + ' disabled=' + document.getElementById('new-submit').disabled")
+        raise TimeoutException(f"no new task for {name}: the page says "
+                               f"{d.find_element(By.ID, 'new-status').text!r}; invalid: {why}")
     text = d.find_element(By.ID, "new-status").text
     return text.split()[1], text
+
+
+def api(path):
+    st, body = curl("-H", f"Authorization: Bearer {E['REQ_TOKEN']}", BASE + path)
+    return json.loads(body) if st == "200" else {}
+
+
+def new_download(dl, before, secs=120):
+    """The first file of DL not in BEFORE once its download is complete, or None."""
+    end = time.time() + secs
+    while time.time() < end:
+        files = [f for f in glob.glob(os.path.join(dl, "*"))
+                 if f not in before and not f.endswith(".crdownload")]
+        if files and not glob.glob(os.path.join(dl, "*.crdownload")):
+            return files[0]
+        time.sleep(0.2)
+    return None
+
+
+def open_task(d, tid):
+    tab(d, "tasks")
+    row = f'#task-rows tr[data-id="{tid}"]'
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, row)))
+    d.find_element(By.CSS_SELECTOR, row + " button").click()
+    wait(d, lambda d: tid in d.find_element(By.ID, "details").text)
+
+
+def expiry(req, dl):
+    """An encryption result shows its time left, then, when signetd's task.expired event comes,
+    that it is gone: no download button, the hash still there, and no reload of the page."""
+    before = set(glob.glob(os.path.join(dl, "*")))
+    tid, status = create(req, "encryptionTask", "small.bin", E["SMALL"], E["DC_ENC"])
+    ok(any(w in status for w in ("CREATED", "IN_PROGRESS", "DONE")), f"a small encryption task was made ({status})")
+    new_download(dl, before, 30)  # its automatic download, out of the way
+    open_task(req, tid)
+    wait(req, lambda d: "DONE" in d.find_element(By.ID, "details").text)
+    rec = api(f"/api/v1/encryptionTask/{tid}")
+    sha = (rec.get("result") or {}).get("sha256", "?")
+    req.execute_script("window.__signetSamePage = 'yes';")
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "details-ttl")), 10)
+        left = req.find_element(By.ID, "details-ttl").text
+    except TimeoutException:
+        left = ""
+    ttl = int(E["RESULT_TTL"])
+    secs = [int(w) for w in left.split() if w.isdigit()]
+    ok(left.endswith(" s left") and secs and 0 < secs[-1] <= ttl,
+       f"the result shows its time left ({left!r}, result_ttl {ttl} s)")
+    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    ok("Download result" in buttons, f"... and a download button while it is there ({buttons})")
+    time.sleep(1.5)
+    later = req.find_element(By.ID, "details-ttl").text
+    ok(later != left, f"... the time left counts down ({left!r}, then {later!r})")
+    shot(req, "07-result-time-left")
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "details-expired")), ttl + 30)
+        gone = req.find_element(By.ID, "details-expired").text
+    except TimeoutException:
+        gone = ""
+    ok("no longer available" in gone, f"after result_ttl the details say the file is gone ({gone!r})")
+    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    ok("Download result" not in buttons, f"... the download button is gone ({buttons})")
+    ok(len(sha) == 64 and sha in req.find_element(By.ID, "details").text,
+       f"... the result's sha256 stays visible ({sha})")
+    ok(req.execute_script("return window.__signetSamePage || ''") == "yes",
+       "... without a reload of the page (the task.expired event)")
+    ok("has expired" in req.find_element(By.ID, "notices").text,
+       "... and a notice says the result expired")
+    rec = api(f"/api/v1/encryptionTask/{tid}")
+    ok((rec.get("result") or {}).get("available") is False,
+       f"... as the API says (available {(rec.get('result') or {}).get('available')})")
+    shot(req, "08-result-expired")
+
+
+def big_encryption(req, dl):
+    """A large file encrypted through the page: the progress bar moves through the upload, and
+    the automatic download decrypts, with openssl enc and the imported key, to the original."""
+    big = E["BIG"]
+    size = os.path.getsize(big)
+    before = set(glob.glob(os.path.join(dl, "*")))
+    tab(req, "new")
+    # Every value the bar takes, as it takes it (value reflects the attribute).
+    req.execute_script(
+        "window.__signetProgress = [];"
+        "const b = document.getElementById('new-progress');"
+        "new MutationObserver(() => window.__signetProgress.push(Number(b.value)))"
+        ".observe(b, {attributes: true, attributeFilter: ['value']});")
+    t0 = time.time()
+    tid, status = create(req, "encryptionTask", "big.bin", big, E["DC_ENC"], 300)
+    took = time.time() - t0
+    ok(any(w in status for w in ("CREATED", "IN_PROGRESS", "DONE")),
+       f"a {size >> 20} MiB encryption task was made through the page in {took:.1f} s ({status})")
+    seen = req.execute_script("return window.__signetProgress")
+    ok(any(0 < v < 100 for v in seen) and seen[-1] == 100,
+       f"... the progress bar moved through the upload to 100 ({len(seen)} values, "
+       f"{sorted(set(seen))[:6]}...)")
+    got = new_download(dl, before, 300)
+    want = 16 * (size // 16 + 1) + 16  # AES256_CBC_PKCS7_PAD, IV appended (doc/formats.md)
+    ok(got is not None and os.path.getsize(got) == want,
+       f"... its result downloaded by itself ({got}, {os.path.getsize(got) if got else 0} bytes, "
+       f"{want} expected) in {time.time() - t0:.1f} s")
+    if not got:
+        return
+    with open(got, "rb") as f:
+        f.seek(-16, os.SEEK_END)
+        iv = f.read(16).hex()
+    ct = got + ".ct"
+    subprocess.run(["head", "-c", str(os.path.getsize(got) - 16), got], stdout=open(ct, "wb"),
+                   check=True)
+    out = got + ".dec"
+    d = subprocess.run(["openssl", "enc", "-d", "-aes-256-cbc", "-K", E["AES_KEY"], "-iv", iv,
+                        "-in", ct, "-out", out], capture_output=True, text=True)
+    c = subprocess.run(["cmp", big, out], capture_output=True, text=True)
+    ok(d.returncode == 0 and c.returncode == 0,
+       f"... openssl enc -d with the imported key and the appended IV gives the original back "
+       f"({d.stderr.strip()[:200]} {c.stdout.strip()[:200]})")
+    for f in (ct, out):
+        os.unlink(f)
+
+
+def officer_views(off, req, dl):
+    """The officer's read-only views: configurations with keys, approvers and policy; keys with
+    the public key's download; the audit log in pages, and its verification."""
+    sign_in(off, E["ADM_TOKEN"], E["ADM_USER"])
+    tab(off, "configs")
+    row = f'#dc-list tr[data-id="{E["DC"]}"] button'
+    wait(off, EC.element_to_be_clickable((By.CSS_SELECTOR, row)))
+    ok(E["DC_ENC"] in off.find_element(By.ID, "dc-list").text,
+       "configurations: both device configurations are listed")
+    off.find_element(By.CSS_SELECTOR, row).click()
+    wait(off, lambda d: E["DC"] in d.find_element(By.ID, "dc-details").text)
+    text = off.find_element(By.ID, "dc-details").text
+    ok(E["DC_NAME"] in text and "fw" in text.split("Signing keys", 1)[-1].split("\n")[1]
+       and f"Approvers\nUSER:{E['APR_USER']}" in text and f"Users\nUSER:{E['REQ_USER']}" in text
+       and "TOTP" in text and "yes, quorum" in text,
+       f"... its details show the signing key, users, approvers and the policy ({text[:400]!r})")
+    ok(not off.find_elements(By.CSS_SELECTOR, "#dc-details input, #dc-details form"),
+       "... read-only: nothing to edit")
+    shot(off, "09-officer-configs")
+
+    tab(off, "keys")
+    wait(off, EC.presence_of_element_located((By.CSS_SELECTOR, '#key-list tr[data-label="fw"]')))
+    ok(not off.find_elements(By.CSS_SELECTOR, '#key-list tr[data-label="enc"] button.pubkey'),
+       "keys: the AES key has no public key to download")
+    before = set(glob.glob(os.path.join(dl, "*")))
+    off.find_element(By.CSS_SELECTOR, '#key-list tr[data-label="fw"] button.pubkey').click()
+    got = new_download(dl, before, 30)
+    same = False
+    if got:
+        with open(got) as a, open(E["PUBKEY"]) as b:
+            same = a.read().strip() == b.read().strip()
+    ok(got is not None and got.endswith("fw.pub.pem") and same,
+       f"... the signing key's public key downloads, the same PEM as signetctl's ({got})")
+    shot(off, "10-officer-keys")
+
+    tab(off, "audit")
+    wait(off, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-rows tr")))
+    first = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    ok(0 < len(first) <= 25 and off.find_element(By.ID, "audit-next").is_enabled()
+       and not off.find_element(By.ID, "audit-prev").is_enabled(),
+       f"audit log: a first page of at most 25 entries, Next on, Previous off ({len(first)})")
+    off.find_element(By.ID, "audit-next").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-page").text == "Page 2")
+    wait(off, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-rows tr")
+         and d.find_element(By.CSS_SELECTOR, "#audit-rows tr").get_attribute("data-seq") not in first)
+    second = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    ok(second and not set(second) & set(first) and off.find_element(By.ID, "audit-prev").is_enabled(),
+       f"... Next shows the next entries ({first[:1]}..{first[-1:]} then {second[:1]}..{second[-1:]})")
+    off.find_element(By.ID, "audit-prev").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-page").text == "Page 1")
+    wait(off, lambda d: d.find_element(By.CSS_SELECTOR, "#audit-rows tr").get_attribute("data-seq") == first[0])
+    ok(True, "... and Previous the first page again")
+    off.find_element(By.ID, "audit-verify").click()
+    wait(off, lambda d: d.find_element(By.ID, "audit-verify-result").text not in ("", "Verifying…"), 60)
+    v = off.find_element(By.ID, "audit-verify-result").text
+    ok(v.startswith("Verified: chain ") and " entries" in v,
+       f"... Verify the chain (audit.verify through POST /api/v1/auditlog/verify) says so ({v})")
+    shot(off, "11-officer-audit")
+
+    # What the ACL refuses is said: the requester's own rights, as the API answers them.
+    st, _ = curl("-H", f"Authorization: Bearer {E['REQ_TOKEN']}", BASE + "/api/v1/auditlog?size=1")
+    tab(req, "audit")
+    if st == "403":
+        wait(req, lambda d: "do not let you see" in d.find_element(By.ID, "audit-denied").text)
+        ok(not req.find_element(By.ID, "audit-table").is_displayed(),
+           "the requester, without the right, is told so in the audit view (no entries)")
+    else:
+        wait(req, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-rows tr")))
+        ok(True, f"the requester may read the audit log ({st}) and sees it")
+    tab(req, "tasks")
+
+
+def otp_enrollment(req):
+    """The requester enrolls an authenticator: the front's SVG QR code of the otpauth URI."""
+    tab(req, "settings")
+    req.find_element(By.ID, "otp-enroll").click()
+    try:
+        wait(req, EC.visibility_of_element_located((By.ID, "otp-qr")), 30)
+    except TimeoutException:
+        ok(False, f"otp: the QR code is shown ({req.find_element(By.ID, 'otp-error').text})")
+        return
+    secret = req.find_element(By.ID, "otp-secret").text
+    n = int(req.find_element(By.ID, "otp-qr").get_attribute("data-modules") or 0)
+    d = req.execute_script("return document.querySelector('#otp-qr path').getAttribute('d')")
+    dark = set()
+    for cmd in d.split("M")[1:]:
+        x, rest = cmd.split(" ", 1)
+        dark.add((int(x) - 4, int(rest.split("h", 1)[0]) - 4))
+    finder = all(((x, y) in dark) == (x in (0, 6) or y in (0, 6) or (2 <= x <= 4 and 2 <= y <= 4))
+                 for x in range(7) for y in range(7))
+    ok(req.execute_script("return document.getElementById('otp-qr') instanceof SVGSVGElement")
+       and n >= 21 and (n - 21) % 4 == 0 and finder and len(dark) > n * n // 4,
+       f"otp: the enrollment shows the front's SVG QR code ({n}x{n} modules, finder pattern {finder})")
+    ok(len(secret) == 32 and all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in secret),
+       "... and the base32 secret")
+    code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True)
+    ok(code.returncode == 0 and len(code.stdout.strip()) == 6, "... which oathtool takes")
+    with open(os.path.join(E["TMP"], "otp.secret"), "w") as f:
+        f.write(secret)
+    shot(req, "12-otp-enrolled")
+    req.find_element(By.ID, "otp-enroll").click()
+    wait(req, lambda d: d.find_element(By.ID, "otp-error").text != "")
+    ok("enrolled already" in req.find_element(By.ID, "otp-error").text
+       and not req.find_elements(By.ID, "otp-qr"),
+       f"... a second enrollment is refused in words ({req.find_element(By.ID, 'otp-error').text})")
+    tab(req, "tasks")
 
 
 def curl(*args):
@@ -234,6 +479,16 @@ def run(req, apr, fw, dl):
     ok(st == "200" and json.loads(body).get("status") == "WAITING",
        f"... the task was left alone; a GET with the cookie reads it ({st})")
 
+    big_encryption(req, dl)
+    expiry(req, dl)
+    off = browser("officer", dl)
+    try:
+        officer_views(off, req, dl)
+    finally:
+        off.quit()
+
+    otp_enrollment(req)
+
     # Narrow window.
     req.set_window_size(420, 800)
     tab(req, "tasks")
@@ -255,6 +510,8 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as e:  # a step that could not be made
+        import traceback
         FAILS += 1
-        print(f"not ok - the browser run stopped: {type(e).__name__}: {str(e)[:400]}", flush=True)
+        where = " < ".join(f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_tb(e.__traceback__)))
+        print(f"not ok - the browser run stopped: {type(e).__name__}: {str(e)[:400]} at {where}", flush=True)
     sys.exit(1 if FAILS else 0)

@@ -2,6 +2,9 @@
 // signet's web UI: sign-in, the live task list, the approver's inbox, new tasks, notifications.
 import { ApiError, call, currentSession, signIn, signOut, upload, TYPES, taskPath } from './api.js';
 import { el, clear, $, timeEl, bytes } from './dom.js';
+import { loadAudit, loadDeviceConfigList, loadKeys, setupOfficer } from './officer.js';
+
+const TABS = ['tasks', 'inbox', 'new', 'configs', 'keys', 'audit', 'settings'];
 
 const FINAL = new Set(['DONE', 'FAILED', 'REJECTED', 'EXPIRED', 'CANCELED']);
 const REFUSALS = {
@@ -10,7 +13,7 @@ const REFUSALS = {
   locked_out: 'Too many wrong codes: your approvals are locked for 15 minutes.',
   self_approval: 'You requested this task: someone else must approve it.',
   denied: 'You may not do this.',
-  conflict: 'The task no longer waits for a decision, or you decided already.',
+  conflict: 'The task no longer waits for a decision, you decided already, or (enrollment) you are enrolled already: the initial admin can enroll you again.',
   unauthenticated: 'Your session has ended: sign in again.',
   not_found: 'No such task, or you may not see it.',
   expired: 'The result is no longer available.',
@@ -89,12 +92,18 @@ function show(id) {
 }
 
 function selectTab(name) {
-  for (const t of ['tasks', 'inbox', 'new', 'settings']) {
+  for (const t of TABS) {
     $(`tab-${t}`).setAttribute('aria-selected', String(t === name));
     $(`view-${t}`).hidden = t !== name;
   }
   if (name === 'new') {
     loadDeviceConfigs();
+  } else if (name === 'configs') {
+    loadDeviceConfigList();
+  } else if (name === 'keys') {
+    loadKeys();
+  } else if (name === 'audit') {
+    loadAudit();
   }
 }
 
@@ -206,9 +215,17 @@ function renderDetails(t) {
     dlRow(list, 'Finished', timeEl(t.finishedAt));
   }
   const r = t.result;
+  stopCountdown();
   if (r && r.sha256) {
     dlRow(list, 'Result', bytes(r.size), el('br'), 'sha256 ', mono(r.sha256));
-    dlRow(list, 'Result expires', r.available === false ? 'no longer available' : timeEl(r.expiresAt));
+    if (r.available === false) {
+      dlRow(list, 'Result file', el('strong', { id: 'details-expired', className: 'expired' },
+        'Expired: the file is no longer available'), r.expiredAt ? [' (', timeEl(r.expiredAt), ')'] : null);
+    } else {
+      const left = el('span', { id: 'details-ttl' });
+      dlRow(list, 'Result expires', left, ' ', timeEl(r.expiresAt));
+      startCountdown(left, r.expiresAt);
+    }
   } else if (r && r.signature) {
     dlRow(list, 'Signature', `by key ${r.keyLabel || ''}`);
     const h = el('span', { className: 'mono' }, '…');
@@ -221,6 +238,30 @@ function renderDetails(t) {
   if (!FINAL.has(t.status) && t.requester === subject()) {
     actions.append(el('button', { type: 'button', className: 'danger', on: { click: () => cancel(t) } }, 'Cancel task'));
   }
+}
+
+// The time left of the shown result, second by second; the task.expired event ends it.
+let countdown = null;
+function stopCountdown() {
+  clearInterval(countdown);
+  countdown = null;
+}
+
+function timeLeft(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = h ? [`${h} h`, `${m} min`] : (m ? [`${m} min`, `${s % 60} s`] : [`${s % 60} s`]);
+  return parts.join(' ');
+}
+
+function startCountdown(node, expiresAt) {
+  const tick = () => {
+    const left = expiresAt - Date.now() / 1000;
+    node.textContent = left > 0 ? `${timeLeft(left)} left` : 'expiring now';
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
 }
 
 async function cancel(t) {
@@ -466,16 +507,22 @@ function maybeAutoDownload(id, type) {
   notify('The result is being downloaded.', 'good');
 }
 
+// Refreshes asked for within 150 ms are one; every caller's promise is kept (a later call that
+// restarts the timer must not leave an earlier caller waiting forever: the upload form did).
 let refreshTimer = null;
+let refreshWaiting = [];
 function refresh() {
   clearTimeout(refreshTimer);
   return new Promise((resolve) => {
+    refreshWaiting.push(resolve);
     refreshTimer = setTimeout(async () => {
+      const waiting = refreshWaiting;
+      refreshWaiting = [];
       await Promise.all([loadTasks(), loadInbox()]);
       if (state.selected && state.tasks.has(state.selected) && !$('details').hidden) {
         showDetails(state.selected);
       }
-      resolve();
+      waiting.forEach((r) => r());
     }, 150);
   });
 }
@@ -506,6 +553,13 @@ function onStatus(ev) {
     if (mine && e.status === 'DONE') {
       maybeAutoDownload(e.task, e.taskType);
     }
+  } else if (e.type === 'task.expired') {
+    if (known && known.result) {
+      known.result.available = false;
+    }
+    if (mine) {
+      notify(`The result of task “${name}” has expired: the file is no longer available.`, 'bad');
+    }
   } else if (e.type === 'task.approval' && mine) {
     notify(`${e.approver} ${e.decision === 'APPROVED' ? 'approved' : 'rejected'} task “${name}”.`, e.decision === 'APPROVED' ? 'good' : 'bad');
   }
@@ -517,6 +571,7 @@ function watch() {
   const es = new EventSource('/api/v1/events', { withCredentials: true });
   es.addEventListener('task.status', onStatus);
   es.addEventListener('task.approval', onStatus);
+  es.addEventListener('task.expired', onStatus);
   es.addEventListener('error', async () => {
     if (es.readyState === EventSource.CLOSED) {
       // The gateway refused the stream (the session ended?) or ended it.
@@ -538,6 +593,43 @@ function stopWatching() {
   }
 }
 
+// ---- TOTP enrollment ----
+
+// The front draws the QR code (an SVG of rects in one path); it is parsed as SVG, never as HTML.
+function svgNode(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = doc.documentElement;
+  if (root.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) {
+    throw new Error('the QR code could not be shown');
+  }
+  for (const n of root.querySelectorAll('*')) {
+    if (!['rect', 'path'].includes(n.nodeName)) {
+      n.remove();
+    }
+  }
+  return document.importNode(root, true);
+}
+
+async function enrollOtp() {
+  const box = $('otp-result');
+  const msg = $('otp-error');
+  clear(box);
+  msg.textContent = '';
+  try {
+    const r = await call('POST', '/api/ui/otp', { name: state.me.user });
+    const svg = svgNode(r.qrSvg);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'QR code of the otpauth URI');
+    svg.id = 'otp-qr';
+    box.append(svg,
+      el('p', {}, 'Scan it with your authenticator app, or type the secret: ', el('span', { id: 'otp-secret', className: 'mono' }, r.secret)),
+      el('p', { className: 'hint' }, `${r.algorithm}, ${r.digits} digits, every ${r.period} s. It is shown this once: the appliance cannot show it again.`));
+    box.hidden = false;
+  } catch (e) {
+    msg.textContent = words(e);
+  }
+}
+
 // ---- session ----
 
 function failed(e) {
@@ -550,6 +642,8 @@ function failed(e) {
 
 function signedOut(why) {
   stopWatching();
+  stopCountdown();
+  clear($('otp-result'));
   state.me = null;
   state.tasks.clear();
   state.inbox.clear();
@@ -596,7 +690,7 @@ async function onSignOut() {
 }
 
 function keyboardTabs(ev) {
-  const order = ['tasks', 'inbox', 'new', 'settings'];
+  const order = TABS;
   const cur = order.findIndex((t) => $(`tab-${t}`) === document.activeElement);
   if (cur < 0 || (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft')) {
     return;
@@ -609,7 +703,9 @@ function keyboardTabs(ev) {
 async function main() {
   $('signin-form').addEventListener('submit', onSignIn);
   $('signout').addEventListener('click', onSignOut);
-  for (const t of ['tasks', 'inbox', 'new', 'settings']) {
+  setupOfficer(failed);
+  $('otp-enroll').addEventListener('click', enrollOtp);
+  for (const t of TABS) {
     $(`tab-${t}`).addEventListener('click', () => selectTab(t));
   }
   document.querySelector('.tabs').addEventListener('keydown', keyboardTabs);

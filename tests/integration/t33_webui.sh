@@ -52,6 +52,8 @@ mkdir "$TMP/spool" "$TMP/shots" "$TMP/downloads"
 chmod 1777 "$TMP/spool"
 DSOCK=$TMP/run/signetd.sock
 ROOT=false
+RESULT_TTL=20
+BIG_MB=50
 [ "$(id -u)" != 0 ] || ROOT=true
 {
 	printf '[daemon]\nsocket = %s\nauth_fail_delay_ms = 0\n' "$DSOCK"
@@ -60,6 +62,8 @@ ROOT=false
 	else
 		printf 'max_connections_per_uid = 1000\n'
 	fi
+	# Results expire soon enough for the browser to see one go (the expiry check below).
+	printf '[tasks]\nresult_ttl = %s\n' "$RESULT_TTL"
 } >"$TMP/signetd.conf"
 init_state
 for_daemon "$TMP/run"
@@ -79,6 +83,11 @@ json .publicKeyPem | sed '/^$/d' >"$TMP/fw.pub"
 ctl --json devconf create dc-fw --sign-key fw --four-eyes on --second-factor TOTP \
 	--user USER:bob --approver USER:carol >"$TMP/out" || fatal "devconf create"
 DC=$(json .id)
+head -c 32 /dev/urandom >"$TMP/aes256.raw"
+ctl key import enc --alg AES_256 --file "$TMP/aes256.raw" >/dev/null || fatal "key import enc"
+ctl --json devconf create dc-enc --encrypt-key enc --four-eyes off --user USER:bob >"$TMP/out" ||
+	fatal "devconf create dc-enc"
+DC_ENC=$(json .id)
 
 # The front serves the source tree's ui/ (the installed copy is $(pkgdatadir)/ui).
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -127,6 +136,10 @@ sc=$(hdr Set-Cookie)
 check "sign-in with bob's token is 201 with his name and a CSRF token ($st)" \
 	test "$st $(jq -r '.user + " " + .tenant + " " + (.csrfToken | length | tostring)' "$TMP/out")" = "201 bob acme 43"
 CSRF=$(jq -r .csrfToken "$TMP/out")
+check "... with Location /api/ui/session, as doc/openapi.yaml says ($(hdr Location))" \
+	test "$(hdr Location)" = /api/ui/session
+check "doc/openapi.yaml describes /api/ui/session (POST, GET, DELETE), X-CSRF-Token and /ui/" \
+	/usr/bin/python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); s = d["paths"]["/api/ui/session"]; assert {"post", "get", "delete"} <= set(s) and "/ui/" in d["paths"] and d["components"]["parameters"]["CsrfToken"]["name"] == "X-CSRF-Token" and d["components"]["securitySchemes"]["session"]["in"] == "cookie"' "$SRCDIR/doc/openapi.yaml"
 check "the cookie is HttpOnly, SameSite=Strict, Path=/ ($sc)" \
 	sh -c "echo '$sc' | grep -q '^signet_session=[A-Za-z0-9_-]\{43\}; Path=/; HttpOnly; SameSite=Strict$'"
 check "the token is nowhere in the answer" sh -c "! grep -qF '$B' '$TMP/out' '$TMP/hdr'"
@@ -151,6 +164,10 @@ fi
 # 2. The browser run.
 head -c 300000 /dev/urandom >"$TMP/fw-1.0.bin"
 SHA=$(sha256sum "$TMP/fw-1.0.bin" | cut -d' ' -f1)
+head -c 5000 /dev/urandom >"$TMP/small.bin"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
+export ADM_TOKEN="$SIGNET_TOKEN" ADM_USER=alice DC_ENC RESULT_TTL SMALL="$TMP/small.bin" BIG="$TMP/big.bin" \
+	AES_KEY="$(od -An -tx1 -v "$TMP/aes256.raw" | tr -d ' \n')"
 export BASE TMP SHOTS="$TMP/shots" DOWNLOADS="$TMP/downloads" FIRMWARE="$TMP/fw-1.0.bin" \
 	FW_SHA256="$SHA" PUBKEY="$TMP/fw.pub" DC DC_NAME=dc-fw REQ_TOKEN="$B" REQ_USER=bob \
 	APR_TOKEN="$C" APR_USER=carol APR_SECRET="$SEC_carol" CHROMIUM CHROMEDRIVER
@@ -161,5 +178,9 @@ T_PASS=$((T_PASS + $(grep -c '^ok - ' "$TMP/selenium.out" || true)))
 T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$TMP/selenium.out" || true)))
 if ! grep -q '^ok - ' "$TMP/selenium.out"; then
 	not_ok "the browser run made no check: $(tail -c 600 "$TMP/selenium.err")"
+fi
+if [ -s "$TMP/otp.secret" ]; then
+	check "the TOTP seed the page showed is in no log and no spool file" \
+		sh -c "! grep -rqF \"\$(cat '$TMP/otp.secret')\" '$TMP/front.log' '$TMP/spool'"
 fi
 say "# screenshots: $(ls "$TMP/shots" | tr '\n' ' ')(kept with SIGNET_KEEP_SHOTS=DIR)"
