@@ -103,27 +103,27 @@ p11_conf_load(struct p11_conf *c)
 	memset(c, 0, sizeof(*c));
 	copy_str(c->socket, sizeof(c->socket), P11_DEFAULT_SOCKET);
 	c->wait_timeout = P11_WAIT_DEFAULT;
-	v = getenv("SIGNET_PKCS11_CONF");
+	v = secure_getenv("SIGNET_PKCS11_CONF");
 	conf_read_file(c, v != NULL && *v != '\0' ? v : P11_DEFAULT_CONF);
-	if ((v = getenv("SIGNET_SOCKET")) != NULL && *v != '\0') {
+	if ((v = secure_getenv("SIGNET_SOCKET")) != NULL && *v != '\0') {
 		copy_str(c->socket, sizeof(c->socket), v);
 	}
-	if ((v = getenv("SIGNET_TOKEN")) != NULL && *v != '\0') {
+	if ((v = secure_getenv("SIGNET_TOKEN")) != NULL && *v != '\0') {
 		copy_str(c->token, sizeof(c->token), v);
 	}
-	if ((v = getenv("SIGNET_TENANT")) != NULL && *v != '\0') {
+	if ((v = secure_getenv("SIGNET_TENANT")) != NULL && *v != '\0') {
 		copy_str(c->tenant, sizeof(c->tenant), v);
 	}
-	if ((v = getenv("SIGNET_TASK_NAME")) != NULL) {
+	if ((v = secure_getenv("SIGNET_TASK_NAME")) != NULL) {
 		copy_str(c->task_name, sizeof(c->task_name), v);
 	}
-	if ((v = getenv("SIGNET_WAIT_TIMEOUT")) != NULL && *v != '\0') {
+	if ((v = secure_getenv("SIGNET_WAIT_TIMEOUT")) != NULL && *v != '\0') {
 		c->wait_timeout = strtol(v, NULL, 10);
 	}
 	if (c->wait_timeout < 0) {
 		c->wait_timeout = 0;
 	}
-	v = getenv("SIGNET_PKCS11_DEBUG");
+	v = secure_getenv("SIGNET_PKCS11_DEBUG");
 	c->debug = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 

@@ -708,8 +708,22 @@ p11_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, void *app, CK_NOTIFY notify, CK_S
 static void
 logout_locked(struct slot *s)
 {
+	CK_SLOT_ID idx = (CK_SLOT_ID)(s - g.slots);
+
 	secure_wipe(s->pin, sizeof(s->pin));
 	s->logged_in = false;
+	/*
+	 * Operations begun on the slot end with the login: a C_Sign after
+	 * C_Logout must not reach freed keys, nor, after another C_Login, the
+	 * key that now has the index chosen at C_SignInit.
+	 */
+	for (size_t i = 0; i < MAX_SESSIONS; i++) {
+		if (g.sess[i].used && g.sess[i].slot == idx) {
+			sign_end(&g.sess[i]);
+			g.sess[i].finding = false;
+			g.sess[i].refusedlen = 0;
+		}
+	}
 	if (s->login_slot) {
 		p11_keys_free(s->keys, s->nkeys);
 		free(s->keys);
@@ -1140,7 +1154,7 @@ sign_finish_locked(CK_SESSION_HANDLE h, struct session *s, const uint8_t *data, 
 		   CK_BYTE *sig, CK_ULONG *siglen)
 {
 	struct slot *sl = &g.slots[s->slot];
-	struct p11_key k = sl->keys[s->key];
+	struct p11_key k;
 	struct p11_conf conf = g.conf;
 	char tok[P11_TOKEN_MAX + 1];
 	uint8_t md[EVP_MAX_MD_SIZE];
@@ -1150,6 +1164,12 @@ sign_finish_locked(CK_SESSION_HANDLE h, struct session *s, const uint8_t *data, 
 	size_t out = 0;
 	CK_RV rv;
 
+	/* Backstop to logout_locked: the key chosen at C_SignInit must still be the slot's. */
+	if (s->key >= sl->nkeys || (sl->login_slot && !sl->logged_in)) {
+		sign_end(s);
+		return CKR_USER_NOT_LOGGED_IN;
+	}
+	k = sl->keys[s->key];
 	if (sig == NULL) {
 		*siglen = k.siglen;
 		return CKR_OK;

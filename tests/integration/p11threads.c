@@ -58,6 +58,43 @@ sign_one(const char *tag, const unsigned char *dig)
 
 static unsigned char digest[32];
 
+/*
+ * On the login slot (the API token as the PIN, P11THREADS_PIN): an
+ * operation begun before C_Logout ends with it, the C_Sign after it is
+ * refused (not signed with freed or other keys, no crash). 0 when so.
+ */
+static int
+logout_ends_operation(void)
+{
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
+	CK_OBJECT_HANDLE key;
+	CK_ULONG n = 0, len = sizeof(unsigned char[256]);
+	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+	unsigned char sig[256];
+	CK_RV rv;
+
+	const char *pin = getenv("P11THREADS_PIN");
+
+	if (pin == NULL || f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+	    f->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin)) != CKR_OK ||
+	    f->C_FindObjectsInit(s, &t, 1) != CKR_OK ||
+	    f->C_FindObjects(s, &key, 1, &n) != CKR_OK || f->C_FindObjectsFinal(s) != CKR_OK ||
+	    n != 1 || f->C_SignInit(s, &m, key) != CKR_OK) {
+		fprintf(stderr, "logout: cannot begin an operation\n");
+		return 1;
+	}
+	f->C_Logout(s);
+	rv = f->C_Sign(s, digest, 32, sig, &len);
+	f->C_CloseSession(s);
+	if (rv == CKR_OK) {
+		fprintf(stderr, "logout: C_Sign after C_Logout signed\n");
+		return 1;
+	}
+	return 0;
+}
+
 static void *
 worker(void *arg)
 {
@@ -78,8 +115,21 @@ main(int argc, char **argv)
 	pid_t pid;
 	FILE *in;
 
+	if (argc == 4 && strcmp(argv[3], "logout") == 0) {
+		slot = strtoul(argv[2], NULL, 10);
+		if ((dl = dlopen(argv[1], RTLD_NOW)) == NULL ||
+		    (get = (CK_RV(*)(CK_FUNCTION_LIST **))dlsym(dl, "C_GetFunctionList")) == NULL ||
+		    get(&f) != CKR_OK || f->C_Initialize(&ia) != CKR_OK) {
+			fprintf(stderr, "cannot load %s\n", argv[1]);
+			return 1;
+		}
+		bad = logout_ends_operation();
+		f->C_Finalize(NULL);
+		return bad;
+	}
 	if (argc != 5) {
-		fprintf(stderr, "usage: p11threads MODULE SLOT THREADS OUTDIR (digest on stdin)\n");
+		fprintf(stderr, "usage: p11threads MODULE SLOT THREADS OUTDIR (digest on stdin)\n"
+				"       P11THREADS_PIN=TOKEN p11threads MODULE SLOT logout\n");
 		return 2;
 	}
 	outdir = argv[4];

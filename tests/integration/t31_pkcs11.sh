@@ -307,8 +307,15 @@ check "... and the task is cancelled" sh -c "ctl --json task list --status CANCE
 
 # --- 6. threads and fork ---------------------------------------------------------------------
 mkdir -p "$TMP/thr"
-SIGNET_TOKEN=$B_TOKEN "$P11THREADS" "$M" 0 8 "$TMP/thr" <"$TMP/msg.sha256" >"$TMP/thr.out" 2>&1
-check "8 threads sign at once, then a forked child and its parent (p11threads)" test $? -eq 0
+SIGNET_TOKEN=$B_TOKEN "$P11THREADS" "$M" 0 8 "$TMP/thr" <"$TMP/msg.sha256" >"$TMP/thr.out" 2>&1 &&
+	rc=0 || rc=$?
+check "8 threads sign at once, then a forked child and its parent (p11threads: $(head -c 300 "$TMP/thr.out"))" \
+	test "$rc" -eq 0
+# The login slot (no SIGNET_TOKEN): an operation begun before C_Logout ends with it.
+env -u SIGNET_TOKEN P11THREADS_PIN="$B_TOKEN" "$P11THREADS" "$M" 0 logout >"$TMP/lo.out" 2>&1 &&
+	rc=0 || rc=$?
+check "on the login slot, a C_Sign after C_Logout is refused, nothing signed, no crash ($(head -c 300 "$TMP/lo.out"))" \
+	test "$rc" -eq 0
 nv=0
 for f in "$TMP"/thr/sig.*; do
 	raw2der "$f" "$f.der"
