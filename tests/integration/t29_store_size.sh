@@ -95,8 +95,14 @@ H1=$(hwm)
 say "# signetd VmHWM: $H0 kB before audit verify, $H1 kB after"
 check "audit verify: the chain verifies, every entry" \
 	jq -e ".verified == true and .entries > $N" "$TMP/out"
-check "audit verify raised signetd's peak memory by less than 16 MiB ($H0 -> $H1 kB)" \
-	test $((H1 - H0)) -lt 16384
+if grep -q libasan "/proc/$DPID/maps" 2>/dev/null; then
+	# ASan's quarantine keeps freed memory for a while (256 MiB by default): the peak says
+	# how much was allocated in all, not how much was held at once. The plain build measures it.
+	say "# audit verify's memory bound is measured in the plain build, not under ASan ($H0 -> $H1 kB)"
+else
+	check "audit verify raised signetd's peak memory by less than 16 MiB ($H0 -> $H1 kB)" \
+		test $((H1 - H0)) -lt 16384
+fi
 
 # --- a restart reads it all back ---------------------------------------------------------------
 stop_daemon || not_ok "clean stop"
