@@ -201,7 +201,8 @@ APPROVED | IN_PROGRESS | DONE) ;;
 	exit 1
 	;;
 esac
-SIGNET_TOKEN=$BOB run "$ctl" task wait "$TASK"
+# An approved task runs a moment later: wait while it is APPROVED or IN_PROGRESS.
+rest 'while curl --fail-with-body -sS -H "Authorization: Bearer $BOB" "$SIGNET_URL/api/v1/signingTask/$TASK" | jq -e ".status == \"APPROVED\" or .status == \"IN_PROGRESS\"" >/dev/null; do sleep 0.5; done'
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $BOB" "$SIGNET_URL/api/v1/signingTask/$TASK" | jq -er .result.signature | base64 -d > "$DEMO_DIR/release.sig"'
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $BOB" "$SIGNET_URL/api/v1/keys/release-p256" | jq -er .publicKeyPem > "$DEMO_DIR/release-p256.pub"'
 run openssl dgst -sha256 -verify "$w/release-p256.pub" -signature "$w/release.sig" "$w/release.bin"

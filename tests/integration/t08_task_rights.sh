@@ -35,8 +35,13 @@ dc_state() {
 }
 
 init_state
-# One worker, so that a task can be held in the queue behind a long one (section 4).
-printf '[tasks]\nworkers = 1\nresult_ttl = 600\n' >"$TMP/one.conf"
+# One worker, so that tasks can be held in the queue behind a held one (section 4).
+: "${P11FAULT:?P11FAULT must name the fault-injecting module}"
+mkdir -p "$TMP/faults"
+for_daemon "$TMP/faults"
+export P11FAULT_MODULE="$SOFTHSM_MODULE" P11FAULT_DIR="$TMP/faults"
+printf '[token]\nmodule = %s\nsofthsm_conf = %s\n[tasks]\nworkers = 1\nresult_ttl = 600\n' \
+	"$P11FAULT" "$STATE/softhsm2.conf" >"$TMP/one.conf"
 start_daemon --config "$TMP/one.conf"
 
 ctl --json tenant create acme --admin alice >"$TMP/out" || fatal "tenant create acme"
@@ -147,8 +152,9 @@ check "... which is the one new device config" \
 	test "$(ctl --json devconf list | jq '[.deviceConfigs[] | select(.name == "dce")] | length')/$(ctl --json devconf list | jq '.deviceConfigs | length')" = "1/$((n_dc + 1))"
 
 # --- 4. An input that changes size after its encryption task was acknowledged ----------------
-# Four-eyes off: the input is read in place when the task runs. One worker, busy with a long
-# task, so that the two tasks below are still queued when their files change.
+# Four-eyes off: the input is read in place when the task runs. The one engine thread is held in
+# the token (the fault module's hold-encrypt) by a first task, so that the two tasks below are
+# still queued when their files change; it is let go once they have changed.
 
 head -c 32 /dev/urandom >"$TMP/aes.raw"
 KHEX=$(od -An -tx1 -v "$TMP/aes.raw" | tr -d ' \n')
@@ -156,13 +162,20 @@ check "import the AES_256 key ek2" ctl key import ek2 --alg AES_256 --file "$TMP
 ctl --json devconf create dcenc --encrypt-key ek2 --four-eyes off >"$TMP/out" || fatal "devconf create dcenc"
 DCE=$(json .id)
 ORIG=$((32 << 20))
-truncate -s 400M "$TMP/busy.bin"
+head -c 4096 /dev/urandom >"$TMP/busy.bin"
 head -c "$ORIG" /dev/urandom >"$TMP/grow.bin"
 cp "$TMP/grow.bin" "$TMP/grow.orig"
 head -c "$ORIG" /dev/urandom >"$TMP/shrink.bin"
+: >"$TMP/faults/hold-encrypt"
 ctl --json task encrypt --devconf "$DCE" --file "$TMP/busy.bin" --name busy >"$TMP/out" ||
 	fatal "task encrypt busy"
 TBUSY=$(json .id)
+_w=0
+while [ ! -s "$TMP/faults/held" ]; do
+	[ $_w -lt 1200 ] || fatal "the engine never reached the token"
+	sleep 0.05
+	_w=$((_w + 1))
+done
 ctl --json task encrypt --devconf "$DCE" --file "$TMP/grow.bin" --name grow >"$TMP/out" ||
 	fatal "task encrypt grow"
 TG=$(json .id)
@@ -176,6 +189,7 @@ sg=$(json .status)
 check "the grown file's task records its size at submission" test "$(json '.inputs[0].size')" = "$ORIG"
 ss=$(ctl --json task show "$TS" | jq -r .status)
 check "both tasks were still queued when their files changed ($sg, $ss)" test "$sg/$ss" = CREATED/CREATED
+rm -f "$TMP/faults/hold-encrypt"
 
 ctl --json task wait "$TG" --timeout 300 >"$TMP/out" 2>/dev/null || true
 gst=$(json .status || echo missing)

@@ -415,12 +415,21 @@ as "$(tok uma)" --json task approve "$TC9" --otp "$CODE" >"$TMP/out" 2>"$TMP/err
 check "... and then her approval completes the quorum: APPROVED" test "$(json .status 2>/dev/null)" = APPROVED
 verify_sig "$TC9" TC9 skv
 
-# At execution: the quorum is reached while the engine is busy (one engine thread, a large
-# encryption ahead), then an approver loses the right before the task runs.
+# At execution: the quorum is reached while the engine's one thread is held inside the token (the
+# fault module's hold-encrypt holds an encryption in C_EncryptInit until the test lets it go), then
+# an approver loses the right before the task runs. No timing is assumed: the hold is released
+# only once the test has done all it needed to do ahead of the engine.
+: "${P11FAULT:?P11FAULT must name the fault-injecting module}"
 check "stop signetd before the execution-time votes" stop_daemon
-printf '[daemon]\nauth_fail_delay_ms = 0\n[tasks]\nworkers = 1\ncapability_grace = 1\n' >"$TMP/one.conf"
-printf '[daemon]\nauth_fail_delay_ms = 0\n[tasks]\nworkers = 1\ncapability_grace = 1\napproval_ttl = 2\n' \
-	>"$TMP/one-ttl.conf"
+mkdir -p "$TMP/faults"
+for_daemon "$TMP/faults"
+export P11FAULT_MODULE="$SOFTHSM_MODULE" P11FAULT_DIR="$TMP/faults"
+TTL9=5
+for c in one one-ttl; do
+	printf '[daemon]\nauth_fail_delay_ms = 0\n[token]\nmodule = %s\nsofthsm_conf = %s\n[tasks]\nworkers = 1\ncapability_grace = 1\n' \
+		"$P11FAULT" "$STATE/softhsm2.conf" >"$TMP/$c.conf"
+done
+printf 'approval_ttl = %d\n' "$TTL9" >>"$TMP/one-ttl.conf"
 start_daemon --config "$TMP/one.conf"
 head -c 32 /dev/urandom >"$TMP/ek.raw"
 ctl key import ek --alg AES_256 --file "$TMP/ek.raw" >/dev/null || fatal "key import ek"
@@ -429,12 +438,24 @@ DCE=$(json .id)
 ctl --json devconf create dcn2 --sign-key skn2 --quorum 2 --second-factor NONE --approver USER:wes \
 	--approver USER:xena >"$TMP/out" || fatal "devconf create dcn2"
 DCN2=$(json .id)
-truncate -s 512M "$TMP/big.img"
-# busy: a direct encryption of 512 MiB that keeps the one engine thread for a few seconds.
-busy() {
-	ctl --json task encrypt --devconf "$DCE" --file "$TMP/big.img" >"$TMP/busy" 2>"$TMP/err" ||
-		not_ok "a large encryption to keep the engine busy ($(cat "$TMP/err"))"
+head -c 4096 /dev/urandom >"$TMP/busy.in"
+# hold: an encryption that the one engine thread runs and that is held in the token until release.
+hold() {
+	: >"$TMP/faults/hold-encrypt"
+	rm -f "$TMP/faults/held"
+	ctl --json task encrypt --devconf "$DCE" --file "$TMP/busy.in" >"$TMP/busy" 2>"$TMP/err" ||
+		not_ok "an encryption to hold the engine ($(cat "$TMP/err"))"
 	BUSY=$(jq -r .id "$TMP/busy")
+	_w=0
+	while [ ! -s "$TMP/faults/held" ]; do
+		[ $_w -lt 1200 ] || fatal "the engine never reached the token"
+		sleep 0.05
+		_w=$((_w + 1))
+	done
+}
+release() {
+	rm -f "$TMP/faults/hold-encrypt"
+	ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || not_ok "the held encryption ends once released"
 }
 # left ID STATUS: wait (up to 60 s) until task ID is no longer in STATUS; prints the new one.
 left() {
@@ -445,15 +466,16 @@ left() {
 	done
 	ctl --json task show "$1" | jq -r .status
 }
-busy
+hold
 TE9=$(newtask "$DCN2")
 as "$(tok wes)" task approve "$TE9" >/dev/null 2>&1 || not_ok "wes approves"
 as "$(tok xena)" --json task approve "$TE9" >"$TMP/out" 2>&1 || not_ok "xena approves"
 check "execution: the quorum is reached: APPROVED" test "$(json .status)" = APPROVED
 check "alice removes xena's APPROVE on dcn2 before the task runs" \
 	ctl acl remove "USER:xena" "DEVICE_CONFIG:$DCN2" APPROVE
-check "... while the engine is still busy (the premise of this check)" \
-	test "$(ctl --json task show "$BUSY" | jq -r .status)" != DONE
+check "... while the engine is still held (the premise of this check)" \
+	test "$(ctl --json task show "$BUSY" | jq -r .status)/$(ctl --json task show "$TE9" | jq -r .status)" = IN_PROGRESS/APPROVED
+release
 check "execution: the approved task goes back to WAITING instead of running" \
 	test "$(left "$TE9" APPROVED)" = WAITING
 ctl --json task show "$TE9" >"$TMP/out"
@@ -467,24 +489,27 @@ as "$(tok xena)" --json task approve "$TE9" >"$TMP/out" 2>"$TMP/err" || true
 check "xena decides again, her void decision does not count as one: APPROVED" \
 	test "$(json .status 2>/dev/null)" = APPROVED
 verify_sig "$TE9" TE9 skn2
-ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || true
 
-# The same once the time for approval is over: the task cannot wait again, it fails.
-check "restart with approval_ttl = 2" stop_daemon
+# The same once the time for approval is over: the task cannot wait again, it fails. The hold is
+# released only after the task's time for approval ($TTL9 s from its creation) is over.
+check "restart with approval_ttl = $TTL9" stop_daemon
 start_daemon --config "$TMP/one-ttl.conf"
-busy
+hold
 TF9=$(newtask "$DCN2")
 as "$(tok wes)" task approve "$TF9" >/dev/null 2>&1 || not_ok "wes approves"
 as "$(tok xena)" --json task approve "$TF9" >"$TMP/out" 2>&1 || not_ok "xena approves"
 check "expiry: the quorum is reached: APPROVED" test "$(json .status)" = APPROVED
 check "alice revokes xena's API token before the task runs" ctl user revoke xena
+_due=$(($(ctl --json task show "$TF9" | jq -r .createdAt) + TTL9 + 1))
+while [ "$(date +%s)" -lt "$_due" ]; do sleep 0.2; done
+check "... and the task is still APPROVED, queued behind the held one, once its time is over" \
+	test "$(ctl --json task show "$TF9" | jq -r .status)" = APPROVED
+release
 check "expiry: the approved task ends FAILED" test "$(left "$TF9" APPROVED)" = FAILED
 ctl --json task show "$TF9" >"$TMP/out"
 check "expiry: the reason says the approvals are short and the time is over ($(json .reason))" \
 	sh -c "jq -e '.reason | contains(\"time for approval is over\") and contains(\"USER:xena was revoked\")' '$TMP/out' >/dev/null"
 check "expiry: no result" test "$(json .result)" = null
-ctl task wait "$BUSY" --timeout 120 >/dev/null 2>&1 || true
-rm -f "$TMP/big.img"
 check "back to the main configuration" stop_daemon
 start_daemon --config "$TMP/main.conf"
 
