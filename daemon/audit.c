@@ -876,18 +876,18 @@ struct heads_scan {
 };
 
 static int
-heads_cb(const MDB_val *key, json_t *val, void *arg)
+heads_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct heads_scan *x = arg;
 	struct head_info *hi;
 	const char *hash = json_string_value(json_object_get(val, "hash"));
 	const char *sig = json_string_value(json_object_get(val, "ckptSig"));
 
-	if (key->mv_size >= sizeof(hi->chain) || hash == NULL || strlen(hash) != 64) {
+	if (key->len >= sizeof(hi->chain) || hash == NULL || strlen(hash) != 64) {
 		return 0;
 	}
 	if (x->only != NULL &&
-	    (strlen(x->only) != key->mv_size || memcmp(x->only, key->mv_data, key->mv_size) != 0)) {
+	    (strlen(x->only) != key->len || memcmp(x->only, key->data, key->len) != 0)) {
 		return 0;
 	}
 	if (x->n == x->cap) {
@@ -901,7 +901,7 @@ heads_cb(const MDB_val *key, json_t *val, void *arg)
 	}
 	hi = &x->h[x->n++];
 	memset(hi, 0, sizeof(*hi));
-	memcpy(hi->chain, key->mv_data, key->mv_size);
+	memcpy(hi->chain, key->data, key->len);
 	hi->seq = (uint64_t)json_integer_value(json_object_get(val, "seq"));
 	memcpy(hi->hash, hash, 65);
 	hi->prev_sig = sig != NULL ? strdup(sig) : NULL;

@@ -598,7 +598,7 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 }
 
 static int
-sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
+sweep_scan_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct sweep_batch *x = arg;
 	struct due *u;
@@ -614,7 +614,7 @@ sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
 		x->more = true;
 		return STORE_PAGE_FULL;
 	}
-	if (kind == NULL || tenant == NULL || id == NULL || key->mv_size > sizeof(x->due[0].key) ||
+	if (kind == NULL || tenant == NULL || id == NULL || key->len > sizeof(x->due[0].key) ||
 	    strlen(kind) >= sizeof(x->due[0].kind) || strlen(tenant) > ACL_NAME_MAX ||
 	    strlen(id) > TASK_ID_LEN) {
 		log_err("a timer record is damaged; dropping it");
@@ -622,8 +622,8 @@ sweep_scan_cb(const MDB_val *key, json_t *val, void *arg)
 		tenant = id = "";
 	}
 	u = &x->due[x->n++];
-	memcpy(u->key, key->mv_data, key->mv_size);
-	u->klen = key->mv_size;
+	memcpy(u->key, key->data, key->len);
+	u->klen = key->len;
 	snprintf(u->kind, sizeof(u->kind), "%s", kind);
 	snprintf(u->tenant, sizeof(u->tenant), "%s", tenant);
 	snprintf(u->id, sizeof(u->id), "%s", id);
@@ -740,17 +740,17 @@ pending_runnable(struct store_txn *t, const char *tenant, const char *id)
 }
 
 static int
-pending_cb(const MDB_val *key, void *arg)
+pending_cb(const struct store_key *key, void *arg)
 {
 	struct pending_scan *x = arg;
 	size_t pl = strlen(x->tenant) + 1 + strlen(task_status_name(x->st)) + 1;
 
-	if (key->mv_size != pl + TASK_ID_LEN) {
+	if (key->len != pl + TASK_ID_LEN) {
 		return 0;
 	}
 	if (x->runnable) {
 		char id[TASK_ID_LEN + 1];
-		memcpy(id, (const char *)key->mv_data + pl, TASK_ID_LEN);
+		memcpy(id, (const char *)key->data + pl, TASK_ID_LEN);
 		id[TASK_ID_LEN] = '\0';
 		if (!pending_runnable(x->t, x->tenant, id)) {
 			return 0;
@@ -771,7 +771,7 @@ pending_cb(const MDB_val *key, void *arg)
 		x->cap = ncap;
 	}
 	snprintf(x->p[x->n].tenant, sizeof(x->p[x->n].tenant), "%s", x->tenant);
-	memcpy(x->p[x->n].id, (const char *)key->mv_data + pl, TASK_ID_LEN);
+	memcpy(x->p[x->n].id, (const char *)key->data + pl, TASK_ID_LEN);
 	x->p[x->n].id[TASK_ID_LEN] = '\0';
 	x->p[x->n].st = x->st;
 	x->n++;
@@ -779,14 +779,14 @@ pending_cb(const MDB_val *key, void *arg)
 }
 
 static int
-tenant_name_cb(const MDB_val *key, void *arg)
+tenant_name_cb(const struct store_key *key, void *arg)
 {
 	json_t *names = arg;
 
-	if (key->mv_size == 0 || key->mv_size > ACL_NAME_MAX) {
+	if (key->len == 0 || key->len > ACL_NAME_MAX) {
 		return 0;
 	}
-	return json_array_append_new(names, json_stringn(key->mv_data, key->mv_size)) == 0
+	return json_array_append_new(names, json_stringn(key->data, key->len)) == 0
 		   ? 0
 		   : SIGNET_EINTERNAL;
 }
@@ -1154,13 +1154,13 @@ struct due_count {
 
 /* From the keys alone (big-endian due time first): no record is parsed. */
 static int
-due_count_cb(const MDB_val *key, void *arg)
+due_count_cb(const struct store_key *key, void *arg)
 {
 	struct due_count *x = arg;
-	const uint8_t *k = key->mv_data;
+	const uint8_t *k = key->data;
 	uint64_t due = 0;
 
-	if (key->mv_size < 8 || x->n == x->max) {
+	if (key->len < 8 || x->n == x->max) {
 		return 1;
 	}
 	for (int i = 0; i < 8; i++) {

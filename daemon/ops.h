@@ -85,7 +85,7 @@ int ops_list_append(struct ops_list *l, json_t *item);
  * its struct ops_list argument), answered as {FIELD: [...], "cursor"?}.
  */
 int ops_list(struct request *r, enum store_db db, const char *tenant,
-	     int (*item)(const MDB_val *key, json_t *val, void *arg), const char *field);
+	     int (*item)(const struct store_key *key, json_t *val, void *arg), const char *field);
 
 /* Read the optional "limit" and "cursor" arguments of a listing op. */
 int ops_page_args(struct request *r, struct store_page *pg);

@@ -169,7 +169,7 @@ op_acl_remove(struct request *r)
 }
 
 static int
-acl_list_cb(const MDB_val *key, json_t *val, void *arg)
+acl_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	json_t *item = json_deep_copy(val);
 

@@ -301,15 +301,15 @@ struct store_metrics {
 };
 
 static int
-heads_cb(const MDB_val *key, json_t *val, void *arg)
+heads_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct store_metrics *x = arg;
 	json_int_t seq = json_integer_value(json_object_get(val, "seq"));
 
 	x->chains++;
 	x->entries += seq > 0 ? (uint64_t)seq : 0;
-	if (key->mv_size == strlen(AUDIT_APPLIANCE) &&
-	    memcmp(key->mv_data, AUDIT_APPLIANCE, key->mv_size) == 0) {
+	if (key->len == strlen(AUDIT_APPLIANCE) &&
+	    memcmp(key->data, AUDIT_APPLIANCE, key->len) == 0) {
 		x->appliance = seq > 0 ? (uint64_t)seq : 0;
 	}
 	return 0;

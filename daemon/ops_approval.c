@@ -686,7 +686,7 @@ struct seeds_check {
 };
 
 static int
-seed_check_cb(const MDB_val *key, json_t *val, void *arg)
+seed_check_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct seeds_check *x = arg;
 	uint8_t id[HSM_ID_LEN];

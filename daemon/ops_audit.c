@@ -86,10 +86,10 @@ list_entry(struct list_run *x, json_t *val)
 }
 
 static int
-list_cb(const MDB_val *key, json_t *rec, void *arg)
+list_cb(const struct store_key *key, json_t *rec, void *arg)
 {
 	struct list_run *x = arg;
-	json_t *val = audit_record_load(x->t, key->mv_data, key->mv_size, rec, &x->cur);
+	json_t *val = audit_record_load(x->t, key->data, key->len, rec, &x->cur);
 	int rc;
 
 	if (val == NULL) {
@@ -194,10 +194,10 @@ export_record(struct export_run *x, json_t *val)
 }
 
 static int
-export_cb(const MDB_val *key, json_t *rec, void *arg)
+export_cb(const struct store_key *key, json_t *rec, void *arg)
 {
 	struct export_run *x = arg;
-	json_t *val = audit_record_load(x->t, key->mv_data, key->mv_size, rec, &x->cur);
+	json_t *val = audit_record_load(x->t, key->data, key->len, rec, &x->cur);
 	int rc;
 
 	if (val == NULL) {

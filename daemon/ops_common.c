@@ -76,7 +76,7 @@ ops_list_append(struct ops_list *l, json_t *item)
 struct list_run {
 	enum store_db db;
 	const char *tenant;
-	int (*item)(const MDB_val *key, json_t *val, void *arg);
+	int (*item)(const struct store_key *key, json_t *val, void *arg);
 	struct store_page pg;
 	struct ops_list out;
 };
@@ -94,7 +94,7 @@ list_txn(struct store_txn *t, void *arg)
 
 int
 ops_list(struct request *r, enum store_db db, const char *tenant,
-	 int (*item)(const MDB_val *key, json_t *val, void *arg), const char *field)
+	 int (*item)(const struct store_key *key, json_t *val, void *arg), const char *field)
 {
 	struct list_run x = {.db = db, .tenant = tenant, .item = item};
 	int rc;

@@ -119,7 +119,7 @@ struct purpose_scan {
 };
 
 static int
-purpose_scan_cb(const MDB_val *key, json_t *val, void *arg)
+purpose_scan_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct purpose_scan *x = arg;
 	const char *id = json_string_value(json_object_get(x->rec, "id"));
@@ -761,7 +761,7 @@ struct devconf_list {
 };
 
 static int
-devconf_list_cb(const MDB_val *key, json_t *val, void *arg)
+devconf_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct devconf_list *x = arg;
 	const char *id = json_string_value(json_object_get(val, "id"));

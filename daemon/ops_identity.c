@@ -92,7 +92,7 @@ op_tenant_create(struct request *r)
 }
 
 static int
-tenant_list_cb(const MDB_val *key, json_t *val, void *arg)
+tenant_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	return ops_list_append(arg,
 			       json_pack("{s:O, s:O, s:O}", "name", json_object_get(val, "name"),
@@ -204,7 +204,7 @@ op_user_create(struct request *r)
 }
 
 static int
-user_list_cb(const MDB_val *key, json_t *val, void *arg)
+user_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	return ops_list_append(arg, user_view(val));
 }

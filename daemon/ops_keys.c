@@ -215,7 +215,7 @@ op_key_import(struct request *r)
 }
 
 static int
-key_list_cb(const MDB_val *key, json_t *val, void *arg)
+key_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	return ops_list_append(arg, key_view(val, false));
 }
@@ -542,7 +542,7 @@ keys_note_missing(char *list, size_t len, size_t *used, const char *name)
 }
 
 static int
-check_cb(const MDB_val *key, json_t *val, void *arg)
+check_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct check_all *x = arg;
 	enum hsm_alg alg;
@@ -661,14 +661,14 @@ ids_add(struct token_ids *ids, const char *hex)
 }
 
 static int
-ids_key_cb(const MDB_val *key, json_t *val, void *arg)
+ids_key_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	(void)key;
 	return ids_add(arg, json_string_value(json_object_get(val, "id")));
 }
 
 static int
-ids_user_cb(const MDB_val *key, json_t *val, void *arg)
+ids_user_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	(void)key;
 	return ids_add(arg,

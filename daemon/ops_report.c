@@ -247,7 +247,7 @@ op_report_verify(struct request *r)
 }
 
 static int
-report_list_cb(const MDB_val *key, json_t *val, void *arg)
+report_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	json_t *s;
 

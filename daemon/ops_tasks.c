@@ -78,7 +78,7 @@ struct strict_scan {
 static bool needs_approval(const json_t *devconf, bool def);
 
 static int
-strict_scan_cb(const MDB_val *key, json_t *dc, void *arg)
+strict_scan_cb(const struct store_key *key, json_t *dc, void *arg)
 {
 	struct strict_scan *s = arg;
 	struct task_ctx *x = s->x;
@@ -1870,15 +1870,15 @@ task_list_item(struct task_list *x, const json_t *task)
 }
 
 static int
-task_list_cb(const MDB_val *key, json_t *val, void *arg)
+task_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct task_list *x = arg;
 	json_t *task = NULL;
-	const char *k = key->mv_data;
+	const char *k = key->data;
 	int rc;
 
 	if (!x->by_status) {
-		if ((task = task_record_load(key->mv_data, key->mv_size, val)) == NULL) {
+		if ((task = task_record_load(key->data, key->len, val)) == NULL) {
 			return SIGNET_EINTERNAL;
 		}
 		rc = task_list_item(x, task);
@@ -1886,12 +1886,12 @@ task_list_cb(const MDB_val *key, json_t *val, void *arg)
 		return rc;
 	}
 	/* An index key "tenant \0 status \0 id": the id is its last TASK_ID_LEN bytes. */
-	if (key->mv_size < TASK_ID_LEN) {
+	if (key->len < TASK_ID_LEN) {
 		return 0;
 	}
 	{
 		char id[TASK_ID_LEN + 1];
-		memcpy(id, k + key->mv_size - TASK_ID_LEN, TASK_ID_LEN);
+		memcpy(id, k + key->len - TASK_ID_LEN, TASK_ID_LEN);
 		id[TASK_ID_LEN] = '\0';
 		if (task_get(x->t, x->r->subject.tenant, id, &task) != 0) {
 			return 0;
@@ -2170,9 +2170,9 @@ watch_event(struct watch_fetch *x, json_t *val)
 }
 
 static int
-watch_cb(const MDB_val *key, json_t *rec, void *arg)
+watch_cb(const struct store_key *key, json_t *rec, void *arg)
 {
-	json_t *val = event_load(key->mv_data, key->mv_size, rec);
+	json_t *val = event_load(key->data, key->len, rec);
 	int rc;
 
 	if (val == NULL) {

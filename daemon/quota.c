@@ -145,10 +145,10 @@ quota_task_update(struct store_txn *t, const json_t *task, uint64_t before)
 
 /* An older store: sum every task's charge once, in one transaction with the mark. */
 static int
-recount_cb(const MDB_val *key, json_t *rec, void *arg)
+recount_cb(const struct store_key *key, json_t *rec, void *arg)
 {
 	struct store_txn *t = arg;
-	json_t *task = task_record_load(key->mv_data, key->mv_size, rec);
+	json_t *task = task_record_load(key->data, key->len, rec);
 	const char *tenant = json_string_value(json_object_get(task, "tenant"));
 	const char *requester = json_string_value(json_object_get(task, "requester"));
 	uint64_t c = quota_task_charge(task);

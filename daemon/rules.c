@@ -129,20 +129,20 @@ struct devconf_del {
 };
 
 static int
-devconf_del_cb(const MDB_val *key, json_t *val, void *arg)
+devconf_del_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct devconf_del *x = arg;
 	const char *dc = json_string_value(json_object_get(val, "deviceConfig"));
 
-	if (dc == NULL || strcmp(dc, x->id) != 0 || key->mv_size > sizeof(x->keys[0])) {
+	if (dc == NULL || strcmp(dc, x->id) != 0 || key->len > sizeof(x->keys[0])) {
 		return 0;
 	}
 	if (x->n == sizeof(x->keys) / sizeof(x->keys[0])) {
 		x->more = true;
 		return STORE_PAGE_FULL;
 	}
-	memcpy(x->keys[x->n], key->mv_data, key->mv_size);
-	x->lens[x->n++] = key->mv_size;
+	memcpy(x->keys[x->n], key->data, key->len);
+	x->lens[x->n++] = key->len;
 	return 0;
 }
 
@@ -178,12 +178,12 @@ struct load {
 
 /* A rule's key is "tenant \0 subject \0 resource \0 action": the grant is read from it alone. */
 static int
-load_cb(const MDB_val *key, void *arg)
+load_cb(const struct store_key *key, void *arg)
 {
 	struct load *x = arg;
 	struct policy_subject *s = x->s;
-	const char *k = key->mv_data, *res, *act;
-	size_t n = key->mv_size, off = 0, rl, al;
+	const char *k = key->data, *res, *act;
+	size_t n = key->len, off = 0, rl, al;
 	char action[16];
 	enum acl_action a;
 

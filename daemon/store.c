@@ -15,8 +15,12 @@
 #include <unistd.h>
 
 #include "daemon/store.h"
+#include "daemon/store_lmdb.h"
 #include "lib/error.h"
 #include "lib/log.h"
+
+/* The LMDB transaction behind a store transaction. */
+#define TXN(t) ((MDB_txn *)(t)->backend)
 
 #define STORE_SCHEMA_VERSION 1
 #define STORE_GROW_TRIES     8 /* doublings per transaction: 64 MiB grows to 16 GiB */
@@ -442,13 +446,14 @@ store_grow(struct store *st)
 static int
 store_txn_begin(struct store *st, bool write, struct store_txn *t)
 {
+	MDB_txn *txn = NULL;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
 	t->st = st;
 	t->write = write;
 	pthread_rwlock_rdlock(&st->resize_lock);
-	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &txn);
 	if (rc == MDB_MAP_RESIZED) {
 		/* Another process grew the map: adopt its size and try again. */
 		pthread_rwlock_unlock(&st->resize_lock);
@@ -456,13 +461,13 @@ store_txn_begin(struct store *st, bool write, struct store_txn *t)
 		mdb_env_set_mapsize(st->env, 0);
 		pthread_rwlock_unlock(&st->resize_lock);
 		pthread_rwlock_rdlock(&st->resize_lock);
-		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &txn);
 	}
 	if (rc != 0) {
 		pthread_rwlock_unlock(&st->resize_lock);
-		t->txn = NULL;
 		return store_err(rc, "beginning a transaction");
 	}
+	t->backend = txn;
 	return 0;
 }
 
@@ -471,15 +476,15 @@ store_txn_end(struct store_txn *t, bool commit, int *rcout)
 {
 	int rc = 0;
 
-	if (t->txn == NULL) {
+	if (t->backend == NULL) {
 		return;
 	}
 	if (commit) {
-		rc = mdb_txn_commit(t->txn);
+		rc = mdb_txn_commit(TXN(t));
 	} else {
-		mdb_txn_abort(t->txn);
+		mdb_txn_abort(TXN(t));
 	}
-	t->txn = NULL;
+	t->backend = NULL;
 	pthread_rwlock_unlock(&t->st->resize_lock);
 	if (rcout != NULL) {
 		*rcout = rc;
@@ -518,7 +523,9 @@ store_run_ops(struct store *st, struct store_op **ops, size_t n)
 		}
 		for (size_t i = 0; i < n && !grow; i++) {
 			struct store_txn t = {.st = st, .write = true};
-			rc = mdb_txn_begin(st->env, parent.txn, 0, &t.txn);
+			MDB_txn *child = NULL;
+			rc = mdb_txn_begin(st->env, TXN(&parent), 0, &child);
+			t.backend = child;
 			if (rc != 0) {
 				ops[i]->rc = store_err(rc, "beginning a nested transaction");
 				grow = rc == MDB_MAP_FULL;
@@ -529,11 +536,11 @@ store_run_ops(struct store *st, struct store_op **ops, size_t n)
 				r = t.err;
 			}
 			if (r == 0) {
-				rc = mdb_txn_commit(t.txn);
+				rc = mdb_txn_commit(child);
 				r = rc == 0 ? 0 : store_err(rc, "committing a nested transaction");
 				grow = rc == MDB_MAP_FULL;
 			} else {
-				mdb_txn_abort(t.txn);
+				mdb_txn_abort(child);
 				grow = t.map_full && r == t.err;
 			}
 			ops[i]->rc = r;
@@ -728,7 +735,7 @@ store_get_json(struct store_txn *t, enum store_db db, const void *key, size_t kl
 	if (t->err != 0) {
 		return t->err;
 	}
-	rc = mdb_get(t->txn, t->st->dbi[db], &k, &v);
+	rc = mdb_get(TXN(t), t->st->dbi[db], &k, &v);
 	if (rc != 0) {
 		return store_err(rc, "reading");
 	}
@@ -745,7 +752,7 @@ store_exists(struct store_txn *t, enum store_db db, const void *key, size_t klen
 {
 	MDB_val k = {klen, (void *)key}, v;
 
-	return t->err == 0 && mdb_get(t->txn, t->st->dbi[db], &k, &v) == 0;
+	return t->err == 0 && mdb_get(TXN(t), t->st->dbi[db], &k, &v) == 0;
 }
 
 static void
@@ -771,7 +778,7 @@ store_put_flags(struct store_txn *t, enum store_db db, const void *key, size_t k
 	}
 	v.mv_data = s;
 	v.mv_size = strlen(s);
-	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
+	rc = mdb_put(TXN(t), t->st->dbi[db], &k, &v, flags);
 	free(s);
 	if (rc != 0) {
 		store_txn_fail_mdb(t, rc, "writing");
@@ -802,7 +809,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 	if (t->err != 0) {
 		return;
 	}
-	rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
+	rc = mdb_del(TXN(t), t->st->dbi[db], &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		store_txn_fail_mdb(t, rc, "deleting");
 	}
@@ -810,7 +817,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 
 int
 store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		   struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
+		   struct store_page *pg, int (*fn)(const struct store_key *key, json_t *val, void *arg),
 		   void *arg)
 {
 	uint8_t start[512];
@@ -832,7 +839,7 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 		memcpy(start, prefix, plen);
 	}
 	memcpy(start + plen, pg->after, pg->after_len);
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+	if ((rc = mdb_cursor_open(TXN(t), t->st->dbi[db], &c)) != 0) {
 		return store_err(rc, "opening a cursor");
 	}
 	k.mv_data = start;
@@ -863,7 +870,7 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 			r = SIGNET_EINTERNAL;
 			break;
 		}
-		r = fn(&k, j, arg);
+		r = fn(&(struct store_key){k.mv_data, k.mv_size}, j, arg);
 		json_decref(j);
 		if (r == STORE_PAGE_FULL) {
 			/* Not taken: the page ends before it, and the cursor still names the last
@@ -891,7 +898,7 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 
 int
 store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-	      int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg)
+	      int (*fn)(const struct store_key *key, json_t *val, void *arg), void *arg)
 {
 	struct store_page pg = {.limit = SIZE_MAX};
 
@@ -900,7 +907,7 @@ store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t 
 
 int
 store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		  int (*fn)(const MDB_val *key, void *arg), void *arg)
+		  int (*fn)(const struct store_key *key, void *arg), void *arg)
 {
 	MDB_cursor *c;
 	MDB_val k = {plen, (void *)prefix}, v;
@@ -909,7 +916,7 @@ store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, siz
 	if (t->err != 0) {
 		return t->err;
 	}
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+	if ((rc = mdb_cursor_open(TXN(t), t->st->dbi[db], &c)) != 0) {
 		return store_err(rc, "opening a cursor");
 	}
 	rc = plen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
@@ -918,7 +925,7 @@ store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, siz
 		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
 			break;
 		}
-		if ((r = fn(&k, arg)) != 0) {
+		if ((r = fn(&(struct store_key){k.mv_data, k.mv_size}, arg)) != 0) {
 			break;
 		}
 	}
@@ -939,7 +946,7 @@ store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *klen)
 	if (t->err != 0) {
 		return t->err;
 	}
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+	if ((rc = mdb_cursor_open(TXN(t), t->st->dbi[db], &c)) != 0) {
 		return store_err(rc, "opening a cursor");
 	}
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
@@ -970,7 +977,7 @@ store_first_from(struct store_txn *t, enum store_db db, const void *key, size_t 
 	if (t->err != 0) {
 		return t->err;
 	}
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+	if ((rc = mdb_cursor_open(TXN(t), t->st->dbi[db], &c)) != 0) {
 		return store_err(rc, "opening a cursor");
 	}
 	rc = klen > 0 ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
@@ -1008,7 +1015,7 @@ store_del_first(struct store_txn *t, enum store_db db, size_t max)
 		store_txn_fail(t, SIGNET_EINTERNAL);
 		return 0;
 	}
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0) {
+	if ((rc = mdb_cursor_open(TXN(t), t->st->dbi[db], &c)) != 0) {
 		store_txn_fail_mdb(t, rc, "opening a cursor");
 		return 0;
 	}
@@ -1031,7 +1038,7 @@ store_count(struct store_txn *t, enum store_db db)
 {
 	MDB_stat s;
 
-	if (t->err != 0 || mdb_stat(t->txn, t->st->dbi[db], &s) != 0) {
+	if (t->err != 0 || mdb_stat(TXN(t), t->st->dbi[db], &s) != 0) {
 		return 0;
 	}
 	return s.ms_entries;

@@ -1,5 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The LMDB store: one environment, named databases, transactions with a sticky error. */
+/*
+ * The store: named databases of records under byte-string keys, read and
+ * written in transactions with a sticky error.
+ *
+ * This header is the whole interface; the backend (LMDB today, store.c) is
+ * the only file that knows its types. A second backend (several appliances
+ * sharing one replicated database, e.g. PostgreSQL, each with a network HSM)
+ * implements the same calls with these guarantees, which the daemon relies on:
+ *
+ *  - Transactions. store_read sees one consistent snapshot. store_write runs
+ *    its function in a serialisable read-write transaction and returns only
+ *    once the transaction is durable (on disk here; acknowledged by a quorum
+ *    of replicas there); a function returning an error leaves no trace. The
+ *    function may be run again (map growth here, a serialisation failure
+ *    there): it must be repeatable. Group commit (several functions in one
+ *    durable commit, each in its own nested transaction) is this backend's
+ *    choice, not part of the contract.
+ *  - Ordered scans with a cursor. Keys compare as byte strings (memcmp, then
+ *    length); store_foreach* walk the records under a prefix in that order,
+ *    and a page resumes after a key suffix (struct store_page), so listings
+ *    are stable across calls and the client holds the cursor.
+ *  - A global sequence. STORE_DB_EVENTS is keyed by a big-endian u64 that
+ *    grows by one per event across the whole appliance (store_last_key,
+ *    store_append_json): a shared backend hands it out in the writing
+ *    transaction (a sequence, or a counter row), so watchers resume from a
+ *    number whichever appliance wrote the event.
+ *  - Size and space. Values are at most STORE_VALUE_MAX bytes. A write that
+ *    would leave no room fails with SIGNET_ENOSPACE and changes nothing;
+ *    store_write_reserve may still commit writes that free space.
+ *
+ * Records are JSON values today (compact text); struct store_key is the key
+ * a scan hands its callback, valid during the call only.
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -7,7 +39,6 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <lmdb.h>
 
 enum store_db {
 	STORE_DB_META,     /* schema version and appliance facts */
@@ -35,13 +66,20 @@ enum store_db {
 
 struct store;
 
+/* A record's key as a scan hands it to its callback (valid during the call only). */
+struct store_key {
+	const void *data;
+	size_t len;
+};
+
 /*
  * A transaction. Operations record the first failure in ERR and do nothing
  * after it; commit returns it. A read transaction is never committed.
+ * BACKEND is the backend's own handle (store.c only).
  */
 struct store_txn {
 	struct store *st;
-	MDB_txn *txn;
+	void *backend;
 	int err;
 	bool write;
 	bool map_full; /* ERR came from a full map: the store grows it and runs the write again */
@@ -72,9 +110,6 @@ int store_usage(struct store *st, struct store_usage *u);
 
 /* Writes (store_write and the like) and the durable commits they shared, since the open. */
 void store_stats(struct store *st, uint64_t *writes, uint64_t *commits);
-
-/* The project error of an LMDB return code: an MDB_* code, or the errno of a failed write. */
-int store_error(int rc);
 
 /*
  * Run FN in a write transaction and commit it durably (LMDB's default
@@ -119,7 +154,7 @@ void store_del(struct store_txn *t, enum store_db db, const void *key, size_t kl
 /* Call FN for each record whose key starts with PREFIX, in key order; FN returns 0, or an error to
  * stop. */
 int store_foreach(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		  int (*fn)(const MDB_val *key, json_t *val, void *arg), void *arg);
+		  int (*fn)(const struct store_key *key, json_t *val, void *arg), void *arg);
 #define STORE_PAGE_MAX   1000 /* most records one page may hold */
 #define STORE_CURSOR_MAX 256  /* bytes of a record key suffix a cursor may name */
 
@@ -141,13 +176,13 @@ struct store_page {
 #define STORE_PAGE_FULL 1
 
 int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		       struct store_page *pg, int (*fn)(const MDB_val *key, json_t *val, void *arg),
+		       struct store_page *pg, int (*fn)(const struct store_key *key, json_t *val, void *arg),
 		       void *arg);
 
 /* Keys only (no record parsed): FN for each key starting with PREFIX; FN returns 0, > 0 to stop, <
  * 0 error. */
 int store_foreach_key(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		      int (*fn)(const MDB_val *key, void *arg), void *arg);
+		      int (*fn)(const struct store_key *key, void *arg), void *arg);
 /* The last key of DB (at most *KLEN bytes): 0, or SIGNET_ENOTFOUND when DB is empty. */
 int store_last_key(struct store_txn *t, enum store_db db, void *key, size_t *klen);
 /* The first record at or after KEY; its key (at most *KLEN bytes) and value. SIGNET_ENOTFOUND past

@@ -267,11 +267,11 @@ test_sums_follow_records(void **state)
 }
 
 static int
-wipe_cb(const MDB_val *key, void *arg)
+wipe_cb(const struct store_key *key, void *arg)
 {
 	json_t *keys = arg;
 
-	return json_array_append_new(keys, json_stringn(key->mv_data, key->mv_size));
+	return json_array_append_new(keys, json_stringn(key->data, key->len));
 }
 
 static int

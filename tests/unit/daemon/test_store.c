@@ -22,6 +22,7 @@
 
 #include "daemon/events.h"
 #include "daemon/store.h"
+#include "daemon/store_lmdb.h"
 #include "lib/error.h"
 
 static char dir[64];
@@ -68,7 +69,7 @@ fill_txn(struct store_txn *t, void *arg)
 }
 
 static int
-count_cb(const MDB_val *key, json_t *val, void *arg)
+count_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -229,13 +230,13 @@ struct page_ctx {
 };
 
 static int
-page_cb(const MDB_val *key, json_t *val, void *arg)
+page_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct page_ctx *p = arg;
-	size_t n = key->mv_size - 3;
+	size_t n = key->len - 3;
 
 	p->seen++;
-	memcpy(p->last, (const char *)key->mv_data + 3, n);
+	memcpy(p->last, (const char *)key->data + 3, n);
 	p->last[n] = '\0';
 	return 0;
 }
@@ -805,7 +806,7 @@ map_size_txn(struct store_txn *t, void *arg)
 {
 	MDB_envinfo info;
 
-	assert_int_equal(mdb_env_info(mdb_txn_env(t->txn), &info), 0);
+	assert_int_equal(mdb_env_info(mdb_txn_env((MDB_txn *)t->backend), &info), 0);
 	*(size_t *)arg = info.me_mapsize;
 	return 0;
 }
@@ -908,13 +909,13 @@ struct keys_ctx {
 };
 
 static int
-key_cb(const MDB_val *key, void *arg)
+key_cb(const struct store_key *key, void *arg)
 {
 	struct keys_ctx *c = arg;
 
-	if (c->n < 8 && key->mv_size <= sizeof(c->seen[0])) {
-		memcpy(c->seen[c->n], key->mv_data, key->mv_size);
-		c->seen_len[c->n] = key->mv_size;
+	if (c->n < 8 && key->len <= sizeof(c->seen[0])) {
+		memcpy(c->seen[c->n], key->data, key->len);
+		c->seen_len[c->n] = key->len;
 	}
 	c->n++;
 	if (c->stop_after > 0 && c->n >= c->stop_after) {
