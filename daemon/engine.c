@@ -21,6 +21,7 @@
 #include "daemon/exec.h"
 #include "daemon/keyref.h"
 #include "daemon/package.h"
+#include "daemon/pool.h"
 #include "daemon/rules.h"
 #include "daemon/spool.h"
 #include "daemon/tasks.h"
@@ -39,11 +40,13 @@ struct job {
 	struct job *next;
 };
 
-/* One thread of the engine, and the task it holds (so a refind does not queue it again). */
+/*
+ * What a thread of the engine's pool holds (so a refind does not queue it
+ * again), and whether it swept last (then it takes a waiting task first).
+ */
 struct engine_thread {
-	struct engine *e;
-	pthread_t tid;
 	char holding[TASK_ID_LEN + 1];
+	bool swept;
 };
 
 /*
@@ -57,17 +60,15 @@ struct engine_thread {
  */
 struct engine {
 	struct daemon *d;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct pool *pool; /* its threads run tasks; its lock guards what follows */
 	struct job *head, *tail;
 	size_t queued, queue_max;
 	bool backlog, refinding, refind_hold, recovered;
 	uint64_t dropped;
 	bool sweep_wanted, sweeping;
-	bool stopping;
 	int direct; /* queued jobs holding a client's descriptor */
 	int n;
-	struct engine_thread *threads;
+	struct engine_thread *threads; /* N, by pool thread index */
 };
 
 /* The task's status changes, each in its own transaction. */
@@ -843,7 +844,7 @@ enum pick {
 static enum pick
 engine_pick_locked(struct engine *e, bool swept, struct job **j)
 {
-	if (e->stopping) {
+	if (pool_stopping(e->pool)) {
 		return PICK_STOP;
 	}
 	if (e->sweep_wanted && !e->sweeping && !(swept && e->head != NULL)) {
@@ -868,7 +869,7 @@ engine_pick_locked(struct engine *e, bool swept, struct job **j)
 static bool
 engine_queue_locked(struct engine *e, struct job *j, bool force)
 {
-	if (e->stopping || (!force && (e->backlog || e->queued >= e->queue_max))) {
+	if (pool_stopping(e->pool) || (!force && (e->backlog || e->queued >= e->queue_max))) {
 		return false;
 	}
 	j->next = NULL;
@@ -882,7 +883,7 @@ engine_queue_locked(struct engine *e, struct job *j, bool force)
 	if (j->fd >= 0) {
 		e->direct++;
 	}
-	pthread_cond_signal(&e->cond);
+	pool_wake(e->pool);
 	return true;
 }
 
@@ -924,11 +925,11 @@ engine_refind(struct engine *e)
 	uint64_t dropped;
 	int r;
 
-	pthread_mutex_lock(&e->lock);
+	pool_lock(e->pool);
 	dropped = e->dropped;
-	pthread_mutex_unlock(&e->lock);
+	pool_unlock(e->pool);
 	r = store_read(e->d->store, pending_scan_txn, &x);
-	pthread_mutex_lock(&e->lock);
+	pool_lock(e->pool);
 	for (size_t i = 0; r == 0 && i < x.n; i++) {
 		struct job *j;
 		/* IN_PROGRESS and held: running now. Else interrupted by a restart: resumed. */
@@ -952,8 +953,8 @@ engine_refind(struct engine *e)
 	/* A failed read, or one that found nothing to queue, is tried again at the next tick. */
 	e->refind_hold = r != 0 || (queued == 0 && e->backlog);
 	e->refinding = false;
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->lock);
+	pool_wake_all(e->pool);
+	pool_unlock(e->pool);
 	if (r != 0) {
 		log_err("engine: cannot read the tasks waiting in the store: %s",
 			signet_strerror(r));
@@ -964,65 +965,73 @@ engine_refind(struct engine *e)
 	free(x.p);
 }
 
+/* The work a thread picks besides a task (a struct job). */
+static char work_sweep, work_refind;
+
 static void *
-engine_main(void *arg)
+engine_pick(struct pool *p, struct pool_thread *t, bool *stop)
 {
-	struct engine_thread *th = arg;
-	struct engine *e = th->e;
-	struct hsm_session *hs = NULL;
-	bool swept = false;
+	struct engine *e = pool_owner(p);
+	struct engine_thread *th = &e->threads[t->index];
+	struct job *j = NULL;
 
-	for (;;) {
-		struct job *j = NULL;
-		enum pick p;
-
-		pthread_mutex_lock(&e->lock);
-		while ((p = engine_pick_locked(e, swept, &j)) == PICK_NONE) {
-			pthread_cond_wait(&e->cond, &e->lock);
-		}
-		if (p == PICK_SWEEP) {
-			e->sweeping = true;
-		} else if (p == PICK_REFIND) {
-			e->refinding = true;
-		} else if (p == PICK_RUN) {
-			snprintf(th->holding, sizeof(th->holding), "%s", j->id);
-		}
-		pthread_mutex_unlock(&e->lock);
-		if (p == PICK_STOP) {
-			break;
-		}
-		swept = p == PICK_SWEEP;
-		if (p == PICK_SWEEP) {
-			bool more = sweep(e);
-			pthread_mutex_lock(&e->lock);
-			e->sweeping = false;
-			e->sweep_wanted = more; /* else at the next tick */
-			pthread_cond_broadcast(&e->cond);
-			pthread_mutex_unlock(&e->lock);
-			continue;
-		}
-		if (p == PICK_REFIND) {
-			engine_refind(e);
-			continue;
-		}
-		if (hs == NULL && e->d->hsm != NULL && hsm_session_open(e->d->hsm, &hs) != 0) {
-			hs = NULL;
-		}
-		run_task(e, hs, j->tenant, j->id, j->fd, j->resume);
-		pthread_mutex_lock(&e->lock);
-		th->holding[0] = '\0';
-		if (j->fd >= 0) {
-			e->direct--;
-		}
-		pthread_mutex_unlock(&e->lock);
-		if (j->fd >= 0) {
-			close(j->fd);
-		}
-		free(j);
+	switch (engine_pick_locked(e, th->swept, &j)) {
+	case PICK_STOP:
+		*stop = true;
+		return NULL;
+	case PICK_SWEEP:
+		e->sweeping = true;
+		return &work_sweep;
+	case PICK_REFIND:
+		e->refinding = true;
+		return &work_refind;
+	case PICK_RUN:
+		snprintf(th->holding, sizeof(th->holding), "%s", j->id);
+		return j;
+	case PICK_NONE:
+		break;
 	}
-	hsm_session_close(hs);
 	return NULL;
 }
+
+static void
+engine_run(struct pool *p, struct pool_thread *t, void *work)
+{
+	struct engine *e = pool_owner(p);
+	struct engine_thread *th = &e->threads[t->index];
+	struct job *j = work;
+
+	th->swept = work == &work_sweep;
+	if (work == &work_sweep) {
+		bool more = sweep(e);
+		pool_lock(p);
+		e->sweeping = false;
+		e->sweep_wanted = more; /* else at the next tick */
+		pool_wake_all(p);
+		pool_unlock(p);
+		return;
+	}
+	if (work == &work_refind) {
+		engine_refind(e);
+		return;
+	}
+	run_task(e, pool_session(t), j->tenant, j->id, j->fd, j->resume);
+	pool_lock(p);
+	th->holding[0] = '\0';
+	if (j->fd >= 0) {
+		e->direct--;
+	}
+	pool_unlock(p);
+	if (j->fd >= 0) {
+		close(j->fd);
+	}
+	free(j);
+}
+
+static const struct pool_ops engine_ops = {
+    .pick = engine_pick,
+    .run = engine_run,
+};
 
 /*
  * Queue a task. A task read in place (FD) is always queued: it cannot wait
@@ -1045,13 +1054,13 @@ engine_enqueue(struct daemon *d, const char *tenant, const char *id, int fd, boo
 		free(j);
 		return;
 	}
-	pthread_mutex_lock(&e->lock);
+	pool_lock(e->pool);
 	queued = engine_queue_locked(e, j, fd >= 0);
-	if (!queued && !e->stopping) {
+	if (!queued && !pool_stopping(e->pool)) {
 		e->backlog = true;
 		e->dropped++;
 	}
-	pthread_mutex_unlock(&e->lock);
+	pool_unlock(e->pool);
 	if (!queued) {
 		/* What was not queued stays CREATED, APPROVED or IN_PROGRESS in the store. */
 		if (fd >= 0) {
@@ -1070,9 +1079,9 @@ tasks_direct_ok(struct daemon *d)
 	if (e == NULL) {
 		return false;
 	}
-	pthread_mutex_lock(&e->lock);
-	ok = !e->stopping && e->direct < TASKS_DIRECT_MAX;
-	pthread_mutex_unlock(&e->lock);
+	pool_lock(e->pool);
+	ok = !pool_stopping(e->pool) && e->direct < TASKS_DIRECT_MAX;
+	pool_unlock(e->pool);
 	return ok;
 }
 
@@ -1087,10 +1096,10 @@ tasks_admit(struct daemon *d, char *why, size_t whylen)
 		snprintf(why, whylen, "the daemon is shutting down");
 		return SIGNET_EUNAVAILABLE;
 	}
-	pthread_mutex_lock(&e->lock);
+	pool_lock(e->pool);
 	full = e->backlog || e->queued >= e->queue_max;
 	queued = e->queued;
-	pthread_mutex_unlock(&e->lock);
+	pool_unlock(e->pool);
 	if (!full) {
 		return 0;
 	}
@@ -1122,11 +1131,11 @@ tasks_tick(struct daemon *d)
 	if (e == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&e->lock);
+	pool_lock(e->pool);
 	e->sweep_wanted = true;
 	e->refind_hold = false;
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->lock);
+	pool_wake_all(e->pool);
+	pool_unlock(e->pool);
 }
 
 void
@@ -1139,12 +1148,12 @@ tasks_stats(struct daemon *d, struct tasks_stats *s)
 	if (e == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&e->lock);
-	s->threads = (size_t)e->n;
+	pool_lock(e->pool);
+	s->threads = (size_t)pool_size(e->pool);
 	s->queued = e->queued;
 	s->backlog = e->backlog;
 	s->sweeping = e->sweeping || e->sweep_wanted;
-	pthread_mutex_unlock(&e->lock);
+	pool_unlock(e->pool);
 }
 
 struct due_count {
@@ -1198,22 +1207,20 @@ tasks_start(struct daemon *d)
 	}
 	e->d = d;
 	e->queue_max = (size_t)d->cfg->task_queue_max;
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cond, NULL);
-	e->threads = calloc((size_t)d->cfg->task_workers, sizeof(*e->threads));
-	if (e->threads == NULL) {
+	e->n = (int)d->cfg->task_workers;
+	e->threads = calloc((size_t)e->n, sizeof(*e->threads));
+	e->pool = pool_new(d, "engine", &engine_ops, e);
+	if (e->threads == NULL || e->pool == NULL) {
+		pool_free(e->pool);
+		free(e->threads);
 		free(e);
 		return SIGNET_EINTERNAL;
 	}
 	d->engine = e;
-	for (long i = 0; i < d->cfg->task_workers; i++) {
-		e->threads[i].e = e;
-		if (pthread_create(&e->threads[i].tid, NULL, engine_main, &e->threads[i]) != 0) {
-			log_err("cannot start task thread %ld", i);
-			tasks_stop(d);
-			return SIGNET_EINTERNAL;
-		}
-		e->n++;
+	if (pool_start(e->pool, e->n) != 0) {
+		log_err("cannot start the task engine's threads");
+		tasks_stop(d);
+		return SIGNET_EINTERNAL;
 	}
 	return 0;
 }
@@ -1226,13 +1233,7 @@ tasks_stop(struct daemon *d)
 	if (e == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&e->lock);
-	e->stopping = true;
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->lock);
-	for (int i = 0; i < e->n; i++) {
-		pthread_join(e->threads[i].tid, NULL);
-	}
+	pool_stop(e->pool);
 	/* What was queued stays CREATED or APPROVED in the store: the next start runs it. */
 	while (e->head != NULL) {
 		struct job *j = e->head;
@@ -1243,8 +1244,7 @@ tasks_stop(struct daemon *d)
 		}
 		free(j);
 	}
-	pthread_mutex_destroy(&e->lock);
-	pthread_cond_destroy(&e->cond);
+	pool_free(e->pool);
 	free(e->threads);
 	free(e);
 	d->engine = NULL;
@@ -1428,10 +1428,10 @@ tasks_recover(struct daemon *d)
 	if (d->engine != NULL) {
 		/* From now on, what waits in the store may be read back (nothing is failed under
 		 * it). */
-		pthread_mutex_lock(&d->engine->lock);
+		pool_lock(d->engine->pool);
 		d->engine->recovered = true;
-		pthread_cond_broadcast(&d->engine->cond);
-		pthread_mutex_unlock(&d->engine->lock);
+		pool_wake_all(d->engine->pool);
+		pool_unlock(d->engine->pool);
 	}
 	if (requeued + failed > 0) {
 		log_notice("recovery: %zu task(s) queued again, %zu failed as interrupted",

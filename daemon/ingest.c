@@ -12,7 +12,7 @@
 
 #include "daemon/dispatch.h"
 #include "daemon/ingest.h"
-#include "hsm/hsm.h"
+#include "daemon/pool.h"
 #include "lib/error.h"
 #include "lib/log.h"
 
@@ -23,23 +23,21 @@ struct ingest_job {
 	struct ingest_job *next;
 };
 
+/* What a thread of the ingest pool runs now, by pool thread index. */
 struct ingest_thread {
-	struct ingest *pool;
-	pthread_t thread;
 	struct ingest_job *job; /* running now, or NULL */
 	struct ingest_ctx cx;
 };
 
 struct ingest {
 	struct daemon *d;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct pool *pool; /* its lock guards what follows */
 	struct ingest_job *head, *tail; /* waiting, in arrival order */
 	long waiting, running;
 	int ready; /* threads that set their priority: the system call filter comes after */
 	atomic_bool stop;
 	int n;
-	struct ingest_thread *threads;
+	struct ingest_thread *threads; /* N */
 };
 
 static bool
@@ -97,55 +95,68 @@ pick_locked(struct ingest *p)
 struct hsm_session *
 ingest_session(struct ingest_ctx *cx)
 {
-	if (cx->hs == NULL && cx->d->hsm != NULL && hsm_session_open(cx->d->hsm, &cx->hs) != 0) {
-		cx->hs = NULL;
-	}
-	return cx->hs;
+	return pool_session(cx->thread);
 }
 
-static void *
-ingest_main(void *arg)
+/* On the new thread: hashing gigabytes must not slow the loop and the request workers down. */
+static void
+ingest_thread_start(struct pool *pl, struct pool_thread *t)
 {
-	struct ingest_thread *it = arg;
-	struct ingest *p = it->pool;
+	struct ingest *p = pool_owner(pl);
 
-	/* Hashing gigabytes must not slow the loop and the request workers down. */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INGEST_NICE) != 0) {
 		log_warning("ingest: cannot lower the thread's priority: %s", strerror(errno));
 	}
-	pthread_mutex_lock(&p->lock);
+	pool_lock(pl);
+	p->threads[t->index].cx.thread = t;
 	p->ready++;
-	pthread_cond_broadcast(&p->cond);
-	for (;;) {
-		struct ingest_job *j;
-		int rc;
-		while ((j = pick_locked(p)) == NULL &&
-		       !(atomic_load(&p->stop) && p->head == NULL)) {
-			pthread_cond_wait(&p->cond, &p->lock);
-		}
-		if (j == NULL) {
-			break;
-		}
-		it->job = j;
-		p->running++;
-		pthread_mutex_unlock(&p->lock);
-
-		rc = j->fn(j->r, &it->cx, j->arg);
-		/* Answered through the loop; J's request is not ours to touch after this. */
-		dispatch_finish(j->r, rc);
-
-		pthread_mutex_lock(&p->lock);
-		it->job = NULL;
-		p->running--;
-		free(j);
-		/* A job of the same user or tenant may start now, on any thread. */
-		pthread_cond_broadcast(&p->cond);
-	}
-	pthread_mutex_unlock(&p->lock);
-	hsm_session_close(it->cx.hs);
-	it->cx.hs = NULL;
-	return NULL;
+	pool_wake_all(pl);
+	pool_unlock(pl);
 }
+
+static void *
+ingest_pick(struct pool *pl, struct pool_thread *t, bool *stop)
+{
+	struct ingest *p = pool_owner(pl);
+	struct ingest_job *j = pick_locked(p);
+
+	if (j == NULL) {
+		*stop = atomic_load(&p->stop) && p->head == NULL;
+		return NULL;
+	}
+	p->threads[t->index].job = j;
+	p->running++;
+	return j;
+}
+
+static void
+ingest_run(struct pool *pl, struct pool_thread *t, void *work)
+{
+	struct ingest *p = pool_owner(pl);
+	struct ingest_job *j = work;
+
+	/* Answered through the loop; J's request is not ours to touch after this. */
+	dispatch_finish(j->r, j->fn(j->r, &p->threads[t->index].cx, j->arg));
+}
+
+static void
+ingest_done(struct pool *pl, struct pool_thread *t, void *work)
+{
+	struct ingest *p = pool_owner(pl);
+
+	p->threads[t->index].job = NULL;
+	p->running--;
+	free(work);
+	/* A job of the same user or tenant may start now, on any thread. */
+	pool_wake_all(pl);
+}
+
+static const struct pool_ops ingest_ops = {
+    .pick = ingest_pick,
+    .run = ingest_run,
+    .done = ingest_done,
+    .thread_start = ingest_thread_start,
+};
 
 int
 ingest_start(struct daemon *d)
@@ -153,33 +164,34 @@ ingest_start(struct daemon *d)
 	struct ingest *p = calloc(1, sizeof(*p));
 	int n = (int)d->cfg->ingest_workers;
 
-	if (p == NULL || (p->threads = calloc((size_t)n, sizeof(*p->threads))) == NULL) {
+	if (p == NULL || (p->threads = calloc((size_t)n, sizeof(*p->threads))) == NULL ||
+	    (p->pool = pool_new(d, "ingest", &ingest_ops, p)) == NULL) {
+		if (p != NULL) {
+			free(p->threads);
+		}
 		free(p);
 		return SIGNET_EINTERNAL;
 	}
 	p->d = d;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	p->n = n;
 	atomic_init(&p->stop, false);
-	d->ingest = p;
 	for (int i = 0; i < n; i++) {
-		struct ingest_thread *it = &p->threads[i];
-		it->pool = p;
-		it->cx.d = d;
-		it->cx.stop = &p->stop;
-		if (pthread_create(&it->thread, NULL, ingest_main, it) != 0) {
-			log_err("cannot start ingest thread %d", i);
-			ingest_stop(d);
-			ingest_free(d);
-			return SIGNET_EINTERNAL;
-		}
-		p->n = i + 1;
+		p->threads[i].cx.d = d;
+		p->threads[i].cx.stop = &p->stop;
 	}
-	pthread_mutex_lock(&p->lock);
-	while (p->ready < p->n) {
-		pthread_cond_wait(&p->cond, &p->lock);
+	d->ingest = p;
+	if (pool_start(p->pool, n) != 0) {
+		log_err("cannot start the ingest threads");
+		ingest_stop(d);
+		ingest_free(d);
+		return SIGNET_EINTERNAL;
 	}
-	pthread_mutex_unlock(&p->lock);
+	/* Each thread lowered its priority before the system call filter forbids it. */
+	pool_lock(p->pool);
+	while (p->ready < n) {
+		pool_wait(p->pool);
+	}
+	pool_unlock(p->pool);
 	return 0;
 }
 
@@ -196,9 +208,9 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 	j->r = r;
 	j->fn = fn;
 	j->arg = arg;
-	pthread_mutex_lock(&p->lock);
+	pool_lock(p->pool);
 	if (atomic_load(&p->stop)) {
-		pthread_mutex_unlock(&p->lock);
+		pool_unlock(p->pool);
 		free(j);
 		return req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
 	}
@@ -209,7 +221,7 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 		}
 	}
 	if (user >= INGEST_WAIT_PER_USER || tenant >= INGEST_WAIT_PER_TENANT) {
-		pthread_mutex_unlock(&p->lock);
+		pool_unlock(p->pool);
 		free(j);
 		log_notice(
 		    "ingest: %s of tenant %s has %ld inputs waiting (the tenant %ld): refused",
@@ -228,8 +240,8 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 	}
 	p->tail = j;
 	p->waiting++;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	pool_wake_all(p->pool);
+	pool_unlock(p->pool);
 	return 0;
 }
 
@@ -241,10 +253,10 @@ ingest_abort(struct daemon *d)
 	if (p == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
+	pool_lock(p->pool);
 	atomic_store(&p->stop, true);
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	pool_wake_all(p->pool);
+	pool_unlock(p->pool);
 }
 
 void
@@ -257,10 +269,7 @@ ingest_stop(struct daemon *d)
 	}
 	ingest_abort(d);
 	/* The threads run what waits (it ends at once) and leave when nothing does. */
-	for (int i = 0; i < p->n; i++) {
-		pthread_join(p->threads[i].thread, NULL);
-	}
-	p->n = 0;
+	pool_stop(p->pool);
 }
 
 void
@@ -271,8 +280,7 @@ ingest_free(struct daemon *d)
 	if (p == NULL) {
 		return;
 	}
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
+	pool_free(p->pool);
 	free(p->threads);
 	free(p);
 	d->ingest = NULL;
@@ -287,9 +295,9 @@ ingest_stats(struct daemon *d, struct ingest_stats *s)
 	if (p == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
-	s->threads = p->n;
+	pool_lock(p->pool);
+	s->threads = pool_size(p->pool);
 	s->running = p->running;
 	s->waiting = p->waiting;
-	pthread_mutex_unlock(&p->lock);
+	pool_unlock(p->pool);
 }

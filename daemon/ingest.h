@@ -19,10 +19,12 @@
 #define INGEST_NICE 10
 
 /* What an ingest job gets from its thread. */
+struct pool_thread;
+
 struct ingest_ctx {
 	struct daemon *d;
 	const atomic_bool *stop; /* set when the daemon stops: a long read ends early */
-	struct hsm_session *hs;  /* the thread's token session, once ingest_session opened it */
+	struct pool_thread *thread; /* the ingest pool's thread running the work (pool.h) */
 };
 
 /* The thread's token session, opened on first need and kept (NULL: the token is not available). */

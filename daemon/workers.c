@@ -9,101 +9,103 @@
 
 #include <event2/event.h>
 
+#include "daemon/pool.h"
 #include "daemon/workers.h"
-#include "hsm/hsm.h"
 #include "lib/error.h"
 #include "lib/log.h"
 
-struct worker {
-	struct workers *pool;
-	pthread_t thread;
-	int index;
-	struct hsm_session *hs;
-};
-
 struct workers {
 	struct daemon *d;
+	struct pool *pool; /* its lock guards the queues and counters below */
 	worker_run_fn run;
 	worker_done_fn done;
 	void *arg;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct request *head, *tail; /* queued */
 	struct request *done_head, *done_tail;
 	long pending;
-	bool stopping;
 	long deferred; /* requests waiting for their commit */
-	pthread_cond_t deferred_cond;
 	struct event *done_ev;
-	int n;
-	struct worker *threads;
 };
 
+/* Under the lock: the next request; the queue drains before the threads stop. */
 static void *
-worker_main(void *arg)
+worker_pick(struct pool *p, struct pool_thread *t, bool *stop)
 {
-	struct worker *wk = arg;
-	struct workers *w = wk->pool;
+	struct workers *w = pool_owner(p);
+	struct request *r = w->head;
 
-	for (;;) {
-		struct request *r;
-
-		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping) {
-			pthread_cond_wait(&w->cond, &w->lock);
-		}
-		if (w->head == NULL) {
-			pthread_mutex_unlock(&w->lock);
-			break;
-		}
-		r = w->head;
-		w->head = r->next;
-		if (w->head == NULL) {
-			w->tail = NULL;
-		}
-		pthread_mutex_unlock(&w->lock);
-
-		/* A session per worker, opened on first need and kept. */
-		if (wk->hs == NULL && w->d->hsm != NULL) {
-			if (hsm_session_open(w->d->hsm, &wk->hs) != 0) {
-				wk->hs = NULL;
-			}
-		}
-		r->hs = wk->hs;
-		r->next = NULL;
-		if (w->stopping) {
-			/* The loop has ended (drain timeout): do not start what nobody will hear
-			 * of. */
-			r->err = SIGNET_EUNAVAILABLE;
-			snprintf(r->message, sizeof(r->message), "the daemon is shutting down");
-		} else {
-			w->run(r);
-		}
-		r->hs = NULL;
-		pthread_mutex_lock(&w->lock);
-		if (atomic_load(&r->stage) == REQ_DEFERRED) {
-			/* Its finisher is still at work: workers_release answers it. */
-			atomic_store(&r->stage, REQ_LET_GO);
-			w->deferred++;
-			pthread_mutex_unlock(&w->lock);
-			continue;
-		}
-		/* REQ_RUNNING, or REQ_LET_GO: its finisher let go first. */
-		if (w->done_tail != NULL) {
-			w->done_tail->next = r;
-		} else {
-			w->done_head = r;
-		}
-		w->done_tail = r;
-		pthread_mutex_unlock(&w->lock);
-		/* Thread-safe with evthread_use_pthreads(): wakes the loop, touches none of its
-		 * state. */
-		event_active(w->done_ev, EV_READ, 0);
+	(void)t;
+	if (r == NULL) {
+		*stop = pool_stopping(p);
+		return NULL;
 	}
-	hsm_session_close(wk->hs);
-	wk->hs = NULL;
-	return NULL;
+	w->head = r->next;
+	if (w->head == NULL) {
+		w->tail = NULL;
+	}
+	r->next = NULL;
+	return r;
 }
+
+static void
+worker_run(struct pool *p, struct pool_thread *t, void *work)
+{
+	struct workers *w = pool_owner(p);
+	struct request *r = work;
+	bool stopping;
+
+	pool_lock(p);
+	stopping = pool_stopping(p);
+	pool_unlock(p);
+	r->hs = pool_session(t);
+	if (stopping) {
+		/* The loop has ended (drain timeout): do not start what nobody will hear of. */
+		r->err = SIGNET_EUNAVAILABLE;
+		snprintf(r->message, sizeof(r->message), "the daemon is shutting down");
+	} else {
+		w->run(r);
+	}
+	r->hs = NULL;
+}
+
+/* Queue R for the loop (under the lock); the caller wakes the loop once unlocked. */
+static void
+done_push_locked(struct workers *w, struct request *r)
+{
+	r->next = NULL;
+	if (w->done_tail != NULL) {
+		w->done_tail->next = r;
+	} else {
+		w->done_head = r;
+	}
+	w->done_tail = r;
+}
+
+/* Under the lock, after the run: answer R through the loop, unless its finisher still holds it. */
+static void
+worker_done(struct pool *p, struct pool_thread *t, void *work)
+{
+	struct workers *w = pool_owner(p);
+	struct request *r = work;
+
+	(void)t;
+	if (atomic_load(&r->stage) == REQ_DEFERRED) {
+		/* Its finisher is still at work: workers_release answers it. */
+		atomic_store(&r->stage, REQ_LET_GO);
+		w->deferred++;
+		return;
+	}
+	/* REQ_RUNNING, or REQ_LET_GO: its finisher let go first. Thread-safe with
+	 * evthread_use_pthreads(): wakes the loop, touches none of its state. */
+	done_push_locked(w, r);
+	event_active(w->done_ev, EV_READ, 0);
+}
+
+static const struct pool_ops worker_ops = {
+    .pick = worker_pick,
+    .run = worker_run,
+    .done = worker_done,
+};
 
 static void
 workers_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -111,16 +113,16 @@ workers_done_cb(evutil_socket_t fd, short what, void *arg)
 	struct workers *w = arg;
 	struct request *list, *next;
 
-	pthread_mutex_lock(&w->lock);
+	pool_lock(w->pool);
 	list = w->done_head;
 	w->done_head = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->lock);
+	pool_unlock(w->pool);
 	for (; list != NULL; list = next) {
 		next = list->next;
 		list->next = NULL;
-		pthread_mutex_lock(&w->lock);
+		pool_lock(w->pool);
 		w->pending--;
-		pthread_mutex_unlock(&w->lock);
+		pool_unlock(w->pool);
 		w->done(list, w->arg);
 	}
 }
@@ -139,56 +141,35 @@ workers_start(struct daemon *d, int n, worker_run_fn run, worker_done_fn done, v
 	w->run = run;
 	w->done = done;
 	w->arg = arg;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	pthread_cond_init(&w->deferred_cond, NULL);
+	w->pool = pool_new(d, "workers", &worker_ops, w);
 	w->done_ev = event_new(d->base, -1, EV_PERSIST, workers_done_cb, w);
-	w->threads = calloc((size_t)n, sizeof(*w->threads));
-	if (w->done_ev == NULL || w->threads == NULL) {
-		goto fail;
-	}
-	for (int i = 0; i < n; i++) {
-		w->threads[i].pool = w;
-		w->threads[i].index = i;
-		if (pthread_create(&w->threads[i].thread, NULL, worker_main, &w->threads[i]) != 0) {
-			log_err("cannot start worker thread %d", i);
-			w->n = i;
-			workers_stop(w);
-			return -1;
+	if (w->pool == NULL || w->done_ev == NULL || pool_start(w->pool, n) != 0) {
+		log_err("cannot start the request workers");
+		pool_free(w->pool);
+		if (w->done_ev != NULL) {
+			event_free(w->done_ev);
 		}
-		w->n = i + 1;
+		free(w);
+		return -1;
 	}
 	*out = w;
 	return 0;
-fail:
-	if (w->done_ev != NULL) {
-		event_free(w->done_ev);
-	}
-	free(w->threads);
-	free(w);
-	return -1;
 }
 
 void
 workers_release(struct workers *w, struct request *r)
 {
-	pthread_mutex_lock(&w->lock);
+	pool_lock(w->pool);
 	if (atomic_load(&r->stage) == REQ_DEFERRED) {
 		/* Its worker has not let go of it yet: the worker answers it. */
 		atomic_store(&r->stage, REQ_LET_GO);
-		pthread_mutex_unlock(&w->lock);
+		pool_unlock(w->pool);
 		return;
 	}
-	r->next = NULL;
-	if (w->done_tail != NULL) {
-		w->done_tail->next = r;
-	} else {
-		w->done_head = r;
-	}
-	w->done_tail = r;
+	done_push_locked(w, r);
 	w->deferred--;
-	pthread_cond_broadcast(&w->deferred_cond);
-	pthread_mutex_unlock(&w->lock);
+	pool_wake_all(w->pool); /* workers_stop may wait for the last of them */
+	pool_unlock(w->pool);
 	event_active(w->done_ev, EV_READ, 0);
 }
 
@@ -196,7 +177,7 @@ void
 workers_submit(struct workers *w, struct request *r)
 {
 	r->next = NULL;
-	pthread_mutex_lock(&w->lock);
+	pool_lock(w->pool);
 	if (w->tail != NULL) {
 		w->tail->next = r;
 	} else {
@@ -204,8 +185,8 @@ workers_submit(struct workers *w, struct request *r)
 	}
 	w->tail = r;
 	w->pending++;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	pool_wake(w->pool);
+	pool_unlock(w->pool);
 }
 
 long
@@ -213,9 +194,9 @@ workers_pending(struct workers *w)
 {
 	long n;
 
-	pthread_mutex_lock(&w->lock);
+	pool_lock(w->pool);
 	n = w->pending;
-	pthread_mutex_unlock(&w->lock);
+	pool_unlock(w->pool);
 	return n;
 }
 
@@ -225,25 +206,17 @@ workers_stop(struct workers *w)
 	if (w == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	for (int i = 0; i < w->n; i++) {
-		pthread_join(w->threads[i].thread, NULL);
-	}
+	/* The queue drains (answered "shutting down" once the loop has ended), the threads end. */
+	pool_stop(w->pool);
 	/* Writes still being committed answer through us: wait for them. */
-	pthread_mutex_lock(&w->lock);
+	pool_lock(w->pool);
 	while (w->deferred > 0) {
-		pthread_cond_wait(&w->deferred_cond, &w->lock);
+		pool_wait(w->pool);
 	}
-	pthread_mutex_unlock(&w->lock);
+	pool_unlock(w->pool);
 	/* Answer whatever finished after the loop stopped listening. */
 	workers_done_cb(-1, 0, w);
 	event_free(w->done_ev);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
-	pthread_cond_destroy(&w->deferred_cond);
-	free(w->threads);
+	pool_free(w->pool);
 	free(w);
 }
