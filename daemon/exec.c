@@ -144,26 +144,6 @@ sign_params_view(const json_t *sg)
 	return v;
 }
 
-unsigned
-devconf_schemes(const json_t *dc)
-{
-	const json_t *a = json_object_get(dc, "allowedSchemes");
-	enum hsm_scheme sc;
-	unsigned mask = 0;
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(a)) {
-		return HSM_SCHEMES_DEFAULT;
-	}
-	json_array_foreach(a, i, e) {
-		if (hsm_scheme_parse(json_string_value(e), &sc) == 0) {
-			mask |= 1u << sc;
-		}
-	}
-	return mask;
-}
-
 const char *
 schemes_text(unsigned mask, char *buf, size_t len)
 {

@@ -32,8 +32,6 @@ void sign_params_record(json_t *sg, const struct hsm_sign_params *p, bool attach
 int sign_params_load(const json_t *sg, enum hsm_alg alg, struct hsm_sign_params *p, bool *attach);
 /* What an approval binds of SG: the members above that it holds (a new object). */
 json_t *sign_params_view(const json_t *sg);
-/* The schemes device configuration DC allows (its allowedSchemes), as a mask of 1 << scheme. */
-unsigned devconf_schemes(const json_t *dc);
 /* "RSA_PSS, ECDSA" into BUF. */
 const char *schemes_text(unsigned mask, char *buf, size_t len);
 

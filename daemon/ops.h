@@ -5,6 +5,8 @@
 #include "daemon/daemon.h"
 #include "daemon/store.h"
 
+struct devconf;
+
 int op_status(struct request *r);
 int op_metrics(struct request *r);
 int op_backup(struct request *r);
@@ -62,7 +64,7 @@ int op_user_otp_reset(struct request *r);
 /* Inside a transaction: does SUBJECT name an existing user or client, or a group? Fails R. */
 int ops_check_subject(struct request *r, struct store_txn *t, const char *subject);
 /* Load device configuration ID of the caller's tenant; fails R with not_found. */
-int devconf_load(struct request *r, struct store_txn *t, const char *id, json_t **out);
+int devconf_load(struct request *r, struct store_txn *t, const char *id, struct devconf *dc);
 /* A tenant configuration value (its default when unset); NULL for an unknown key. */
 json_t *tenant_config_get(struct store_txn *t, const char *tenant, const char *name);
 

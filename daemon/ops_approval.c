@@ -11,6 +11,7 @@
 
 #include "daemon/approvals.h"
 #include "daemon/audit.h"
+#include "daemon/devconf.h"
 #include "daemon/engine.h"
 #include "daemon/events.h"
 #include "daemon/exec.h"
@@ -350,7 +351,8 @@ decide_txn(struct store_txn *t, void *arg)
 	char me[ACL_SUBJECT_MAX], ukey[160];
 	size_t uklen = store_key2(ukey, sizeof(ukey), r->subject.tenant, r->subject.user);
 	struct approval_facts f = {0};
-	json_t *devconf = NULL, *user = NULL, *approvals, *rec, *ev;
+	json_t *user = NULL, *approvals, *rec, *ev;
+	bool dc_enabled;
 	const char *dc, *req, *sf;
 	int64_t now = time_now(), step = 0;
 	struct totp_state st = {0};
@@ -380,13 +382,20 @@ decide_txn(struct store_txn *t, void *arg)
 	}
 	req = json_string_value(json_object_get(x->task, "requester"));
 	{
-		char dkey[160];
-		size_t dklen =
-		    store_key2(dkey, sizeof(dkey), r->subject.tenant, dc != NULL ? dc : "");
-		if (dklen == 0 ||
-		    store_get_json(t, STORE_DB_DEVCONFS, dkey, dklen, &devconf) != 0) {
+		struct devconf *d = calloc(1, sizeof(*d));
+		if (d == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		rc = devconf_read(t, r->subject.tenant, dc != NULL ? dc : "", d);
+		dc_enabled = d->enabled;
+		devconf_clear(d);
+		free(d);
+		if (rc == SIGNET_ENOTFOUND) {
 			return decide_fail(x, SIGNET_ENOTFOUND,
 					   "the task's device configuration is gone");
+		}
+		if (rc != 0) {
+			return rc;
 		}
 	}
 	approvals = json_object_get(x->task, "approvals");
@@ -405,12 +414,11 @@ decide_txn(struct store_txn *t, void *arg)
 				    x->approve ? TS_APPROVED : TS_REJECTED) &&
 	    !approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
 			      r->d->cfg->approval_ttl, now);
-	f.devconf_enabled = json_is_true(json_object_get(devconf, "enabled"));
+	f.devconf_enabled = dc_enabled;
 	f.is_requester = req != NULL && strcmp(req, me) == 0;
 	f.may_approve = policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc);
 	f.needs_code = x->approve && (sf == NULL || strcmp(sf, "NONE") != 0);
 	f.code_given = x->code_given;
-	json_decref(devconf);
 	ref = approval_check(&f);
 	switch (ref) {
 	case APPROVAL_OK:

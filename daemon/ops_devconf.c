@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/audit.h"
+#include "daemon/devconf.h"
 #include "daemon/keyref.h"
 #include "daemon/ops.h"
 #include "daemon/package.h"
@@ -23,16 +25,11 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define DEVCONF_KEYS_MAX     8
-#define DEVCONF_SUBJECTS_MAX 64
-#define DEVCONF_CERT_MAX     (16 * 1024)
-#define DEVCONF_TEXT_MAX     1024
 
 struct devconf_op {
 	struct request *r;
-	const char *id; /* update, show, disable */
-	json_t *rec;    /* built or changed record */
-	json_t *out;
+	const char *id;	   /* update, show, disable */
+	struct devconf dc; /* built or changed record */
 	bool create;
 	bool disable;
 };
@@ -85,24 +82,6 @@ devconf_rights(struct request *r, bool create)
 	return 0;
 }
 
-/* The record's purpose of key LABEL, or NULL: "SIGNING" among its signing keys, "PACKAGING". */
-static const char *
-devconf_key_use(const json_t *rec, const char *label)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(json_object_get(rec, "signingKeys"), i, e) {
-		if (strcmp(json_string_value(e) ?: "", label) == 0) {
-			return KEY_PURPOSE_SIGNING;
-		}
-	}
-	if (strcmp(json_string_value(json_object_get(rec, "packagingKey")) ?: "", label) == 0) {
-		return KEY_PURPOSE_PACKAGING;
-	}
-	return NULL;
-}
-
 static const char *
 purpose_text(const char *purpose)
 {
@@ -114,7 +93,8 @@ purpose_text(const char *purpose)
 /* Another device configuration of the tenant that binds one of our keys to the other purpose. */
 struct purpose_scan {
 	struct request *r;
-	const json_t *rec;
+	const struct devconf *dc;
+	struct devconf other;
 	int err;
 };
 
@@ -122,32 +102,32 @@ static int
 purpose_scan_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct purpose_scan *x = arg;
-	const char *id = json_string_value(json_object_get(x->rec, "id"));
-	const char *other = json_string_value(json_object_get(val, "id"));
+	const struct devconf *dc = x->dc, *o = &x->other;
 	const char *labels[DEVCONF_KEYS_MAX + 1];
 	size_t n = 0, i;
-	json_t *e;
+	int rc;
 
-	if (other == NULL || strcmp(other, id) == 0) {
+	(void)key;
+	if ((rc = devconf_decode(val, &x->other)) != 0) {
+		return rc;
+	}
+	if (strcmp(o->id, dc->id) == 0) {
 		return 0;
 	}
-	json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
-		if (n < DEVCONF_KEYS_MAX) {
-			labels[n++] = json_string_value(e);
-		}
+	for (i = 0; i < dc->nsign; i++) {
+		labels[n++] = dc->sign_keys[i];
 	}
-	if (json_is_string(json_object_get(x->rec, "packagingKey"))) {
-		labels[n++] = json_string_value(json_object_get(x->rec, "packagingKey"));
+	if (dc->packaging_key[0] != '\0') {
+		labels[n++] = dc->packaging_key;
 	}
 	for (i = 0; i < n; i++) {
-		const char *mine = devconf_key_use(x->rec, labels[i]);
-		const char *theirs = devconf_key_use(val, labels[i]);
+		const char *mine = devconf_key_use(dc, labels[i]);
+		const char *theirs = devconf_key_use(o, labels[i]);
 		if (mine != NULL && theirs != NULL && strcmp(mine, theirs) != 0) {
 			x->err = req_fail(x->r, SIGNET_ECONFLICT,
 					  "key '%s' %s for device configuration %s (%s): a key has "
 					  "one purpose",
-					  labels[i], purpose_text(theirs), other,
-					  json_string_value(json_object_get(val, "name")) ?: "");
+					  labels[i], purpose_text(theirs), o->id, o->name);
 			return x->err;
 		}
 	}
@@ -200,49 +180,52 @@ devconf_purposes(struct devconf_op *x, struct store_txn *t)
 {
 	struct request *r = x->r;
 	const char *tenant = r->subject.tenant;
-	const char *id = json_string_value(json_object_get(x->rec, "id"));
-	const char *pk = json_string_value(json_object_get(x->rec, "packagingKey"));
-	struct purpose_scan scan = {r, x->rec, 0};
+	const struct devconf *dc = &x->dc;
+	const char *pk = dc->packaging_key[0] != '\0' ? dc->packaging_key : NULL;
+	struct purpose_scan *scan = calloc(1, sizeof(*scan));
 	size_t i;
-	json_t *e;
 	int rc;
 
-	if (pk != NULL) {
-		json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
-			if (strcmp(json_string_value(e) ?: "", pk) == 0) {
-				return req_fail(r, SIGNET_ECONFLICT,
-						"key '%s' cannot both sign tasks and package "
-						"headers for device configuration %s: a key has "
-						"one purpose",
-						pk, id);
-			}
+	if (scan == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	for (i = 0; pk != NULL && i < dc->nsign; i++) {
+		if (strcmp(dc->sign_keys[i], pk) == 0) {
+			free(scan);
+			return req_fail(r, SIGNET_ECONFLICT,
+					"key '%s' cannot both sign tasks and package headers for "
+					"device configuration %s: a key has one purpose",
+					pk, dc->id);
 		}
 	}
-	rc =
-	    store_foreach(t, STORE_DB_DEVCONFS, tenant, strlen(tenant) + 1, purpose_scan_cb, &scan);
-	if (scan.err != 0 || rc != 0) {
-		return scan.err != 0 ? scan.err : rc;
+	scan->r = r;
+	scan->dc = dc;
+	rc = store_foreach(t, STORE_DB_DEVCONFS, tenant, strlen(tenant) + 1, purpose_scan_cb, scan);
+	devconf_clear(&scan->other);
+	if (scan->err != 0 || rc != 0) {
+		rc = scan->err != 0 ? scan->err : rc;
+		free(scan);
+		return rc;
 	}
+	free(scan);
 	/* Only the keys given are bound now (a packageKey of null binds nothing). */
-	json_array_foreach(json_object_get(x->rec, "signingKeys"), i, e) {
-		if (args_has(r, "signKeys") &&
-		    (rc = key_purpose_mark(r, t, id, json_string_value(e), KEY_PURPOSE_SIGNING)) !=
-			0) {
+	for (i = 0; args_has(r, "signKeys") && i < dc->nsign; i++) {
+		if ((rc = key_purpose_mark(r, t, dc->id, dc->sign_keys[i], KEY_PURPOSE_SIGNING)) != 0) {
 			return rc;
 		}
 	}
 	return pk != NULL && args_has(r, "packageKey")
-		   ? key_purpose_mark(r, t, id, pk, KEY_PURPOSE_PACKAGING)
+		   ? key_purpose_mark(r, t, dc->id, pk, KEY_PURPOSE_PACKAGING)
 		   : 0;
 }
 
-/* Validate and apply the arguments that were given to REC (which has the current values). */
+/* Validate and apply the arguments that were given to X's record (which has the current values). */
 static int
 devconf_apply(struct devconf_op *x, struct store_txn *t)
 {
 	struct request *r = x->r;
 	const char *tenant = r->subject.tenant;
-	json_t *rec = x->rec;
+	struct devconf *dc = &x->dc;
 	const char *s;
 	const json_t *arr;
 	char why[200];
@@ -253,13 +236,15 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		if (jargs_name(&r->args, "name", true, &s) != 0) {
 			return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 		}
-		json_object_set_new(rec, "name", json_string(s));
+		snprintf(dc->name, sizeof(dc->name), "%s", s);
 	}
 	if (args_has(r, "description")) {
 		if (jargs_str(&r->args, "description", true, DEVCONF_TEXT_MAX, &s) != 0) {
 			return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 		}
-		json_object_set_new(rec, "description", json_string(s));
+		if (devconf_set_description(dc, s) != 0) {
+			return SIGNET_EINTERNAL;
+		}
 	}
 	if (args_has(r, "signKeys")) {
 		size_t i;
@@ -280,11 +265,15 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 				return req_fail(r, rc, "%s", why);
 			}
 		}
-		json_object_set(rec, "signingKeys", (json_t *)arr);
+		dc->nsign = 0;
+		json_array_foreach(arr, i, e) {
+			snprintf(dc->sign_keys[dc->nsign++], sizeof(dc->sign_keys[0]), "%s",
+				 json_string_value(e));
+		}
 	}
 	if (args_has(r, "packageKey")) {
 		if (json_is_null(json_object_get(r->args.obj, "packageKey"))) {
-			json_object_set_new(rec, "packagingKey", json_null());
+			dc->packaging_key[0] = '\0';
 		} else {
 			struct keyref k;
 			int rc;
@@ -302,16 +291,16 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 			if (rc != 0) {
 				return req_fail(r, rc, "%s", why);
 			}
-			json_object_set_new(rec, "packagingKey", json_string(s));
+			snprintf(dc->packaging_key, sizeof(dc->packaging_key), "%s", s);
 		}
 	}
 	if (args_has(r, "encryptKeys") || args_has(r, "encryptCert")) {
-		json_t *refs = json_array();
-		size_t i;
+		struct devconf_enc refs[DEVCONF_KEYS_MAX + 1];
+		size_t nrefs = 0, i;
 		json_t *e;
+		memset(refs, 0, sizeof(refs));
 		if (args_has(r, "encryptKeys") &&
 		    jargs_name_array(&r->args, "encryptKeys", true, DEVCONF_KEYS_MAX, &arr) != 0) {
-			json_decref(refs);
 			return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 		}
 		if (args_has(r, "encryptKeys")) {
@@ -327,27 +316,27 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 					rc = SIGNET_EINVAL;
 				}
 				if (rc == 0) {
-					json_array_append_new(
-					    refs, json_pack("{s:s, s:s, s:s}", "type", "TOKEN_KEY",
-							    "label", json_string_value(e),
-							    "algorithm", hsm_alg_name(k.alg)));
+					struct devconf_enc *ref = &refs[nrefs++];
+					ref->type = DEVCONF_ENC_TOKEN_KEY;
+					snprintf(ref->label, sizeof(ref->label), "%s",
+						 json_string_value(e));
+					snprintf(ref->algorithm, sizeof(ref->algorithm), "%s",
+						 hsm_alg_name(k.alg));
 				}
 				keyref_clear(&k);
 				if (rc != 0) {
-					json_decref(refs);
 					return req_fail(r, rc, "%s", why);
 				}
 			}
 		}
 		if (args_has(r, "encryptCert")) {
+			struct devconf_enc *ref = &refs[nrefs];
 			BIO *bio;
 			X509 *cert;
 			EVP_PKEY *pk;
 			int id;
 			unsigned char md[32];
-			char hex[65], subj[256];
 			if (jargs_str(&r->args, "encryptCert", true, DEVCONF_CERT_MAX, &s) != 0) {
-				json_decref(refs);
 				return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 			}
 			bio = BIO_new_mem_buf(s, -1);
@@ -357,21 +346,27 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 			id = pk != NULL ? EVP_PKEY_get_base_id(pk) : 0;
 			if (cert == NULL || (id != EVP_PKEY_RSA && id != EVP_PKEY_EC)) {
 				X509_free(cert);
-				json_decref(refs);
 				return req_fail(
 				    r, SIGNET_EINVAL,
 				    "encryptCert must be a PEM certificate with an RSA or "
 				    "EC key");
 			}
 			X509_digest(cert, EVP_sha256(), md, NULL);
-			hex_encode(md, 32, hex);
-			X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
+			hex_encode(md, 32, ref->sha256);
+			X509_NAME_oneline(X509_get_subject_name(cert), ref->subject,
+					  sizeof(ref->subject));
 			X509_free(cert);
-			json_array_append_new(refs, json_pack("{s:s, s:s, s:s, s:s}", "type",
-							      "CERTIFICATE", "certificatePem", s,
-							      "subject", subj, "sha256", hex));
+			ref->type = DEVCONF_ENC_CERTIFICATE;
+			if ((ref->certificate_pem = strdup(s)) == NULL) {
+				return SIGNET_EINTERNAL;
+			}
+			nrefs++;
 		}
-		json_object_set_new(rec, "encryptionKeys", refs);
+		for (i = 0; i < dc->nenc; i++) {
+			free(dc->enc[i].certificate_pem);
+		}
+		memcpy(dc->enc, refs, sizeof(refs));
+		dc->nenc = nrefs;
 	}
 	if (args_has(r, "cipher")) {
 		enum hsm_cipher c;
@@ -383,16 +378,18 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 					"AES256_ECB_ZERO_BYTE_PAD, AES128_ECB_ZERO_BYTE_PAD, "
 					"AES128_CTR_NO_PAD");
 		}
-		json_object_set_new(rec, "cipher", json_string(s));
+		snprintf(dc->cipher, sizeof(dc->cipher), "%s", s);
 	}
 	if (args_has(r, "allowedSchemes")) {
 		/* Which signature schemes its signing tasks may ask for (doc/protocol.md). */
 		const json_t *a = json_object_get(r->args.obj, "allowedSchemes");
 		enum hsm_scheme sc;
+		unsigned mask = 0;
 		size_t i;
-		json_t *e, *list;
+		json_t *e;
 		if (json_is_null(a)) {
-			json_object_del(rec, "allowedSchemes"); /* back to the default */
+			dc->schemes_set = false; /* back to the default */
+			dc->schemes = 0;
 		} else {
 			if (!json_is_array(a) || json_array_size(a) == 0 ||
 			    json_array_size(a) > HSM_SCHEME_COUNT) {
@@ -400,25 +397,16 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 						"allowedSchemes must be a non-empty list of RSA_PSS, "
 						"RSA_PKCS1_V15, ECDSA, EDDSA (or null: the default)");
 			}
-			list = json_array();
-			for (int k = 0; k < HSM_SCHEME_COUNT; k++) {
-				bool named = false;
-				json_array_foreach(a, i, e) {
-					if (hsm_scheme_parse(json_string_value(e), &sc) != 0) {
-						json_decref(list);
-						return req_fail(r, SIGNET_EINVAL,
-								"allowedSchemes: unknown scheme; the "
-								"schemes are RSA_PSS, RSA_PKCS1_V15, "
-								"ECDSA, EDDSA");
-					}
-					named = named || (int)sc == k;
+			json_array_foreach(a, i, e) {
+				if (hsm_scheme_parse(json_string_value(e), &sc) != 0) {
+					return req_fail(r, SIGNET_EINVAL,
+							"allowedSchemes: unknown scheme; the schemes are "
+							"RSA_PSS, RSA_PKCS1_V15, ECDSA, EDDSA");
 				}
-				if (named) {
-					json_array_append_new(
-					    list, json_string(hsm_scheme_name((enum hsm_scheme)k)));
-				}
+				mask |= 1u << sc;
 			}
-			json_object_set_new(rec, "allowedSchemes", list);
+			dc->schemes_set = true;
+			dc->schemes = mask;
 		}
 	}
 	if (args_has(r, "packaging")) {
@@ -426,36 +414,30 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		    strcmp(s, "BOSCH_SE_V1") != 0) {
 			return req_fail(r, SIGNET_EINVAL, "packaging must be BOSCH_SE_V1");
 		}
-		json_object_set_new(rec, "packaging", json_string(s));
+		snprintf(dc->packaging, sizeof(dc->packaging), "%s", s);
+	}
+	if (args_has(r, "fourEyes")) {
+		if (jargs_bool(&r->args, "fourEyes", true, &b) != 0) {
+			return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+		}
+		dc->approval.four_eyes = b;
+	}
+	if (args_has(r, "quorum")) {
+		if (jargs_int(&r->args, "quorum", true, 1, 16, &q) != 0) {
+			return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+		}
+		dc->approval.quorum = (int)q;
+	}
+	if (args_has(r, "secondFactor")) {
+		if (jargs_str(&r->args, "secondFactor", true, 8, &s) != 0 ||
+		    (strcmp(s, "TOTP") != 0 && strcmp(s, "NONE") != 0)) {
+			return req_fail(r, SIGNET_EINVAL, "secondFactor must be TOTP or NONE");
+		}
+		snprintf(dc->approval.second_factor, sizeof(dc->approval.second_factor), "%s", s);
 	}
 	{
-		json_t *ap = json_object_get(rec, "approval");
-		if (args_has(r, "fourEyes")) {
-			if (jargs_bool(&r->args, "fourEyes", true, &b) != 0) {
-				return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
-			}
-			json_object_set_new(ap, "fourEyes", json_boolean(b));
-		}
-		if (args_has(r, "quorum")) {
-			if (jargs_int(&r->args, "quorum", true, 1, 16, &q) != 0) {
-				return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
-			}
-			json_object_set_new(ap, "quorum", json_integer(q));
-		}
-		if (args_has(r, "secondFactor")) {
-			if (jargs_str(&r->args, "secondFactor", true, 8, &s) != 0 ||
-			    (strcmp(s, "TOTP") != 0 && strcmp(s, "NONE") != 0)) {
-				return req_fail(r, SIGNET_EINVAL,
-						"secondFactor must be TOTP or NONE");
-			}
-			json_object_set_new(ap, "secondFactor", json_string(s));
-		}
-	}
-	{
-		static const char *const which[] = {"users", "approvers"};
-		static const char *const action[] = {"USE", "APPROVE"};
-		json_t *subjects = json_object_get(rec, "subjects");
-		for (int w = 0; w < 2; w++) {
+		static const char *const which[DEVCONF_SUBJECT_KINDS] = {"users", "approvers"};
+		for (int w = 0; w < DEVCONF_SUBJECT_KINDS; w++) {
 			size_t i;
 			json_t *e;
 			if (!args_has(r, which[w])) {
@@ -477,35 +459,34 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 					return rc;
 				}
 			}
-			json_object_set(subjects, action[w], (json_t *)arr);
+			dc->nsubjects[w] = 0;
+			json_array_foreach(arr, i, e) {
+				snprintf(dc->subjects[w][dc->nsubjects[w]++], sizeof(dc->subjects[w][0]),
+					 "%s", json_string_value(e));
+			}
 		}
 	}
 	/* The whole must hold together. */
 	{
-		json_t *enc0 = json_array_get(json_object_get(rec, "encryptionKeys"), 0);
-		const char *alg = json_string_value(json_object_get(enc0, "algorithm"));
-		const char *cipher = json_string_value(json_object_get(rec, "cipher"));
+		const struct devconf_enc *enc0 = dc->nenc > 0 ? &dc->enc[0] : NULL;
+		const char *alg =
+		    enc0 != NULL && enc0->type == DEVCONF_ENC_TOKEN_KEY ? enc0->algorithm : NULL;
 		enum hsm_cipher c;
 		enum hsm_alg ka;
-		if (json_array_size(json_object_get(rec, "signingKeys")) == 0 &&
-		    !json_is_string(json_object_get(rec, "packagingKey")) &&
-		    json_array_size(json_object_get(rec, "encryptionKeys")) == 0) {
+		if (dc->nsign == 0 && dc->packaging_key[0] == '\0' && dc->nenc == 0) {
 			return req_fail(r, SIGNET_EINVAL,
 					"a device configuration needs a signing, a packaging or an "
 					"encryption key");
 		}
-		if (cipher == NULL && alg != NULL) {
-			cipher = strcmp(alg, "AES_128") == 0 ? "AES128_CBC_PKCS7_PAD"
-							     : "AES256_CBC_PKCS7_PAD";
-			json_object_set_new(rec, "cipher", json_string(cipher));
-		}
-		if (cipher == NULL) {
-			json_object_set_new(rec, "cipher", json_string("AES256_CBC_PKCS7_PAD"));
-		} else if (alg != NULL && hsm_cipher_parse(cipher, &c) == 0 &&
+		if (dc->cipher[0] == '\0') {
+			snprintf(dc->cipher, sizeof(dc->cipher), "%s",
+				 alg != NULL && strcmp(alg, "AES_128") == 0 ? "AES128_CBC_PKCS7_PAD"
+									    : "AES256_CBC_PKCS7_PAD");
+		} else if (alg != NULL && hsm_cipher_parse(dc->cipher, &c) == 0 &&
 			   hsm_alg_parse(alg, &ka) == 0 && hsm_cipher_key_alg(c) != ka) {
 			return req_fail(r, SIGNET_EINVAL, "cipher %s needs an %s key, '%s' is %s",
-					cipher, hsm_alg_name(hsm_cipher_key_alg(c)),
-					json_string_value(json_object_get(enc0, "label")), alg);
+					dc->cipher, hsm_alg_name(hsm_cipher_key_alg(c)),
+					enc0->label, alg);
 		}
 	}
 	if (args_has(r, "signKeys") || args_has(r, "packageKey")) {
@@ -516,28 +497,19 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 
 /* The rules a configuration's subjects stand for: USE or APPROVE, and VIEW, on it. */
 static int
-devconf_rules(struct store_txn *t, const char *tenant, const json_t *rec)
+devconf_rules(struct store_txn *t, const struct devconf *dc)
 {
-	const char *id = json_string_value(json_object_get(rec, "id"));
-	const json_t *subjects = json_object_get(rec, "subjects");
+	static const enum acl_action action[DEVCONF_SUBJECT_KINDS] = {ACL_USE, ACL_APPROVE};
 	char res[ACL_RESOURCE_MAX];
-	json_t *extra = json_pack("{s:s}", "deviceConfig", id);
-	const char *action_name;
-	json_t *list;
-	int rc = rules_del_devconf(t, tenant, id);
+	json_t *extra = json_pack("{s:s}", "deviceConfig", dc->id);
+	int rc = rules_del_devconf(t, dc->tenant, dc->id);
 
-	snprintf(res, sizeof(res), "DEVICE_CONFIG:%s", id);
-	json_object_foreach((json_t *)subjects, action_name, list) {
-		enum acl_action a;
-		size_t i;
-		json_t *e;
-		if (acl_action_parse(action_name, &a) != 0) {
-			continue;
-		}
-		json_array_foreach(list, i, e) {
-			const char *subj = json_string_value(e);
-			int r1 = rules_put(t, tenant, subj, res, a, extra);
-			int r2 = rules_put(t, tenant, subj, res, ACL_VIEW, extra);
+	snprintf(res, sizeof(res), "DEVICE_CONFIG:%s", dc->id);
+	for (int w = 0; w < DEVCONF_SUBJECT_KINDS; w++) {
+		for (size_t i = 0; i < dc->nsubjects[w]; i++) {
+			const char *subj = dc->subjects[w][i];
+			int r1 = rules_put(t, dc->tenant, subj, res, action[w], extra);
+			int r2 = rules_put(t, dc->tenant, subj, res, ACL_VIEW, extra);
 			if ((r1 != 0 && r1 != SIGNET_ECONFLICT) ||
 			    (r2 != 0 && r2 != SIGNET_ECONFLICT)) {
 				rc = r1 != 0 && r1 != SIGNET_ECONFLICT ? r1 : r2;
@@ -576,37 +548,62 @@ devconf_audit(struct store_txn *t, struct request *r, const json_t *rec, const c
 	return rc;
 }
 
+/* Write the record and its audit entry (and its rules when SUBJECTS changed). */
+static int
+devconf_store(struct store_txn *t, struct devconf_op *x, bool create, bool subjects,
+	      const char *verb, const char *message)
+{
+	json_t *rec = devconf_encode(&x->dc);
+	int rc;
+
+	if (rec == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	devconf_write(t, &x->dc, create);
+	rc = t->err;
+	if (rc == 0 && subjects) {
+		rc = devconf_rules(t, &x->dc);
+	}
+	if (rc == 0) {
+		rc = devconf_audit(t, x->r, rec, verb, message);
+	}
+	json_decref(rec);
+	return rc;
+}
+
 static int
 devconf_create_txn(struct store_txn *t, void *arg)
 {
 	struct devconf_op *x = arg;
 	struct request *r = x->r;
-	char id[TASK_ID_LEN + 1], key[160];
-	size_t klen;
+	struct devconf *dc = &x->dc;
 	int rc;
 
-	json_decref(x->rec);
-	task_new_id(id);
-	x->rec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:n, s:[], s:n, s:s, s:{s:n, s:i, s:s}, "
-			   "s:{s:[], s:[]}, s:b, s:I, s:s}",
-			   "id", id, "tenant", r->subject.tenant, "name", "", "description", "",
-			   "signingKeys", "packagingKey", "encryptionKeys", "cipher", "packaging",
-			   "BOSCH_SE_V1", "approval", "fourEyes", "quorum", 1, "secondFactor",
-			   "TOTP", "subjects", "USE", "APPROVE", "enabled", 1, "createdAt",
-			   (json_int_t)time_now(), "createdBy", r->subject.user);
-	if (x->rec == NULL) {
+	devconf_clear(dc);
+	task_new_id(dc->id);
+	snprintf(dc->tenant, sizeof(dc->tenant), "%s", r->subject.tenant);
+	snprintf(dc->packaging, sizeof(dc->packaging), "BOSCH_SE_V1");
+	snprintf(dc->approval.second_factor, sizeof(dc->approval.second_factor), "TOTP");
+	snprintf(dc->created_by, sizeof(dc->created_by), "%s", r->subject.user);
+	dc->approval.four_eyes = -1;
+	dc->approval.quorum = 1;
+	dc->enabled = true;
+	dc->created_at = time_now();
+	if (devconf_set_description(dc, "") != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	json_object_del(x->rec, "cipher");
 	if ((rc = devconf_apply(x, t)) != 0) {
 		return rc;
 	}
-	klen = store_key2(key, sizeof(key), r->subject.tenant, id);
-	store_put_json(t, STORE_DB_DEVCONFS, key, klen, x->rec, true);
-	if ((rc = devconf_rules(t, r->subject.tenant, x->rec)) != 0) {
-		return rc;
-	}
-	return devconf_audit(t, r, x->rec, "CREATED", "device configuration created");
+	return devconf_store(t, x, true, true, "CREATED", "device configuration created");
+}
+
+/* The record as a reply; SIGNET_EINTERNAL when out of memory. */
+static int
+devconf_result(struct request *r, const struct devconf *dc)
+{
+	r->result = devconf_encode(dc);
+	return r->result != NULL ? 0 : SIGNET_EINTERNAL;
 }
 
 int
@@ -624,27 +621,22 @@ op_devconf_create(struct request *r)
 	rc = store_write(r->d->store, devconf_create_txn, &x);
 	if (rc == 0) {
 		log_notice("USER:%s of tenant %s created device configuration %s (%s)",
-			   r->subject.user, r->subject.tenant,
-			   json_string_value(json_object_get(x.rec, "id")),
-			   json_string_value(json_object_get(x.rec, "name")));
-		r->result = json_incref(x.rec);
+			   r->subject.user, r->subject.tenant, x.dc.id, x.dc.name);
+		rc = devconf_result(r, &x.dc);
 	}
-	json_decref(x.rec);
+	devconf_clear(&x.dc);
 	return rc;
 }
 
-/* Load a device configuration of the caller's tenant, or fail not_found. */
 int
-devconf_load(struct request *r, struct store_txn *t, const char *id, json_t **out)
+devconf_load(struct request *r, struct store_txn *t, const char *id, struct devconf *dc)
 {
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, id);
+	int rc = devconf_read(t, r->subject.tenant, id, dc);
 
-	*out = NULL;
-	if (klen == 0 || store_get_json(t, STORE_DB_DEVCONFS, key, klen, out) != 0) {
+	if (rc == SIGNET_ENOTFOUND) {
 		return req_fail(r, SIGNET_ENOTFOUND, "no device configuration '%.64s'", id);
 	}
-	return 0;
+	return rc;
 }
 
 static int
@@ -652,14 +644,10 @@ devconf_update_txn(struct store_txn *t, void *arg)
 {
 	struct devconf_op *x = arg;
 	struct request *r = x->r;
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->id);
 	bool subjects = args_has(r, "users") || args_has(r, "approvers");
 	int rc;
 
-	json_decref(x->rec);
-	x->rec = NULL;
-	if ((rc = devconf_load(r, t, x->id, &x->rec)) != 0) {
+	if ((rc = devconf_load(r, t, x->id, &x->dc)) != 0) {
 		return rc;
 	}
 	if (!policy_allows_on(&r->subject, ACL_UPDATE, ACL_RT_DEVICE_CONFIG, x->id)) {
@@ -670,7 +658,7 @@ devconf_update_txn(struct store_txn *t, void *arg)
 		return rc;
 	}
 	if (x->disable) {
-		json_object_set_new(x->rec, "enabled", json_false());
+		x->dc.enabled = false;
 	} else {
 		bool en;
 		if ((rc = devconf_apply(x, t)) != 0) {
@@ -680,16 +668,12 @@ devconf_update_txn(struct store_txn *t, void *arg)
 			if (jargs_bool(&r->args, "enabled", true, &en) != 0) {
 				return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 			}
-			json_object_set_new(x->rec, "enabled", json_boolean(en));
+			x->dc.enabled = en;
 		}
 	}
-	json_object_set_new(x->rec, "updatedAt", json_integer(time_now()));
-	json_object_set_new(x->rec, "updatedBy", json_string(r->subject.user));
-	store_put_json(t, STORE_DB_DEVCONFS, key, klen, x->rec, false);
-	if (subjects && (rc = devconf_rules(t, r->subject.tenant, x->rec)) != 0) {
-		return rc;
-	}
-	return devconf_audit(t, r, x->rec, "UPDATED",
+	x->dc.updated_at = time_now();
+	snprintf(x->dc.updated_by, sizeof(x->dc.updated_by), "%s", r->subject.user);
+	return devconf_store(t, x, false, subjects, "UPDATED",
 			     x->disable ? "device configuration disabled"
 					: "device configuration updated");
 }
@@ -707,9 +691,9 @@ devconf_change(struct request *r, bool disable)
 	if (rc == 0) {
 		log_notice("USER:%s of tenant %s %s device configuration %s", r->subject.user,
 			   r->subject.tenant, disable ? "disabled" : "updated", x.id);
-		r->result = json_incref(x.rec);
+		rc = devconf_result(r, &x.dc);
 	}
-	json_decref(x.rec);
+	devconf_clear(&x.dc);
 	return rc;
 }
 
@@ -729,7 +713,7 @@ static int
 devconf_show_txn(struct store_txn *t, void *arg)
 {
 	struct devconf_op *x = arg;
-	int rc = devconf_load(x->r, t, x->id, &x->rec);
+	int rc = devconf_load(x->r, t, x->id, &x->dc);
 
 	if (rc == 0 && !policy_allows_on(&x->r->subject, ACL_VIEW, ACL_RT_DEVICE_CONFIG, x->id)) {
 		return req_fail(x->r, SIGNET_EDENIED, "%s may not VIEW DEVICE_CONFIG:%s",
@@ -748,9 +732,9 @@ op_devconf_show(struct request *r)
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
 	if ((rc = store_read(r->d->store, devconf_show_txn, &x)) == 0) {
-		r->result = json_incref(x.rec);
+		rc = devconf_result(r, &x.dc);
 	}
-	json_decref(x.rec);
+	devconf_clear(&x.dc);
 	return rc;
 }
 
@@ -758,26 +742,37 @@ struct devconf_list {
 	struct request *r;
 	struct store_page pg;
 	struct ops_list out;
+	struct devconf dc; /* the record at hand */
 };
 
 static int
 devconf_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct devconf_list *x = arg;
-	const char *id = json_string_value(json_object_get(val, "id"));
+	json_t *rec;
+	int rc;
 
-	if (!policy_allows_on(&x->r->subject, ACL_VIEW, ACL_RT_DEVICE_CONFIG, id)) {
+	(void)key;
+	if ((rc = devconf_decode(val, &x->dc)) != 0) {
+		return rc;
+	}
+	if (!policy_allows_on(&x->r->subject, ACL_VIEW, ACL_RT_DEVICE_CONFIG, x->dc.id)) {
 		return 0;
 	}
-	return ops_list_append(
-	    &x->out,
-	    json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O}", "id", json_object_get(val, "id"),
-		      "name", json_object_get(val, "name"), "enabled",
-		      json_object_get(val, "enabled"), "signingKeys",
-		      json_object_get(val, "signingKeys"), "packagingKey",
-		      json_incref(json_object_get(val, "packagingKey") ?: json_null()), "cipher",
-		      json_object_get(val, "cipher"), "approval", json_object_get(val, "approval"),
-		      "createdAt", json_object_get(val, "createdAt")));
+	if ((rec = devconf_encode(&x->dc)) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = ops_list_append(
+	    &x->out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
+			       json_object_get(rec, "id"), "name", json_object_get(rec, "name"),
+			       "enabled", json_object_get(rec, "enabled"), "signingKeys",
+			       json_object_get(rec, "signingKeys"), "packagingKey",
+			       json_object_get(rec, "packagingKey"), "cipher",
+			       json_object_get(rec, "cipher"), "approval",
+			       json_object_get(rec, "approval"), "createdAt",
+			       json_object_get(rec, "createdAt")));
+	json_decref(rec);
+	return rc;
 }
 
 static int
@@ -802,7 +797,9 @@ op_devconf_list(struct request *r)
 	if ((x.out.items = json_array()) == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	if ((rc = store_read(r->d->store, devconf_list_txn, &x)) != 0) {
+	rc = store_read(r->d->store, devconf_list_txn, &x);
+	devconf_clear(&x.dc);
+	if (rc != 0) {
 		json_decref(x.out.items);
 		return rc;
 	}

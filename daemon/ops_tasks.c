@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/audit.h"
+#include "daemon/devconf.h"
 #include "daemon/dispatch.h"
 #include "daemon/engine.h"
 #include "daemon/events.h"
@@ -44,12 +45,12 @@
 struct task_ctx {
 	struct request *r;
 	const char *devconf_id;
-	json_t *devconf;
+	struct devconf dc; /* the task's device configuration */
 	struct keyref key; /* signing: the key; encryption: the AES key when not a certificate */
 	bool have_key;
 	struct keyref ekey; /* packaging: the AES key (key is the signing key) */
 	bool have_ekey;
-	json_t *enc_ref; /* encryption: the first encryption key reference */
+	const struct devconf_enc *enc_ref; /* encryption: the first encryption key (in DC) */
 	bool legacy_ok;
 	bool four_eyes; /* the tenant's default for this type of task */
 	/*
@@ -73,50 +74,45 @@ struct strict_scan {
 	struct task_ctx *x;
 	const char *label;
 	bool pkg;
+	struct devconf dc; /* the configuration at hand */
 };
 
-static bool needs_approval(const json_t *devconf, bool def);
-
 static int
-strict_scan_cb(const struct store_key *key, json_t *dc, void *arg)
+strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct strict_scan *s = arg;
 	struct task_ctx *x = s->x;
-	const json_t *ap = json_object_get(dc, "approval");
-	bool uses = false;
-	size_t i;
-	json_t *v;
+	const struct devconf *dc = &s->dc;
+	const char *use;
+	int rc;
 
 	(void)key;
-	if (!json_is_true(json_object_get(dc, "enabled"))) {
+	if ((rc = devconf_decode(val, &s->dc)) != 0) {
+		return rc;
+	}
+	if (!dc->enabled) {
 		return 0;
 	}
-	if (s->pkg) {
-		uses = strcmp(json_string_value(json_object_get(dc, "packagingKey")) ?: "", s->label) == 0;
-	} else {
-		json_array_foreach(json_object_get(dc, "signingKeys"), i, v) {
-			uses = uses || strcmp(json_string_value(v) ?: "", s->label) == 0;
-		}
+	use = devconf_key_use(dc, s->label);
+	if (use == NULL ||
+	    strcmp(use, s->pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING) != 0) {
+		return 0;
 	}
-	if (uses && !s->pkg && (x->strict.schemes & ~devconf_schemes(dc)) != 0) {
+	if (!s->pkg && (x->strict.schemes & ~devconf_schemes(dc)) != 0) {
 		x->strict.schemes &= devconf_schemes(dc);
-		snprintf(x->strict.schemes_from, sizeof(x->strict.schemes_from), "%s",
-			 json_string_value(json_object_get(dc, "name")) ?: "?");
+		snprintf(x->strict.schemes_from, sizeof(x->strict.schemes_from), "%s", dc->name);
 	}
-	if (!uses || !needs_approval(dc, x->four_eyes)) {
+	if (!devconf_needs_approval(dc, x->four_eyes)) {
 		return 0;
 	}
 	if (!x->strict.required) {
-		snprintf(x->strict.from, sizeof(x->strict.from), "%s",
-			 json_string_value(json_object_get(dc, "name")) ?: "?");
+		snprintf(x->strict.from, sizeof(x->strict.from), "%s", dc->name);
 	}
 	x->strict.required = true;
-	if (json_integer_value(json_object_get(ap, "quorum")) > x->strict.quorum) {
-		x->strict.quorum = json_integer_value(json_object_get(ap, "quorum"));
+	if (dc->approval.quorum > x->strict.quorum) {
+		x->strict.quorum = dc->approval.quorum;
 	}
-	x->strict.totp =
-	    x->strict.totp ||
-	    strcmp(json_string_value(json_object_get(ap, "secondFactor")) ?: "", "TOTP") == 0;
+	x->strict.totp = x->strict.totp || strcmp(dc->approval.second_factor, "TOTP") == 0;
 	return 0;
 }
 
@@ -151,16 +147,14 @@ task_ctx_txn(struct store_txn *t, void *arg)
 	const char *label = NULL;
 	int rc;
 
-	json_decref(x->devconf);
-	x->devconf = NULL;
-	if ((rc = devconf_load(r, t, x->devconf_id, &x->devconf)) != 0) {
+	if ((rc = devconf_load(r, t, x->devconf_id, &x->dc)) != 0) {
 		return rc;
 	}
 	if (!policy_allows_on(&r->subject, ACL_USE, ACL_RT_DEVICE_CONFIG, x->devconf_id)) {
 		return req_fail(r, SIGNET_EDENIED, "%s may not USE DEVICE_CONFIG:%s",
 				r->subject.user, x->devconf_id);
 	}
-	if (!json_is_true(json_object_get(x->devconf, "enabled"))) {
+	if (!x->dc.enabled) {
 		return req_fail(r, SIGNET_ECONFLICT, "device configuration %s is disabled",
 				x->devconf_id);
 	}
@@ -176,12 +170,8 @@ task_ctx_txn(struct store_txn *t, void *arg)
 	}
 	if (pkg) {
 		const char *elabel;
-		x->enc_ref = json_array_get(json_object_get(x->devconf, "encryptionKeys"), 0);
-		elabel = json_string_value(json_object_get(x->enc_ref, "label"));
-		if (x->enc_ref == NULL ||
-		    strcmp(json_string_value(json_object_get(x->enc_ref, "type")) ?: "",
-			   "TOKEN_KEY") != 0 ||
-		    elabel == NULL) {
+		x->enc_ref = x->dc.nenc > 0 ? &x->dc.enc[0] : NULL;
+		if (x->enc_ref == NULL || x->enc_ref->type != DEVCONF_ENC_TOKEN_KEY) {
 			return req_fail(
 			    r, SIGNET_EINVAL,
 			    "packaging needs a token AES key as the first encryption key "
@@ -192,6 +182,7 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			keyref_clear(&x->ekey);
 			x->have_ekey = false;
 		}
+		elabel = x->enc_ref->label;
 		if ((rc = keyref_load(t, r->subject.tenant, elabel, &x->ekey, x->why,
 				      sizeof(x->why))) != 0) {
 			return req_fail(r, rc, "%s", x->why);
@@ -206,7 +197,7 @@ task_ctx_txn(struct store_txn *t, void *arg)
 	}
 	if (pkg) {
 		/* Only the packaging key signs headers (one key, one purpose: DESIGN §5). */
-		label = json_string_value(json_object_get(x->devconf, "packagingKey"));
+		label = x->dc.packaging_key[0] != '\0' ? x->dc.packaging_key : NULL;
 		if (label == NULL) {
 			return req_fail(r, SIGNET_EINVAL,
 					"device configuration %s has no packaging key (packageKey: "
@@ -214,8 +205,7 @@ task_ctx_txn(struct store_txn *t, void *arg)
 					x->devconf_id);
 		}
 	} else if (sign) {
-		label = json_string_value(
-		    json_array_get(json_object_get(x->devconf, "signingKeys"), 0));
+		label = x->dc.nsign > 0 ? x->dc.sign_keys[0] : NULL;
 		if (label == NULL) {
 			return req_fail(r, SIGNET_EINVAL,
 					"device configuration %s has no signing key",
@@ -223,13 +213,13 @@ task_ctx_txn(struct store_txn *t, void *arg)
 		}
 	} else {
 		json_t *v;
-		x->enc_ref = json_array_get(json_object_get(x->devconf, "encryptionKeys"), 0);
+		x->enc_ref = x->dc.nenc > 0 ? &x->dc.enc[0] : NULL;
 		if (x->enc_ref == NULL) {
 			return req_fail(r, SIGNET_EINVAL,
 					"device configuration %s has no encryption key",
 					x->devconf_id);
 		}
-		label = json_string_value(json_object_get(x->enc_ref, "label"));
+		label = x->enc_ref->type == DEVCONF_ENC_TOKEN_KEY ? x->enc_ref->label : NULL;
 		v = tenant_config_get(t, r->subject.tenant, "encryption.legacyCiphers.allowed");
 		x->legacy_ok = json_is_true(v);
 		json_decref(v);
@@ -247,12 +237,18 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			return req_fail(r, rc, "%s", x->why);
 		}
 		if (sign || pkg) {
-			struct strict_scan s = {x, label, pkg};
+			struct strict_scan *s = calloc(1, sizeof(*s));
+			if (s == NULL) {
+				return SIGNET_EINTERNAL;
+			}
+			*s = (struct strict_scan){.x = x, .label = label, .pkg = pkg};
 			memset(&x->strict, 0, sizeof(x->strict));
 			x->strict.schemes = ~0u;
-			if ((rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
-						strlen(r->subject.tenant) + 1, strict_scan_cb, &s)) !=
-			    0) {
+			rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
+					   strlen(r->subject.tenant) + 1, strict_scan_cb, s);
+			devconf_clear(&s->dc);
+			free(s);
+			if (rc != 0) {
 				return rc;
 			}
 		}
@@ -269,35 +265,24 @@ task_ctx_free(struct task_ctx *x)
 	if (x->have_ekey) {
 		keyref_clear(&x->ekey);
 	}
-	json_decref(x->devconf);
-}
-
-/* Does this task wait for approval? The device configuration says, else the type's default. */
-static bool
-needs_approval(const json_t *devconf, bool def)
-{
-	json_t *fe = json_object_get(json_object_get(devconf, "approval"), "fourEyes");
-
-	return approval_required(json_is_boolean(fe), json_is_true(fe), def);
+	devconf_clear(&x->dc);
 }
 
 static json_t *
-task_new(struct request *r, const char *type, const json_t *devconf, const char *name)
+task_new(struct request *r, const char *type, const struct devconf *dc, const char *name)
 {
 	char id[TASK_ID_LEN + 1], me[ACL_SUBJECT_MAX];
-	const json_t *ap = json_object_get(devconf, "approval");
 
 	task_new_id(id);
 	policy_subject_name(&r->subject, me, sizeof(me));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:[], s:{s:b, s:O, s:O}, s:[], "
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:{s:b, s:i, s:s}, s:[], "
 			 "s:n, s:n, s:n, s:n, s:[], s:I}",
 			 "id", id, "tenant", r->subject.tenant, "type", type, "status", "CREATED",
-			 "name", name, "requester", me, "deviceConfigId",
-			 json_object_get(devconf, "id"), "deviceConfigName",
-			 json_object_get(devconf, "name"), "inputs", "approval", "required", 0,
-			 "quorum", json_object_get(ap, "quorum"), "secondFactor",
-			 json_object_get(ap, "secondFactor"), "approvals", "decision", "result",
-			 "reason", "parent", "children", "createdAt", (json_int_t)time_now());
+			 "name", name, "requester", me, "deviceConfigId", dc->id,
+			 "deviceConfigName", dc->name, "inputs", "approval", "required", 0, "quorum",
+			 dc->approval.quorum, "secondFactor", dc->approval.second_factor,
+			 "approvals", "decision", "result", "reason", "parent", "children",
+			 "createdAt", (json_int_t)time_now());
 }
 
 static const char *
@@ -668,7 +653,7 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 			      "the input is a package header: only a packaging task signs one");
 		goto out;
 	}
-	task = task_new(r, "SIGNING", x->devconf, name);
+	task = task_new(r, "SIGNING", &x->dc, name);
 	if (task == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
@@ -706,7 +691,7 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 	}
 	sign_params_record(sg, &j->p, j->attach);
 	json_object_set_new(task, "signing", sg);
-	wait = strict_apply(x, task, needs_approval(x->devconf, x->four_eyes));
+	wait = strict_apply(x, task, devconf_needs_approval(&x->dc, x->four_eyes));
 	if (wait) {
 		json_object_set_new(task, "status", json_string("WAITING"));
 		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
@@ -794,7 +779,7 @@ sign_claim(struct request *r, struct sign_job *j, uint64_t len)
 {
 	/* As sign_finish decides: the device configuration's policy, or a stricter one on the key. */
 	if ((j->x.key.alg != HSM_ALG_ED25519 && !j->attach) ||
-	    !(needs_approval(j->x.devconf, j->x.four_eyes) || j->x.strict.required)) {
+	    !(devconf_needs_approval(&j->x.dc, j->x.four_eyes) || j->x.strict.required)) {
 		return 0;
 	}
 	return quota_claim(r, len, len, &j->claim);
@@ -842,7 +827,7 @@ sign_scheme(struct request *r, struct sign_job *j)
 {
 	struct task_ctx *x = &j->x;
 	enum hsm_alg alg = x->key.alg;
-	unsigned own = devconf_schemes(x->devconf), allowed = own & x->strict.schemes;
+	unsigned own = devconf_schemes(&x->dc), allowed = own & x->strict.schemes;
 	char list[96];
 
 	hsm_sign_params_default(alg, &j->p);
@@ -865,7 +850,7 @@ sign_scheme(struct request *r, struct sign_job *j)
 		return req_fail(r, SIGNET_EDENIED,
 				"device configuration %s does not allow %s signatures "
 				"(allowedSchemes: %s)",
-				json_string_value(json_object_get(x->devconf, "name")) ?: "?",
+				x->dc.name,
 				hsm_scheme_name(j->p.scheme), schemes_text(own, list, sizeof(list)));
 	}
 	if (!(allowed & (1u << j->p.scheme))) {
@@ -1182,7 +1167,7 @@ op_task_encrypt(struct request *r)
 {
 	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
-	const char *name, *want = NULL, *type, *id;
+	const char *name, *want = NULL, *id;
 	char path[PATH_MAX], fname[64];
 	struct encrypt_job *j = NULL;
 	struct quota_claim claim = {0};
@@ -1207,10 +1192,9 @@ op_task_encrypt(struct request *r)
 	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
 		goto out;
 	}
-	type = json_string_value(json_object_get(x.enc_ref, "type"));
 	enc = json_object();
-	if (type != NULL && strcmp(type, "TOKEN_KEY") == 0) {
-		const char *cname = json_string_value(json_object_get(x.devconf, "cipher"));
+	if (x.enc_ref->type == DEVCONF_ENC_TOKEN_KEY) {
+		const char *cname = x.dc.cipher;
 		enum hsm_cipher c;
 		if (hsm_cipher_parse(cname, &c) != 0) {
 			json_decref(enc);
@@ -1236,15 +1220,12 @@ op_task_encrypt(struct request *r)
 		json_object_set_new(enc, "cipher", json_string(cname));
 		out_max = hsm_cipher_out_max(c, size);
 	} else {
-		json_object_set_new(enc, "certificateSha256",
-				    json_incref(json_object_get(x.enc_ref, "sha256")));
-		json_object_set_new(enc, "certificatePem",
-				    json_incref(json_object_get(x.enc_ref, "certificatePem")));
+		json_object_set_new(enc, "certificateSha256", json_string(x.enc_ref->sha256));
+		json_object_set_new(enc, "certificatePem", json_string(x.enc_ref->certificate_pem));
 		json_object_set_new(enc, "format", json_string("CMS_ENVELOPED_DATA"));
-		out_max = envelope_size_max(
-		    size, json_string_length(json_object_get(x.enc_ref, "certificatePem")));
+		out_max = envelope_size_max(size, strlen(x.enc_ref->certificate_pem));
 	}
-	task = task_new(r, "ENCRYPTION", x.devconf, name);
+	task = task_new(r, "ENCRYPTION", &x.dc, name);
 	if (task == NULL) {
 		json_decref(enc);
 		rc = SIGNET_EINTERNAL;
@@ -1259,7 +1240,7 @@ op_task_encrypt(struct request *r)
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	wait = needs_approval(x.devconf, x.four_eyes);
+	wait = devconf_needs_approval(&x.dc, x.four_eyes);
 	if (want != NULL && (strlen(want) != 64 || !hex_valid(want))) {
 		rc = req_fail(r, SIGNET_EINVAL, "sha256 must be 64 hex digits");
 		goto out;
@@ -1632,13 +1613,13 @@ op_task_package(struct request *r)
 	if ((rc = store_read(r->d->store, task_ctx_txn, &x)) != 0) {
 		goto out;
 	}
-	fmtname = json_string_value(json_object_get(x.devconf, "packaging")) ?: "BOSCH_SE_V1";
+	fmtname = x.dc.packaging;
 	if ((fmt = package_format_find(fmtname)) == NULL) {
 		rc = req_fail(r, SIGNET_EINVAL, "unknown packaging format %s", fmtname);
 		goto out;
 	}
-	cname = json_string_value(json_object_get(x.devconf, "cipher"));
-	if (cname == NULL || hsm_cipher_parse(cname, &c) != 0) {
+	cname = x.dc.cipher;
+	if (hsm_cipher_parse(cname, &c) != 0) {
 		rc = req_fail(r, SIGNET_EINVAL, "the device configuration's cipher is unknown");
 		goto out;
 	}
@@ -1659,7 +1640,7 @@ op_task_package(struct request *r)
 			      hsm_alg_name(x.key.alg), fmtname);
 		goto out;
 	}
-	if ((task = task_new(r, "PACKAGING", x.devconf, name)) == NULL) {
+	if ((task = task_new(r, "PACKAGING", &x.dc, name)) == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
@@ -1700,7 +1681,7 @@ op_task_package(struct request *r)
 	job->cipher = c;
 	job->sigalg = x.key.alg;
 	/* The strictest policy on the packaging key, decided with the task's other rights. */
-	job->wait = strict_apply(&x, task, needs_approval(x.devconf, x.four_eyes));
+	job->wait = strict_apply(&x, task, devconf_needs_approval(&x.dc, x.four_eyes));
 	job->task = task;
 	task = NULL;
 	if (!job->wait && (rc = engine_busy(r)) != 0) {
