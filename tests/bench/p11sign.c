@@ -22,7 +22,7 @@
  */
 
 #define P11SIGN_MAX_THREADS 64
-#define P11SIGN_MAX_SLOTS 64
+#define P11SIGN_MAX_SLOTS   64
 
 static CK_FUNCTION_LIST *f;
 static CK_SLOT_ID slot;
