@@ -7,7 +7,7 @@ PKGS="build-essential autoconf automake pkg-config \
  libssl-dev libp11-dev libp11-kit-dev libevent-dev liblmdb-dev libjansson-dev \
  libinih-dev libcmocka-dev libqrencode-dev libmicrohttpd-dev libsystemd-dev libseccomp-dev \
  softhsm2 oathtool python3-yaml python3-jsonschema \
- openssl opensc libengine-pkcs11-openssl osslsigncode rauc squashfs-tools lmdb-utils jq util-linux python3 python3-prometheus-client curl \
+ openssl opensc libengine-pkcs11-openssl osslsigncode rauc squashfs-tools sbsigntool systemd-boot-efi lmdb-utils jq util-linux python3 python3-prometheus-client curl \
  debhelper dpkg-dev lintian \
  chromium chromium-driver python3-selenium"
 missing=

@@ -159,6 +159,44 @@ flip_byte() {
 	[ "$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')" = $((_b ^ 255)) ]
 }
 
+# pkcs11_engine: the path of OpenSSL's pkcs11 engine (libengine-pkcs11-openssl); 1 if absent.
+pkcs11_engine() {
+	_pe=$(find /usr/lib -name pkcs11.so -path '*engines-3*' 2>/dev/null | head -n 1)
+	[ -n "$_pe" ] && echo "$_pe"
+}
+# engine_conf ENGINE MODULE FILE: an openssl.cnf in FILE that loads ENGINE with the PKCS#11
+# MODULE, as doc/pkcs11.md shows (OPENSSL_CONF=FILE, then -engine pkcs11 or pkcs11: URIs).
+engine_conf() {
+	cat >"$3" <<EOC
+openssl_conf = init
+[init]
+engines = engines
+[engines]
+pkcs11 = pkcs11
+[pkcs11]
+engine_id = pkcs11
+dynamic_path = $1
+MODULE_PATH = $2
+init = 0
+EOC
+}
+# test_ca: a self-signed P-256 root, $TMP/ca.crt and $TMP/ca.key.
+test_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
+		-out "$TMP/ca.crt" -subj "/CN=Test Root" -days 30 2>/dev/null || fatal "test CA"
+}
+# key_cert KEY SUBJECT: a code-signing certificate from test_ca's root for signetd's key KEY
+# (from its CSR), $TMP/KEY.crt, attached to the key with the root as $TMP/KEY-chain.pem.
+key_cert() {
+	ctl key csr "$1" --subject "$2" -o "$TMP/$1.csr" || fatal "key csr $1"
+	printf 'extendedKeyUsage = codeSigning, emailProtection\nkeyUsage = digitalSignature\n' \
+		>"$TMP/ext.cnf"
+	openssl x509 -req -in "$TMP/$1.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" -CAcreateserial \
+		-extfile "$TMP/ext.cnf" -out "$TMP/$1.crt" -days 10 2>/dev/null || fatal "certificate $1"
+	cat "$TMP/$1.crt" "$TMP/ca.crt" >"$TMP/$1-chain.pem"
+	ctl key cert "$1" --file "$TMP/$1-chain.pem" >/dev/null || fatal "key cert $1"
+}
+
 p11() {
 	SOFTHSM2_CONF=$STATE/softhsm2.conf pkcs11-tool --module "$SOFTHSM_MODULE" \
 		--token-label signet --login --pin "$(cat "$STATE/token-pin")" "$@"

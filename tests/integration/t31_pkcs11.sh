@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # libsignet-pkcs11 (doc/pkcs11.md) through real tools: pkcs11-tool lists slots, objects and
 # mechanisms and signs with each mechanism (SHA-512 ones included), openssl verifies; openssl
-# pkeyutl and cms through the pkcs11 engine; four-eyes approval with a TOTP code while the tool waits, and a rejection; threads
-# and a fork() signing at once (p11threads); osslsigncode and rauc bundle through the module.
+# pkeyutl and cms through the pkcs11 engine; four-eyes approval with a TOTP code while the tool
+# waits, and a rejection; threads and a fork() signing at once (p11threads). The image-signing
+# tools (sbsign, osslsigncode, rauc) are t34's.
 . "$TESTLIB"
 
 : "${SIGNET_PKCS11:?SIGNET_PKCS11 must name libsignet-pkcs11.so}"
 M=$SIGNET_PKCS11
-ENGINE=$(find /usr/lib -name pkcs11.so -path '*engines-3*' 2>/dev/null | head -n 1)
+ENGINE=$(pkcs11_engine) || ENGINE=
 
 as() {
 	_tok=$1
@@ -47,14 +48,8 @@ for k in ec:ECC_NIST_P256 ec384:ECC_NIST_P384 rsa:RSA_3072 ed:ED25519 ecq:ECC_NI
 	ctl --json key show "${k%%:*}" | jq -j .publicKeyPem >"$TMP/${k%%:*}.pub"
 done
 # ec has a certificate, for CMS.
-ctl key csr ec --subject "/CN=firmware ec/O=Acme" -o "$TMP/ec.csr" || fatal "key csr"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
-	-out "$TMP/ca.crt" -subj "/CN=Test Root" -days 30 2>/dev/null
-printf 'extendedKeyUsage = codeSigning, emailProtection\nkeyUsage = digitalSignature\n' >"$TMP/ext.cnf"
-openssl x509 -req -in "$TMP/ec.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" -CAcreateserial \
-	-extfile "$TMP/ext.cnf" -out "$TMP/ec.crt" -days 10 2>/dev/null
-cat "$TMP/ec.crt" "$TMP/ca.crt" >"$TMP/chain.pem"
-ctl key cert ec --file "$TMP/chain.pem" >/dev/null || fatal "key cert"
+test_ca
+key_cert ec "/CN=firmware ec/O=Acme"
 
 mkdc() {
 	_n=$1
@@ -208,18 +203,7 @@ check "a wrong PIN is refused" sh -c "! env -u SIGNET_TOKEN pkcs11-tool --module
 
 # --- 4. openssl through the pkcs11 engine -----------------------------------------------------
 if [ -n "$ENGINE" ]; then
-	cat >"$TMP/openssl.cnf" <<EOC
-openssl_conf = init
-[init]
-engines = engines
-[engines]
-pkcs11 = pkcs11
-[pkcs11]
-engine_id = pkcs11
-dynamic_path = $ENGINE
-MODULE_PATH = $M
-init = 0
-EOC
+	engine_conf "$ENGINE" "$M" "$TMP/openssl.cnf"
 	export OPENSSL_CONF="$TMP/openssl.cnf"
 	URI="pkcs11:token=dc-ec;object=ec;type=private"
 	SIGNET_TOKEN=$B_TOKEN openssl pkeyutl -engine pkcs11 -keyform engine -inkey "$URI" -sign \
@@ -233,29 +217,6 @@ EOC
 		openssl cms -verify -binary -inform DER -in "$TMP/cms.der" -content "$TMP/msg.bin" \
 		-CAfile "$TMP/ca.crt" -out /dev/null
 	unset OPENSSL_CONF
-	if command -v osslsigncode >/dev/null 2>&1; then
-		printf 'Write-Host "firmware tool 1.0"\r\n' >"$TMP/tool.ps1"
-		rm -f "$TMP/tool-signed.ps1"
-		SIGNET_TOKEN=$B_TOKEN osslsigncode sign -pkcs11engine "$ENGINE" -pkcs11module "$M" \
-			-key "$URI" -certs "$TMP/chain.pem" -h sha256 -in "$TMP/tool.ps1" \
-			-out "$TMP/tool-signed.ps1" >"$TMP/o.out" 2>&1
-		check "osslsigncode signs through the module; osslsigncode verify accepts it" \
-			osslsigncode verify -CAfile "$TMP/ca.crt" -in "$TMP/tool-signed.ps1"
-	else
-		not_ok "osslsigncode is installed"
-	fi
-	if command -v rauc >/dev/null 2>&1 && command -v mksquashfs >/dev/null 2>&1; then
-		mkdir -p "$TMP/bundle"
-		head -c 65536 /dev/urandom >"$TMP/bundle/rootfs.img"
-		printf '[update]\ncompatible=signet-test\nversion=1.0\n[bundle]\nformat=verity\n[image.rootfs]\nfilename=rootfs.img\n' \
-			>"$TMP/bundle/manifest.raucm"
-		SIGNET_TOKEN=$B_TOKEN RAUC_PKCS11_MODULE=$M rauc bundle --cert "$TMP/ec.crt" --key "$URI" \
-			"$TMP/bundle" "$TMP/update.raucb" >"$TMP/r.out" 2>&1 || sed 's/^/# rauc: /' "$TMP/r.out"
-		check "rauc bundle signs through the module; rauc info --keyring accepts it" \
-			rauc info --keyring "$TMP/ca.crt" "$TMP/update.raucb"
-	else
-		not_ok "rauc and mksquashfs are installed"
-	fi
 else
 	not_ok "the pkcs11 engine (libengine-pkcs11-openssl) is installed"
 fi
