@@ -64,7 +64,9 @@ struct task_ctx {
 		char from[80]; /* a configuration that imposes it, for the log */
 		/* signing: the schemes every configuration that signs with the key allows */
 		unsigned schemes;
-		char schemes_from[80]; /* one that allows fewer than the task's own */
+		/* per scheme: the first configuration that forbids it, and what that one allows */
+		char forbidden_by[HSM_SCHEME_COUNT][80];
+		unsigned forbidder_allows[HSM_SCHEME_COUNT];
 	} strict;
 	char why[256];
 };
@@ -98,9 +100,13 @@ strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 	    strcmp(use, s->pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING) != 0) {
 		return 0;
 	}
-	if (!s->pkg && (x->strict.schemes & ~devconf_schemes(dc)) != 0) {
-		x->strict.schemes &= devconf_schemes(dc);
-		snprintf(x->strict.schemes_from, sizeof(x->strict.schemes_from), "%s", dc->name);
+	for (int i = 0; !s->pkg && i < HSM_SCHEME_COUNT; i++) {
+		if ((x->strict.schemes & (1u << i)) && !(devconf_schemes(dc) & (1u << i))) {
+			x->strict.schemes &= ~(1u << i);
+			snprintf(x->strict.forbidden_by[i], sizeof(x->strict.forbidden_by[i]), "%s",
+				 dc->name);
+			x->strict.forbidder_allows[i] = devconf_schemes(dc);
+		}
 	}
 	if (!devconf_needs_approval(dc, x->four_eyes)) {
 		return 0;
@@ -857,8 +863,10 @@ sign_scheme(struct request *r, struct sign_job *j)
 		return req_fail(r, SIGNET_EDENIED,
 				"device configuration %s, which signs with the same key %s, does "
 				"not allow %s signatures (allowedSchemes: %s)",
-				x->strict.schemes_from, x->key.label, hsm_scheme_name(j->p.scheme),
-				schemes_text(x->strict.schemes, list, sizeof(list)));
+				x->strict.forbidden_by[j->p.scheme], x->key.label,
+				hsm_scheme_name(j->p.scheme),
+				schemes_text(x->strict.forbidder_allows[j->p.scheme], list,
+					     sizeof(list)));
 	}
 	if (j->p.scheme == HSM_SCHEME_EDDSA && j->hash_arg != NULL) {
 		return req_fail(r, SIGNET_EINVAL,

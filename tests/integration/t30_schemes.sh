@@ -230,6 +230,8 @@ devconf dc-rsa-pss --sign-key rsa --four-eyes off
 expect_refusal "a configuration that signs with the same key and allows only PSS forbids v1.5 on the key" denied \
 	ctl task sign --devconf "$DC_RSA" --file "$TMP/m.bin" --scheme RSA_PKCS1_V15
 check "... naming it" grep -q "dc-rsa-pss, which signs with the same key rsa" "$TMP/err"
+check "... and what it allows, not what all of them allow together ($(cat "$TMP/err"))" \
+	grep -q "does not allow RSA_PKCS1_V15 signatures (allowedSchemes: RSA_PSS, ECDSA, EDDSA)" "$TMP/err"
 ctl devconf disable dc-rsa-pss >/dev/null
 sign dc-rsa "$TMP/again" --scheme RSA_PKCS1_V15 && ok "once it is disabled, v1.5 is allowed again"
 
