@@ -12,17 +12,19 @@
 #include "daemon/audit.h"
 #include "daemon/rules.h"
 #include "daemon/tasks.h"
+#include "daemon/user.h"
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "policy/acl.h"
 #include "policy/approval.h"
 
 void
-approval_credential(const char *token_hash, const json_t *user, bool with_code,
+approval_credential(const struct user_record *u, bool with_code,
 		    char out[APPROVAL_CREDENTIAL_LEN + 1])
 {
-	const char *seed =
-	    json_string_value(json_object_get(json_object_get(user, "otp"), "seedId"));
+	/* As records before typed ones said it: a revoked token and no seed are "". */
+	const char *token_hash = u->token_hash;
+	const char *seed = u->enrolled ? u->otp.seed_id : "";
 	uint8_t md[32];
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
@@ -30,10 +32,9 @@ approval_credential(const char *token_hash, const json_t *user, bool with_code,
 	if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1) {
 		/* Domain-separated, each part NUL-terminated: no two inputs run together. */
 		EVP_DigestUpdate(c, "signet approval credential", 27);
-		EVP_DigestUpdate(c, token_hash != NULL ? token_hash : "",
-				 strlen(token_hash ?: "") + 1);
+		EVP_DigestUpdate(c, token_hash, strlen(token_hash) + 1);
 		if (with_code) {
-			EVP_DigestUpdate(c, seed != NULL ? seed : "", strlen(seed ?: "") + 1);
+			EVP_DigestUpdate(c, seed, strlen(seed) + 1);
 		}
 		EVP_DigestFinal_ex(c, md, NULL);
 	}
@@ -57,13 +58,10 @@ vote_facts(struct store_txn *t, const json_t *task, const json_t *a, struct appr
 	const char *req = json_string_value(json_object_get(task, "requester"));
 	const char *who = json_string_value(json_object_get(a, "approver"));
 	const char *cred = json_string_value(json_object_get(a, "credential"));
-	const json_t *otp;
 	enum acl_subject_kind kind;
 	const char *name;
 	struct policy_subject s;
-	char key[160];
-	size_t klen;
-	json_t *user = NULL;
+	struct user_record u;
 	int r = 0;
 
 	memset(f, 0, sizeof(*f));
@@ -73,35 +71,30 @@ vote_facts(struct store_txn *t, const json_t *task, const json_t *a, struct appr
 	    acl_subject_parse(who, &kind, &name) != 0 || kind == ACL_SUBJ_GROUP) {
 		return 0; /* no such approver: the vote does not count */
 	}
-	klen = store_key2(key, sizeof(key), tenant, name);
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return 0;
+	if ((r = user_read(t, tenant, name, &u)) != 0) {
+		return r == SIGNET_ENOTFOUND ? 0 : r;
 	}
 	/* A client and a user never share a name, but the kind must be the one that decided. */
-	f->approver_exists =
-	    json_is_true(json_object_get(user, "client")) == (kind == ACL_SUBJ_CLIENT);
-	f->token_live = json_is_string(json_object_get(user, "tokenHash"));
-	otp = json_object_get(user, "otp");
-	f->enrolled = json_is_string(json_object_get(otp, "seedId"));
+	f->approver_exists = u.client == (kind == ACL_SUBJ_CLIENT);
+	f->token_live = u.token_hash[0] != '\0';
+	f->enrolled = u.enrolled;
 	f->same_credentials = true;
 	if (cred != NULL) {
 		char now[APPROVAL_CREDENTIAL_LEN + 1];
-		approval_credential(json_string_value(json_object_get(user, "tokenHash")), user,
-				    f->with_code, now);
+		approval_credential(&u, f->with_code, now);
 		f->same_credentials = strcmp(now, cred) == 0;
 	}
 	memset(&s, 0, sizeof(s));
 	snprintf(s.tenant, sizeof(s.tenant), "%s", tenant);
 	snprintf(s.user, sizeof(s.user), "%s", name);
-	s.admin = json_is_true(json_object_get(user, "admin"));
-	s.client = json_is_true(json_object_get(user, "client"));
-	if (rules_load_subject(t, &s, user) != 0) {
+	s.admin = u.admin;
+	s.client = u.client;
+	if (rules_load_subject(t, &s, &u) != 0) {
 		r = SIGNET_EINTERNAL;
 	} else {
 		f->may_approve = policy_allows_on(&s, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc);
 	}
 	rules_free_subject(&s);
-	json_decref(user);
 	return r;
 }
 

@@ -18,7 +18,8 @@
  * API token (its hash, TOKEN_HASH) and, for a decision made with a TOTP
  * code, the id of their seed (from USER). Neither can be recovered from it.
  */
-void approval_credential(const char *token_hash, const json_t *user, bool with_code,
+struct user_record;
+void approval_credential(const struct user_record *u, bool with_code,
 			 char out[APPROVAL_CREDENTIAL_LEN + 1]);
 
 /*

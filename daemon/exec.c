@@ -15,6 +15,7 @@
 
 #include "daemon/exec.h"
 #include "daemon/rules.h"
+#include "daemon/user.h"
 #include "daemon/spool.h"
 #include "hsm/crypt.h"
 #include "lib/codec.h"
@@ -40,9 +41,7 @@ exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen
 	struct policy_subject s;
 	enum acl_subject_kind kind;
 	const char *name;
-	char key[160];
-	size_t klen;
-	json_t *user = NULL;
+	struct user_record u;
 	int r = SIGNET_EDENIED;
 
 	memset(&s, 0, sizeof(s));
@@ -51,16 +50,20 @@ exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen
 		snprintf(why, whylen, "the task record is damaged");
 		return SIGNET_EINTERNAL;
 	}
-	klen = store_key2(key, sizeof(key), tenant, name);
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		snprintf(why, whylen, "the requester %s no longer exists", req);
-		return SIGNET_EDENIED;
+	if ((r = user_read(t, tenant, name, &u)) != 0) {
+		if (r == SIGNET_ENOTFOUND) {
+			snprintf(why, whylen, "the requester %s no longer exists", req);
+			return SIGNET_EDENIED;
+		}
+		snprintf(why, whylen, "the requester's record cannot be read");
+		return r;
 	}
+	r = SIGNET_EDENIED;
 	snprintf(s.tenant, sizeof(s.tenant), "%s", tenant);
 	snprintf(s.user, sizeof(s.user), "%s", name);
-	s.admin = json_is_true(json_object_get(user, "admin"));
-	s.client = json_is_true(json_object_get(user, "client"));
-	if (rules_load_subject(t, &s, user) != 0) {
+	s.admin = u.admin;
+	s.client = u.client;
+	if (rules_load_subject(t, &s, &u) != 0) {
 		snprintf(why, whylen, "the requester's rights cannot be read");
 		r = SIGNET_EINTERNAL;
 	} else if (!policy_allows_on(&s, ACL_USE, ACL_RT_DEVICE_CONFIG, dc)) {
@@ -71,7 +74,6 @@ exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen
 		r = 0;
 	}
 	rules_free_subject(&s);
-	json_decref(user);
 	return r;
 }
 

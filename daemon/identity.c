@@ -9,6 +9,7 @@
 
 #include "daemon/identity.h"
 #include "daemon/rules.h"
+#include "daemon/user.h"
 #include "lib/codec.h"
 #include "lib/error.h"
 #include "lib/util.h"
@@ -48,10 +49,9 @@ static int
 auth_txn(struct store_txn *t, void *arg)
 {
 	struct auth_ctx *a = arg;
-	json_t *tok = NULL, *user = NULL;
-	const char *tenant, *name, *uhash;
-	char key[130];
-	size_t klen;
+	json_t *tok = NULL;
+	struct user_record u;
+	const char *tenant, *name;
 	int r = SIGNET_EUNAUTH;
 
 	if (store_get_json(t, STORE_DB_TOKENS, a->hash, 64, &tok) != 0) {
@@ -65,25 +65,22 @@ auth_txn(struct store_txn *t, void *arg)
 	if (a->tenant_hint != NULL && strcmp(a->tenant_hint, tenant) != 0) {
 		goto out;
 	}
-	klen = store_key2(key, sizeof(key), tenant, name);
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+	if (user_read(t, tenant, name, &u) != 0) {
 		goto out;
 	}
 	/* The user's record names its one live token: anything else was revoked. */
-	uhash = json_string_value(json_object_get(user, "tokenHash"));
-	if (uhash == NULL || strlen(uhash) != 64 || CRYPTO_memcmp(uhash, a->hash, 64) != 0) {
+	if (strlen(u.token_hash) != 64 || CRYPTO_memcmp(u.token_hash, a->hash, 64) != 0) {
 		goto out;
 	}
 	memset(a->out, 0, sizeof(*a->out));
 	snprintf(a->out->tenant, sizeof(a->out->tenant), "%s", tenant);
 	snprintf(a->out->user, sizeof(a->out->user), "%s", name);
-	a->out->admin = json_is_true(json_object_get(user, "admin"));
-	a->out->client = json_is_true(json_object_get(user, "client"));
+	a->out->admin = u.admin;
+	a->out->client = u.client;
 	/* The rights of the user and its groups, read in the same snapshot as the token. */
-	r = rules_load_subject(t, a->out, user) == 0 ? 0 : SIGNET_EUNAUTH;
+	r = rules_load_subject(t, a->out, &u) == 0 ? 0 : SIGNET_EUNAUTH;
 out:
 	json_decref(tok);
-	json_decref(user);
 	return r;
 }
 
@@ -114,36 +111,32 @@ ident_authenticate(struct store *st, const char *token, const char *tenant_hint,
 }
 
 void
-ident_user_revoke_token(struct store_txn *t, json_t *user)
+ident_user_revoke_token(struct store_txn *t, struct user_record *u)
 {
-	const char *old = json_string_value(json_object_get(user, "tokenHash"));
-
-	if (old != NULL && strlen(old) == 64) {
-		store_del(t, STORE_DB_TOKENS, old, 64);
+	if (strlen(u->token_hash) == 64) {
+		store_del(t, STORE_DB_TOKENS, u->token_hash, 64);
 	}
-	json_object_set_new(user, "tokenHash", json_null());
+	u->token_hash[0] = '\0';
 }
 
 int
-ident_user_set_token(struct store_txn *t, const char *tenant, json_t *user,
-		     char token[IDENT_TOKEN_LEN + 1])
+ident_user_set_token(struct store_txn *t, struct user_record *u, char token[IDENT_TOKEN_LEN + 1])
 {
 	char hash[65];
 	json_t *rec;
-	const char *name = json_string_value(json_object_get(user, "name"));
 
-	if (name == NULL || ident_token_new(token, hash) != 0) {
+	if (ident_token_new(token, hash) != 0) {
 		return SIGNET_EINTERNAL;
 	}
-	ident_user_revoke_token(t, user);
-	rec = json_pack("{s:s, s:s, s:I}", "tenant", tenant, "user", name, "created",
+	ident_user_revoke_token(t, u);
+	rec = json_pack("{s:s, s:s, s:I}", "tenant", u->tenant, "user", u->name, "created",
 			(json_int_t)time_now());
 	if (rec == NULL) {
 		return SIGNET_EINTERNAL;
 	}
 	store_put_json(t, STORE_DB_TOKENS, hash, 64, rec, true);
 	json_decref(rec);
-	json_object_set_new(user, "tokenHash", json_string(hash));
-	json_object_set_new(user, "tokenCreated", json_integer(time_now()));
+	memcpy(u->token_hash, hash, sizeof(u->token_hash));
+	u->token_created = time_now();
 	return t->err;
 }

@@ -28,8 +28,10 @@ int ident_authenticate(struct store *st, const char *token, const char *tenant_h
 int ident_authenticate_hash(struct store *st, const char *hash, const char *tenant_hint,
 			    struct policy_subject *out);
 
-/* Inside a write transaction: give USER of TENANT a new token, revoking the old one. */
-int ident_user_set_token(struct store_txn *t, const char *tenant, json_t *user,
+struct user_record;
+/* Inside a write transaction: give U a new token, revoking the old one (U is the caller's to
+ * write back). */
+int ident_user_set_token(struct store_txn *t, struct user_record *u,
 			 char token[IDENT_TOKEN_LEN + 1]);
-/* Inside a write transaction: revoke USER's token. */
-void ident_user_revoke_token(struct store_txn *t, json_t *user);
+/* Inside a write transaction: revoke U's token (U is the caller's to write back). */
+void ident_user_revoke_token(struct store_txn *t, struct user_record *u);

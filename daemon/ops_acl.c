@@ -9,6 +9,7 @@
 #include "daemon/ops.h"
 #include "daemon/report.h"
 #include "daemon/rules.h"
+#include "daemon/user.h"
 #include "daemon/store.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -45,10 +46,9 @@ ops_check_subject(struct request *r, struct store_txn *t, const char *subject)
 {
 	enum acl_subject_kind kind;
 	const char *name;
-	char key[160];
-	size_t klen;
-	json_t *user = NULL;
+	struct user_record u;
 	bool client;
+	int rc;
 
 	if (acl_subject_parse(subject, &kind, &name) != 0 || !name_is_valid(name)) {
 		return req_fail(r, SIGNET_EINVAL,
@@ -58,12 +58,12 @@ ops_check_subject(struct request *r, struct store_txn *t, const char *subject)
 	if (kind == ACL_SUBJ_GROUP) {
 		return 0;
 	}
-	klen = store_key2(key, sizeof(key), r->subject.tenant, name);
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return req_fail(r, SIGNET_ENOTFOUND, "no user '%s' in this tenant", name);
+	if ((rc = user_read(t, r->subject.tenant, name, &u)) != 0) {
+		return rc == SIGNET_ENOTFOUND
+			   ? req_fail(r, SIGNET_ENOTFOUND, "no user '%s' in this tenant", name)
+			   : rc;
 	}
-	client = json_is_true(json_object_get(user, "client"));
-	json_decref(user);
+	client = u.client;
 	if (client != (kind == ACL_SUBJ_CLIENT)) {
 		return req_fail(r, SIGNET_EINVAL, "'%s' is a %s: name it %s:%s", name,
 				client ? "client" : "user", client ? "CLIENT" : "USER", name);

@@ -23,6 +23,7 @@
 #include "daemon/tasks.h"
 #include "daemon/timers.h"
 #include "daemon/tokenguard.h"
+#include "daemon/user.h"
 #include "hsm/otp.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -33,36 +34,21 @@
 
 #define REASON_MAX 1024
 
-/* The TOTP state kept in a user record: {"seedId", "enrolledAt", "lastStep", "failures",
- * "lockedUntil"}. */
+/* The TOTP state kept in a user record (user.h). */
 static void
-otp_state_get(const json_t *user, struct totp_state *st)
+otp_state_get(const struct user_record *u, struct totp_state *st)
 {
-	const json_t *o = json_object_get(user, "otp");
-
-	st->last_step = json_integer_value(json_object_get(o, "lastStep"));
-	st->failures = (int)json_integer_value(json_object_get(o, "failures"));
-	st->locked_until = json_integer_value(json_object_get(o, "lockedUntil"));
+	st->last_step = u->otp.last_step;
+	st->failures = u->otp.failures;
+	st->locked_until = u->otp.locked_until;
 }
 
 static void
-otp_state_put(json_t *user, const struct totp_state *st)
+otp_state_put(struct user_record *u, const struct totp_state *st)
 {
-	json_t *o = json_object_get(user, "otp");
-
-	json_object_set_new(o, "lastStep", json_integer(st->last_step));
-	json_object_set_new(o, "failures", json_integer(st->failures));
-	json_object_set_new(o, "lockedUntil", json_integer(st->locked_until));
-}
-
-static int
-seed_id_of(const json_t *user, uint8_t id[HSM_ID_LEN])
-{
-	const char *hex =
-	    json_string_value(json_object_get(json_object_get(user, "otp"), "seedId"));
-
-	return hex != NULL && strlen(hex) == 2 * HSM_ID_LEN && hex_decode(hex, id, HSM_ID_LEN) ? 0
-											       : -1;
+	u->otp.last_step = st->last_step;
+	u->otp.failures = st->failures;
+	u->otp.locked_until = st->locked_until;
 }
 
 /* Enrollment */
@@ -82,42 +68,39 @@ enroll_txn(struct store_txn *t, void *arg)
 {
 	struct enroll *x = arg;
 	struct request *r = x->r;
-	char key[160], hex[2 * HSM_ID_LEN + 1];
-	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->name);
-	json_t *user = NULL, *ev;
+	struct user_record u;
+	json_t *ev;
 	bool client;
 	int rc;
 
 	memset(&x->note, 0, sizeof(x->note));
 	x->had_old = false;
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	if ((rc = user_read(t, r->subject.tenant, x->name, &u)) != 0) {
+		return rc == SIGNET_ENOTFOUND ? req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
+					      : rc;
 	}
-	x->had_old = seed_id_of(user, x->old_id) == 0;
-	client = json_is_true(json_object_get(user, "client"));
+	x->had_old = user_seed_id(&u, x->old_id) == 0;
+	client = u.client;
 	if (x->reset) {
 		if (!x->had_old) {
-			json_decref(user);
 			return req_fail(r, SIGNET_ENOTFOUND, "user '%s' has no TOTP seed", x->name);
 		}
-		json_object_del(user, "otp");
+		u.enrolled = false;
+		memset(&u.otp, 0, sizeof(u.otp));
 	} else {
 		if (x->had_old && !x->force) {
-			json_decref(user);
 			return req_fail(
 			    r, SIGNET_ECONFLICT,
 			    "user '%s' is enrolled already; the admin replaces the seed "
 			    "with --force",
 			    x->name);
 		}
-		hex_encode(x->new_id, HSM_ID_LEN, hex);
-		json_object_set_new(user, "otp",
-				    json_pack("{s:s, s:I, s:i, s:i, s:i}", "seedId", hex,
-					      "enrolledAt", (json_int_t)time_now(), "lastStep", 0,
-					      "failures", 0, "lockedUntil", 0));
+		memset(&u.otp, 0, sizeof(u.otp));
+		hex_encode(x->new_id, HSM_ID_LEN, u.otp.seed_id);
+		u.otp.enrolled_at = time_now();
+		u.enrolled = true;
 	}
-	store_put_json(t, STORE_DB_USERS, key, klen, user, false);
-	json_decref(user);
+	user_write(t, &u, false);
 	{
 		char who[ACL_SUBJECT_MAX];
 		snprintf(who, sizeof(who), "%s:%s", client ? "CLIENT" : "USER", x->name);
@@ -145,17 +128,15 @@ static int
 enroll_check_txn(struct store_txn *t, void *arg)
 {
 	struct enroll *x = arg;
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
-	json_t *user = NULL;
-	uint8_t id[HSM_ID_LEN];
-	bool enrolled;
+	struct user_record u;
+	int rc;
 
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	if ((rc = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
+		return rc == SIGNET_ENOTFOUND
+			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
+			   : rc;
 	}
-	enrolled = seed_id_of(user, id) == 0;
-	json_decref(user);
+	bool enrolled = u.enrolled;
 	if (x->reset && !enrolled) {
 		return req_fail(x->r, SIGNET_ENOTFOUND, "user '%s' has no TOTP seed", x->name);
 	}
@@ -304,20 +285,18 @@ static int
 seed_read_txn(struct store_txn *t, void *arg)
 {
 	struct seed_read *x = arg;
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->r->subject.user);
-	json_t *user = NULL;
+	struct user_record u;
 
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
+	if (user_read(t, x->r->subject.tenant, x->r->subject.user, &u) != 0) {
 		return SIGNET_EUNAUTH;
 	}
-	x->enrolled = seed_id_of(user, x->id) == 0;
+	x->enrolled = user_seed_id(&u, x->id) == 0;
 	{
 		/* The token's work only when a code could count (the transaction checks it all
 		 * again). */
 		struct totp_state st;
 		json_t *task = NULL;
-		otp_state_get(user, &st);
+		otp_state_get(&u, &st);
 		x->worth_it =
 		    x->enrolled && !totp_locked(&st, time_now()) &&
 		    task_get(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
@@ -326,7 +305,6 @@ seed_read_txn(struct store_txn *t, void *arg)
 				     json_string_value(json_object_get(task, "deviceConfigId")));
 		json_decref(task);
 	}
-	json_decref(user);
 	return 0;
 }
 
@@ -348,10 +326,11 @@ decide_txn(struct store_txn *t, void *arg)
 {
 	struct decide *x = arg;
 	struct request *r = x->r;
-	char me[ACL_SUBJECT_MAX], ukey[160];
-	size_t uklen = store_key2(ukey, sizeof(ukey), r->subject.tenant, r->subject.user);
+	char me[ACL_SUBJECT_MAX];
+	struct user_record u;
+	bool have_user;
 	struct approval_facts f = {0};
-	json_t *user = NULL, *approvals, *rec, *ev;
+	json_t *approvals, *rec, *ev;
 	bool dc_enabled;
 	const char *dc, *req, *sf;
 	int64_t now = time_now(), step = 0;
@@ -441,27 +420,27 @@ decide_txn(struct store_txn *t, void *arg)
 		return decide_fail(x, SIGNET_EINVAL,
 				   "this device configuration asks for a TOTP code (--otp)");
 	}
+	/* The approver's record: its TOTP state and the token its decision is bound to. */
+	have_user = user_read(t, r->subject.tenant, r->subject.user, &u) == 0;
 	if (f.needs_code) {
 		enum totp_result tr;
-		if (uklen == 0 || store_get_json(t, STORE_DB_USERS, ukey, uklen, &user) != 0) {
+		if (!have_user) {
 			return decide_fail(x, SIGNET_EUNAUTH, "the approver is gone");
 		}
-		otp_state_get(user, &st);
-		if (json_object_get(user, "otp") == NULL) {
-			json_decref(user);
+		otp_state_get(&u, &st);
+		if (!u.enrolled) {
 			return decide_fail(x, SIGNET_EOTP_INVALID,
 					   "%s has no TOTP seed: enroll first", me);
 		}
 		{
 			/* Candidates from a seed replaced meanwhile do not count. */
 			uint8_t cur[HSM_ID_LEN];
-			if (!x->have_candidates || seed_id_of(user, cur) != 0 ||
+			if (!x->have_candidates || user_seed_id(&u, cur) != 0 ||
 			    memcmp(cur, x->seed_id, HSM_ID_LEN) != 0) {
 				x->have_candidates = false;
 			}
 		}
 		if (totp_locked(&st, now)) {
-			json_decref(user);
 			return decide_fail(
 			    x, SIGNET_ELOCKED_OUT,
 			    "approvals of %s are locked for a while after repeated wrong codes",
@@ -473,9 +452,8 @@ decide_txn(struct store_txn *t, void *arg)
 			/* Recorded in this same transaction: a failure is counted even though we
 			 * refuse. */
 			x->locked_now = totp_failed(&st, now);
-			otp_state_put(user, &st);
-			store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
-			json_decref(user);
+			otp_state_put(&u, &st);
+			user_write(t, &u, false);
 			{
 				char res[64];
 				snprintf(res, sizeof(res), "TASK:%s", x->id);
@@ -499,24 +477,18 @@ decide_txn(struct store_txn *t, void *arg)
 			return decide_fail(x, SIGNET_EOTP_INVALID, "wrong TOTP code");
 		}
 		totp_accepted(&st, step);
-		otp_state_put(user, &st);
-		store_put_json(t, STORE_DB_USERS, ukey, uklen, user, false);
-		json_decref(user);
+		otp_state_put(&u, &st);
+		user_write(t, &u, false);
 	}
 	/* An approval is bound to the token (and seed) that made it: it counts while they do. */
 	if (x->approve) {
-		const char *th;
-		json_t *u = NULL;
-		if (uklen == 0 || store_get_json(t, STORE_DB_USERS, ukey, uklen, &u) != 0) {
+		if (!have_user) {
 			return decide_fail(x, SIGNET_EUNAUTH, "the approver is gone");
 		}
-		th = json_string_value(json_object_get(u, "tokenHash"));
-		if (th == NULL || strcmp(th, r->token_hash) != 0) {
-			json_decref(u);
+		if (u.token_hash[0] == '\0' || strcmp(u.token_hash, r->token_hash) != 0) {
 			return decide_fail(x, SIGNET_EUNAUTH, "the API token was revoked");
 		}
-		approval_credential(th, u, f.needs_code, cred);
-		json_decref(u);
+		approval_credential(&u, f.needs_code, cred);
 	}
 	/* The decision, bound to the input digests it was made on. */
 	{
@@ -699,17 +671,22 @@ seed_check_cb(const struct store_key *key, json_t *val, void *arg)
 	struct seeds_check *x = arg;
 	uint8_t id[HSM_ID_LEN];
 	char why[128], name[160];
-	const char *tenant = json_string_value(json_object_get(val, "tenant"));
-	const char *user = json_string_value(json_object_get(val, "name"));
+	struct user_record u;
 
 	(void)key;
-	if (json_object_get(val, "otp") == NULL) {
+	if (user_decode(val, &u) != 0) {
+		x->bad++;
+		snprintf(name, sizeof(name), "the user record %.*s (corrupt)", (int)key->len,
+			 (const char *)key->data);
+		keys_note_missing(x->missing, x->len, &x->used, name);
 		return 0;
 	}
-	if (seed_id_of(val, id) != 0 || hsm_otp_seed_check(x->hs, id, why, sizeof(why)) != 0) {
+	if (!u.enrolled) {
+		return 0;
+	}
+	if (user_seed_id(&u, id) != 0 || hsm_otp_seed_check(x->hs, id, why, sizeof(why)) != 0) {
 		x->bad++;
-		snprintf(name, sizeof(name), "TOTP seed of %s/%s", tenant != NULL ? tenant : "?",
-			 user != NULL ? user : "?");
+		snprintf(name, sizeof(name), "TOTP seed of %s/%s", u.tenant, u.name);
 		log_err("%s: not usable in the token", name);
 		keys_note_missing(x->missing, x->len, &x->used, name);
 	}

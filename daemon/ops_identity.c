@@ -4,17 +4,17 @@
 
 #include <string.h>
 
-#include "daemon/identity.h"
-#include "daemon/rules.h"
 #include "daemon/audit.h"
+#include "daemon/identity.h"
 #include "daemon/ops.h"
 #include "daemon/quota.h"
+#include "daemon/rules.h"
 #include "daemon/store.h"
+#include "daemon/user.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define GROUPS_MAX 32
 
 struct tenant_create {
 	struct request *r;
@@ -26,9 +26,8 @@ static int
 tenant_create_txn(struct store_txn *t, void *arg)
 {
 	struct tenant_create *x = arg;
-	char key[130];
-	size_t klen = store_key2(key, sizeof(key), x->name, x->admin);
-	json_t *tenant, *user;
+	struct user_record u;
+	json_t *tenant;
 	int r;
 
 	if (store_exists(t, STORE_DB_TENANTS, x->name, strlen(x->name))) {
@@ -36,16 +35,17 @@ tenant_create_txn(struct store_txn *t, void *arg)
 	}
 	tenant = json_pack("{s:s, s:s, s:I}", "name", x->name, "admin", x->admin, "created",
 			   (json_int_t)time_now());
-	user = json_pack("{s:s, s:s, s:[], s:b, s:b, s:I}", "name", x->admin, "tenant", x->name,
-			 "groups", "client", 0, "admin", 1, "created", (json_int_t)time_now());
-	if (tenant == NULL || user == NULL) {
-		json_decref(tenant);
-		json_decref(user);
+	if (tenant == NULL) {
 		return SIGNET_EINTERNAL;
 	}
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", x->admin);
+	snprintf(u.tenant, sizeof(u.tenant), "%s", x->name);
+	u.admin = true;
+	u.created = time_now();
 	store_put_json(t, STORE_DB_TENANTS, x->name, strlen(x->name), tenant, true);
-	r = ident_user_set_token(t, x->name, user, x->token);
-	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
+	r = ident_user_set_token(t, &u, x->token);
+	user_write(t, &u, true);
 	if (r == 0) {
 		r = rules_put_admin(t, x->name, x->admin);
 	}
@@ -66,7 +66,6 @@ tenant_create_txn(struct store_txn *t, void *arg)
 		x->r->audited = true;
 	}
 	json_decref(tenant);
-	json_decref(user);
 	return r != 0 ? r : t->err;
 }
 
@@ -108,19 +107,22 @@ op_tenant_list(struct request *r)
 
 /* The public view of a user record: no token hash. */
 static json_t *
-user_view(const json_t *u)
+user_view(const struct user_record *u)
 {
-	const json_t *otp = json_object_get(u, "otp");
-	json_t *v = json_pack(
-	    "{s:O, s:O, s:O, s:O, s:O, s:b, s:b}", "name", json_object_get(u, "name"), "groups",
-	    json_object_get(u, "groups"), "client", json_object_get(u, "client"), "admin",
-	    json_object_get(u, "admin"), "created", json_object_get(u, "created"), "hasToken",
-	    json_is_string(json_object_get(u, "tokenHash")), "otpEnrolled", otp != NULL);
+	json_t *rec = user_encode(u), *v;
 
+	if (rec == NULL) {
+		return NULL;
+	}
+	v = json_pack("{s:O, s:O, s:b, s:b, s:I, s:b, s:b}", "name", json_object_get(rec, "name"),
+		      "groups", json_object_get(rec, "groups"), "client", u->client, "admin",
+		      u->admin, "created", (json_int_t)u->created, "hasToken",
+		      u->token_hash[0] != '\0', "otpEnrolled", u->enrolled);
+	json_decref(rec);
 	/* Enrollment and lockout state; never the seed (which is not here anyway). */
-	if (v != NULL && otp != NULL) {
-		json_object_set(v, "otpEnrolledAt", json_object_get(otp, "enrolledAt"));
-		json_object_set(v, "otpLockedUntil", json_object_get(otp, "lockedUntil"));
+	if (v != NULL && u->enrolled) {
+		json_object_set_new(v, "otpEnrolledAt", json_integer(u->otp.enrolled_at));
+		json_object_set_new(v, "otpLockedUntil", json_integer(u->otp.locked_until));
 	}
 	return v;
 }
@@ -142,7 +144,9 @@ user_create_txn(struct store_txn *t, void *arg)
 	const char *tenant = x->r->subject.tenant;
 	char key[130];
 	size_t klen = store_key2(key, sizeof(key), tenant, x->name);
-	json_t *user;
+	struct user_record u;
+	size_t i;
+	json_t *g;
 	int r;
 
 	/* The store may run this again after growing its map: start clean. */
@@ -151,16 +155,19 @@ user_create_txn(struct store_txn *t, void *arg)
 	if (store_exists(t, STORE_DB_USERS, key, klen)) {
 		return req_fail(x->r, SIGNET_ECONFLICT, "user '%s' exists", x->name);
 	}
-	user = json_pack("{s:s, s:s, s:O, s:b, s:b, s:I}", "name", x->name, "tenant", tenant,
-			 "groups", x->groups, "client", x->client, "admin", 0, "created",
-			 (json_int_t)time_now());
-	if (user == NULL) {
-		return SIGNET_EINTERNAL;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", x->name);
+	snprintf(u.tenant, sizeof(u.tenant), "%s", tenant);
+	json_array_foreach(x->groups, i, g) {
+		if (u.ngroups < USER_GROUPS_MAX) {
+			snprintf(u.groups[u.ngroups++], sizeof(u.groups[0]), "%s", json_string_value(g));
+		}
 	}
-	r = ident_user_set_token(t, tenant, user, x->token);
-	store_put_json(t, STORE_DB_USERS, key, klen, user, true);
-	x->view = user_view(user);
-	json_decref(user);
+	u.client = x->client;
+	u.created = time_now();
+	r = ident_user_set_token(t, &u, x->token);
+	user_write(t, &u, true);
+	x->view = user_view(&u);
 	if (r == 0) {
 		char res[ACL_SUBJECT_MAX + 8];
 		json_t *v = json_pack("{s:O, s:b}", "groups", x->groups, "client", x->client);
@@ -180,7 +187,7 @@ op_user_create(struct request *r)
 
 	x.groups = empty;
 	if (jargs_name(&r->args, "name", true, &x.name) != 0 ||
-	    jargs_name_array(&r->args, "groups", false, GROUPS_MAX, &x.groups) != 0 ||
+	    jargs_name_array(&r->args, "groups", false, USER_GROUPS_MAX, &x.groups) != 0 ||
 	    jargs_bool(&r->args, "client", false, &x.client) != 0) {
 		json_decref(empty);
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
@@ -206,7 +213,14 @@ op_user_create(struct request *r)
 static int
 user_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
-	return ops_list_append(arg, user_view(val));
+	struct user_record u;
+	int rc;
+
+	(void)key;
+	if ((rc = user_decode(val, &u)) != 0) {
+		return rc;
+	}
+	return ops_list_append(arg, user_view(&u));
 }
 
 int
@@ -219,16 +233,17 @@ static int
 user_show_txn(struct store_txn *t, void *arg)
 {
 	struct user_op *x = arg;
-	char key[130];
-	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
-	json_t *user;
+	struct user_record u;
+	int rc;
 
-	if (store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	if ((rc = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
+		return rc == SIGNET_ENOTFOUND
+			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
+			   : rc;
 	}
-	x->view = user_view(user);
-	json_decref(user);
-	return 0;
+	json_decref(x->view);
+	x->view = user_view(&u);
+	return x->view != NULL ? 0 : SIGNET_EINTERNAL;
 }
 
 int
@@ -251,32 +266,29 @@ static int
 user_token_txn(struct store_txn *t, void *arg)
 {
 	struct user_op *x = arg;
-	char key[130];
-	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->name);
-	json_t *user;
+	struct user_record u;
 	int r = 0;
 
-	if (store_get_json(t, STORE_DB_USERS, key, klen, &user) != 0) {
-		return req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name);
+	if ((r = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
+		return r == SIGNET_ENOTFOUND
+			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
+			   : r;
 	}
-	if (json_is_true(json_object_get(user, "admin")) && !x->r->subject.admin) {
+	if (u.admin && !x->r->subject.admin) {
 		/* Whoever holds the admin's token holds every right: only the admin renews it. */
-		json_decref(user);
 		return req_fail(x->r, SIGNET_EDENIED,
 				"only the initial admin may renew the initial admin's token");
 	}
 	if (x->revoke) {
-		if (json_is_true(json_object_get(user, "admin"))) {
-			json_decref(user);
+		if (u.admin) {
 			return req_fail(x->r, SIGNET_ECONFLICT,
 					"the initial admin's token can be renewed, not revoked");
 		}
-		ident_user_revoke_token(t, user);
+		ident_user_revoke_token(t, &u);
 	} else {
-		r = ident_user_set_token(t, x->r->subject.tenant, user, x->token);
+		r = ident_user_set_token(t, &u, x->token);
 	}
-	store_put_json(t, STORE_DB_USERS, key, klen, user, false);
-	json_decref(user);
+	user_write(t, &u, false);
 	if (r == 0) {
 		char res[ACL_SUBJECT_MAX + 8];
 		snprintf(res, sizeof(res), "USER:%s", x->name);

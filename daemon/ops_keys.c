@@ -16,6 +16,7 @@
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "daemon/tokenguard.h"
+#include "daemon/user.h"
 #include "hsm/hsm.h"
 #include "lib/codec.h"
 #include "lib/error.h"
@@ -670,9 +671,14 @@ ids_key_cb(const struct store_key *key, json_t *val, void *arg)
 static int
 ids_user_cb(const struct store_key *key, json_t *val, void *arg)
 {
+	struct user_record u;
+
 	(void)key;
-	return ids_add(arg,
-		       json_string_value(json_object_get(json_object_get(val, "otp"), "seedId")));
+	/* A broken record names no seed (user_decode logs it). */
+	if (user_decode(val, &u) != 0 || !u.enrolled) {
+		return 0;
+	}
+	return ids_add(arg, u.otp.seed_id);
 }
 
 static int

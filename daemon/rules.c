@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/rules.h"
+#include "daemon/user.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -252,24 +253,18 @@ load_prefix(struct store_txn *t, struct load *x, const char *subject)
 }
 
 int
-rules_load_subject(struct store_txn *t, struct policy_subject *s, const json_t *user)
+rules_load_subject(struct store_txn *t, struct policy_subject *s, const struct user_record *u)
 {
 	struct load x = {.s = s};
 	char subject[ACL_SUBJECT_MAX];
-	const json_t *groups = json_object_get(user, "groups");
 	size_t i;
-	json_t *g;
 	int r;
 
 	s->grants = NULL;
 	s->ngrants = 0;
 	s->ngroups = 0;
-	json_array_foreach(groups, i, g) {
-		if (json_is_string(g) && s->ngroups < POLICY_GROUPS_MAX &&
-		    json_string_length(g) <= ACL_NAME_MAX) {
-			snprintf(s->groups[s->ngroups++], ACL_NAME_MAX + 1, "%s",
-				 json_string_value(g));
-		}
+	for (i = 0; i < u->ngroups && s->ngroups < POLICY_GROUPS_MAX; i++) {
+		snprintf(s->groups[s->ngroups++], ACL_NAME_MAX + 1, "%s", u->groups[i]);
 	}
 	if (s->admin) {
 		return 0; /* the initial admin's fixed rules grant everything: nothing to look up */

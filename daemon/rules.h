@@ -7,6 +7,8 @@
 #include "daemon/store.h"
 #include "policy/acl.h"
 
+struct user_record;
+
 #define RULES_GRANTS_MAX 1024 /* rights one subject may hold through its user and groups */
 
 /*
@@ -27,7 +29,7 @@ int rules_put_admin(struct store_txn *t, const char *tenant, const char *admin);
 int rules_del_devconf(struct store_txn *t, const char *tenant, const char *id);
 
 /* Fill S->groups from the user record and S->grants from the rules naming it (malloc'd). */
-int rules_load_subject(struct store_txn *t, struct policy_subject *s, const json_t *user);
+int rules_load_subject(struct store_txn *t, struct policy_subject *s, const struct user_record *u);
 void rules_free_subject(struct policy_subject *s);
 
 /* Task capabilities: a task-scoped rule, "tenant \0 ~TASK:id". */
