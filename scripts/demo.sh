@@ -3,13 +3,16 @@
 # Build signet, run signetd on its embedded SoftHSMv2 token and signet-front in front of it, and
 # walk the product: a tenant, keys made in the token, a CSR that openssl verifies, a signing and an
 # encryption task checked with openssl, then over REST (printed as curl lines to copy) a four-eyes
-# signing task approved by a second user with a TOTP code from oathtool.
+# signing task approved by a second user with a TOTP code from oathtool; signet-front serves the
+# web UI, whose address it prints last with the users to sign in as.
 #
 # The environment may say (tests/integration/t32_demo.sh does):
 #   SIGNET_DEMO_BIN   a folder with signetd, signetctl and signet-front already built: no
 #                     package install and no build
 #   SIGNET_DEMO_STATE the state directory (default /var/lib/signet-demo as root, else ./demo-state)
 #   SIGNET_DEMO_PORT  signet-front's port on 127.0.0.1 (default 8080)
+#   SIGNET_DEMO_UI    the web UI's folder (default: the source tree's ui/ for binaries of a build
+#                     tree, else the installed one, signet-front's default $(pkgdatadir)/ui)
 #   SIGNET_DEMO_USER, SIGNET_DEMO_FRONT_USER, SIGNET_DEMO_GROUP
 #                     as root: the users signetd and signet-front run as and the group that may
 #                     open the socket (default signet, signet-front, signet-api, made when missing)
@@ -31,6 +34,13 @@ else
 	echo "built in $b"
 fi
 port=${SIGNET_DEMO_PORT:-8080}
+# The web UI that goes with these binaries: a build tree's Makefile names its source tree, whose
+# ui/ holds the files; installed binaries leave it to signet-front (its files in $(pkgdatadir)/ui).
+ui=${SIGNET_DEMO_UI:-}
+if [ -z "$ui" ] && [ -f "$b/Makefile" ]; then
+	ui=$(sed -n 's/^abs_top_srcdir = //p' "$b/Makefile")
+	ui=${ui:+$(cd "$ui" && pwd)/ui}
+fi
 
 # signetd never stays root: as root, it runs as its own user and signet-front as another, which
 # reaches the socket only through a group: the socket's group (socket_group), of which the front's
@@ -96,8 +106,14 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' "$SIGNET_URL/healthz")" != 200 ];
 	mkdir -p "$ftmp"
 	chmod 0700 "$ftmp"
 	[ -z "$fuser" ] || chown "$fuser" "$ftmp"
+	fconf=
+	if [ -n "$ui" ]; then
+		fconf=$state/front.conf
+		printf '[front]\nui_dir = %s\n' "$ui" >"$fconf"
+	fi
 	"$b/signet-front" --socket "$SIGNET_SOCKET" --listen "127.0.0.1:$port" ${fuser:+--user "$fuser"} \
-		--tmpdir "$ftmp" --openapi "$top/doc/openapi.yaml" >>"$state/signet-front.log" 2>&1 &
+		--tmpdir "$ftmp" --openapi "$top/doc/openapi.yaml" ${fconf:+--config "$fconf"} \
+		>>"$state/signet-front.log" 2>&1 &
 	fpid=$!
 	started="$fpid signet-front
 $started"
@@ -211,10 +227,21 @@ echo "--- one more release waits for carol: the approver's quick start in README
 rest 'curl --fail-with-body -sS -H "Authorization: Bearer $BOB" -F "deviceConfigId=$RELEASE_DC" -F "file=@$DEMO_DIR/release.bin" -F "name=release-2.bin" "$SIGNET_URL/api/v1/signingTask" | jq "{id, status}"'
 run "$ctl" task list
 
+# The web UI's address, once it answers with its page.
+ui_url=$SIGNET_URL/ui/
+ui_line="web UI:       $ui_url"
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "$ui_url")" != 200 ]; then
+	ui_line="web UI:       not served (see $state/signet-front.log)"
+fi
+
 echo
 echo "=========================================================================="
 echo "  signetd:      $SIGNET_SOCKET"
 echo "  signet-front: $SIGNET_URL"
+echo "  $ui_line"
+echo "    sign in as bob to make tasks, as carol to approve them (her codes:"
+echo "    oathtool --totp -b \"\$CAROL_SEED\"), as alice for the officer's views;"
+echo "    their API tokens are in $env (\$BOB, \$CAROL, \$SIGNET_TOKEN)"
 echo "  tenant $SIGNET_TENANT: alice (admin, \$SIGNET_TOKEN), bob (developer, \$BOB),"
 echo "  carol (approver, \$CAROL, TOTP seed \$CAROL_SEED); device configurations"
 echo "  gateway-fw (\$DC, no approval) and release-fw (\$RELEASE_DC, four eyes + TOTP)"

@@ -4,6 +4,7 @@
 # tests/integration/t33_webui.sh: a requester and an approver, each in their own browser.
 # Prints TAP-like "ok - ..." / "not ok - ..." lines; the shell test counts them.
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -85,6 +86,21 @@ def token_hidden(d, token, who):
     return c[0]["value"] if c else ""
 
 
+def click(d, css):
+    """Click what CSS names, scrolled to the middle of the window first: the notices stack up
+    in the bottom corner, over what is at the bottom of the window."""
+    e = d.find_element(By.CSS_SELECTOR, css)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+    e.click()
+
+
+def dismiss_notices(d):
+    """Close the notices a user has read (each with its own button)."""
+    for b in d.find_elements(By.CSS_SELECTOR, "#notices .notice button"):
+        if b.is_displayed():
+            b.click()
+
+
 def tab(d, name):
     d.find_element(By.ID, f"tab-{name}").click()
 
@@ -107,6 +123,11 @@ def create(d, kind, name, path, dc=None, secs=60):
     Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
+    return submit(d, name, secs)
+
+
+def submit(d, name, secs=60):
+    """Submit the new-task form; the new task's id and the page's status line once it is made."""
     before = d.find_element(By.ID, "new-status").text
     d.find_element(By.ID, "new-submit").click()
     # The status of the previous task stays until this one's answer replaces it.
@@ -122,6 +143,23 @@ def create(d, kind, name, path, dc=None, secs=60):
                                f"{d.find_element(By.ID, 'new-status').text!r}; invalid: {why}")
     text = d.find_element(By.ID, "new-status").text
     return text.split()[1], text
+
+
+LAST_STEP = -1
+
+
+def totp(secret):
+    """A code of a TOTP step newer than the last one used: the same step's code again would be
+    refused as a replay (otp_replayed), so this waits, at most one step, for the next one."""
+    global LAST_STEP
+    end = time.time() + 35
+    while int(time.time()) // 30 <= LAST_STEP and time.time() < end:
+        time.sleep(0.2)
+    first = int(time.time()) // 30
+    code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    LAST_STEP = max(first, int(time.time()) // 30)
+    return code
 
 
 def api(path):
@@ -240,6 +278,129 @@ def big_encryption(req, dl):
        f"({d.stderr.strip()[:200]} {c.stdout.strip()[:200]})")
     for f in (ct, out):
         os.unlink(f)
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def segment_names(d):
+    return [li.get_attribute("data-name") for li in d.find_elements(By.CSS_SELECTOR, "#pkg-files li")]
+
+
+def packaging(req, apr, dl):
+    """A package of two firmware files and metadata, made through the page for the four-eyes
+    configuration with a packaging key: the segments chosen (one dropped, removed, one moved up),
+    the approver's inbox shows each segment's name and sha256, the cipher, the metadata and the
+    header's sha256, approves with a TOTP code, and the requester's page downloads the package by
+    itself, which signet-verify accepts with the packaging key's public key and decrypts."""
+    a, b, meta = E["PKG_A"], E["PKG_B"], E["PKG_META"]
+    name = "release-2.0"
+    before = set(glob.glob(os.path.join(dl, "*")))
+    tab(req, "new")
+    req.find_element(By.CSS_SELECTOR, "input[name=kind][value=packagingTask]").click()
+    wait(req, lambda d: d.find_element(By.ID, "pkg-fields").is_displayed())
+    opts = lambda: [o.get_attribute("value") for o in Select(req.find_element(By.ID, "new-dc")).options]
+    wait(req, lambda d: E["DC_PKG"] in opts())
+    ok(E["DC"] not in opts() and E["DC_ENC"] not in opts(),
+       f"the packaging form offers only the configurations with a packaging key ({opts()})")
+    Select(req.find_element(By.ID, "new-dc")).select_by_value(E["DC_PKG"])
+    req.find_element(By.ID, "new-name").send_keys(name)
+    # A file dropped on the form becomes a segment, as a chosen one does.
+    req.execute_script(
+        "const t = new DataTransfer(); t.items.add(new File(['dropped'], 'dropped.bin'));"
+        "const z = document.getElementById('new-drop');"
+        "for (const k of ['dragover', 'drop'])"
+        "  z.dispatchEvent(new DragEvent(k, {dataTransfer: t, bubbles: true, cancelable: true}));")
+    wait(req, lambda d: segment_names(d) == ["dropped.bin"], 5)
+    ok(True, "a file dropped on the form is listed as a segment")
+    for path in (b, a):
+        req.find_element(By.ID, "new-file").send_keys(path)
+    an, bn = os.path.basename(a), os.path.basename(b)
+    wait(req, lambda d: len(segment_names(d)) == 3, 5)
+    ok(segment_names(req) == ["dropped.bin", bn, an],
+       f"... chosen files are added after it, in the order chosen ({segment_names(req)})")
+    req.find_element(By.CSS_SELECTOR, '#pkg-files li[data-name="dropped.bin"] button[aria-label^=Remove]').click()
+    req.find_element(By.CSS_SELECTOR, f'#pkg-files li[data-name="{an}"] button[aria-label^="Move"]').click()
+    ok(segment_names(req) == [an, bn],
+       f"... the dropped one removed and {an} moved up: the package's order ({segment_names(req)})")
+    req.find_element(By.ID, "new-metadata").send_keys(meta)
+    dismiss_notices(req)
+    req.execute_script("document.getElementById('new-drop').scrollIntoView({block: 'start'})")
+    shot(req, "13-requester-package-form")
+    tid, status = submit(req, name)
+    ok("WAITING" in status, f"the packaging task was made and waits for approval ({status})")
+    ok(req.find_element(By.ID, "new-progress").get_attribute("value") == "100",
+       "... its upload's progress bar reached 100")
+    rec = api(f"/api/v1/packagingTask/{tid}")
+    pk = rec.get("packaging") or {}
+    ins = [[i.get("name"), i.get("role"), i.get("sha256")] for i in rec.get("inputs", [])]
+    want = [[an, "firmware", sha256(a)], [bn, "firmware", sha256(b)], ["metadata", "metadata", sha256(meta)]]
+    ok(ins == want, f"... the API has the two files in that order and the metadata ({ins})")
+    open_task(req, tid)
+    det = req.find_element(By.ID, "details").text
+    ok("Segments (2)" in det and sha256(a) in det and sha256(b) in det,
+       "the requester's details show the package's two segments with their sha256")
+
+    tab(apr, "inbox")
+    item = f'#inbox article[data-id="{tid}"]'
+    try:
+        wait(apr, EC.visibility_of_element_located((By.CSS_SELECTOR, item)), 30)
+    except TimeoutException:
+        ok(False, "the approver's inbox holds the packaging task")
+        shot(apr, "99-approver-no-package")
+        return
+    rows = [r.text for r in apr.find_elements(By.CSS_SELECTOR, item + " tr.segment")]
+    segs = pk.get("segmentSha256") or ["?", "?"]
+    ok(len(rows) == 2 and rows[0].startswith(f"0 {an}") and sha256(a) in rows[0] and segs[0] in rows[0]
+       and rows[1].startswith(f"1 {bn}") and sha256(b) in rows[1] and segs[1] in rows[1],
+       f"the approver's inbox shows both segments: name, the file's sha256, the stored segment's ({rows})")
+    text = apr.find_element(By.CSS_SELECTOR, item).text
+    cipher = (rec.get("encryption") or {}).get("cipher", "?")
+    header = (pk.get("header") or {}).get("sha256", "?")
+    with open(meta) as f:
+        meta_text = f.read().strip()
+    ok(f"Cipher\n{cipher}" in text and f"sha256 {header}" in text and meta_text in text
+       and sha256(meta) in text,
+       f"... the cipher ({cipher}), the header's sha256 ({header[:12]}...) and the metadata's text")
+    dismiss_notices(apr)
+    apr.execute_script("document.querySelector(arguments[0]).scrollIntoView({block: 'start'})", item)
+    shot(apr, "14-approver-package")
+    apr.find_element(By.CSS_SELECTOR, item + " input[autocomplete=one-time-code]").send_keys(totp(E["APR_SECRET"]))
+    click(apr, item + " button.approve")
+    try:
+        wait(apr, lambda d: f"Approved “{name}”" in d.find_element(By.ID, "notices").text)
+        ok(True, "the approver's approval of the package was taken")
+    except TimeoutException:
+        ok(False, "the approver's approval of the package was taken: "
+           + apr.find_element(By.CSS_SELECTOR, item + " p.error").text)
+        return
+
+    try:
+        wait(req, lambda d: f"“{name}” (PACKAGING) is now DONE" in d.find_element(By.ID, "notices").text, 60)
+        ok(True, "the requester's page shows the package's DONE notification")
+    except TimeoutException:
+        ok(False, "the requester's page shows the package's DONE notification: "
+           + req.find_element(By.ID, "notices").text)
+    got = new_download(dl, before, 60)
+    done = api(f"/api/v1/packagingTask/{tid}")
+    ok(got is not None and os.path.basename(got) == f"{name}.pkg"
+       and sha256(got) == (done.get("result") or {}).get("sha256"),
+       f"the package downloaded by itself as {name}.pkg, the result's sha256 ({got})")
+    if not got:
+        return
+    out = os.path.join(E["TMP"], "pkg.verified")
+    v = subprocess.run([E["SIGNET_VERIFY"], "--pubkey", E["PKG_PUB"], "--key", E["AES_RAW"], "-o", out, got],
+                       capture_output=True, text=True)
+    same = all(os.path.exists(os.path.join(out, n)) and sha256(os.path.join(out, n)) == sha256(f)
+               for n, f in (("segment-000", a), ("segment-001", b), ("metadata", meta)))
+    ok(v.returncode == 0 and v.stdout.strip().endswith("OK") and same,
+       f"signet-verify accepts the package with the packaging key's public key, and decrypts the two "
+       f"files and the metadata ({v.returncode} {v.stderr.strip()[:200]})")
+    v = subprocess.run([E["SIGNET_VERIFY"], "-q", "--pubkey", E["PUBKEY"], got], capture_output=True, text=True)
+    ok(v.returncode != 0, f"... and refuses it under another public key, the signing key's ({v.returncode})")
+    tab(req, "tasks")
 
 
 def officer_views(off, req, dl):
@@ -412,10 +573,8 @@ def run(req, apr, fw, dl):
     ok("code is wrong" in msg, f"a wrong code is refused in words ({msg})")
     shot(apr, "02-approver-refused")
     otp.clear()
-    # A fresh step: the wrong code above is no replay, but wait for a code not used before.
-    code = subprocess.run(["oathtool", "--totp", "-b", E["APR_SECRET"]], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    otp.send_keys(code)
+    # The wrong code above is no replay; totp() waits for a step of which no code was used.
+    otp.send_keys(totp(E["APR_SECRET"]))
     apr.find_element(By.CSS_SELECTOR, item + " button.approve").click()
     wait(apr, lambda d: "Approved" in d.find_element(By.ID, "notices").text)
     ok(True, "the approver's approval was taken")
@@ -479,6 +638,7 @@ def run(req, apr, fw, dl):
     ok(st == "200" and json.loads(body).get("status") == "WAITING",
        f"... the task was left alone; a GET with the cookie reads it ({st})")
 
+    packaging(req, apr, dl)
     big_encryption(req, dl)
     expiry(req, dl)
     off = browser("officer", dl)

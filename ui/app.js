@@ -203,7 +203,12 @@ function renderDetails(t) {
   dlRow(list, 'Status', statusEl(t.status), t.reason ? ` — ${t.reason}` : '');
   dlRow(list, 'Type', t.type);
   dlRow(list, 'Id', mono(t.id));
-  dlRow(list, 'Input', inputsEl(t));
+  const pkg = packageEl(t);
+  if (pkg) {
+    dlRow(list, 'Package', pkg);
+  } else {
+    dlRow(list, 'Input', inputsEl(t));
+  }
   dlRow(list, 'Device configuration', t.deviceConfigName || '', ' ', mono(t.deviceConfigId));
   dlRow(list, 'Requester', t.requester || '');
   if (t.approval && t.approval.required) {
@@ -351,18 +356,58 @@ async function loadInbox() {
   }
 }
 
-function segmentsEl(t) {
+// What a package is made of, as its approvers approve it: each segment (the firmware file's name,
+// size and SHA-256, and the segment as stored), the cipher, the packaging key, the metadata and
+// the SHA-256 of the header that is signed. Null for a task that is no package.
+function packageEl(t) {
   const p = t.packaging;
-  if (!p || !p.segmentSizes) {
+  if (!p || !Array.isArray(p.segmentSizes)) {
     return null;
   }
+  const fw = (t.inputs || []).filter((i) => i.role !== 'metadata');
   const body = el('tbody', {});
   p.segmentSizes.forEach((size, i) => {
-    body.append(el('tr', {}, el('td', {}, String(i)), el('td', {}, bytes(size)), el('td', {}, mono(p.segmentSha256[i]))));
+    const f = fw[i] || {};
+    body.append(el('tr', { className: 'segment', 'data-index': String(i) },
+      el('td', {}, String(i)), el('td', {}, f.name === undefined ? '—' : f.name),
+      el('td', {}, bytes(f.size), el('br'), el('span', { className: 'hint' }, 'stored: ', bytes(size))),
+      el('td', {}, mono(f.sha256), el('br'), el('span', { className: 'hint' }, 'stored: '),
+        mono((p.segmentSha256 || [])[i]))));
   });
-  return el('div', {}, el('h4', {}, 'Segments'),
-    el('table', {}, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, '#'), el('th', { scope: 'col' }, 'Size'), el('th', { scope: 'col' }, 'sha256'))), body),
-    p.header ? el('p', {}, 'Header sha256 ', mono(p.header.sha256)) : null);
+  const head = el('tr', {}, ['#', 'Name', 'Size', 'sha256'].map((h) => el('th', { scope: 'col' }, h)));
+  const dl = el('dl', { className: 'details package' });
+  const row = (term, ...v) => dl.append(el('dt', {}, term), el('dd', {}, ...v));
+  row('Format', p.format || '—');
+  row('Cipher', t.encryption ? mono(t.encryption.cipher) : '—',
+    t.encryption && t.encryption.key ? ` (key ${t.encryption.key})` : '');
+  if (t.signing) {
+    row('Packaging key', mono(t.signing.key), t.signing.algorithm ? ` (${t.signing.algorithm})` : '');
+  }
+  row('Metadata', metadataEl((t.inputs || []).find((i) => i.role === 'metadata')));
+  row('Header', p.header ? [bytes(p.header.size), el('br'), 'sha256 ', mono(p.header.sha256)] : '—');
+  return el('div', { className: 'package' },
+    el('table', { className: 'inputs segments' }, el('caption', {}, `Segments (${p.segmentSizes.length})`),
+      el('thead', {}, head), body),
+    dl);
+}
+
+// The metadata's bytes (signetd sends them up to 1024 bytes) as text when they are UTF-8, else in hex.
+function metadataEl(m) {
+  if (!m) {
+    return 'none';
+  }
+  const about = [bytes(m.size), el('br'), 'sha256 ', mono(m.sha256)];
+  if (typeof m.base64 !== 'string') {
+    return el('span', {}, ...about, el('br'), el('span', { className: 'hint' }, 'over 1024 bytes: not shown'));
+  }
+  const raw = b64bytes(m.base64);
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch (e) {
+    text = [...raw].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  }
+  return el('span', {}, ...about, el('pre', { className: 'metadata' }, text));
 }
 
 function renderInbox() {
@@ -422,9 +467,8 @@ function inboxItem(t) {
       el('dt', {}, 'Device configuration'), el('dd', {}, t.deviceConfigName || '', ' ', mono(t.deviceConfigId)),
       el('dt', {}, 'Created'), el('dd', {}, timeEl(t.createdAt)),
       el('dt', {}, 'Approvals'), el('dd', {}, `${(t.approvals || []).filter((a) => !a.void && a.decision === 'APPROVED').length} of ${t.approval ? t.approval.quorum : 1}`)),
-    el('table', { className: 'inputs' }, el('caption', { className: 'sr' }, 'Inputs'),
+    packageEl(t) || el('table', { className: 'inputs' }, el('caption', { className: 'sr' }, 'Inputs'),
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Input'), el('th', { scope: 'col' }, 'Size'), el('th', { scope: 'col' }, 'sha256'))), inputs),
-    segmentsEl(t),
     el('div', { className: 'decide' },
       needsCode ? el('div', {}, el('label', { for: otp.id }, 'TOTP code'), otp) : null,
       el('div', {}, el('label', { for: reason.id }, 'Reason'), reason),
@@ -436,56 +480,180 @@ function inboxItem(t) {
 
 // ---- new tasks ----
 
+const MAX_SEGMENTS = 255;          // inputFiles of POST /api/v1/packagingTask
+const MAX_METADATA = 65535;        // its metadata file
+const segments = [];               // the package's files, in order, as chosen or dropped
+
+function kind() {
+  return document.querySelector('input[name=kind]:checked').value;
+}
+
+let dcSeq = 0;
 async function loadDeviceConfigs() {
   const sel = $('new-dc');
+  const seq = ++dcSeq;
+  const pkg = kind() === 'packagingTask';
   try {
     const p = await call('GET', '/api/v1/deviceConfig?size=1000');
+    if (seq !== dcSeq) {
+      return; // the operation changed meanwhile: a newer list is on its way
+    }
     const keep = sel.value;
     clear(sel);
     for (const d of p.deviceConfigs || []) {
-      if (d.enabled === false) {
+      // A package is signed with the configuration's packaging key: only those that have one.
+      if (d.enabled === false || (pkg && typeof d.packagingKey !== 'string')) {
         continue;
       }
       sel.append(el('option', { value: d.id }, `${d.name} (${d.id})`));
     }
-    if (keep) {
+    if (keep && [...sel.options].some((o) => o.value === keep)) {
       sel.value = keep;
     }
+    $('new-dc-none').hidden = !pkg || sel.options.length > 0;
   } catch (e) {
     failed(e);
   }
 }
 
-async function createTask(ev) {
+// The form for the operation chosen: one file, or a package's files and its metadata.
+function kindChanged() {
+  const pkg = kind() === 'packagingTask';
+  const input = $('new-file');
+  input.multiple = pkg;
+  input.required = !pkg;
+  input.value = '';
+  $('pkg-fields').hidden = !pkg;
+  $('new-file-label').textContent = pkg ? 'Firmware files' : 'File';
+  $('new-drop-hint').textContent = pkg ? 'or drop them here (each is added at the end)' : 'or drop it here';
+  $('new-name-hint').textContent = pkg ? '(optional: the package file is NAME.pkg)' : '(optional: the file\'s name)';
+  $('new-dc-hint').textContent = pkg ? '(those with a packaging key)' : '';
+  loadDeviceConfigs();
+}
+
+function renderSegments() {
+  const list = $('pkg-files');
+  clear(list);
+  segments.forEach((f, i) => {
+    const up = el('button', { type: 'button', className: 'secondary', disabled: i === 0, 'aria-label': `Move ${f.name} up`,
+      on: { click: () => { segments.splice(i - 1, 0, segments.splice(i, 1)[0]); renderSegments(); } } }, '↑');
+    const rm = el('button', { type: 'button', className: 'secondary', 'aria-label': `Remove ${f.name}`,
+      on: { click: () => { segments.splice(i, 1); renderSegments(); } } }, '×');
+    list.append(el('li', { 'data-name': f.name }, el('span', { className: 'segname' }, f.name), ' — ', bytes(f.size), ' ', up, rm));
+  });
+  $('pkg-empty').hidden = segments.length > 0;
+}
+
+function addSegments(files) {
+  for (const f of files) {
+    if (segments.length >= MAX_SEGMENTS) {
+      $('new-status').textContent = `A package holds at most ${MAX_SEGMENTS} files.`;
+      break;
+    }
+    segments.push(f);
+  }
+  renderSegments();
+}
+
+function fileChosen() {
+  if (kind() === 'packagingTask') {
+    addSegments([...$('new-file').files]);
+    $('new-file').value = ''; // chosen again, the same file is added again
+  }
+}
+
+function dropped(ev) {
   ev.preventDefault();
-  const kind = document.querySelector('input[name=kind]:checked').value;
-  const file = $('new-file').files[0];
-  const status = $('new-status');
-  const bar = $('new-progress');
-  if (!file) {
-    status.textContent = 'Choose a file.';
+  $('new-drop').classList.remove('over');
+  const files = ev.dataTransfer ? [...ev.dataTransfer.files] : [];
+  if (files.length === 0) {
     return;
   }
+  if (kind() === 'packagingTask') {
+    addSegments(files);
+    return;
+  }
+  const one = new DataTransfer();
+  one.items.add(files[0]);
+  $('new-file').files = one.files;
+  if (files.length > 1) {
+    $('new-status').textContent = `One file only: ${files[0].name} was taken.`;
+  }
+}
+
+function setupDrop() {
+  const zone = $('new-drop');
+  zone.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', dropped);
+}
+
+// The multipart body of the operation (doc/rest.md section 6), or a reason why there is none.
+function newTaskForm(k) {
   const form = new FormData();
   form.append('deviceConfigId', $('new-dc').value);
   if ($('new-name').value) {
     form.append('name', $('new-name').value);
   }
-  form.append('file', file, file.name);
+  if (k !== 'packagingTask') {
+    const file = $('new-file').files[0];
+    if (!file) {
+      return { why: 'Choose a file.' };
+    }
+    form.append('file', file, file.name);
+    return { form, what: file.name };
+  }
+  if (segments.length === 0) {
+    return { why: 'Choose the firmware files of the package.' };
+  }
+  for (const f of segments) {
+    form.append('inputFiles', f, f.name);
+  }
+  const md = $('new-metadata').files[0];
+  if (md) {
+    if (md.size > MAX_METADATA) {
+      return { why: `The metadata is larger than ${MAX_METADATA} bytes.` };
+    }
+    form.append('metadata', md, md.name);
+  }
+  const n = segments.length;
+  return { form, what: n === 1 ? segments[0].name : `${n} files` };
+}
+
+async function createTask(ev) {
+  ev.preventDefault();
+  const k = kind();
+  const status = $('new-status');
+  const bar = $('new-progress');
+  if (!$('new-dc').value) {
+    status.textContent = 'Choose a device configuration.';
+    return;
+  }
+  const { form, what, why } = newTaskForm(k);
+  if (!form) {
+    status.textContent = why;
+    return;
+  }
   bar.hidden = false;
   bar.value = 0;
   $('new-submit').disabled = true;
-  status.textContent = `Uploading ${file.name}…`;
+  status.textContent = `Uploading ${what}…`;
   try {
-    const t = await upload(`/api/v1/${kind}`, form, (done, total) => {
+    const t = await upload(`/api/v1/${k}`, form, (done, total) => {
       bar.value = Math.round((done * 100) / total);
-      status.textContent = `Uploading ${file.name}: ${bar.value} %`;
+      status.textContent = `Uploading ${what}: ${bar.value} %`;
     });
     storedAdd('created', t.id);
     bar.value = 100;
     status.textContent = `Task ${t.id} is ${t.status}.`;
-    notify(`Task “${$('new-name').value || file.name}” created: ${t.status}.`, 'good');
+    notify(`Task “${$('new-name').value || what}” created: ${t.status}.`, 'good');
     $('new-form').reset();
+    segments.length = 0;
+    kindChanged();
+    renderSegments();
     await refresh();
     if (t.status === 'DONE') {
       maybeAutoDownload(t.id, t.type);
@@ -713,6 +881,15 @@ async function main() {
   $('filter-status').addEventListener('change', loadTasks);
   $('refresh').addEventListener('click', refresh);
   $('new-form').addEventListener('submit', createTask);
+  for (const r of document.querySelectorAll('input[name=kind]')) {
+    r.addEventListener('change', () => {
+      $('new-status').textContent = ''; // the last upload's outcome belongs to the last form
+      $('new-progress').hidden = true;
+      kindChanged();
+    });
+  }
+  $('new-file').addEventListener('change', fileChosen);
+  setupDrop();
   $('set-autodl').addEventListener('change', (ev) => {
     localStorage.setItem('signet.autoDownload', ev.target.checked ? 'on' : 'off');
   });

@@ -4,8 +4,8 @@
 # temporary state directory and port: it exits 0, the front reaches signetd through a group and
 # not as the daemon's user, the four-eyes task ends DONE with a signature openssl verifies, the
 # curl lines it prints work when pasted again, the README's quick starts (officer, approver, CI in
-# curl and Python) work against its service, and its kill PID lines name its live processes and
-# end them, leaving nothing behind.
+# curl and Python) work against its service, the web UI's address it prints serves the UI's page
+# with its CSP, and its kill PID lines name its live processes and end them, leaving nothing behind.
 . "$TESTLIB"
 
 : "${SIGNET_FRONT:?SIGNET_FRONT must name the signet-front binary}"
@@ -115,6 +115,28 @@ if [ "$(demo_pids | sort)" = "$(echo "$KILL_PIDS" | tr ' ' '\n' | sort)" ]; then
 else
 	not_ok "the demo's processes [$(demo_pids | tr '\n' ' ')] are not those of its kill lines [$KILL_PIDS]"
 fi
+
+# 3b. The web UI: the summary prints its address and whom to sign in as; it serves the UI's page
+# (the source tree's ui/, the build's own) with its Content-Security-Policy.
+UI_URL=$(sed -n 's/^ *web UI: *\(http[^ ]*\)$/\1/p' "$DOUT" | head -n 1)
+if [ "$UI_URL" = "http://127.0.0.1:$PORT/ui/" ]; then
+	ok "the demo's summary prints the web UI's address ($UI_URL)"
+else
+	not_ok "the demo's summary prints no web UI address on its port: [$UI_URL] $(grep 'web UI' "$DOUT")"
+fi
+_sum=$(sed -n '/web UI:/,/tenant /p' "$DOUT" | tr '\n' ' ')
+case $_sum in
+*"sign in as bob"*"as carol"*"as alice"*"in $ENVF (\$BOB, \$CAROL, \$SIGNET_TOKEN)"*)
+	ok "... and whom to sign in as, their tokens in the demo's env file" ;;
+*) not_ok "the summary does not say whom to sign in as, and where their tokens are: $_sum" ;;
+esac
+_st=$(curl -sS -D "$TMP/ui.hdr" -o "$TMP/ui.html" -w '%{http_code}' "${UI_URL:-http://127.0.0.1:$PORT/ui/}" 2>"$TMP/err")
+check "the address serves the UI's index page: HTTP 200 ($_st $(head -c 200 "$TMP/err"))" test "$_st" = 200
+check "... the UI's page, the source tree's ui/index.html (<title>signet</title>)" \
+	sh -c "grep -q '<title>signet</title>' '$TMP/ui.html' && cmp -s '$TMP/ui.html' '$SRC/ui/index.html'"
+_csp=$(sed -n 's/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: *//p' "$TMP/ui.hdr" | tr -d '\r')
+check "... with its Content-Security-Policy header ($_csp)" \
+	sh -c "echo \"\$1\" | grep -q \"^default-src 'self';.*frame-ancestors 'none'\"" - "$_csp"
 
 # 4. The gateway reaches the socket through a group, not as the daemon's user.
 DPID_DEMO='' FPID_DEMO=''

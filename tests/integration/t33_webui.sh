@@ -3,7 +3,9 @@
 # The web UI (issue 17) in a real browser: headless Chromium driven by tests/webui_selenium.py
 # against the real signetd and signet-front. A requester uploads a firmware for a four-eyes
 # configuration, an approver approves it with an oathtool code in a second browser, the
-# requester's page is told and downloads the signature, which openssl verifies; hostile names,
+# requester's page is told and downloads the signature, which openssl verifies; a package of two
+# files and metadata made through the page, its segments in the approver's inbox, approved with a
+# code, downloaded by itself and accepted (and decrypted) by signet-verify; hostile names,
 # CSRF, the cookie's flags and the token's absence from script-readable storage; the UI's headers
 # and the session endpoints checked with curl.
 . "$TESTLIB"
@@ -88,6 +90,12 @@ ctl key import enc --alg AES_256 --file "$TMP/aes256.raw" >/dev/null || fatal "k
 ctl --json devconf create dc-enc --encrypt-key enc --four-eyes off --user USER:bob >"$TMP/out" ||
 	fatal "devconf create dc-enc"
 DC_ENC=$(json .id)
+# A package is signed with the packaging key and its segments encrypted with the AES key.
+ctl --json key generate pkg --alg ECC_NIST_P256 >"$TMP/out" || fatal "key generate pkg"
+json .publicKeyPem | sed '/^$/d' >"$TMP/pkg.pub"
+ctl --json devconf create dc-pkg --package-key pkg --encrypt-key enc --four-eyes on --second-factor TOTP \
+	--user USER:bob --approver USER:carol >"$TMP/out" || fatal "devconf create dc-pkg"
+DC_PKG=$(json .id)
 
 # The front serves the source tree's ui/ (the installed copy is $(pkgdatadir)/ui).
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -166,6 +174,11 @@ head -c 300000 /dev/urandom >"$TMP/fw-1.0.bin"
 SHA=$(sha256sum "$TMP/fw-1.0.bin" | cut -d' ' -f1)
 head -c 5000 /dev/urandom >"$TMP/small.bin"
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
+head -c 100003 /dev/urandom >"$TMP/app-2.0.bin"
+head -c 65536 /dev/urandom >"$TMP/boot-2.0.bin"
+printf '{"device": "ECU-4711", "version": "2.0"}\n' >"$TMP/meta.json"
+export DC_PKG PKG_A="$TMP/app-2.0.bin" PKG_B="$TMP/boot-2.0.bin" PKG_META="$TMP/meta.json" \
+	PKG_PUB="$TMP/pkg.pub" AES_RAW="$TMP/aes256.raw" SIGNET_VERIFY="${SIGNET_VERIFY:?SIGNET_VERIFY must name signet-verify}"
 export ADM_TOKEN="$SIGNET_TOKEN" ADM_USER=alice DC_ENC RESULT_TTL SMALL="$TMP/small.bin" BIG="$TMP/big.bin" \
 	AES_KEY="$(od -An -tx1 -v "$TMP/aes256.raw" | tr -d ' \n')"
 export BASE TMP SHOTS="$TMP/shots" DOWNLOADS="$TMP/downloads" FIRMWARE="$TMP/fw-1.0.bin" \
