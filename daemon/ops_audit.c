@@ -71,15 +71,15 @@ list_entry(struct list_run *x, json_t *val)
 	const char *res = json_string_value(json_object_get(val, "resource"));
 
 	if (strcmp(json_string_value(json_object_get(val, "type")) ?: "", "entry") != 0) {
-		return 0;
+		return STORE_PAGE_SKIP; /* not shown, not counted */
 	}
 	if (x->resource != NULL && (res == NULL || strcmp(res, x->resource) != 0)) {
-		return 0;
+		return STORE_PAGE_SKIP; /* not shown, not counted */
 	}
 	if (x->rtype != NULL) {
 		size_t n = strlen(x->rtype);
 		if (res == NULL || strncmp(res, x->rtype, n) != 0 || res[n] != ':') {
-			return 0;
+			return STORE_PAGE_SKIP; /* not shown, not counted */
 		}
 	}
 	return ops_list_append(&x->out, json_deep_copy(val));

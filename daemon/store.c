@@ -823,7 +823,7 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 	uint8_t start[512];
 	MDB_cursor *c;
 	MDB_val k, v;
-	size_t n = 0;
+	size_t n = 0, skipped = 0;
 	int rc, r = 0;
 
 	pg->more = false;
@@ -872,6 +872,17 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 		}
 		r = fn(&(struct store_key){k.mv_data, k.mv_size}, j, arg);
 		json_decref(j);
+		if (r == STORE_PAGE_SKIP) {
+			/* Not shown, not counted; the next page starts after it all the same. */
+			r = 0;
+			memcpy(pg->next, (const uint8_t *)k.mv_data + plen, k.mv_size - plen);
+			pg->next_len = k.mv_size - plen;
+			if (++skipped >= STORE_PAGE_SKIP_MAX) {
+				pg->more = true;
+				break;
+			}
+			continue;
+		}
 		if (r == STORE_PAGE_FULL) {
 			/* Not taken: the page ends before it, and the cursor still names the last
 			 * one. */

@@ -174,6 +174,14 @@ struct store_page {
 
 /* A page callback returns this to end the page before its record (the reply is full). */
 #define STORE_PAGE_FULL 1
+/*
+ * ... or this when the record is not one the listing shows (filtered out, or
+ * not an item): it does not count toward LIMIT, and the page resumes after
+ * it. A page passes over at most STORE_PAGE_SKIP_MAX such records, then ends
+ * (MORE set) so that one call's work stays bounded.
+ */
+#define STORE_PAGE_SKIP     2
+#define STORE_PAGE_SKIP_MAX 10000
 
 int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		       struct store_page *pg, int (*fn)(const struct store_key *key, json_t *val, void *arg),

@@ -447,6 +447,17 @@ check "~appliance: 3 STARTED_DAEMON, 1 STOPPED_DAEMON (the crash stopped nothing
 	test "$(records "$TMP/app.jsonl" '.verb == "STARTED_DAEMON"')/$(records "$TMP/app.jsonl" '.verb == "STOPPED_DAEMON"')" = 3/1
 check "~appliance's export verifies offline" \
 	"$SIGNETCTL" audit verify --file "$TMP/app.jsonl" --pubkey "$TMP/pub.pem"
+# A page holds LIMIT entries even where a checkpoint lies among them (it is not an entry).
+CK=$(jq -s '[.[] | select(.type == "checkpoint")] | first | .seq' "$TMP/app.jsonl")
+NE=$(records "$TMP/app.jsonl" '.type == "entry"')
+PL=$((CK + 2))
+ctl --json audit list --chain '~appliance' --limit "$PL" >"$TMP/p1" 2>"$TMP/err" ||
+	not_ok "audit list of ~appliance ($(cat "$TMP/err"))"
+check "~appliance: a page of $PL across the checkpoint after entry $CK holds $PL entries, seq 1 to $PL ($NE in all)" \
+	test "$(jq -c '[.entries[].seq]' "$TMP/p1")" = "$(jq -nc "[range(1; $PL + 1)]")" -a "$NE" -gt "$PL"
+ctl --json audit list --chain '~appliance' --limit "$PL" --cursor "$(jq -r .cursor "$TMP/p1")" >"$TMP/p2" 2>"$TMP/err" ||
+	not_ok "audit list of ~appliance, page 2 ($(cat "$TMP/err"))"
+check "... and the next page starts at $((PL + 1))" test "$(jq '.entries[0].seq' "$TMP/p2")" = $((PL + 1))
 
 # --- 5. No secret in the log or the store -----------------------------------------------------
 

@@ -227,6 +227,7 @@ struct page_ctx {
 	struct store_page pg;
 	int seen;
 	char last[16];
+	bool skip_odd; /* records u01, u03, ...: STORE_PAGE_SKIP */
 };
 
 static int
@@ -235,6 +236,9 @@ page_cb(const struct store_key *key, json_t *val, void *arg)
 	struct page_ctx *p = arg;
 	size_t n = key->len - 3;
 
+	if (p->skip_odd && (((const char *)key->data)[key->len - 1] - '0') % 2 == 1) {
+		return STORE_PAGE_SKIP;
+	}
 	p->seen++;
 	memcpy(p->last, (const char *)key->data + 3, n);
 	p->last[n] = '\0';
@@ -303,6 +307,39 @@ test_paging(void **state)
 	assert_int_equal(store_read(st, page_txn, &p), 0);
 	assert_int_equal(p.seen, 0);
 	assert_false(p.pg.more);
+	store_close(st);
+}
+
+/*
+ * Records the callback skips do not count: pages of 5 over the 13 even ones
+ * of 25 hold 5, 5, 3; each page resumes after the last record looked at.
+ */
+static void
+test_paging_skip(void **state)
+{
+	struct store *st;
+	struct page_ctx p;
+	int total = 0, pages = 0;
+
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	assert_int_equal(store_write(st, many_users_txn, NULL), 0);
+	memset(&p, 0, sizeof(p));
+	p.pg.limit = 5;
+	p.skip_odd = true;
+	do {
+		p.seen = 0;
+		assert_int_equal(store_read(st, page_txn, &p), 0);
+		total += p.seen;
+		pages++;
+		if (p.pg.more) {
+			assert_int_equal(p.seen, 5);
+			memcpy(p.pg.after, p.pg.next, p.pg.next_len);
+			p.pg.after_len = p.pg.next_len;
+		}
+	} while (p.pg.more && pages < 10);
+	assert_int_equal(pages, 3);
+	assert_int_equal(total, 13);
+	assert_string_equal(p.last, "u24");
 	store_close(st);
 }
 
@@ -1359,6 +1396,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_get_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tenant_prefix_isolation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paging_skip, setup, teardown),
 	    cmocka_unit_test(test_key2),
 	    cmocka_unit_test_setup_teardown(test_concurrent_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_failure_isolated, setup, teardown),
