@@ -54,7 +54,7 @@ entry_key(uint8_t *out, size_t outlen, const char *chain, uint64_t seq)
 static const struct {
 	const char *name, *brief;
 } entry_briefs[] = {
-    {"time", "tm"},     {"tenant", "tn"},  {"actor", "a"}, {"peerUid", "u"}, {"verb", "vb"},
+    {"time", "tm"},     {"tenant", "tn"}, {"actor", "a"},  {"peerUid", "u"}, {"verb", "vb"},
     {"resource", "rs"}, {"message", "m"}, {"value", "vl"}, {"hash", "h"},
 };
 #define ENTRY_NBRIEFS (sizeof(entry_briefs) / sizeof(entry_briefs[0]))
@@ -69,8 +69,8 @@ static void
 value_pack(json_t *rec, json_t *v)
 {
 	const char *text = json_string_value(v);
-	json_t *j = text != NULL ? json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)
-				 : NULL;
+	json_t *j =
+	    text != NULL ? json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL) : NULL;
 	char *back = j != NULL ? json_dumps(j, VALUE_DUMP_FLAGS) : NULL;
 
 	if (back != NULL && strcmp(back, text) == 0) {
@@ -392,8 +392,8 @@ unauth_prefix(const char *id, char *out, size_t outlen)
 	out[0] = '\0';
 	for (i = 0; id != NULL && id[i] != '\0' && i < UNAUTH_PREFIX && o + 4 < outlen; i++) {
 		unsigned char ch = (unsigned char)id[i];
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '.' || ch == '_' || ch == '-') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-') {
 			out[o++] = (char)ch;
 		} else {
 			out[o++] = '%';
@@ -444,7 +444,8 @@ resource_of(const struct request *r, char *out, size_t outlen)
 			}
 			for (; id != NULL && id[n] != '\0' && n < sizeof(clean) - 1; n++) {
 				unsigned char ch = (unsigned char)id[n];
-				/* ASCII only: a cut never splits a character, nothing unprintable. */
+				/* ASCII only: a cut never splits a character, nothing unprintable.
+				 */
 				clean[n] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
 			}
 			clean[n] = '\0';
@@ -616,9 +617,9 @@ after_run(struct request *r, bool finish)
 		 * entry per source and window; the rest are counted (authfail.c).
 		 */
 		struct authfail_sum sum;
-		bool own = r->d->authfail == NULL ||
-			   authfail_note(r->d->authfail, r->tenant_hint, (long)r->peer.uid,
-					 time_now(), &sum);
+		bool own =
+		    r->d->authfail == NULL || authfail_note(r->d->authfail, r->tenant_hint,
+							    (long)r->peer.uid, time_now(), &sum);
 		if (r->d->authfail != NULL && sum.count > 0) {
 			authfail_write(r->d, &sum, false);
 		}
@@ -643,7 +644,8 @@ after_run(struct request *r, bool finish)
 			 signet_err_code(r->err), r->message);
 		for (char *p = x.message; *p != '\0'; p++) {
 			if ((unsigned char)*p >= 0x80) {
-				*p = '?'; /* a cut may have split a character: keep the entry valid */
+				*p = '?'; /* a cut may have split a character: keep the entry valid
+					   */
 			}
 		}
 	} else {

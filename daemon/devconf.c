@@ -15,39 +15,26 @@
 
 static const char *const subject_kind[DEVCONF_SUBJECT_KINDS] = {"USE", "APPROVE"};
 
-/* Copy string member KEY of O into OUT (LEN bytes): false when absent, not a string or too long. */
-static bool
-get_str(const json_t *o, const char *key, char *out, size_t len)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || json_string_length(v) >= len) {
-		return false;
-	}
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return true;
-}
-
 static int
 decode_enc(const json_t *e, struct devconf_enc *k)
 {
 	char type[16];
 
-	if (!get_str(e, "type", type, sizeof(type))) {
+	if (!store_field_str(e, "type", type, sizeof(type))) {
 		return -1;
 	}
 	if (strcmp(type, "TOKEN_KEY") == 0) {
 		k->type = DEVCONF_ENC_TOKEN_KEY;
-		return get_str(e, "label", k->label, sizeof(k->label)) &&
-			       get_str(e, "algorithm", k->algorithm, sizeof(k->algorithm))
+		return store_field_str(e, "label", k->label, sizeof(k->label)) &&
+			       store_field_str(e, "algorithm", k->algorithm, sizeof(k->algorithm))
 			   ? 0
 			   : -1;
 	}
 	if (strcmp(type, "CERTIFICATE") == 0) {
 		const char *pem = json_string_value(json_object_get(e, "certificatePem"));
 		k->type = DEVCONF_ENC_CERTIFICATE;
-		if (pem == NULL || !get_str(e, "subject", k->subject, sizeof(k->subject)) ||
-		    !get_str(e, "sha256", k->sha256, sizeof(k->sha256)) ||
+		if (pem == NULL || !store_field_str(e, "subject", k->subject, sizeof(k->subject)) ||
+		    !store_field_str(e, "sha256", k->sha256, sizeof(k->sha256)) ||
 		    (k->certificate_pem = strdup(pem)) == NULL) {
 			return -1;
 		}
@@ -64,11 +51,11 @@ decode(const json_t *rec, struct devconf *dc)
 	const json_t *a, *e, *fe, *pk;
 	size_t i;
 
-	if (!json_is_object(rec) || !get_str(rec, "id", dc->id, sizeof(dc->id)) ||
-	    !get_str(rec, "tenant", dc->tenant, sizeof(dc->tenant)) ||
-	    !get_str(rec, "name", dc->name, sizeof(dc->name)) ||
-	    !get_str(rec, "packaging", dc->packaging, sizeof(dc->packaging)) ||
-	    !get_str(rec, "createdBy", dc->created_by, sizeof(dc->created_by)) ||
+	if (!json_is_object(rec) || !store_field_str(rec, "id", dc->id, sizeof(dc->id)) ||
+	    !store_field_str(rec, "tenant", dc->tenant, sizeof(dc->tenant)) ||
+	    !store_field_str(rec, "name", dc->name, sizeof(dc->name)) ||
+	    !store_field_str(rec, "packaging", dc->packaging, sizeof(dc->packaging)) ||
+	    !store_field_str(rec, "createdBy", dc->created_by, sizeof(dc->created_by)) ||
 	    !json_is_boolean(json_object_get(rec, "enabled")) ||
 	    !json_is_integer(json_object_get(rec, "createdAt"))) {
 		return -1;
@@ -81,7 +68,7 @@ decode(const json_t *rec, struct devconf *dc)
 	dc->created_at = json_integer_value(json_object_get(rec, "createdAt"));
 	if (json_object_get(rec, "updatedAt") != NULL) {
 		if (!json_is_integer(json_object_get(rec, "updatedAt")) ||
-		    !get_str(rec, "updatedBy", dc->updated_by, sizeof(dc->updated_by))) {
+		    !store_field_str(rec, "updatedBy", dc->updated_by, sizeof(dc->updated_by))) {
 			return -1;
 		}
 		dc->updated_at = json_integer_value(json_object_get(rec, "updatedAt"));
@@ -98,7 +85,7 @@ decode(const json_t *rec, struct devconf *dc)
 	}
 	pk = json_object_get(rec, "packagingKey");
 	if (pk != NULL && !json_is_null(pk) &&
-	    !get_str(rec, "packagingKey", dc->packaging_key, sizeof(dc->packaging_key))) {
+	    !store_field_str(rec, "packagingKey", dc->packaging_key, sizeof(dc->packaging_key))) {
 		return -1;
 	}
 	a = json_object_get(rec, "encryptionKeys");
@@ -111,7 +98,7 @@ decode(const json_t *rec, struct devconf *dc)
 		}
 	}
 	if (json_object_get(rec, "cipher") != NULL &&
-	    !get_str(rec, "cipher", dc->cipher, sizeof(dc->cipher))) {
+	    !store_field_str(rec, "cipher", dc->cipher, sizeof(dc->cipher))) {
 		return -1;
 	}
 	if ((a = json_object_get(rec, "allowedSchemes")) != NULL) {
@@ -130,8 +117,8 @@ decode(const json_t *rec, struct devconf *dc)
 	fe = json_object_get(ap, "fourEyes");
 	if (!json_is_object(ap) || (!json_is_null(fe) && !json_is_boolean(fe)) ||
 	    !json_is_integer(json_object_get(ap, "quorum")) ||
-	    !get_str(ap, "secondFactor", dc->approval.second_factor,
-		     sizeof(dc->approval.second_factor))) {
+	    !store_field_str(ap, "secondFactor", dc->approval.second_factor,
+			     sizeof(dc->approval.second_factor))) {
 		return -1;
 	}
 	dc->approval.four_eyes = json_is_boolean(fe) ? json_is_true(fe) : -1;
@@ -217,18 +204,18 @@ devconf_encode(const struct devconf *dc)
 		json_decref(subjects);
 		return NULL;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:{s:o, s:i, s:s}, s:o, s:b, "
-			"s:I, s:s}",
-			"id", dc->id, "tenant", dc->tenant, "name", dc->name, "description",
-			dc->description != NULL ? dc->description : "", "signingKeys",
-			str_array(dc->sign_keys[0], sizeof(dc->sign_keys[0]), dc->nsign),
-			"packagingKey",
-			dc->packaging_key[0] != '\0' ? json_string(dc->packaging_key) : json_null(),
-			"encryptionKeys", enc, "packaging", dc->packaging, "approval", "fourEyes",
-			dc->approval.four_eyes < 0 ? json_null() : json_boolean(dc->approval.four_eyes),
-			"quorum", dc->approval.quorum, "secondFactor", dc->approval.second_factor,
-			"subjects", subjects, "enabled", dc->enabled, "createdAt",
-			(json_int_t)dc->created_at, "createdBy", dc->created_by);
+	rec = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:{s:o, s:i, s:s}, s:o, s:b, "
+	    "s:I, s:s}",
+	    "id", dc->id, "tenant", dc->tenant, "name", dc->name, "description",
+	    dc->description != NULL ? dc->description : "", "signingKeys",
+	    str_array(dc->sign_keys[0], sizeof(dc->sign_keys[0]), dc->nsign), "packagingKey",
+	    dc->packaging_key[0] != '\0' ? json_string(dc->packaging_key) : json_null(),
+	    "encryptionKeys", enc, "packaging", dc->packaging, "approval", "fourEyes",
+	    dc->approval.four_eyes < 0 ? json_null() : json_boolean(dc->approval.four_eyes),
+	    "quorum", dc->approval.quorum, "secondFactor", dc->approval.second_factor, "subjects",
+	    subjects, "enabled", dc->enabled, "createdAt", (json_int_t)dc->created_at, "createdBy",
+	    dc->created_by);
 	if (rec == NULL) {
 		return NULL;
 	}
@@ -244,8 +231,8 @@ devconf_encode(const struct devconf *dc)
 		json_t *list = json_array();
 		for (int k = 0; list != NULL && k < HSM_SCHEME_COUNT; k++) {
 			if (dc->schemes & (1u << k)) {
-				json_array_append_new(list,
-						      json_string(hsm_scheme_name((enum hsm_scheme)k)));
+				json_array_append_new(
+				    list, json_string(hsm_scheme_name((enum hsm_scheme)k)));
 			}
 		}
 		if (list == NULL || json_object_set_new(rec, "allowedSchemes", list) != 0) {
@@ -279,38 +266,24 @@ devconf_set_description(struct devconf *dc, const char *s)
 	return 0;
 }
 
+static int
+decode_cb(const json_t *rec, void *out)
+{
+	return devconf_decode(rec, out);
+}
+
 int
 devconf_read(struct store_txn *t, const char *tenant, const char *id, struct devconf *dc)
 {
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), tenant, id);
-	json_t *rec = NULL;
-	int rc;
-
 	devconf_clear(dc);
-	if (klen == 0 || store_get_json(t, STORE_DB_DEVCONFS, key, klen, &rec) != 0) {
-		return SIGNET_ENOTFOUND;
-	}
-	rc = devconf_decode(rec, dc);
-	json_decref(rec);
-	return rc;
+	return store_read_record(t, STORE_DB_DEVCONFS, tenant, id, decode_cb, dc);
 }
 
 void
 devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite)
 {
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), dc->tenant, dc->id);
-	json_t *rec = devconf_encode(dc);
-
-	if (rec == NULL || klen == 0) {
-		if (t->err == 0) {
-			t->err = SIGNET_EINTERNAL;
-		}
-	} else {
-		store_put_json(t, STORE_DB_DEVCONFS, key, klen, rec, nooverwrite);
-	}
-	json_decref(rec);
+	store_write_record(t, STORE_DB_DEVCONFS, dc->tenant, dc->id, devconf_encode(dc),
+			   nooverwrite);
 }
 
 unsigned

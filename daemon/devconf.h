@@ -51,10 +51,10 @@ enum devconf_enc_type {
 struct devconf_enc {
 	enum devconf_enc_type type;
 	char label[DEVCONF_LABEL_MAX + 1]; /* TOKEN_KEY */
-	char algorithm[24];		   /* TOKEN_KEY: hsm_alg_name */
-	char *certificate_pem;		   /* CERTIFICATE (owned) */
-	char subject[256];		   /* CERTIFICATE: its subject, one line */
-	char sha256[65];		   /* CERTIFICATE: of its DER, hex */
+	char algorithm[24];                /* TOKEN_KEY: hsm_alg_name */
+	char *certificate_pem;             /* CERTIFICATE (owned) */
+	char subject[256];                 /* CERTIFICATE: its subject, one line */
+	char sha256[65];                   /* CERTIFICATE: of its DER, hex */
 };
 
 enum devconf_subjects { DEVCONF_USE, DEVCONF_APPROVE, DEVCONF_SUBJECT_KINDS };
@@ -66,7 +66,7 @@ struct devconf {
 	char *description; /* owned; "" when none */
 	char sign_keys[DEVCONF_KEYS_MAX][DEVCONF_LABEL_MAX + 1];
 	size_t nsign;
-	char packaging_key[DEVCONF_LABEL_MAX + 1]; /* "" when none */
+	char packaging_key[DEVCONF_LABEL_MAX + 1];    /* "" when none */
 	struct devconf_enc enc[DEVCONF_KEYS_MAX + 1]; /* keys, then a certificate */
 	size_t nenc;
 	char cipher[32]; /* "" when absent */

@@ -313,7 +313,8 @@ approvals_bound(const json_t *task, char *why, size_t whylen)
 			bool same = json_equal(json_object_get(a, "signingScheme"), v);
 			json_decref(v);
 			if (!same) {
-				snprintf(why, whylen, "the signature scheme is not the approved one");
+				snprintf(why, whylen,
+					 "the signature scheme is not the approved one");
 				json_decref(seen);
 				return false;
 			}
@@ -444,10 +445,11 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 			snprintf(name, sizeof(name), "%s.0", id);
 			spool_path(d, "in", name, path, sizeof(path));
 			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-			if (fd < 0 || fd_read_all(fd,
-						  TASK_ED25519_MAX > TASK_ATTACH_MAX ? TASK_ED25519_MAX
-										     : TASK_ATTACH_MAX,
-						  &msg, &msglen) != 0) {
+			if (fd < 0 ||
+			    fd_read_all(fd,
+					TASK_ED25519_MAX > TASK_ATTACH_MAX ? TASK_ED25519_MAX
+									   : TASK_ATTACH_MAX,
+					&msg, &msglen) != 0) {
 				snprintf(why, sizeof(why), "interrupted: the input is gone");
 				r = SIGNET_EUNAVAILABLE;
 			}

@@ -31,7 +31,7 @@ struct ingest_thread {
 
 struct ingest {
 	struct daemon *d;
-	struct pool *pool; /* its lock guards what follows */
+	struct pool *pool;              /* its lock guards what follows */
 	struct ingest_job *head, *tail; /* waiting, in arrival order */
 	long waiting, running;
 	int ready; /* threads that set their priority: the system call filter comes after */

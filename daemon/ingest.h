@@ -23,7 +23,7 @@ struct pool_thread;
 
 struct ingest_ctx {
 	struct daemon *d;
-	const atomic_bool *stop; /* set when the daemon stops: a long read ends early */
+	const atomic_bool *stop;    /* set when the daemon stops: a long read ends early */
 	struct pool_thread *thread; /* the ingest pool's thread running the work (pool.h) */
 };
 

@@ -63,6 +63,9 @@ int op_user_otp_reset(struct request *r);
 
 /* Inside a transaction: does SUBJECT name an existing user or client, or a group? Fails R. */
 int ops_check_subject(struct request *r, struct store_txn *t, const char *subject);
+struct user_record;
+/* Load user or client NAME of the caller's tenant into U; fails R with not_found. */
+int ops_user_load(struct request *r, struct store_txn *t, const char *name, struct user_record *u);
 /* Load device configuration ID of the caller's tenant; fails R with not_found. */
 int devconf_load(struct request *r, struct store_txn *t, const char *id, struct devconf *dc);
 /* A tenant configuration value (its default when unset); NULL for an unknown key. */

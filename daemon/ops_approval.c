@@ -75,9 +75,8 @@ enroll_txn(struct store_txn *t, void *arg)
 
 	memset(&x->note, 0, sizeof(x->note));
 	x->had_old = false;
-	if ((rc = user_read(t, r->subject.tenant, x->name, &u)) != 0) {
-		return rc == SIGNET_ENOTFOUND ? req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
-					      : rc;
+	if ((rc = ops_user_load(r, t, x->name, &u)) != 0) {
+		return rc;
 	}
 	x->had_old = user_seed_id(&u, x->old_id) == 0;
 	client = u.client;
@@ -131,10 +130,8 @@ enroll_check_txn(struct store_txn *t, void *arg)
 	struct user_record u;
 	int rc;
 
-	if ((rc = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
-		return rc == SIGNET_ENOTFOUND
-			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
-			   : rc;
+	if ((rc = ops_user_load(x->r, t, x->name, &u)) != 0) {
+		return rc;
 	}
 	bool enrolled = u.enrolled;
 	if (x->reset && !enrolled) {
@@ -179,7 +176,8 @@ enroll_common(struct request *r, bool reset)
 	if ((rc = store_read(r->d->store, enroll_check_txn, &x)) != 0) {
 		return rc;
 	}
-	/* The token's files change from the new seed to the old one's removal: one guarded write. */
+	/* The token's files change from the new seed to the old one's removal: one guarded write.
+	 */
 	token_guard_write_begin(r->d->guard);
 	if (!reset) {
 		snprintf(label, sizeof(label), "%s/otp/%s", r->subject.tenant, x.name);
@@ -505,12 +503,12 @@ decide_txn(struct store_txn *t, void *arg)
 			    rec, "signingDigest",
 			    json_object_get(json_object_get(x->task, "signing"), "digest"));
 		}
-		/* And how it will be signed: scheme, hash, salt, encoding, attach (shown in task.show). */
+		/* And how it will be signed: scheme, hash, salt, encoding, attach (shown in
+		 * task.show). */
 		if (rec != NULL &&
 		    json_object_get(json_object_get(x->task, "signing"), "scheme") != NULL) {
-			json_object_set_new(
-			    rec, "signingScheme",
-			    sign_params_view(json_object_get(x->task, "signing")));
+			json_object_set_new(rec, "signingScheme",
+					    sign_params_view(json_object_get(x->task, "signing")));
 		}
 		if (rec != NULL && x->approve) {
 			json_object_set_new(rec, "credential", json_string(cred));

@@ -163,7 +163,8 @@ op_audit_list(struct request *r)
 struct export_run {
 	FILE *f;
 	size_t entries, checkpoints;
-	uint64_t upto; /* the last entry the final checkpoint covers: later ones wait for the next */
+	uint64_t
+	    upto; /* the last entry the final checkpoint covers: later ones wait for the next */
 	int err;
 	struct store_txn *t;
 	struct audit_cursor cur;

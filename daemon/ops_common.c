@@ -7,6 +7,7 @@
 
 #include "daemon/ops.h"
 #include "daemon/store.h"
+#include "daemon/user.h"
 #include "lib/codec.h"
 #include "lib/error.h"
 
@@ -111,4 +112,12 @@ ops_list(struct request *r, enum store_db db, const char *tenant,
 	}
 	r->result = json_pack("{s:o}", field, x.out.items);
 	return r->result != NULL ? ops_page_result(r->result, &x.pg) : SIGNET_EINTERNAL;
+}
+
+int
+ops_user_load(struct request *r, struct store_txn *t, const char *name, struct user_record *u)
+{
+	int rc = user_read(t, r->subject.tenant, name, u);
+
+	return rc == SIGNET_ENOTFOUND ? req_fail(r, SIGNET_ENOTFOUND, "no user '%s'", name) : rc;
 }

@@ -25,10 +25,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-
 struct devconf_op {
 	struct request *r;
-	const char *id;	   /* update, show, disable */
+	const char *id;    /* update, show, disable */
 	struct devconf dc; /* built or changed record */
 	bool create;
 	bool disable;
@@ -52,8 +51,8 @@ static int
 devconf_rights(struct request *r, bool create)
 {
 	static const char *const keys[] = {"signKeys", "packageKey", "encryptKeys", "encryptCert"};
-	static const char *const policy[] = {"cipher",	      "packaging",    "fourEyes",
-					     "quorum",	      "secondFactor", "allowedSchemes"};
+	static const char *const policy[] = {"cipher", "packaging",    "fourEyes",
+					     "quorum", "secondFactor", "allowedSchemes"};
 	bool k = false, p = false, subj = args_has(r, "users") || args_has(r, "approvers");
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -210,7 +209,8 @@ devconf_purposes(struct devconf_op *x, struct store_txn *t)
 	free(scan);
 	/* Only the keys given are bound now (a packageKey of null binds nothing). */
 	for (i = 0; args_has(r, "signKeys") && i < dc->nsign; i++) {
-		if ((rc = key_purpose_mark(r, t, dc->id, dc->sign_keys[i], KEY_PURPOSE_SIGNING)) != 0) {
+		if ((rc = key_purpose_mark(r, t, dc->id, dc->sign_keys[i], KEY_PURPOSE_SIGNING)) !=
+		    0) {
 			return rc;
 		}
 	}
@@ -393,15 +393,17 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		} else {
 			if (!json_is_array(a) || json_array_size(a) == 0 ||
 			    json_array_size(a) > HSM_SCHEME_COUNT) {
-				return req_fail(r, SIGNET_EINVAL,
-						"allowedSchemes must be a non-empty list of RSA_PSS, "
-						"RSA_PKCS1_V15, ECDSA, EDDSA (or null: the default)");
+				return req_fail(
+				    r, SIGNET_EINVAL,
+				    "allowedSchemes must be a non-empty list of RSA_PSS, "
+				    "RSA_PKCS1_V15, ECDSA, EDDSA (or null: the default)");
 			}
 			json_array_foreach(a, i, e) {
 				if (hsm_scheme_parse(json_string_value(e), &sc) != 0) {
-					return req_fail(r, SIGNET_EINVAL,
-							"allowedSchemes: unknown scheme; the schemes are "
-							"RSA_PSS, RSA_PKCS1_V15, ECDSA, EDDSA");
+					return req_fail(
+					    r, SIGNET_EINVAL,
+					    "allowedSchemes: unknown scheme; the schemes are "
+					    "RSA_PSS, RSA_PKCS1_V15, ECDSA, EDDSA");
 				}
 				mask |= 1u << sc;
 			}
@@ -461,8 +463,8 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 			}
 			dc->nsubjects[w] = 0;
 			json_array_foreach(arr, i, e) {
-				snprintf(dc->subjects[w][dc->nsubjects[w]++], sizeof(dc->subjects[w][0]),
-					 "%s", json_string_value(e));
+				snprintf(dc->subjects[w][dc->nsubjects[w]++],
+					 sizeof(dc->subjects[w][0]), "%s", json_string_value(e));
 			}
 		}
 	}
@@ -480,8 +482,9 @@ devconf_apply(struct devconf_op *x, struct store_txn *t)
 		}
 		if (dc->cipher[0] == '\0') {
 			snprintf(dc->cipher, sizeof(dc->cipher), "%s",
-				 alg != NULL && strcmp(alg, "AES_128") == 0 ? "AES128_CBC_PKCS7_PAD"
-									    : "AES256_CBC_PKCS7_PAD");
+				 alg != NULL && strcmp(alg, "AES_128") == 0
+				     ? "AES128_CBC_PKCS7_PAD"
+				     : "AES256_CBC_PKCS7_PAD");
 		} else if (alg != NULL && hsm_cipher_parse(dc->cipher, &c) == 0 &&
 			   hsm_alg_parse(alg, &ka) == 0 && hsm_cipher_key_alg(c) != ka) {
 			return req_fail(r, SIGNET_EINVAL, "cipher %s needs an %s key, '%s' is %s",
@@ -762,15 +765,15 @@ devconf_list_cb(const struct store_key *key, json_t *val, void *arg)
 	if ((rec = devconf_encode(&x->dc)) == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	rc = ops_list_append(
-	    &x->out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
-			       json_object_get(rec, "id"), "name", json_object_get(rec, "name"),
-			       "enabled", json_object_get(rec, "enabled"), "signingKeys",
-			       json_object_get(rec, "signingKeys"), "packagingKey",
-			       json_object_get(rec, "packagingKey"), "cipher",
-			       json_object_get(rec, "cipher"), "approval",
-			       json_object_get(rec, "approval"), "createdAt",
-			       json_object_get(rec, "createdAt")));
+	rc = ops_list_append(&x->out, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
+						json_object_get(rec, "id"), "name",
+						json_object_get(rec, "name"), "enabled",
+						json_object_get(rec, "enabled"), "signingKeys",
+						json_object_get(rec, "signingKeys"), "packagingKey",
+						json_object_get(rec, "packagingKey"), "cipher",
+						json_object_get(rec, "cipher"), "approval",
+						json_object_get(rec, "approval"), "createdAt",
+						json_object_get(rec, "createdAt")));
 	json_decref(rec);
 	return rc;
 }

@@ -15,7 +15,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-
 struct tenant_create {
 	struct request *r;
 	const char *name, *admin;
@@ -160,7 +159,8 @@ user_create_txn(struct store_txn *t, void *arg)
 	snprintf(u.tenant, sizeof(u.tenant), "%s", tenant);
 	json_array_foreach(x->groups, i, g) {
 		if (u.ngroups < USER_GROUPS_MAX) {
-			snprintf(u.groups[u.ngroups++], sizeof(u.groups[0]), "%s", json_string_value(g));
+			snprintf(u.groups[u.ngroups++], sizeof(u.groups[0]), "%s",
+				 json_string_value(g));
 		}
 	}
 	u.client = x->client;
@@ -236,10 +236,8 @@ user_show_txn(struct store_txn *t, void *arg)
 	struct user_record u;
 	int rc;
 
-	if ((rc = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
-		return rc == SIGNET_ENOTFOUND
-			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
-			   : rc;
+	if ((rc = ops_user_load(x->r, t, x->name, &u)) != 0) {
+		return rc;
 	}
 	json_decref(x->view);
 	x->view = user_view(&u);
@@ -269,10 +267,8 @@ user_token_txn(struct store_txn *t, void *arg)
 	struct user_record u;
 	int r = 0;
 
-	if ((r = user_read(t, x->r->subject.tenant, x->name, &u)) != 0) {
-		return r == SIGNET_ENOTFOUND
-			   ? req_fail(x->r, SIGNET_ENOTFOUND, "no user '%s'", x->name)
-			   : r;
+	if ((r = ops_user_load(x->r, t, x->name, &u)) != 0) {
+		return r;
 	}
 	if (u.admin && !x->r->subject.admin) {
 		/* Whoever holds the admin's token holds every right: only the admin renews it. */

@@ -641,7 +641,7 @@ keys_check_all(struct daemon *d, char *missing, size_t missing_len, size_t *miss
 static int
 ids_add(struct token_ids *ids, const char *hex)
 {
-	uint8_t (*v)[HSM_ID_LEN];
+	uint8_t(*v)[HSM_ID_LEN];
 
 	if (hex == NULL || strlen(hex) != 2 * HSM_ID_LEN) {
 		return 0;

@@ -96,8 +96,7 @@ strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 		return 0;
 	}
 	use = devconf_key_use(dc, s->label);
-	if (use == NULL ||
-	    strcmp(use, s->pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING) != 0) {
+	if (use == NULL || strcmp(use, s->pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING) != 0) {
 		return 0;
 	}
 	for (int i = 0; !s->pkg && i < HSM_SCHEME_COUNT; i++) {
@@ -285,8 +284,8 @@ task_new(struct request *r, const char *type, const struct devconf *dc, const ch
 			 "s:n, s:n, s:n, s:n, s:[], s:I}",
 			 "id", id, "tenant", r->subject.tenant, "type", type, "status", "CREATED",
 			 "name", name, "requester", me, "deviceConfigId", dc->id,
-			 "deviceConfigName", dc->name, "inputs", "approval", "required", 0, "quorum",
-			 dc->approval.quorum, "secondFactor", dc->approval.second_factor,
+			 "deviceConfigName", dc->name, "inputs", "approval", "required", 0,
+			 "quorum", dc->approval.quorum, "secondFactor", dc->approval.second_factor,
 			 "approvals", "decision", "result", "reason", "parent", "children",
 			 "createdAt", (json_int_t)time_now());
 }
@@ -673,7 +672,8 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		in = json_pack("{s:s, s:I, s:o}", "name", name, "size", (json_int_t)j->dg.size,
 			       "sha256", hexj(j->dg.sha256, 32));
 	}
-	/* What a SHA-384 or SHA-512 scheme signs: shown to approvers and bound by their approvals. */
+	/* What a SHA-384 or SHA-512 scheme signs: shown to approvers and bound by their approvals.
+	 */
 	if (!eddsa && j->p.hash == HSM_HASH_SHA384) {
 		json_object_set_new(in, "sha384",
 				    prehashed ? hexj(msg, 48) : hexj(j->dg.sha384, 48));
@@ -783,7 +783,8 @@ sign_ingest(struct request *r, struct ingest_ctx *cx, void *arg)
 static int
 sign_claim(struct request *r, struct sign_job *j, uint64_t len)
 {
-	/* As sign_finish decides: the device configuration's policy, or a stricter one on the key. */
+	/* As sign_finish decides: the device configuration's policy, or a stricter one on the key.
+	 */
 	if ((j->x.key.alg != HSM_ALG_ED25519 && !j->attach) ||
 	    !(devconf_needs_approval(&j->x.dc, j->x.four_eyes) || j->x.strict.required)) {
 		return 0;
@@ -856,17 +857,16 @@ sign_scheme(struct request *r, struct sign_job *j)
 		return req_fail(r, SIGNET_EDENIED,
 				"device configuration %s does not allow %s signatures "
 				"(allowedSchemes: %s)",
-				x->dc.name,
-				hsm_scheme_name(j->p.scheme), schemes_text(own, list, sizeof(list)));
+				x->dc.name, hsm_scheme_name(j->p.scheme),
+				schemes_text(own, list, sizeof(list)));
 	}
 	if (!(allowed & (1u << j->p.scheme))) {
-		return req_fail(r, SIGNET_EDENIED,
-				"device configuration %s, which signs with the same key %s, does "
-				"not allow %s signatures (allowedSchemes: %s)",
-				x->strict.forbidden_by[j->p.scheme], x->key.label,
-				hsm_scheme_name(j->p.scheme),
-				schemes_text(x->strict.forbidder_allows[j->p.scheme], list,
-					     sizeof(list)));
+		return req_fail(
+		    r, SIGNET_EDENIED,
+		    "device configuration %s, which signs with the same key %s, does "
+		    "not allow %s signatures (allowedSchemes: %s)",
+		    x->strict.forbidden_by[j->p.scheme], x->key.label, hsm_scheme_name(j->p.scheme),
+		    schemes_text(x->strict.forbidder_allows[j->p.scheme], list, sizeof(list)));
 	}
 	if (j->p.scheme == HSM_SCHEME_EDDSA && j->hash_arg != NULL) {
 		return req_fail(r, SIGNET_EINVAL,
@@ -874,7 +874,8 @@ sign_scheme(struct request *r, struct sign_job *j)
 	}
 	if (j->salt_arg >= 0) {
 		if (j->p.scheme != HSM_SCHEME_RSA_PSS) {
-			return req_fail(r, SIGNET_EINVAL, "saltLength is for RSA_PSS signatures only");
+			return req_fail(r, SIGNET_EINVAL,
+					"saltLength is for RSA_PSS signatures only");
 		}
 		j->p.salt_len = (unsigned)j->salt_arg;
 	}
@@ -920,11 +921,12 @@ sign_hash(struct request *r, struct sign_job *j, size_t len)
 			}
 		} else if (j->prehashed && j->scheme_arg != NULL) {
 			if (hsm_hash_by_len(len, &j->p.hash) != 0) {
-				return req_fail(r, SIGNET_EINVAL,
-						"a prehashed input is a digest of the message: 32 "
-						"(SHA-256), 48 (SHA-384) or 64 (SHA-512) bytes, not "
-						"%zu bytes",
-						len);
+				return req_fail(
+				    r, SIGNET_EINVAL,
+				    "a prehashed input is a digest of the message: 32 "
+				    "(SHA-256), 48 (SHA-384) or 64 (SHA-512) bytes, not "
+				    "%zu bytes",
+				    len);
 			}
 		} else if (j->prehashed && len != alg_digest_len(alg)) {
 			return req_fail(r, SIGNET_EINVAL,
@@ -2231,13 +2233,13 @@ op_events_watch(struct request *r)
 		if (rc == SIGNET_EEXPIRED) {
 			/* A parked watch overtaken by the pruning ends as a revoked one does. */
 			r->mode = REQ_ONCE;
-			return req_fail(r, rc,
-					"the events after seq %llu were pruned ([tasks] events_keep "
-					"%ld): the oldest kept is %llu; watch again with since %llu, "
-					"and read the audit log for what happened before",
-					(unsigned long long)x.next - 1, r->d->cfg->events_keep,
-					(unsigned long long)x.oldest,
-					(unsigned long long)x.oldest - 1);
+			return req_fail(
+			    r, rc,
+			    "the events after seq %llu were pruned ([tasks] events_keep "
+			    "%ld): the oldest kept is %llu; watch again with since %llu, "
+			    "and read the audit log for what happened before",
+			    (unsigned long long)x.next - 1, r->d->cfg->events_keep,
+			    (unsigned long long)x.oldest, (unsigned long long)x.oldest - 1);
 		}
 		return rc;
 	}

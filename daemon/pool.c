@@ -95,7 +95,8 @@ pool_stop(struct pool *p)
 int
 pool_start(struct pool *p, int n)
 {
-	if (n < 1 || p->slots != NULL || (p->slots = calloc((size_t)n, sizeof(*p->slots))) == NULL) {
+	if (n < 1 || p->slots != NULL ||
+	    (p->slots = calloc((size_t)n, sizeof(*p->slots))) == NULL) {
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {

@@ -817,8 +817,8 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 
 int
 store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		   struct store_page *pg, int (*fn)(const struct store_key *key, json_t *val, void *arg),
-		   void *arg)
+		   struct store_page *pg,
+		   int (*fn)(const struct store_key *key, json_t *val, void *arg), void *arg)
 {
 	uint8_t start[512];
 	MDB_cursor *c;
@@ -1102,4 +1102,50 @@ store_keyv(char *out, size_t outlen, const char *const *parts, size_t n)
 		}
 	}
 	return len;
+}
+
+int
+store_read_record(struct store_txn *t, enum store_db db, const char *a, const char *b,
+		  int (*decode)(const json_t *rec, void *out), void *out)
+{
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), a, b);
+	json_t *rec = NULL;
+	int rc;
+
+	if (klen == 0 || store_get_json(t, db, key, klen, &rec) != 0) {
+		return SIGNET_ENOTFOUND;
+	}
+	rc = decode(rec, out);
+	json_decref(rec);
+	return rc;
+}
+
+void
+store_write_record(struct store_txn *t, enum store_db db, const char *a, const char *b, json_t *rec,
+		   bool nooverwrite)
+{
+	char key[160];
+	size_t klen = store_key2(key, sizeof(key), a, b);
+
+	if (rec == NULL || klen == 0) {
+		if (t->err == 0) {
+			t->err = SIGNET_EINTERNAL;
+		}
+	} else {
+		store_put_json(t, db, key, klen, rec, nooverwrite);
+	}
+	json_decref(rec);
+}
+
+bool
+store_field_str(const json_t *o, const char *key, char *out, size_t len)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || json_string_length(v) >= len) {
+		return false;
+	}
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
 }

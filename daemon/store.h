@@ -184,8 +184,8 @@ struct store_page {
 #define STORE_PAGE_SKIP_MAX 10000
 
 int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
-		       struct store_page *pg, int (*fn)(const struct store_key *key, json_t *val, void *arg),
-		       void *arg);
+		       struct store_page *pg,
+		       int (*fn)(const struct store_key *key, json_t *val, void *arg), void *arg);
 
 /* Keys only (no record parsed): FN for each key starting with PREFIX; FN returns 0, > 0 to stop, <
  * 0 error. */
@@ -207,6 +207,20 @@ size_t store_count(struct store_txn *t, enum store_db db);
 int store_backup_fd(struct store *st, int fd);
 /* Clear stale reader slots left by dead processes; returns how many. */
 int store_reader_check(struct store *st);
+
+/*
+ * Typed records (devconf.h, user.h) stored under "A \0 B": read one and
+ * decode it with DECODE(json, OUT) (SIGNET_ENOTFOUND when absent, else what
+ * DECODE returns); write REC, which the call takes (NULL, from an encoder out
+ * of memory: SIGNET_EINTERNAL in the transaction's sticky error).
+ */
+int store_read_record(struct store_txn *t, enum store_db db, const char *a, const char *b,
+		      int (*decode)(const json_t *rec, void *out), void *out);
+void store_write_record(struct store_txn *t, enum store_db db, const char *a, const char *b,
+			json_t *rec, bool nooverwrite);
+/* For decoders: copy string member KEY of O into OUT (LEN bytes); false when it is absent, not
+ * a string, or too long. */
+bool store_field_str(const json_t *o, const char *key, char *out, size_t len);
 
 /* Build the composite key "A\0B" into OUT (returns its length, 0 if it does not fit). */
 size_t store_key2(char *out, size_t outlen, const char *a, const char *b);

@@ -10,18 +10,6 @@
 #include "lib/log.h"
 
 static bool
-get_str(const json_t *o, const char *key, char *out, size_t len)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || json_string_length(v) >= len) {
-		return false;
-	}
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return true;
-}
-
-static bool
 get_int(const json_t *o, const char *key, int64_t *out)
 {
 	const json_t *v = json_object_get(o, key);
@@ -43,8 +31,8 @@ decode(const json_t *rec, struct user_record *u)
 	int64_t failures;
 	size_t i;
 
-	if (!json_is_object(rec) || !get_str(rec, "name", u->name, sizeof(u->name)) ||
-	    !get_str(rec, "tenant", u->tenant, sizeof(u->tenant)) ||
+	if (!json_is_object(rec) || !store_field_str(rec, "name", u->name, sizeof(u->name)) ||
+	    !store_field_str(rec, "tenant", u->tenant, sizeof(u->tenant)) ||
 	    !json_is_boolean(json_object_get(rec, "client")) ||
 	    !json_is_boolean(json_object_get(rec, "admin")) ||
 	    !get_int(rec, "created", &u->created) || !json_is_array(groups) ||
@@ -61,12 +49,12 @@ decode(const json_t *rec, struct user_record *u)
 		memcpy(u->groups[u->ngroups++], json_string_value(g), json_string_length(g) + 1);
 	}
 	if (!json_is_null(th) &&
-	    (!get_str(rec, "tokenHash", u->token_hash, sizeof(u->token_hash)) ||
+	    (!store_field_str(rec, "tokenHash", u->token_hash, sizeof(u->token_hash)) ||
 	     strlen(u->token_hash) != 64)) {
 		return -1;
 	}
 	if (otp != NULL) {
-		if (!get_str(otp, "seedId", u->otp.seed_id, sizeof(u->otp.seed_id)) ||
+		if (!store_field_str(otp, "seedId", u->otp.seed_id, sizeof(u->otp.seed_id)) ||
 		    strlen(u->otp.seed_id) != 2 * HSM_ID_LEN ||
 		    !get_int(otp, "enrolledAt", &u->otp.enrolled_at) ||
 		    !get_int(otp, "lastStep", &u->otp.last_step) ||
@@ -124,38 +112,23 @@ user_encode(const struct user_record *u)
 	return rec;
 }
 
+static int
+decode_cb(const json_t *rec, void *out)
+{
+	return user_decode(rec, out);
+}
+
 int
 user_read(struct store_txn *t, const char *tenant, const char *name, struct user_record *u)
 {
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), tenant, name);
-	json_t *rec = NULL;
-	int rc;
-
 	memset(u, 0, sizeof(*u));
-	if (klen == 0 || store_get_json(t, STORE_DB_USERS, key, klen, &rec) != 0) {
-		return SIGNET_ENOTFOUND;
-	}
-	rc = user_decode(rec, u);
-	json_decref(rec);
-	return rc;
+	return store_read_record(t, STORE_DB_USERS, tenant, name, decode_cb, u);
 }
 
 void
 user_write(struct store_txn *t, const struct user_record *u, bool nooverwrite)
 {
-	char key[160];
-	size_t klen = store_key2(key, sizeof(key), u->tenant, u->name);
-	json_t *rec = user_encode(u);
-
-	if (rec == NULL || klen == 0) {
-		if (t->err == 0) {
-			t->err = SIGNET_EINTERNAL;
-		}
-	} else {
-		store_put_json(t, STORE_DB_USERS, key, klen, rec, nooverwrite);
-	}
-	json_decref(rec);
+	store_write_record(t, STORE_DB_USERS, u->tenant, u->name, user_encode(u), nooverwrite);
 }
 
 int

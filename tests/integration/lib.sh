@@ -150,6 +150,17 @@ expect_refusal() {
 # json FIELD: read a jq path from the last command's stdout.
 json() { jq -er "$1" "$TMP/out"; }
 
+# wait_held DIR: wait (up to 60 s) until an engine thread is held in the token by the fault
+# module's hold-encrypt (DIR is P11FAULT_DIR; the test made DIR/hold-encrypt before the task).
+wait_held() {
+	_w=0
+	while [ ! -s "$1/held" ]; do
+		[ $_w -lt 1200 ] || fatal "the engine never reached the token"
+		sleep 0.05
+		_w=$((_w + 1))
+	done
+}
+
 # flip_byte FILE OFFSET: invert every bit of one byte, so the file surely changes (writing a
 # fixed byte leaves it as it was whenever that byte, of a random IV or digest, was already it).
 flip_byte() {

@@ -170,12 +170,7 @@ head -c "$ORIG" /dev/urandom >"$TMP/shrink.bin"
 ctl --json task encrypt --devconf "$DCE" --file "$TMP/busy.bin" --name busy >"$TMP/out" ||
 	fatal "task encrypt busy"
 TBUSY=$(json .id)
-_w=0
-while [ ! -s "$TMP/faults/held" ]; do
-	[ $_w -lt 1200 ] || fatal "the engine never reached the token"
-	sleep 0.05
-	_w=$((_w + 1))
-done
+wait_held "$TMP/faults"
 ctl --json task encrypt --devconf "$DCE" --file "$TMP/grow.bin" --name grow >"$TMP/out" ||
 	fatal "task encrypt grow"
 TG=$(json .id)

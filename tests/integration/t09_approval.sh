@@ -446,12 +446,7 @@ hold() {
 	ctl --json task encrypt --devconf "$DCE" --file "$TMP/busy.in" >"$TMP/busy" 2>"$TMP/err" ||
 		not_ok "an encryption to hold the engine ($(cat "$TMP/err"))"
 	BUSY=$(jq -r .id "$TMP/busy")
-	_w=0
-	while [ ! -s "$TMP/faults/held" ]; do
-		[ $_w -lt 1200 ] || fatal "the engine never reached the token"
-		sleep 0.05
-		_w=$((_w + 1))
-	done
+	wait_held "$TMP/faults"
 }
 release() {
 	rm -f "$TMP/faults/hold-encrypt"

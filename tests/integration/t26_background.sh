@@ -59,12 +59,7 @@ check "status shows the engine: one thread, queue_max $QMAX, nothing queued" \
 : >"$TMP/faults/hold-encrypt"
 enc >"$TMP/out" || fatal "the first encryption"
 ENC_IDS=$(json .id)
-_w=0
-while [ ! -s "$TMP/faults/held" ]; do
-	[ $_w -lt 1200 ] || fatal "the engine never reached the token"
-	sleep 0.05
-	_w=$((_w + 1))
-done
+wait_held "$TMP/faults"
 ok "the engine's thread runs the first encryption and is held in the token"
 for i in $(seq 1 $QMAX); do
 	enc >"$TMP/out" || fatal "encryption $i of $QMAX while the queue has room"

@@ -22,8 +22,8 @@
 #include "hsm/hsm.h"
 #include "lib/error.h"
 
-/* Records as signetd before typed records wrote them (made by its devconf.create, .update, .disable;
- * the last one as the first release wrote it, with no cipher). */
+/* Records as signetd before typed records wrote them (made by its devconf.create, .update,
+ * .disable; the last one as the first release wrote it, with no cipher). */
 static const char *const old_records[] = {
     "{\"approval\":{\"fourEyes\":null,\"quorum\":1,\"secondFactor\":\"TOTP\"},\"cipher\":\""
     "AES256_CBC_PKCS7_PAD\",\"createdAt\":1796642402,\"createdBy\":\"alice\",\"description\""
@@ -103,7 +103,8 @@ test_round_trip(void **state)
 		again = devconf_encode(&dc);
 		assert_non_null(again);
 		if (!json_equal(rec, again)) {
-			char *a = json_dumps(rec, JSON_SORT_KEYS), *b = json_dumps(again, JSON_SORT_KEYS);
+			char *a = json_dumps(rec, JSON_SORT_KEYS),
+			     *b = json_dumps(again, JSON_SORT_KEYS);
 			print_error("record %zu:\n%s\nencoded as\n%s\n", i, a, b);
 			free(a);
 			free(b);

@@ -66,7 +66,8 @@ test_round_trip(void **state)
 		again = user_encode(&u);
 		assert_non_null(again);
 		if (!json_equal(rec, again)) {
-			char *a = json_dumps(rec, JSON_SORT_KEYS), *b = json_dumps(again, JSON_SORT_KEYS);
+			char *a = json_dumps(rec, JSON_SORT_KEYS),
+			     *b = json_dumps(again, JSON_SORT_KEYS);
 			print_error("record %zu:\n%s\nencoded as\n%s\n", i, a, b);
 			free(a);
 			free(b);
