@@ -60,7 +60,8 @@ static const struct op_desc op_table[] = {
     {"key.import", op_key_import, OP_AUTH | OP_LOCAL | OP_TOKEN, ACL_CREATE, ACL_RT_KEY, 1,
      ARGS("label", "alg", "description")},
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
-    {"key.show", op_key_show, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
+    /* VIEW on KEY, or USE or VIEW on a configuration signing with it (op_key_show). */
+    {"key.show", op_key_show, OP_AUTH | OP_PER_RESOURCE, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
     /* Any user of the tenant may submit: trust comes from the report's signature chain. */
     /* Appliance-wide numbers, no tenant's: local administrators and the gateway only. */
     {"metrics", op_metrics, OP_MONITOR, ACL_NONE, ACL_RT_NONE, 0, NOARGS},

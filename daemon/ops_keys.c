@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/audit.h"
+#include "daemon/devconf.h"
 #include "daemon/ops.h"
 #include "daemon/store.h"
 #include "daemon/tokenguard.h"
@@ -231,17 +232,73 @@ struct key_get {
 	struct request *r;
 	const char *label;
 	json_t *rec;
+	bool per_resource; /* key.show: VIEW on KEY, or a configuration signing with it */
 };
+
+/* Does a device configuration the caller may USE or VIEW sign with key LABEL? */
+struct signs_with {
+	struct request *r;
+	const char *label;
+	struct devconf dc;
+	bool found;
+};
+
+static int
+signs_with_cb(const struct store_key *key, json_t *val, void *arg)
+{
+	struct signs_with *x = arg;
+	const struct policy_subject *s = &x->r->subject;
+
+	(void)key;
+	if (x->found || devconf_decode(val, &x->dc) != 0) {
+		return 0; /* found already; a broken record grants nothing (devconf_decode logs it) */
+	}
+	if (devconf_key_use(&x->dc, x->label) != NULL &&
+	    (policy_allows_on(s, ACL_USE, ACL_RT_DEVICE_CONFIG, x->dc.id) ||
+	     policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, x->dc.id))) {
+		x->found = true;
+	}
+	return 0;
+}
 
 static int
 key_get_txn(struct store_txn *t, void *arg)
 {
 	struct key_get *x = arg;
+	struct request *r = x->r;
 	char key[130];
-	size_t klen = store_key2(key, sizeof(key), x->r->subject.tenant, x->label);
+	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->label);
 
+	if (x->per_resource && !policy_allows(&r->subject, ACL_VIEW, ACL_RT_KEY)) {
+		/*
+		 * Who may sign with a key may read its public part (a PKCS#11 module
+		 * lists it; a verifier needs it): USE or VIEW on a configuration that
+		 * signs with it. Denied alike whether the key exists or not.
+		 */
+		struct signs_with *sw = calloc(1, sizeof(*sw));
+		int rc;
+		if (sw == NULL) {
+			return SIGNET_EINTERNAL;
+		}
+		sw->r = r;
+		sw->label = x->label;
+		rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
+				   strlen(r->subject.tenant) + 1, signs_with_cb, sw);
+		bool found = sw->found;
+		devconf_clear(&sw->dc);
+		free(sw);
+		if (rc != 0) {
+			return rc;
+		}
+		if (!found) {
+			return req_fail(r, SIGNET_EDENIED,
+					"USER:%s may not VIEW RESOURCE_TYPE:KEY, nor use a device "
+					"configuration that signs with key '%s'",
+					r->subject.user, x->label);
+		}
+	}
 	if (store_get_json(t, STORE_DB_KEYS, key, klen, &x->rec) != 0) {
-		return req_fail(x->r, SIGNET_ENOTFOUND, "no key '%s'", x->label);
+		return req_fail(r, SIGNET_ENOTFOUND, "no key '%s'", x->label);
 	}
 	return 0;
 }
@@ -261,7 +318,7 @@ key_load(struct request *r, struct key_get *x)
 int
 op_key_show(struct request *r)
 {
-	struct key_get x;
+	struct key_get x = {.per_resource = true};
 	int rc = key_load(r, &x);
 
 	if (rc != 0) {
@@ -298,7 +355,7 @@ key_usable_pair(struct request *r, const json_t *rec, enum hsm_alg *alg, uint8_t
 int
 op_key_csr(struct request *r)
 {
-	struct key_get x;
+	struct key_get x = {0};
 	const char *subject = NULL;
 	enum hsm_alg alg;
 	uint8_t id[HSM_ID_LEN];

@@ -40,8 +40,8 @@ ctl --json user create carol >"$TMP/out" || fatal "user create carol"
 C_TOKEN=$(json .token)
 as "$C_TOKEN" --json user otp-enroll carol >"$TMP/out" || fatal "otp-enroll carol"
 C_SECRET=$(json .secret)
-# bob reads the keys' public parts (key.show): the module shows them as objects.
-ctl acl add USER:bob RESOURCE_TYPE:KEY VIEW >/dev/null || fatal "acl add"
+# bob holds USE on his configurations and nothing on keys: key.show gives him the public parts
+# of the keys they sign with, which the module shows as objects.
 
 for k in ec:ECC_NIST_P256 ec384:ECC_NIST_P384 rsa:RSA_3072 ed:ED25519 ecq:ECC_NIST_P256; do
 	ctl key generate "${k%%:*}" --alg "${k#*:}" >/dev/null || fatal "key generate $k"
@@ -70,6 +70,22 @@ export SIGNET_SOCKET="$SOCK"
 printf 'firmware image 1.0\n' >"$TMP/msg.bin"
 openssl dgst -sha256 -binary "$TMP/msg.bin" >"$TMP/msg.sha256"
 openssl dgst -sha384 -binary "$TMP/msg.bin" >"$TMP/msg.sha384"
+
+# --- 0. what bob may read of the keys --------------------------------------------------------
+"$SIGNETCTL" --socket "$SOCK" --token "$B_TOKEN" --json key show ec >"$TMP/kshow" 2>"$TMP/err" || say "# bob: key show ec: $(cat "$TMP/err")"
+check "bob (USE on dc-ec, no right on KEY) reads key ec's public part" \
+	sh -c "jq -r .publicKeyPem '$TMP/kshow' | grep -q '^-----BEGIN PUBLIC KEY-----$'"
+check "... the same public key as the officer's" \
+	sh -c "jq -j .publicKeyPem '$TMP/kshow' | cmp -s - '$TMP/ec.pub'"
+ctl key generate lone --alg ECC_NIST_P256 >/dev/null || fatal "key generate lone"
+"$SIGNETCTL" --socket "$SOCK" --token "$B_TOKEN" key show lone >/dev/null 2>"$TMP/err1" && rc=0 || rc=$?
+"$SIGNETCTL" --socket "$SOCK" --token "$B_TOKEN" key show no-such-key >/dev/null 2>"$TMP/err2" && rc2=0 || rc2=$?
+check "... but not a key no configuration of his signs with: denied ($(cat "$TMP/err1"))" \
+	sh -c "[ $rc -ne 0 ] && grep -q denied '$TMP/err1'"
+check "... and a key that does not exist is denied alike (no probing of labels)" \
+	sh -c "[ $rc2 -ne 0 ] && grep -q denied '$TMP/err2'"
+"$SIGNETCTL" --socket "$SOCK" --token "$C_TOKEN" key show ecq >/dev/null 2>"$TMP/err" && rc=0 || rc=$?
+check "carol (APPROVE on dc-4e, which gives VIEW) reads key ecq too" test "$rc" -eq 0
 
 # --- 1. slots, objects, mechanisms -----------------------------------------------------------
 p11 -L >"$TMP/slots" 2>&1
