@@ -216,11 +216,16 @@ session_end_of(struct req *q)
 	cookie_set(q, "", true);
 }
 
-/* A free slot for a session of TENANT/USER: its oldest one beyond SESSION_PER_USER is ended. */
+/*
+ * A free slot for a session of TENANT/USER: its oldest one beyond
+ * SESSION_PER_USER is ended; NULL when the table is full or the tenant holds
+ * its share of it already (SESSION_TENANT_SHARE).
+ */
 static struct session *
 session_slot_locked(struct sessions *ss, const char *tenant, const char *user)
 {
 	struct session *free_slot = NULL, *oldest = NULL;
+	long share = ss->max / SESSION_TENANT_SHARE, ours = 0;
 	int mine = 0;
 
 	sessions_sweep_locked(ss);
@@ -230,7 +235,11 @@ session_slot_locked(struct sessions *ss, const char *tenant, const char *user)
 			free_slot = free_slot != NULL ? free_slot : e;
 			continue;
 		}
-		if (strcmp(e->tenant, tenant) == 0 && strcmp(e->user, user) == 0) {
+		if (strcmp(e->tenant, tenant) != 0) {
+			continue;
+		}
+		ours++;
+		if (strcmp(e->user, user) == 0) {
 			mine++;
 			if (oldest == NULL || e->created_ms < oldest->created_ms) {
 				oldest = e;
@@ -241,7 +250,7 @@ session_slot_locked(struct sessions *ss, const char *tenant, const char *user)
 		session_wipe_locked(oldest);
 		return oldest;
 	}
-	return free_slot;
+	return ours < (share > SESSION_PER_USER ? share : SESSION_PER_USER) ? free_slot : NULL;
 }
 
 static json_t *
@@ -343,7 +352,8 @@ session_sign_in(struct req *q)
 	call_done(&c);
 	if (e == NULL) {
 		r = http_error(q, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-			       "too many sessions are open: try again later");
+			       "too many sessions are open (of this tenant, or in all): try "
+			       "again later");
 	} else {
 		base64_encode(id, sizeof(id), idtext, true);
 		cookie_set(q, idtext, false);

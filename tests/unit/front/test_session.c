@@ -23,6 +23,7 @@
  */
 static const char *hdr_cookie, *hdr_csrf;
 static const char *who_user = "bob";
+static const char *who_tenant = "acme";
 static unsigned answered;
 static char answered_cookie[160];
 static json_t *answered_body;
@@ -86,7 +87,7 @@ http_call(struct req *q, const char *op, json_t *args, const int *fds, int nfds,
 	memset(c, 0, sizeof(*c));
 	assert_string_equal(op, "whoami");
 	assert_non_null(q->auth);
-	c->result = json_pack("{s:s, s:s, s:b, s:b}", "tenant", "acme", "user", who_user, "admin",
+	c->result = json_pack("{s:s, s:s, s:b, s:b}", "tenant", who_tenant, "user", who_user, "admin",
 			      0, "client", 0);
 }
 
@@ -341,6 +342,40 @@ test_full(void **state)
 	assert_int_equal(auth(x, "GET", cookie, NULL), SESSION_OK);
 }
 
+/* One tenant takes at most its share of the table; another tenant still signs in. */
+static void
+test_tenant_share(void **state)
+{
+	struct fixture *x = *state;
+	long max = 4 * (SESSION_PER_USER + 2), share = max / SESSION_TENANT_SHARE;
+	char cookie[80], csrf[44], name[16];
+	struct req q;
+	char token[] = "sgn_test";
+
+	sessions_free(x->f.sessions);
+	x->f.sessions = sessions_new(max, 3600, 3600);
+	assert_non_null(x->f.sessions);
+	who_tenant = "hostile";
+	for (long i = 0; i < share; i++) {
+		snprintf(name, sizeof(name), "user%ld", i);
+		sign_in(x, name, cookie, csrf);
+	}
+	who_user = "one-more";
+	req_init(x, &q, "POST");
+	q.buf = token;
+	q.cap = sizeof(token);
+	assert_int_equal(session_handler(&q), MHD_YES);
+	assert_int_equal(answered, 503);
+	req_done(&q);
+	/* Its sessions stay open (the last one signed in is user<share-1>'s)... */
+	assert_int_equal(auth(x, "GET", cookie, NULL), SESSION_OK);
+	/* ... and another tenant signs in while the table has room. */
+	who_tenant = "acme";
+	sign_in(x, "carol", cookie, csrf);
+	assert_int_equal(auth(x, "GET", cookie, NULL), SESSION_OK);
+	who_tenant = "acme";
+}
+
 int
 main(void)
 {
@@ -351,6 +386,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_per_user_eviction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tenant_share, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
