@@ -259,6 +259,66 @@ export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
 	return rc != 0 ? rc : x->err;
 }
 
+/*
+ * Long reads of a chain (export, verify) hold a request worker for as long
+ * as the chain is long. One at a time per chain, and at most half the
+ * workers at once, so that a tenant asking again and again keeps neither
+ * its own chain's readers nor the appliance's other requests waiting: the
+ * rest are refused with unavailable and a hint.
+ */
+#define LONG_READS_MAX 32
+
+static pthread_mutex_t long_lock = PTHREAD_MUTEX_INITIALIZER;
+static char long_chains[LONG_READS_MAX][ACL_NAME_MAX + 16];
+static int long_n;
+
+static int
+long_read_begin(struct request *r, const char *chain, const char *what)
+{
+	long max = r->d->cfg->workers / 2;
+	int rc = 0;
+
+	max = max < 1 ? 1 : max > LONG_READS_MAX ? LONG_READS_MAX : max;
+	pthread_mutex_lock(&long_lock);
+	for (int i = 0; i < long_n && rc == 0; i++) {
+		if (strcmp(long_chains[i], chain) == 0) {
+			rc = req_fail(r, SIGNET_EUNAVAILABLE,
+				      "an export or verify of audit chain %s is running; send again "
+				      "once it has ended",
+				      chain);
+		}
+	}
+	if (rc == 0 && long_n >= max) {
+		rc = req_fail(r, SIGNET_EUNAVAILABLE,
+			      "%d audit exports or verifies are running, the most at once; send "
+			      "again in a while",
+			      long_n);
+	}
+	if (rc == 0) {
+		snprintf(long_chains[long_n++], sizeof(long_chains[0]), "%s", chain);
+	}
+	pthread_mutex_unlock(&long_lock);
+	if (rc != 0) {
+		log_notice("audit %s of chain %s refused: another long read is running", what,
+			   chain);
+	}
+	return rc;
+}
+
+static void
+long_read_end(const char *chain)
+{
+	pthread_mutex_lock(&long_lock);
+	for (int i = 0; i < long_n; i++) {
+		if (strcmp(long_chains[i], chain) == 0) {
+			memmove(long_chains[i], long_chains[long_n - 1], sizeof(long_chains[0]));
+			long_n--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&long_lock);
+}
+
 int
 op_audit_export(struct request *r)
 {
@@ -273,7 +333,12 @@ op_audit_export(struct request *r)
 		return req_fail(r, SIGNET_EINVAL,
 				"attach the file to write as one descriptor, open for writing");
 	}
-	if ((rc = export_to_fd(r, chain, r->fds[0], &x)) != 0) {
+	if ((rc = long_read_begin(r, chain, "export")) != 0) {
+		return rc;
+	}
+	rc = export_to_fd(r, chain, r->fds[0], &x);
+	long_read_end(chain);
+	if (rc != 0) {
 		return rc;
 	}
 	r->result = json_pack("{s:s, s:I, s:I}", "chain", chain, "entries", (json_int_t)x.entries,
@@ -336,21 +401,36 @@ verify_feed_main(void *arg)
 	return NULL;
 }
 
+static int audit_verify_chain(struct request *r, const char *chain);
+
 int
 op_audit_verify(struct request *r)
 {
+	const char *chain;
+	int rc;
+
+	if ((rc = chain_arg(r, &chain)) != 0) {
+		return rc;
+	}
+	if ((rc = long_read_begin(r, chain, "verify")) != 0) {
+		return rc;
+	}
+	rc = audit_verify_chain(r, chain);
+	long_read_end(chain);
+	return rc;
+}
+
+static int
+audit_verify_chain(struct request *r, const char *chain)
+{
 	struct verify_feed feed = {.r = r};
 	struct audit_verify_result res;
-	const char *chain;
 	EVP_PKEY *pk;
 	pthread_t th;
 	char sink[4096];
 	FILE *f;
 	int rc, p[2];
 
-	if ((rc = chain_arg(r, &chain)) != 0) {
-		return rc;
-	}
 	if ((pk = audit_pubkey(r)) == NULL) {
 		return req_fail(r, SIGNET_ETOKEN, "the audit key is not available");
 	}

@@ -29,6 +29,9 @@
  * While a file "hold-encrypt" exists there, C_EncryptInit waits (at most
  * 10 minutes) before it goes on, once it has appended a line to the file
  * "held": a test holds a task in the engine for as long as it needs.
+ * Likewise, while a file "hold-ecpoint" exists, a C_GetAttributeValue that
+ * asks for CKA_EC_POINT (reading an EC public key: the audit key, at the
+ * start of an audit verify) appends "ecpoint" to "held" and waits.
  * Every C_SignInit also appends the key object's CKA_ID, in hex, as one line
  * of the file "signinit" there ("?" when the id cannot be read).
  */
@@ -169,11 +172,42 @@ fault_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 	return rv != CKR_OK ? rv : real->C_FindObjectsInit(s, t, n);
 }
 
+/* While DIR/NAME exists, append WHAT to DIR/held once and wait (at most 10 minutes). */
+static void
+hold_while(const char *name, const char *what)
+{
+	const char *dir = getenv("P11FAULT_DIR");
+	char hold[4096], held[4096];
+	FILE *f;
+
+	if (dir == NULL) {
+		return;
+	}
+	snprintf(hold, sizeof(hold), "%s/%s", dir, name);
+	snprintf(held, sizeof(held), "%s/held", dir);
+	if (access(hold, F_OK) != 0) {
+		return;
+	}
+	if ((f = fopen(held, "a")) != NULL) {
+		fprintf(f, "%s\n", what);
+		fclose(f);
+	}
+	for (int i = 0; i < 30000 && access(hold, F_OK) == 0; i++) {
+		usleep(20000);
+	}
+}
+
 static CK_RV
 fault_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 {
 	CK_RV rv = fault_inject(s);
 
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+		if (t[i].type == CKA_EC_POINT) {
+			hold_while("hold-ecpoint", "ecpoint");
+			break;
+		}
+	}
 	return rv != CKR_OK ? rv : real->C_GetAttributeValue(s, o, t, n);
 }
 
@@ -210,23 +244,7 @@ fault_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 static CK_RV
 fault_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 {
-	const char *dir = getenv("P11FAULT_DIR");
-	char hold[4096], held[4096];
-	FILE *f;
-
-	if (dir != NULL) {
-		snprintf(hold, sizeof(hold), "%s/hold-encrypt", dir);
-		snprintf(held, sizeof(held), "%s/held", dir);
-		if (access(hold, F_OK) == 0) {
-			if ((f = fopen(held, "a")) != NULL) {
-				fputs("encrypt\n", f);
-				fclose(f);
-			}
-			for (int i = 0; i < 30000 && access(hold, F_OK) == 0; i++) {
-				usleep(20000);
-			}
-		}
-	}
+	hold_while("hold-encrypt", "encrypt");
 	return real->C_EncryptInit(s, m, key);
 }
 

@@ -140,7 +140,7 @@ expect_refusal() {
 	erc=0
 	"$@" >"$TMP/out" 2>"$TMP/err" || erc=$?
 	if [ $erc -eq 1 ] && { grep -q "^signetctl: $code: " "$TMP/err" ||
-		jq -e --arg c "$code" '.code == $c' "$TMP/err" >/dev/null 2>&1; }; then
+		jq -es --arg c "$code" '.[0].code == $c' "$TMP/err" >/dev/null 2>&1; }; then
 		ok "$d"
 	else
 		not_ok "$d (exit $erc, stderr: $(head -c 300 "$TMP/err"))"

@@ -132,5 +132,36 @@ for id in $ENC_IDS; do
 done
 check "all $((QMAX + 1)) accepted encryptions are DONE (none lost)" test $ndone -eq $((QMAX + 1))
 check "the tenant's audit chain verifies" ctl audit verify
+
+# --- long audit reads: one at a time per chain, at most half the workers (4: 2) at once --------
+ctl --json tenant create globex --admin gary >"$TMP/out" || fatal "tenant create globex"
+G_TOKEN=$(json .token)
+ctl --json tenant create initech --admin ian >"$TMP/out" || fatal "tenant create initech"
+I_TOKEN=$(json .token)
+rm -f "$TMP/faults/held"
+: >"$TMP/faults/hold-ecpoint"
+ctl --json audit verify >"$TMP/v1" 2>&1 &
+V1=$!
+wait_held "$TMP/faults"
+expect_refusal "a second verify of acme's chain while one runs: unavailable" unavailable \
+	ctl audit verify
+check "... saying one of the chain runs" grep -q "of audit chain acme is running" "$TMP/err"
+"$SIGNETCTL" --socket "$SOCK" --token "$G_TOKEN" --json audit verify >"$TMP/v2" 2>&1 &
+V2=$!
+_w=0
+while [ "$(grep -c ecpoint "$TMP/faults/held")" -lt 2 ] && [ $_w -lt 1200 ]; do
+	sleep 0.05
+	_w=$((_w + 1))
+done
+check "globex's verify runs beside it (another chain)" test "$(grep -c ecpoint "$TMP/faults/held")" -eq 2
+expect_refusal "a third tenant's verify, with two running: unavailable" unavailable \
+	"$SIGNETCTL" --socket "$SOCK" --token "$I_TOKEN" audit verify
+check "... saying how many run" grep -q "2 audit exports or verifies are running" "$TMP/err"
+check "other requests are answered meanwhile" ctl status
+rm -f "$TMP/faults/hold-ecpoint"
+wait "$V1" && wait "$V2" || not_ok "the held verifies end"
+check "both held verifies end verified" \
+	test "$(jq -r .verified "$TMP/v1")/$(jq -r .verified "$TMP/v2")" = true/true
+check "then the third tenant's verify runs" "$SIGNETCTL" --socket "$SOCK" --token "$I_TOKEN" audit verify
 stop_daemon || not_ok "clean stop"
 check "the log's count at the stop agrees" grep -Eq "store: [0-9]+ writes in [0-9]+ commits" "$LOG"
