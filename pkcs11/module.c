@@ -75,7 +75,9 @@ pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
 /*
  * After fork() the child has one thread: a lock another thread held at the
  * fork would never be released. Each connection is made per call, so the
- * child only needs a fresh lock to go on (no pthread_atfork handler).
+ * child only needs a fresh lock to go on (no pthread_atfork handler). A
+ * child that calls C_Initialize starts afresh (p11_Initialize): the
+ * parent's sessions, logins and tokens are wiped, not inherited.
  */
 static void
 check_fork(void)
@@ -469,10 +471,20 @@ p11_Initialize(void *args)
 	if (a != NULL && !(a->flags & CKF_OS_LOCKING_OK) && a->CreateMutex != NULL) {
 		return CKR_CANT_LOCK;
 	}
+	bool forked = g.initialized && g.pid != getpid();
+
 	check_fork();
 	pthread_mutex_lock(&lock);
-	if (g.initialized && g.pid == getpid()) {
+	if (g.initialized && !forked) {
 		LEAVE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+	}
+	if (forked) {
+		/* The parent's state is not the child's: its operations, logins and tokens go. */
+		for (size_t i = 0; i < MAX_SESSIONS; i++) {
+			sign_end(&g.sess[i]);
+		}
+		slots_free_locked();
+		secure_wipe(&g.conf, sizeof(g.conf));
 	}
 	memset(&g, 0, sizeof(g));
 	g.initialized = true;

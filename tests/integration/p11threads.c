@@ -95,6 +95,72 @@ logout_ends_operation(void)
 	return 0;
 }
 
+/*
+ * On the login slot: the parent logs in, a child forks and calls
+ * C_Initialize, which starts afresh: the child is not logged in (its
+ * C_SignInit is refused and it finds no key), while the parent still is.
+ */
+static int
+fork_login(void)
+{
+	CK_C_INITIALIZE_ARGS ia = {.flags = CKF_OS_LOCKING_OK};
+	CK_SESSION_HANDLE s;
+	const char *pin = getenv("P11THREADS_PIN");
+	int st;
+	pid_t pid;
+
+	if (pin == NULL || f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+	    f->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin)) != CKR_OK) {
+		fprintf(stderr, "forklogin: the parent cannot log in\n");
+		return 1;
+	}
+	if ((pid = fork()) == 0) {
+		CK_SESSION_HANDLE cs;
+		CK_SESSION_INFO info;
+		CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+		CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
+		CK_OBJECT_HANDLE key;
+		CK_ULONG n = 0;
+		CK_RV rv = f->C_Initialize(&ia);
+
+		if (rv != CKR_OK) {
+			fprintf(stderr, "forklogin: the child's C_Initialize: 0x%lx\n", rv);
+			_exit(1);
+		}
+		if (f->C_GetSessionInfo(s, &info) == CKR_OK) {
+			fprintf(stderr, "forklogin: the parent's session lives on in the child\n");
+			_exit(1);
+		}
+		if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &cs) != CKR_OK ||
+		    f->C_GetSessionInfo(cs, &info) != CKR_OK || info.state != CKS_RO_PUBLIC_SESSION) {
+			fprintf(stderr, "forklogin: the child's new session is not a public one\n");
+			_exit(1);
+		}
+		if (f->C_FindObjectsInit(cs, &t, 1) == CKR_OK) {
+			f->C_FindObjects(cs, &key, 1, &n);
+			f->C_FindObjectsFinal(cs);
+		}
+		if (n != 0) {
+			fprintf(stderr, "forklogin: the child sees a private key without logging in\n");
+			_exit(1);
+		}
+		f->C_Finalize(NULL);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		return 1;
+	}
+	{
+		CK_SESSION_INFO info;
+		if (f->C_GetSessionInfo(s, &info) != CKR_OK || info.state == CKS_RO_PUBLIC_SESSION) {
+			fprintf(stderr, "forklogin: the parent lost its login\n");
+			return 1;
+		}
+	}
+	f->C_CloseSession(s);
+	return 0;
+}
+
 static void *
 worker(void *arg)
 {
@@ -115,7 +181,7 @@ main(int argc, char **argv)
 	pid_t pid;
 	FILE *in;
 
-	if (argc == 4 && strcmp(argv[3], "logout") == 0) {
+	if (argc == 4 && (strcmp(argv[3], "logout") == 0 || strcmp(argv[3], "forklogin") == 0)) {
 		slot = strtoul(argv[2], NULL, 10);
 		if ((dl = dlopen(argv[1], RTLD_NOW)) == NULL ||
 		    (get = (CK_RV(*)(CK_FUNCTION_LIST **))dlsym(dl, "C_GetFunctionList")) == NULL ||
@@ -123,13 +189,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "cannot load %s\n", argv[1]);
 			return 1;
 		}
-		bad = logout_ends_operation();
+		bad = strcmp(argv[3], "logout") == 0 ? logout_ends_operation() : fork_login();
 		f->C_Finalize(NULL);
 		return bad;
 	}
 	if (argc != 5) {
 		fprintf(stderr, "usage: p11threads MODULE SLOT THREADS OUTDIR (digest on stdin)\n"
-				"       P11THREADS_PIN=TOKEN p11threads MODULE SLOT logout\n");
+				"       P11THREADS_PIN=TOKEN p11threads MODULE SLOT logout|forklogin\n");
 		return 2;
 	}
 	outdir = argv[4];

@@ -293,6 +293,10 @@ env -u SIGNET_TOKEN P11THREADS_PIN="$B_TOKEN" "$P11THREADS" "$M" 0 logout >"$TMP
 	rc=0 || rc=$?
 check "on the login slot, a C_Sign after C_Logout is refused, nothing signed, no crash ($(head -c 300 "$TMP/lo.out"))" \
 	test "$rc" -eq 0
+env -u SIGNET_TOKEN P11THREADS_PIN="$B_TOKEN" "$P11THREADS" "$M" 0 forklogin >"$TMP/fl.out" 2>&1 &&
+	rc=0 || rc=$?
+check "a forked child's C_Initialize starts afresh: not logged in, no key, the parent's session not its own; the parent still logged in ($(head -c 300 "$TMP/fl.out"))" \
+	test "$rc" -eq 0
 nv=0
 for f in "$TMP"/thr/sig.*; do
 	raw2der "$f" "$f.der"
