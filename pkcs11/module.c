@@ -72,12 +72,15 @@ pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
 	memcpy(dst, src, n < cap ? n : cap);
 }
 
+static void state_wipe_locked(void);
+
 /*
  * After fork() the child has one thread: a lock another thread held at the
- * fork would never be released. Each connection is made per call, so the
- * child only needs a fresh lock to go on (no pthread_atfork handler). A
- * child that calls C_Initialize starts afresh (p11_Initialize): the
- * parent's sessions, logins and tokens are wiped, not inherited.
+ * fork would never be released, and the parent's sessions, logins and
+ * tokens are not the child's. At its first call the child takes a fresh
+ * lock and wipes that state: every call but C_Initialize is then
+ * CKR_CRYPTOKI_NOT_INITIALIZED until the child calls C_Initialize, as
+ * PKCS#11 asks (no pthread_atfork handler).
  */
 static void
 check_fork(void)
@@ -86,7 +89,7 @@ check_fork(void)
 		pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 		memcpy(&lock, &fresh, sizeof(lock));
-		g.pid = getpid();
+		state_wipe_locked();
 	}
 }
 
@@ -459,6 +462,18 @@ object_matches(const struct p11_key *k, int kind, const CK_ATTRIBUTE *tmpl, CK_U
 
 /* ---- general ---- */
 
+/* Forget everything: operations, slots, logins (PINs), the configuration's token. */
+static void
+state_wipe_locked(void)
+{
+	for (size_t i = 0; i < MAX_SESSIONS; i++) {
+		sign_end(&g.sess[i]);
+	}
+	slots_free_locked();
+	secure_wipe(&g.conf, sizeof(g.conf));
+	memset(&g, 0, sizeof(g));
+}
+
 static CK_RV
 p11_Initialize(void *args)
 {
@@ -471,20 +486,10 @@ p11_Initialize(void *args)
 	if (a != NULL && !(a->flags & CKF_OS_LOCKING_OK) && a->CreateMutex != NULL) {
 		return CKR_CANT_LOCK;
 	}
-	bool forked = g.initialized && g.pid != getpid();
-
 	check_fork();
 	pthread_mutex_lock(&lock);
-	if (g.initialized && !forked) {
+	if (g.initialized) {
 		LEAVE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
-	}
-	if (forked) {
-		/* The parent's state is not the child's: its operations, logins and tokens go. */
-		for (size_t i = 0; i < MAX_SESSIONS; i++) {
-			sign_end(&g.sess[i]);
-		}
-		slots_free_locked();
-		secure_wipe(&g.conf, sizeof(g.conf));
 	}
 	memset(&g, 0, sizeof(g));
 	g.initialized = true;
@@ -500,12 +505,7 @@ p11_Finalize(void *reserved)
 		return CKR_ARGUMENTS_BAD;
 	}
 	ENTER();
-	for (size_t i = 0; i < MAX_SESSIONS; i++) {
-		sign_end(&g.sess[i]);
-	}
-	slots_free_locked();
-	secure_wipe(&g.conf, sizeof(g.conf));
-	memset(&g, 0, sizeof(g));
+	state_wipe_locked();
 	LEAVE(CKR_OK);
 }
 

@@ -121,8 +121,15 @@ fork_login(void)
 		CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
 		CK_OBJECT_HANDLE key;
 		CK_ULONG n = 0;
-		CK_RV rv = f->C_Initialize(&ia);
+		/* A call first (the reviewer's case): the parent's session is not the child's. */
+		CK_RV rv = f->C_GetSessionInfo(s, &info);
 
+		if (rv != CKR_CRYPTOKI_NOT_INITIALIZED) {
+			fprintf(stderr, "forklogin: the parent's session before C_Initialize: 0x%lx\n",
+				rv);
+			_exit(1);
+		}
+		rv = f->C_Initialize(&ia);
 		if (rv != CKR_OK) {
 			fprintf(stderr, "forklogin: the child's C_Initialize: 0x%lx\n", rv);
 			_exit(1);
@@ -223,6 +230,17 @@ main(int argc, char **argv)
 	}
 	/* A child of a process that had the module initialised (and threads) signs too. */
 	if ((pid = fork()) == 0) {
+		/* The parent's state is not the child's: nothing works until C_Initialize. */
+		CK_INFO info;
+		CK_RV rv = f->C_GetInfo(&info);
+		if (rv != CKR_CRYPTOKI_NOT_INITIALIZED) {
+			fprintf(stderr, "the child's C_GetInfo before C_Initialize: 0x%lx\n", rv);
+			_exit(1);
+		}
+		if ((rv = f->C_Initialize(&ia)) != CKR_OK) {
+			fprintf(stderr, "the child's C_Initialize: 0x%lx\n", rv);
+			_exit(1);
+		}
 		_exit(sign_one("child", digest));
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {

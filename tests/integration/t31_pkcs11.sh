@@ -286,7 +286,7 @@ check "... and the task is cancelled" sh -c "ctl --json task list --status CANCE
 mkdir -p "$TMP/thr"
 SIGNET_TOKEN=$B_TOKEN "$P11THREADS" "$M" 0 8 "$TMP/thr" <"$TMP/msg.sha256" >"$TMP/thr.out" 2>&1 &&
 	rc=0 || rc=$?
-check "8 threads sign at once, then a forked child and its parent (p11threads: $(head -c 300 "$TMP/thr.out"))" \
+check "8 threads sign at once, then a forked child (C_GetInfo refused until its C_Initialize) and its parent (p11threads: $(head -c 300 "$TMP/thr.out"))" \
 	test "$rc" -eq 0
 # The login slot (no SIGNET_TOKEN): an operation begun before C_Logout ends with it.
 env -u SIGNET_TOKEN P11THREADS_PIN="$B_TOKEN" "$P11THREADS" "$M" 0 logout >"$TMP/lo.out" 2>&1 &&
@@ -295,7 +295,7 @@ check "on the login slot, a C_Sign after C_Logout is refused, nothing signed, no
 	test "$rc" -eq 0
 env -u SIGNET_TOKEN P11THREADS_PIN="$B_TOKEN" "$P11THREADS" "$M" 0 forklogin >"$TMP/fl.out" 2>&1 &&
 	rc=0 || rc=$?
-check "a forked child's C_Initialize starts afresh: not logged in, no key, the parent's session not its own; the parent still logged in ($(head -c 300 "$TMP/fl.out"))" \
+check "a forked child inherits nothing: the parent's session is not initialised before C_Initialize, then not logged in, no key; the parent still logged in ($(head -c 300 "$TMP/fl.out"))" \
 	test "$rc" -eq 0
 nv=0
 for f in "$TMP"/thr/sig.*; do
