@@ -61,7 +61,8 @@ static const struct op_desc op_table[] = {
      ARGS("label", "alg", "description")},
     {"key.list", op_key_list, OP_AUTH, ACL_VIEW, ACL_RT_KEY, 0, ARGS("limit", "cursor")},
     /* VIEW on KEY, or USE or VIEW on a configuration signing with it (op_key_show). */
-    {"key.show", op_key_show, OP_AUTH | OP_PER_RESOURCE, ACL_VIEW, ACL_RT_KEY, 0, ARGS("label")},
+    {"key.show", op_key_show, OP_AUTH | OP_PER_RESOURCE, ACL_VIEW, ACL_RT_KEY, 0,
+     ARGS("label", "deviceConfig")},
     /* Any user of the tenant may submit: trust comes from the report's signature chain. */
     /* Appliance-wide numbers, no tenant's: local administrators and the gateway only. */
     {"metrics", op_metrics, OP_MONITOR, ACL_NONE, ACL_RT_NONE, 0, NOARGS},

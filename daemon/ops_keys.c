@@ -232,10 +232,23 @@ struct key_get {
 	struct request *r;
 	const char *label;
 	json_t *rec;
-	bool per_resource; /* key.show: VIEW on KEY, or a configuration signing with it */
+	bool per_resource;   /* key.show: VIEW on KEY, or a configuration signing with it */
+	const char *devconf; /* key.show: the configuration that grants it, when named */
+	bool public_only;    /* granted by a configuration: the public part only */
 };
 
-/* Does a device configuration the caller may USE or VIEW sign with key LABEL? */
+/*
+ * Does an enabled device configuration the caller may USE or VIEW sign with
+ * key LABEL (its signing or packaging key)?
+ */
+static bool
+grants_key(const struct policy_subject *s, const struct devconf *dc, const char *label)
+{
+	return dc->enabled && devconf_key_use(dc, label) != NULL &&
+	       (policy_allows_on(s, ACL_USE, ACL_RT_DEVICE_CONFIG, dc->id) ||
+		policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, dc->id));
+}
+
 struct signs_with {
 	struct request *r;
 	const char *label;
@@ -247,18 +260,45 @@ static int
 signs_with_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct signs_with *x = arg;
-	const struct policy_subject *s = &x->r->subject;
 
 	(void)key;
-	if (x->found || devconf_decode(val, &x->dc) != 0) {
-		return 0; /* found already; a broken record grants nothing (devconf_decode logs it) */
+	if (devconf_decode(val, &x->dc) != 0) {
+		return 0; /* a broken record grants nothing (devconf_decode logs it) */
 	}
-	if (devconf_key_use(&x->dc, x->label) != NULL &&
-	    (policy_allows_on(s, ACL_USE, ACL_RT_DEVICE_CONFIG, x->dc.id) ||
-	     policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, x->dc.id))) {
-		x->found = true;
+	x->found = grants_key(&x->r->subject, &x->dc, x->label);
+	return x->found ? STORE_STOP : 0;
+}
+
+/*
+ * Who may sign with a key may read its public part (a PKCS#11 module lists
+ * it; a verifier needs it). With DCID, that one configuration is checked;
+ * without, the tenant's configurations until one grants it.
+ */
+static bool
+key_granted(struct store_txn *t, struct request *r, const char *label, const char *dcid, int *rc)
+{
+	struct signs_with *sw = calloc(1, sizeof(*sw));
+	bool found = false;
+
+	*rc = 0;
+	if (sw == NULL) {
+		*rc = SIGNET_EINTERNAL;
+		return false;
 	}
-	return 0;
+	sw->r = r;
+	sw->label = label;
+	if (dcid != NULL) {
+		int e = devconf_read(t, r->subject.tenant, dcid, &sw->dc);
+		found = e == 0 && grants_key(&r->subject, &sw->dc, label);
+		*rc = e == SIGNET_ENOTFOUND ? 0 : e;
+	} else {
+		*rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
+				    strlen(r->subject.tenant) + 1, signs_with_cb, sw);
+		found = sw->found;
+	}
+	devconf_clear(&sw->dc);
+	free(sw);
+	return found;
 }
 
 static int
@@ -270,32 +310,16 @@ key_get_txn(struct store_txn *t, void *arg)
 	size_t klen = store_key2(key, sizeof(key), r->subject.tenant, x->label);
 
 	if (x->per_resource && !policy_allows(&r->subject, ACL_VIEW, ACL_RT_KEY)) {
-		/*
-		 * Who may sign with a key may read its public part (a PKCS#11 module
-		 * lists it; a verifier needs it): USE or VIEW on a configuration that
-		 * signs with it. Denied alike whether the key exists or not.
-		 */
-		struct signs_with *sw = calloc(1, sizeof(*sw));
+		/* Denied alike whether the key exists or not: no probing of labels. */
 		int rc;
-		if (sw == NULL) {
-			return SIGNET_EINTERNAL;
+		if (!key_granted(t, r, x->label, x->devconf, &rc)) {
+			return rc != 0 ? rc
+				       : req_fail(r, SIGNET_EDENIED,
+						  "USER:%s may not VIEW RESOURCE_TYPE:KEY, nor use a "
+						  "device configuration that signs with key '%s'",
+						  r->subject.user, x->label);
 		}
-		sw->r = r;
-		sw->label = x->label;
-		rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
-				   strlen(r->subject.tenant) + 1, signs_with_cb, sw);
-		bool found = sw->found;
-		devconf_clear(&sw->dc);
-		free(sw);
-		if (rc != 0) {
-			return rc;
-		}
-		if (!found) {
-			return req_fail(r, SIGNET_EDENIED,
-					"USER:%s may not VIEW RESOURCE_TYPE:KEY, nor use a device "
-					"configuration that signs with key '%s'",
-					r->subject.user, x->label);
-		}
+		x->public_only = true;
 	}
 	if (store_get_json(t, STORE_DB_KEYS, key, klen, &x->rec) != 0) {
 		return req_fail(r, SIGNET_ENOTFOUND, "no key '%s'", x->label);
@@ -319,13 +343,24 @@ int
 op_key_show(struct request *r)
 {
 	struct key_get x = {.per_resource = true};
-	int rc = key_load(r, &x);
+	int rc;
 
-	if (rc != 0) {
+	if (jargs_str(&r->args, "deviceConfig", false, 36, &x.devconf) != 0) {
+		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
+	}
+	if ((rc = key_load(r, &x)) != 0) {
 		return rc;
 	}
 	r->result = key_view(x.rec, true);
 	json_decref(x.rec);
+	if (r->result != NULL && x.public_only) {
+		/* What a signer needs of it; the officer's notes and bindings stay the officer's. */
+		static const char *const officer[] = {"description", "origin", "created",
+						      "createdBy", "problem", "purposeDeviceConfig"};
+		for (size_t i = 0; i < ARRAY_SIZE(officer); i++) {
+			json_object_del(r->result, officer[i]);
+		}
+	}
 	return 0;
 }
 

@@ -824,6 +824,9 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 	MDB_cursor *c;
 	MDB_val k, v;
 	size_t n = 0, skipped = 0;
+	/* Passed-over records cost work too: a page looks at 10 times LIMIT of them, or 10000. */
+	size_t skip_max = pg->limit <= (STORE_PAGE_SKIP_MAX - 100) / 10 ? 10 * pg->limit + 100
+								  : STORE_PAGE_SKIP_MAX;
 	int rc, r = 0;
 
 	pg->more = false;
@@ -877,7 +880,7 @@ store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, si
 			r = 0;
 			memcpy(pg->next, (const uint8_t *)k.mv_data + plen, k.mv_size - plen);
 			pg->next_len = k.mv_size - plen;
-			if (++skipped >= STORE_PAGE_SKIP_MAX) {
+			if (++skipped >= skip_max) {
 				pg->more = true;
 				break;
 			}

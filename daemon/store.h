@@ -177,11 +177,14 @@ struct store_page {
 /*
  * ... or this when the record is not one the listing shows (filtered out, or
  * not an item): it does not count toward LIMIT, and the page resumes after
- * it. A page passes over at most STORE_PAGE_SKIP_MAX such records, then ends
- * (MORE set) so that one call's work stays bounded.
+ * it. A page passes over at most 10 * LIMIT + 100 such records (and never
+ * more than STORE_PAGE_SKIP_MAX), then ends (MORE set) so that one call's
+ * work stays bounded.
  */
 #define STORE_PAGE_SKIP     2
 #define STORE_PAGE_SKIP_MAX 10000
+/* ... or this to end the scan after its record, without error (found what it looked for). */
+#define STORE_STOP 3
 
 int store_foreach_page(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
 		       struct store_page *pg,

@@ -325,7 +325,8 @@ static CK_RV
 key_load(const struct p11_conf *c, const char *token, struct p11_key *k)
 {
 	struct p11_reply r;
-	json_t *args = json_pack("{s:s}", "label", k->label);
+	/* Named by its configuration: signetd checks that one, not every configuration. */
+	json_t *args = json_pack("{s:s, s:s}", "label", k->label, "deviceConfig", k->devconf);
 	const char *pem, *alg, *chain;
 	BIO *b;
 	CK_RV rv;

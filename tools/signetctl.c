@@ -847,7 +847,19 @@ c_report_list(struct opts *o, char **a)
 static int
 c_key_show(struct opts *o, char **a)
 {
-	return simple(o, "key.show", json_pack("{s:s}", "label", a[0]), NULL, 0, h_key);
+	json_t *args = json_pack("{s:s}", "label", a[0]);
+	char id[DEVCONF_ID_LEN + 1];
+	int r;
+
+	/* A user who may use a configuration reads the public part of its keys: name it. */
+	if (o->devconf != NULL) {
+		if ((r = devconf_id(o, o->devconf, id)) != 0) {
+			json_decref(args);
+			return r;
+		}
+		json_object_set_new(args, "deviceConfig", json_string(id));
+	}
+	return simple(o, "key.show", args, NULL, 0, h_key);
 }
 
 /* Is PATH "-", standard output? */
@@ -2461,8 +2473,11 @@ static const struct ctl_cmd commands[] = {
      "signetctl key import fw-aes --alg AES_256 --file aes.key"},
     {"key", "list", 0, c_key_list, "key list [--limit N [--cursor C]]", LIST_OPTS,
      "The tenant's keys: label, algorithm, origin.", "signetctl key list"},
-    {"key", "show", 1, c_key_show, "key show LABEL", "",
-     "A key: algorithm, PKCS#11 URI, certificate and public key in PEM.", "signetctl key show fw"},
+    {"key", "show", 1, c_key_show, "key show LABEL [--devconf DC]", "devconf",
+     "A key: algorithm, PKCS#11 URI, certificate and public key in PEM. Officers (VIEW on KEY) "
+     "see everything; a user who may use or view a device configuration that signs with the "
+     "key sees its public part (--devconf names that configuration).",
+     "signetctl key show fw"},
     {"key", "csr", 1, c_key_csr, "key csr LABEL --subject /CN=... [-o FILE]", "subject output",
      "A PKCS#10 certificate request for a key pair, signed in the token: on standard output, "
      "or in FILE.",

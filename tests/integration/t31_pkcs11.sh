@@ -86,6 +86,14 @@ check "... and a key that does not exist is denied alike (no probing of labels)"
 	sh -c "[ $rc2 -ne 0 ] && grep -q denied '$TMP/err2'"
 "$SIGNETCTL" --socket "$SOCK" --token "$C_TOKEN" key show ecq >/dev/null 2>"$TMP/err" && rc=0 || rc=$?
 check "carol (APPROVE on dc-4e, which gives VIEW) reads key ecq too" test "$rc" -eq 0
+check "... the public part only: not the officer's description, creator or bindings" \
+	sh -c "jq -e 'has(\"publicKeyPem\") and (has(\"description\") or has(\"createdBy\") or has(\"purposeDeviceConfig\") | not)' '$TMP/kshow' >/dev/null && test -s '$TMP/kshow'"
+DCEC=$(ctl --json devconf list | jq -r '.deviceConfigs[] | select(.name == "dc-ec") | .id')
+"$SIGNETCTL" --socket "$SOCK" --token "$B_TOKEN" --json key show ec --devconf "$DCEC" >/dev/null 2>"$TMP/err" && rc=0 || rc=$?
+check "bob names the configuration (deviceConfig): granted ($(cat "$TMP/err"))" test "$rc" -eq 0
+"$SIGNETCTL" --socket "$SOCK" --token "$B_TOKEN" key show ec384 --devconf "$DCEC" >/dev/null 2>"$TMP/err" && rc=0 || rc=$?
+check "... but not for a key that configuration does not sign with, though another of his does" \
+	sh -c "[ $rc -ne 0 ] && grep -q denied '$TMP/err'"
 
 # --- 1. slots, objects, mechanisms -----------------------------------------------------------
 p11 -L >"$TMP/slots" 2>&1
