@@ -16,8 +16,15 @@
 #include "lib/error.h"
 #include "lib/log.h"
 
+/*
+ * One input to read. Whose it is is copied from the request: once the job
+ * runs, its request is answered (and freed) by the loop while the job may
+ * still be looked at by another thread's pick.
+ */
 struct ingest_job {
 	struct request *r;
+	char tenant[ACL_NAME_MAX + 1];
+	char user[ACL_NAME_MAX + 1];
 	ingest_fn fn;
 	void *arg;
 	struct ingest_job *next;
@@ -41,16 +48,15 @@ struct ingest {
 };
 
 static bool
-same_user(const struct request *a, const struct request *b)
+same_user(const struct ingest_job *a, const struct ingest_job *b)
 {
-	return strcmp(a->subject.tenant, b->subject.tenant) == 0 &&
-	       strcmp(a->subject.user, b->subject.user) == 0;
+	return strcmp(a->tenant, b->tenant) == 0 && strcmp(a->user, b->user) == 0;
 }
 
 static bool
-same_tenant(const struct request *a, const struct request *b)
+same_tenant(const struct ingest_job *a, const struct ingest_job *b)
 {
-	return strcmp(a->subject.tenant, b->subject.tenant) == 0;
+	return strcmp(a->tenant, b->tenant) == 0;
 }
 
 /* May J start now, beside the jobs running? Caps per user and per tenant. */
@@ -61,9 +67,9 @@ may_start_locked(const struct ingest *p, const struct ingest_job *j)
 
 	for (int i = 0; i < p->n; i++) {
 		const struct ingest_job *o = p->threads[i].job;
-		if (o != NULL && same_tenant(o->r, j->r)) {
+		if (o != NULL && same_tenant(o, j)) {
 			tenant++;
-			user += same_user(o->r, j->r);
+			user += same_user(o, j);
 		}
 	}
 	return user < p->d->cfg->ingest_per_user && tenant < p->d->cfg->ingest_per_tenant;
@@ -206,6 +212,8 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 		return req_fail(r, SIGNET_EUNAVAILABLE, "out of memory");
 	}
 	j->r = r;
+	snprintf(j->tenant, sizeof(j->tenant), "%s", r->subject.tenant);
+	snprintf(j->user, sizeof(j->user), "%s", r->subject.user);
 	j->fn = fn;
 	j->arg = arg;
 	pool_lock(p->pool);
@@ -215,9 +223,9 @@ ingest_submit(struct request *r, ingest_fn fn, void *arg)
 		return req_fail(r, SIGNET_EUNAVAILABLE, "the daemon is shutting down");
 	}
 	for (const struct ingest_job *o = p->head; o != NULL; o = o->next) {
-		if (same_tenant(o->r, r)) {
+		if (same_tenant(o, j)) {
 			tenant++;
-			user += same_user(o->r, r);
+			user += same_user(o, j);
 		}
 	}
 	if (user >= INGEST_WAIT_PER_USER || tenant >= INGEST_WAIT_PER_TENANT) {

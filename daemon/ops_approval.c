@@ -674,8 +674,11 @@ seed_check_cb(const struct store_key *key, json_t *val, void *arg)
 	(void)key;
 	if (user_decode(val, &u) != 0) {
 		x->bad++;
-		snprintf(name, sizeof(name), "the user record %.*s (corrupt)", (int)key->len,
-			 (const char *)key->data);
+		/* The key is "tenant \0 name". */
+		const char *k = key->data;
+		size_t tl = strnlen(k, key->len);
+		snprintf(name, sizeof(name), "the user record %.*s/%.*s (corrupt)", (int)tl, k,
+			 tl < key->len ? (int)(key->len - tl - 1) : 0, tl < key->len ? k + tl + 1 : "");
 		keys_note_missing(x->missing, x->len, &x->used, name);
 		return 0;
 	}

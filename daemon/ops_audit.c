@@ -262,9 +262,10 @@ export_to_fd(struct request *r, const char *chain, int fd, struct export_run *x)
 /*
  * Long reads of a chain (export, verify) hold a request worker for as long
  * as the chain is long. One at a time per chain, and at most half the
- * workers at once, so that a tenant asking again and again keeps neither
- * its own chain's readers nor the appliance's other requests waiting: the
- * rest are refused with unavailable and a hint.
+ * workers (at least 2) at once, so that a tenant asking again and again
+ * keeps neither its own chain's readers nor the appliance's other requests
+ * waiting: the rest are refused with unavailable and a hint. The
+ * appliance's chain is never refused for the others' (only for its own).
  */
 #define LONG_READS_MAX 32
 
@@ -278,7 +279,7 @@ long_read_begin(struct request *r, const char *chain, const char *what)
 	long max = r->d->cfg->workers / 2;
 	int rc = 0;
 
-	max = max < 1 ? 1 : max > LONG_READS_MAX ? LONG_READS_MAX : max;
+	max = max < 2 ? 2 : max > LONG_READS_MAX - 1 ? LONG_READS_MAX - 1 : max;
 	pthread_mutex_lock(&long_lock);
 	for (int i = 0; i < long_n && rc == 0; i++) {
 		if (strcmp(long_chains[i], chain) == 0) {
@@ -288,7 +289,7 @@ long_read_begin(struct request *r, const char *chain, const char *what)
 				      chain);
 		}
 	}
-	if (rc == 0 && long_n >= max) {
+	if (rc == 0 && long_n >= max && strcmp(chain, AUDIT_APPLIANCE) != 0) {
 		rc = req_fail(r, SIGNET_EUNAVAILABLE,
 			      "%d audit exports or verifies are running, the most at once; send "
 			      "again in a while",

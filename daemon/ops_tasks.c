@@ -85,7 +85,7 @@ strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 	struct strict_scan *s = arg;
 	struct task_ctx *x = s->x;
 	const struct devconf *dc = &s->dc;
-	const char *use;
+	bool uses = false;
 	int rc;
 
 	(void)key;
@@ -95,8 +95,16 @@ strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 	if (!dc->enabled) {
 		return 0;
 	}
-	use = devconf_key_use(dc, s->label);
-	if (use == NULL || strcmp(use, s->pkg ? KEY_PURPOSE_PACKAGING : KEY_PURPOSE_SIGNING) != 0) {
+	/* Membership for the task's purpose itself (a record from before the one-purpose rule may
+	 * name the key for both). */
+	if (s->pkg) {
+		uses = strcmp(dc->packaging_key, s->label) == 0;
+	} else {
+		for (size_t i = 0; i < dc->nsign && !uses; i++) {
+			uses = strcmp(dc->sign_keys[i], s->label) == 0;
+		}
+	}
+	if (!uses) {
 		return 0;
 	}
 	for (int i = 0; !s->pkg && i < HSM_SCHEME_COUNT; i++) {

@@ -250,7 +250,7 @@ session_slot_locked(struct sessions *ss, const char *tenant, const char *user)
 		session_wipe_locked(oldest);
 		return oldest;
 	}
-	return ours < (share > SESSION_PER_USER ? share : SESSION_PER_USER) ? free_slot : NULL;
+	return ours < (share > 0 ? share : 1) ? free_slot : NULL;
 }
 
 static json_t *

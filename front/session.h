@@ -10,8 +10,8 @@
 #define SESSION_COOKIE      "signet_session"
 #define SESSION_CSRF_HEADER "X-CSRF-Token"
 #define SESSION_PER_USER    8 /* sessions of one user at once; a ninth ends the oldest */
-/* Sessions of one tenant at once: a quarter of the table, at least SESSION_PER_USER; past it a
- * sign-in of another of its users is refused, so that no tenant fills the table for the others. */
+/* Sessions of one tenant at once: a quarter of the table (at least one); past it a sign-in of
+ * another of its users is refused, so that no tenant fills the table for the others. */
 #define SESSION_TENANT_SHARE 4
 
 struct sessions;

@@ -326,11 +326,15 @@ test_full(void **state)
 	sessions_free(x->f.sessions);
 	x->f.sessions = sessions_new(3, 3600, 3600);
 	assert_non_null(x->f.sessions);
+	/* Three tenants, one session each (a table of 3 gives a tenant one). */
+	static const char *const tenants[] = {"t0", "t1", "t2"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
+		who_tenant = tenants[i];
 		sign_in(x, name, cookie, csrf);
 	}
 	/* Every slot taken by other users: the next sign-in is refused, no one is pushed out. */
+	who_tenant = "acme";
 	who_user = "dave";
 	req_init(x, &q, "POST");
 	q.buf = token;
