@@ -333,6 +333,7 @@ key_load(struct request *r, struct key_get *x)
 {
 	x->r = r;
 	x->rec = NULL;
+	x->public_only = false;
 	if (jargs_name(&r->args, "label", true, &x->label) != 0) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
 	}
@@ -518,7 +519,7 @@ chain_parse(struct request *r, const uint8_t *data, size_t len, STACK_OF(X509) *
 int
 op_key_cert(struct request *r)
 {
-	struct key_get g;
+	struct key_get g = {0};
 	struct key_cert x = {.r = r};
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *pub = NULL;
