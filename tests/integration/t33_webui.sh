@@ -54,7 +54,9 @@ mkdir "$TMP/spool" "$TMP/shots" "$TMP/downloads"
 chmod 1777 "$TMP/spool"
 DSOCK=$TMP/run/signetd.sock
 ROOT=false
-RESULT_TTL=20
+# Long enough that a loaded machine's browser sees the result before it goes (20 s was not: the
+# run beside a build saw it expired already), short enough to see it go.
+RESULT_TTL=60
 BIG_MB=50
 [ "$(id -u)" != 0 ] || ROOT=true
 {
