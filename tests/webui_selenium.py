@@ -200,7 +200,7 @@ def expiry(req, dl):
     sha = (rec.get("result") or {}).get("sha256", "?")
     req.execute_script("window.__signetSamePage = 'yes';")
     try:
-        wait(req, EC.visibility_of_element_located((By.ID, "details-ttl")), 10)
+        wait(req, EC.visibility_of_element_located((By.ID, "details-ttl")), 30)
         left = req.find_element(By.ID, "details-ttl").text
     except TimeoutException:
         left = ""
@@ -313,12 +313,12 @@ def packaging(req, apr, dl):
         "const z = document.getElementById('new-drop');"
         "for (const k of ['dragover', 'drop'])"
         "  z.dispatchEvent(new DragEvent(k, {dataTransfer: t, bubbles: true, cancelable: true}));")
-    wait(req, lambda d: segment_names(d) == ["dropped.bin"], 5)
+    wait(req, lambda d: segment_names(d) == ["dropped.bin"])
     ok(True, "a file dropped on the form is listed as a segment")
     for path in (b, a):
         req.find_element(By.ID, "new-file").send_keys(path)
     an, bn = os.path.basename(a), os.path.basename(b)
-    wait(req, lambda d: len(segment_names(d)) == 3, 5)
+    wait(req, lambda d: len(segment_names(d)) == 3)
     ok(segment_names(req) == ["dropped.bin", bn, an],
        f"... chosen files are added after it, in the order chosen ({segment_names(req)})")
     req.find_element(By.CSS_SELECTOR, '#pkg-files li[data-name="dropped.bin"] button[aria-label^=Remove]').click()
