@@ -32,7 +32,6 @@ struct pool_thread {
 	struct pool *pool;
 	int index;
 	struct hsm_session *hs; /* opened by pool_session */
-	void *data;             /* the owner's, per thread (pool_thread_data) */
 };
 
 struct pool_ops {
