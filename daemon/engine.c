@@ -148,7 +148,7 @@ transition_txn(struct store_txn *t, void *arg)
 	}
 	json_decref(x->task);
 	x->task = NULL;
-	if ((r = task_get(t, x->tenant, x->id, &x->task)) != 0) {
+	if ((r = task_get_json(t, x->tenant, x->id, &x->task)) != 0) {
 		return r;
 	}
 	cur = task_status_of(x->task);
@@ -168,7 +168,7 @@ transition_txn(struct store_txn *t, void *arg)
 	if (x->input != NULL) {
 		json_object_update(json_array_get(json_object_get(x->task, "inputs"), 0), x->input);
 	}
-	if ((r = task_set_status(t, &x->note, x->task, x->to, x->reason)) != 0) {
+	if ((r = task_set_status_json(t, &x->note, x->task, x->to, x->reason)) != 0) {
 		return r;
 	}
 	{
@@ -559,13 +559,13 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 	store_del(t, STORE_DB_TIMERS, u->key, u->klen);
 	if (strcmp(u->kind, "cap") == 0) {
 		rules_del_capability(t, u->tenant, u->id);
-	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
+	} else if (strcmp(u->kind, "approval") == 0 && task_get_json(t, u->tenant, u->id, &task) == 0) {
 		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
 		if (task_transition_allowed(task_status_of(task), TS_EXPIRED)) {
 			struct audit_actor a;
 			char res[64];
 			json_object_set_new(task, "decision", json_string("EXPIRED"));
-			task_set_status(t, &x->note, task, TS_EXPIRED,
+			task_set_status_json(t, &x->note, task, TS_EXPIRED,
 					"approval not given in time");
 			audit_actor_daemon(x->d, u->tenant, &a);
 			snprintf(res, sizeof(res), "TASK:%s", u->id);
@@ -575,7 +575,7 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 				  u->id);
 			u->expired = true;
 		}
-	} else if (strcmp(u->kind, "result") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
+	} else if (strcmp(u->kind, "result") == 0 && task_get_json(t, u->tenant, u->id, &task) == 0) {
 		json_t *res = json_object_get(task, "result");
 		if (json_is_true(json_object_get(res, "available"))) {
 			struct audit_actor a;
@@ -583,7 +583,7 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 			json_t *ev;
 			json_object_set_new(res, "available", json_false());
 			json_object_set_new(res, "expiredAt", json_integer(time_now()));
-			task_put(t, &x->note, task, task_status_of(task));
+			task_put_json(t, &x->note, task, task_status_of(task));
 			ev = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O, s:O}", "type",
 				       "task.expired", "tenant", u->tenant, "task", u->id,
 				       "taskType", json_object_get(task, "type"), "status",
@@ -734,7 +734,7 @@ static bool
 pending_runnable(struct store_txn *t, const char *tenant, const char *id)
 {
 	json_t *task = NULL;
-	bool ok = task_get(t, tenant, id, &task) == 0 &&
+	bool ok = task_get_json(t, tenant, id, &task) == 0 &&
 		  !json_is_string(json_object_get(task, "parent")) &&
 		  !json_is_true(json_object_get(task, "direct"));
 
@@ -1307,7 +1307,7 @@ task_read_txn(struct store_txn *t, void *arg)
 {
 	struct task_read *x = arg;
 
-	return task_get(t, x->tenant, x->id, &x->task);
+	return task_get_json(t, x->tenant, x->id, &x->task);
 }
 
 /* Is a spool file name one of a live task? KIND 'i' input, 'o' output. */
@@ -1327,7 +1327,7 @@ spool_check_txn(struct store_txn *t, void *arg)
 
 	x->keep = false;
 	if (task_tenant(t, x->id, tenant, sizeof(tenant)) != 0 ||
-	    task_get(t, tenant, x->id, &task) != 0) {
+	    task_get_json(t, tenant, x->id, &task) != 0) {
 		return 0;
 	}
 	st = task_status_of(task);

@@ -44,16 +44,9 @@ metrics_free(struct metrics *m)
 }
 
 static int
-type_index(const json_t *task)
+type_index(const struct task *task)
 {
-	const char *type = json_string_value(json_object_get(task, "type"));
-
-	for (int i = 0; type != NULL && i < METRICS_TASK_TYPES; i++) {
-		if (strcmp(type, type_names[i]) == 0) {
-			return i;
-		}
-	}
-	return -1;
+	return task->type < METRICS_TASK_TYPES ? (int)task->type : -1;
 }
 
 /* The creation time in a version 7 UUID: its first 48 bits, milliseconds since the epoch. */
@@ -92,7 +85,7 @@ wall_ms(void)
 }
 
 void
-metrics_tally_status(struct task_tally *t, const json_t *task, int status, bool final)
+metrics_tally_status(struct task_tally *t, const struct task *task, int status, bool final)
 {
 	int ti = type_index(task);
 	uint64_t created, now, ms = 0;
@@ -107,7 +100,7 @@ metrics_tally_status(struct task_tally *t, const json_t *task, int status, bool 
 		return;
 	}
 	now = wall_ms();
-	if (uuid7_ms(json_string_value(json_object_get(task, "id")), &created) && now > created) {
+	if (uuid7_ms(task->id, &created) && now > created) {
 		ms = now - created;
 	}
 	while (b < METRICS_LATENCY_BUCKETS && ms > bucket_ms[b]) {

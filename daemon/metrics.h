@@ -46,7 +46,8 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
 /* In a write transaction: TASK (its "id" and "type") entered STATUS (an enum task_status). */
-void metrics_tally_status(struct task_tally *t, const json_t *task, int status, bool final);
+struct task;
+void metrics_tally_status(struct task_tally *t, const struct task *task, int status, bool final);
 /* After the commit: add a transaction's tally. Any thread; D->metrics may be NULL. */
 void metrics_tasks_add(struct daemon *d, const struct task_tally *t);
 /* One more of C. Any thread: an atomic add, nothing else. */

@@ -297,7 +297,7 @@ seed_read_txn(struct store_txn *t, void *arg)
 		otp_state_get(&u, &st);
 		x->worth_it =
 		    x->enrolled && !totp_locked(&st, time_now()) &&
-		    task_get(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
+		    task_get_json(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
 		    task_transition_allowed(task_status_of(task), TS_APPROVED) &&
 		    policy_allows_on(&x->r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG,
 				     json_string_value(json_object_get(task, "deviceConfigId")));
@@ -348,12 +348,12 @@ decide_txn(struct store_txn *t, void *arg)
 	json_decref(x->task);
 	x->task = NULL;
 	policy_subject_name(&r->subject, me, sizeof(me));
-	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0) {
+	if (task_get_json(t, r->subject.tenant, x->id, &x->task) != 0) {
 		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	dc = json_string_value(json_object_get(x->task, "deviceConfigId"));
 	/* Approvers see what they approve, even with APPROVE alone. */
-	if (!task_visible(&r->subject, x->task) &&
+	if (!task_visible_json(&r->subject, x->task) &&
 	    !policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc)) {
 		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
@@ -549,19 +549,19 @@ decide_txn(struct store_txn *t, void *arg)
 		}
 	}
 	if (out == APPROVAL_STILL_WAITING) {
-		return task_put(t, &x->note, x->task, TS_WAITING);
+		return task_put_json(t, &x->note, x->task, TS_WAITING);
 	}
 	json_object_set_new(x->task, "decision",
 			    json_string(out == APPROVAL_APPROVED ? "APPROVED" : "REJECTED"));
 	if (out == APPROVAL_REJECTED) {
 		x->rejected = true;
-		rc = task_set_status(t, &x->note, x->task, TS_REJECTED,
+		rc = task_set_status_json(t, &x->note, x->task, TS_REJECTED,
 				     x->reason != NULL ? x->reason : "rejected");
 		timer_put(t, now + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
 		return rc != 0 ? rc : t->err;
 	}
 	x->enqueue = true;
-	return task_set_status(t, &x->note, x->task, TS_APPROVED, NULL);
+	return task_set_status_json(t, &x->note, x->task, TS_APPROVED, NULL);
 }
 
 static int
@@ -636,7 +636,7 @@ decide(struct request *r, bool approve)
 			spool_remove_inputs(r->d, x.id,
 					    json_array_size(json_object_get(x.task, "inputs")));
 		}
-		r->result = task_view(x.task);
+		r->result = task_view_json(x.task);
 	}
 	json_decref(x.task);
 	return rc;

@@ -369,7 +369,7 @@ task_write_txn(struct store_txn *t, void *arg)
 		json_object_set_new(x->task, "reason",
 				    x->reason != NULL ? json_string(x->reason) : json_null());
 	}
-	if ((rc = task_put_new(t, &x->note, x->task, path, npath)) != 0) {
+	if ((rc = task_put_new_json(t, &x->note, x->task, path, npath)) != 0) {
 		return rc;
 	}
 	if (x->children != NULL &&
@@ -1741,8 +1741,8 @@ task_one_txn(struct store_txn *t, void *arg)
 
 	json_decref(x->task);
 	x->task = NULL;
-	if (task_get(t, x->r->subject.tenant, x->id, &x->task) != 0 ||
-	    !task_visible(&x->r->subject, x->task)) {
+	if (task_get_json(t, x->r->subject.tenant, x->id, &x->task) != 0 ||
+	    !task_visible_json(&x->r->subject, x->task)) {
 		/* Not found and not visible read the same; nothing is kept on failure. */
 		json_decref(x->task);
 		x->task = NULL;
@@ -1770,7 +1770,7 @@ op_task_show(struct request *r)
 		return rc;
 	}
 	if ((rc = store_read(r->d->store, task_one_txn, &x)) == 0) {
-		r->result = task_view(x.task);
+		r->result = task_view_json(x.task);
 	}
 	json_decref(x.task);
 	return rc;
@@ -1809,7 +1809,7 @@ op_task_wait(struct request *r)
 	}
 	if (task_status_final(task_status_of(x.task)) || time_mono_ms() >= r->deadline_ms) {
 		r->mode = REQ_ONCE;
-		r->result = task_view(x.task);
+		r->result = task_view_json(x.task);
 		json_object_set_new(r->result, "final",
 				    json_boolean(task_status_final(task_status_of(x.task))));
 	} else {
@@ -1861,7 +1861,7 @@ task_list_item(struct task_list *x, const json_t *task)
 {
 	const char *type = json_string_value(json_object_get(task, "type"));
 
-	if (!task_visible(&x->r->subject, task) ||
+	if (!task_visible_json(&x->r->subject, task) ||
 	    (x->type != NULL && (type == NULL || strcmp(type, x->type) != 0))) {
 		return 0;
 	}
@@ -1892,7 +1892,7 @@ task_list_cb(const struct store_key *key, json_t *val, void *arg)
 		char id[TASK_ID_LEN + 1];
 		memcpy(id, k + key->len - TASK_ID_LEN, TASK_ID_LEN);
 		id[TASK_ID_LEN] = '\0';
-		if (task_get(x->t, x->r->subject.tenant, id, &task) != 0) {
+		if (task_get_json(x->t, x->r->subject.tenant, id, &task) != 0) {
 			return 0;
 		}
 	}
@@ -1984,8 +1984,8 @@ task_cancel_txn(struct store_txn *t, void *arg)
 	memset(&x->note, 0, sizeof(x->note));
 	json_decref(x->task);
 	x->task = NULL;
-	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0 ||
-	    !task_visible(&r->subject, x->task)) {
+	if (task_get_json(t, r->subject.tenant, x->id, &x->task) != 0 ||
+	    !task_visible_json(&r->subject, x->task)) {
 		return req_fail(r, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	policy_subject_name(&r->subject, me, sizeof(me));
@@ -2003,7 +2003,7 @@ task_cancel_txn(struct store_txn *t, void *arg)
 				"the task is part of package %s: cancel the package",
 				json_string_value(json_object_get(x->task, "parent")));
 	}
-	if ((rc = task_set_status(t, &x->note, x->task, TS_CANCELED,
+	if ((rc = task_set_status_json(t, &x->note, x->task, TS_CANCELED,
 				  "canceled by the requester")) != 0) {
 		return rc;
 	}

@@ -153,7 +153,7 @@ child_new_txn(struct store_txn *t, void *arg)
 	int r;
 
 	memset(&x->note, 0, sizeof(x->note));
-	if ((r = task_get(t, tenant, pid, &parent)) != 0) {
+	if ((r = task_get_json(t, tenant, pid, &parent)) != 0) {
 		return r;
 	}
 	if (task_status_of(parent) != TS_IN_PROGRESS) {
@@ -162,9 +162,9 @@ child_new_txn(struct store_txn *t, void *arg)
 	}
 	json_array_append_new(json_object_get(parent, "children"), json_string(cid));
 	json_object_set_new(parent, "updatedAt", json_integer(time_now()));
-	r = task_put(t, &x->note, parent, TS_IN_PROGRESS);
+	r = task_put_json(t, &x->note, parent, TS_IN_PROGRESS);
 	json_decref(parent);
-	if (r != 0 || (r = task_put_new(t, &x->note, x->child, path, 2)) != 0) {
+	if (r != 0 || (r = task_put_new_json(t, &x->note, x->child, path, 2)) != 0) {
 		return r;
 	}
 	audit_actor_daemon(x->d, tenant, &a);
@@ -241,7 +241,7 @@ package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
 		json_t *v = json_pack("{s:O, s:O, s:s}", "type", json_object_get(c, "type"),
 				      "parent", json_object_get(c, "parent"), "status", "DONE");
 		/* Made already done: one event (DONE) and one entry, as a task run at once. */
-		int r = task_put_new(t, n, c, path, 3);
+		int r = task_put_new_json(t, n, c, path, 3);
 		audit_actor_daemon(d, tenant, &a);
 		snprintf(res, sizeof(res), "TASK:%s", json_string_value(json_object_get(c, "id")));
 		if (r == 0) {
@@ -286,7 +286,7 @@ orphan_scan_txn(struct store_txn *t, void *arg)
 	json_array_clear(x->running);
 	json_array_foreach(json_object_get(x->parent, "children"), i, cid) {
 		json_t *c = NULL;
-		if (task_get(t, tenant, json_string_value(cid), &c) == 0 &&
+		if (task_get_json(t, tenant, json_string_value(cid), &c) == 0 &&
 		    !task_status_final(task_status_of(c))) {
 			json_array_append(x->running, cid);
 		}

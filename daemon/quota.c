@@ -33,40 +33,38 @@ struct quota {
  * never copied. A package of an earlier signetd holds copies of its inputs.
  */
 static bool
-package_file_only(const json_t *task)
+package_file_only(const struct task *task)
 {
-	return strcmp(json_string_value(json_object_get(task, "type")) ?: "", "PACKAGING") == 0 &&
-	       json_object_get(json_object_get(task, "packaging"), "header") != NULL;
+	return task->type == TT_PACKAGING &&
+	       json_object_get(task->packaging, "header") != NULL;
 }
 
 uint64_t
-quota_task_charge(const json_t *task)
+quota_task_charge(const struct task *task)
 {
-	enum task_status st = task_status_of(task);
+	enum task_status st = task->status;
 	uint64_t n = 0;
 	size_t i;
 	json_t *in;
 
-	if (json_is_string(json_object_get(task, "parent"))) {
+	if (task->parent != NULL) {
 		return 0; /* a package's child: its bytes are the package's */
 	}
 	if (st == TS_COUNT) {
 		return 0;
 	}
 	if (!task_status_final(st)) {
-		if (json_is_true(json_object_get(task, "spool")) && !package_file_only(task)) {
-			json_array_foreach(json_object_get(task, "inputs"), i, in) {
+		if (task->spool && !package_file_only(task)) {
+			json_array_foreach(task->inputs, i, in) {
 				json_int_t s = json_integer_value(json_object_get(in, "size"));
 				n += s > 0 ? (uint64_t)s : 0;
 			}
 		}
-		json_int_t max = json_integer_value(json_object_get(task, "resultMax"));
-		return n + (max > 0 ? (uint64_t)max : 0);
+		return n + (task->result_max > 0 ? (uint64_t)task->result_max : 0);
 	}
 	if (st == TS_DONE) {
-		const json_t *res = json_object_get(task, "result");
-		json_int_t s = json_integer_value(json_object_get(res, "size"));
-		if (json_is_true(json_object_get(res, "available")) && s > 0) {
+		json_int_t s = json_integer_value(json_object_get(task->result, "size"));
+		if (json_is_true(json_object_get(task->result, "available")) && s > 0) {
 			return (uint64_t)s;
 		}
 	}
@@ -126,19 +124,17 @@ use_change(struct store_txn *t, const char *tenant, const char *requester, uint6
 }
 
 int
-quota_task_update(struct store_txn *t, const json_t *task, uint64_t before)
+quota_task_update(struct store_txn *t, const struct task *task, uint64_t before)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *requester = json_string_value(json_object_get(task, "requester"));
 	uint64_t now = quota_task_charge(task);
 
 	if (now == before) {
 		return t->err;
 	}
-	if (tenant == NULL || requester == NULL) {
+	if (task->requester == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	use_change(t, tenant, requester, now > before ? now - before : 0,
+	use_change(t, task->tenant, task->requester, now > before ? now - before : 0,
 		   now < before ? before - now : 0);
 	return t->err;
 }
@@ -148,15 +144,17 @@ static int
 recount_cb(const struct store_key *key, json_t *rec, void *arg)
 {
 	struct store_txn *t = arg;
-	json_t *task = task_record_load(key->data, key->len, rec);
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *requester = json_string_value(json_object_get(task, "requester"));
-	uint64_t c = quota_task_charge(task);
+	struct task task;
+	uint64_t c;
 
-	if (c > 0 && tenant != NULL && requester != NULL) {
-		use_change(t, tenant, requester, c, 0);
+	if (task_decode(key->data, key->len, rec, &task) != 0) {
+		return 0; /* a broken record holds nothing */
 	}
-	json_decref(task);
+	c = quota_task_charge(&task);
+	if (c > 0 && task.requester != NULL) {
+		use_change(t, task.tenant, task.requester, c, 0);
+	}
+	task_clear(&task);
 	return t->err;
 }
 

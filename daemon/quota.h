@@ -22,9 +22,10 @@
  * the record (task_put), so a crash can never leave the sums and the
  * records apart.
  */
-uint64_t quota_task_charge(const json_t *task);
+struct task;
+uint64_t quota_task_charge(const struct task *task);
 /* In a write transaction: TASK's record changes from charging BEFORE bytes to its charge now. */
-int quota_task_update(struct store_txn *t, const json_t *task, uint64_t before);
+int quota_task_update(struct store_txn *t, const struct task *task, uint64_t before);
 
 /*
  * A claim: bytes a request is about to write to the spool, or to promise

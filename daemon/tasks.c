@@ -150,241 +150,589 @@ note_final(struct evnote *n, const char *id)
  * most members of a task that ran at once hold their defaults, the digest
  * to sign is the input's, and the times are those of its creation. The
  * stored form leaves all that out and names members briefly ("t" for
- * "type"); task_record_load puts it back, the members in the order
- * task_new gives them. A record with "type" (written before, whole) is
- * read as it is.
+ * "type", doc/formats.md); task_decode puts it back. A record with "type"
+ * (written before, whole) is read as it is.
  */
 
-/*
- * A member of the record: its short name as stored, the JSON text of the
- * value it is left out for (NULL: always stored), and whether it is stored
- * as seconds after createdAt.
- */
-static const struct task_member {
-	const char *name, *brief, *def;
-	bool delta;
-	bool leading; /* one of the members every record starts with, in this order */
-} task_members[] = {
-    {"type", "t", NULL, false, true},
-    {"status", "st", NULL, false, true},
-    {"name", "n", "\"input\"", false, true},
-    {"requester", "rq", NULL, false, true},
-    {"deviceConfigId", "dc", NULL, false, true},
-    {"deviceConfigName", "dn", NULL, false, true},
-    {"inputs", "in", NULL, false, true},
-    {"approval", "ap", "{\"required\":false,\"quorum\":1,\"secondFactor\":\"TOTP\"}", false,
-     true},
-    {"approvals", "av", "[]", false, true},
-    {"decision", "de", "null", false, true},
-    {"result", "r", "null", false, true},
-    {"reason", "rs", "null", false, true},
-    {"parent", "pa", "null", false, true},
-    {"children", "ch", "[]", false, true},
-    {"createdAt", "c", NULL, false, true},
-    {"signing", "sg", NULL, false, false},
-    {"encryption", "en", NULL, false, false},
-    {"packaging", "pk", NULL, false, false},
-    {"updatedAt", "u", NULL, true, false},
-    {"startedAt", "s", NULL, true, false},
-    {"finishedAt", "f", NULL, true, false},
-};
-#define TASK_NMEMBERS (sizeof(task_members) / sizeof(task_members[0]))
+static const char *const type_names[TT_COUNT] = {
+    [TT_SIGNING] = "SIGNING", [TT_ENCRYPTION] = "ENCRYPTION", [TT_PACKAGING] = "PACKAGING"};
 
-static json_t *
-member_default(const struct task_member *m)
+const char *
+task_type_name(enum task_type type)
 {
-	return m->def != NULL ? json_loads(m->def, JSON_DECODE_ANY, NULL) : NULL;
+	return (unsigned)type < TT_COUNT ? type_names[type] : "UNKNOWN";
 }
 
-static const struct task_member *
-member_by(const char *name, bool brief)
+int
+task_type_parse(const char *name, enum task_type *out)
 {
-	for (size_t i = 0; i < TASK_NMEMBERS; i++) {
-		if (strcmp(brief ? task_members[i].brief : task_members[i].name, name) == 0) {
-			return &task_members[i];
+	for (int i = 0; name != NULL && i < TT_COUNT; i++) {
+		if (strcmp(name, type_names[i]) == 0) {
+			*out = (enum task_type)i;
+			return 0;
 		}
 	}
-	return NULL;
+	return -1;
+}
+
+void
+task_init(struct task *task)
+{
+	memset(task, 0, sizeof(*task));
+	task->type = TT_COUNT;
+	task->status = TS_COUNT;
+	task->result_max = -1;
+}
+
+void
+task_clear(struct task *task)
+{
+	free(task->name);
+	free(task->requester);
+	free(task->devconf_id);
+	free(task->devconf_name);
+	free(task->approval.second_factor);
+	free(task->decision);
+	free(task->reason);
+	free(task->parent);
+	json_decref(task->inputs);
+	json_decref(task->approvals);
+	json_decref(task->children);
+	json_decref(task->result);
+	json_decref(task->signing);
+	json_decref(task->encryption);
+	json_decref(task->packaging);
+	json_decref(task->extra);
+	task_init(task);
+}
+
+/* Every member of the record: its name, and its brief name in the stored form. */
+enum member {
+	M_ID,
+	M_TENANT,
+	M_TYPE,
+	M_STATUS,
+	M_NAME,
+	M_REQUESTER,
+	M_DEVCONF_ID,
+	M_DEVCONF_NAME,
+	M_INPUTS,
+	M_APPROVAL,
+	M_APPROVALS,
+	M_DECISION,
+	M_RESULT,
+	M_REASON,
+	M_PARENT,
+	M_CHILDREN,
+	M_CREATED,
+	M_SIGNING,
+	M_ENCRYPTION,
+	M_PACKAGING,
+	M_SPOOL,
+	M_DIRECT,
+	M_RESULT_MAX,
+	M_UPDATED,
+	M_STARTED,
+	M_FINISHED,
+	M_COUNT,
+};
+
+static const struct {
+	const char *name, *brief; /* brief NULL: not stored (in the key) */
+} members[M_COUNT] = {
+    [M_ID] = {"id", NULL},
+    [M_TENANT] = {"tenant", NULL},
+    [M_TYPE] = {"type", "t"},
+    [M_STATUS] = {"status", "st"},
+    [M_NAME] = {"name", "n"},
+    [M_REQUESTER] = {"requester", "rq"},
+    [M_DEVCONF_ID] = {"deviceConfigId", "dc"},
+    [M_DEVCONF_NAME] = {"deviceConfigName", "dn"},
+    [M_INPUTS] = {"inputs", "in"},
+    [M_APPROVAL] = {"approval", "ap"},
+    [M_APPROVALS] = {"approvals", "av"},
+    [M_DECISION] = {"decision", "de"},
+    [M_RESULT] = {"result", "r"},
+    [M_REASON] = {"reason", "rs"},
+    [M_PARENT] = {"parent", "pa"},
+    [M_CHILDREN] = {"children", "ch"},
+    [M_CREATED] = {"createdAt", "c"},
+    [M_SIGNING] = {"signing", "sg"},
+    [M_ENCRYPTION] = {"encryption", "en"},
+    [M_PACKAGING] = {"packaging", "pk"},
+    [M_SPOOL] = {"spool", "spool"},
+    [M_DIRECT] = {"direct", "direct"},
+    [M_RESULT_MAX] = {"resultMax", "resultMax"},
+    [M_UPDATED] = {"updatedAt", "u"},
+    [M_STARTED] = {"startedAt", "s"},
+    [M_FINISHED] = {"finishedAt", "f"},
+};
+
+static int
+member_of(const char *name, bool brief)
+{
+	for (int i = 0; i < M_COUNT; i++) {
+		const char *m = brief ? members[i].brief : members[i].name;
+		if (m != NULL && strcmp(m, name) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* A string member: 0 and *OUT set (NULL for null or absent when it may be), -1 if broken. */
+static int
+str_member(const json_t *v, bool nullable, char **out)
+{
+	if (v == NULL || json_is_null(v)) {
+		*out = NULL;
+		return nullable ? 0 : -1;
+	}
+	if (!json_is_string(v)) {
+		return -1;
+	}
+	*out = strdup(json_string_value(v));
+	return *out != NULL ? 0 : -1;
+}
+
+/* A sub-document: a new reference (NULL for null or absent). */
+static json_t *
+doc_member(const json_t *v)
+{
+	return v == NULL || json_is_null(v) ? NULL : json_incref((json_t *)v);
 }
 
 /* What a signing task signs, when it is its one input's digest (sha384 for P-384). */
 static const json_t *
-input_digest(const json_t *task)
+input_digest(const struct task *task)
 {
-	const json_t *in = json_object_get(task, "inputs");
 	const json_t *x;
 
-	if (json_array_size(in) != 1) {
+	if (json_array_size(task->inputs) != 1) {
 		return NULL;
 	}
-	x = json_array_get(in, 0);
+	x = json_array_get(task->inputs, 0);
 	return json_object_get(x, "sha384") != NULL ? json_object_get(x, "sha384")
 						     : json_object_get(x, "sha256");
 }
 
-/* The stored form of a member that holds a derivable part: a copy without it, or NULL. */
-static json_t *
-member_pack(const json_t *task, const char *name, json_t *v)
+/* One member V of a record, named M, into TASK; -1 if it is broken. */
+static int
+decode_member(struct task *task, int m, const json_t *v, bool brief, int64_t created)
 {
-	const char *tname = json_string_value(json_object_get(task, "name"));
-	const json_t *sg = json_object_get(task, "signing");
-	json_t *c;
+	const json_t *x;
 
-	if (strcmp(name, "signing") == 0 && json_is_string(json_object_get(v, "digest")) &&
-	    json_equal(json_object_get(v, "digest"), input_digest(task))) {
-		c = json_copy(v);
-		json_object_set_new(c, "digest", json_true());
-		return c;
-	}
-	if (strcmp(name, "result") == 0 && json_object_get(v, "signature") != NULL &&
-	    json_is_string(json_object_get(sg, "key")) &&
-	    json_equal(json_object_get(v, "keyLabel"), json_object_get(sg, "key"))) {
-		c = json_copy(v);
-		json_object_del(c, "keyLabel");
-		return c;
-	}
-	if (strcmp(name, "inputs") == 0 && tname != NULL) {
-		size_t i;
-		json_t *x;
-		c = json_array();
-		json_array_foreach(v, i, x) {
-			json_t *e = json_copy(x);
-			if (json_equal(json_object_get(e, "name"), json_object_get(task, "name"))) {
-				json_object_del(e, "name");
-			}
-			json_array_append_new(c, e);
+	switch (m) {
+	case M_ID:
+	case M_TENANT:
+		/* Whole records hold them too; the key is what counts. */
+		return json_is_string(v) ? 0 : -1;
+	case M_TYPE:
+		return task_type_parse(json_string_value(v), &task->type);
+	case M_STATUS:
+		return task_status_parse(json_string_value(v), &task->status);
+	case M_NAME:
+		return str_member(v, false, &task->name);
+	case M_REQUESTER:
+		return str_member(v, false, &task->requester);
+	case M_DEVCONF_ID:
+		return str_member(v, false, &task->devconf_id);
+	case M_DEVCONF_NAME:
+		return str_member(v, true, &task->devconf_name);
+	case M_APPROVAL:
+		if (!json_is_object(v) || !json_is_integer(json_object_get(v, "quorum"))) {
+			return -1;
 		}
-		return c;
+		task->approval.required = json_is_true(json_object_get(v, "required"));
+		task->approval.quorum = (int)json_integer_value(json_object_get(v, "quorum"));
+		return str_member(json_object_get(v, "secondFactor"), true,
+				  &task->approval.second_factor);
+	case M_DECISION:
+		return str_member(v, true, &task->decision);
+	case M_REASON:
+		return str_member(v, true, &task->reason);
+	case M_PARENT:
+		return str_member(v, true, &task->parent);
+	case M_CREATED:
+		if (!json_is_integer(v)) {
+			return -1;
+		}
+		task->created_at = json_integer_value(v);
+		return 0;
+	case M_UPDATED:
+	case M_STARTED:
+	case M_FINISHED: {
+		int64_t *at = m == M_UPDATED ? &task->updated_at
+			      : m == M_STARTED ? &task->started_at
+					       : &task->finished_at;
+		if (json_is_null(v)) {
+			return 0;
+		}
+		if (!json_is_integer(v)) {
+			return -1;
+		}
+		/* Stored as seconds after createdAt. */
+		*at = json_integer_value(v) + (brief ? created : 0);
+		return 0;
 	}
-	return NULL;
+	case M_SPOOL:
+		task->spool = json_is_true(v);
+		return 0;
+	case M_DIRECT:
+		task->direct = json_is_true(v);
+		return 0;
+	case M_RESULT_MAX:
+		if (!json_is_integer(v)) {
+			return -1;
+		}
+		task->result_max = json_integer_value(v);
+		return 0;
+	case M_INPUTS:
+	case M_APPROVALS:
+	case M_CHILDREN:
+		if (!json_is_array(v)) {
+			return -1;
+		}
+		/* A copy: decoding puts back what the stored form left out of it. */
+		x = json_deep_copy(v);
+		*(m == M_INPUTS ? &task->inputs : m == M_APPROVALS ? &task->approvals : &task->children) =
+		    (json_t *)x;
+		return x != NULL ? 0 : -1;
+	case M_RESULT:
+		task->result = json_is_null(v) ? NULL : json_deep_copy(v);
+		return 0;
+	case M_SIGNING:
+		task->signing = json_is_null(v) ? NULL : json_deep_copy(v);
+		return 0;
+	case M_ENCRYPTION:
+		task->encryption = doc_member(v);
+		return 0;
+	case M_PACKAGING:
+		task->packaging = json_is_null(v) ? NULL : json_deep_copy(v);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Put back what the brief form left out: input names, the digest signed, the result's key. */
+static int
+decode_finish(struct task *task)
+{
+	json_t *x;
+	size_t i;
+
+	if (task->type == TT_COUNT || task->status == TS_COUNT || task->requester == NULL ||
+	    task->devconf_id == NULL || task->created_at == 0) {
+		return -1;
+	}
+	if (task->name == NULL && (task->name = strdup("input")) == NULL) {
+		return -1;
+	}
+	if (task->approval.second_factor == NULL &&
+	    (task->approval.second_factor = strdup("TOTP")) == NULL) {
+		return -1;
+	}
+	if (task->approval.quorum == 0) {
+		task->approval.quorum = 1;
+	}
+	if (task->inputs == NULL) {
+		task->inputs = json_array();
+	}
+	if (task->approvals == NULL) {
+		task->approvals = json_array();
+	}
+	if (task->children == NULL) {
+		task->children = json_array();
+	}
+	if (task->inputs == NULL || task->approvals == NULL || task->children == NULL) {
+		return -1;
+	}
+	json_array_foreach(task->inputs, i, x) {
+		if (!json_is_object(x)) {
+			return -1;
+		}
+		if (json_object_get(x, "name") == NULL) {
+			/* The name first, as the record was made. */
+			json_t *e = json_pack("{s:s}", "name", task->name);
+			json_object_update(e, x);
+			json_array_set_new(task->inputs, i, e);
+		}
+	}
+	if (json_is_true(json_object_get(task->signing, "digest")) && input_digest(task) != NULL) {
+		json_object_set(task->signing, "digest", (json_t *)input_digest(task));
+	}
+	if (json_object_get(task->result, "signature") != NULL &&
+	    json_object_get(task->result, "keyLabel") == NULL &&
+	    json_is_string(json_object_get(task->signing, "key"))) {
+		json_t *r = json_pack("{s:O, s:O}", "signature",
+				      json_object_get(task->result, "signature"), "keyLabel",
+				      json_object_get(task->signing, "key"));
+		json_object_update_missing(r, task->result);
+		json_decref(task->result);
+		task->result = r;
+	}
+	return 0;
+}
+
+static int
+decode(const json_t *rec, bool brief, struct task *out)
+{
+	const char *name;
+	json_t *v;
+	int64_t created = 0;
+
+	if (!json_is_object(rec)) {
+		return -1;
+	}
+	v = json_object_get(rec, brief ? "c" : "createdAt");
+	if (json_is_integer(v)) {
+		created = json_integer_value(v);
+	}
+	json_object_foreach((json_t *)rec, name, v) {
+		int m = member_of(name, brief);
+		if (m < 0) {
+			if (out->extra == NULL && (out->extra = json_object()) == NULL) {
+				return -1;
+			}
+			json_object_set_new(out->extra, name, json_deep_copy(v));
+		} else if (decode_member(out, m, v, brief, created) != 0) {
+			return -1;
+		}
+	}
+	return decode_finish(out);
+}
+
+int
+task_decode(const void *key, size_t klen, const json_t *rec, struct task *out)
+{
+	const char *k = key, *id;
+
+	task_init(out);
+	/* The key: tenant \0 id. */
+	id = memchr(k, '\0', klen);
+	if (id == NULL || (size_t)(k + klen - id - 1) != TASK_ID_LEN || (size_t)(id - k) == 0 ||
+	    (size_t)(id - k) > ACL_NAME_MAX) {
+		return -1;
+	}
+	memcpy(out->tenant, k, (size_t)(id - k));
+	memcpy(out->id, id + 1, TASK_ID_LEN);
+	if (decode(rec, json_object_get(rec, "t") != NULL, out) != 0) {
+		task_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+int
+task_from_json(const json_t *whole, struct task *out)
+{
+	const char *id = json_string_value(json_object_get(whole, "id"));
+	const char *tenant = json_string_value(json_object_get(whole, "tenant"));
+
+	task_init(out);
+	if (!task_id_valid(id) || tenant == NULL || strlen(tenant) > ACL_NAME_MAX) {
+		return -1;
+	}
+	memcpy(out->id, id, TASK_ID_LEN);
+	snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
+	if (decode(whole, false, out) != 0) {
+		task_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *
+doc_or(const json_t *v, json_t *none)
+{
+	if (v == NULL) {
+		return none;
+	}
+	json_decref(none);
+	return json_incref((json_t *)v);
 }
 
 json_t *
-task_record_pack(const json_t *task)
+task_to_json(const struct task *task)
 {
-	json_int_t created = json_integer_value(json_object_get(task, "createdAt"));
-	json_t *rec = json_object(), *v;
-	const char *name;
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:{s:b, s:i, s:s}, s:o, s:o, s:o, s:o, "
+	    "s:o, s:o, s:I}",
+	    "id", task->id, "tenant", task->tenant, "type", task_type_name(task->type), "status",
+	    task_status_name(task->status), "name", task->name ? task->name : "input", "requester",
+	    task->requester ? task->requester : "", "deviceConfigId",
+	    task->devconf_id ? task->devconf_id : "", "deviceConfigName",
+	    str_or_null(task->devconf_name), "inputs", doc_or(task->inputs, json_array()),
+	    "approval", "required", task->approval.required, "quorum", task->approval.quorum,
+	    "secondFactor", task->approval.second_factor ? task->approval.second_factor : "TOTP",
+	    "approvals", doc_or(task->approvals, json_array()), "decision",
+	    str_or_null(task->decision), "result", doc_or(task->result, json_null()), "reason",
+	    str_or_null(task->reason), "parent", str_or_null(task->parent), "children",
+	    doc_or(task->children, json_array()), "createdAt", (json_int_t)task->created_at);
+
+	if (o == NULL) {
+		return NULL;
+	}
+	if (task->signing != NULL) {
+		json_object_set(o, "signing", task->signing);
+	}
+	if (task->encryption != NULL) {
+		json_object_set(o, "encryption", task->encryption);
+	}
+	if (task->packaging != NULL) {
+		json_object_set(o, "packaging", task->packaging);
+	}
+	if (task->spool) {
+		json_object_set_new(o, "spool", json_true());
+	}
+	if (task->direct) {
+		json_object_set_new(o, "direct", json_true());
+	}
+	if (task->result_max >= 0) {
+		json_object_set_new(o, "resultMax", json_integer(task->result_max));
+	}
+	if (task->updated_at != 0) {
+		json_object_set_new(o, "updatedAt", json_integer(task->updated_at));
+	}
+	if (task->started_at != 0) {
+		json_object_set_new(o, "startedAt", json_integer(task->started_at));
+	}
+	if (task->finished_at != 0) {
+		json_object_set_new(o, "finishedAt", json_integer(task->finished_at));
+	}
+	if (task->extra != NULL) {
+		json_object_update_missing(o, task->extra);
+	}
+	return o;
+}
+
+/* Set brief member M of REC to V (a new reference). */
+static void
+put(json_t *rec, int m, json_t *v)
+{
+	json_object_set_new(rec, members[m].brief, v);
+}
+
+json_t *
+task_encode(const struct task *task)
+{
+	const json_t *sig_key = json_object_get(task->signing, "key");
+	int64_t c = task->created_at;
+	json_t *rec = json_object(), *x;
+	size_t i;
 
 	if (rec == NULL) {
 		return NULL;
 	}
-	json_object_foreach((json_t *)task, name, v) {
-		const struct task_member *m = member_by(name, false);
-		json_t *c;
-		if (strcmp(name, "id") == 0 || strcmp(name, "tenant") == 0) {
-			continue;
+	put(rec, M_TYPE, json_string(task_type_name(task->type)));
+	put(rec, M_STATUS, json_string(task_status_name(task->status)));
+	if (task->name != NULL && strcmp(task->name, "input") != 0) {
+		put(rec, M_NAME, json_string(task->name));
+	}
+	put(rec, M_REQUESTER, json_string(task->requester ? task->requester : ""));
+	put(rec, M_DEVCONF_ID, json_string(task->devconf_id ? task->devconf_id : ""));
+	put(rec, M_DEVCONF_NAME, str_or_null(task->devconf_name));
+	/* The inputs, without the name they share with the task. */
+	x = json_array();
+	for (i = 0; i < json_array_size(task->inputs); i++) {
+		json_t *e = json_copy(json_array_get(task->inputs, i));
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (n != NULL && task->name != NULL && strcmp(n, task->name) == 0) {
+			json_object_del(e, "name");
 		}
-		if (m == NULL) {
-			json_object_set(rec, name, v);
-			continue;
-		}
-		if (m->def != NULL) {
-			json_t *d = member_default(m);
-			bool same = json_equal(d, v);
-			json_decref(d);
-			if (same) {
-				continue;
-			}
-		}
-		if (m->delta && json_is_integer(v)) {
-			json_object_set_new(rec, m->brief,
-					    json_integer(json_integer_value(v) - created));
-		} else if ((c = member_pack(task, name, v)) != NULL) {
-			json_object_set_new(rec, m->brief, c);
+		json_array_append_new(x, e);
+	}
+	put(rec, M_INPUTS, x);
+	if (task->approval.required || task->approval.quorum != 1 ||
+	    strcmp(task->approval.second_factor ? task->approval.second_factor : "TOTP", "TOTP") !=
+		0) {
+		put(rec, M_APPROVAL,
+		    json_pack("{s:b, s:i, s:s}", "required", task->approval.required, "quorum",
+			      task->approval.quorum, "secondFactor",
+			      task->approval.second_factor ? task->approval.second_factor
+							   : "TOTP"));
+	}
+	if (json_array_size(task->approvals) > 0) {
+		put(rec, M_APPROVALS, json_incref(task->approvals));
+	}
+	if (task->decision != NULL) {
+		put(rec, M_DECISION, json_string(task->decision));
+	}
+	if (task->result != NULL) {
+		/* A signature's key is the signing key: left out. */
+		if (json_object_get(task->result, "signature") != NULL && json_is_string(sig_key) &&
+		    json_equal(json_object_get(task->result, "keyLabel"), (json_t *)sig_key)) {
+			x = json_copy(task->result);
+			json_object_del(x, "keyLabel");
+			put(rec, M_RESULT, x);
 		} else {
-			json_object_set(rec, m->brief, v);
+			put(rec, M_RESULT, json_incref(task->result));
 		}
+	}
+	if (task->reason != NULL) {
+		put(rec, M_REASON, json_string(task->reason));
+	}
+	if (task->parent != NULL) {
+		put(rec, M_PARENT, json_string(task->parent));
+	}
+	if (json_array_size(task->children) > 0) {
+		put(rec, M_CHILDREN, json_incref(task->children));
+	}
+	put(rec, M_CREATED, json_integer(c));
+	if (task->signing != NULL) {
+		const json_t *dg = json_object_get(task->signing, "digest");
+		/* The digest signed, when it is the input's: true. */
+		if (json_is_string(dg) && json_equal((json_t *)dg, (json_t *)input_digest(task))) {
+			x = json_copy(task->signing);
+			json_object_set_new(x, "digest", json_true());
+			put(rec, M_SIGNING, x);
+		} else {
+			put(rec, M_SIGNING, json_incref(task->signing));
+		}
+	}
+	if (task->encryption != NULL) {
+		put(rec, M_ENCRYPTION, json_incref(task->encryption));
+	}
+	if (task->packaging != NULL) {
+		put(rec, M_PACKAGING, json_incref(task->packaging));
+	}
+	if (task->spool) {
+		put(rec, M_SPOOL, json_true());
+	}
+	if (task->direct) {
+		put(rec, M_DIRECT, json_true());
+	}
+	if (task->result_max >= 0) {
+		put(rec, M_RESULT_MAX, json_integer(task->result_max));
+	}
+	/* Times as seconds after createdAt. */
+	if (task->updated_at != 0) {
+		put(rec, M_UPDATED, json_integer(task->updated_at - c));
+	}
+	if (task->started_at != 0) {
+		put(rec, M_STARTED, json_integer(task->started_at - c));
+	}
+	if (task->finished_at != 0) {
+		put(rec, M_FINISHED, json_integer(task->finished_at - c));
+	}
+	if (task->extra != NULL) {
+		json_object_update_missing(rec, task->extra);
 	}
 	return rec;
 }
 
-/* Put back in a v2 record's members what task_record_pack left out of them. */
 static void
-members_unpack(json_t *task)
-{
-	json_t *sg = json_object_get(task, "signing"), *res = json_object_get(task, "result");
-	json_t *in = json_object_get(task, "inputs"), *x;
-	size_t i;
-
-	if (json_is_true(json_object_get(sg, "digest")) && input_digest(task) != NULL) {
-		json_object_set(sg, "digest", (json_t *)input_digest(task));
-	}
-	json_array_foreach(in, i, x) {
-		if (json_object_get(x, "name") == NULL) {
-			/* The name first, as the record was made. */
-			json_t *e = json_pack("{s:O}", "name", json_object_get(task, "name"));
-			json_object_update(e, x);
-			json_array_set_new(in, i, e);
-		}
-	}
-	if (json_object_get(res, "signature") != NULL && json_object_get(res, "keyLabel") == NULL &&
-	    json_is_string(json_object_get(sg, "key"))) {
-		json_t *r = json_pack("{s:O, s:O}", "signature", json_object_get(res, "signature"),
-				      "keyLabel", json_object_get(sg, "key"));
-		json_object_update_missing(r, res);
-		json_object_set_new(task, "result", r);
-	}
-}
-
-json_t *
-task_record_load(const void *key, size_t klen, json_t *rec)
-{
-	const char *k = key, *id;
-	json_int_t created;
-	json_t *task, *v;
-	const char *name;
-
-	if (json_object_get(rec, "t") == NULL) {
-		return json_incref(rec);
-	}
-	/* The key: tenant \0 id. */
-	id = memchr(k, '\0', klen);
-	if (id == NULL || (size_t)(k + klen - id - 1) != TASK_ID_LEN) {
-		return NULL;
-	}
-	id++;
-	created = json_integer_value(json_object_get(rec, "c"));
-	task = json_pack("{s:s%, s:s%}", "id", id, (size_t)TASK_ID_LEN, "tenant", k,
-			 (size_t)(id - 1 - k));
-	if (task == NULL) {
-		return NULL;
-	}
-	for (size_t i = 0; i < TASK_NMEMBERS && task_members[i].leading; i++) {
-		const struct task_member *m = &task_members[i];
-		v = json_object_get(rec, m->brief);
-		if (v != NULL) {
-			json_object_set(task, m->name, v);
-		} else if (m->def != NULL) {
-			json_object_set_new(task, m->name, member_default(m));
-		}
-	}
-	json_object_foreach(rec, name, v) {
-		const struct task_member *m = member_by(name, true);
-		if (m != NULL && m->leading) {
-			continue;
-		}
-		if (m == NULL) {
-			json_object_set(task, name, v);
-		} else if (m->delta && json_is_integer(v)) {
-			json_object_set_new(task, m->name,
-					    json_integer(created + json_integer_value(v)));
-		} else {
-			json_object_set_new(task, m->name, json_deep_copy(v));
-		}
-	}
-	/* The leading members are shared with REC: copy those the next step changes. */
-	json_object_set_new(task, "inputs", json_deep_copy(json_object_get(task, "inputs")));
-	json_object_set_new(task, "result", json_deep_copy(json_object_get(task, "result")));
-	members_unpack(task);
-	return task;
-}
-
-static void
-task_record_put(struct store_txn *t, const char *key, size_t klen, const json_t *task,
+task_record_put(struct store_txn *t, const char *key, size_t klen, const struct task *task,
 		bool nooverwrite)
 {
-	json_t *rec = task_record_pack(task);
+	json_t *rec = task_encode(task);
 
 	if (rec == NULL) {
 		if (t->err == 0) {
@@ -397,18 +745,18 @@ task_record_put(struct store_txn *t, const char *key, size_t klen, const json_t 
 }
 
 static int
-task_record_get(struct store_txn *t, const char *key, size_t klen, json_t **out)
+task_record_get(struct store_txn *t, const char *key, size_t klen, struct task *out)
 {
 	json_t *rec = NULL;
 	int r;
 
-	*out = NULL;
+	task_init(out);
 	if ((r = store_get_json(t, STORE_DB_TASKS, key, klen, &rec)) != 0) {
 		return r;
 	}
-	*out = task_record_load(key, klen, rec);
+	r = task_decode(key, klen, rec, out);
 	json_decref(rec);
-	if (*out == NULL) {
+	if (r != 0) {
 		log_err("store: a task record is corrupt");
 		return SIGNET_EINTERNAL;
 	}
@@ -425,126 +773,115 @@ index_key(char *out, size_t len, const char *tenant, enum task_status s, const c
 	return store_keyv(out, len, parts, 3);
 }
 
-int
-task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old)
+static int
+status_event(struct store_txn *t, struct evnote *n, const struct task *task, enum task_status st)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *id = json_string_value(json_object_get(task, "id"));
-	enum task_status st = task_status_of(task);
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "task.status",
+			       "tenant", task->tenant, "task", task->id, "taskType",
+			       task_type_name(task->type), "status", task_status_name(st),
+			       "requester", task->requester, "deviceConfigId", task->devconf_id);
+
+	if (task_status_final(st)) {
+		note_final(n, task->id);
+	}
+	return events_append(t, n, ev);
+}
+
+int
+task_put(struct store_txn *t, struct evnote *n, struct task *task, enum task_status old)
+{
+	enum task_status st = task->status;
 	char key[256];
 	size_t klen;
 	uint64_t before = 0;
-	json_t *empty, *prev = NULL;
+	struct task prev;
+	json_t *empty;
 
-	if (tenant == NULL || !task_id_valid(id) || st == TS_COUNT) {
+	if (task->tenant[0] == '\0' || !task_id_valid(task->id) || st == TS_COUNT ||
+	    task->type == TT_COUNT || task->requester == NULL || task->devconf_id == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	json_object_set_new(task, "updatedAt", json_integer(time_now()));
-	klen = store_key2(key, sizeof(key), tenant, id);
+	task->updated_at = time_now();
+	klen = store_key2(key, sizeof(key), task->tenant, task->id);
 	/* What the record held in the spool before: its sums change with it (quota.h). */
 	if (old != TS_COUNT && task_record_get(t, key, klen, &prev) == 0) {
-		before = quota_task_charge(prev);
+		before = quota_task_charge(&prev);
+		task_clear(&prev);
 	}
-	json_decref(prev);
 	task_record_put(t, key, klen, task, false);
 	quota_task_update(t, task, before);
 	if (old != st) {
 		if (old != TS_COUNT) {
-			klen = index_key(key, sizeof(key), tenant, old, id);
+			klen = index_key(key, sizeof(key), task->tenant, old, task->id);
 			store_del(t, STORE_DB_TASK_INDEX, key, klen);
 		}
 		empty = json_object();
-		klen = index_key(key, sizeof(key), tenant, st, id);
+		klen = index_key(key, sizeof(key), task->tenant, st, task->id);
 		store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
 		json_decref(empty);
 	}
 	if (old == TS_COUNT) {
-		json_t *ref = json_string(tenant);
-		store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
+		json_t *ref = json_string(task->tenant);
+		store_put_json(t, STORE_DB_TASK_REFS, task->id, TASK_ID_LEN, ref, true);
 		json_decref(ref);
 	}
 	if (t->err != 0) {
 		return t->err;
 	}
 	if (old != st) {
-		json_t *ev;
 		metrics_tally_status(&n->tally, task, (int)st, task_status_final(st));
-		ev = json_pack(
-		    "{s:s, s:s, s:s, s:O, s:s, s:O, s:O}", "type", "task.status", "tenant", tenant,
-		    "task", id, "taskType", json_object_get(task, "type"), "status",
-		    task_status_name(st), "requester", json_object_get(task, "requester"),
-		    "deviceConfigId", json_object_get(task, "deviceConfigId"));
-		if (task_status_final(st)) {
-			note_final(n, id);
-		}
-		return events_append(t, n, ev);
+		return status_event(t, n, task, st);
 	}
 	return 0;
 }
 
-static int
-status_event(struct store_txn *t, struct evnote *n, const json_t *task, enum task_status st)
-{
-	json_t *ev =
-	    json_pack("{s:s, s:O, s:O, s:O, s:s, s:O, s:O}", "type", "task.status", "tenant",
-		      json_object_get(task, "tenant"), "task", json_object_get(task, "id"),
-		      "taskType", json_object_get(task, "type"), "status", task_status_name(st),
-		      "requester", json_object_get(task, "requester"), "deviceConfigId",
-		      json_object_get(task, "deviceConfigId"));
-
-	if (task_status_final(st)) {
-		note_final(n, json_string_value(json_object_get(task, "id")));
-	}
-	return events_append(t, n, ev);
-}
-
 int
-task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum task_status *path,
-	     size_t npath)
+task_put_new(struct store_txn *t, struct evnote *n, struct task *task,
+	     const enum task_status *path, size_t npath)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *id = json_string_value(json_object_get(task, "id"));
-	enum task_status last = path[npath - 1];
+	enum task_status last;
 	int64_t now = time_now();
 	char key[256];
 	size_t klen;
 	json_t *empty, *ref;
 	int r;
 
-	if (tenant == NULL || !task_id_valid(id) || npath == 0) {
+	if (task->tenant[0] == '\0' || !task_id_valid(task->id) || npath == 0 ||
+	    task->type == TT_COUNT || task->requester == NULL || task->devconf_id == NULL) {
 		return SIGNET_EINTERNAL;
 	}
+	last = path[npath - 1];
 	for (size_t i = 1; i < npath; i++) {
 		if (path[i] == path[i - 1] || !task_transition_allowed(path[i - 1], path[i])) {
-			log_err("task %s: %s then %s is not a path of the status model", id,
+			log_err("task %s: %s then %s is not a path of the status model", task->id,
 				task_status_name(path[i - 1]), task_status_name(path[i]));
 			return SIGNET_EINTERNAL;
 		}
 	}
-	json_object_set_new(task, "status", json_string(task_status_name(last)));
-	json_object_set_new(task, "updatedAt", json_integer(now));
+	task->status = last;
+	task->updated_at = now;
 	for (size_t i = 0; i < npath; i++) {
 		if (path[i] == TS_IN_PROGRESS) {
-			json_object_set_new(task, "startedAt", json_integer(now));
+			task->started_at = now;
 		}
 	}
 	if (task_status_final(last)) {
-		json_object_set_new(task, "finishedAt", json_integer(now));
+		task->finished_at = now;
 	}
 	/*
 	 * One record, one index entry, one event per status passed through;
 	 * a task written already ended (run in its request) has one event, its
 	 * end: its record holds when it was created, started and finished.
 	 */
-	klen = store_key2(key, sizeof(key), tenant, id);
+	klen = store_key2(key, sizeof(key), task->tenant, task->id);
 	task_record_put(t, key, klen, task, true);
 	quota_task_update(t, task, 0);
 	empty = json_object();
-	klen = index_key(key, sizeof(key), tenant, last, id);
+	klen = index_key(key, sizeof(key), task->tenant, last, task->id);
 	store_put_json(t, STORE_DB_TASK_INDEX, key, klen, empty, false);
 	json_decref(empty);
-	ref = json_string(tenant);
-	store_put_json(t, STORE_DB_TASK_REFS, id, strlen(id), ref, true);
+	ref = json_string(task->tenant);
+	store_put_json(t, STORE_DB_TASK_REFS, task->id, TASK_ID_LEN, ref, true);
 	json_decref(ref);
 	for (size_t i = 0; i < npath && t->err == 0; i++) {
 		metrics_tally_status(&n->tally, task, (int)path[i], task_status_final(path[i]));
@@ -557,40 +894,58 @@ task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum tas
 	return t->err;
 }
 
+static int
+set_str(char **field, const char *s)
+{
+	char *c = NULL;
+
+	if (s != NULL && (c = strdup(s)) == NULL) {
+		return -1;
+	}
+	free(*field);
+	*field = c;
+	return 0;
+}
+
 int
-task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+task_set_str(char **field, const char *s)
+{
+	return set_str(field, s);
+}
+
+int
+task_set_status(struct store_txn *t, struct evnote *n, struct task *task, enum task_status st,
 		const char *reason)
 {
-	enum task_status old = task_status_of(task);
+	enum task_status old = task->status;
 	int64_t now = time_now();
 
 	/* Every caller checked the task's status in this transaction: a refusal here is a bug. */
 	if (!task_transition_allowed(old, st)) {
-		log_err("task %s: %s to %s is not a change of the status model",
-			json_string_value(json_object_get(task, "id")) ?: "?",
+		log_err("task %s: %s to %s is not a change of the status model", task->id,
 			task_status_name(old), task_status_name(st));
 		return SIGNET_EINTERNAL;
 	}
-	json_object_set_new(task, "status", json_string(task_status_name(st)));
-	if (reason != NULL) {
-		json_object_set_new(task, "reason", json_string(reason));
+	task->status = st;
+	if (reason != NULL && set_str(&task->reason, reason) != 0) {
+		return SIGNET_EINTERNAL;
 	}
 	if (st == TS_IN_PROGRESS) {
-		json_object_set_new(task, "startedAt", json_integer(now));
+		task->started_at = now;
 	}
 	if (task_status_final(st)) {
-		json_object_set_new(task, "finishedAt", json_integer(now));
+		task->finished_at = now;
 	}
 	return task_put(t, n, task, old);
 }
 
 int
-task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out)
+task_get(struct store_txn *t, const char *tenant, const char *id, struct task *out)
 {
 	char key[256];
 	size_t klen;
 
-	*out = NULL;
+	task_init(out);
 	if (!task_id_valid(id)) {
 		return SIGNET_ENOTFOUND;
 	}
@@ -623,27 +978,24 @@ task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len)
 }
 
 bool
-task_visible(const struct policy_subject *s, const json_t *task)
+task_visible(const struct policy_subject *s, const struct task *task)
 {
 	char me[ACL_SUBJECT_MAX];
-	const char *req = json_string_value(json_object_get(task, "requester"));
-	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
 
-	if (tenant == NULL || strcmp(tenant, s->tenant) != 0) {
+	if (strcmp(task->tenant, s->tenant) != 0) {
 		return false;
 	}
 	policy_subject_name(s, me, sizeof(me));
-	if (req != NULL && strcmp(req, me) == 0) {
+	if (task->requester != NULL && strcmp(task->requester, me) == 0) {
 		return true;
 	}
-	return policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, dc);
+	return policy_allows_on(s, ACL_VIEW, ACL_RT_DEVICE_CONFIG, task->devconf_id);
 }
 
 json_t *
-task_view(const json_t *task)
+task_view(const struct task *task)
 {
-	json_t *v = json_deep_copy(task);
+	json_t *v = task_to_json(task);
 
 	if (v != NULL) {
 		/* Where the daemon keeps things, and what it keeps room for, is its own business.
@@ -652,4 +1004,136 @@ task_view(const json_t *task)
 		json_object_del(v, "resultMax");
 	}
 	return v;
+}
+
+/*
+ * The record as JSON, for the callers that still work on it: each converts
+ * to the typed record, calls its function and writes back what it changed.
+ */
+int
+task_get_json(struct store_txn *t, const char *tenant, const char *id, json_t **out)
+{
+	struct task task;
+	int r = task_get(t, tenant, id, &task);
+
+	*out = NULL;
+	if (r == 0) {
+		*out = task_to_json(&task);
+		r = *out != NULL ? 0 : SIGNET_EINTERNAL;
+	}
+	task_clear(&task);
+	return r;
+}
+
+/*
+ * After a typed call: the JSON record TASK holds what it changed in TT (the
+ * status, reason and times; nothing else, so a caller's pointers into the
+ * record's members stay good).
+ */
+static int
+json_back(json_t *task, const struct task *tt)
+{
+	json_object_set_new(task, "status", json_string(task_status_name(tt->status)));
+	json_object_set_new(task, "reason", str_or_null(tt->reason));
+	json_object_set_new(task, "updatedAt", json_integer(tt->updated_at));
+	if (tt->started_at != 0) {
+		json_object_set_new(task, "startedAt", json_integer(tt->started_at));
+	}
+	if (tt->finished_at != 0) {
+		json_object_set_new(task, "finishedAt", json_integer(tt->finished_at));
+	}
+	return 0;
+}
+
+int
+task_put_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old)
+{
+	struct task tt;
+	int r;
+
+	if (task_from_json(task, &tt) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	r = task_put(t, n, &tt, old);
+	if (r == 0) {
+		r = json_back(task, &tt);
+	}
+	task_clear(&tt);
+	return r;
+}
+
+int
+task_put_new_json(struct store_txn *t, struct evnote *n, json_t *task,
+		  const enum task_status *path, size_t npath)
+{
+	struct task tt;
+	int r;
+
+	if (task_from_json(task, &tt) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	r = task_put_new(t, n, &tt, path, npath);
+	if (r == 0) {
+		r = json_back(task, &tt);
+	}
+	task_clear(&tt);
+	return r;
+}
+
+int
+task_set_status_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+		     const char *reason)
+{
+	struct task tt;
+	int r;
+
+	if (task_from_json(task, &tt) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	r = task_set_status(t, n, &tt, st, reason);
+	if (r == 0) {
+		r = json_back(task, &tt);
+	}
+	task_clear(&tt);
+	return r;
+}
+
+bool
+task_visible_json(const struct policy_subject *s, const json_t *task)
+{
+	struct task tt;
+	bool v;
+
+	if (task_from_json(task, &tt) != 0) {
+		return false;
+	}
+	v = task_visible(s, &tt);
+	task_clear(&tt);
+	return v;
+}
+
+json_t *
+task_view_json(const json_t *task)
+{
+	json_t *v = json_deep_copy(task);
+
+	if (v != NULL) {
+		json_object_del(v, "spool");
+		json_object_del(v, "resultMax");
+	}
+	return v;
+}
+
+json_t *
+task_record_load(const void *key, size_t klen, json_t *rec)
+{
+	struct task tt;
+	json_t *w;
+
+	if (task_decode(key, klen, rec, &tt) != 0) {
+		return NULL;
+	}
+	w = task_to_json(&tt);
+	task_clear(&tt);
+	return w;
 }

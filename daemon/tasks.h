@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/store.h"
+#include "policy/acl.h"
 
 #define TASK_ID_LEN 36 /* a UUID (version 7: time-ordered) */
 /* The reason of a task that FAILED for lack of space: its code first, as with "interrupted: ". */
@@ -28,6 +29,59 @@ enum task_status {
 	TS_COUNT,
 };
 
+enum task_type {
+	TT_SIGNING,
+	TT_ENCRYPTION,
+	TT_PACKAGING,
+	TT_COUNT, /* a broken record */
+};
+
+/*
+ * The task record: what task.show returns (doc/protocol.md section 9,
+ * doc/formats.md "Task records" for the stored form), typed.
+ *
+ * The members every task has are fields. The sub-documents whose layout
+ * depends on the kind of task, the scheme or the package format (inputs,
+ * signing, encryption, packaging, result, approvals, children) are JSON
+ * values the record owns one reference to, held whole (as a client sees
+ * them; the stored form's abbreviations are undone by task_decode); NULL
+ * for one the task does not have. Members this signetd does not know
+ * (written by a later one) are kept in EXTRA and written back unchanged.
+ *
+ * Strings are owned (task_clear frees them); NULL where the record holds
+ * null. A time is Unix seconds, 0 while it has not happened.
+ */
+struct task {
+	char id[TASK_ID_LEN + 1];
+	char tenant[ACL_NAME_MAX + 1];
+	enum task_type type;
+	enum task_status status;
+	char *name;           /* the input's name, "input" when none was given */
+	char *requester;      /* USER:alice or CLIENT:name */
+	char *devconf_id;     /* the device configuration it runs under */
+	char *devconf_name;   /* its name when the task was made */
+	struct {
+		bool required; /* the configuration asked for four eyes */
+		int quorum;
+		char *second_factor; /* "TOTP" */
+	} approval;
+	char *decision; /* APPROVED, REJECTED, EXPIRED, CANCELED; NULL while none */
+	char *reason;   /* why it FAILED (or was refused), NULL */
+	char *parent;   /* a package's child: the package's id; NULL */
+	int64_t created_at, updated_at, started_at, finished_at;
+	bool spool;         /* its input (or result) is in the spool */
+	bool direct;        /* a package's child whose result goes straight into the package */
+	int64_t result_max; /* the room kept for its result in the spool, -1 when none */
+	json_t *inputs;     /* [{name, size, sha256 (or sha384), ...}] */
+	json_t *approvals;  /* [{approver, decision, at, ...}] */
+	json_t *children;   /* a package's: [id, ...] */
+	json_t *result;     /* NULL while none */
+	json_t *signing;    /* {key, algorithm, digest, scheme, ...}; NULL if it signs nothing */
+	json_t *encryption; /* {key, cipher, ...} */
+	json_t *packaging;  /* {format, header, segmentSizes, ...} */
+	json_t *extra;      /* members not known here: an object, or NULL */
+};
+
 const char *task_status_name(enum task_status s);
 int task_status_parse(const char *name, enum task_status *out);
 bool task_status_final(enum task_status s);
@@ -38,8 +92,25 @@ bool task_status_final(enum task_status s);
  * leaves a final status, and TS_COUNT (a broken record) goes nowhere.
  */
 bool task_transition_allowed(enum task_status from, enum task_status to);
-/* The status of a task record (TS_COUNT when the record is broken). */
+/* The status of a task record as JSON (TS_COUNT when the record is broken). */
 enum task_status task_status_of(const json_t *task);
+const char *task_type_name(enum task_type type);
+int task_type_parse(const char *name, enum task_type *out);
+
+/* A task with no members set (result_max -1); task_clear frees what it holds. */
+void task_init(struct task *task);
+void task_clear(struct task *task);
+/*
+ * The record's one decoder and its one encoder. task_decode reads a stored
+ * record REC under KEY (tenant \0 id) — the brief form, or the whole form
+ * records were stored in before — into OUT (initialised by it); -1 when
+ * broken. task_encode gives the stored form (brief: doc/formats.md).
+ */
+int task_decode(const void *key, size_t klen, const json_t *rec, struct task *out);
+json_t *task_encode(const struct task *task);
+/* The whole record as JSON (what task.show returns, with the daemon's own members), and back. */
+json_t *task_to_json(const struct task *task);
+int task_from_json(const json_t *whole, struct task *out);
 
 /* A new random time-ordered UUID. */
 void task_new_id(char out[TASK_ID_LEN + 1]);
@@ -53,31 +124,40 @@ struct evnote;
  * index entry, moving it from OLD (TS_COUNT for a new task) to its current
  * status, and append a task.status event when the status changed.
  */
-int task_put(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old);
+int task_put(struct store_txn *t, struct evnote *n, struct task *task, enum task_status old);
 /*
  * Store a new task that went through the statuses PATH (CREATED, or
  * CREATED, IN_PROGRESS, DONE for a task run at once): the record and its
  * index once, in its last status, and an event for each status.
  */
-int task_put_new(struct store_txn *t, struct evnote *n, json_t *task, const enum task_status *path,
-		 size_t npath);
+int task_put_new(struct store_txn *t, struct evnote *n, struct task *task,
+		 const enum task_status *path, size_t npath);
 /* Change a task's status (and reason) in a write transaction. */
-int task_set_status(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+int task_set_status(struct store_txn *t, struct evnote *n, struct task *task, enum task_status st,
 		    const char *reason);
+/* Fetch a task by tenant and id into OUT (initialised by it; task_clear it). */
+int task_get(struct store_txn *t, const char *tenant, const char *id, struct task *out);
+/* Replace an owned string member (S may be NULL); -1 when out of memory. */
+int task_set_str(char **field, const char *s);
+
 /*
- * The task record as stored (a brief form, doc/formats.md) and back:
- * task_record_pack gives the stored form of TASK; task_record_load gives
- * the whole record of REC stored under KEY (tenant \0 id), a new
- * reference (REC itself when it was stored whole, before), or NULL.
+ * The same on the record as JSON (task_to_json), for callers not yet
+ * converted to the typed record.
  */
-json_t *task_record_pack(const json_t *task);
+int task_get_json(struct store_txn *t, const char *tenant, const char *id, json_t **out);
+int task_put_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old);
+int task_put_new_json(struct store_txn *t, struct evnote *n, json_t *task,
+		      const enum task_status *path, size_t npath);
+int task_set_status_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
+			 const char *reason);
+bool task_visible_json(const struct policy_subject *s, const json_t *task);
+json_t *task_view_json(const json_t *task);
+/* The whole record (task_to_json) of a stored record REC under KEY, or NULL. */
 json_t *task_record_load(const void *key, size_t klen, json_t *rec);
-/* Fetch a task by tenant and id. */
-int task_get(struct store_txn *t, const char *tenant, const char *id, json_t **out);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
 int task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len);
 
 /* Can SUBJECT see TASK (requester, VIEW on its device configuration, admin)? */
-bool task_visible(const struct policy_subject *s, const json_t *task);
+bool task_visible(const struct policy_subject *s, const struct task *task);
 /* The client view of a task record. */
-json_t *task_view(const json_t *task);
+json_t *task_view(const struct task *task);

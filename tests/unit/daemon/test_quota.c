@@ -73,14 +73,28 @@ teardown(void **state)
 }
 
 /* A task record as the handlers make it: SIZES of spooled inputs (none: not spooled). */
+/* What the whole record W charges (quota_task_charge of its typed record). */
+static uint64_t
+charge(const json_t *w)
+{
+	struct task tt;
+	uint64_t c;
+
+	assert_int_equal(task_from_json(w, &tt), 0);
+	c = quota_task_charge(&tt);
+	task_clear(&tt);
+	return c;
+}
+
 static json_t *
 task_rec(const char *tenant, const char *id, const char *requester, const char *status,
 	 const json_int_t *sizes, size_t n, json_int_t result_max)
 {
-	json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:n, s:[], s:I}",
+	json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:n, s:[], s:I, s:i}",
 			      "id", id, "tenant", tenant, "type", "ENCRYPTION", "status", status,
 			      "requester", requester, "deviceConfigId", "dc", "inputs", "result",
-			      "reason", "parent", "children", "resultMax", result_max);
+			      "reason", "parent", "children", "resultMax", result_max, "createdAt",
+			      1796621318);
 
 	for (size_t i = 0; i < n; i++) {
 		json_array_append_new(json_object_get(t, "inputs"),
@@ -107,7 +121,7 @@ put_new_txn(struct store_txn *t, void *arg)
 	struct evnote n = {0};
 	enum task_status path[] = {task_status_of(x->task)};
 
-	return task_put_new(t, &n, x->task, path, 1);
+	return task_put_new_json(t, &n, x->task, path, 1);
 }
 
 static void
@@ -127,7 +141,7 @@ change_txn(struct store_txn *t, void *arg)
 	json_t *task = NULL;
 	int rc;
 
-	if ((rc = task_get(t, x->tenant, x->id, &task)) != 0) {
+	if ((rc = task_get_json(t, x->tenant, x->id, &task)) != 0) {
 		return rc;
 	}
 	if (x->result != NULL) {
@@ -135,9 +149,9 @@ change_txn(struct store_txn *t, void *arg)
 	}
 	if (x->expire) {
 		json_object_set_new(json_object_get(task, "result"), "available", json_false());
-		rc = task_put(t, &n, task, task_status_of(task));
+		rc = task_put_json(t, &n, task, task_status_of(task));
 	} else {
-		rc = task_set_status(t, &n, task, x->st, NULL);
+		rc = task_set_status_json(t, &n, task, x->st, NULL);
 	}
 	json_decref(task);
 	return rc;
@@ -180,28 +194,28 @@ test_charge(void **state)
 	(void)state;
 	/* Not ended: the spooled inputs and the result's room. */
 	t = task_rec("acme", ID_A, "USER:bob", "WAITING", two, 2, 332);
-	assert_int_equal(quota_task_charge(t), 632);
+	assert_int_equal(charge(t), 632);
 	/* Read in place: the result's room only. */
 	json_object_del(t, "spool");
-	assert_int_equal(quota_task_charge(t), 332);
+	assert_int_equal(charge(t), 332);
 	json_decref(t);
 	/* A record older than resultMax: its inputs. */
 	t = task_rec("acme", ID_A, "USER:bob", "IN_PROGRESS", two, 2, 0);
 	json_object_del(t, "resultMax");
-	assert_int_equal(quota_task_charge(t), 300);
+	assert_int_equal(charge(t), 300);
 	json_decref(t);
 	/* Ended: the result file while it is available, whatever the room was. */
 	t = task_rec("acme", ID_A, "USER:bob", "DONE", two, 2, 332);
 	json_object_set_new(
 	    t, "result", json_pack("{s:s, s:I, s:b}", "sha256", "00", "size", 320, "available", 1));
-	assert_int_equal(quota_task_charge(t), 320);
+	assert_int_equal(charge(t), 320);
 	json_object_set_new(json_object_get(t, "result"), "available", json_false());
-	assert_int_equal(quota_task_charge(t), 0);
+	assert_int_equal(charge(t), 0);
 	json_decref(t);
 	/* Failed, cancelled, rejected, expired: nothing. */
 	for (enum task_status s = TS_FAILED; s <= TS_CANCELED; s++) {
 		t = task_rec("acme", ID_A, "USER:bob", task_status_name(s), two, 2, 332);
-		assert_int_equal(quota_task_charge(t), 0);
+		assert_int_equal(charge(t), 0);
 		json_decref(t);
 	}
 	/*
@@ -213,20 +227,20 @@ test_charge(void **state)
 	json_object_set_new(t, "packaging",
 			    json_pack("{s:s, s:{s:i, s:s}}", "format", "BOSCH_SE_V1", "header",
 				      "size", 88, "sha256", "00"));
-	assert_int_equal(quota_task_charge(t), 1400);
+	assert_int_equal(charge(t), 1400);
 	/* One of an earlier signetd, without a header: its copies too. */
 	json_object_del(json_object_get(t, "packaging"), "header");
-	assert_int_equal(quota_task_charge(t), 1700);
+	assert_int_equal(charge(t), 1700);
 	json_decref(t);
 	/* A package's child: its bytes are the package's. */
 	t = task_rec("acme", ID_A, "USER:bob", "IN_PROGRESS", two, 2, 332);
 	json_object_set_new(t, "parent", json_string(ID_B));
-	assert_int_equal(quota_task_charge(t), 0);
+	assert_int_equal(charge(t), 0);
 	json_decref(t);
 	/* A signing result has no file. */
 	t = task_rec("acme", ID_A, "USER:bob", "DONE", NULL, 0, 0);
 	json_object_set_new(t, "result", json_pack("{s:s}", "signature", "AAAA"));
-	assert_int_equal(quota_task_charge(t), 0);
+	assert_int_equal(charge(t), 0);
 	json_decref(t);
 }
 
