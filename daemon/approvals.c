@@ -51,11 +51,12 @@ approval_counts(const json_t *a)
 
 /* The facts of one recorded approval, read from the store now. */
 static int
-vote_facts(struct store_txn *t, const json_t *task, const json_t *a, struct approval_vote_facts *f)
+vote_facts(struct store_txn *t, const struct task *task, const json_t *a,
+	   struct approval_vote_facts *f)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
-	const char *req = json_string_value(json_object_get(task, "requester"));
+	const char *tenant = task->tenant;
+	const char *dc = task->devconf_id;
+	const char *req = task->requester;
 	const char *who = json_string_value(json_object_get(a, "approver"));
 	const char *cred = json_string_value(json_object_get(a, "credential"));
 	enum acl_subject_kind kind;
@@ -128,12 +129,12 @@ vote_reason(enum approval_vote v, const char *who, const char *dc, char *out, si
 }
 
 int
-approvals_recount(struct store_txn *t, struct daemon *d, json_t *task, int *counting, int *voided,
-		  char *why, size_t whylen)
+approvals_recount(struct store_txn *t, struct daemon *d, struct task *task, int *counting,
+		  int *voided, char *why, size_t whylen)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
+	const char *tenant = task->tenant;
+	const char *id = task->id;
+	const char *dc = task->devconf_id;
 	json_t *seen = json_object();
 	size_t i;
 	json_t *a;
@@ -146,7 +147,7 @@ approvals_recount(struct store_txn *t, struct daemon *d, json_t *task, int *coun
 	if (seen == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	json_array_foreach(json_object_get(task, "approvals"), i, a) {
+	json_array_foreach(task->approvals, i, a) {
 		const char *who = json_string_value(json_object_get(a, "approver"));
 		struct approval_vote_facts f;
 		enum approval_vote v;
@@ -186,4 +187,25 @@ approvals_recount(struct store_txn *t, struct daemon *d, json_t *task, int *coun
 	}
 	json_decref(seen);
 	return r != 0 ? r : t->err;
+}
+
+int
+approvals_recount_json(struct store_txn *t, struct daemon *d, json_t *task, int *counting,
+		       int *voided, char *why, size_t whylen)
+{
+	struct task tt;
+	int r;
+
+	*counting = *voided = 0;
+	if (task_from_json(task, &tt) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	r = approvals_recount(t, d, &tt, counting, voided, why, whylen);
+	/* In place: the caller may hold the array. */
+	if (json_is_array(json_object_get(task, "approvals"))) {
+		json_array_clear(json_object_get(task, "approvals"));
+		json_array_extend(json_object_get(task, "approvals"), tt.approvals);
+	}
+	task_clear(&tt);
+	return r;
 }

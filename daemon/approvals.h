@@ -10,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/store.h"
+#include "daemon/tasks.h"
 
 #define APPROVAL_CREDENTIAL_LEN 32 /* hex digits */
 
@@ -31,7 +32,7 @@ void approval_credential(const struct user_record *u, bool with_code,
  * approvals still count; *VOIDED: how many were voided now; WHY: the
  * first reason.
  */
-int approvals_recount(struct store_txn *t, struct daemon *d, json_t *task, int *counting,
+int approvals_recount(struct store_txn *t, struct daemon *d, struct task *task, int *counting,
 		      int *voided, char *why, size_t whylen);
 
 /* Is approval A (an element of a task's "approvals") an APPROVED decision that still counts? */

@@ -32,12 +32,12 @@
  * task's capability must still exist.
  */
 int
-exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen)
+exec_authorize(struct store_txn *t, const struct task *task, char *why, size_t whylen)
 {
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const char *req = json_string_value(json_object_get(task, "requester"));
-	const char *dc = json_string_value(json_object_get(task, "deviceConfigId"));
-	const char *id = json_string_value(json_object_get(task, "id"));
+	const char *tenant = task->tenant;
+	const char *req = task->requester;
+	const char *dc = task->devconf_id;
+	const char *id = task->id;
 	struct policy_subject s;
 	enum acl_subject_kind kind;
 	const char *name;
@@ -165,10 +165,10 @@ schemes_text(unsigned mask, char *buf, size_t len)
 }
 
 int
-exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, const uint8_t *msg,
-	  size_t msglen, json_t **result, char *why, size_t whylen)
+exec_sign(struct hsm_session *hs, const struct task *task, const struct keyref *k,
+	  const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen)
 {
-	const json_t *sg = json_object_get(task, "signing");
+	const json_t *sg = task->signing;
 	const char *dhex = json_string_value(json_object_get(sg, "digest"));
 	const char *chex = json_string_value(json_object_get(sg, "cmsDigest"));
 	struct hsm_sign_params p;
@@ -252,13 +252,13 @@ exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k, co
 }
 
 int
-exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int direct_fd,
+exec_encrypt(struct daemon *d, struct hsm_session *hs, const struct task *task, int direct_fd,
 	     json_t **result, json_t **input, char *why, size_t whylen)
 {
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const json_t *enc = json_object_get(task, "encryption");
-	const json_t *in0 = json_array_get(json_object_get(task, "inputs"), 0);
+	const char *id = task->id;
+	const char *tenant = task->tenant;
+	const json_t *enc = task->encryption;
+	const json_t *in0 = json_array_get(task->inputs, 0);
 	const char *in_sha = json_string_value(json_object_get(in0, "sha256"));
 	const char *label = json_string_value(json_object_get(enc, "key"));
 	const char *cert_pem = json_string_value(json_object_get(enc, "certificatePem"));
@@ -340,7 +340,7 @@ exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int d
 		r = direct_fd >= 0 ? SIGNET_EINVAL : SIGNET_EUNAVAILABLE;
 	}
 	if (r == 0) {
-		const char *want = json_string_value(json_object_get(task, "expectedSha256"));
+		const char *want = task->expected_sha256;
 		hex_encode(in_sha256, 32, hex);
 		if (direct_fd >= 0) {
 			/* Read in place: what was read is what was encrypted; record it. */

@@ -42,7 +42,7 @@ const char *schemes_text(unsigned mask, char *buf, size_t len);
  * says attach. *RESULT is {"signature", "keyLabel", "scheme", "hash"?,
  * "encoding"?, "cms"?}.
  */
-int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k,
+int exec_sign(struct hsm_session *hs, const struct task *task, const struct keyref *k,
 	      const uint8_t *msg, size_t msglen, json_t **result, char *why, size_t whylen);
 
 /*
@@ -50,10 +50,10 @@ int exec_sign(struct hsm_session *hs, const json_t *task, const struct keyref *k
  * it is read in place) into the spool's out/<id>: *RESULT is its sha256,
  * size and expiry; *INPUT the input's sha256 and size when read in place.
  */
-int exec_encrypt(struct daemon *d, struct hsm_session *hs, const json_t *task, int direct_fd,
+int exec_encrypt(struct daemon *d, struct hsm_session *hs, const struct task *task, int direct_fd,
 		 json_t **result, json_t **input, char *why, size_t whylen);
 /*
  * The requester must still hold USE on the device configuration, and the
  * task's capability must still exist (in a read transaction, at execution).
  */
-int exec_authorize(struct store_txn *t, const json_t *task, char *why, size_t whylen);
+int exec_authorize(struct store_txn *t, const struct task *task, char *why, size_t whylen);

@@ -523,7 +523,7 @@ decide_txn(struct store_txn *t, void *arg)
 	json_array_append_new(approvals, rec);
 	/* Earlier approvals count only while their approvers could still give them. */
 	if (x->approve &&
-	    (rc = approvals_recount(t, r->d, x->task, &napproved, &nvoid, NULL, 0)) != 0) {
+	    (rc = approvals_recount_json(t, r->d, x->task, &napproved, &nvoid, NULL, 0)) != 0) {
 		return rc;
 	}
 	quorum = (int)json_integer_value(

@@ -740,7 +740,14 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		 * worker signs the next request while the store syncs this one
 		 * with others.
 		 */
-		rc = exec_sign(hs, task, &x->key, msg, msglen, &result, why, sizeof(why));
+		{
+			/* SHIM until ops_tasks works on struct task. */
+			struct task tt;
+			rc = task_from_json(task, &tt) != 0
+				 ? SIGNET_EINTERNAL
+				 : exec_sign(hs, &tt, &x->key, msg, msglen, &result, why, sizeof(why));
+			task_clear(&tt);
+		}
 		if (rc != 0) {
 			log_notice("task %s failed: %s",
 				   json_string_value(json_object_get(task, "id")), why);
@@ -1488,8 +1495,19 @@ package_make(struct request *r, struct package_job *j, struct hsm_session *hs,
 	 * what they approve cannot change under them. The packaging key is not
 	 * touched before the approval.
 	 */
-	rc = package_prepare(r->d, hs, j->fmt, j->task, j->ek_id, j->cipher, j->sigalg, j->rg,
-			     j->nin, md, j->mdr.size, stop, &children, why, sizeof(why));
+	{
+		/* SHIM until ops_tasks works on struct task. */
+		struct task tt;
+		rc = task_from_json(j->task, &tt) != 0
+			 ? SIGNET_EINTERNAL
+			 : package_prepare(r->d, hs, j->fmt, &tt, j->ek_id, j->cipher, j->sigalg,
+					   j->rg, j->nin, md, j->mdr.size, stop, &children, why,
+					   sizeof(why));
+		json_object_set(j->task, "inputs", tt.inputs);
+		json_object_set(j->task, "children", tt.children);
+		json_object_set(j->task, "packaging", tt.packaging);
+		task_clear(&tt);
+	}
 	if (rc != 0) {
 		rc = req_fail(r, rc, "%s", why[0] ? why : "the package could not be prepared");
 		goto out;

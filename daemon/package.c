@@ -446,8 +446,8 @@ prepare_segment(struct hsm_session *hs, json_t *task, const uint8_t ek_id[HSM_ID
 	return 0;
 }
 
-int
-package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
+static int
+prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
 		json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
 		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
 		size_t mdlen, const atomic_bool *stop, json_t **children, char *why, size_t whylen)
@@ -590,8 +590,8 @@ read_header(int fd, const json_t *hd, uint8_t **hdr, size_t *hlen, struct contai
 	return 0;
 }
 
-int
-exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
+static int
+exec_package_json(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
 	     char *why, size_t whylen)
 {
 	const char *id = json_string_value(json_object_get(task, "id"));
@@ -739,5 +739,55 @@ out:
 	EVP_MD_CTX_free(whole);
 	free(hdr);
 	free(h);
+	return r;
+}
+
+/* SHIM until package.c works on struct task: the record as JSON, and back. */
+static void
+back_doc(json_t **field, json_t *tj, const char *name)
+{
+	json_t *v = json_object_get(tj, name);
+
+	if (v != *field && v != NULL && !json_is_null(v)) {
+		json_decref(*field);
+		*field = json_incref(v);
+	}
+}
+
+int
+package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
+		struct task *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
+		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
+		size_t mdlen, const atomic_bool *stop, json_t **children, char *why, size_t whylen)
+{
+	json_t *tj = task_to_json(task);
+	int r;
+
+	*children = NULL;
+	if (tj == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	r = prepare_json(d, hs, fmt, tj, ek_id, cipher, sigalg, rg, n, md, mdlen, stop, children,
+			 why, whylen);
+	back_doc(&task->inputs, tj, "inputs");
+	back_doc(&task->children, tj, "children");
+	back_doc(&task->packaging, tj, "packaging");
+	json_decref(tj);
+	return r;
+}
+
+int
+exec_package(struct daemon *d, struct hsm_session *hs, const struct task *task, json_t **result,
+	     char *why, size_t whylen)
+{
+	json_t *tj = task_to_json(task);
+	int r;
+
+	*result = NULL;
+	if (tj == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	r = exec_package_json(d, hs, tj, result, why, whylen);
+	json_decref(tj);
 	return r;
 }

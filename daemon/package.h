@@ -95,7 +95,7 @@ bool package_sig_supported(enum hsm_alg alg);
  * segment with SIGNET_EUNAVAILABLE.
  */
 int package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
-		    json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
+		    struct task *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
 		    enum hsm_alg sigalg, const struct package_region *rg, size_t n,
 		    const uint8_t *md, size_t mdlen, const atomic_bool *stop, json_t **children,
 		    char *why, size_t whylen);
@@ -112,5 +112,5 @@ int package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n
  * the package into the spool's out/. *RESULT as for an encryption task
  * (sha256, size, expiresAt, available) with format, segments, headerSize.
  */
-int exec_package(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
+int exec_package(struct daemon *d, struct hsm_session *hs, const struct task *task, json_t **result,
 		 char *why, size_t whylen);

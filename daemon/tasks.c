@@ -195,6 +195,7 @@ task_clear(struct task *task)
 	free(task->decision);
 	free(task->reason);
 	free(task->parent);
+	free(task->expected_sha256);
 	json_decref(task->inputs);
 	json_decref(task->approvals);
 	json_decref(task->children);
@@ -231,6 +232,7 @@ enum member {
 	M_SPOOL,
 	M_DIRECT,
 	M_RESULT_MAX,
+	M_EXPECTED,
 	M_UPDATED,
 	M_STARTED,
 	M_FINISHED,
@@ -263,6 +265,7 @@ static const struct {
     [M_SPOOL] = {"spool", "spool"},
     [M_DIRECT] = {"direct", "direct"},
     [M_RESULT_MAX] = {"resultMax", "resultMax"},
+    [M_EXPECTED] = {"expectedSha256", "expectedSha256"},
     [M_UPDATED] = {"updatedAt", "u"},
     [M_STARTED] = {"startedAt", "s"},
     [M_FINISHED] = {"finishedAt", "f"},
@@ -381,6 +384,8 @@ decode_member(struct task *task, int m, const json_t *v, bool brief, int64_t cre
 	case M_DIRECT:
 		task->direct = json_is_true(v);
 		return 0;
+	case M_EXPECTED:
+		return str_member(v, true, &task->expected_sha256);
 	case M_RESULT_MAX:
 		if (!json_is_integer(v)) {
 			return -1;
@@ -598,6 +603,9 @@ task_to_json(const struct task *task)
 	if (task->result_max >= 0) {
 		json_object_set_new(o, "resultMax", json_integer(task->result_max));
 	}
+	if (task->expected_sha256 != NULL) {
+		json_object_set_new(o, "expectedSha256", json_string(task->expected_sha256));
+	}
 	if (task->updated_at != 0) {
 		json_object_set_new(o, "updatedAt", json_integer(task->updated_at));
 	}
@@ -711,6 +719,9 @@ task_encode(const struct task *task)
 	}
 	if (task->result_max >= 0) {
 		put(rec, M_RESULT_MAX, json_integer(task->result_max));
+	}
+	if (task->expected_sha256 != NULL) {
+		put(rec, M_EXPECTED, json_string(task->expected_sha256));
 	}
 	/* Times as seconds after createdAt. */
 	if (task->updated_at != 0) {

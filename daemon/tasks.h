@@ -72,6 +72,7 @@ struct task {
 	bool spool;         /* its input (or result) is in the spool */
 	bool direct;        /* a package's child whose result goes straight into the package */
 	int64_t result_max; /* the room kept for its result in the spool, -1 when none */
+	char *expected_sha256; /* an input read in place: the sha256 the client gave, or NULL */
 	json_t *inputs;     /* [{name, size, sha256 (or sha384), ...}] */
 	json_t *approvals;  /* [{approver, decision, at, ...}] */
 	json_t *children;   /* a package's: [id, ...] */
@@ -151,6 +152,10 @@ int task_put_new_json(struct store_txn *t, struct evnote *n, json_t *task,
 int task_set_status_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 			 const char *reason);
 bool task_visible_json(const struct policy_subject *s, const json_t *task);
+/* SHIM: approvals_recount on the record as JSON (its approvals written back). */
+struct daemon;
+int approvals_recount_json(struct store_txn *t, struct daemon *d, json_t *task, int *counting,
+			   int *voided, char *why, size_t whylen);
 json_t *task_view_json(const json_t *task);
 /* The whole record (task_to_json) of a stored record REC under KEY, or NULL. */
 json_t *task_record_load(const void *key, size_t klen, json_t *rec);
