@@ -105,8 +105,8 @@ transition_recount(struct store_txn *t, struct transition *x)
 	if (!json_is_true(json_object_get(ap, "required"))) {
 		return 0;
 	}
-	if ((r = approvals_recount_json(t, x->d, x->task, &counting, &voided, first, sizeof(first))) !=
-	    0) {
+	if ((r = approvals_recount_json(t, x->d, x->task, &counting, &voided, first,
+					sizeof(first))) != 0) {
 		return r;
 	}
 	if (approval_outcome(counting, false, quorum) == APPROVAL_APPROVED) {
@@ -443,8 +443,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		r = SIGNET_ETOKEN;
 	}
 	if (r == 0 && type != NULL && strcmp(type, "ENCRYPTION") == 0) {
-		r = WITH_TYPED(task, tt,
-			       exec_encrypt(d, hs, &tt, direct_fd, &result, &input, why, sizeof(why)));
+		r = WITH_TYPED(
+		    task, tt,
+		    exec_encrypt(d, hs, &tt, direct_fd, &result, &input, why, sizeof(why)));
 	} else if (r == 0 && type != NULL && strcmp(type, "SIGNING") == 0) {
 		const char *label =
 		    json_string_value(json_object_get(json_object_get(task, "signing"), "key"));
@@ -494,8 +495,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 			}
 		}
 		if (r == 0) {
-			r = WITH_TYPED(task, tt,
-				       exec_sign(hs, &tt, &k, msg, msglen, &result, why, sizeof(why)));
+			r = WITH_TYPED(
+			    task, tt,
+			    exec_sign(hs, &tt, &k, msg, msglen, &result, why, sizeof(why)));
 		}
 		free(msg);
 		keyref_clear(&k);
@@ -571,20 +573,28 @@ struct sweep_batch {
 static void
 sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 {
-	json_t *task = NULL;
+	struct task task;
 
+	task_init(&task);
 	u->unlink_result = false;
 	u->expired = false;
 	store_del(t, STORE_DB_TIMERS, u->key, u->klen);
 	if (strcmp(u->kind, "cap") == 0) {
 		rules_del_capability(t, u->tenant, u->id);
-	} else if (strcmp(u->kind, "approval") == 0 && task_get_json(t, u->tenant, u->id, &task) == 0) {
+	} else if (strcmp(u->kind, "approval") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
 		/* Approval not given in time (approval_ttl): EXPIRED, decision EXPIRED. */
-		if (task_transition_allowed(task_status_of(task), TS_EXPIRED)) {
+		if (task_transition_allowed(task.status, TS_EXPIRED)) {
 			struct audit_actor a;
 			char res[64];
-			json_object_set_new(task, "decision", json_string("EXPIRED"));
-			task_set_status_json(t, &x->note, task, TS_EXPIRED,
+			if (task_set_str(&task.decision, "EXPIRED") != 0) {
+				/* Out of memory: the batch is not committed, and tried again. */
+				if (t->err == 0) {
+					t->err = SIGNET_EINTERNAL;
+				}
+				task_clear(&task);
+				return;
+			}
+			task_set_status(t, &x->note, &task, TS_EXPIRED,
 					"approval not given in time");
 			audit_actor_daemon(x->d, u->tenant, &a);
 			snprintf(res, sizeof(res), "TASK:%s", u->id);
@@ -594,21 +604,20 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 				  u->id);
 			u->expired = true;
 		}
-	} else if (strcmp(u->kind, "result") == 0 && task_get_json(t, u->tenant, u->id, &task) == 0) {
-		json_t *res = json_object_get(task, "result");
+	} else if (strcmp(u->kind, "result") == 0 && task_get(t, u->tenant, u->id, &task) == 0) {
+		json_t *res = task.result;
 		if (json_is_true(json_object_get(res, "available"))) {
 			struct audit_actor a;
 			char rid[64];
 			json_t *ev;
 			json_object_set_new(res, "available", json_false());
 			json_object_set_new(res, "expiredAt", json_integer(time_now()));
-			task_put_json(t, &x->note, task, task_status_of(task));
-			ev = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O, s:O}", "type",
+			task_put(t, &x->note, &task, task.status);
+			ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type",
 				       "task.expired", "tenant", u->tenant, "task", u->id,
-				       "taskType", json_object_get(task, "type"), "status",
-				       json_object_get(task, "status"), "requester",
-				       json_object_get(task, "requester"), "deviceConfigId",
-				       json_object_get(task, "deviceConfigId"));
+				       "taskType", task_type_name(task.type), "status",
+				       task_status_name(task.status), "requester", task.requester,
+				       "deviceConfigId", task.devconf_id);
 			events_append(t, &x->note, ev);
 			u->unlink_result = true;
 			audit_actor_daemon(x->d, u->tenant, &a);
@@ -616,7 +625,7 @@ sweep_row(struct store_txn *t, struct sweep_batch *x, struct due *u)
 			audit_append(t, u->tenant, &a, "EXPIRED", rid, "result file removed", NULL);
 		}
 	}
-	json_decref(task);
+	task_clear(&task);
 }
 
 static int
@@ -752,12 +761,10 @@ struct pending_scan {
 static bool
 pending_runnable(struct store_txn *t, const char *tenant, const char *id)
 {
-	json_t *task = NULL;
-	bool ok = task_get_json(t, tenant, id, &task) == 0 &&
-		  !json_is_string(json_object_get(task, "parent")) &&
-		  !json_is_true(json_object_get(task, "direct"));
+	struct task task;
+	bool ok = task_get(t, tenant, id, &task) == 0 && task.parent == NULL && !task.direct;
 
-	json_decref(task);
+	task_clear(&task);
 	return ok;
 }
 
@@ -1275,16 +1282,15 @@ tasks_stop(struct daemon *d)
 
 /* Are the inputs of an interrupted task still there to run it again? */
 static bool
-inputs_intact(struct daemon *d, const json_t *task)
+inputs_intact(struct daemon *d, const struct task *task)
 {
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const json_t *inputs = json_object_get(task, "inputs");
-	const json_t *spool = json_object_get(task, "spool");
-	const json_t *pk = json_object_get(task, "packaging");
+	const char *id = task->id;
+	const json_t *inputs = task->inputs;
+	const json_t *pk = task->packaging;
 	size_t i;
 	json_t *in;
 
-	if (json_is_true(json_object_get(task, "direct"))) {
+	if (task->direct) {
 		return false; /* read in place from a client's file, which is gone now */
 	}
 	if (json_object_get(pk, "header") != NULL) {
@@ -1301,7 +1307,7 @@ inputs_intact(struct daemon *d, const json_t *task)
 		return spool_path(d, "in", name, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
 		       (json_int_t)st.st_size >= want;
 	}
-	if (!json_is_true(spool)) {
+	if (!task->spool) {
 		return true; /* the digest in the record is the input */
 	}
 	json_array_foreach(inputs, i, in) {
@@ -1318,15 +1324,20 @@ inputs_intact(struct daemon *d, const json_t *task)
 
 struct task_read {
 	const char *tenant, *id;
-	json_t *task;
+	struct task task;
+	bool found; /* TASK was read (the read may fail after it all the same) */
 };
 
 static int
 task_read_txn(struct store_txn *t, void *arg)
 {
 	struct task_read *x = arg;
+	int r;
 
-	return task_get_json(t, x->tenant, x->id, &x->task);
+	task_clear(&x->task);
+	r = task_get(t, x->tenant, x->id, &x->task);
+	x->found = r == 0;
+	return r;
 }
 
 /* Is a spool file name one of a live task? KIND 'i' input, 'o' output. */
@@ -1341,23 +1352,22 @@ spool_check_txn(struct store_txn *t, void *arg)
 {
 	struct spool_check *x = arg;
 	char tenant[ACL_NAME_MAX + 1];
-	json_t *task = NULL;
-	enum task_status st;
+	struct task task;
 
 	x->keep = false;
+	task_init(&task);
 	if (task_tenant(t, x->id, tenant, sizeof(tenant)) != 0 ||
-	    task_get_json(t, tenant, x->id, &task) != 0) {
+	    task_get(t, tenant, x->id, &task) != 0) {
+		task_clear(&task);
 		return 0;
 	}
-	st = task_status_of(task);
 	if (x->kind == 'i') {
-		x->keep = !task_status_final(st);
+		x->keep = !task_status_final(task.status);
 	} else {
-		x->keep =
-		    st == TS_DONE &&
-		    json_is_true(json_object_get(json_object_get(task, "result"), "available"));
+		x->keep = task.status == TS_DONE &&
+			  json_is_true(json_object_get(task.result, "available"));
 	}
-	json_decref(task);
+	task_clear(&task);
 	return 0;
 }
 
@@ -1420,17 +1430,16 @@ tasks_recover(struct daemon *d)
 	spool_clean(d, "in", 'i');
 	spool_clean(d, "out", 'o');
 	for (size_t i = 0; i < x.n; i++) {
-		struct task_read tr = {x.p[i].tenant, x.p[i].id, NULL};
+		struct task_read tr = {.tenant = x.p[i].tenant, .id = x.p[i].id};
 		bool ok = true;
-		if (store_read(d->store, task_read_txn, &tr) == 0 &&
-		    json_is_string(json_object_get(tr.task, "parent"))) {
+		task_init(&tr.task);
+		if (store_read(d->store, task_read_txn, &tr) == 0 && tr.task.parent != NULL) {
 			/* A package's child runs only inside its package, which starts anew. */
 			ok = false;
-		} else if (tr.task != NULL && (x.p[i].st == TS_IN_PROGRESS ||
-					       json_is_true(json_object_get(tr.task, "direct")))) {
-			ok = inputs_intact(d, tr.task);
+		} else if (tr.found && (x.p[i].st == TS_IN_PROGRESS || tr.task.direct)) {
+			ok = inputs_intact(d, &tr.task);
 		}
-		json_decref(tr.task);
+		task_clear(&tr.task);
 		if (ok) {
 			/* Past queue_max it waits in the store, and the engine finds it again. */
 			engine_enqueue(d, x.p[i].tenant, x.p[i].id, -1,
