@@ -80,8 +80,8 @@ struct transition {
 	enum task_status to;
 	const char *reason;
 	json_t *result;
-	json_t *input; /* the first input's sha256 and size, learned while running */
-	json_t *task;  /* out: the record as written */
+	json_t *input;    /* the first input's sha256 and size, learned while running */
+	struct task task; /* out: the record as written */
 	struct evnote note;
 	bool skipped;
 	/*
@@ -97,24 +97,23 @@ struct transition {
 static int
 transition_recount(struct store_txn *t, struct transition *x)
 {
-	const json_t *ap = json_object_get(x->task, "approval");
-	int quorum = (int)json_integer_value(json_object_get(ap, "quorum"));
+	struct task *task = &x->task;
 	int counting, voided, r;
 	char first[200];
 
-	if (!json_is_true(json_object_get(ap, "required"))) {
+	if (!task->approval.required) {
 		return 0;
 	}
-	if ((r = approvals_recount_json(t, x->d, x->task, &counting, &voided, first,
-					sizeof(first))) != 0) {
+	if ((r = approvals_recount(t, x->d, task, &counting, &voided, first, sizeof(first))) != 0) {
 		return r;
 	}
-	if (approval_outcome(counting, false, quorum) == APPROVAL_APPROVED) {
+	if (approval_outcome(counting, false, task->approval.quorum) == APPROVAL_APPROVED) {
 		return 0;
 	}
-	json_object_set_new(x->task, "decision", json_null());
-	if (approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
-			     x->d->cfg->approval_ttl, time_now())) {
+	if (task_set_str(&task->decision, NULL) != 0) {
+		return SIGNET_EINTERNAL;
+	}
+	if (approval_expired(task->created_at, x->d->cfg->approval_ttl, time_now())) {
 		snprintf(x->why, sizeof(x->why),
 			 "the task lacks the approvals its quorum asks for, and its time for "
 			 "approval is over (%s)",
@@ -134,7 +133,6 @@ static int
 transition_txn(struct store_txn *t, void *arg)
 {
 	struct transition *x = arg;
-	enum task_status cur;
 	bool ok = false;
 	int r;
 
@@ -146,14 +144,12 @@ transition_txn(struct store_txn *t, void *arg)
 		x->reason = NULL;
 		x->why[0] = '\0';
 	}
-	json_decref(x->task);
-	x->task = NULL;
-	if ((r = task_get_json(t, x->tenant, x->id, &x->task)) != 0) {
+	task_clear(&x->task);
+	if ((r = task_get(t, x->tenant, x->id, &x->task)) != 0) {
 		return r;
 	}
-	cur = task_status_of(x->task);
 	for (size_t i = 0; i < x->nfrom; i++) {
-		ok = ok || cur == x->from[i];
+		ok = ok || x->task.status == x->from[i];
 	}
 	if (!ok) {
 		x->skipped = true;
@@ -163,12 +159,14 @@ transition_txn(struct store_txn *t, void *arg)
 		return r;
 	}
 	if (x->result != NULL) {
-		json_object_set(x->task, "result", x->result);
+		/* Shared with the caller, who keeps its reference: nothing here changes it. */
+		json_decref(x->task.result);
+		x->task.result = json_incref(x->result);
 	}
 	if (x->input != NULL) {
-		json_object_update(json_array_get(json_object_get(x->task, "inputs"), 0), x->input);
+		json_object_update(json_array_get(x->task.inputs, 0), x->input);
 	}
-	if ((r = task_set_status_json(t, &x->note, x->task, x->to, x->reason)) != 0) {
+	if ((r = task_set_status(t, &x->note, &x->task, x->to, x->reason)) != 0) {
 		return r;
 	}
 	{
@@ -190,7 +188,7 @@ transition_txn(struct store_txn *t, void *arg)
 	}
 	if (task_status_final(x->to)) {
 		int64_t now = time_now();
-		const json_t *res = json_object_get(x->task, "result");
+		const json_t *res = x->task.result;
 		if (json_is_integer(json_object_get(res, "expiresAt"))) {
 			timer_put(t, json_integer_value(json_object_get(res, "expiresAt")),
 				  "result", x->tenant, x->id);
@@ -202,8 +200,7 @@ transition_txn(struct store_txn *t, void *arg)
 
 static int
 transition_in(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
-	      size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t *input,
-	      json_t **task)
+	      size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t *input)
 {
 	struct transition x = {.input = input,
 			       .d = d,
@@ -215,6 +212,7 @@ transition_in(struct daemon *d, const char *tenant, const char *id, const enum t
 			       .result = result};
 	int r;
 
+	task_init(&x.task);
 	memcpy(x.from, from, nfrom * sizeof(*from));
 	/* A task that ends releases its files: that commit may use the store's reserve. */
 	r = task_status_final(to) ? store_write_reserve(d->store, transition_txn, &x)
@@ -225,19 +223,15 @@ transition_in(struct daemon *d, const char *tenant, const char *id, const enum t
 	if (r == 0 && x.skipped) {
 		r = SIGNET_ECONFLICT;
 	}
-	if (task != NULL && r == 0) {
-		*task = x.task;
-	} else {
-		json_decref(x.task);
-	}
+	task_clear(&x.task);
 	return r;
 }
 
 static int
 transition(struct daemon *d, const char *tenant, const char *id, const enum task_status *from,
-	   size_t nfrom, enum task_status to, const char *reason, json_t *result, json_t **task)
+	   size_t nfrom, enum task_status to, const char *reason, json_t *result)
 {
-	return transition_in(d, tenant, id, from, nfrom, to, reason, result, NULL, task);
+	return transition_in(d, tenant, id, from, nfrom, to, reason, result, NULL);
 }
 
 int
@@ -245,14 +239,14 @@ engine_transition(struct daemon *d, const char *tenant, const char *id,
 		  const enum task_status *from, size_t nfrom, enum task_status to,
 		  const char *reason, json_t *result)
 {
-	int r = transition(d, tenant, id, from, nfrom, to, reason, result, NULL);
+	int r = transition(d, tenant, id, from, nfrom, to, reason, result);
 
 	json_decref(result);
 	return r;
 }
 
 struct auth_read {
-	const json_t *task;
+	const struct task *task;
 	char *why;
 	size_t whylen;
 };
@@ -261,26 +255,9 @@ static int
 auth_read_txn(struct store_txn *t, void *arg)
 {
 	struct auth_read *x = arg;
-	struct task tt;
-	int r;
 
-	if (task_from_json(x->task, &tt) != 0) {
-		snprintf(x->why, x->whylen, "the task record is damaged");
-		return SIGNET_EINTERNAL;
-	}
-	r = exec_authorize(t, &tt, x->why, x->whylen);
-	task_clear(&tt);
-	return r;
+	return exec_authorize(t, x->task, x->why, x->whylen);
 }
-
-/* SHIM until the engine works on struct task: FN on TASK as a typed record. */
-#define WITH_TYPED(task, tt, expr)                                                                 \
-	({                                                                                         \
-		struct task tt;                                                                    \
-		int _r = task_from_json((task), &tt) != 0 ? SIGNET_EINTERNAL : (expr);             \
-		task_clear(&tt);                                                                   \
-		_r;                                                                                \
-	})
 
 /*
  * A task that needed approval runs only on what was approved: every
@@ -288,29 +265,27 @@ auth_read_txn(struct store_txn *t, void *arg)
  * task's; a signing digest of SHA-256 must be the approved input's.
  */
 static bool
-approvals_bound(const json_t *task, char *why, size_t whylen)
+approvals_bound(const struct task *task, char *why, size_t whylen)
 {
-	const json_t *inputs = json_object_get(task, "inputs");
-	const json_t *sg = json_object_get(task, "signing");
+	const json_t *inputs = task->inputs;
+	const json_t *sg = task->signing;
 	const char *alg = json_string_value(json_object_get(sg, "algorithm"));
 	const char *digest = json_string_value(json_object_get(sg, "digest"));
-	const char *requester = json_string_value(json_object_get(task, "requester"));
-	const json_t *hsha = json_object_get(
-	    json_object_get(json_object_get(task, "packaging"), "header"), "sha256");
-	json_int_t quorum =
-	    json_integer_value(json_object_get(json_object_get(task, "approval"), "quorum"));
+	const char *requester = task->requester;
+	const json_t *hsha = json_object_get(json_object_get(task->packaging, "header"), "sha256");
+	json_int_t quorum = task->approval.quorum;
 	json_t *seen;
 	size_t i, j, napproved = 0;
 	json_t *a, *in;
 
-	if (!json_is_true(json_object_get(json_object_get(task, "approval"), "required"))) {
+	if (!task->approval.required) {
 		return true;
 	}
 	if ((seen = json_object()) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return false;
 	}
-	json_array_foreach(json_object_get(task, "approvals"), i, a) {
+	json_array_foreach(task->approvals, i, a) {
 		const json_t *d = json_object_get(a, "inputs");
 		if (!approval_counts(a)) {
 			continue; /* a rejection, or an approval that no longer counts */
@@ -390,9 +365,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 {
 	static const enum task_status runnable[] = {TS_CREATED, TS_APPROVED, TS_IN_PROGRESS};
 	struct daemon *d = e->d;
-	json_t *task = NULL, *result = NULL, *input = NULL;
+	struct task task;
+	json_t *result = NULL, *input = NULL;
 	char why[256] = "";
-	const char *type;
 	int r;
 
 	{
@@ -402,53 +377,49 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 				       .nfrom = resume ? 3 : 2,
 				       .to = TS_IN_PROGRESS,
 				       .recount = true};
+		task_init(&x.task);
 		memcpy(x.from, runnable, sizeof(runnable));
 		if ((r = store_write(d->store, transition_txn, &x)) != 0 || x.skipped) {
-			json_decref(x.task);
+			task_clear(&x.task);
 			if (r == SIGNET_ENOSPACE) {
 				/* It cannot even start on a full disk: it ends now, not at a
 				 * restart. */
 				log_notice("task %s of tenant %s failed: %s", id, tenant,
 					   TASK_REASON_NO_SPACE);
 				if (transition(d, tenant, id, runnable, resume ? 3 : 2, TS_FAILED,
-					       TASK_REASON_NO_SPACE, NULL, NULL) == 0) {
+					       TASK_REASON_NO_SPACE, NULL) == 0) {
 					spool_remove_inputs(d, id, 255);
 				}
 			}
 			return; /* canceled, or already run */
 		}
 		events_publish(d, &x.note);
-		task = x.task;
+		task = x.task; /* taken: x.task is not cleared */
 		if (x.to != TS_IN_PROGRESS) {
 			/* Votes of approvers who lost the right: nothing runs on them. */
 			log_notice("task %s of tenant %s: %s", id, tenant, x.reason ?: x.why);
 			if (task_status_final(x.to)) {
-				spool_remove_inputs(
-				    d, id, json_array_size(json_object_get(task, "inputs")));
+				spool_remove_inputs(d, id, json_array_size(task.inputs));
 			}
-			json_decref(task);
+			task_clear(&task);
 			return;
 		}
 	}
-	type = json_string_value(json_object_get(task, "type"));
 	{
-		struct auth_read a = {task, why, sizeof(why)};
+		struct auth_read a = {&task, why, sizeof(why)};
 		r = store_read(d->store, auth_read_txn, &a);
 	}
-	if (r == 0 && !approvals_bound(task, why, sizeof(why))) {
+	if (r == 0 && !approvals_bound(&task, why, sizeof(why))) {
 		r = SIGNET_EDENIED;
 	}
 	if (r == 0 && hs == NULL) {
 		snprintf(why, sizeof(why), "the token is not available");
 		r = SIGNET_ETOKEN;
 	}
-	if (r == 0 && type != NULL && strcmp(type, "ENCRYPTION") == 0) {
-		r = WITH_TYPED(
-		    task, tt,
-		    exec_encrypt(d, hs, &tt, direct_fd, &result, &input, why, sizeof(why)));
-	} else if (r == 0 && type != NULL && strcmp(type, "SIGNING") == 0) {
-		const char *label =
-		    json_string_value(json_object_get(json_object_get(task, "signing"), "key"));
+	if (r == 0 && task.type == TT_ENCRYPTION) {
+		r = exec_encrypt(d, hs, &task, direct_fd, &result, &input, why, sizeof(why));
+	} else if (r == 0 && task.type == TT_SIGNING) {
+		const char *label = json_string_value(json_object_get(task.signing, "key"));
 		struct keyref k;
 		uint8_t *msg = NULL;
 		size_t msglen = 0;
@@ -456,9 +427,8 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 		if (r == 0) {
 			r = keyref_check_purpose(&k, KEY_PURPOSE_SIGNING, why, sizeof(why));
 		}
-		if (r == 0 &&
-		    (k.alg == HSM_ALG_ED25519 ||
-		     json_is_true(json_object_get(json_object_get(task, "signing"), "attach")))) {
+		if (r == 0 && (k.alg == HSM_ALG_ED25519 ||
+			       json_is_true(json_object_get(task.signing, "attach")))) {
 			char name[64], path[PATH_MAX];
 			int fd;
 			snprintf(name, sizeof(name), "%s.0", id);
@@ -482,11 +452,9 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 				char hex[65];
 				EVP_Digest(msg, msglen, md, NULL, EVP_sha256(), NULL);
 				hex_encode(md, sizeof(md), hex);
-				if (strcmp(hex,
-					   json_string_value(json_object_get(
-					       json_array_get(json_object_get(task, "inputs"), 0),
-					       "sha256"))
-					       ?: "") != 0) {
+				if (strcmp(hex, json_string_value(json_object_get(
+						    json_array_get(task.inputs, 0), "sha256"))
+						    ?: "") != 0) {
 					snprintf(why, sizeof(why),
 						 "interrupted: the spooled input does not match "
 						 "its hash");
@@ -495,14 +463,12 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 			}
 		}
 		if (r == 0) {
-			r = WITH_TYPED(
-			    task, tt,
-			    exec_sign(hs, &tt, &k, msg, msglen, &result, why, sizeof(why)));
+			r = exec_sign(hs, &task, &k, msg, msglen, &result, why, sizeof(why));
 		}
 		free(msg);
 		keyref_clear(&k);
-	} else if (r == 0 && type != NULL && strcmp(type, "PACKAGING") == 0) {
-		r = WITH_TYPED(task, tt, exec_package(d, hs, &tt, &result, why, sizeof(why)));
+	} else if (r == 0 && task.type == TT_PACKAGING) {
+		r = exec_package(d, hs, &task, &result, why, sizeof(why));
 	} else if (r == 0) {
 		snprintf(why, sizeof(why), "unknown task type");
 		r = SIGNET_EINTERNAL;
@@ -510,8 +476,7 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 	{
 		static const enum task_status inprog[] = {TS_IN_PROGRESS};
 		if (r == 0) {
-			r = transition_in(d, tenant, id, inprog, 1, TS_DONE, NULL, result, input,
-					  NULL);
+			r = transition_in(d, tenant, id, inprog, 1, TS_DONE, NULL, result, input);
 			if (r != 0) {
 				/* Canceled meanwhile, or the store failed: the file is nobody's. */
 				char out[PATH_MAX];
@@ -527,17 +492,17 @@ run_task(struct engine *e, struct hsm_session *hs, const char *tenant, const cha
 			}
 			log_notice("task %s of tenant %s failed: %s", id, tenant, why);
 			transition(d, tenant, id, inprog, 1, TS_FAILED,
-				   why[0] ? why : signet_strerror(r), NULL, NULL);
+				   why[0] ? why : signet_strerror(r), NULL);
 			char tmp[PATH_MAX];
 			if (spool_path(d, "tmp", id, tmp, sizeof(tmp)) == 0) {
 				unlink(tmp);
 			}
 		}
 	}
-	spool_remove_inputs(d, id, json_array_size(json_object_get(task, "inputs")));
+	spool_remove_inputs(d, id, json_array_size(task.inputs));
 	json_decref(result);
 	json_decref(input);
-	json_decref(task);
+	task_clear(&task);
 }
 
 /* Expiry and capability removal */
@@ -1449,7 +1414,7 @@ tasks_recover(struct daemon *d)
 			static const enum task_status live[] = {TS_CREATED, TS_APPROVED,
 								TS_IN_PROGRESS};
 			transition(d, x.p[i].tenant, x.p[i].id, live, 3, TS_FAILED, "interrupted",
-				   NULL, NULL);
+				   NULL);
 			spool_remove_inputs(d, x.p[i].id, 255);
 			failed++;
 		}
