@@ -2,6 +2,7 @@
 /* The task record, its status model and index, and what a client sees of it. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,17 +94,50 @@ task_status_of(const json_t *task)
 	return s;
 }
 
+/*
+ * The last id made: ids are made in increasing order (RFC 9562 section 6.2,
+ * method 2: within a millisecond, or when the clock went back, the random
+ * part of the last one grows by a random step). Records keyed by id are then
+ * appended, not inserted: the store keeps its pages full.
+ */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t id_last[16];
+
+/* B := id_last + a random step of 1 to 2^32 in the random bits (the last 8 bytes). */
+static bool
+id_step(uint8_t b[16], uint32_t step)
+{
+	uint64_t r = 0, n;
+
+	for (int i = 8; i < 16; i++) {
+		r = r << 8 | id_last[i];
+	}
+	/* The variant's two bits stay; 62 bits of randomness grow. */
+	n = (r & 0x3fffffffffffffffULL) + (uint64_t)step + 1;
+	if (n > 0x3fffffffffffffffULL) {
+		return false;
+	}
+	memcpy(b, id_last, 8);
+	n |= 0x8000000000000000ULL;
+	for (int i = 15; i >= 8; i--) {
+		b[i] = (uint8_t)n;
+		n >>= 8;
+	}
+	return true;
+}
+
 void
 task_new_id(char out[TASK_ID_LEN + 1])
 {
 	uint8_t b[16];
+	uint32_t step;
 	uint64_t ms = (uint64_t)time_now() * 1000;
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
 		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	}
-	if (random_bytes(b, sizeof(b)) != 0) {
+	if (random_bytes(b, sizeof(b)) != 0 || random_bytes(&step, sizeof(step)) != 0) {
 		abort(); /* no randomness: nothing safe to do */
 	}
 	/* RFC 9562 version 7: 48 bits of Unix milliseconds, then randomness. */
@@ -112,6 +146,13 @@ task_new_id(char out[TASK_ID_LEN + 1])
 	}
 	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
 	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+	pthread_mutex_lock(&id_lock);
+	if (memcmp(b, id_last, sizeof(b)) <= 0 && !id_step(b, step)) {
+		/* The random part is used up (never, in practice): a fresh one, out of order. */
+		b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
+	}
+	memcpy(id_last, b, sizeof(b));
+	pthread_mutex_unlock(&id_lock);
 	snprintf(out, TASK_ID_LEN + 1,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
 		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
@@ -480,12 +521,21 @@ decode_finish(struct task *task)
 	return 0;
 }
 
+/*
+ * A signing task's result repeats the scheme, hash and encoding of its
+ * "signing": when all three are the same (or absent from both), the stored
+ * form keeps the result as RESULT_BRIEF without them.
+ */
+#define RESULT_BRIEF "rz"
+static const char *const result_shared[] = {"scheme", "hash", "encoding"};
+
 static int
 decode(const json_t *rec, bool brief, struct task *out)
 {
 	const char *name;
 	json_t *v;
 	int64_t created = 0;
+	bool rz = false;
 
 	if (!json_is_object(rec)) {
 		return -1;
@@ -496,6 +546,13 @@ decode(const json_t *rec, bool brief, struct task *out)
 	}
 	json_object_foreach((json_t *)rec, name, v) {
 		int m = member_of(name, brief);
+		if (brief && strcmp(name, RESULT_BRIEF) == 0 && json_is_object(v)) {
+			/* A signature without what it shares with "signing" (task_encode). */
+			json_decref(out->result);
+			out->result = json_deep_copy(v);
+			rz = true;
+			continue;
+		}
 		if (m < 0) {
 			if (out->extra == NULL && (out->extra = json_object()) == NULL) {
 				return -1;
@@ -503,6 +560,12 @@ decode(const json_t *rec, bool brief, struct task *out)
 			json_object_set_new(out->extra, name, json_deep_copy(v));
 		} else if (decode_member(out, m, v, brief, created) != 0) {
 			return -1;
+		}
+	}
+	for (size_t i = 0; rz && i < sizeof(result_shared) / sizeof(result_shared[0]); i++) {
+		json_t *x = json_object_get(out->signing, result_shared[i]);
+		if (x != NULL && json_object_get(out->result, result_shared[i]) == NULL) {
+			json_object_set(out->result, result_shared[i], x);
 		}
 	}
 	return decode_finish(out);
@@ -677,9 +740,24 @@ task_encode(const struct task *task)
 		/* A signature's key is the signing key: left out. */
 		if (json_object_get(task->result, "signature") != NULL && json_is_string(sig_key) &&
 		    json_equal(json_object_get(task->result, "keyLabel"), (json_t *)sig_key)) {
+			bool shared = true;
 			x = json_copy(task->result);
 			json_object_del(x, "keyLabel");
-			put(rec, M_RESULT, x);
+			for (i = 0; i < sizeof(result_shared) / sizeof(result_shared[0]); i++) {
+				const json_t *a = json_object_get(x, result_shared[i]);
+				const json_t *b = json_object_get(task->signing, result_shared[i]);
+				shared = shared && (a == NULL ? b == NULL
+							      : b != NULL && json_equal(a, b));
+			}
+			for (i = 0; shared && i < sizeof(result_shared) / sizeof(result_shared[0]);
+			     i++) {
+				json_object_del(x, result_shared[i]);
+			}
+			if (shared) {
+				json_object_set_new(rec, RESULT_BRIEF, x);
+			} else {
+				put(rec, M_RESULT, x);
+			}
 		} else {
 			put(rec, M_RESULT, json_incref(task->result));
 		}

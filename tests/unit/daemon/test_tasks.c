@@ -384,6 +384,75 @@ test_record_round_trip(void **state)
 	json_decref(task);
 }
 
+/* Ids are valid version 7 UUIDs, made in increasing order even within a millisecond. */
+static void
+test_new_ids_increase(void **state)
+{
+	char prev[TASK_ID_LEN + 1], id[TASK_ID_LEN + 1];
+
+	(void)state;
+	task_new_id(prev);
+	assert_true(task_id_valid(prev));
+	for (int i = 0; i < 200000; i++) {
+		task_new_id(id);
+		assert_true(task_id_valid(id));
+		assert_int_equal(id[14], '7');
+		assert_true(strchr("89ab", id[19]) != NULL);
+		assert_true(strcmp(id, prev) > 0);
+		memcpy(prev, id, sizeof(id));
+	}
+}
+
+/* A result that repeats the signing's scheme, hash and encoding is stored without them. */
+static void
+test_record_result_shared(void **state)
+{
+	json_t *task = json_loads(whole_task, 0, NULL), *rec, *back, *sg, *res;
+	char key[128];
+	size_t klen = store_key2(key, sizeof(key), "acme", ID_A);
+	struct task tt;
+
+	(void)state;
+	sg = json_object_get(task, "signing");
+	json_object_set_new(sg, "scheme", json_string("ECDSA"));
+	json_object_set_new(sg, "hash", json_string("SHA-256"));
+	json_object_set_new(sg, "encoding", json_string("der"));
+	res = json_pack("{s:s, s:s, s:s, s:s, s:s}", "signature", "MEUC", "keyLabel", "sk",
+			"scheme", "ECDSA", "hash", "SHA-256", "encoding", "der");
+	json_object_set_new(task, "result", res);
+	rec = pack(task);
+	assert_null(json_object_get(rec, "r"));
+	assert_non_null(json_object_get(rec, "rz"));
+	assert_null(json_object_get(json_object_get(rec, "rz"), "scheme"));
+	assert_null(json_object_get(json_object_get(rec, "rz"), "keyLabel"));
+	assert_int_equal(task_decode(key, klen, rec, &tt), 0);
+	assert_true(json_equal(tt.result, res));
+	task_clear(&tt);
+	json_decref(rec);
+	/* One differs (an older signetd's result, raw r||s): stored whole but the key. */
+	json_object_set_new(res, "encoding", json_string("raw"));
+	rec = pack(task);
+	assert_null(json_object_get(rec, "rz"));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(rec, "r"), "encoding")), "raw");
+	back = load(key, klen, rec);
+	assert_true(json_equal(json_object_get(back, "result"), res));
+	json_decref(back);
+	json_decref(rec);
+	/* The signing has no hash, the result neither: still brief, and nothing is added. */
+	json_object_del(sg, "hash");
+	json_object_del(res, "hash");
+	json_object_set_new(res, "encoding", json_string("der"));
+	rec = pack(task);
+	assert_non_null(json_object_get(rec, "rz"));
+	back = load(key, klen, rec);
+	assert_true(json_equal(json_object_get(back, "result"), res));
+	assert_null(json_object_get(json_object_get(back, "result"), "hash"));
+	json_decref(back);
+	json_decref(rec);
+	json_decref(task);
+}
+
 /* A record stored whole, by an older signetd, reads as it is. */
 static void
 test_record_old_form(void **state)
@@ -592,7 +661,9 @@ main(void)
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test_setup_teardown(test_put_new_checks_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_status_checks_change, setup, teardown),
+	    cmocka_unit_test(test_new_ids_increase),
 	    cmocka_unit_test(test_record_round_trip),
+	    cmocka_unit_test(test_record_result_shared),
 	    cmocka_unit_test(test_record_old_form),
 	    cmocka_unit_test_setup_teardown(test_store_old_records, setup, teardown),
 	    cmocka_unit_test(test_event_forms),
