@@ -266,7 +266,8 @@ struct decide {
 	bool locked_now; /* this failure started a lockout */
 	bool rejected;   /* REJECTED: the spooled inputs go */
 	bool enqueue;    /* APPROVED: hand the task to the engine */
-	json_t *task;
+	/* The task as the transaction left it (task_clear it). */
+	struct task task;
 	struct evnote note;
 };
 
@@ -293,15 +294,15 @@ seed_read_txn(struct store_txn *t, void *arg)
 		/* The token's work only when a code could count (the transaction checks it all
 		 * again). */
 		struct totp_state st;
-		json_t *task = NULL;
+		struct task task;
+		task_init(&task);
 		otp_state_get(&u, &st);
-		x->worth_it =
-		    x->enrolled && !totp_locked(&st, time_now()) &&
-		    task_get_json(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
-		    task_transition_allowed(task_status_of(task), TS_APPROVED) &&
-		    policy_allows_on(&x->r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG,
-				     json_string_value(json_object_get(task, "deviceConfigId")));
-		json_decref(task);
+		x->worth_it = x->enrolled && !totp_locked(&st, time_now()) &&
+			      task_get(t, x->r->subject.tenant, x->task_id, &task) == 0 &&
+			      task_transition_allowed(task.status, TS_APPROVED) &&
+			      policy_allows_on(&x->r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG,
+					       task.devconf_id);
+		task_clear(&task);
 	}
 	return 0;
 }
@@ -345,19 +346,19 @@ decide_txn(struct store_txn *t, void *arg)
 	x->refusal = 0;
 	x->why[0] = '\0';
 	x->locked_now = x->enqueue = x->rejected = false;
-	json_decref(x->task);
-	x->task = NULL;
+	/* A transaction run again reads the task again. */
+	task_clear(&x->task);
 	policy_subject_name(&r->subject, me, sizeof(me));
-	if (task_get_json(t, r->subject.tenant, x->id, &x->task) != 0) {
+	if (task_get(t, r->subject.tenant, x->id, &x->task) != 0) {
 		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
-	dc = json_string_value(json_object_get(x->task, "deviceConfigId"));
+	dc = x->task.devconf_id;
 	/* Approvers see what they approve, even with APPROVE alone. */
-	if (!task_visible_json(&r->subject, x->task) &&
+	if (!task_visible(&r->subject, &x->task) &&
 	    !policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc)) {
 		return decide_fail(x, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
-	req = json_string_value(json_object_get(x->task, "requester"));
+	req = x->task.requester;
 	{
 		struct devconf *d = calloc(1, sizeof(*d));
 		if (d == NULL) {
@@ -375,7 +376,10 @@ decide_txn(struct store_txn *t, void *arg)
 			return rc;
 		}
 	}
-	approvals = json_object_get(x->task, "approvals");
+	if (x->task.approvals == NULL && (x->task.approvals = json_array()) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	approvals = x->task.approvals;
 	json_array_foreach(approvals, i, a) {
 		const char *who = json_string_value(json_object_get(a, "approver"));
 		/* A decision that no longer counts (void) does not stop a new one. */
@@ -383,14 +387,11 @@ decide_txn(struct store_txn *t, void *arg)
 			f.decided_already = true;
 		}
 	}
-	sf = json_string_value(
-	    json_object_get(json_object_get(x->task, "approval"), "secondFactor"));
+	sf = x->task.approval.second_factor;
 	/* Out of time counts as past approval even before the sweeper marks it EXPIRED. */
 	f.task_waiting =
-	    task_transition_allowed(task_status_of(x->task),
-				    x->approve ? TS_APPROVED : TS_REJECTED) &&
-	    !approval_expired(json_integer_value(json_object_get(x->task, "createdAt")),
-			      r->d->cfg->approval_ttl, now);
+	    task_transition_allowed(x->task.status, x->approve ? TS_APPROVED : TS_REJECTED) &&
+	    !approval_expired(x->task.created_at, r->d->cfg->approval_ttl, now);
 	f.devconf_enabled = dc_enabled;
 	f.is_requester = req != NULL && strcmp(req, me) == 0;
 	f.may_approve = policy_allows_on(&r->subject, ACL_APPROVE, ACL_RT_DEVICE_CONFIG, dc);
@@ -408,7 +409,7 @@ decide_txn(struct store_txn *t, void *arg)
 				   "the requester %s may not decide on their own task", me);
 	case APPROVAL_NOT_WAITING:
 		return decide_fail(x, SIGNET_ECONFLICT, "the task is %s, not WAITING",
-				   task_status_name(task_status_of(x->task)));
+				   task_status_name(x->task.status));
 	case APPROVAL_DISABLED:
 		return decide_fail(x, SIGNET_ECONFLICT,
 				   "the task's device configuration is disabled");
@@ -491,31 +492,28 @@ decide_txn(struct store_txn *t, void *arg)
 	/* The decision, bound to the input digests it was made on. */
 	{
 		json_t *digests = json_array();
-		json_array_foreach(json_object_get(x->task, "inputs"), i, a) {
+		json_array_foreach(x->task.inputs, i, a) {
 			json_array_append(digests, json_object_get(a, "sha256"));
 		}
 		rec = json_pack("{s:s, s:s, s:s?, s:I, s:o, s:b}", "approver", me, "decision",
 				x->approve ? "APPROVED" : "REJECTED", "reason", x->reason, "time",
 				(json_int_t)now, "inputs", digests, "secondFactor", f.needs_code);
 		/* The digest that will be signed, too (it is not always the input's SHA-256). */
-		if (rec != NULL && json_object_get(json_object_get(x->task, "signing"), "digest")) {
-			json_object_set(
-			    rec, "signingDigest",
-			    json_object_get(json_object_get(x->task, "signing"), "digest"));
+		if (rec != NULL && json_object_get(x->task.signing, "digest")) {
+			json_object_set(rec, "signingDigest",
+					json_object_get(x->task.signing, "digest"));
 		}
 		/* And how it will be signed: scheme, hash, salt, encoding, attach (shown in
 		 * task.show). */
-		if (rec != NULL &&
-		    json_object_get(json_object_get(x->task, "signing"), "scheme") != NULL) {
+		if (rec != NULL && json_object_get(x->task.signing, "scheme") != NULL) {
 			json_object_set_new(rec, "signingScheme",
-					    sign_params_view(json_object_get(x->task, "signing")));
+					    sign_params_view(x->task.signing));
 		}
 		if (rec != NULL && x->approve) {
 			json_object_set_new(rec, "credential", json_string(cred));
 		}
 		/* A package's header, prepared before it waited: what its approvers saw. */
-		hsha = json_object_get(
-		    json_object_get(json_object_get(x->task, "packaging"), "header"), "sha256");
+		hsha = json_object_get(json_object_get(x->task.packaging, "header"), "sha256");
 		if (rec != NULL && hsha != NULL) {
 			json_object_set(rec, "headerSha256", hsha);
 		}
@@ -523,18 +521,16 @@ decide_txn(struct store_txn *t, void *arg)
 	json_array_append_new(approvals, rec);
 	/* Earlier approvals count only while their approvers could still give them. */
 	if (x->approve &&
-	    (rc = approvals_recount_json(t, r->d, x->task, &napproved, &nvoid, NULL, 0)) != 0) {
+	    (rc = approvals_recount(t, r->d, &x->task, &napproved, &nvoid, NULL, 0)) != 0) {
 		return rc;
 	}
-	quorum = (int)json_integer_value(
-	    json_object_get(json_object_get(x->task, "approval"), "quorum"));
+	quorum = x->task.approval.quorum;
 	out = approval_outcome(napproved, !x->approve, quorum);
-	ev = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:O, s:O}", "type", "task.approval",
-		       "tenant", r->subject.tenant, "task", x->id, "taskType",
-		       json_object_get(x->task, "type"), "decision",
-		       x->approve ? "APPROVED" : "REJECTED", "approver", me, "requester",
-		       json_object_get(x->task, "requester"), "deviceConfigId",
-		       json_object_get(x->task, "deviceConfigId"));
+	ev =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "task.approval", "tenant",
+		      r->subject.tenant, "task", x->id, "taskType", task_type_name(x->task.type),
+		      "decision", x->approve ? "APPROVED" : "REJECTED", "approver", me, "requester",
+		      req != NULL ? req : "", "deviceConfigId", dc != NULL ? dc : "");
 	if ((rc = events_append(t, &x->note, ev)) != 0) {
 		return rc;
 	}
@@ -549,19 +545,21 @@ decide_txn(struct store_txn *t, void *arg)
 		}
 	}
 	if (out == APPROVAL_STILL_WAITING) {
-		return task_put_json(t, &x->note, x->task, TS_WAITING);
+		return task_put(t, &x->note, &x->task, TS_WAITING);
 	}
-	json_object_set_new(x->task, "decision",
-			    json_string(out == APPROVAL_APPROVED ? "APPROVED" : "REJECTED"));
+	if (task_set_str(&x->task.decision, out == APPROVAL_APPROVED ? "APPROVED" : "REJECTED") !=
+	    0) {
+		return SIGNET_EINTERNAL;
+	}
 	if (out == APPROVAL_REJECTED) {
 		x->rejected = true;
-		rc = task_set_status_json(t, &x->note, x->task, TS_REJECTED,
+		rc = task_set_status(t, &x->note, &x->task, TS_REJECTED,
 				     x->reason != NULL ? x->reason : "rejected");
 		timer_put(t, now + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
 		return rc != 0 ? rc : t->err;
 	}
 	x->enqueue = true;
-	return task_set_status_json(t, &x->note, x->task, TS_APPROVED, NULL);
+	return task_set_status(t, &x->note, &x->task, TS_APPROVED, NULL);
 }
 
 static int
@@ -571,6 +569,7 @@ decide(struct request *r, bool approve)
 	const char *otp = NULL;
 	int rc;
 
+	task_init(&x.task);
 	if (jargs_str(&r->args, "id", true, TASK_ID_LEN, &x.id) != 0 ||
 	    jargs_str(&r->args, "reason", false, REASON_MAX, &x.reason) != 0 ||
 	    (approve && jargs_str(&r->args, "otp", false, 16, &otp) != 0)) {
@@ -633,12 +632,11 @@ decide(struct request *r, bool approve)
 			tasks_enqueue(r->d, r->subject.tenant, x.id);
 		}
 		if (x.rejected) {
-			spool_remove_inputs(r->d, x.id,
-					    json_array_size(json_object_get(x.task, "inputs")));
+			spool_remove_inputs(r->d, x.id, json_array_size(x.task.inputs));
 		}
-		r->result = task_view_json(x.task);
+		r->result = task_view(&x.task);
 	}
-	json_decref(x.task);
+	task_clear(&x.task);
 	return rc;
 }
 

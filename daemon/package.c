@@ -134,8 +134,8 @@ package_sig_supported(enum hsm_alg alg)
 
 struct child_new {
 	struct daemon *d;
-	json_t *parent; /* the parent as read (its id, tenant) */
-	json_t *child;
+	const struct task *parent; /* the parent as the caller has it (its id, tenant) */
+	struct task child;
 	struct evnote note;
 };
 
@@ -144,85 +144,95 @@ child_new_txn(struct store_txn *t, void *arg)
 {
 	static const enum task_status path[] = {TS_CREATED, TS_IN_PROGRESS};
 	struct child_new *x = arg;
-	const char *tenant = json_string_value(json_object_get(x->parent, "tenant"));
-	const char *pid = json_string_value(json_object_get(x->parent, "id"));
-	const char *cid = json_string_value(json_object_get(x->child, "id"));
-	json_t *parent = NULL;
+	const char *tenant = x->parent->tenant;
+	const char *pid = x->parent->id;
+	struct task parent;
 	struct audit_actor a;
 	char res[64];
 	int r;
 
 	memset(&x->note, 0, sizeof(x->note));
-	if ((r = task_get_json(t, tenant, pid, &parent)) != 0) {
+	if ((r = task_get(t, tenant, pid, &parent)) != 0) {
+		task_clear(&parent);
 		return r;
 	}
-	if (task_status_of(parent) != TS_IN_PROGRESS) {
-		json_decref(parent);
+	if (parent.status != TS_IN_PROGRESS) {
+		task_clear(&parent);
 		return SIGNET_ECONFLICT; /* canceled meanwhile */
 	}
-	json_array_append_new(json_object_get(parent, "children"), json_string(cid));
-	json_object_set_new(parent, "updatedAt", json_integer(time_now()));
-	r = task_put_json(t, &x->note, parent, TS_IN_PROGRESS);
-	json_decref(parent);
-	if (r != 0 || (r = task_put_new_json(t, &x->note, x->child, path, 2)) != 0) {
+	/* Into the record as read now: the caller's copy of the parent may be older. */
+	if (parent.children == NULL && (parent.children = json_array()) == NULL) {
+		task_clear(&parent);
+		return SIGNET_EINTERNAL;
+	}
+	json_array_append_new(parent.children, json_string(x->child.id));
+	r = task_put(t, &x->note, &parent, TS_IN_PROGRESS);
+	task_clear(&parent);
+	if (r != 0 || (r = task_put_new(t, &x->note, &x->child, path, 2)) != 0) {
 		return r;
 	}
 	audit_actor_daemon(x->d, tenant, &a);
-	snprintf(res, sizeof(res), "TASK:%s", cid);
+	snprintf(res, sizeof(res), "TASK:%s", x->child.id);
 	{
-		json_t *v = json_pack("{s:O, s:s}", "type", json_object_get(x->child, "type"),
-				      "parent", pid);
+		json_t *v =
+		    json_pack("{s:s, s:s}", "type", task_type_name(x->child.type), "parent", pid);
 		r = audit_append(t, tenant, &a, "CREATED", res, "child task of a package", v);
 		json_decref(v);
 	}
 	return r != 0 ? r : t->err;
 }
 
-/* A child record of PARENT (not stored): TYPE, NAME, INPUTS and SPEC (its MEMBER), taken. */
-static json_t *
-child_record(const json_t *parent, const char *type, const char *name, json_t *inputs,
-	     const char *member, json_t *spec, char id[TASK_ID_LEN + 1])
+/*
+ * A child record of PARENT into C (not stored; task_clear it, also on
+ * failure): TYPE, NAME, INPUTS and SPEC (its signing or encryption, by
+ * TYPE), both taken, IN_PROGRESS, under a new id. It runs under the
+ * parent's approval, so it asks for none itself.
+ */
+static int
+child_record(const struct task *parent, enum task_type type, const char *name, json_t *inputs,
+	     json_t *spec, struct task *c)
 {
-	const json_t *ap = json_object_get(parent, "approval");
-	json_t *c;
-
-	task_new_id(id);
-	c = json_pack(
-	    "{s:s, s:O, s:s, s:s, s:s, s:O, s:O, s:O, s:o, s:{s:b, s:O, s:O}, s:[], s:n, s:n, "
-	    "s:n, s:O, s:[], s:I}",
-	    "id", id, "tenant", json_object_get(parent, "tenant"), "type", type, "status",
-	    "IN_PROGRESS", "name", name, "requester", json_object_get(parent, "requester"),
-	    "deviceConfigId", json_object_get(parent, "deviceConfigId"), "deviceConfigName",
-	    json_object_get(parent, "deviceConfigName"), "inputs", inputs, "approval", "required",
-	    0, "quorum", json_object_get(ap, "quorum"), "secondFactor",
-	    json_object_get(ap, "secondFactor"), "approvals", "decision", "result", "reason",
-	    "parent", json_object_get(parent, "id"), "children", "createdAt",
-	    (json_int_t)time_now());
-	if (c == NULL) {
-		json_decref(spec);
-		return NULL;
+	task_init(c);
+	task_new_id(c->id);
+	snprintf(c->tenant, sizeof(c->tenant), "%s", parent->tenant);
+	c->type = type;
+	c->status = TS_IN_PROGRESS;
+	c->inputs = inputs;
+	*(type == TT_SIGNING ? &c->signing : &c->encryption) = spec;
+	/* The defaults a record read back would have (task_decode), as the parent's may not. */
+	c->approval.quorum = parent->approval.quorum != 0 ? parent->approval.quorum : 1;
+	c->created_at = time_now();
+	if (inputs == NULL || spec == NULL || (c->approvals = json_array()) == NULL ||
+	    (c->children = json_array()) == NULL || task_set_str(&c->name, name) != 0 ||
+	    task_set_str(&c->requester, parent->requester ? parent->requester : "") != 0 ||
+	    task_set_str(&c->devconf_id, parent->devconf_id ? parent->devconf_id : "") != 0 ||
+	    task_set_str(&c->devconf_name, parent->devconf_name) != 0 ||
+	    task_set_str(&c->approval.second_factor, parent->approval.second_factor
+							 ? parent->approval.second_factor
+							 : "TOTP") != 0 ||
+	    task_set_str(&c->parent, parent->id) != 0) {
+		return SIGNET_EINTERNAL;
 	}
-	json_object_set_new(c, member, spec);
-	return c;
+	return 0;
 }
 
 /* Make and store a child of PARENT, IN_PROGRESS; its id in ID. */
 static int
-child_start(struct daemon *d, const json_t *parent, const char *type, const char *name,
-	    json_t *inputs, const char *member, json_t *spec, char id[TASK_ID_LEN + 1])
+child_start(struct daemon *d, const struct task *parent, enum task_type type, const char *name,
+	    json_t *inputs, json_t *spec, char id[TASK_ID_LEN + 1])
 {
-	struct child_new x = {.d = d, .parent = (json_t *)parent};
+	struct child_new x = {.d = d, .parent = parent};
 	int r;
 
-	if ((x.child = child_record(parent, type, name, inputs, member, spec, id)) == NULL) {
-		return SIGNET_EINTERNAL;
+	if ((r = child_record(parent, type, name, inputs, spec, &x.child)) == 0) {
+		/* task_put_new sets its startedAt (and status) from the path. */
+		snprintf(id, TASK_ID_LEN + 1, "%s", x.child.id);
+		r = store_write(d->store, child_new_txn, &x);
 	}
-	json_object_set_new(x.child, "startedAt", json_integer(time_now()));
-	r = store_write(d->store, child_new_txn, &x);
 	if (r == 0) {
 		events_publish(d, &x.note);
 	}
-	json_decref(x.child);
+	task_clear(&x.child);
 	return r;
 }
 
@@ -232,23 +242,30 @@ package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
 {
 	static const enum task_status path[] = {TS_CREATED, TS_IN_PROGRESS, TS_DONE};
 	size_t i;
-	json_t *c;
+	json_t *cj;
 
-	json_array_foreach(children, i, c) {
-		const char *tenant = json_string_value(json_object_get(c, "tenant"));
+	json_array_foreach(children, i, cj) {
+		struct task c;
 		struct audit_actor a;
 		char res[64];
-		json_t *v = json_pack("{s:O, s:O, s:s}", "type", json_object_get(c, "type"),
-				      "parent", json_object_get(c, "parent"), "status", "DONE");
+		json_t *v;
+		int r;
+
+		if (task_from_json(cj, &c) != 0) {
+			return SIGNET_EINTERNAL;
+		}
+		v = json_pack("{s:s, s:s?, s:s}", "type", task_type_name(c.type), "parent",
+			      c.parent, "status", "DONE");
 		/* Made already done: one event (DONE) and one entry, as a task run at once. */
-		int r = task_put_new_json(t, n, c, path, 3);
-		audit_actor_daemon(d, tenant, &a);
-		snprintf(res, sizeof(res), "TASK:%s", json_string_value(json_object_get(c, "id")));
+		r = task_put_new(t, n, &c, path, 3);
+		audit_actor_daemon(d, c.tenant, &a);
+		snprintf(res, sizeof(res), "TASK:%s", c.id);
 		if (r == 0) {
-			r = audit_append(t, tenant, &a, "CREATED", res,
+			r = audit_append(t, c.tenant, &a, "CREATED", res,
 					 "child task of a package, made done", v);
 		}
 		json_decref(v);
+		task_clear(&c);
 		if (r != 0) {
 			return r;
 		}
@@ -271,7 +288,7 @@ child_end(struct daemon *d, const char *tenant, const char *id, int rc, const ch
 
 /* A parent started again after a crash: children left running are failed. */
 struct orphan_scan {
-	const json_t *parent;
+	const struct task *parent;
 	json_t *running; /* ids */
 };
 
@@ -279,27 +296,25 @@ static int
 orphan_scan_txn(struct store_txn *t, void *arg)
 {
 	struct orphan_scan *x = arg;
-	const char *tenant = json_string_value(json_object_get(x->parent, "tenant"));
 	size_t i;
 	json_t *cid;
 
 	json_array_clear(x->running);
-	json_array_foreach(json_object_get(x->parent, "children"), i, cid) {
-		json_t *c = NULL;
-		if (task_get_json(t, tenant, json_string_value(cid), &c) == 0 &&
-		    !task_status_final(task_status_of(c))) {
+	json_array_foreach(x->parent->children, i, cid) {
+		struct task c;
+		if (task_get(t, x->parent->tenant, json_string_value(cid), &c) == 0 &&
+		    !task_status_final(c.status)) {
 			json_array_append(x->running, cid);
 		}
-		json_decref(c);
+		task_clear(&c);
 	}
 	return 0;
 }
 
 static void
-fail_orphans(struct daemon *d, const json_t *parent)
+fail_orphans(struct daemon *d, const struct task *parent)
 {
 	struct orphan_scan x = {parent, json_array()};
-	const char *tenant = json_string_value(json_object_get(parent, "tenant"));
 	size_t i;
 	json_t *cid;
 
@@ -308,7 +323,7 @@ fail_orphans(struct daemon *d, const json_t *parent)
 		return;
 	}
 	json_array_foreach(x.running, i, cid) {
-		child_end(d, tenant, json_string_value(cid), SIGNET_EUNAVAILABLE,
+		child_end(d, parent->tenant, json_string_value(cid), SIGNET_EUNAVAILABLE,
 			  "interrupted: the package was started again", NULL);
 	}
 	json_decref(x.running);
@@ -378,15 +393,16 @@ package_file(struct daemon *d, const char *id, char *path, size_t len)
 
 /* One firmware region encrypted into the package at OFF: its input and ENCRYPTION child. */
 static int
-prepare_segment(struct hsm_session *hs, json_t *task, const uint8_t ek_id[HSM_ID_LEN],
+prepare_segment(struct hsm_session *hs, struct task *task, const uint8_t ek_id[HSM_ID_LEN],
 		enum hsm_cipher cipher, const struct package_region *g, size_t i, int fd,
 		uint64_t off, struct hsm_crypt_result *cr, json_t *kids, char *why, size_t whylen)
 {
-	const json_t *enc = json_object_get(task, "encryption");
-	json_t *pk = json_object_get(task, "packaging");
-	char dflt[32], hin[65], hout[65], cid[TASK_ID_LEN + 1];
+	const json_t *enc = task->encryption;
+	json_t *pk = task->packaging;
+	char dflt[32], hin[65], hout[65];
 	const char *name = g->name;
-	json_t *child, *seg;
+	struct task child;
+	json_t *seg, *cj = NULL;
 	int r;
 
 	if (name == NULL) {
@@ -420,39 +436,40 @@ prepare_segment(struct hsm_session *hs, json_t *task, const uint8_t ek_id[HSM_ID
 	}
 	seg = json_pack("{s:I, s:s, s:I}", "size", (json_int_t)cr->out_size, "sha256", hout,
 			"offset", (json_int_t)off);
-	json_array_append_new(json_object_get(task, "inputs"),
+	json_array_append_new(task->inputs,
 			      json_pack("{s:s, s:I, s:s, s:s}", "name", name, "size",
 					(json_int_t)g->size, "sha256", hin, "role", "firmware"));
 	/* Two flat lists, segment i of firmware input i: 255 of them still fit one packet. */
 	json_array_append_new(json_object_get(pk, "segmentSizes"), json_integer(cr->out_size));
 	json_array_append_new(json_object_get(pk, "segmentSha256"), json_string(hout));
-	child =
-	    child_record(task, "ENCRYPTION", name,
+	r = child_record(task, TT_ENCRYPTION, name,
 			 json_pack("[{s:s, s:I, s:s}]", "name", name, "size", (json_int_t)g->size,
 				   "sha256", hin),
-			 "encryption",
 			 json_pack("{s:O, s:O, s:I}", "key", json_object_get(enc, "key"), "cipher",
 				   json_object_get(enc, "cipher"), "segment", (json_int_t)i),
-			 cid);
-	if (seg == NULL || child == NULL) {
-		json_decref(seg);
-		json_decref(child);
+			 &child);
+	child.result = seg; /* the child owns it now */
+	/* Whole, for package_children_put in the transaction that stores the package. */
+	if (r == 0 && seg != NULL) {
+		cj = task_to_json(&child);
+	}
+	if (cj == NULL) {
+		task_clear(&child);
 		return SIGNET_EINTERNAL;
 	}
-	json_object_set(child, "result", seg);
-	json_decref(seg);
-	json_array_append_new(kids, child);
-	json_array_append_new(json_object_get(task, "children"), json_string(cid));
+	json_array_append_new(kids, cj);
+	json_array_append_new(task->children, json_string(child.id));
+	task_clear(&child);
 	return 0;
 }
 
-static int
-prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
-		json_t *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
+int
+package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
+		struct task *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
 		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
 		size_t mdlen, const atomic_bool *stop, json_t **children, char *why, size_t whylen)
 {
-	const char *id = json_string_value(json_object_get(task, "id"));
+	const char *id = task->id;
 	struct package_plan *plan = calloc(1, sizeof(*plan));
 	json_t *kids = json_array();
 	char path[PATH_MAX];
@@ -462,7 +479,18 @@ prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_form
 	int fd = -1, r;
 
 	*children = NULL;
-	if (plan == NULL || kids == NULL || id == NULL || n == 0 || n > PACKAGE_MAX_SEGMENTS ||
+	/* The sub-documents it fills, in place: the caller reads them from TASK. */
+	if (task->inputs == NULL) {
+		task->inputs = json_array();
+	}
+	if (task->children == NULL) {
+		task->children = json_array();
+	}
+	if (task->packaging == NULL) {
+		task->packaging = json_object();
+	}
+	if (plan == NULL || kids == NULL || task->inputs == NULL || task->children == NULL ||
+	    task->packaging == NULL || n == 0 || n > PACKAGE_MAX_SEGMENTS ||
 	    package_file(d, id, path, sizeof(path)) != 0) {
 		r = SIGNET_EINTERNAL;
 		goto out;
@@ -477,8 +505,8 @@ prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_form
 	plan->mdlen = mdlen;
 	plan->cipher = cipher;
 	plan->sigalg = sigalg;
-	json_object_set_new(json_object_get(task, "packaging"), "segmentSizes", json_array());
-	json_object_set_new(json_object_get(task, "packaging"), "segmentSha256", json_array());
+	json_object_set_new(task->packaging, "segmentSizes", json_array());
+	json_object_set_new(task->packaging, "segmentSha256", json_array());
 	hsize = fmt->header_size(plan->nseg, mdlen);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -516,7 +544,7 @@ prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_form
 			json_object_set_new(in, "base64", json_string(b64 ? b64 : ""));
 			free(b64);
 		}
-		json_array_append_new(json_object_get(task, "inputs"), in);
+		json_array_append_new(task->inputs, in);
 	}
 	if ((r = fmt->header(plan, &hdr, &hlen)) != 0 || hlen != hsize) {
 		snprintf(why, whylen, "the header could not be built");
@@ -535,7 +563,7 @@ prepare_json(struct daemon *d, struct hsm_session *hs, const struct package_form
 	/* What approvers see and bind, and what the engine will sign. */
 	EVP_Digest(hdr, hlen, hsha, NULL, EVP_sha256(), NULL);
 	json_object_set_new(
-	    json_object_get(task, "packaging"), "header",
+	    task->packaging, "header",
 	    json_pack("{s:I, s:o}", "size", (json_int_t)hlen, "sha256", hexj(hsha, 32)));
 	log_info("task %s: %zu segments encrypted, %llu bytes, in %llu ms", id, n,
 		 (unsigned long long)off, (unsigned long long)(time_mono_ms() - t0));
@@ -590,14 +618,14 @@ read_header(int fd, const json_t *hd, uint8_t **hdr, size_t *hlen, struct contai
 	return 0;
 }
 
-static int
-exec_package_json(struct daemon *d, struct hsm_session *hs, const json_t *task, json_t **result,
+int
+exec_package(struct daemon *d, struct hsm_session *hs, const struct task *task, json_t **result,
 	     char *why, size_t whylen)
 {
-	const char *id = json_string_value(json_object_get(task, "id"));
-	const char *tenant = json_string_value(json_object_get(task, "tenant"));
-	const json_t *sg = json_object_get(task, "signing");
-	const json_t *pk = json_object_get(task, "packaging");
+	const char *id = task->id;
+	const char *tenant = task->tenant;
+	const json_t *sg = task->signing;
+	const json_t *pk = task->packaging;
 	const struct package_format *fmt =
 	    package_format_find(json_string_value(json_object_get(pk, "format")) ?: "");
 	struct container_header *h = calloc(1, sizeof(*h));
@@ -612,8 +640,8 @@ exec_package_json(struct daemon *d, struct hsm_session *hs, const json_t *task, 
 
 	*result = NULL;
 	if (h == NULL || whole == NULL || EVP_DigestInit_ex(whole, EVP_sha256(), NULL) != 1 ||
-	    package_file(d, id ?: "", inpath, sizeof(inpath)) != 0 ||
-	    spool_path(d, "out", id ?: "", outpath, sizeof(outpath)) != 0) {
+	    package_file(d, id, inpath, sizeof(inpath)) != 0 ||
+	    spool_path(d, "out", id, outpath, sizeof(outpath)) != 0) {
 		r = SIGNET_EINTERNAL;
 		goto out;
 	}
@@ -631,8 +659,8 @@ exec_package_json(struct daemon *d, struct hsm_session *hs, const json_t *task, 
 		goto out;
 	}
 	fail_orphans(d, task);
-	if ((r = keyref_read(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "",
-				 &sk, why, whylen)) != 0) {
+	if ((r = keyref_read(d, tenant, json_string_value(json_object_get(sg, "key")) ?: "", &sk,
+			     why, whylen)) != 0) {
 		goto out;
 	}
 	have_sk = true;
@@ -676,10 +704,10 @@ exec_package_json(struct daemon *d, struct hsm_session *hs, const json_t *task, 
 		json_t *spec = json_pack("{s:s, s:s, s:b}", "key", sk.label, "algorithm",
 					 hsm_alg_name(sk.alg), "prehashed", 0);
 		EVP_Digest(hdr, hlen, sha, NULL, EVP_sha256(), NULL);
-		r = child_start(d, task, "SIGNING", "header",
+		r = child_start(d, task, TT_SIGNING, "header",
 				json_pack("[{s:s, s:I, s:o}]", "name", "header", "size",
 					  (json_int_t)hlen, "sha256", hexj(sha, 32)),
-				"signing", spec, cid);
+				spec, cid);
 		if (r != 0) {
 			snprintf(why, whylen, "the package was canceled or could not be recorded");
 			goto out;
@@ -739,55 +767,5 @@ out:
 	EVP_MD_CTX_free(whole);
 	free(hdr);
 	free(h);
-	return r;
-}
-
-/* SHIM until package.c works on struct task: the record as JSON, and back. */
-static void
-back_doc(json_t **field, json_t *tj, const char *name)
-{
-	json_t *v = json_object_get(tj, name);
-
-	if (v != *field && v != NULL && !json_is_null(v)) {
-		json_decref(*field);
-		*field = json_incref(v);
-	}
-}
-
-int
-package_prepare(struct daemon *d, struct hsm_session *hs, const struct package_format *fmt,
-		struct task *task, const uint8_t ek_id[HSM_ID_LEN], enum hsm_cipher cipher,
-		enum hsm_alg sigalg, const struct package_region *rg, size_t n, const uint8_t *md,
-		size_t mdlen, const atomic_bool *stop, json_t **children, char *why, size_t whylen)
-{
-	json_t *tj = task_to_json(task);
-	int r;
-
-	*children = NULL;
-	if (tj == NULL) {
-		return SIGNET_EINTERNAL;
-	}
-	r = prepare_json(d, hs, fmt, tj, ek_id, cipher, sigalg, rg, n, md, mdlen, stop, children,
-			 why, whylen);
-	back_doc(&task->inputs, tj, "inputs");
-	back_doc(&task->children, tj, "children");
-	back_doc(&task->packaging, tj, "packaging");
-	json_decref(tj);
-	return r;
-}
-
-int
-exec_package(struct daemon *d, struct hsm_session *hs, const struct task *task, json_t **result,
-	     char *why, size_t whylen)
-{
-	json_t *tj = task_to_json(task);
-	int r;
-
-	*result = NULL;
-	if (tj == NULL) {
-		return SIGNET_EINTERNAL;
-	}
-	r = exec_package_json(d, hs, tj, result, why, whylen);
-	json_decref(tj);
 	return r;
 }

@@ -87,9 +87,11 @@ bool package_sig_supported(enum hsm_alg alg);
  * is written at its start and the file synced. Fills TASK's inputs (each
  * firmware; the metadata, in full when small), "children", and in
  * "packaging" segmentSizes and segmentSha256 (segment i: firmware input i)
- * and header {size, sha256}. *CHILDREN:
- * the ENCRYPTION children, done, for package_children_put in the
- * transaction that stores TASK. On failure (WHY) the file is removed.
+ * and header {size, sha256}; those three sub-documents are changed in place
+ * (made when TASK has none). *CHILDREN: the ENCRYPTION children, done, for
+ * package_children_put in the transaction that stores TASK: a JSON array
+ * of their whole records (task_to_json), the caller's to json_decref. On
+ * failure (WHY) the file is removed.
  * HS is the session of the thread that runs it (an ingest thread's for
  * large inputs). When STOP (may be NULL) is set, it ends before the next
  * segment with SIGNET_EUNAVAILABLE.
@@ -100,7 +102,10 @@ int package_prepare(struct daemon *d, struct hsm_session *hs, const struct packa
 		    const uint8_t *md, size_t mdlen, const atomic_bool *stop, json_t **children,
 		    char *why, size_t whylen);
 
-/* Store the children of package_prepare (CREATED, IN_PROGRESS, DONE) with their audit entries. */
+/*
+ * Store the children of package_prepare (CREATED, IN_PROGRESS, DONE) with
+ * their audit entries. CHILDREN: its *CHILDREN, whole records as JSON.
+ */
 int package_children_put(struct store_txn *t, struct daemon *d, struct evnote *n,
 			 const json_t *children);
 
