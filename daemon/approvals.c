@@ -188,24 +188,3 @@ approvals_recount(struct store_txn *t, struct daemon *d, struct task *task, int 
 	json_decref(seen);
 	return r != 0 ? r : t->err;
 }
-
-int
-approvals_recount_json(struct store_txn *t, struct daemon *d, json_t *task, int *counting,
-		       int *voided, char *why, size_t whylen)
-{
-	struct task tt;
-	int r;
-
-	*counting = *voided = 0;
-	if (task_from_json(task, &tt) != 0) {
-		return SIGNET_EINTERNAL;
-	}
-	r = approvals_recount(t, d, &tt, counting, voided, why, whylen);
-	/* In place: the caller may hold the array. */
-	if (json_is_array(json_object_get(task, "approvals"))) {
-		json_array_clear(json_object_get(task, "approvals"));
-		json_array_extend(json_object_get(task, "approvals"), tt.approvals);
-	}
-	task_clear(&tt);
-	return r;
-}

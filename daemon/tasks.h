@@ -152,10 +152,6 @@ int task_put_new_json(struct store_txn *t, struct evnote *n, json_t *task,
 int task_set_status_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
 			 const char *reason);
 bool task_visible_json(const struct policy_subject *s, const json_t *task);
-/* SHIM: approvals_recount on the record as JSON (its approvals written back). */
-struct daemon;
-int approvals_recount_json(struct store_txn *t, struct daemon *d, json_t *task, int *counting,
-			   int *voided, char *why, size_t whylen);
 json_t *task_view_json(const json_t *task);
 /* The whole record (task_to_json) of a stored record REC under KEY, or NULL. */
 json_t *task_record_load(const void *key, size_t klen, json_t *rec);
