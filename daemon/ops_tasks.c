@@ -129,27 +129,30 @@ strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
 	return 0;
 }
 
-/* Make TASK's approval at least as strict as X->strict; true when the task must wait. */
-static bool
-strict_apply(const struct task_ctx *x, json_t *task, bool wait)
+/*
+ * Make TASK's approval at least as strict as X->strict; *WAIT set when the
+ * task must wait. 0, or SIGNET_EINTERNAL (out of memory: the task must not
+ * go out with a weaker second factor).
+ */
+static int
+strict_apply(const struct task_ctx *x, struct task *task, bool *wait)
 {
-	json_t *ap = json_object_get(task, "approval");
-
 	if (!x->strict.required) {
-		return wait;
+		return 0;
 	}
-	if (json_integer_value(json_object_get(ap, "quorum")) < x->strict.quorum) {
-		json_object_set_new(ap, "quorum", json_integer(x->strict.quorum));
+	if (task->approval.quorum < x->strict.quorum) {
+		task->approval.quorum = (int)x->strict.quorum;
 	}
-	if (x->strict.totp) {
-		json_object_set_new(ap, "secondFactor", json_string("TOTP"));
+	if (x->strict.totp && task_set_str(&task->approval.second_factor, "TOTP") != 0) {
+		return SIGNET_EINTERNAL;
 	}
-	if (!wait) {
+	if (!*wait) {
 		log_info("task of %s: approval required by device configuration %s, which uses the "
 			 "same key",
 			 x->r->subject.tenant, x->strict.from);
 	}
-	return true;
+	*wait = true;
+	return 0;
 }
 
 static int
@@ -281,21 +284,31 @@ task_ctx_free(struct task_ctx *x)
 	devconf_clear(&x->dc);
 }
 
-static json_t *
-task_new(struct request *r, const char *type, const struct devconf *dc, const char *name)
+/* A new task of R's subject, CREATED, in TASK (initialised here); -1 when out of memory. */
+static int
+task_new(struct request *r, enum task_type type, const struct devconf *dc, const char *name,
+	 struct task *task)
 {
-	char id[TASK_ID_LEN + 1], me[ACL_SUBJECT_MAX];
+	char me[ACL_SUBJECT_MAX];
 
-	task_new_id(id);
+	task_init(task);
+	task_new_id(task->id);
+	snprintf(task->tenant, sizeof(task->tenant), "%s", r->subject.tenant);
 	policy_subject_name(&r->subject, me, sizeof(me));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:{s:b, s:i, s:s}, s:[], "
-			 "s:n, s:n, s:n, s:n, s:[], s:I}",
-			 "id", id, "tenant", r->subject.tenant, "type", type, "status", "CREATED",
-			 "name", name, "requester", me, "deviceConfigId", dc->id,
-			 "deviceConfigName", dc->name, "inputs", "approval", "required", 0,
-			 "quorum", dc->approval.quorum, "secondFactor", dc->approval.second_factor,
-			 "approvals", "decision", "result", "reason", "parent", "children",
-			 "createdAt", (json_int_t)time_now());
+	task->type = type;
+	task->status = TS_CREATED;
+	task->approval.quorum = dc->approval.quorum;
+	task->created_at = time_now();
+	/* The inputs are appended to as they are read: an empty array from the start. */
+	if (task_set_str(&task->name, name) != 0 || task_set_str(&task->requester, me) != 0 ||
+	    task_set_str(&task->devconf_id, dc->id) != 0 ||
+	    task_set_str(&task->devconf_name, dc->name) != 0 ||
+	    task_set_str(&task->approval.second_factor, dc->approval.second_factor) != 0 ||
+	    (task->inputs = json_array()) == NULL) {
+		task_clear(task);
+		return -1;
+	}
+	return 0;
 }
 
 static const char *
@@ -331,7 +344,7 @@ hexj(const uint8_t *p, size_t n)
 /* Writing a new task: records, events, capability, timers. */
 struct task_write {
 	struct request *r;
-	json_t *task;
+	struct task *task;
 	enum task_status initial; /* CREATED or WAITING */
 	enum task_status final;   /* TS_COUNT: store as created; else run through to it */
 	const char *reason;
@@ -345,11 +358,9 @@ task_write_txn(struct store_txn *t, void *arg)
 {
 	struct task_write *x = arg;
 	struct request *r = x->r;
+	struct task *task = x->task;
 	const char *tenant = r->subject.tenant;
-	const char *id = json_string_value(json_object_get(x->task, "id"));
-	const json_t *sg = json_object_get(x->task, "signing");
-	const char *key = json_string_value(json_object_get(sg, "key"));
-	const char *type = json_string_value(json_object_get(x->task, "type"));
+	const char *key = json_string_value(json_object_get(task->signing, "key"));
 	enum task_status path[3] = {TS_CREATED};
 	size_t npath = 1;
 	int rc;
@@ -365,11 +376,13 @@ task_write_txn(struct store_txn *t, void *arg)
 	/* Repeatable: the store may run this again after growing its map. */
 	memset(&x->note, 0, sizeof(x->note));
 	if (x->final != TS_COUNT) {
-		json_object_set(x->task, "result", x->result != NULL ? x->result : json_null());
-		json_object_set_new(x->task, "reason",
-				    x->reason != NULL ? json_string(x->reason) : json_null());
+		json_decref(task->result);
+		task->result = x->result != NULL ? json_incref(x->result) : NULL;
+		if (task_set_str(&task->reason, x->reason) != 0) {
+			return SIGNET_EINTERNAL;
+		}
 	}
-	if ((rc = task_put_new_json(t, &x->note, x->task, path, npath)) != 0) {
+	if ((rc = task_put_new(t, &x->note, task, path, npath)) != 0) {
 		return rc;
 	}
 	if (x->children != NULL &&
@@ -379,27 +392,22 @@ task_write_txn(struct store_txn *t, void *arg)
 	/* The engine's right to run it later: a task that ran already needs none. */
 	if (x->final == TS_COUNT &&
 	    (rc = rules_put_capability(
-		 t, tenant, id, json_string_value(json_object_get(x->task, "requester")),
-		 json_string_value(json_object_get(x->task, "deviceConfigId")),
-		 key != NULL ? key
-			     : json_string_value(
-				   json_object_get(json_object_get(x->task, "encryption"), "key")),
-		 strcmp(type, "SIGNING") == 0     ? "SIGN"
-		 : strcmp(type, "PACKAGING") == 0 ? "PACKAGE"
-						  : "ENCRYPT")) != 0) {
+		 t, tenant, task->id, task->requester, task->devconf_id,
+		 key != NULL ? key : json_string_value(json_object_get(task->encryption, "key")),
+		 task->type == TT_SIGNING     ? "SIGN"
+		 : task->type == TT_PACKAGING ? "PACKAGE"
+					      : "ENCRYPT")) != 0) {
 		return rc;
 	}
 	if (x->initial == TS_WAITING) {
-		timer_put(t, time_now() + r->d->cfg->approval_ttl, "approval", tenant, id);
+		timer_put(t, time_now() + r->d->cfg->approval_ttl, "approval", tenant, task->id);
 	}
 	{
 		char res[64];
-		json_t *v =
-		    json_pack("{s:O, s:O, s:O, s:O}", "type", json_object_get(x->task, "type"),
-			      "status", json_object_get(x->task, "status"), "deviceConfigId",
-			      json_object_get(x->task, "deviceConfigId"), "inputs",
-			      json_object_get(x->task, "inputs"));
-		snprintf(res, sizeof(res), "TASK:%s", id);
+		json_t *v = json_pack("{s:s, s:s, s:s, s:O}", "type", task_type_name(task->type),
+				      "status", task_status_name(task->status), "deviceConfigId",
+				      task->devconf_id, "inputs", task->inputs);
+		snprintf(res, sizeof(res), "TASK:%s", task->id);
 		/* A task run at once has one entry: its creation, with its end (status, reason). */
 		if (x->final != TS_COUNT && x->reason != NULL) {
 			json_object_set_new(v, "reason", json_string(x->reason));
@@ -417,13 +425,14 @@ task_write_txn(struct store_txn *t, void *arg)
 	return t->err;
 }
 
+/* Store TASK (its status CREATED or WAITING): as it is, or run through to FINAL with RESULT. */
 static int
-task_write(struct request *r, json_t *task, enum task_status final, const char *reason,
+task_write(struct request *r, struct task *task, enum task_status final, const char *reason,
 	   json_t *result)
 {
 	struct task_write x = {.r = r,
 			       .task = task,
-			       .initial = task_status_of(task),
+			       .initial = task->status,
 			       .final = final,
 			       .reason = reason,
 			       .result = result};
@@ -437,13 +446,10 @@ task_write(struct request *r, json_t *task, enum task_status final, const char *
 
 /* A packaging task with the children package_prepare made for it. */
 static int
-task_write_children(struct request *r, json_t *task, const json_t *children)
+task_write_children(struct request *r, struct task *task, const json_t *children)
 {
-	struct task_write x = {.r = r,
-			       .task = task,
-			       .initial = task_status_of(task),
-			       .final = TS_COUNT,
-			       .children = children};
+	struct task_write x = {
+	    .r = r, .task = task, .initial = task->status, .final = TS_COUNT, .children = children};
 	int rc = store_write(r->d->store, task_write_txn, &x);
 
 	if (rc == 0) {
@@ -453,14 +459,30 @@ task_write_children(struct request *r, json_t *task, const json_t *children)
 }
 
 static json_t *
-task_created_view(const json_t *task)
+task_created_view(const struct task *task)
 {
-	return json_pack("{s:O, s:O, s:O}", "id", json_object_get(task, "id"), "status",
-			 json_object_get(task, "status"), "type", json_object_get(task, "type"));
+	return json_pack("{s:s, s:s, s:s}", "id", task->id, "status",
+			 task_status_name(task->status), "type", task_type_name(task->type));
+}
+
+/* The answer to a task run at once: its view with its result and reason (null when none). */
+static json_t *
+task_ran_view(const struct task *task)
+{
+	json_t *v = task_created_view(task);
+
+	if (v != NULL) {
+		json_object_set_new(v, "result",
+				    task->result != NULL ? json_incref(task->result) : json_null());
+		json_object_set_new(v, "reason",
+				    task->reason != NULL ? json_string(task->reason) : json_null());
+	}
+	return v;
 }
 
 struct deferred_write {
 	struct task_write w;
+	struct task task; /* the task, which this write owns */
 	char reason[256];
 };
 
@@ -472,11 +494,9 @@ task_write_committed(struct request *r, void *arg, int rc)
 
 	if (rc == 0) {
 		events_publish(r->d, &x->w.note);
-		r->result = task_created_view(x->w.task);
-		json_object_set(r->result, "result", json_object_get(x->w.task, "result"));
-		json_object_set(r->result, "reason", json_object_get(x->w.task, "reason"));
+		r->result = task_ran_view(&x->task);
 	}
-	json_decref(x->w.task);
+	task_clear(&x->task);
 	json_decref(x->w.result);
 	free(x);
 }
@@ -490,13 +510,13 @@ task_write_deferred_txn(struct store_txn *t, void *arg)
 }
 
 /*
- * Queue the durable write of a task that ran already (taking TASK and
- * RESULT) and defer the answer to its commit. 0, or an error with nothing
- * taken.
+ * Queue the durable write of a task that ran already (taking what TASK
+ * holds, which is left empty, and RESULT) and defer the answer to its
+ * commit. 0, or an error with nothing taken.
  */
 static int
-task_write_deferred(struct request *r, json_t *task, enum task_status final, const char *reason,
-		    json_t *result)
+task_write_deferred(struct request *r, struct task *task, enum task_status final,
+		    const char *reason, json_t *result)
 {
 	struct deferred_write *x = calloc(1, sizeof(*x));
 	int rc;
@@ -504,9 +524,12 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 	if (x == NULL) {
 		return SIGNET_EINTERNAL;
 	}
+	/* Moved, not copied: the record's strings and documents are the write's now. */
+	x->task = *task;
+	task_init(task);
 	x->w.r = r;
-	x->w.task = task;
-	x->w.initial = task_status_of(task);
+	x->w.task = &x->task;
+	x->w.initial = x->task.status;
 	x->w.final = final;
 	x->w.result = result;
 	if (reason != NULL) {
@@ -514,6 +537,7 @@ task_write_deferred(struct request *r, json_t *task, enum task_status final, con
 		x->w.reason = x->reason;
 	}
 	if ((rc = dispatch_defer_write(r, task_write_deferred_txn, x, task_write_committed)) != 0) {
+		*task = x->task; /* given back */
 		free(x);
 	}
 	return rc;
@@ -647,8 +671,11 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 	bool prehashed = j->prehashed, wait, eddsa;
 	uint8_t *msg = j->msg;
 	size_t msglen = j->msglen;
-	json_t *task = NULL, *result = NULL, *sg, *in;
+	struct task task;
+	json_t *result = NULL, *sg, *in;
 	int rc;
+
+	task_init(&task);
 
 	/*
 	 * Defence in depth: a package header is signed by a packaging task only.
@@ -666,8 +693,7 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 			      "the input is a package header: only a packaging task signs one");
 		goto out;
 	}
-	task = task_new(r, "SIGNING", &x->dc, name);
-	if (task == NULL) {
+	if (task_new(r, TT_SIGNING, &x->dc, name, &task) != 0) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
@@ -689,7 +715,7 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		json_object_set_new(in, "sha512",
 				    prehashed ? hexj(msg, 64) : hexj(j->dg.sha512, 64));
 	}
-	json_array_append_new(json_object_get(task, "inputs"), in);
+	json_array_append_new(task.inputs, in);
 	sg = json_pack("{s:s, s:s, s:b}", "key", x->key.label, "algorithm", hsm_alg_name(alg),
 		       "prehashed", prehashed);
 	if (eddsa) {
@@ -704,16 +730,18 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		json_object_set_new(sg, "digest", hexj(j->dg.sha256, 32));
 	}
 	sign_params_record(sg, &j->p, j->attach);
-	json_object_set_new(task, "signing", sg);
-	wait = strict_apply(x, task, devconf_needs_approval(&x->dc, x->four_eyes));
+	task.signing = sg;
+	wait = devconf_needs_approval(&x->dc, x->four_eyes);
+	if ((rc = strict_apply(x, &task, &wait)) != 0) {
+		goto out;
+	}
 	if (wait) {
-		json_object_set_new(task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(task, "approval"), "required", json_true());
+		task.status = TS_WAITING;
+		task.approval.required = true;
 		if (alg == HSM_ALG_ED25519 || j->attach) {
 			/* The message itself must outlive the request: keep it in the spool. */
 			char path[PATH_MAX], fname[64];
-			snprintf(fname, sizeof(fname), "%s.0",
-				 json_string_value(json_object_get(task, "id")));
+			snprintf(fname, sizeof(fname), "%s.0", task.id);
 			if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
 				rc = SIGNET_EINTERNAL;
 				goto out;
@@ -724,9 +752,9 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 				}
 				goto out;
 			}
-			json_object_set_new(task, "spool", json_true());
+			task.spool = true;
 		}
-		rc = task_write(r, task, TS_COUNT, NULL, NULL);
+		rc = task_write(r, &task, TS_COUNT, NULL, NULL);
 	} else {
 		struct hsm_session *hs = cx != NULL ? ingest_session(cx) : r->hs;
 		char why[256] = "";
@@ -740,42 +768,30 @@ sign_finish(struct request *r, struct sign_job *j, struct ingest_ctx *cx)
 		 * worker signs the next request while the store syncs this one
 		 * with others.
 		 */
-		{
-			/* SHIM until ops_tasks works on struct task. */
-			struct task tt;
-			rc = task_from_json(task, &tt) != 0
-				 ? SIGNET_EINTERNAL
-				 : exec_sign(hs, &tt, &x->key, msg, msglen, &result, why, sizeof(why));
-			task_clear(&tt);
-		}
+		rc = exec_sign(hs, &task, &x->key, msg, msglen, &result, why, sizeof(why));
 		if (rc != 0) {
-			log_notice("task %s failed: %s",
-				   json_string_value(json_object_get(task, "id")), why);
+			log_notice("task %s failed: %s", task.id, why);
 		}
 		if (cx == NULL) {
 			rc = task_write_deferred(
-			    r, task, rc == 0 ? TS_DONE : TS_FAILED,
+			    r, &task, rc == 0 ? TS_DONE : TS_FAILED,
 			    rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)), result);
 			if (rc == 0) {
-				task = result = NULL; /* the commit owns them now */
+				result = NULL; /* the commit owns it and the task now */
 				goto out;
 			}
 		} else {
-			rc = task_write(r, task, rc == 0 ? TS_DONE : TS_FAILED,
+			rc = task_write(r, &task, rc == 0 ? TS_DONE : TS_FAILED,
 					rc == 0 ? NULL : (why[0] ? why : signet_strerror(rc)),
 					result);
 		}
 	}
 	if (rc == 0) {
-		r->result = task_created_view(task);
-		if (!wait) {
-			json_object_set(r->result, "result", json_object_get(task, "result"));
-			json_object_set(r->result, "reason", json_object_get(task, "reason"));
-		}
+		r->result = wait ? task_created_view(&task) : task_ran_view(&task);
 	}
 out:
 	json_decref(result);
-	json_decref(task);
+	task_clear(&task);
 	return rc;
 }
 
@@ -1111,7 +1127,7 @@ engine_busy(struct request *r)
 
 /* A task.encrypt request whose input is copied to the spool. */
 struct encrypt_job {
-	json_t *task;
+	struct task task;
 	char path[PATH_MAX];
 	const char *name, *want; /* in the request's arguments */
 	int fd;                  /* the request's */
@@ -1124,7 +1140,7 @@ static void
 encrypt_job_free(struct daemon *d, struct encrypt_job *j)
 {
 	quota_release(d, &j->claim);
-	json_decref(j->task);
+	task_clear(&j->task);
 	free(j);
 }
 
@@ -1133,7 +1149,7 @@ static int
 encrypt_spool(struct request *r, struct encrypt_job *j, const atomic_bool *stop)
 {
 	struct spool_src src = {.fd = j->fd, .off = 0, .len = j->size, .stop = stop};
-	const char *id = json_string_value(json_object_get(j->task, "id"));
+	const char *id = j->task.id;
 	char why[256] = "";
 	struct digests dg;
 	uint64_t t0 = time_mono_ms();
@@ -1155,21 +1171,21 @@ encrypt_spool(struct request *r, struct encrypt_job *j, const atomic_bool *stop)
 			goto out;
 		}
 	}
-	json_array_append_new(json_object_get(j->task, "inputs"),
+	json_array_append_new(j->task.inputs,
 			      json_pack("{s:s, s:I, s:o}", "name", j->name, "size",
 					(json_int_t)dg.size, "sha256", hexj(dg.sha256, 32)));
-	json_object_set_new(j->task, "spool", json_true());
+	j->task.spool = true;
 	if (j->wait) {
-		json_object_set_new(j->task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+		j->task.status = TS_WAITING;
+		j->task.approval.required = true;
 	}
-	if ((rc = task_write(r, j->task, TS_COUNT, NULL, NULL)) != 0) {
+	if ((rc = task_write(r, &j->task, TS_COUNT, NULL, NULL)) != 0) {
 		goto out;
 	}
 	if (!j->wait) {
 		tasks_enqueue(r->d, r->subject.tenant, id);
 	}
-	r->result = task_created_view(j->task);
+	r->result = task_created_view(&j->task);
 	return 0;
 out:
 	unlink(j->path);
@@ -1192,15 +1208,17 @@ op_task_encrypt(struct request *r)
 {
 	struct daemon *d = r->d; /* R is not ours once an ingest thread has it */
 	struct task_ctx x = {.r = r};
-	const char *name, *want = NULL, *id;
+	const char *name, *want = NULL;
 	char path[PATH_MAX], fname[64];
 	struct encrypt_job *j = NULL;
 	struct quota_claim claim = {0};
-	json_t *task = NULL, *enc;
+	struct task task;
+	json_t *enc;
 	bool wait;
 	uint64_t size, out_max;
 	int rc, fd = -1, direct_fd = -1;
 
+	task_init(&task);
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
 	    jargs_str(&r->args, "sha256", false, 64, &want) != 0 ||
 	    (name = task_name_arg(r, "input")) == NULL) {
@@ -1250,17 +1268,15 @@ op_task_encrypt(struct request *r)
 		json_object_set_new(enc, "format", json_string("CMS_ENVELOPED_DATA"));
 		out_max = envelope_size_max(size, strlen(x.enc_ref->certificate_pem));
 	}
-	task = task_new(r, "ENCRYPTION", &x.dc, name);
-	if (task == NULL) {
+	if (task_new(r, TT_ENCRYPTION, &x.dc, name, &task) != 0) {
 		json_decref(enc);
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	json_object_set_new(task, "encryption", enc);
+	task.encryption = enc;
 	/* The result's room is the requester's from the start (quota.h). */
-	json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
-	id = json_string_value(json_object_get(task, "id"));
-	snprintf(fname, sizeof(fname), "%s.0", id);
+	task.result_max = (int64_t)out_max;
+	snprintf(fname, sizeof(fname), "%s.0", task.id);
 	if (spool_path(r->d, "in", fname, path, sizeof(path)) != 0) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
@@ -1287,27 +1303,28 @@ op_task_encrypt(struct request *r)
 			rc = req_fail(r, SIGNET_EUNAVAILABLE, "out of descriptors");
 			goto out;
 		}
-		json_array_append_new(
-		    json_object_get(task, "inputs"),
-		    json_pack("{s:s, s:I, s:n}", "name", name, "size", (json_int_t)size, "sha256"));
-		json_object_set_new(task, "direct", json_true());
-		if (want != NULL) {
-			json_object_set_new(task, "expectedSha256", json_string(want));
-		}
-		if ((rc = task_write(r, task, TS_COUNT, NULL, NULL)) != 0) {
+		json_array_append_new(task.inputs, json_pack("{s:s, s:I, s:n}", "name", name,
+							     "size", (json_int_t)size, "sha256"));
+		task.direct = true;
+		if (task_set_str(&task.expected_sha256, want) != 0) {
+			rc = SIGNET_EINTERNAL;
 			goto out;
 		}
-		tasks_enqueue_fd(r->d, r->subject.tenant, id, direct_fd);
+		if ((rc = task_write(r, &task, TS_COUNT, NULL, NULL)) != 0) {
+			goto out;
+		}
+		tasks_enqueue_fd(r->d, r->subject.tenant, task.id, direct_fd);
 		direct_fd = -1;
-		r->result = task_created_view(task);
+		r->result = task_created_view(&task);
 		goto out;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
+	/* Moved: the job's task from now on. */
 	j->task = task;
-	task = NULL;
+	task_init(&task);
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	j->name = name;
 	j->want = want;
@@ -1334,7 +1351,7 @@ out:
 	if (direct_fd >= 0) {
 		close(direct_fd);
 	}
-	json_decref(task);
+	task_clear(&task);
 	task_ctx_free(&x);
 	return rc;
 }
@@ -1450,7 +1467,7 @@ package_metadata(struct request *r, const struct package_region *g, uint8_t **md
 
 /* A task.package request: what package_prepare needs, on whichever thread runs it. */
 struct package_job {
-	json_t *task;
+	struct task task;
 	const struct package_format *fmt;
 	struct package_region *rg, mdr; /* the firmware files and the metadata (size 0: none) */
 	size_t nin;
@@ -1465,7 +1482,7 @@ static void
 package_job_free(struct daemon *d, struct package_job *j)
 {
 	quota_release(d, &j->claim);
-	json_decref(j->task);
+	task_clear(&j->task);
 	free(j->rg);
 	free(j);
 }
@@ -1479,7 +1496,7 @@ static int
 package_make(struct request *r, struct package_job *j, struct hsm_session *hs,
 	     const atomic_bool *stop)
 {
-	const char *id = json_string_value(json_object_get(j->task, "id"));
+	const char *id = j->task.id;
 	json_t *children = NULL;
 	uint8_t *md = NULL;
 	bool prepared = false;
@@ -1495,36 +1512,25 @@ package_make(struct request *r, struct package_job *j, struct hsm_session *hs,
 	 * what they approve cannot change under them. The packaging key is not
 	 * touched before the approval.
 	 */
-	{
-		/* SHIM until ops_tasks works on struct task. */
-		struct task tt;
-		rc = task_from_json(j->task, &tt) != 0
-			 ? SIGNET_EINTERNAL
-			 : package_prepare(r->d, hs, j->fmt, &tt, j->ek_id, j->cipher, j->sigalg,
-					   j->rg, j->nin, md, j->mdr.size, stop, &children, why,
-					   sizeof(why));
-		json_object_set(j->task, "inputs", tt.inputs);
-		json_object_set(j->task, "children", tt.children);
-		json_object_set(j->task, "packaging", tt.packaging);
-		task_clear(&tt);
-	}
+	rc = package_prepare(r->d, hs, j->fmt, &j->task, j->ek_id, j->cipher, j->sigalg, j->rg,
+			     j->nin, md, j->mdr.size, stop, &children, why, sizeof(why));
 	if (rc != 0) {
 		rc = req_fail(r, rc, "%s", why[0] ? why : "the package could not be prepared");
 		goto out;
 	}
 	prepared = true;
 	if (j->wait) {
-		json_object_set_new(j->task, "status", json_string("WAITING"));
-		json_object_set_new(json_object_get(j->task, "approval"), "required", json_true());
+		j->task.status = TS_WAITING;
+		j->task.approval.required = true;
 	}
-	if ((rc = task_write_children(r, j->task, children)) != 0) {
+	if ((rc = task_write_children(r, &j->task, children)) != 0) {
 		goto out;
 	}
 	prepared = false; /* the task owns the package file now */
 	if (!j->wait) {
 		tasks_enqueue(r->d, r->subject.tenant, id);
 	}
-	r->result = task_created_view(j->task);
+	r->result = task_created_view(&j->task);
 out:
 	if (prepared) {
 		spool_remove_inputs(r->d, id, 0);
@@ -1558,10 +1564,11 @@ op_task_package(struct request *r)
 	struct package_job *job = NULL;
 	enum hsm_cipher c;
 	size_t nin;
-	json_t *task = NULL;
+	struct task task;
 	uint64_t total = 0, out_max;
 	int rc;
 
+	task_init(&task);
 	if (jargs_str(&r->args, "devconf", true, TASK_ID_LEN, &x.devconf_id) != 0 ||
 	    (name = task_name_arg(r, "package")) == NULL) {
 		return req_fail(r, SIGNET_EINVAL, "%s", r->args.why);
@@ -1676,17 +1683,16 @@ op_task_package(struct request *r)
 			      hsm_alg_name(x.key.alg), fmtname);
 		goto out;
 	}
-	if ((task = task_new(r, "PACKAGING", &x.dc, name)) == NULL) {
+	if (task_new(r, TT_PACKAGING, &x.dc, name, &task) != 0 ||
+	    (task.encryption = json_pack("{s:s, s:s}", "key", x.ekey.label, "cipher", cname)) ==
+		NULL ||
+	    (task.signing = json_pack("{s:s, s:s}", "key", x.key.label, "algorithm",
+				      hsm_alg_name(x.key.alg))) == NULL ||
+	    (task.packaging = json_pack("{s:s}", "format", fmt->name)) == NULL) {
 		rc = SIGNET_EINTERNAL;
 		goto out;
 	}
-	json_object_set_new(task, "encryption",
-			    json_pack("{s:s, s:s}", "key", x.ekey.label, "cipher", cname));
-	json_object_set_new(
-	    task, "signing",
-	    json_pack("{s:s, s:s}", "key", x.key.label, "algorithm", hsm_alg_name(x.key.alg)));
-	json_object_set_new(task, "packaging", json_pack("{s:s}", "format", fmt->name));
-	json_object_set_new(task, "spool", json_true());
+	task.spool = true;
 	{
 		/*
 		 * The package file is what the task holds in the spool, from its
@@ -1702,7 +1708,7 @@ op_task_package(struct request *r)
 		}
 		out_max = package_size_max(fmt, c, sizes, (unsigned)nin, (size_t)mdr.size);
 		free(sizes);
-		json_object_set_new(task, "resultMax", json_integer((json_int_t)out_max));
+		task.result_max = (int64_t)out_max;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		rc = SIGNET_EINTERNAL;
@@ -1716,10 +1722,14 @@ op_task_package(struct request *r)
 	memcpy(job->ek_id, x.ekey.id, HSM_ID_LEN);
 	job->cipher = c;
 	job->sigalg = x.key.alg;
-	/* The strictest policy on the packaging key, decided with the task's other rights. */
-	job->wait = strict_apply(&x, task, devconf_needs_approval(&x.dc, x.four_eyes));
+	/* Moved: the job's task from now on. */
 	job->task = task;
-	task = NULL;
+	task_init(&task);
+	/* The strictest policy on the packaging key, decided with the task's other rights. */
+	job->wait = devconf_needs_approval(&x.dc, x.four_eyes);
+	if ((rc = strict_apply(&x, &job->task, &job->wait)) != 0) {
+		goto out;
+	}
 	if (!job->wait && (rc = engine_busy(r)) != 0) {
 		goto out;
 	}
@@ -1740,7 +1750,7 @@ out:
 		package_job_free(d, job);
 	}
 	free(rg);
-	json_decref(task);
+	task_clear(&task);
 	task_ctx_free(&x);
 	return rc;
 }
@@ -1749,7 +1759,7 @@ out:
 struct task_one {
 	struct request *r;
 	const char *id;
-	json_t *task;
+	struct task task; /* task_init it first; task_clear it after */
 };
 
 static int
@@ -1757,13 +1767,11 @@ task_one_txn(struct store_txn *t, void *arg)
 {
 	struct task_one *x = arg;
 
-	json_decref(x->task);
-	x->task = NULL;
-	if (task_get_json(t, x->r->subject.tenant, x->id, &x->task) != 0 ||
-	    !task_visible_json(&x->r->subject, x->task)) {
+	task_clear(&x->task);
+	if (task_get(t, x->r->subject.tenant, x->id, &x->task) != 0 ||
+	    !task_visible(&x->r->subject, &x->task)) {
 		/* Not found and not visible read the same; nothing is kept on failure. */
-		json_decref(x->task);
-		x->task = NULL;
+		task_clear(&x->task);
 		return req_fail(x->r, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	return 0;
@@ -1784,13 +1792,14 @@ op_task_show(struct request *r)
 	struct task_one x = {.r = r};
 	int rc;
 
+	task_init(&x.task);
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
 	if ((rc = store_read(r->d->store, task_one_txn, &x)) == 0) {
-		r->result = task_view_json(x.task);
+		r->result = task_view(&x.task);
 	}
-	json_decref(x.task);
+	task_clear(&x.task);
 	return rc;
 }
 
@@ -1812,6 +1821,7 @@ op_task_wait(struct request *r)
 	int64_t timeout = WAIT_DEFAULT_S;
 	int rc;
 
+	task_init(&x.task);
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
@@ -1823,19 +1833,20 @@ op_task_wait(struct request *r)
 	}
 	if ((rc = store_read(r->d->store, task_wait_txn, &x)) != 0) {
 		r->mode = REQ_ONCE;
+		task_clear(&x.task);
 		return rc;
 	}
-	if (task_status_final(task_status_of(x.task)) || time_mono_ms() >= r->deadline_ms) {
+	if (task_status_final(x.task.status) || time_mono_ms() >= r->deadline_ms) {
 		r->mode = REQ_ONCE;
-		r->result = task_view_json(x.task);
+		r->result = task_view(&x.task);
 		json_object_set_new(r->result, "final",
-				    json_boolean(task_status_final(task_status_of(x.task))));
+				    json_boolean(task_status_final(x.task.status)));
 	} else {
 		/* Answered when the task ends (the loop hears of it) or the deadline passes. */
 		r->mode = REQ_WAIT;
 		snprintf(r->wait_task, sizeof(r->wait_task), "%s", x.id);
 	}
-	json_decref(x.task);
+	task_clear(&x.task);
 	return 0;
 }
 
@@ -1850,18 +1861,22 @@ struct task_list {
 	bool by_status;
 };
 
+/*
+ * A task's line in a list: from the typed record, with no whole record
+ * built for it (a list may scan a million of them).
+ */
 static json_t *
-task_summary(const json_t *task)
+task_summary(const struct task *task)
 {
-	const json_t *res = json_object_get(task, "result");
+	const json_t *res = task->result;
 	json_t *v = json_pack(
-	    "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(task, "id"),
-	    "type", json_object_get(task, "type"), "status", json_object_get(task, "status"),
-	    "name", json_object_get(task, "name"), "requester", json_object_get(task, "requester"),
-	    "deviceConfigId", json_object_get(task, "deviceConfigId"), "inputs",
-	    json_object_get(task, "inputs"), "createdAt", json_object_get(task, "createdAt"),
-	    "updatedAt", json_object_get(task, "updatedAt"), "reason",
-	    json_object_get(task, "reason"));
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:I, s:o}", "id", task->id, "type",
+	    task_type_name(task->type), "status", task_status_name(task->status), "name",
+	    task->name != NULL ? task->name : "input", "requester",
+	    task->requester != NULL ? task->requester : "", "deviceConfigId",
+	    task->devconf_id != NULL ? task->devconf_id : "", "inputs", task->inputs, "createdAt",
+	    (json_int_t)task->created_at, "updatedAt", (json_int_t)task->updated_at, "reason",
+	    task->reason != NULL ? json_string(task->reason) : json_null());
 
 	if (v != NULL && json_is_object(res) && json_object_get(res, "sha256") != NULL) {
 		json_object_set_new(v, "result",
@@ -1875,12 +1890,10 @@ task_summary(const json_t *task)
 }
 
 static int
-task_list_item(struct task_list *x, const json_t *task)
+task_list_item(struct task_list *x, const struct task *task)
 {
-	const char *type = json_string_value(json_object_get(task, "type"));
-
-	if (!task_visible_json(&x->r->subject, task) ||
-	    (x->type != NULL && (type == NULL || strcmp(type, x->type) != 0))) {
+	if (!task_visible(&x->r->subject, task) ||
+	    (x->type != NULL && strcmp(task_type_name(task->type), x->type) != 0)) {
 		return 0;
 	}
 	return ops_list_append(&x->out, task_summary(task));
@@ -1890,16 +1903,16 @@ static int
 task_list_cb(const struct store_key *key, json_t *val, void *arg)
 {
 	struct task_list *x = arg;
-	json_t *task = NULL;
+	struct task task;
 	const char *k = key->data;
 	int rc;
 
 	if (!x->by_status) {
-		if ((task = task_record_load(key->data, key->len, val)) == NULL) {
+		if (task_decode(key->data, key->len, val, &task) != 0) {
 			return SIGNET_EINTERNAL;
 		}
-		rc = task_list_item(x, task);
-		json_decref(task);
+		rc = task_list_item(x, &task);
+		task_clear(&task);
 		return rc;
 	}
 	/* An index key "tenant \0 status \0 id": the id is its last TASK_ID_LEN bytes. */
@@ -1910,12 +1923,12 @@ task_list_cb(const struct store_key *key, json_t *val, void *arg)
 		char id[TASK_ID_LEN + 1];
 		memcpy(id, k + key->len - TASK_ID_LEN, TASK_ID_LEN);
 		id[TASK_ID_LEN] = '\0';
-		if (task_get_json(x->t, x->r->subject.tenant, id, &task) != 0) {
-			return 0;
+		if (task_get(x->t, x->r->subject.tenant, id, &task) != 0) {
+			return 0; /* an index entry whose record is gone or broken: skipped */
 		}
 	}
-	rc = task_list_item(x, task);
-	json_decref(task);
+	rc = task_list_item(x, &task);
+	task_clear(&task);
 	return rc;
 }
 
@@ -1985,7 +1998,7 @@ op_task_list(struct request *r)
 struct task_cancel {
 	struct request *r;
 	const char *id;
-	json_t *task;
+	struct task task; /* task_init it first; task_clear it after */
 	struct evnote note;
 };
 
@@ -1994,35 +2007,30 @@ task_cancel_txn(struct store_txn *t, void *arg)
 {
 	struct task_cancel *x = arg;
 	struct request *r = x->r;
+	struct task *task = &x->task;
 	char me[ACL_SUBJECT_MAX];
-	const char *req;
-	enum task_status st;
 	int rc;
 
+	/* Repeatable: the store may run this again after growing its map. */
 	memset(&x->note, 0, sizeof(x->note));
-	json_decref(x->task);
-	x->task = NULL;
-	if (task_get_json(t, r->subject.tenant, x->id, &x->task) != 0 ||
-	    !task_visible_json(&r->subject, x->task)) {
+	task_clear(task);
+	if (task_get(t, r->subject.tenant, x->id, task) != 0 || !task_visible(&r->subject, task)) {
 		return req_fail(r, SIGNET_ENOTFOUND, "no task '%.40s'", x->id);
 	}
 	policy_subject_name(&r->subject, me, sizeof(me));
-	req = json_string_value(json_object_get(x->task, "requester"));
-	if (req == NULL || strcmp(req, me) != 0) {
+	if (task->requester == NULL || strcmp(task->requester, me) != 0) {
 		return req_fail(r, SIGNET_EDENIED, "only the requester may cancel a task");
 	}
-	st = task_status_of(x->task);
-	if (!task_transition_allowed(st, TS_CANCELED)) {
+	if (!task_transition_allowed(task->status, TS_CANCELED)) {
 		return req_fail(r, SIGNET_ECONFLICT, "the task is %s already",
-				task_status_name(st));
+				task_status_name(task->status));
 	}
-	if (json_is_string(json_object_get(x->task, "parent"))) {
+	if (task->parent != NULL) {
 		return req_fail(r, SIGNET_ECONFLICT,
-				"the task is part of package %s: cancel the package",
-				json_string_value(json_object_get(x->task, "parent")));
+				"the task is part of package %s: cancel the package", task->parent);
 	}
-	if ((rc = task_set_status_json(t, &x->note, x->task, TS_CANCELED,
-				  "canceled by the requester")) != 0) {
+	if ((rc = task_set_status(t, &x->note, task, TS_CANCELED, "canceled by the requester")) !=
+	    0) {
 		return rc;
 	}
 	timer_put(t, time_now() + r->d->cfg->capability_grace, "cap", r->subject.tenant, x->id);
@@ -2039,6 +2047,7 @@ op_task_cancel(struct request *r)
 	struct task_cancel x = {.r = r};
 	int rc;
 
+	task_init(&x.task);
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
@@ -2047,11 +2056,11 @@ op_task_cancel(struct request *r)
 		events_publish(r->d, &x.note);
 		log_notice("USER:%s of tenant %s canceled task %s", r->subject.user,
 			   r->subject.tenant, x.id);
-		r->result = task_created_view(x.task);
+		r->result = task_created_view(&x.task);
 		/* Its spooled inputs are nobody's now (a running task keeps its open file). */
-		spool_remove_inputs(r->d, x.id, json_array_size(json_object_get(x.task, "inputs")));
+		spool_remove_inputs(r->d, x.id, json_array_size(x.task.inputs));
 	}
-	json_decref(x.task);
+	task_clear(&x.task);
 	return rc;
 }
 
@@ -2060,7 +2069,7 @@ op_task_cancel(struct request *r)
 struct task_download {
 	struct request *r;
 	const char *id;
-	json_t *task;
+	const struct task *task;
 	struct evnote note;
 };
 
@@ -2082,12 +2091,11 @@ task_download_txn(struct store_txn *t, void *arg)
 			return rc;
 		}
 	}
-	ev = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:s}", "type", "task.download",
-		       "tenant", r->subject.tenant, "task", x->id, "taskType",
-		       json_object_get(x->task, "type"), "status",
-		       json_object_get(x->task, "status"), "requester",
-		       json_object_get(x->task, "requester"), "deviceConfigId",
-		       json_object_get(x->task, "deviceConfigId"), "by", me);
+	ev =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "task.download", "tenant",
+		      r->subject.tenant, "task", x->id, "taskType", task_type_name(x->task->type),
+		      "status", task_status_name(x->task->status), "requester", x->task->requester,
+		      "deviceConfigId", x->task->devconf_id, "by", me);
 	return events_append(t, &x->note, ev);
 }
 
@@ -2100,22 +2108,22 @@ op_task_download(struct request *r)
 	char path[PATH_MAX];
 	int rc, fd;
 
+	task_init(&one.task);
 	if ((rc = task_id_arg(r, &x.id)) != 0) {
 		return rc;
 	}
 	one.id = x.id;
 	if ((rc = store_read(r->d->store, task_one_txn, &one)) != 0) {
-		return rc;
+		goto out;
 	}
-	x.task = one.task;
-	res = json_object_get(x.task, "result");
-	if (task_status_of(x.task) != TS_DONE || json_object_get(res, "sha256") == NULL ||
-	    json_is_string(json_object_get(x.task, "parent"))) {
+	x.task = &one.task;
+	res = one.task.result;
+	if (one.task.status != TS_DONE || json_object_get(res, "sha256") == NULL ||
+	    one.task.parent != NULL) {
 		/* A package's child has no file of its own: its segment is in the package. */
 		rc = req_fail(r, SIGNET_ECONFLICT, "task %s has no file to download (%s)", x.id,
-			      json_is_string(json_object_get(x.task, "parent"))
-				  ? "part of a package"
-				  : task_status_name(task_status_of(x.task)));
+			      one.task.parent != NULL ? "part of a package"
+						      : task_status_name(one.task.status));
 		goto out;
 	}
 	if (!json_is_true(json_object_get(res, "available")) ||
@@ -2133,12 +2141,12 @@ op_task_download(struct request *r)
 	events_publish(r->d, &x.note);
 	r->out_fds[0] = fd;
 	r->out_nfds = 1;
-	r->result = json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", x.id, "name",
-			      json_object_get(x.task, "name"), "sha256",
+	r->result = json_pack("{s:s, s:s, s:O, s:O, s:O}", "id", x.id, "name",
+			      one.task.name != NULL ? one.task.name : "input", "sha256",
 			      json_object_get(res, "sha256"), "size", json_object_get(res, "size"),
 			      "expiresAt", json_object_get(res, "expiresAt"));
 out:
-	json_decref(x.task);
+	task_clear(&one.task);
 	return rc;
 }
 
