@@ -93,8 +93,6 @@ bool task_status_final(enum task_status s);
  * leaves a final status, and TS_COUNT (a broken record) goes nowhere.
  */
 bool task_transition_allowed(enum task_status from, enum task_status to);
-/* The status of a task record as JSON (TS_COUNT when the record is broken). */
-enum task_status task_status_of(const json_t *task);
 const char *task_type_name(enum task_type type);
 int task_type_parse(const char *name, enum task_type *out);
 
@@ -141,20 +139,6 @@ int task_get(struct store_txn *t, const char *tenant, const char *id, struct tas
 /* Replace an owned string member (S may be NULL); -1 when out of memory. */
 int task_set_str(char **field, const char *s);
 
-/*
- * The same on the record as JSON (task_to_json), for callers not yet
- * converted to the typed record.
- */
-int task_get_json(struct store_txn *t, const char *tenant, const char *id, json_t **out);
-int task_put_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status old);
-int task_put_new_json(struct store_txn *t, struct evnote *n, json_t *task,
-		      const enum task_status *path, size_t npath);
-int task_set_status_json(struct store_txn *t, struct evnote *n, json_t *task, enum task_status st,
-			 const char *reason);
-bool task_visible_json(const struct policy_subject *s, const json_t *task);
-json_t *task_view_json(const json_t *task);
-/* The whole record (task_to_json) of a stored record REC under KEY, or NULL. */
-json_t *task_record_load(const void *key, size_t klen, json_t *rec);
 /* The tenant of a task id, from the refs db (TENANT holds ACL_NAME_MAX + 1). */
 int task_tenant(struct store_txn *t, const char *id, char *tenant, size_t len);
 

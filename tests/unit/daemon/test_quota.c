@@ -119,9 +119,15 @@ put_new_txn(struct store_txn *t, void *arg)
 {
 	struct put *x = arg;
 	struct evnote n = {0};
-	enum task_status path[] = {task_status_of(x->task)};
+	struct task tt;
+	enum task_status path[1];
+	int rc;
 
-	return task_put_new_json(t, &n, x->task, path, 1);
+	assert_int_equal(task_from_json(x->task, &tt), 0);
+	path[0] = tt.status;
+	rc = task_put_new(t, &n, &tt, path, 1);
+	task_clear(&tt);
+	return rc;
 }
 
 static void
@@ -138,22 +144,23 @@ change_txn(struct store_txn *t, void *arg)
 {
 	struct put *x = arg;
 	struct evnote n = {0};
-	json_t *task = NULL;
+	struct task task;
 	int rc;
 
-	if ((rc = task_get_json(t, x->tenant, x->id, &task)) != 0) {
+	if ((rc = task_get(t, x->tenant, x->id, &task)) != 0) {
 		return rc;
 	}
 	if (x->result != NULL) {
-		json_object_set(task, "result", x->result);
+		json_decref(task.result);
+		task.result = json_incref(x->result);
 	}
 	if (x->expire) {
-		json_object_set_new(json_object_get(task, "result"), "available", json_false());
-		rc = task_put_json(t, &n, task, task_status_of(task));
+		json_object_set_new(task.result, "available", json_false());
+		rc = task_put(t, &n, &task, task.status);
 	} else {
-		rc = task_set_status_json(t, &n, task, x->st, NULL);
+		rc = task_set_status(t, &n, &task, x->st, NULL);
 	}
-	json_decref(task);
+	task_clear(&task);
 	return rc;
 }
 

@@ -507,8 +507,11 @@ static int
 old_read_txn(struct store_txn *t, void *arg)
 {
 	struct old_read *o = arg;
+	struct task tt;
 
-	o->rc = task_get_json(t, "acme", ID_A, &o->task);
+	o->rc = task_get(t, "acme", ID_A, &tt);
+	o->task = o->rc == 0 ? task_to_json(&tt) : NULL;
+	task_clear(&tt);
 	if (o->rc == 0) {
 		o->rc = task_tenant(t, ID_A, o->tenant, sizeof(o->tenant));
 	}
