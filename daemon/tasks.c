@@ -180,7 +180,7 @@ note_final(struct evnote *n, const char *id)
  * most members of a task that ran at once hold their defaults, the digest
  * to sign is the input's, and the times are those of its creation. The
  * stored form leaves all that out and names members briefly ("t" for
- * "type", doc/formats.md); task_decode puts it back. A record with "type"
+ * "type", the layout in tasks.h); task_decode puts it back. A record with "type"
  * (written before, whole) is read as it is.
  */
 

@@ -37,8 +37,7 @@ enum task_type {
 };
 
 /*
- * The task record: what task.show returns (doc/protocol.md section 9,
- * doc/formats.md "Task records" for the stored form), typed.
+ * The task record: what task.show returns (doc/protocol.md section 9), typed.
  *
  * The members every task has are fields. The sub-documents whose layout
  * depends on the kind of task, the scheme or the package format (inputs,
@@ -103,7 +102,22 @@ void task_clear(struct task *task);
  * The record's one decoder and its one encoder. task_decode reads a stored
  * record REC under KEY (tenant \0 id) — the brief form, or the whole form
  * records were stored in before — into OUT (initialised by it); -1 when
- * broken. task_encode gives the stored form (brief: doc/formats.md).
+ * broken. task_encode gives the stored form, below.
+ *
+ * The stored form (STORE_DB_TASKS, key tenant \0 id) is a JSON object that
+ * leaves out what the key or the rest of the record says, and names
+ * members briefly: t type, st status, n name (absent: "input"), rq
+ * requester, dc/dn device configuration id/name, in inputs (an input's
+ * name absent when it is the task's), ap approval (absent: not required,
+ * quorum 1, TOTP), av approvals (absent: none), de decision, r result (a
+ * signature's keyLabel absent when it is the signing key), rz a signature
+ * result that also leaves out the scheme, hash and encoding its signing
+ * holds, rs reason, pa parent, ch children (absent: none), c createdAt, sg
+ * signing (digest true: its one input's sha256, or sha384), en encryption,
+ * pk packaging, u/s/f updatedAt/startedAt/finishedAt as seconds after c;
+ * spool, direct, resultMax and expectedSha256 as they are. Absent or null
+ * members are null. A record with "type" is the whole form, as signetd
+ * stored it before. Members not known are kept as they are.
  */
 int task_decode(const void *key, size_t klen, const json_t *rec, struct task *out);
 json_t *task_encode(const struct task *task);
@@ -111,7 +125,7 @@ json_t *task_encode(const struct task *task);
 json_t *task_to_json(const struct task *task);
 int task_from_json(const json_t *whole, struct task *out);
 
-/* A new random time-ordered UUID. */
+/* A new random time-ordered UUID (version 7), greater than every id made before it. */
 void task_new_id(char out[TASK_ID_LEN + 1]);
 bool task_id_valid(const char *id);
 
