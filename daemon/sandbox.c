@@ -21,9 +21,8 @@
  * memory, and starts short-lived threads (the hashing thread of an
  * encryption). New sockets are refused (EACCES, below). Anything else —
  * exec, ptrace, mount, changes of identity, module loading, ... — ends the
- * process (the call traps, the
- * handler logs its number and exits): a daemon that does something it
- * never does is not one to keep running.
+ * process (the call traps, the handler logs its number and exits): a
+ * daemon that does something it never does is not one to keep running.
  */
 static const char *const allowed[] = {
     /* descriptors and files */
