@@ -583,7 +583,7 @@ devconf_create_txn(struct store_txn *t, void *arg)
 	int rc;
 
 	devconf_clear(dc);
-	task_new_id(dc->id);
+	task_new_id(r->subject.tenant, dc->id);
 	snprintf(dc->tenant, sizeof(dc->tenant), "%s", r->subject.tenant);
 	snprintf(dc->packaging, sizeof(dc->packaging), "BOSCH_SE_V1");
 	snprintf(dc->approval.second_factor, sizeof(dc->approval.second_factor), "TOTP");

@@ -187,7 +187,7 @@ op_report_submit(struct request *r)
 	if ((rc = report_check(r, &x, &res, dg, &size)) != 0) {
 		goto out;
 	}
-	task_new_id(x.id);
+	task_new_id(r->subject.tenant, x.id);
 	hex_encode(dg, sizeof(dg), hex);
 	memcpy(x.sha, hex, sizeof(x.sha));
 	policy_subject_name(&r->subject, me, sizeof(me));

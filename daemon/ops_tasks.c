@@ -292,7 +292,7 @@ task_new(struct request *r, enum task_type type, const struct devconf *dc, const
 	char me[ACL_SUBJECT_MAX];
 
 	task_init(task);
-	task_new_id(task->id);
+	task_new_id(r->subject.tenant, task->id);
 	snprintf(task->tenant, sizeof(task->tenant), "%s", r->subject.tenant);
 	policy_subject_name(&r->subject, me, sizeof(me));
 	task->type = type;
@@ -1909,7 +1909,10 @@ task_list_cb(const struct store_key *key, json_t *val, void *arg)
 
 	if (!x->by_status) {
 		if (task_decode(key->data, key->len, val, &task) != 0) {
-			return SIGNET_EINTERNAL;
+			/* As a broken record behind the index: passed over, not the whole list. */
+			log_err("task.list: a broken task record of tenant %s is passed over",
+				x->r->subject.tenant);
+			return STORE_PAGE_SKIP;
 		}
 		rc = task_list_item(x, &task);
 		task_clear(&task);

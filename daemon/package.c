@@ -193,7 +193,7 @@ child_record(const struct task *parent, enum task_type type, const char *name, j
 	     json_t *spec, struct task *c)
 {
 	task_init(c);
-	task_new_id(c->id);
+	task_new_id(parent->tenant, c->id);
 	snprintf(c->tenant, sizeof(c->tenant), "%s", parent->tenant);
 	c->type = type;
 	c->status = TS_IN_PROGRESS;

@@ -22,7 +22,13 @@
 /* The LMDB transaction behind a store transaction. */
 #define TXN(t) ((MDB_txn *)(t)->backend)
 
-#define STORE_SCHEMA_VERSION 1
+/*
+ * 2: task records may hold members a signetd of schema 1 misreads (a
+ * signature result stored as "rz", tasks.h). A store of schema 1 is read
+ * as it is and marked 2 at open; a signetd of schema 1 refuses a store
+ * marked 2 ("refusing to touch it") rather than misread it.
+ */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_GROW_TRIES     8 /* doublings per transaction: 64 MiB grows to 16 GiB */
 
 static const char *const db_names[STORE_DB_COUNT] = {
@@ -333,9 +339,17 @@ store_open(const char *path, size_t map_size, struct store **out)
 	}
 	{
 		MDB_val k = {7, "version"}, v;
-		if ((rc = mdb_get(txn, st->dbi[STORE_DB_META], &k, &v)) == MDB_NOTFOUND) {
-			char buf[16];
-			int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
+		char buf[16];
+		int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
+		rc = mdb_get(txn, st->dbi[STORE_DB_META], &k, &v);
+		if (rc == 0 && v.mv_size == 1 && ((char *)v.mv_data)[0] == '1') {
+			/* Everything of schema 1 reads as it is: marked 2 from now on. */
+			log_notice("store: schema 1 marked %d (a signetd of schema 1 will not open "
+				   "it again)",
+				   STORE_SCHEMA_VERSION);
+			rc = MDB_NOTFOUND;
+		}
+		if (rc == MDB_NOTFOUND) {
 			v.mv_data = buf;
 			v.mv_size = (size_t)n;
 			rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);

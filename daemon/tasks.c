@@ -84,29 +84,34 @@ task_transition_allowed(enum task_status from, enum task_status to)
 }
 
 /*
- * The last id made: ids are made in increasing order (RFC 9562 section 6.2,
- * method 2: within a millisecond, or when the clock went back, the random
- * part of the last one grows by a random step). Records keyed by id are then
- * appended, not inserted: the store keeps its pages full.
+ * The last id made for a tenant: a tenant's ids are made in increasing
+ * order (RFC 9562 section 6.2, method 2: within a millisecond, or when the
+ * clock went back, the random part of its last id grows by a random step),
+ * so its records, keyed tenant \0 id, are appended, not inserted, and the
+ * store keeps its pages full. Per tenant (in one of ID_SLOTS slots by a
+ * hash of its name), so that the step between two of a tenant's ids says
+ * nothing of how many other tenants made meanwhile (unless they share its
+ * slot).
  */
+#define ID_SLOTS 256
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t id_last[16];
+static uint8_t id_last[ID_SLOTS][16];
 
-/* B := id_last + a random step of 1 to 2^32 in the random bits (the last 8 bytes). */
+/* B := LAST + a random step of 1 to 2^32 in the random bits (the last 8 bytes); false if full. */
 static bool
-id_step(uint8_t b[16], uint32_t step)
+id_step(const uint8_t last[16], uint8_t b[16], uint32_t step)
 {
 	uint64_t r = 0, n;
 
 	for (int i = 8; i < 16; i++) {
-		r = r << 8 | id_last[i];
+		r = r << 8 | last[i];
 	}
 	/* The variant's two bits stay; 62 bits of randomness grow. */
 	n = (r & 0x3fffffffffffffffULL) + (uint64_t)step + 1;
 	if (n > 0x3fffffffffffffffULL) {
 		return false;
 	}
-	memcpy(b, id_last, 8);
+	memcpy(b, last, 8);
 	n |= 0x8000000000000000ULL;
 	for (int i = 15; i >= 8; i--) {
 		b[i] = (uint8_t)n;
@@ -116,13 +121,16 @@ id_step(uint8_t b[16], uint32_t step)
 }
 
 void
-task_new_id(char out[TASK_ID_LEN + 1])
+task_new_id(const char *tenant, char out[TASK_ID_LEN + 1])
 {
-	uint8_t b[16];
-	uint32_t step;
+	uint8_t b[16], *last;
+	uint32_t step, h = 2166136261u; /* FNV-1a */
 	uint64_t ms = (uint64_t)time_now() * 1000;
 	struct timespec ts;
 
+	for (const char *p = tenant != NULL ? tenant : ""; *p != '\0'; p++) {
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	}
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
 		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	}
@@ -136,11 +144,15 @@ task_new_id(char out[TASK_ID_LEN + 1])
 	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
 	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
 	pthread_mutex_lock(&id_lock);
-	if (memcmp(b, id_last, sizeof(b)) <= 0 && !id_step(b, step)) {
-		/* The random part is used up (never, in practice): a fresh one, out of order. */
-		b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
+	last = id_last[h % ID_SLOTS];
+	/*
+	 * Not past the last one: a step from it. When its random part is used up
+	 * (2^62 within a millisecond: never), the fresh id stays, out of order.
+	 */
+	if (memcmp(b, last, sizeof(b)) <= 0) {
+		(void)id_step(last, b, step);
 	}
-	memcpy(id_last, b, sizeof(b));
+	memcpy(last, b, sizeof(b));
 	pthread_mutex_unlock(&id_lock);
 	snprintf(out, TASK_ID_LEN + 1,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
@@ -328,13 +340,6 @@ str_member(const json_t *v, bool nullable, char **out)
 	return *out != NULL ? 0 : -1;
 }
 
-/* A sub-document: a new reference (NULL for null or absent). */
-static json_t *
-doc_member(const json_t *v)
-{
-	return v == NULL || json_is_null(v) ? NULL : json_incref((json_t *)v);
-}
-
 /* What a signing task signs, when it is its one input's digest (sha384 for P-384). */
 static const json_t *
 input_digest(const struct task *task)
@@ -434,13 +439,16 @@ decode_member(struct task *task, int m, const json_t *v, bool brief, int64_t cre
 		    (json_t *)x;
 		return x != NULL ? 0 : -1;
 	case M_RESULT:
+		if (task->result != NULL) {
+			return 0; /* "rz" was read: it is the result */
+		}
 		task->result = json_is_null(v) ? NULL : json_deep_copy(v);
 		return 0;
 	case M_SIGNING:
 		task->signing = json_is_null(v) ? NULL : json_deep_copy(v);
 		return 0;
 	case M_ENCRYPTION:
-		task->encryption = doc_member(v);
+		task->encryption = json_is_null(v) ? NULL : json_deep_copy(v);
 		return 0;
 	case M_PACKAGING:
 		task->packaging = json_is_null(v) ? NULL : json_deep_copy(v);
@@ -551,11 +559,25 @@ decode(const json_t *rec, bool brief, struct task *out)
 			return -1;
 		}
 	}
-	for (size_t i = 0; rz && i < sizeof(result_shared) / sizeof(result_shared[0]); i++) {
-		json_t *x = json_object_get(out->signing, result_shared[i]);
-		if (x != NULL && json_object_get(out->result, result_shared[i]) == NULL) {
-			json_object_set(out->result, result_shared[i], x);
+	if (rz) {
+		/* Back in the order exec_sign made them: signature, keyLabel, scheme, hash,
+		 * encoding, then the rest (decode_finish puts keyLabel second). */
+		json_t *r = json_object();
+		if (r == NULL) {
+			return -1;
 		}
+		if (json_object_get(out->result, "signature") != NULL) {
+			json_object_set(r, "signature", json_object_get(out->result, "signature"));
+		}
+		for (size_t i = 0; i < sizeof(result_shared) / sizeof(result_shared[0]); i++) {
+			json_t *x = json_object_get(out->signing, result_shared[i]);
+			if (x != NULL && json_object_get(out->result, result_shared[i]) == NULL) {
+				json_object_set(r, result_shared[i], x);
+			}
+		}
+		json_object_update_missing(r, out->result);
+		json_decref(out->result);
+		out->result = r;
 	}
 	return decode_finish(out);
 }

@@ -125,8 +125,11 @@ json_t *task_encode(const struct task *task);
 json_t *task_to_json(const struct task *task);
 int task_from_json(const json_t *whole, struct task *out);
 
-/* A new random time-ordered UUID (version 7), greater than every id made before it. */
-void task_new_id(char out[TASK_ID_LEN + 1]);
+/*
+ * A new random time-ordered UUID (version 7) for a record of TENANT: greater
+ * than every id made before it for that tenant by this process.
+ */
+void task_new_id(const char *tenant, char out[TASK_ID_LEN + 1]);
 bool task_id_valid(const char *id);
 
 /* What a write transaction published (daemon/events.h). */

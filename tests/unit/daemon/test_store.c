@@ -81,6 +81,59 @@ count_txn(struct store_txn *t, void *arg)
 	return store_foreach(t, STORE_DB_META, "k", 1, count_cb, arg);
 }
 
+/* The schema version in meta, read ("" when absent) or set (SET not NULL), with LMDB itself. */
+static void
+schema(const char *set, char *out, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {7, "version"}, v;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 1 << 20), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	if (set != NULL) {
+		v.mv_data = (void *)set;
+		v.mv_size = strlen(set);
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	out[0] = '\0';
+	if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size < len) {
+		memcpy(out, v.mv_data, v.mv_size);
+		out[v.mv_size] = '\0';
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* Schema 2: a new store is marked 2, one of schema 1 is read and marked 2, any other refused. */
+static void
+test_schema_version(void **state)
+{
+	struct store *st;
+	char v[8];
+
+	(void)state;
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	store_close(st);
+	schema(NULL, v, sizeof(v));
+	assert_string_equal(v, "2");
+	schema("1", v, sizeof(v));
+	assert_int_equal(store_open(dir, 1 << 20, &st), 0);
+	store_close(st);
+	schema(NULL, v, sizeof(v));
+	assert_string_equal(v, "2");
+	/* A later signetd's store: not touched. */
+	schema("3", v, sizeof(v));
+	assert_int_not_equal(store_open(dir, 1 << 20, &st), 0);
+	schema(NULL, v, sizeof(v));
+	assert_string_equal(v, "3");
+}
+
 /* A transaction larger than the whole map: the wrapper grows the map and runs it again. */
 static void
 test_map_full_grows(void **state)
@@ -1407,6 +1460,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_first_from, setup, teardown),
 	    cmocka_unit_test(test_keyv),
 	    cmocka_unit_test(test_error_mapping),
+	    cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_allocated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_disk_reserve, setup, teardown),
 	};

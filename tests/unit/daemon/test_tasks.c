@@ -391,10 +391,10 @@ test_new_ids_increase(void **state)
 	char prev[TASK_ID_LEN + 1], id[TASK_ID_LEN + 1];
 
 	(void)state;
-	task_new_id(prev);
+	task_new_id("acme", prev);
 	assert_true(task_id_valid(prev));
 	for (int i = 0; i < 200000; i++) {
-		task_new_id(id);
+		task_new_id("acme", id);
 		assert_true(task_id_valid(id));
 		assert_int_equal(id[14], '7');
 		assert_true(strchr("89ab", id[19]) != NULL);
@@ -426,7 +426,12 @@ test_record_result_shared(void **state)
 	assert_null(json_object_get(json_object_get(rec, "rz"), "scheme"));
 	assert_null(json_object_get(json_object_get(rec, "rz"), "keyLabel"));
 	assert_int_equal(task_decode(key, klen, rec, &tt), 0);
-	assert_true(json_equal(tt.result, res));
+	assert_json_same(tt.result, res); /* the same members, in the order they were made */
+	task_clear(&tt);
+	/* A record with both (none is written so): "rz" is the result. */
+	json_object_set_new(rec, "r", json_pack("{s:s}", "signature", "other"));
+	assert_int_equal(task_decode(key, klen, rec, &tt), 0);
+	assert_json_same(tt.result, res);
 	task_clear(&tt);
 	json_decref(rec);
 	/* One differs (an older signetd's result, raw r||s): stored whole but the key. */
