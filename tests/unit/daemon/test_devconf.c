@@ -17,6 +17,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/common/records.h"
+
 #include "daemon/devconf.h"
 #include "daemon/keyref.h"
 #include "hsm/hsm.h"
@@ -81,35 +83,17 @@ static const char *const old_records[] = {
 
 #define NRECORDS (sizeof(old_records) / sizeof(old_records[0]))
 
-static json_t *
-load(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
-
-	assert_non_null(j);
-	return j;
-}
-
 static void
 test_round_trip(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < NRECORDS; i++) {
-		json_t *rec = load(old_records[i]), *again;
+		json_t *rec = record_load(old_records[i]), *again;
 		struct devconf dc = {0};
 
 		assert_int_equal(devconf_decode(rec, &dc), 0);
 		again = devconf_encode(&dc);
-		assert_non_null(again);
-		if (!json_equal(rec, again)) {
-			char *a = json_dumps(rec, JSON_SORT_KEYS),
-			     *b = json_dumps(again, JSON_SORT_KEYS);
-			print_error("record %zu:\n%s\nencoded as\n%s\n", i, a, b);
-			free(a);
-			free(b);
-			fail();
-		}
+		record_assert_same(i, rec, again);
 		json_decref(again);
 		devconf_clear(&dc);
 		json_decref(rec);
@@ -124,7 +108,7 @@ test_fields(void **state)
 	json_t *rec;
 
 	(void)state;
-	rec = load(old_records[4]); /* d2, after its update */
+	rec = record_load(old_records[4]); /* d2, after its update */
 	assert_int_equal(devconf_decode(rec, &dc), 0);
 	assert_string_equal(dc.name, "d2");
 	assert_string_equal(dc.description, "two keys");
@@ -149,7 +133,7 @@ test_fields(void **state)
 	assert_true(dc.updated_at > 0);
 	json_decref(rec);
 
-	rec = load(old_records[0]); /* d1: fourEyes null, the default schemes */
+	rec = record_load(old_records[0]); /* d1: fourEyes null, the default schemes */
 	assert_int_equal(devconf_decode(rec, &dc), 0);
 	assert_int_equal(dc.approval.four_eyes, -1);
 	assert_false(devconf_needs_approval(&dc, false));
@@ -158,14 +142,14 @@ test_fields(void **state)
 	assert_int_equal(dc.updated_at, 0);
 	json_decref(rec);
 
-	rec = load(old_records[3]); /* d4: a certificate */
+	rec = record_load(old_records[3]); /* d4: a certificate */
 	assert_int_equal(devconf_decode(rec, &dc), 0);
 	assert_int_equal(dc.enc[0].type, DEVCONF_ENC_CERTIFICATE);
 	assert_non_null(strstr(dc.enc[0].certificate_pem, "BEGIN CERTIFICATE"));
 	assert_int_equal(strlen(dc.enc[0].sha256), 64);
 	json_decref(rec);
 
-	rec = load(old_records[NRECORDS - 1]); /* first release: no cipher */
+	rec = record_load(old_records[NRECORDS - 1]); /* first release: no cipher */
 	assert_int_equal(devconf_decode(rec, &dc), 0);
 	assert_string_equal(dc.cipher, "");
 	json_decref(rec);
@@ -200,7 +184,7 @@ test_broken(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
-		json_t *rec = load(old_records[0]), *v = load(breaks[i][1]);
+		json_t *rec = record_load(old_records[0]), *v = record_load(breaks[i][1]);
 		struct devconf dc = {0};
 		json_object_set_new(rec, breaks[i][0], v);
 		if (strcmp(breaks[i][0], "description") == 0) {

@@ -17,6 +17,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/common/records.h"
+
 #include "daemon/user.h"
 #include "lib/error.h"
 
@@ -43,36 +45,18 @@ static const char *const old_records[] = {
 
 #define NRECORDS (sizeof(old_records) / sizeof(old_records[0]))
 
-static json_t *
-load(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
-
-	assert_non_null(j);
-	return j;
-}
-
 static void
 test_round_trip(void **state)
 {
 	(void)state;
 	assert_int_equal(NRECORDS, 5);
 	for (size_t i = 0; i < NRECORDS; i++) {
-		json_t *rec = load(old_records[i]), *again;
+		json_t *rec = record_load(old_records[i]), *again;
 		struct user_record u;
 
 		assert_int_equal(user_decode(rec, &u), 0);
 		again = user_encode(&u);
-		assert_non_null(again);
-		if (!json_equal(rec, again)) {
-			char *a = json_dumps(rec, JSON_SORT_KEYS),
-			     *b = json_dumps(again, JSON_SORT_KEYS);
-			print_error("record %zu:\n%s\nencoded as\n%s\n", i, a, b);
-			free(a);
-			free(b);
-			fail();
-		}
+		record_assert_same(i, rec, again);
 		json_decref(again);
 		json_decref(rec);
 	}
@@ -86,7 +70,7 @@ test_fields(void **state)
 	json_t *rec;
 
 	(void)state;
-	rec = load(old_records[0]); /* alice, the tenant's admin */
+	rec = record_load(old_records[0]); /* alice, the tenant's admin */
 	assert_int_equal(user_decode(rec, &u), 0);
 	assert_string_equal(u.name, "alice");
 	assert_string_equal(u.tenant, "acme");
@@ -97,26 +81,26 @@ test_fields(void **state)
 	assert_int_equal(user_seed_id(&u, id), -1);
 	json_decref(rec);
 
-	rec = load(old_records[1]); /* bob, in two groups */
+	rec = record_load(old_records[1]); /* bob, in two groups */
 	assert_int_equal(user_decode(rec, &u), 0);
 	assert_int_equal(u.ngroups, 2);
 	assert_string_equal(u.groups[0], "dev");
 	assert_string_equal(u.groups[1], "ops");
 	json_decref(rec);
 
-	rec = load(old_records[2]); /* carol, enrolled */
+	rec = record_load(old_records[2]); /* carol, enrolled */
 	assert_int_equal(user_decode(rec, &u), 0);
 	assert_true(u.enrolled);
 	assert_int_equal(user_seed_id(&u, id), 0);
 	assert_int_equal(u.otp.failures, 0);
 	json_decref(rec);
 
-	rec = load(old_records[3]); /* ci, a client */
+	rec = record_load(old_records[3]); /* ci, a client */
 	assert_int_equal(user_decode(rec, &u), 0);
 	assert_true(u.client);
 	json_decref(rec);
 
-	rec = load(old_records[4]); /* dan, revoked */
+	rec = record_load(old_records[4]); /* dan, revoked */
 	assert_int_equal(user_decode(rec, &u), 0);
 	assert_string_equal(u.token_hash, "");
 	json_decref(rec);
@@ -145,7 +129,7 @@ test_broken(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
-		json_t *rec = load(old_records[2]), *v = load(breaks[i][1]);
+		json_t *rec = record_load(old_records[2]), *v = record_load(breaks[i][1]);
 		struct user_record u;
 		json_object_set_new(rec, breaks[i][0], v);
 		if (user_decode(rec, &u) != SIGNET_EINTERNAL) {
@@ -156,7 +140,7 @@ test_broken(void **state)
 		json_decref(rec);
 	}
 	{
-		json_t *rec = load(old_records[1]);
+		json_t *rec = record_load(old_records[1]);
 		json_t *many = json_array();
 		struct user_record u;
 		for (int i = 0; i <= USER_GROUPS_MAX; i++) {
