@@ -12,7 +12,8 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
+                                        TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -56,7 +57,25 @@ def browser(name, download_dir=None):
 
 
 def wait(d, cond, secs=20):
-    return WebDriverWait(d, secs, poll_frequency=0.1).until(cond)
+    """Wait for cond; an element the page replaced while cond read it (a list re-rendered from a
+    fresh answer) is read again at the next poll, not a failure."""
+    return WebDriverWait(d, secs, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(cond)
+
+
+def dc_options(d):
+    """The values #new-dc offers, read in one script: the page replaces its options whenever a
+    list of configurations arrives, so elements found one call earlier may be gone."""
+    return d.execute_script("return [...document.getElementById('new-dc').options].map((o) => o.value)")
+
+
+def choose_dc(d, dc):
+    """Choose dc in #new-dc as a user does; chosen again if a fresh list replaced the options
+    between finding and clicking one."""
+    def chosen(d):
+        Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
+        return d.execute_script("return document.getElementById('new-dc').value") == dc
+    wait(d, chosen)
 
 
 def shot(d, name):
@@ -97,8 +116,11 @@ def click(d, css):
 def dismiss_notices(d):
     """Close the notices a user has read (each with its own button)."""
     for b in d.find_elements(By.CSS_SELECTOR, "#notices .notice button"):
-        if b.is_displayed():
-            b.click()
+        try:
+            if b.is_displayed():
+                b.click()
+        except StaleElementReferenceException:
+            pass  # the notice went by itself meanwhile
 
 
 def tab(d, name):
@@ -110,17 +132,16 @@ def create(d, kind, name, path, dc=None, secs=60):
     d.find_element(By.CSS_SELECTOR, f"input[name=kind][value={kind}]").click()
     dc = dc or E["DC"]
     try:
-        wait(d, lambda d: any(o.get_attribute("value") == dc
-                              for o in Select(d.find_element(By.ID, "new-dc")).options))
+        wait(d, lambda d: dc in dc_options(d))
     except TimeoutException:
         shot(d, "99-no-devconf")
         raise TimeoutException(
-            f"no option {dc} in #new-dc: {[o.get_attribute('value') for o in Select(d.find_element(By.ID, 'new-dc')).options]}"
+            f"no option {dc} in #new-dc: {dc_options(d)}"
             f" url {d.current_url} app hidden {d.find_element(By.ID, 'app').get_attribute('hidden')}"
             f" signin error {d.find_element(By.ID, 'signin-error').text!r}"
             f" notices {d.find_element(By.ID, 'notices').text!r}"
             f" console {[l.get('message', '')[:200] for l in d.get_log('browser')][-5:]}")
-    Select(d.find_element(By.ID, "new-dc")).select_by_value(dc)
+    choose_dc(d, dc)
     d.find_element(By.ID, "new-name").send_keys(name)
     d.find_element(By.ID, "new-file").send_keys(path)
     return submit(d, name, secs)
@@ -301,11 +322,14 @@ def packaging(req, apr, dl):
     tab(req, "new")
     req.find_element(By.CSS_SELECTOR, "input[name=kind][value=packagingTask]").click()
     wait(req, lambda d: d.find_element(By.ID, "pkg-fields").is_displayed())
-    opts = lambda: [o.get_attribute("value") for o in Select(req.find_element(By.ID, "new-dc")).options]
-    wait(req, lambda d: E["DC_PKG"] in opts())
-    ok(E["DC"] not in opts() and E["DC_ENC"] not in opts(),
-       f"the packaging form offers only the configurations with a packaging key ({opts()})")
-    Select(req.find_element(By.ID, "new-dc")).select_by_value(E["DC_PKG"])
+    # The list of every configuration (the tab's) is replaced by the packaging one when it arrives.
+    try:
+        wait(req, lambda d: dc_options(d) == [E["DC_PKG"]])
+    except TimeoutException:
+        pass
+    ok(dc_options(req) == [E["DC_PKG"]],
+       f"the packaging form offers only the configurations with a packaging key ({dc_options(req)})")
+    choose_dc(req, E["DC_PKG"])
     req.find_element(By.ID, "new-name").send_keys(name)
     # A file dropped on the form becomes a segment, as a chosen one does.
     req.execute_script(
