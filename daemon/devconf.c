@@ -279,11 +279,224 @@ devconf_read(struct store_txn *t, const char *tenant, const char *id, struct dev
 	return store_read_record(t, STORE_DB_DEVCONFS, tenant, id, decode_cb, dc);
 }
 
+/* Put (ADD) or delete DC's entries in STORE_DB_KEY_USES: one per signing key and the packaging
+ * key, whether DC is enabled or not (readers decide). */
+static void
+key_uses_set(struct store_txn *t, const struct devconf *dc, bool add)
+{
+	const char *labels[DEVCONF_KEYS_MAX + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < dc->nsign && i < DEVCONF_KEYS_MAX; i++) {
+		labels[n++] = dc->sign_keys[i];
+	}
+	if (dc->packaging_key[0] != '\0') {
+		labels[n++] = dc->packaging_key;
+	}
+	for (size_t i = 0; i < n && t->err == 0; i++) {
+		const char *parts[3] = {dc->tenant, labels[i], dc->id};
+		char key[DEVCONF_KEY_USE_MAX];
+		size_t klen = store_keyv(key, sizeof(key), parts, 3);
+
+		if (klen == 0) {
+			t->err = SIGNET_EINTERNAL;
+		} else if (!add) {
+			if (store_exists(t, STORE_DB_KEY_USES, key, klen)) {
+				store_del(t, STORE_DB_KEY_USES, key, klen);
+			}
+		} else {
+			json_t *none = json_object();
+			if (none == NULL) {
+				t->err = SIGNET_EINTERNAL;
+			} else {
+				store_put_json(t, STORE_DB_KEY_USES, key, klen, none, false);
+				json_decref(none);
+			}
+		}
+	}
+}
+
 void
 devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite)
 {
+	if (!nooverwrite && t->err == 0) {
+		/* The keys the record named until now lose their entries (an entry may name a key the
+		 * new record names again: deleted, then put back). */
+		struct devconf *old = calloc(1, sizeof(*old));
+		int rc;
+
+		if (old == NULL) {
+			t->err = SIGNET_EINTERNAL;
+			return;
+		}
+		rc = devconf_read(t, dc->tenant, dc->id, old);
+		if (rc == 0) {
+			key_uses_set(t, old, false);
+		} else if (rc != SIGNET_ENOTFOUND && t->err == 0) {
+			t->err = rc;
+		}
+		devconf_clear(old);
+		free(old);
+	}
 	store_write_record(t, STORE_DB_DEVCONFS, dc->tenant, dc->id, devconf_encode(dc),
 			   nooverwrite);
+	key_uses_set(t, dc, true);
+}
+
+struct key_uses_scan {
+	struct store_txn *t;
+	const char *tenant;
+	size_t plen; /* of the prefix tenant \0 label \0 */
+	struct devconf dc;
+	int (*fn)(const struct devconf *dc, void *arg);
+	void *arg;
+};
+
+static int
+key_uses_cb(const struct store_key *key, json_t *val, void *arg)
+{
+	struct key_uses_scan *s = arg;
+	char id[DEVCONF_ID_MAX + 1];
+	size_t n = key->len - s->plen;
+	int rc;
+
+	(void)val;
+	if (key->len <= s->plen || n > DEVCONF_ID_MAX) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(id, (const char *)key->data + s->plen, n);
+	id[n] = '\0';
+	if ((rc = devconf_read(s->t, s->tenant, id, &s->dc)) != 0) {
+		/* An entry without its record: the index is rebuilt at start, so never here. */
+		log_err("device configuration %s of %s: in the key index but not readable (%s)", id,
+			s->tenant, signet_strerror(rc));
+		return SIGNET_EINTERNAL;
+	}
+	return s->fn(&s->dc, s->arg);
+}
+
+static int
+undecodable_cb(const struct store_key *key, void *arg)
+{
+	(void)key;
+	(void)arg;
+	return SIGNET_EINTERNAL;
+}
+
+int
+devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label,
+		      int (*fn)(const struct devconf *dc, void *arg), void *arg)
+{
+	const char *parts[2] = {tenant, label};
+	char prefix[DEVCONF_KEY_USE_MAX];
+	size_t plen = store_keyv(prefix, sizeof(prefix), parts, 2);
+	struct key_uses_scan *s;
+	int rc;
+
+	if (plen == 0 || plen + 1 > sizeof(prefix)) {
+		return SIGNET_EINVAL;
+	}
+	prefix[plen++] = '\0';
+	{
+		/* tenant \0 \0 ...: a configuration of the tenant that does not decode (rebuild) */
+		size_t tlen = strlen(tenant);
+		char bad[ACL_NAME_MAX + 2];
+
+		if (tlen + 2 > sizeof(bad)) {
+			return SIGNET_EINVAL;
+		}
+		memcpy(bad, tenant, tlen + 1);
+		bad[tlen + 1] = '\0';
+		if ((rc = store_foreach_key(t, STORE_DB_KEY_USES, bad, tlen + 2, undecodable_cb,
+					    NULL)) != 0) {
+			if (rc == SIGNET_EINTERNAL) {
+				log_err("tenant %s: a device configuration does not decode (logged at "
+					"start): signing refused",
+					tenant);
+			}
+			return rc;
+		}
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	*s = (struct key_uses_scan){.t = t, .tenant = tenant, .plen = plen, .fn = fn, .arg = arg};
+	rc = store_foreach(t, STORE_DB_KEY_USES, prefix, plen, key_uses_cb, s);
+	devconf_clear(&s->dc);
+	free(s);
+	return rc;
+}
+
+struct rebuild {
+	struct store_txn *t;
+	struct devconf dc;
+	size_t n;
+};
+
+static int
+rebuild_cb(const struct store_key *key, json_t *val, void *arg)
+{
+	struct rebuild *x = arg;
+
+	if (devconf_decode(val, &x->dc) != 0) {
+		/* Which keys it names is unknown: its tenant's signing stops (fails closed), as it
+		 * did when every signature read every configuration, until the record is mended. */
+		const char *tenant = key->data;
+		size_t tlen = strnlen(tenant, key->len);
+		char k[DEVCONF_KEY_USE_MAX];
+		json_t *none = json_object();
+
+		log_err("store: a device configuration of tenant %.*s does not decode: signing for "
+			"the tenant is refused until it is mended",
+			(int)(tlen < 64 ? tlen : 64), tenant);
+		if (tlen >= key->len || key->len + 1 > sizeof(k) || none == NULL) {
+			json_decref(none);
+			return SIGNET_EINTERNAL;
+		}
+		/* tenant \0 \0 id: a label is never empty */
+		memcpy(k, key->data, tlen + 1);
+		k[tlen + 1] = '\0';
+		memcpy(k + tlen + 2, (const char *)key->data + tlen + 1, key->len - tlen - 1);
+		store_put_json(x->t, STORE_DB_KEY_USES, k, key->len + 1, none, false);
+		json_decref(none);
+		return x->t->err;
+	}
+	key_uses_set(x->t, &x->dc, true);
+	x->n++;
+	return x->t->err;
+}
+
+static int
+rebuild_txn(struct store_txn *t, void *arg)
+{
+	struct rebuild *x = arg;
+
+	x->t = t;
+	x->n = 0;
+	while (store_del_first(t, STORE_DB_KEY_USES, 4096) > 0) {
+	}
+	if (t->err != 0) {
+		return t->err;
+	}
+	return store_foreach(t, STORE_DB_DEVCONFS, NULL, 0, rebuild_cb, x);
+}
+
+int
+devconf_index_rebuild(struct store *st, size_t *count)
+{
+	struct rebuild *x = calloc(1, sizeof(*x));
+	int rc;
+
+	if (x == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	rc = store_write_reserve(st, rebuild_txn, x);
+	if (count != NULL) {
+		*count = x->n;
+	}
+	devconf_clear(&x->dc);
+	free(x);
+	return rc;
 }
 
 unsigned

@@ -96,8 +96,28 @@ int devconf_set_description(struct devconf *dc, const char *s);
 
 /* Read configuration ID of TENANT: SIGNET_ENOTFOUND when absent, SIGNET_EINTERNAL when corrupt. */
 int devconf_read(struct store_txn *t, const char *tenant, const char *id, struct devconf *dc);
-/* Write DC (sticky error; NOOVERWRITE: SIGNET_ECONFLICT if it exists). */
+/*
+ * Write DC (sticky error; NOOVERWRITE: SIGNET_ECONFLICT if it exists), and keep the key index:
+ * STORE_DB_KEY_USES holds tenant \0 label \0 id for each signing key and the packaging key a
+ * configuration names, enabled or not, written in the same transaction as the record. Every
+ * write of a configuration goes through here.
+ */
 void devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite);
+#define DEVCONF_KEY_USE_MAX (ACL_NAME_MAX + DEVCONF_LABEL_MAX + DEVCONF_ID_MAX + 4)
+/*
+ * Call FN for each configuration of TENANT that names LABEL as a signing or packaging key (FN
+ * checks which, and whether it is enabled), in id order, through the key index: the work is
+ * that of the configurations naming the key, not of all the tenant's. FN's DC is valid during
+ * the call; a non-zero return stops the walk and is returned.
+ */
+int devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label,
+			  int (*fn)(const struct devconf *dc, void *arg), void *arg);
+/*
+ * Rebuild the key index from the configurations, in one transaction (at start: a signetd
+ * before the index, or a restored backup, may have written configurations without it).
+ * *COUNT: configurations indexed.
+ */
+int devconf_index_rebuild(struct store *st, size_t *count);
 
 /* The signature schemes its signing tasks may ask for (1 << hsm_scheme). */
 unsigned devconf_schemes(const struct devconf *dc);

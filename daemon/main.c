@@ -29,6 +29,7 @@
 #include "daemon/authfail.h"
 #include "daemon/conf.h"
 #include "daemon/daemon.h"
+#include "daemon/devconf.h"
 #include "daemon/engine.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
@@ -311,6 +312,17 @@ run(struct config *cfg)
 	store_set_reserve(d.store, (size_t)cfg->reserve_mb << 20);
 	if (quota_start(&d) != 0) {
 		goto out;
+	}
+	{
+		/* Derived, so rebuilt every start: a signetd without it, or a restored backup, may
+		 * have written configurations since (devconf.h). */
+		size_t n = 0;
+		if ((r = devconf_index_rebuild(d.store, &n)) != 0) {
+			log_err("store: cannot index the device configurations' keys: %s",
+				signet_strerror(r));
+			goto out;
+		}
+		log_info("store: %zu device configurations indexed by key", n);
 	}
 	/*
 	 * The embedded token's files before the module reads them: damaged ones

@@ -257,22 +257,18 @@ struct signs_with {
 };
 
 static int
-signs_with_cb(const struct store_key *key, json_t *val, void *arg)
+signs_with_cb(const struct devconf *dc, void *arg)
 {
 	struct signs_with *x = arg;
 
-	(void)key;
-	if (devconf_decode(val, &x->dc) != 0) {
-		return 0; /* a broken record grants nothing (devconf_decode logs it) */
-	}
-	x->found = grants_key(&x->r->subject, &x->dc, x->label);
+	x->found = grants_key(&x->r->subject, dc, x->label);
 	return x->found ? STORE_STOP : 0;
 }
 
 /*
  * Who may sign with a key may read its public part (a PKCS#11 module lists
  * it; a verifier needs it). With DCID, that one configuration is checked;
- * without, the tenant's configurations until one grants it.
+ * without, the tenant's configurations naming the key until one grants it.
  */
 static bool
 key_granted(struct store_txn *t, struct request *r, const char *label, const char *dcid, int *rc)
@@ -292,8 +288,7 @@ key_granted(struct store_txn *t, struct request *r, const char *label, const cha
 		found = e == 0 && grants_key(&r->subject, &sw->dc, label);
 		*rc = e == SIGNET_ENOTFOUND ? 0 : e;
 	} else {
-		*rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
-				    strlen(r->subject.tenant) + 1, signs_with_cb, sw);
+		*rc = devconf_foreach_using(t, r->subject.tenant, label, signs_with_cb, sw);
 		found = sw->found;
 	}
 	devconf_clear(&sw->dc);

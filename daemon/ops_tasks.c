@@ -76,22 +76,15 @@ struct strict_scan {
 	struct task_ctx *x;
 	const char *label;
 	bool pkg;
-	struct devconf dc; /* the configuration at hand */
 };
 
 static int
-strict_scan_cb(const struct store_key *key, json_t *val, void *arg)
+strict_scan_cb(const struct devconf *dc, void *arg)
 {
 	struct strict_scan *s = arg;
 	struct task_ctx *x = s->x;
-	const struct devconf *dc = &s->dc;
 	bool uses = false;
-	int rc;
 
-	(void)key;
-	if ((rc = devconf_decode(val, &s->dc)) != 0) {
-		return rc;
-	}
 	if (!dc->enabled) {
 		return 0;
 	}
@@ -253,17 +246,10 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			return req_fail(r, rc, "%s", x->why);
 		}
 		if (sign || pkg) {
-			struct strict_scan *s = calloc(1, sizeof(*s));
-			if (s == NULL) {
-				return SIGNET_EINTERNAL;
-			}
-			*s = (struct strict_scan){.x = x, .label = label, .pkg = pkg};
+			struct strict_scan s = {.x = x, .label = label, .pkg = pkg};
 			memset(&x->strict, 0, sizeof(x->strict));
 			x->strict.schemes = ~0u;
-			rc = store_foreach(t, STORE_DB_DEVCONFS, r->subject.tenant,
-					   strlen(r->subject.tenant) + 1, strict_scan_cb, s);
-			devconf_clear(&s->dc);
-			free(s);
+			rc = devconf_foreach_using(t, r->subject.tenant, label, strict_scan_cb, &s);
 			if (rc != 0) {
 				return rc;
 			}

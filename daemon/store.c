@@ -49,6 +49,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
     [STORE_DB_AUDIT_HEADS] = "audit_heads",
     [STORE_DB_REPORTS] = "reports",
     [STORE_DB_SPOOL_USE] = "spool_use",
+    [STORE_DB_KEY_USES] = "key_uses",
 };
 
 struct store {

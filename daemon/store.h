@@ -59,6 +59,8 @@ enum store_db {
 	STORE_DB_AUDIT_HEADS, /* chain -> {seq, hash, ckptSeq, ckptSig, ckptCount, lastAppend} */
 	STORE_DB_REPORTS,     /* tenant \0 id -> verified signed report */
 	STORE_DB_SPOOL_USE,   /* tenant [\0 requester] -> {bytes}: spool held by tasks (quota.h) */
+	STORE_DB_KEY_USES,    /* tenant \0 key label \0 devconf id -> {}: the configurations naming a
+				 signing or packaging key (devconf.h); derived, rebuilt at start */
 	STORE_DB_COUNT,
 };
 

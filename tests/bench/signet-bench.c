@@ -40,7 +40,8 @@
  *      and while one user sends 8 sparse inputs of 4095 MiB to sign
  *      (issue 14: p99 within 50 ms).
  * Ratios are printed at the end. With SIGNET_BENCH_ONLY=fairness only 6
- * runs. With SIGNET_BENCH_ONLY=scale only 7 runs:
+ * runs; with SIGNET_BENCH_ONLY=sign only 1. SIGNET_BENCH_DEVCONFS=N adds N
+ * device configurations to the tenant (none naming the signing key). With SIGNET_BENCH_ONLY=scale only 7 runs:
  *   7. scale (issue 18 items 6, 7): the store's bytes per signing task, and
  *      the latency (median, p99) of task.list's first page and of
  *      task.show, at 1000 tasks and again at SIGNET_BENCH_TASKS (default
@@ -695,6 +696,27 @@ main(int argc, char **argv)
 		   NULL, 0, b.token);
 	snprintf(dc_enc, sizeof(dc_enc), "%s", json_string_value(json_object_get(res, "id")));
 	json_decref(res);
+	{
+		/* A tenant with many configurations (none naming the signing key): what a
+		 * signature costs must not grow with them (the key index, devconf.h). */
+		long extra = getenv("SIGNET_BENCH_DEVCONFS") != NULL
+				 ? atol(getenv("SIGNET_BENCH_DEVCONFS"))
+				 : 0;
+		for (long i = 0; i < extra; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "extra-%ld", i);
+			json_decref(call(&c, "devconf.create",
+					 json_pack("{s:s, s:[s], s:s, s:b}", "name", name,
+						   "encryptKeys", "aes", "cipher",
+						   "AES256_CBC_PKCS7_PAD", "fourEyes", 1),
+					 NULL, 0, b.token));
+		}
+		if (extra > 0) {
+			printf("(%ld more device configurations in the tenant, none naming the "
+			       "signing key)\n",
+			       extra);
+		}
+	}
 	client_close(&c);
 	b.devconf = dc_sign;
 	if (getenv("SIGNET_BENCH_ONLY") != NULL &&
@@ -716,6 +738,10 @@ main(int argc, char **argv)
 	start_signetd(1);
 	sig1 = run(&b, clients, "signetd task.sign, 1 worker");
 	rss2 = stop_signetd();
+	if (getenv("SIGNET_BENCH_ONLY") != NULL && strcmp(getenv("SIGNET_BENCH_ONLY"), "sign") == 0) {
+		printf("signetd peak RSS: %ld / %ld KiB (2 workers, 1 worker)\n", rss1, rss2);
+		goto done;
+	}
 
 	/* 2. The raw token on the same key, signetd stopped. */
 	snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);

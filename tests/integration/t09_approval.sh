@@ -572,5 +572,27 @@ check "a configuration without a second factor whose key dc1 guards with TOTP as
 refused WAITING/0 "carol cannot approve it without a code" invalid "$TW2" \
 	as "$C_TOKEN" task approve "$TW2"
 
+# Which configurations name a key is kept in an index (devconf.h): it follows an update, and is
+# built again at every start.
+ctl key generate skm --alg ECC_NIST_P256 >/dev/null || fatal "key generate skm"
+check "dcq moves from skq to a key of its own" ctl devconf update "$DCQ" --sign-key skm
+TW3=$(newtask "$DCW")
+ctl --json task show "$TW3" >"$TMP/out"
+check "... then a task on dcweak (skq) no longer waits: no configuration with four-eyes names skq" \
+	test "$(json '.status != "WAITING" and .approval.required == false')" = true
+check "stop signetd with dcq on skm" stop_daemon
+start_daemon --config "$TMP/ttl.conf"
+check "the start indexed the configurations by key" \
+	grep -Eq "store: [0-9]+ device configurations indexed by key" "$LOG"
+TW4=$(newtask "$DCW")
+ctl --json task show "$TW4" >"$TMP/out"
+check "... and after the restart a task on dcweak still does not wait" \
+	test "$(json '.status != "WAITING" and .approval.required == false')" = true
+check "dcq back on skq" ctl devconf update "$DCQ" --sign-key skq
+TW5=$(newtask "$DCW")
+ctl --json task show "$TW5" >"$TMP/out"
+check "... and dcweak's tasks wait for dcq's quorum of 2 again" \
+	test "$(json '.status == "WAITING" and .approval.quorum == 2')" = true
+
 check "stop at the end" stop_daemon
 say "# t09 ran $(since "$T_START") s"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,6 +211,196 @@ test_broken(void **state)
 	}
 }
 
+/* ---- the key index (STORE_DB_KEY_USES) ---- */
+
+struct kx {
+	struct store *st;
+	char dir[64];
+	struct devconf dc; /* to write */
+	bool nooverwrite;
+	const char *tenant, *label; /* to scan */
+	char seen[8][DEVCONF_ID_MAX + 1];
+	size_t nseen;
+	int rc;
+};
+
+static int
+kx_write_txn(struct store_txn *t, void *arg)
+{
+	struct kx *x = arg;
+
+	devconf_write(t, &x->dc, x->nooverwrite);
+	return t->err;
+}
+
+/* Write record REC (JSON text) changed by EDIT (when not NULL); the commit's result. */
+static int
+kx_write(struct kx *x, const char *rec, void (*edit)(struct devconf *), bool nooverwrite)
+{
+	json_t *j = record_load(rec);
+
+	assert_int_equal(devconf_decode(j, &x->dc), 0);
+	json_decref(j);
+	if (edit != NULL) {
+		edit(&x->dc);
+	}
+	x->nooverwrite = nooverwrite;
+	int rc = store_write(x->st, kx_write_txn, x);
+	devconf_clear(&x->dc);
+	return rc;
+}
+
+static int
+kx_seen_cb(const struct devconf *dc, void *arg)
+{
+	struct kx *x = arg;
+
+	assert_true(x->nseen < 8);
+	assert_string_equal(dc->tenant, x->tenant);
+	snprintf(x->seen[x->nseen++], sizeof(x->seen[0]), "%s", dc->id);
+	return 0;
+}
+
+static int
+kx_scan_txn(struct store_txn *t, void *arg)
+{
+	struct kx *x = arg;
+
+	x->nseen = 0;
+	x->rc = devconf_foreach_using(t, x->tenant, x->label, kx_seen_cb, x);
+	return 0;
+}
+
+/* The ids of TENANT's configurations naming LABEL, ", "-joined into OUT; the scan's result. */
+static int
+kx_scan(struct kx *x, const char *tenant, const char *label, char *out, size_t len)
+{
+	x->tenant = tenant;
+	x->label = label;
+	assert_int_equal(store_read(x->st, kx_scan_txn, x), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < x->nseen; i++) {
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? ", " : "", x->seen[i]);
+	}
+	return x->rc;
+}
+
+#define D1 "01a2503b-6f81-7f8d-a4af-256bee6b0d93" /* old_records[0]: signs with sk */
+#define D2 "01a2503b-6f89-7652-b396-4d6fbfd9b1ba" /* old_records[1]: rk, packages with pk */
+
+static void
+d2_signs_with_sk(struct devconf *dc)
+{
+	snprintf(dc->sign_keys[0], sizeof(dc->sign_keys[0]), "sk");
+	dc->packaging_key[0] = '\0';
+}
+
+static void
+to_other_tenant(struct devconf *dc)
+{
+	snprintf(dc->tenant, sizeof(dc->tenant), "other");
+}
+
+static int
+kx_wipe_txn(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	while (store_del_first(t, STORE_DB_KEY_USES, 100) > 0) {
+	}
+	return t->err;
+}
+
+static int
+kx_bad_txn(struct store_txn *t, void *arg)
+{
+	json_t *v = json_pack("{s:s}", "id", "not a configuration");
+
+	(void)arg;
+	store_put_json(t, STORE_DB_DEVCONFS, "acme\0zz-broken", 14, v, false);
+	json_decref(v);
+	return t->err;
+}
+
+static void
+test_key_index(void **state)
+{
+	struct kx *x = calloc(1, sizeof(*x));
+	char got[512], path[96];
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(x);
+	snprintf(x->dir, sizeof(x->dir), "/tmp/signet-devconf.XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(path, sizeof(path), "%s/db", x->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(store_open(path, 8u << 20, &x->st), 0);
+
+	/* Each signing and packaging key names its configurations; encryption keys do not. */
+	assert_int_equal(kx_write(x, old_records[0], NULL, true), 0);
+	assert_int_equal(kx_write(x, old_records[1], NULL, true), 0);
+	assert_int_equal(kx_write(x, old_records[0], to_other_tenant, true), 0);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1);
+	assert_int_equal(kx_scan(x, "acme", "rk", got, sizeof(got)), 0);
+	assert_string_equal(got, D2);
+	assert_int_equal(kx_scan(x, "acme", "pk", got, sizeof(got)), 0);
+	assert_string_equal(got, D2);
+	assert_int_equal(kx_scan(x, "acme", "ek", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+	assert_int_equal(kx_scan(x, "acme", "s", got, sizeof(got)), 0); /* a prefix of a label */
+	assert_string_equal(got, "");
+	assert_int_equal(kx_scan(x, "other", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1);
+	assert_int_equal(kx_scan(x, "other", "rk", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+
+	/* A disabled configuration keeps its entries (the reader decides). */
+	assert_int_equal(kx_write(x, old_records[5], NULL, false), 0);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1);
+
+	/* An update moves the entries: d2 now signs with sk and packages with nothing. */
+	assert_int_equal(kx_write(x, old_records[1], d2_signs_with_sk, false), 0);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1 ", " D2);
+	assert_int_equal(kx_scan(x, "acme", "rk", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+	assert_int_equal(kx_scan(x, "acme", "pk", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+
+	/* A create over an existing record fails and leaves the index as it was. */
+	assert_int_equal(kx_write(x, old_records[1], NULL, true), SIGNET_ECONFLICT);
+	assert_int_equal(kx_scan(x, "acme", "rk", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+
+	/* Rebuilt from the records alone (a store written without the index). */
+	assert_int_equal(store_write(x->st, kx_wipe_txn, NULL), 0);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, "");
+	assert_int_equal(devconf_index_rebuild(x->st, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1 ", " D2);
+	assert_int_equal(kx_scan(x, "other", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1);
+
+	/* A record that does not decode: which keys it names is unknown, so its tenant's scans
+	 * fail (closed) after a rebuild; another tenant's do not. */
+	assert_int_equal(store_write(x->st, kx_bad_txn, NULL), 0);
+	assert_int_equal(devconf_index_rebuild(x->st, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(kx_scan(x, "acme", "sk", got, sizeof(got)), SIGNET_EINTERNAL);
+	assert_int_equal(kx_scan(x, "acme", "nothing", got, sizeof(got)), SIGNET_EINTERNAL);
+	assert_int_equal(kx_scan(x, "other", "sk", got, sizeof(got)), 0);
+	assert_string_equal(got, D1);
+
+	store_close(x->st);
+	snprintf(path, sizeof(path), "rm -rf '%s'", x->dir);
+	assert_int_equal(system(path), 0);
+	free(x);
+}
+
 int
 main(void)
 {
@@ -217,6 +408,7 @@ main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_fields),
 	    cmocka_unit_test(test_broken),
+	    cmocka_unit_test(test_key_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
