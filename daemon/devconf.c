@@ -348,6 +348,7 @@ struct key_uses_scan {
 	const char *tenant;
 	size_t plen; /* of the prefix tenant \0 label \0 */
 	struct devconf dc;
+	const struct devconf *known;
 	int (*fn)(const struct devconf *dc, void *arg);
 	void *arg;
 };
@@ -366,6 +367,9 @@ key_uses_cb(const struct store_key *key, json_t *val, void *arg)
 	}
 	memcpy(id, (const char *)key->data + s->plen, n);
 	id[n] = '\0';
+	if (s->known != NULL && strcmp(s->known->id, id) == 0) {
+		return s->fn(s->known, s->arg); /* read in this transaction already */
+	}
 	if ((rc = devconf_read(s->t, s->tenant, id, &s->dc)) != 0) {
 		/* An entry without its record: the index is rebuilt at start, so never here. */
 		log_err("device configuration %s of %s: in the key index but not readable (%s)", id,
@@ -385,7 +389,8 @@ undecodable_cb(const struct store_key *key, void *arg)
 
 int
 devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label,
-		      int (*fn)(const struct devconf *dc, void *arg), void *arg)
+		      const struct devconf *known, int (*fn)(const struct devconf *dc, void *arg),
+		      void *arg)
 {
 	const char *parts[2] = {tenant, label};
 	char prefix[DEVCONF_KEY_USE_MAX];
@@ -420,7 +425,13 @@ devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	*s = (struct key_uses_scan){.t = t, .tenant = tenant, .plen = plen, .fn = fn, .arg = arg};
+	*s = (struct key_uses_scan){.t = t,
+				    .tenant = tenant,
+				    .plen = plen,
+				    .known = known != NULL && strcmp(known->tenant, tenant) == 0 ? known
+												 : NULL,
+				    .fn = fn,
+				    .arg = arg};
 	rc = store_foreach(t, STORE_DB_KEY_USES, prefix, plen, key_uses_cb, s);
 	devconf_clear(&s->dc);
 	free(s);

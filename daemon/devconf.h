@@ -108,9 +108,11 @@ void devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwri
  * Call FN for each configuration of TENANT that names LABEL as a signing or packaging key (FN
  * checks which, and whether it is enabled), in id order, through the key index: the work is
  * that of the configurations naming the key, not of all the tenant's. FN's DC is valid during
- * the call; a non-zero return stops the walk and is returned.
+ * the call; a non-zero return stops the walk and is returned. KNOWN (or NULL): a configuration
+ * of TENANT the caller read in this same transaction, handed to FN instead of read again.
  */
 int devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label,
+			  const struct devconf *known,
 			  int (*fn)(const struct devconf *dc, void *arg), void *arg);
 /*
  * Rebuild the key index from the configurations, in one transaction (at start: a signetd

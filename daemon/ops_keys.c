@@ -288,7 +288,7 @@ key_granted(struct store_txn *t, struct request *r, const char *label, const cha
 		found = e == 0 && grants_key(&r->subject, &sw->dc, label);
 		*rc = e == SIGNET_ENOTFOUND ? 0 : e;
 	} else {
-		*rc = devconf_foreach_using(t, r->subject.tenant, label, signs_with_cb, sw);
+		*rc = devconf_foreach_using(t, r->subject.tenant, label, NULL, signs_with_cb, sw);
 		found = sw->found;
 	}
 	devconf_clear(&sw->dc);

@@ -249,7 +249,8 @@ task_ctx_txn(struct store_txn *t, void *arg)
 			struct strict_scan s = {.x = x, .label = label, .pkg = pkg};
 			memset(&x->strict, 0, sizeof(x->strict));
 			x->strict.schemes = ~0u;
-			rc = devconf_foreach_using(t, r->subject.tenant, label, strict_scan_cb, &s);
+			rc = devconf_foreach_using(t, r->subject.tenant, label, &x->dc, strict_scan_cb,
+						   &s);
 			if (rc != 0) {
 				return rc;
 			}

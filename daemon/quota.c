@@ -148,7 +148,12 @@ recount_cb(const struct store_key *key, json_t *rec, void *arg)
 	uint64_t c;
 
 	if (task_decode(key->data, key->len, rec, &task) != 0) {
-		return 0; /* a broken record holds nothing */
+		/* A broken record holds nothing (task.list passes over it too). */
+		log_warning("quota: a task record of %.*s does not decode; counted as holding "
+			    "nothing",
+			    (int)strnlen(key->data, key->len < 64 ? key->len : 64),
+			    (const char *)key->data);
+		return 0;
 	}
 	c = quota_task_charge(&task);
 	if (c > 0 && task.requester != NULL) {

@@ -267,7 +267,7 @@ kx_scan_txn(struct store_txn *t, void *arg)
 	struct kx *x = arg;
 
 	x->nseen = 0;
-	x->rc = devconf_foreach_using(t, x->tenant, x->label, kx_seen_cb, x);
+	x->rc = devconf_foreach_using(t, x->tenant, x->label, NULL, kx_seen_cb, x);
 	return 0;
 }
 
