@@ -572,8 +572,12 @@ static CK_RV
 take_signature(const struct p11_conf *c, const struct p11_key *k, const json_t *task, uint8_t *sig,
 	       size_t *siglen)
 {
-	const char *b64 =
-	    json_string_value(json_object_get(json_object_get(task, "result"), "signature"));
+	const json_t *res = json_object_get(task, "result");
+	const char *b64 = json_string_value(json_object_get(res, "signature"));
+	/* An ECDSA result says its encoding; a daemon that did not know "encoding" says nothing
+	 * and answers DER, whose length is almost never the raw one's. */
+	const char *enc = json_string_value(json_object_get(res, "encoding"));
+	bool ec = k->alg == P11_ALG_P256 || k->alg == P11_ALG_P384;
 	uint8_t buf[1024];
 	long n;
 
@@ -581,10 +585,14 @@ take_signature(const struct p11_conf *c, const struct p11_key *k, const json_t *
 		p11_debug(c, "the task ended without a signature");
 		return CKR_DEVICE_ERROR;
 	}
-	if ((size_t)n == k->siglen) {
+	if (ec && enc != NULL && strcmp(enc, "der") == 0) {
+		if (!p11_ecdsa_der_to_raw(buf, (size_t)n, k->siglen / 2, sig)) {
+			p11_debug(c, "the DER signature of %ld bytes does not decode", n);
+			return CKR_DEVICE_ERROR;
+		}
+	} else if ((size_t)n == k->siglen && (!ec || enc == NULL || strcmp(enc, "raw") == 0)) {
 		memcpy(sig, buf, (size_t)n);
-	} else if ((k->alg == P11_ALG_P256 || k->alg == P11_ALG_P384) &&
-		   p11_ecdsa_der_to_raw(buf, (size_t)n, k->siglen / 2, sig)) {
+	} else if (ec && enc == NULL && p11_ecdsa_der_to_raw(buf, (size_t)n, k->siglen / 2, sig)) {
 		/* a daemon that does not know "encoding" answers DER */
 	} else {
 		p11_debug(c, "the signature has %ld bytes, not %zu", n, k->siglen);
