@@ -279,10 +279,13 @@ devconf_read(struct store_txn *t, const char *tenant, const char *id, struct dev
 	return store_read_record(t, STORE_DB_DEVCONFS, tenant, id, decode_cb, dc);
 }
 
-/* Put (ADD) or delete DC's entries in STORE_DB_KEY_USES: one per signing key and the packaging
- * key, whether DC is enabled or not (readers decide). */
-static void
-key_uses_set(struct store_txn *t, const struct devconf *dc, bool add)
+enum key_uses_op { KU_ADD, KU_DEL, KU_CHECK };
+
+/* Put, delete or check (counting those missing into *MISSING) DC's entries in STORE_DB_KEY_USES:
+ * one per signing key and the packaging key, whether DC is enabled or not (readers decide); how
+ * many distinct entries DC has. */
+static size_t
+key_uses_set(struct store_txn *t, const struct devconf *dc, enum key_uses_op op, size_t *missing)
 {
 	const char *labels[DEVCONF_KEYS_MAX + 1];
 	size_t n = 0;
@@ -293,6 +296,14 @@ key_uses_set(struct store_txn *t, const struct devconf *dc, bool add)
 	if (dc->packaging_key[0] != '\0') {
 		labels[n++] = dc->packaging_key;
 	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(labels[i], labels[j]) == 0) { /* one entry per key */
+				labels[i--] = labels[--n];
+				break;
+			}
+		}
+	}
 	for (size_t i = 0; i < n && t->err == 0; i++) {
 		const char *parts[3] = {dc->tenant, labels[i], dc->id};
 		char key[DEVCONF_KEY_USE_MAX];
@@ -300,7 +311,9 @@ key_uses_set(struct store_txn *t, const struct devconf *dc, bool add)
 
 		if (klen == 0) {
 			t->err = SIGNET_EINTERNAL;
-		} else if (!add) {
+		} else if (op == KU_CHECK) {
+			*missing += !store_exists(t, STORE_DB_KEY_USES, key, klen);
+		} else if (op == KU_DEL) {
 			if (store_exists(t, STORE_DB_KEY_USES, key, klen)) {
 				store_del(t, STORE_DB_KEY_USES, key, klen);
 			}
@@ -314,6 +327,7 @@ key_uses_set(struct store_txn *t, const struct devconf *dc, bool add)
 			}
 		}
 	}
+	return n;
 }
 
 void
@@ -321,7 +335,9 @@ devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite)
 {
 	if (!nooverwrite && t->err == 0) {
 		/* The keys the record named until now lose their entries (an entry may name a key the
-		 * new record names again: deleted, then put back). */
+		 * new record names again: deleted, then put back). An old record that does not parse
+		 * reads as absent and keeps its entries: harmless, since every reader checks that the
+		 * configuration still names the key, and the next start's check drops them. */
 		struct devconf *old = calloc(1, sizeof(*old));
 		int rc;
 
@@ -331,7 +347,7 @@ devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite)
 		}
 		rc = devconf_read(t, dc->tenant, dc->id, old);
 		if (rc == 0) {
-			key_uses_set(t, old, false);
+			key_uses_set(t, old, KU_DEL, NULL);
 		} else if (rc != SIGNET_ENOTFOUND && t->err == 0) {
 			t->err = rc;
 		}
@@ -340,7 +356,7 @@ devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwrite)
 	}
 	store_write_record(t, STORE_DB_DEVCONFS, dc->tenant, dc->id, devconf_encode(dc),
 			   nooverwrite);
-	key_uses_set(t, dc, true);
+	key_uses_set(t, dc, KU_ADD, NULL);
 }
 
 struct key_uses_scan {
@@ -380,11 +396,11 @@ key_uses_cb(const struct store_key *key, json_t *val, void *arg)
 }
 
 static int
-undecodable_cb(const struct store_key *key, void *arg)
+broken_cb(const struct store_key *key, void *arg)
 {
 	(void)key;
 	(void)arg;
-	return SIGNET_EINTERNAL;
+	return SIGNET_ECONFLICT; /* found one: stop */
 }
 
 int
@@ -403,7 +419,7 @@ devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label
 	}
 	prefix[plen++] = '\0';
 	{
-		/* tenant \0 \0 ...: a configuration of the tenant that does not decode (rebuild) */
+		/* tenant \0 \0 ...: a configuration of the tenant that cannot be read (rebuild) */
 		size_t tlen = strlen(tenant);
 		char bad[ACL_NAME_MAX + 2];
 
@@ -412,14 +428,12 @@ devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label
 		}
 		memcpy(bad, tenant, tlen + 1);
 		bad[tlen + 1] = '\0';
-		if ((rc = store_foreach_key(t, STORE_DB_KEY_USES, bad, tlen + 2, undecodable_cb,
-					    NULL)) != 0) {
-			if (rc == SIGNET_EINTERNAL) {
-				log_err("tenant %s: a device configuration does not decode (logged at "
-					"start): signing refused",
-					tenant);
-			}
-			return rc;
+		rc = store_foreach_key(t, STORE_DB_KEY_USES, bad, tlen + 2, broken_cb, NULL);
+		if (rc == SIGNET_ECONFLICT) {
+			rc = fn(NULL, arg);
+		}
+		if (rc != 0) {
+			return rc == STORE_STOP ? 0 : rc;
 		}
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -441,38 +455,72 @@ devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label
 struct rebuild {
 	struct store_txn *t;
 	struct devconf dc;
-	size_t n;
+	bool check;     /* only count what is missing */
+	size_t n;       /* configurations indexed */
+	size_t entries; /* entries the index should hold */
+	size_t missing; /* of those, absent (CHECK) */
 };
 
+/*
+ * The record under KEY (tenant \0 id) does not parse, does not decode, or names another
+ * tenant or id than its key: which keys it guards is unknown, so its tenant gets the marker
+ * tenant \0 \0 id (a label is never empty), and its signing fails closed until it is mended,
+ * as it did when every signature read every configuration.
+ */
 static int
-rebuild_cb(const struct store_key *key, json_t *val, void *arg)
+rebuild_broken(struct rebuild *x, const struct store_key *key)
 {
-	struct rebuild *x = arg;
+	const char *tenant = key->data;
+	size_t tlen = strnlen(tenant, key->len);
+	char k[DEVCONF_KEY_USE_MAX];
+	json_t *none;
 
-	if (devconf_decode(val, &x->dc) != 0) {
-		/* Which keys it names is unknown: its tenant's signing stops (fails closed), as it
-		 * did when every signature read every configuration, until the record is mended. */
-		const char *tenant = key->data;
-		size_t tlen = strnlen(tenant, key->len);
-		char k[DEVCONF_KEY_USE_MAX];
-		json_t *none = json_object();
-
-		log_err("store: a device configuration of tenant %.*s does not decode: signing for "
-			"the tenant is refused until it is mended",
-			(int)(tlen < 64 ? tlen : 64), tenant);
-		if (tlen >= key->len || key->len + 1 > sizeof(k) || none == NULL) {
-			json_decref(none);
-			return SIGNET_EINTERNAL;
-		}
-		/* tenant \0 \0 id: a label is never empty */
-		memcpy(k, key->data, tlen + 1);
-		k[tlen + 1] = '\0';
-		memcpy(k + tlen + 2, (const char *)key->data + tlen + 1, key->len - tlen - 1);
-		store_put_json(x->t, STORE_DB_KEY_USES, k, key->len + 1, none, false);
-		json_decref(none);
+	if (tlen >= key->len || key->len + 1 > sizeof(k)) {
+		return SIGNET_EINTERNAL;
+	}
+	memcpy(k, key->data, tlen + 1);
+	k[tlen + 1] = '\0';
+	memcpy(k + tlen + 2, (const char *)key->data + tlen + 1, key->len - tlen - 1);
+	x->entries++;
+	if (x->check) {
+		x->missing += !store_exists(x->t, STORE_DB_KEY_USES, k, key->len + 1);
 		return x->t->err;
 	}
-	key_uses_set(x->t, &x->dc, true);
+	log_err("store: a device configuration of tenant %.*s cannot be read: its signing and "
+		"packaging tasks are refused until it is mended",
+		(int)(tlen < 64 ? tlen : 64), tenant);
+	if ((none = json_object()) == NULL) {
+		return SIGNET_EINTERNAL;
+	}
+	store_put_json(x->t, STORE_DB_KEY_USES, k, key->len + 1, none, false);
+	json_decref(none);
+	return x->t->err;
+}
+
+/* Keys only, each value read here: a record that does not parse must not end the walk. */
+static int
+rebuild_cb(const struct store_key *key, void *arg)
+{
+	struct rebuild *x = arg;
+	json_t *rec = NULL;
+	size_t tlen = strnlen(key->data, key->len);
+	bool ok;
+
+	if (store_get_json(x->t, STORE_DB_DEVCONFS, key->data, key->len, &rec) != 0) {
+		if (x->t->err != 0) {
+			return x->t->err;
+		}
+		return rebuild_broken(x, key);
+	}
+	ok = devconf_decode(rec, &x->dc) == 0 && tlen < key->len &&
+	     strlen(x->dc.tenant) == tlen && memcmp(x->dc.tenant, key->data, tlen) == 0 &&
+	     strlen(x->dc.id) == key->len - tlen - 1 &&
+	     memcmp(x->dc.id, (const char *)key->data + tlen + 1, key->len - tlen - 1) == 0;
+	json_decref(rec);
+	if (!ok) {
+		return rebuild_broken(x, key);
+	}
+	x->entries += key_uses_set(x->t, &x->dc, x->check ? KU_CHECK : KU_ADD, &x->missing);
 	x->n++;
 	return x->t->err;
 }
@@ -483,17 +531,32 @@ rebuild_txn(struct store_txn *t, void *arg)
 	struct rebuild *x = arg;
 
 	x->t = t;
-	x->n = 0;
-	while (store_del_first(t, STORE_DB_KEY_USES, 4096) > 0) {
+	x->n = x->entries = x->missing = 0;
+	if (!x->check) {
+		while (store_del_first(t, STORE_DB_KEY_USES, 4096) > 0) {
+		}
+		if (t->err != 0) {
+			return t->err;
+		}
 	}
-	if (t->err != 0) {
-		return t->err;
+	return store_foreach_key(t, STORE_DB_DEVCONFS, NULL, 0, rebuild_cb, x);
+}
+
+/* In one read transaction: does the index hold exactly the entries the records make? */
+static int
+check_txn(struct store_txn *t, void *arg)
+{
+	struct rebuild *x = arg;
+	int rc = rebuild_txn(t, x);
+
+	if (rc == 0 && (x->missing > 0 || store_count(t, STORE_DB_KEY_USES) != x->entries)) {
+		rc = SIGNET_ECONFLICT;
 	}
-	return store_foreach(t, STORE_DB_DEVCONFS, NULL, 0, rebuild_cb, x);
+	return rc != 0 ? rc : t->err;
 }
 
 int
-devconf_index_rebuild(struct store *st, size_t *count)
+devconf_index_rebuild(struct store *st, size_t *count, bool *rebuilt)
 {
 	struct rebuild *x = calloc(1, sizeof(*x));
 	int rc;
@@ -501,7 +564,14 @@ devconf_index_rebuild(struct store *st, size_t *count)
 	if (x == NULL) {
 		return SIGNET_EINTERNAL;
 	}
-	rc = store_write_reserve(st, rebuild_txn, x);
+	/* Written only when it differs, so that a start on a full disk writes nothing. */
+	x->check = true;
+	rc = store_read(st, check_txn, x);
+	*rebuilt = rc == SIGNET_ECONFLICT;
+	if (rc == SIGNET_ECONFLICT) {
+		x->check = false;
+		rc = store_write_reserve(st, rebuild_txn, x);
+	}
 	if (count != NULL) {
 		*count = x->n;
 	}

@@ -108,18 +108,21 @@ void devconf_write(struct store_txn *t, const struct devconf *dc, bool nooverwri
  * Call FN for each configuration of TENANT that names LABEL as a signing or packaging key (FN
  * checks which, and whether it is enabled), in id order, through the key index: the work is
  * that of the configurations naming the key, not of all the tenant's. FN's DC is valid during
- * the call; a non-zero return stops the walk and is returned. KNOWN (or NULL): a configuration
- * of TENANT the caller read in this same transaction, handed to FN instead of read again.
+ * the call; a non-zero return stops the walk and is returned (STORE_STOP: 0). KNOWN (or NULL):
+ * a configuration of TENANT the caller read in this same transaction, handed to FN instead of
+ * read again. When a configuration of TENANT cannot be read (the rebuild found it broken), FN is
+ * first called once with DC NULL: which keys that one names is unknown, and FN decides what that
+ * means (a signing task is refused; a key is not granted by it).
  */
 int devconf_foreach_using(struct store_txn *t, const char *tenant, const char *label,
 			  const struct devconf *known,
 			  int (*fn)(const struct devconf *dc, void *arg), void *arg);
 /*
- * Rebuild the key index from the configurations, in one transaction (at start: a signetd
- * before the index, or a restored backup, may have written configurations without it).
- * *COUNT: configurations indexed.
+ * Check the key index against the configurations and rebuild it, in one transaction, when it
+ * differs (at start: a signetd before the index may have written configurations without it).
+ * *COUNT: configurations indexed; *REBUILT: whether it was written.
  */
-int devconf_index_rebuild(struct store *st, size_t *count);
+int devconf_index_rebuild(struct store *st, size_t *count, bool *rebuilt);
 
 /* The signature schemes its signing tasks may ask for (1 << hsm_scheme). */
 unsigned devconf_schemes(const struct devconf *dc);

@@ -314,15 +314,17 @@ run(struct config *cfg)
 		goto out;
 	}
 	{
-		/* Derived, so rebuilt every start: a signetd without it, or a restored backup, may
-		 * have written configurations since (devconf.h). */
+		/* Derived, so checked every start: a signetd without it may have written
+		 * configurations since (devconf.h). */
 		size_t n = 0;
-		if ((r = devconf_index_rebuild(d.store, &n)) != 0) {
+		bool rebuilt = false;
+		if ((r = devconf_index_rebuild(d.store, &n, &rebuilt)) != 0) {
 			log_err("store: cannot index the device configurations' keys: %s",
 				signet_strerror(r));
 			goto out;
 		}
-		log_info("store: %zu device configurations indexed by key", n);
+		log_info("store: %zu device configurations indexed by key%s", n,
+			 rebuilt ? " (index rebuilt)" : "");
 	}
 	/*
 	 * The embedded token's files before the module reads them: damaged ones

@@ -85,6 +85,12 @@ strict_scan_cb(const struct devconf *dc, void *arg)
 	struct task_ctx *x = s->x;
 	bool uses = false;
 
+	if (dc == NULL) {
+		log_err("tenant %s: a device configuration cannot be read (logged at start): signing "
+			"and packaging are refused until it is mended",
+			x->r->subject.tenant);
+		return SIGNET_EINTERNAL;
+	}
 	if (!dc->enabled) {
 		return 0;
 	}
