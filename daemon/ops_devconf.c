@@ -89,46 +89,38 @@ purpose_text(const char *purpose)
 		   : "signs signing tasks (raw and CMS signatures)";
 }
 
-/* Another device configuration of the tenant that binds one of our keys to the other purpose. */
+/* Another device configuration of the tenant that binds key LABEL (one of ours) to the other
+ * purpose. */
 struct purpose_scan {
 	struct request *r;
 	const struct devconf *dc;
-	struct devconf other;
+	const char *label;
 	int err;
 };
 
 static int
-purpose_scan_cb(const struct store_key *key, json_t *val, void *arg)
+purpose_scan_cb(const struct devconf *o, void *arg)
 {
 	struct purpose_scan *x = arg;
-	const struct devconf *dc = x->dc, *o = &x->other;
-	const char *labels[DEVCONF_KEYS_MAX + 1];
-	size_t n = 0, i;
-	int rc;
+	const struct devconf *dc = x->dc;
+	const char *mine, *theirs;
 
-	(void)key;
-	if ((rc = devconf_decode(val, &x->other)) != 0) {
-		return rc;
+	if (o == NULL) {
+		/* One of the tenant's configurations cannot be read: which keys it binds is
+		 * unknown (logged at start). */
+		return SIGNET_EINTERNAL;
 	}
 	if (strcmp(o->id, dc->id) == 0) {
 		return 0;
 	}
-	for (i = 0; i < dc->nsign; i++) {
-		labels[n++] = dc->sign_keys[i];
-	}
-	if (dc->packaging_key[0] != '\0') {
-		labels[n++] = dc->packaging_key;
-	}
-	for (i = 0; i < n; i++) {
-		const char *mine = devconf_key_use(dc, labels[i]);
-		const char *theirs = devconf_key_use(o, labels[i]);
-		if (mine != NULL && theirs != NULL && strcmp(mine, theirs) != 0) {
-			x->err = req_fail(x->r, SIGNET_ECONFLICT,
-					  "key '%s' %s for device configuration %s (%s): a key has "
-					  "one purpose",
-					  labels[i], purpose_text(theirs), o->id, o->name);
-			return x->err;
-		}
+	mine = devconf_key_use(dc, x->label);
+	theirs = devconf_key_use(o, x->label);
+	if (mine != NULL && theirs != NULL && strcmp(mine, theirs) != 0) {
+		x->err = req_fail(x->r, SIGNET_ECONFLICT,
+				  "key '%s' %s for device configuration %s (%s): a key has one "
+				  "purpose",
+				  x->label, purpose_text(theirs), o->id, o->name);
+		return x->err;
 	}
 	return 0;
 }
@@ -181,32 +173,29 @@ devconf_purposes(struct devconf_op *x, struct store_txn *t)
 	const char *tenant = r->subject.tenant;
 	const struct devconf *dc = &x->dc;
 	const char *pk = dc->packaging_key[0] != '\0' ? dc->packaging_key : NULL;
-	struct purpose_scan *scan = calloc(1, sizeof(*scan));
+	struct purpose_scan scan = {.r = r, .dc = dc};
 	size_t i;
 	int rc;
 
-	if (scan == NULL) {
-		return SIGNET_EINTERNAL;
-	}
 	for (i = 0; pk != NULL && i < dc->nsign; i++) {
 		if (strcmp(dc->sign_keys[i], pk) == 0) {
-			free(scan);
 			return req_fail(r, SIGNET_ECONFLICT,
 					"key '%s' cannot both sign tasks and package headers for "
 					"device configuration %s: a key has one purpose",
 					pk, dc->id);
 		}
 	}
-	scan->r = r;
-	scan->dc = dc;
-	rc = store_foreach(t, STORE_DB_DEVCONFS, tenant, strlen(tenant) + 1, purpose_scan_cb, scan);
-	devconf_clear(&scan->other);
-	if (scan->err != 0 || rc != 0) {
-		rc = scan->err != 0 ? scan->err : rc;
-		free(scan);
-		return rc;
+	/* The configurations naming each of our keys (the key index), not all the tenant's. */
+	for (i = 0; i <= dc->nsign; i++) {
+		scan.label = i < dc->nsign ? dc->sign_keys[i] : pk;
+		if (scan.label == NULL) {
+			continue;
+		}
+		rc = devconf_foreach_using(t, tenant, scan.label, NULL, purpose_scan_cb, &scan);
+		if (scan.err != 0 || rc != 0) {
+			return scan.err != 0 ? scan.err : rc;
+		}
 	}
-	free(scan);
 	/* Only the keys given are bound now (a packageKey of null binds nothing). */
 	for (i = 0; args_has(r, "signKeys") && i < dc->nsign; i++) {
 		if ((rc = key_purpose_mark(r, t, dc->id, dc->sign_keys[i], KEY_PURPOSE_SIGNING)) !=
