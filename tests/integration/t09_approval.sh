@@ -573,26 +573,26 @@ refused WAITING/0 "carol cannot approve it without a code" invalid "$TW2" \
 	as "$C_TOKEN" task approve "$TW2"
 
 # Which configurations name a key is kept in an index (devconf.h): it follows an update, and is
-# built again at every start.
+# checked again at every start. dcweak_task DESCRIPTION JQ: a new task on dcweak, and JQ holds
+# of its record.
+dcweak_task() {
+	_t=$(newtask "$DCW")
+	ctl --json task show "$_t" >"$TMP/out" || fatal "task show $_t"
+	check "$1" test "$(json "$2")" = true
+}
 ctl key generate skm --alg ECC_NIST_P256 >/dev/null || fatal "key generate skm"
 check "dcq moves from skq to a key of its own" ctl devconf update "$DCQ" --sign-key skm
-TW3=$(newtask "$DCW")
-ctl --json task show "$TW3" >"$TMP/out"
-check "... then a task on dcweak (skq) no longer waits: no configuration with four-eyes names skq" \
-	test "$(json '.status != "WAITING" and .approval.required == false')" = true
+dcweak_task "... then a task on dcweak (skq) no longer waits: no configuration with four-eyes names skq" \
+	'.status != "WAITING" and .approval.required == false'
 check "stop signetd with dcq on skm" stop_daemon
 start_daemon --config "$TMP/ttl.conf"
-check "the start indexed the configurations by key" \
+check "the start checked the index of the configurations by key" \
 	grep -Eq "store: [0-9]+ device configurations indexed by key" "$LOG"
-TW4=$(newtask "$DCW")
-ctl --json task show "$TW4" >"$TMP/out"
-check "... and after the restart a task on dcweak still does not wait" \
-	test "$(json '.status != "WAITING" and .approval.required == false')" = true
+dcweak_task "... and after the restart a task on dcweak still does not wait" \
+	'.status != "WAITING" and .approval.required == false'
 check "dcq back on skq" ctl devconf update "$DCQ" --sign-key skq
-TW5=$(newtask "$DCW")
-ctl --json task show "$TW5" >"$TMP/out"
-check "... and dcweak's tasks wait for dcq's quorum of 2 again" \
-	test "$(json '.status == "WAITING" and .approval.quorum == 2')" = true
+dcweak_task "... and dcweak's tasks wait for dcq's quorum of 2 again" \
+	'.status == "WAITING" and .approval.quorum == 2'
 
 check "stop at the end" stop_daemon
 say "# t09 ran $(since "$T_START") s"
