@@ -253,18 +253,20 @@ hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_
 	return 0;
 }
 
-/* Remove every object with CKA_ID ID, of any class (a retried create may have left two). */
+/* Remove every object with CKA_ID ID, of class *CLS or (CLS NULL) of any class (a retried create
+ * may have left two). */
 static CK_RV
-destroy_by_id(struct hsm_session *s, const uint8_t *id)
+destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls)
 {
 	CK_FUNCTION_LIST *f = s->h->f;
-	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN}};
+	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN},
+			       {CKA_CLASS, (void *)cls, sizeof(*cls)}};
 	CK_OBJECT_HANDLE objs[16];
 	CK_ULONG n = 0;
 	CK_RV rv, rv2;
 
 	do {
-		rv = f->C_FindObjectsInit(s->handle, tmpl, 1);
+		rv = f->C_FindObjectsInit(s->handle, tmpl, cls != NULL ? 2 : 1);
 		if (rv != CKR_OK) {
 			return rv;
 		}
@@ -290,7 +292,7 @@ op_destroy(struct hsm_session *s, void *arg)
 {
 	struct destroy_arg *a = arg;
 
-	return destroy_by_id(s, a->id);
+	return destroy_by_id(s, a->id, NULL);
 }
 
 int
@@ -337,7 +339,7 @@ op_generate(struct hsm_session *s, void *arg)
 	 * The id is fresh from the RNG: anything under it was left by an
 	 * attempt that failed half-way (this runs again after a lost session).
 	 */
-	if ((rv = destroy_by_id(s, a->id)) != CKR_OK) {
+	if ((rv = destroy_by_id(s, a->id, NULL)) != CKR_OK) {
 		return rv;
 	}
 #define ADD(arr, n, t, v, l)                                                                       \
@@ -420,10 +422,13 @@ key_create(struct hsm_session *s, enum hsm_alg alg, const char *label, const uin
 	if ((r = hsm_random(s, out->id, sizeof(out->id))) != 0) {
 		return r;
 	}
-	pthread_mutex_lock(&s->h->create_lock);
-	rv = hsm_run(s, op_generate, &a);
-	pthread_mutex_unlock(&s->h->create_lock);
+	rv = hsm_run_create(s, op_generate, &a);
 	if (rv != CKR_OK) {
+		/* Leave nothing a failed attempt made (the id is fresh: all of it is ours). */
+		struct destroy_arg d = {out->id};
+		pthread_mutex_lock(&s->h->create_lock);
+		(void)hsm_run(s, op_destroy, &d);
+		pthread_mutex_unlock(&s->h->create_lock);
 		return hsm_err(rv, value != NULL ? "importing a key" : "generating a key");
 	}
 	hsm_format_uri(s->h, out->id, label,
@@ -886,7 +891,7 @@ op_store_cert(struct hsm_session *s, void *arg)
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ct = CKC_X_509;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_OBJECT_HANDLE old, obj;
+	CK_OBJECT_HANDLE obj;
 	CK_ATTRIBUTE t[] = {
 	    {CKA_CLASS, &cls, sizeof(cls)},
 	    {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
@@ -899,13 +904,9 @@ op_store_cert(struct hsm_session *s, void *arg)
 	};
 	CK_RV rv;
 
-	/* Replace a previous certificate of the same key. */
-	if (hsm_find_one(s, CKO_CERTIFICATE, a->id, HSM_ID_LEN, &old) == CKR_OK) {
-		rv = s->h->f->C_DestroyObject(s->handle, old);
-		hsm_objects_changed(s->h);
-		if (rv != CKR_OK) {
-			return rv;
-		}
+	/* Replace the key's previous certificates (one, or what an attempt cut short left). */
+	if ((rv = destroy_by_id(s, a->id, &cls)) != CKR_OK) {
+		return rv;
 	}
 	hsm_objects_changed(s->h);
 	return s->h->f->C_CreateObject(s->handle, t, ARRAY_SIZE(t), &obj);
@@ -927,9 +928,7 @@ hsm_key_store_cert(struct hsm_session *s, const uint8_t id[HSM_ID_LEN], const ch
 		OPENSSL_free(subj);
 		return SIGNET_EINVAL;
 	}
-	pthread_mutex_lock(&s->h->create_lock);
-	rv = hsm_run(s, op_store_cert, &a);
-	pthread_mutex_unlock(&s->h->create_lock);
+	rv = hsm_run_create(s, op_store_cert, &a);
 	r = hsm_err(rv, "storing a certificate");
 	OPENSSL_free(der);
 	OPENSSL_free(subj);

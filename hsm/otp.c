@@ -69,9 +69,11 @@ seed_store(struct hsm_session *s, const char *label, const uint8_t *value, size_
 	if ((r = hsm_random(s, id, HSM_ID_LEN)) != 0) {
 		return r;
 	}
-	pthread_mutex_lock(&s->h->create_lock);
-	rv = hsm_run(s, op_seed_create, &a);
-	pthread_mutex_unlock(&s->h->create_lock);
+	rv = hsm_run_create(s, op_seed_create, &a);
+	if (rv != CKR_OK) {
+		/* No seed left behind that nobody records (the id is fresh: all of it is ours). */
+		(void)hsm_key_destroy(s, HSM_ALG_AES_256, id);
+	}
 	return hsm_err(rv, "storing a TOTP seed");
 }
 

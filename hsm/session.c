@@ -151,6 +151,28 @@ hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *
 	return fn(s, arg);
 }
 
+CK_RV
+hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg)
+{
+	CK_RV rv;
+
+	pthread_mutex_lock(&s->h->create_lock);
+	for (int attempt = 1;; attempt++) {
+		rv = hsm_run(s, fn, arg);
+		if (rv == CKR_OK || attempt == HSM_CREATE_TRIES ||
+		    (rv != CKR_GENERAL_ERROR && rv != CKR_FUNCTION_FAILED &&
+		     rv != CKR_TEMPLATE_INCONSISTENT)) {
+			break;
+		}
+		log_warning("the token failed to create an object (CKR 0x%lx); trying again (%d of "
+			    "%d)",
+			    (unsigned long)rv, attempt + 1, HSM_CREATE_TRIES);
+		atomic_fetch_add_explicit(&token_retries, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&s->h->create_lock);
+	return rv;
+}
+
 /* Is the cached handle of slot I still the object of class CLS and id ID? */
 static CK_RV
 cache_check(struct hsm_session *s, unsigned i, CK_OBJECT_CLASS cls, const uint8_t *id)

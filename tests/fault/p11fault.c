@@ -24,7 +24,9 @@
  *                         closed (the real module answers for itself);
  *   sign-device-error     C_Sign fails with CKR_DEVICE_ERROR;
  *   open-session-error    C_OpenSession fails with CKR_DEVICE_ERROR;
- *   login-pin-incorrect   C_Login fails with CKR_PIN_INCORRECT.
+ *   login-pin-incorrect   C_Login fails with CKR_PIN_INCORRECT;
+ *   create-inconsistent   C_GenerateKeyPair, C_GenerateKey or C_CreateObject makes its
+ *                         objects, then answers CKR_TEMPLATE_INCONSISTENT.
  * Every handled fault is counted in the file "faults" in the same folder.
  * While a file "hold-encrypt" exists there, C_EncryptInit waits (at most
  * 10 minutes) before it goes on, once it has appended a line to the file
@@ -143,6 +145,35 @@ fault_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 		return CKR_DEVICE_ERROR;
 	}
 	return real->C_Sign(s, data, len, sig, siglen);
+}
+
+/* The create goes through to the real module, then is reported failed, what it made left behind:
+ * SoftHSMv2 2.6.1's creation race, at its worst (hsm/internal.h, hsm_run_create). */
+static CK_RV
+created_anyway(CK_RV rv)
+{
+	return rv == CKR_OK && take_trigger("create-inconsistent") ? CKR_TEMPLATE_INCONSISTENT : rv;
+}
+
+static CK_RV
+fault_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
+		      CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
+		      CK_OBJECT_HANDLE_PTR hpriv)
+{
+	return created_anyway(real->C_GenerateKeyPair(s, m, pub, npub, priv, npriv, hpub, hpriv));
+}
+
+static CK_RV
+fault_GenerateKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+		  CK_OBJECT_HANDLE_PTR h)
+{
+	return created_anyway(real->C_GenerateKey(s, m, t, n, h));
+}
+
+static CK_RV
+fault_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR h)
+{
+	return created_anyway(real->C_CreateObject(s, t, n, h));
 }
 
 static CK_RV
@@ -275,6 +306,9 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		wrapped.C_Sign = fault_Sign;
 		wrapped.C_OpenSession = fault_OpenSession;
 		wrapped.C_Login = fault_Login;
+		wrapped.C_GenerateKeyPair = fault_GenerateKeyPair;
+		wrapped.C_GenerateKey = fault_GenerateKey;
+		wrapped.C_CreateObject = fault_CreateObject;
 	}
 	*out = &wrapped;
 	return CKR_OK;

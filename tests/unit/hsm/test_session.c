@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "hsm/internal.h"
+#include "hsm/otp.h"
 #include "lib/error.h"
 #include "tests/common/testtoken.h"
 
@@ -397,6 +398,81 @@ test_fault_relogin_refused(void **state)
 	hsm_key_clear(&k);
 }
 
+/* How many objects of class CLS (any class: (CK_ULONG)-1) carry CKA_ID ID in token T. */
+static CK_ULONG
+count_in(struct test_token *t, CK_OBJECT_CLASS cls, const uint8_t id[HSM_ID_LEN])
+{
+	CK_ATTRIBUTE a[] = {
+	    {CKA_ID, (void *)id, HSM_ID_LEN},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	};
+	CK_OBJECT_HANDLE objs[8];
+	CK_ULONG n = 0;
+	CK_FUNCTION_LIST *f = t->h->f;
+
+	assert_int_equal(f->C_FindObjectsInit(t->s->handle, a, cls == (CK_ULONG)-1 ? 1 : 2), CKR_OK);
+	assert_int_equal(f->C_FindObjects(t->s->handle, objs, 8, &n), CKR_OK);
+	assert_int_equal(f->C_FindObjectsFinal(t->s->handle), CKR_OK);
+	return n;
+}
+
+/*
+ * A create the token reports failed after making its objects (SoftHSMv2 2.6.1's race with other
+ * sessions, hsm/internal.h) is tried again with what it left removed: one key, not two under
+ * one id; after the last try nothing is left. The fault module makes the failures.
+ */
+static void
+test_fault_create_retried(void **state)
+{
+	struct test_token *ft = fault_token(state);
+	struct hsm_key k;
+	EVP_PKEY *pk = NULL;
+	uint8_t md[48] = {7}, sig[256], aes[32] = {1}, seed_id[HSM_ID_LEN], mac[HSM_HMAC_SHA1_LEN];
+	size_t siglen = sizeof(sig);
+
+	/* Twice failed, then made: one pair under the id, and it signs. */
+	test_token_fault(ft, "create-inconsistent", 2);
+	assert_int_equal(hsm_key_generate(ft->s, HSM_ALG_ECC_NIST_P384, "twice", &k), 0);
+	assert_int_equal(test_token_faults_fired(ft), 2);
+	assert_int_equal(count_in(ft, CKO_PRIVATE_KEY, k.id), 1);
+	assert_int_equal(count_in(ft, CKO_PUBLIC_KEY, k.id), 1);
+	assert_int_equal(hsm_key_public(ft->s, k.alg, k.id, &pk), 0);
+	assert_int_equal(hsm_sign(ft->s, k.alg, k.id, md, 48, sig, &siglen), 0);
+	assert_int_equal(test_verify(pk, k.alg, md, 48, sig, siglen), 1);
+	EVP_PKEY_free(pk);
+	hsm_key_clear(&k);
+
+	/* Failed every time: the error, and nothing left under the id. */
+	test_token_fault_reset(ft);
+	test_token_fault(ft, "create-inconsistent", HSM_CREATE_TRIES);
+	assert_int_not_equal(hsm_key_generate(ft->s, HSM_ALG_ECC_NIST_P256, "never", &k), 0);
+	assert_int_equal(test_token_faults_fired(ft), HSM_CREATE_TRIES);
+	assert_int_equal(count_in(ft, (CK_ULONG)-1, k.id), 0);
+	hsm_key_clear(&k);
+
+	/* An import (C_CreateObject) and a TOTP seed the same way. */
+	test_token_fault_reset(ft);
+	test_token_fault(ft, "create-inconsistent", 1);
+	assert_int_equal(hsm_key_import_aes(ft->s, HSM_ALG_AES_256, "imported", aes, 32, &k), 0);
+	assert_int_equal(count_in(ft, CKO_SECRET_KEY, k.id), 1);
+	hsm_key_clear(&k);
+	test_token_fault(ft, "create-inconsistent", 1);
+	assert_int_equal(hsm_otp_seed_import(ft->s, "seed", (const uint8_t *)"12345678901234567890",
+					     20, seed_id),
+			 0);
+	assert_int_equal(count_in(ft, (CK_ULONG)-1, seed_id), 1);
+	assert_int_equal(hsm_hmac_sha1(ft->s, seed_id, (const uint8_t *)"\0\0\0\0\0\0\0\0", 8,
+				       mac),
+			 0);
+	assert_int_equal(test_token_faults_fired(ft), 2);
+
+	/* A token that means it: a real refusal is not retried into something else. */
+	test_token_fault_reset(ft);
+	assert_int_not_equal(hsm_key_import_aes(ft->s, HSM_ALG_AES_256, "short", aes, 5, &k), 0);
+	hsm_key_clear(&k);
+
+}
+
 int
 main(void)
 {
@@ -413,6 +489,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fault_device_errors_retried, setup_fault,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_retry_once, setup_fault, teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_create_retried, setup_fault, teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_reopen_fails, setup_fault, teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_relogin_refused, setup_fault, teardown),
 	};
