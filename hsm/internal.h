@@ -51,18 +51,24 @@ int hsm_err(CK_RV rv, const char *what);
 bool hsm_rv_recoverable(CK_RV rv);
 
 /*
- * hsm_run for FN that creates token objects, with creation serialised (create_lock). FN must
- * first remove whatever an earlier attempt left under the ids it creates: a create that fails
- * with CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED or CKR_TEMPLATE_INCONSISTENT is run again, up to
- * HSM_CREATE_TRIES times in all. SoftHSMv2 2.6.1 (Debian 12's) races creation against the
- * token's other sessions: a session that rereads the object list while a new object's file is
- * still empty marks that object invalid, and the create fails with one of those (upstream
- * issue 573, fixed after 2.6.1); seen in the test suite as a P-384 key generation refused with
- * CKR_TEMPLATE_INCONSISTENT while another session signed. A token that means the error
- * answers the same each time.
+ * hsm_run for FN that creates token objects, with creation serialised (create_lock). A create
+ * that fails with CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED or CKR_TEMPLATE_INCONSISTENT is run
+ * again, up to HSM_CREATE_TRIES times in all. SoftHSMv2 2.6.1 (Debian 12's) races creation
+ * against the token's other sessions: a session that rereads the object list while a new
+ * object's file is still empty marks that object invalid, and the create fails with one of
+ * those (upstream issue 573, fixed after 2.6.1); seen in the test suite as a P-384 key
+ * generation refused with CKR_TEMPLATE_INCONSISTENT while another session signed. The object
+ * the failed try made may then be hidden from searches until a restart. So with ID (the
+ * CKA_ID FN creates under, which FN reads through ARG): each try after the first draws a fresh
+ * id into it, and the ids of failed tries (the last one too, when all failed) are cleared of
+ * what can be seen. Without ID (a certificate, under its key's id) FN must itself leave one
+ * object whatever earlier tries left. A token that means the error answers the same each time.
  */
 #define HSM_CREATE_TRIES 3
-CK_RV hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg);
+CK_RV hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg,
+		     uint8_t *id);
+/* Remove every object with CKA_ID ID, of class *CLS or (CLS NULL) of any class. */
+CK_RV hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls);
 
 /* (Re)open the session and make sure it is logged in. */
 CK_RV hsm_session_reopen(struct hsm_session *s);

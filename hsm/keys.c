@@ -253,10 +253,8 @@ hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_
 	return 0;
 }
 
-/* Remove every object with CKA_ID ID, of class *CLS or (CLS NULL) of any class (a retried create
- * may have left two). */
-static CK_RV
-destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls)
+CK_RV
+hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls)
 {
 	CK_FUNCTION_LIST *f = s->h->f;
 	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN},
@@ -292,7 +290,7 @@ op_destroy(struct hsm_session *s, void *arg)
 {
 	struct destroy_arg *a = arg;
 
-	return destroy_by_id(s, a->id, NULL);
+	return hsm_destroy_by_id(s, a->id, NULL);
 }
 
 int
@@ -339,7 +337,7 @@ op_generate(struct hsm_session *s, void *arg)
 	 * The id is fresh from the RNG: anything under it was left by an
 	 * attempt that failed half-way (this runs again after a lost session).
 	 */
-	if ((rv = destroy_by_id(s, a->id, NULL)) != CKR_OK) {
+	if ((rv = hsm_destroy_by_id(s, a->id, NULL)) != CKR_OK) {
 		return rv;
 	}
 #define ADD(arr, n, t, v, l)                                                                       \
@@ -422,13 +420,8 @@ key_create(struct hsm_session *s, enum hsm_alg alg, const char *label, const uin
 	if ((r = hsm_random(s, out->id, sizeof(out->id))) != 0) {
 		return r;
 	}
-	rv = hsm_run_create(s, op_generate, &a);
+	rv = hsm_run_create(s, op_generate, &a, out->id);
 	if (rv != CKR_OK) {
-		/* Leave nothing a failed attempt made (the id is fresh: all of it is ours). */
-		struct destroy_arg d = {out->id};
-		pthread_mutex_lock(&s->h->create_lock);
-		(void)hsm_run(s, op_destroy, &d);
-		pthread_mutex_unlock(&s->h->create_lock);
 		return hsm_err(rv, value != NULL ? "importing a key" : "generating a key");
 	}
 	hsm_format_uri(s->h, out->id, label,
@@ -884,6 +877,40 @@ struct cert_arg {
 	size_t subjlen;
 };
 
+/* Remove every object of class CLS under ID but KEEP. */
+static CK_RV
+destroy_others(struct hsm_session *s, const uint8_t *id, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE keep)
+{
+	CK_FUNCTION_LIST *f = s->h->f;
+	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN}, {CKA_CLASS, &cls, sizeof(cls)}};
+	CK_OBJECT_HANDLE objs[16];
+	CK_ULONG n = 0;
+	CK_RV rv, rv2;
+	bool more;
+
+	do {
+		CK_ULONG gone = 0;
+		if ((rv = f->C_FindObjectsInit(s->handle, tmpl, 2)) != CKR_OK) {
+			return rv;
+		}
+		rv = f->C_FindObjects(s->handle, objs, ARRAY_SIZE(objs), &n);
+		rv2 = f->C_FindObjectsFinal(s->handle);
+		if (rv == CKR_OK) {
+			rv = rv2;
+		}
+		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+			if (objs[i] != keep) {
+				rv = f->C_DestroyObject(s->handle, objs[i]);
+				hsm_objects_changed(s->h);
+				gone++;
+			}
+		}
+		/* A full batch may hide more behind it; one that destroyed nothing is all kept. */
+		more = rv == CKR_OK && n == ARRAY_SIZE(objs) && gone > 0;
+	} while (more);
+	return rv;
+}
+
 static CK_RV
 op_store_cert(struct hsm_session *s, void *arg)
 {
@@ -904,12 +931,13 @@ op_store_cert(struct hsm_session *s, void *arg)
 	};
 	CK_RV rv;
 
-	/* Replace the key's previous certificates (one, or what an attempt cut short left). */
-	if ((rv = destroy_by_id(s, a->id, &cls)) != CKR_OK) {
+	/* The new certificate first, then every other one under the key's id goes (the previous
+	 * one, or what a try cut short left): a failure keeps the previous one. */
+	hsm_objects_changed(s->h);
+	if ((rv = s->h->f->C_CreateObject(s->handle, t, ARRAY_SIZE(t), &obj)) != CKR_OK) {
 		return rv;
 	}
-	hsm_objects_changed(s->h);
-	return s->h->f->C_CreateObject(s->handle, t, ARRAY_SIZE(t), &obj);
+	return destroy_others(s, a->id, cls, obj);
 }
 
 int
@@ -928,7 +956,7 @@ hsm_key_store_cert(struct hsm_session *s, const uint8_t id[HSM_ID_LEN], const ch
 		OPENSSL_free(subj);
 		return SIGNET_EINVAL;
 	}
-	rv = hsm_run_create(s, op_store_cert, &a);
+	rv = hsm_run_create(s, op_store_cert, &a, NULL);
 	r = hsm_err(rv, "storing a certificate");
 	OPENSSL_free(der);
 	OPENSSL_free(subj);

@@ -69,11 +69,7 @@ seed_store(struct hsm_session *s, const char *label, const uint8_t *value, size_
 	if ((r = hsm_random(s, id, HSM_ID_LEN)) != 0) {
 		return r;
 	}
-	rv = hsm_run_create(s, op_seed_create, &a);
-	if (rv != CKR_OK) {
-		/* No seed left behind that nobody records (the id is fresh: all of it is ours). */
-		(void)hsm_key_destroy(s, HSM_ALG_AES_256, id);
-	}
+	rv = hsm_run_create(s, op_seed_create, &a, id);
 	return hsm_err(rv, "storing a TOTP seed");
 }
 

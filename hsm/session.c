@@ -151,9 +151,19 @@ hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *
 	return fn(s, arg);
 }
 
-CK_RV
-hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg)
+/* Remove what a create under ID left (best effort: an object the token hides is beyond reach). */
+static CK_RV
+op_clean(struct hsm_session *s, void *arg)
 {
+	return hsm_destroy_by_id(s, arg, NULL);
+}
+
+CK_RV
+hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg,
+	       uint8_t *id)
+{
+	uint8_t tried[HSM_CREATE_TRIES][HSM_ID_LEN];
+	int ntried = 0;
 	CK_RV rv;
 
 	pthread_mutex_lock(&s->h->create_lock);
@@ -164,10 +174,25 @@ hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *),
 		     rv != CKR_TEMPLATE_INCONSISTENT)) {
 			break;
 		}
+		if (id != NULL) {
+			/* A fresh id: what the failed try left may be hidden from searches (2.6.1 marks
+			 * it invalid) and come back later; under an id nobody records it is an orphan,
+			 * never a second object under the key's id. */
+			memcpy(tried[ntried++], id, HSM_ID_LEN);
+			if (hsm_random(s, id, HSM_ID_LEN) != 0) {
+				break;
+			}
+		}
 		log_warning("the token failed to create an object (CKR 0x%lx); trying again (%d of "
 			    "%d)",
 			    (unsigned long)rv, attempt + 1, HSM_CREATE_TRIES);
 		atomic_fetch_add_explicit(&token_retries, 1, memory_order_relaxed);
+	}
+	if (id != NULL && rv != CKR_OK) {
+		memcpy(tried[ntried++], id, HSM_ID_LEN);
+	}
+	for (int i = 0; i < ntried; i++) {
+		(void)hsm_run(s, op_clean, tried[i]);
 	}
 	pthread_mutex_unlock(&s->h->create_lock);
 	return rv;

@@ -69,6 +69,17 @@ def dc_options(d):
     return d.execute_script("return [...document.getElementById('new-dc').options].map((o) => o.value)")
 
 
+def read_all(d, css, get=lambda e: e.text):
+    """GET of each element CSS names, read again (up to 10 times) when the page replaced one
+    meanwhile: lists re-render as events arrive."""
+    for _ in range(9):
+        try:
+            return [get(e) for e in d.find_elements(By.CSS_SELECTOR, css)]
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return [get(e) for e in d.find_elements(By.CSS_SELECTOR, css)]
+
+
 def choose_dc(d, dc):
     """Choose dc in #new-dc as a user does; chosen again if a fresh list replaced the options
     between finding and clicking one."""
@@ -229,7 +240,7 @@ def expiry(req, dl):
     secs = [int(w) for w in left.split() if w.isdigit()]
     ok(left.endswith(" s left") and secs and 0 < secs[-1] <= ttl,
        f"the result shows its time left ({left!r}, result_ttl {ttl} s)")
-    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    buttons = read_all(req, "#details-actions button")
     ok("Download result" in buttons, f"... and a download button while it is there ({buttons})")
     time.sleep(1.5)
     later = req.find_element(By.ID, "details-ttl").text
@@ -241,7 +252,7 @@ def expiry(req, dl):
     except TimeoutException:
         gone = ""
     ok("no longer available" in gone, f"after result_ttl the details say the file is gone ({gone!r})")
-    buttons = [b.text for b in req.find_elements(By.CSS_SELECTOR, "#details-actions button")]
+    buttons = read_all(req, "#details-actions button")
     ok("Download result" not in buttons, f"... the download button is gone ({buttons})")
     ok(len(sha) == 64 and sha in req.find_element(By.ID, "details").text,
        f"... the result's sha256 stays visible ({sha})")
@@ -307,7 +318,7 @@ def sha256(path):
 
 
 def segment_names(d):
-    return [li.get_attribute("data-name") for li in d.find_elements(By.CSS_SELECTOR, "#pkg-files li")]
+    return read_all(d, "#pkg-files li", lambda e: e.get_attribute("data-name"))
 
 
 def packaging(req, apr, dl):
@@ -375,7 +386,7 @@ def packaging(req, apr, dl):
         ok(False, "the approver's inbox holds the packaging task")
         shot(apr, "99-approver-no-package")
         return
-    rows = [r.text for r in apr.find_elements(By.CSS_SELECTOR, item + " tr.segment")]
+    rows = read_all(apr, item + " tr.segment")
     segs = pk.get("segmentSha256") or ["?", "?"]
     ok(len(rows) == 2 and rows[0].startswith(f"0 {an}") and sha256(a) in rows[0] and segs[0] in rows[0]
        and rows[1].startswith(f"1 {bn}") and sha256(b) in rows[1] and segs[1] in rows[1],
@@ -464,7 +475,7 @@ def officer_views(off, req, dl):
 
     tab(off, "audit")
     wait(off, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-rows tr")))
-    first = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    first = read_all(off, "#audit-rows tr", lambda e: e.get_attribute("data-seq"))
     # A page of 25 holds 25 entries, checkpoints among them or not (the chain is longer).
     ok(len(first) == 25 and first == [str(i) for i in range(1, 26)]
        and off.find_element(By.ID, "audit-next").is_enabled()
@@ -474,7 +485,7 @@ def officer_views(off, req, dl):
     wait(off, lambda d: d.find_element(By.ID, "audit-page").text == "Page 2")
     wait(off, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-rows tr")
          and d.find_element(By.CSS_SELECTOR, "#audit-rows tr").get_attribute("data-seq") not in first)
-    second = [r.get_attribute("data-seq") for r in off.find_elements(By.CSS_SELECTOR, "#audit-rows tr")]
+    second = read_all(off, "#audit-rows tr", lambda e: e.get_attribute("data-seq"))
     ok(second and not set(second) & set(first) and off.find_element(By.ID, "audit-prev").is_enabled(),
        f"... Next shows the next entries ({first[:1]}..{first[-1:]} then {second[:1]}..{second[-1:]})")
     off.find_element(By.ID, "audit-prev").click()

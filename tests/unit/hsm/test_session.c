@@ -398,19 +398,22 @@ test_fault_relogin_refused(void **state)
 	hsm_key_clear(&k);
 }
 
-/* How many objects of class CLS (any class: (CK_ULONG)-1) carry CKA_ID ID in token T. */
+/* How many objects of class CLS (any class: (CK_ULONG)-1) carry CKA_ID ID (any id: NULL) in
+ * token T. */
 static CK_ULONG
 count_in(struct test_token *t, CK_OBJECT_CLASS cls, const uint8_t id[HSM_ID_LEN])
 {
 	CK_ATTRIBUTE a[] = {
-	    {CKA_ID, (void *)id, HSM_ID_LEN},
 	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_ID, (void *)id, HSM_ID_LEN},
 	};
 	CK_OBJECT_HANDLE objs[8];
 	CK_ULONG n = 0;
 	CK_FUNCTION_LIST *f = t->h->f;
+	CK_ATTRIBUTE *q = cls == (CK_ULONG)-1 ? a + 1 : a;
+	CK_ULONG nq = (cls == (CK_ULONG)-1 ? 0 : 1) + (id != NULL ? 1 : 0);
 
-	assert_int_equal(f->C_FindObjectsInit(t->s->handle, a, cls == (CK_ULONG)-1 ? 1 : 2), CKR_OK);
+	assert_int_equal(f->C_FindObjectsInit(t->s->handle, q, nq), CKR_OK);
 	assert_int_equal(f->C_FindObjects(t->s->handle, objs, 8, &n), CKR_OK);
 	assert_int_equal(f->C_FindObjectsFinal(t->s->handle), CKR_OK);
 	return n;
@@ -436,18 +439,39 @@ test_fault_create_retried(void **state)
 	assert_int_equal(test_token_faults_fired(ft), 2);
 	assert_int_equal(count_in(ft, CKO_PRIVATE_KEY, k.id), 1);
 	assert_int_equal(count_in(ft, CKO_PUBLIC_KEY, k.id), 1);
+	/* Each try had an id of its own; what the failed ones left is gone. */
+	assert_int_equal(count_in(ft, CKO_PRIVATE_KEY, NULL), 1);
+	assert_int_equal(count_in(ft, CKO_PUBLIC_KEY, NULL), 1);
 	assert_int_equal(hsm_key_public(ft->s, k.alg, k.id, &pk), 0);
 	assert_int_equal(hsm_sign(ft->s, k.alg, k.id, md, 48, sig, &siglen), 0);
 	assert_int_equal(test_verify(pk, k.alg, md, 48, sig, siglen), 1);
+
+	/* A certificate: made again under the key's id, one left; a second replaces the first. */
+	{
+		EVP_PKEY *ca_key = NULL;
+		X509 *ca = NULL, *c;
+		assert_int_equal(test_ca_make("retry CA", &ca_key, &ca), 0);
+		assert_non_null(c = test_cert_issue(pk, "twice", ca_key, ca));
+		test_token_fault(ft, "create-inconsistent", 1);
+		assert_int_equal(hsm_key_store_cert(ft->s, k.id, "twice", c), 0);
+		assert_int_equal(count_in(ft, CKO_CERTIFICATE, k.id), 1);
+		assert_int_equal(hsm_key_store_cert(ft->s, k.id, "twice", c), 0);
+		assert_int_equal(count_in(ft, CKO_CERTIFICATE, k.id), 1);
+		assert_int_equal(count_in(ft, CKO_PRIVATE_KEY, k.id), 1);
+		X509_free(c);
+		X509_free(ca);
+		EVP_PKEY_free(ca_key);
+	}
 	EVP_PKEY_free(pk);
 	hsm_key_clear(&k);
 
-	/* Failed every time: the error, and nothing left under the id. */
+	/* Failed every time: the error, and nothing left under any id tried. */
 	test_token_fault_reset(ft);
 	test_token_fault(ft, "create-inconsistent", HSM_CREATE_TRIES);
 	assert_int_not_equal(hsm_key_generate(ft->s, HSM_ALG_ECC_NIST_P256, "never", &k), 0);
 	assert_int_equal(test_token_faults_fired(ft), HSM_CREATE_TRIES);
 	assert_int_equal(count_in(ft, (CK_ULONG)-1, k.id), 0);
+	assert_int_equal(count_in(ft, CKO_PRIVATE_KEY, NULL), 1);
 	hsm_key_clear(&k);
 
 	/* An import (C_CreateObject) and a TOTP seed the same way. */
@@ -470,7 +494,6 @@ test_fault_create_retried(void **state)
 	test_token_fault_reset(ft);
 	assert_int_not_equal(hsm_key_import_aes(ft->s, HSM_ALG_AES_256, "short", aes, 5, &k), 0);
 	hsm_key_clear(&k);
-
 }
 
 int
