@@ -67,8 +67,10 @@ bool hsm_rv_recoverable(CK_RV rv);
 #define HSM_CREATE_TRIES 3
 CK_RV hsm_run_create(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *arg,
 		     uint8_t *id);
-/* Remove every object with CKA_ID ID, of class *CLS or (CLS NULL) of any class. */
-CK_RV hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls);
+/* Remove every object with CKA_ID ID, of class *CLS or (CLS NULL) of any class, but KEEP
+ * (CK_INVALID_HANDLE: none). */
+CK_RV hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls,
+			CK_OBJECT_HANDLE keep);
 
 /* (Re)open the session and make sure it is logged in. */
 CK_RV hsm_session_reopen(struct hsm_session *s);

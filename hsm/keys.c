@@ -254,13 +254,14 @@ hsm_key_public(struct hsm_session *s, enum hsm_alg alg, const uint8_t id[HSM_ID_
 }
 
 CK_RV
-hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls)
+hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLASS *cls,
+		  CK_OBJECT_HANDLE keep)
 {
 	CK_FUNCTION_LIST *f = s->h->f;
 	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN},
 			       {CKA_CLASS, (void *)cls, sizeof(*cls)}};
 	CK_OBJECT_HANDLE objs[16];
-	CK_ULONG n = 0;
+	CK_ULONG n = 0, gone;
 	CK_RV rv, rv2;
 
 	do {
@@ -273,11 +274,16 @@ hsm_destroy_by_id(struct hsm_session *s, const uint8_t *id, const CK_OBJECT_CLAS
 		if (rv == CKR_OK) {
 			rv = rv2;
 		}
+		gone = 0;
 		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
-			rv = f->C_DestroyObject(s->handle, objs[i]);
-			hsm_objects_changed(s->h);
+			if (objs[i] != keep) {
+				rv = f->C_DestroyObject(s->handle, objs[i]);
+				hsm_objects_changed(s->h);
+				gone++;
+			}
 		}
-	} while (rv == CKR_OK && n == ARRAY_SIZE(objs));
+		/* A full batch may hide more behind it; one that destroyed nothing holds only KEEP. */
+	} while (rv == CKR_OK && n == ARRAY_SIZE(objs) && gone > 0);
 	return rv;
 }
 
@@ -290,7 +296,7 @@ op_destroy(struct hsm_session *s, void *arg)
 {
 	struct destroy_arg *a = arg;
 
-	return hsm_destroy_by_id(s, a->id, NULL);
+	return hsm_destroy_by_id(s, a->id, NULL, CK_INVALID_HANDLE);
 }
 
 int
@@ -337,7 +343,7 @@ op_generate(struct hsm_session *s, void *arg)
 	 * The id is fresh from the RNG: anything under it was left by an
 	 * attempt that failed half-way (this runs again after a lost session).
 	 */
-	if ((rv = hsm_destroy_by_id(s, a->id, NULL)) != CKR_OK) {
+	if ((rv = hsm_destroy_by_id(s, a->id, NULL, CK_INVALID_HANDLE)) != CKR_OK) {
 		return rv;
 	}
 #define ADD(arr, n, t, v, l)                                                                       \
@@ -877,40 +883,6 @@ struct cert_arg {
 	size_t subjlen;
 };
 
-/* Remove every object of class CLS under ID but KEEP. */
-static CK_RV
-destroy_others(struct hsm_session *s, const uint8_t *id, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE keep)
-{
-	CK_FUNCTION_LIST *f = s->h->f;
-	CK_ATTRIBUTE tmpl[] = {{CKA_ID, (void *)id, HSM_ID_LEN}, {CKA_CLASS, &cls, sizeof(cls)}};
-	CK_OBJECT_HANDLE objs[16];
-	CK_ULONG n = 0;
-	CK_RV rv, rv2;
-	bool more;
-
-	do {
-		CK_ULONG gone = 0;
-		if ((rv = f->C_FindObjectsInit(s->handle, tmpl, 2)) != CKR_OK) {
-			return rv;
-		}
-		rv = f->C_FindObjects(s->handle, objs, ARRAY_SIZE(objs), &n);
-		rv2 = f->C_FindObjectsFinal(s->handle);
-		if (rv == CKR_OK) {
-			rv = rv2;
-		}
-		for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
-			if (objs[i] != keep) {
-				rv = f->C_DestroyObject(s->handle, objs[i]);
-				hsm_objects_changed(s->h);
-				gone++;
-			}
-		}
-		/* A full batch may hide more behind it; one that destroyed nothing is all kept. */
-		more = rv == CKR_OK && n == ARRAY_SIZE(objs) && gone > 0;
-	} while (more);
-	return rv;
-}
-
 static CK_RV
 op_store_cert(struct hsm_session *s, void *arg)
 {
@@ -937,7 +909,7 @@ op_store_cert(struct hsm_session *s, void *arg)
 	if ((rv = s->h->f->C_CreateObject(s->handle, t, ARRAY_SIZE(t), &obj)) != CKR_OK) {
 		return rv;
 	}
-	return destroy_others(s, a->id, cls, obj);
+	return hsm_destroy_by_id(s, a->id, &cls, obj);
 }
 
 int

@@ -155,7 +155,7 @@ hsm_run(struct hsm_session *s, CK_RV (*fn)(struct hsm_session *, void *), void *
 static CK_RV
 op_clean(struct hsm_session *s, void *arg)
 {
-	return hsm_destroy_by_id(s, arg, NULL);
+	return hsm_destroy_by_id(s, arg, NULL, CK_INVALID_HANDLE);
 }
 
 CK_RV
